@@ -1,0 +1,6 @@
+//! Cmdlets of the compliance family.
+
+use super::CmdletSpec;
+
+/// The cmdlets of this module.
+pub const CMDLETS: [CmdletSpec; 0] = [];

@@ -1,0 +1,215 @@
+//! Get-Mailbox, Get-EXOMailbox, Set-Mailbox and Get-MailboxStatistics.
+
+use crate::directory::recipient::{Recipient, RecipientKind};
+use crate::directory::Tenant;
+use crate::exchange::error::CmdletError;
+use crate::exchange::params::{Params, ResultSize};
+use crate::exchange::row::Select;
+use crate::exchange::views::{MAILBOX_PROPERTY_SETS, View};
+
+use super::{Context, DEFAULT_RESULT_SIZE, Output, Run, Surface, CmdletSpec, resolve, select_recipients};
+
+/// The cmdlets of this module.
+pub const CMDLETS: [CmdletSpec; 4] = [
+    CmdletSpec {
+        name: "Get-Mailbox",
+        surface: Surface::Exchange,
+        params: &[
+            "Identity", "Filter", "ResultSize", "RecipientTypeDetails", "Anr", "IncludeInactiveMailbox",
+            "SoftDeletedMailbox", "InactiveMailboxOnly", "Archive",
+        ],
+        run: Run::Read(get_mailbox),
+    },
+    CmdletSpec {
+        name: "Get-EXOMailbox",
+        surface: Surface::Exchange,
+        params: &[
+            "Identity", "UserPrincipalName", "PrimarySmtpAddress", "ExternalDirectoryObjectId", "Filter",
+            "ResultSize", "RecipientTypeDetails", "Anr", "PropertySets", "Properties", "IncludeInactiveMailbox",
+            "SoftDeletedMailbox", "InactiveMailboxOnly", "Archive",
+        ],
+        run: Run::Read(get_exo_mailbox),
+    },
+    CmdletSpec {
+        name: "Set-Mailbox",
+        surface: Surface::Exchange,
+        params: &[
+            "Identity", "Type", "HiddenFromAddressListsEnabled", "ForwardingSmtpAddress", "ForwardingAddress",
+            "DeliverToMailboxAndForward", "DisplayName", "CustomAttribute1", "LitigationHoldEnabled", "Confirm",
+            "Force",
+        ],
+        run: Run::Write(set_mailbox),
+    },
+    CmdletSpec {
+        name: "Get-MailboxStatistics",
+        surface: Surface::Exchange,
+        params: &["Identity", "Archive", "IncludeSoftDeletedRecipients"],
+        run: Run::Read(get_mailbox_statistics),
+    },
+];
+
+fn is_mailbox(r: &Recipient) -> bool {
+    r.kind.is_mailbox()
+}
+
+/// Inactive and soft-deleted mailboxes are not modelled: asking only for them finds nothing.
+fn only_deleted(params: &Params<'_>) -> Result<bool, CmdletError> {
+    Ok(params.switch("SoftDeletedMailbox")? || params.switch("InactiveMailboxOnly")?)
+}
+
+fn get_mailbox(tenant: &Tenant, params: &Params<'_>, _: &Context) -> Result<Output, CmdletError> {
+    let result_size = params.result_size(DEFAULT_RESULT_SIZE)?;
+    let ids = if only_deleted(params)? { Vec::new() } else { select_recipients(tenant, params, is_mailbox)? };
+    Ok(Output::recipients(View::Mailbox, ids, Select::all(), result_size))
+}
+
+fn get_exo_mailbox(tenant: &Tenant, params: &Params<'_>, _: &Context) -> Result<Output, CmdletError> {
+    let result_size = params.result_size(DEFAULT_RESULT_SIZE)?;
+    let identity = ["Identity", "UserPrincipalName", "PrimarySmtpAddress", "ExternalDirectoryObjectId"]
+        .iter()
+        .find_map(|p| params.str(p));
+    let ids = match identity {
+        Some(identity) => vec![resolve(tenant, &identity, is_mailbox)?],
+        None if only_deleted(params)? => Vec::new(),
+        None => select_recipients(tenant, params, is_mailbox)?,
+    };
+    Ok(Output::recipients(View::Mailbox, ids, exo_select(params)?, result_size))
+}
+
+/// The properties Get-EXOMailbox returns: the Minimum set unless `-PropertySets`/`-Properties` add more.
+fn exo_select(params: &Params<'_>) -> Result<Select, CmdletError> {
+    let sets = params.strings("PropertySets").unwrap_or_default();
+    let names: Vec<&str> = MAILBOX_PROPERTY_SETS.iter().map(|(n, _)| *n).chain(["All"]).collect();
+    let mut wanted: Vec<&str> = MAILBOX_PROPERTY_SETS[0].1.to_vec();
+    for set in &sets {
+        if set.eq_ignore_ascii_case("All") {
+            return Ok(Select::all());
+        }
+        let Some((_, props)) = MAILBOX_PROPERTY_SETS.iter().find(|(n, _)| n.eq_ignore_ascii_case(set)) else {
+            return Err(CmdletError::bad_enum(
+                "PropertySets",
+                set,
+                "Microsoft.Exchange.Management.RestApiClient.PropertySet",
+                &names,
+            ));
+        };
+        wanted.extend_from_slice(props);
+    }
+    let extra = params.strings("Properties").unwrap_or_default();
+    Ok(Select::only(wanted.into_iter().chain(extra.iter().map(String::as_str))))
+}
+
+fn set_mailbox(tenant: &mut Tenant, params: &Params<'_>, ctx: &Context) -> Result<Output, CmdletError> {
+    let identity = params.required("Identity")?;
+    let id = resolve(tenant, &identity, is_mailbox)?;
+    let new_kind = params
+        .enum_value(
+            "Type",
+            "Microsoft.Exchange.Management.RecipientTasks.ConvertibleMailboxSubType",
+            &["Regular", "Room", "Equipment", "Shared", "Workspace"],
+        )?
+        .map(|t| match t {
+            "Regular" => RecipientKind::UserMailbox,
+            "Room" | "Workspace" => RecipientKind::RoomMailbox,
+            "Equipment" => RecipientKind::EquipmentMailbox,
+            _ => RecipientKind::SharedMailbox,
+        });
+    let hidden = params.bool("HiddenFromAddressListsEnabled")?;
+    let deliver = params.bool("DeliverToMailboxAndForward")?;
+    let hold = params.bool("LitigationHoldEnabled")?;
+    let forwarding_smtp = if params.has("ForwardingSmtpAddress") {
+        Some(params.str("ForwardingSmtpAddress").map(|a| forwarding_smtp(&a)).transpose()?)
+    } else {
+        None
+    };
+    let forwarding_address = if params.has("ForwardingAddress") {
+        match params.str("ForwardingAddress") {
+            Some(target) => {
+                let target_id = resolve(tenant, &target, |_| true)?;
+                Some(tenant.recipients.get(target_id).map(|r| r.name.clone()))
+            }
+            None => Some(None),
+        }
+    } else {
+        None
+    };
+    let display_name = params.str("DisplayName");
+    let custom = params.str("CustomAttribute1").map(Some).or_else(|| params.has("CustomAttribute1").then_some(None));
+    tenant.recipients.update(id, |r| {
+        if let Some(kind) = new_kind {
+            r.kind = kind;
+        }
+        if let Some(hidden) = hidden {
+            r.hidden = hidden;
+        }
+        if let Some(name) = display_name {
+            r.display_name = name;
+        }
+        if let Some(custom) = custom {
+            r.custom_attribute1 = custom.unwrap_or_default();
+        }
+        if let Some(data) = r.mailbox.as_deref_mut() {
+            if let Some(fwd) = forwarding_smtp {
+                data.forwarding_smtp = fwd;
+            }
+            if let Some(fwd) = forwarding_address {
+                data.forwarding_address = fwd;
+            }
+            if let Some(deliver) = deliver {
+                data.deliver_and_forward = deliver;
+            }
+            if let Some(hold) = hold {
+                data.litigation_hold = hold;
+            }
+        }
+        r.changed = ctx.now;
+    });
+    Ok(Output::nothing())
+}
+
+/// Normalizes `-ForwardingSmtpAddress` to Exchange's stored form `smtp:user@domain`.
+fn forwarding_smtp(text: &str) -> Result<String, CmdletError> {
+    let address = text.trim();
+    let bare = address
+        .strip_prefix("smtp:")
+        .or_else(|| address.strip_prefix("SMTP:"))
+        .unwrap_or(address);
+    let valid = bare.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !bare.contains(char::is_whitespace)
+    });
+    if !valid {
+        return Err(CmdletError::bad_value(
+            "ForwardingSmtpAddress",
+            text,
+            "Microsoft.Exchange.Data.ProxyAddress",
+            &format!("The address '{text}' is invalid: \"{text}\" isn't a valid SMTP address."),
+        ));
+    }
+    Ok(format!("smtp:{bare}"))
+}
+
+fn get_mailbox_statistics(tenant: &Tenant, params: &Params<'_>, _: &Context) -> Result<Output, CmdletError> {
+    let identity = params.required("Identity")?;
+    let id = resolve(tenant, &identity, is_mailbox)?;
+    if params.switch("Archive")? && tenant.recipients.get(id).and_then(|r| r.mailbox.as_ref()).is_some_and(|d| !d.archive) {
+        return Err(CmdletError::task(
+            "",
+            "Microsoft.Exchange.Data.Directory.MailboxNotFoundException",
+            format!("The mailbox '{identity}' doesn't have an archive."),
+        ));
+    }
+    Ok(Output::recipients(View::MailboxStatistics, vec![id], Select::all(), ResultSize::Unlimited))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarding_addresses_are_checked_and_normalized() {
+        assert_eq!(forwarding_smtp("SMTP:a@b.com").unwrap(), "smtp:a@b.com");
+        assert_eq!(forwarding_smtp("a@b.com").unwrap(), "smtp:a@b.com");
+        assert!(forwarding_smtp("not an address").is_err());
+        assert!(forwarding_smtp("a@b").is_err());
+    }
+}

@@ -1,0 +1,27 @@
+//! exorun-sim: a faithful local Exchange Online + Entra ID emulator.
+//!
+//! It serves, over real HTTPS on loopback, the Entra ID v2.0 client-credentials token endpoint
+//! (certificate assertions and secrets, AADSTS errors), a managed-identity endpoint, and the
+//! Exchange Online admin API (`InvokeCommand`) with RBAC, OData paging, throttling and fault
+//! injection, over a deterministic generated directory. See `PROTOCOL.md` for the wire facts.
+
+pub mod directory;
+pub mod exchange;
+pub mod jwt;
+pub mod opath;
+pub mod pki;
+pub mod time;
+
+/// Errors starting or configuring the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A file could not be read or written.
+    #[error("{0}")]
+    Io(String),
+    /// The scenario or flags are wrong.
+    #[error("{0}")]
+    Config(String),
+    /// OpenSSL failed while making keys or certificates.
+    #[error("certificate or key generation failed: {0}")]
+    Crypto(#[from] openssl::error::ErrorStack),
+}

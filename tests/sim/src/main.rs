@@ -1,0 +1,3 @@
+//! The `exorun-sim` command.
+
+fn main() {}
