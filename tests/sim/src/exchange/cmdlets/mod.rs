@@ -4,6 +4,7 @@
 //! anything (read-only roles may only run the others), its parameters, and a function. Reading
 //! cmdlets see the tenant under a shared lock; changing ones under an exclusive lock.
 
+mod autoreply;
 mod compliance;
 mod contact;
 mod group;
@@ -130,6 +131,7 @@ pub fn all() -> impl Iterator<Item = &'static CmdletSpec> {
         .chain(group::CMDLETS.iter())
         .chain(org::CMDLETS.iter())
         .chain(compliance::CMDLETS.iter())
+        .chain(autoreply::CMDLETS.iter())
 }
 
 /// Finds a cmdlet by name (any case) on a surface.
