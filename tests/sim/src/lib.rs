@@ -5,12 +5,21 @@
 //! Exchange Online admin API (`InvokeCommand`) with RBAC, OData paging, throttling and fault
 //! injection, over a deterministic generated directory. See `PROTOCOL.md` for the wire facts.
 
+pub mod control;
+pub mod control_api;
 pub mod directory;
+pub mod entra;
 pub mod exchange;
 pub mod jwt;
 pub mod opath;
 pub mod pki;
+pub mod scenario;
+pub mod server;
+pub mod setup;
+pub mod state;
 pub mod time;
+
+pub use server::{ReadyInfo, RunningSim, SimConfig, start};
 
 /// Errors starting or configuring the emulator.
 #[derive(Debug, thiserror::Error)]

@@ -7,3 +7,6 @@ pub mod format;
 pub mod params;
 pub mod row;
 pub mod views;
+pub mod invoke;
+pub mod paging;
+pub mod throttle;
