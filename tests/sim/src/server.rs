@@ -234,6 +234,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
         .route("/msi/token", get(entra::managed_identity))
         .route("/adminapi/beta/{tenant}/InvokeCommand", invoke)
+        .route("/adminapi/v1.0/{tenant}/InvokeCommand", axum::routing::any(exchange::invoke::v1_not_allowed))
         .route("/compliance/adminapi/beta/{tenant}/InvokeCommand", front_door.clone())
         .route("/compliance/adminapi/beta/{tenant}/EXOBanner('AutogenSession')", front_door)
         .route("/compliance/{region}/adminapi/beta/{tenant}/InvokeCommand", regional)

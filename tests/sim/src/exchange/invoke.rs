@@ -87,6 +87,11 @@ pub async fn compliance_front_door(
     }
 }
 
+/// `/adminapi/v1.0/{tenant}/InvokeCommand`: InvokeCommand exists only under `beta`.
+pub async fn v1_not_allowed() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, [("Allow", "")]).into_response()
+}
+
 fn compliance_redirect(sim: &SimState, region: &str, tenant: &str, query: &HashMap<String, String>) -> Response {
     let mut location = format!("{}/compliance/{region}/adminapi/beta/{tenant}/InvokeCommand", sim.base_url);
     if let Some(token) = query.get("$skiptoken") {
@@ -137,10 +142,6 @@ async fn handle(
         aadsts: None,
     };
 
-    let latency = sim.faults.settings().page_latency_ms;
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
     let fault = sim.faults.next_invoke_fault();
     entry.fault = fault;
     let outcome = match fault {
@@ -150,7 +151,7 @@ async fn handle(
         Some(Fault::Concurrency) => Outcome::Done(concurrency_response()),
         Some(Fault::Drop) | None => {
             let request = Request { endpoint, tenant_text, method, headers, body: parsed_body.as_ref(), skiptoken: skiptoken.as_deref(), query };
-            run(sim, &request, &mut entry)
+            run(sim, &request, &mut entry).await
         }
     };
     let response = match outcome {
@@ -186,7 +187,7 @@ fn resource_of(surface: Surface) -> Resource {
     }
 }
 
-fn run(sim: &Arc<SimState>, request: &Request<'_>, entry: &mut LogEntry) -> Outcome {
+async fn run(sim: &Arc<SimState>, request: &Request<'_>, entry: &mut LogEntry) -> Outcome {
     let now = now();
     let resource = resource_of(request.endpoint.surface);
     let caller = match authenticate(sim, request, resource, now) {
@@ -201,6 +202,11 @@ fn run(sim: &Arc<SimState>, request: &Request<'_>, entry: &mut LogEntry) -> Outc
     let Some(slot) = sim.throttle.enter(caller.tenant_id) else {
         return Outcome::Done(concurrency_response());
     };
+    // A slow backend holds its concurrency slot for as long as it is slow.
+    let latency = sim.faults.settings().page_latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
     let result = match request.skiptoken {
         Some(token) => next_page(sim, request, &caller, token, now),
         None => first_page(sim, request, &caller, now),
@@ -345,12 +351,14 @@ fn insert_budget(h: &mut HeaderMap, budget: Budget) {
 
 fn success_response(body: Vec<u8>, budget: Budget, concurrency: usize, drop_mid_body: bool) -> Response {
     let mut response = if drop_mid_body {
+        use futures_util::StreamExt;
         let half = Bytes::from(body[..body.len() / 2].to_vec());
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(half),
-            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection dropped by fault injection")),
-        ];
-        Response::new(Body::from_stream(futures_util::stream::iter(chunks)))
+        // The status line and half the body go out first; then the connection is cut.
+        let cut = futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection dropped by fault injection"))
+        });
+        Response::new(Body::from_stream(futures_util::stream::iter([Ok::<Bytes, std::io::Error>(half)]).chain(cut)))
     } else {
         Response::new(Body::from(body))
     };

@@ -1,0 +1,11 @@
+//! Integration tests of exorun-sim over real HTTPS on loopback.
+
+mod cli;
+mod compliance;
+mod entra;
+mod faults;
+mod invoke;
+mod msal;
+mod paging;
+mod process;
+mod support;
