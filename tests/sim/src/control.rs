@@ -148,7 +148,10 @@ pub struct RequestLog {
 
 impl Default for RequestLog {
     fn default() -> RequestLog {
-        RequestLog { entries: Mutex::new(VecDeque::new()), capacity: 100_000 }
+        RequestLog {
+            entries: Mutex::new(VecDeque::new()),
+            capacity: 100_000,
+        }
     }
 }
 
@@ -186,13 +189,18 @@ mod tests {
         assert_eq!(faults.next_invoke_fault(), Some(Fault::Throttle));
         assert_eq!(faults.next_invoke_fault(), Some(Fault::Drop));
         assert_eq!(faults.next_invoke_fault(), None);
-        faults.set(FaultSettings { unavailable_rate: 1.0, ..FaultSettings::default() });
+        faults.set(FaultSettings {
+            unavailable_rate: 1.0,
+            ..FaultSettings::default()
+        });
         assert_eq!(faults.next_invoke_fault(), Some(Fault::Unavailable));
     }
 
     #[test]
     fn settings_parse_from_json_and_reject_unknown_fields() {
-        let s: FaultSettings = serde_json::from_str(r#"{"script": ["throttle", "unavailable"], "retry_after": 0.2}"#).unwrap();
+        let s: FaultSettings =
+            serde_json::from_str(r#"{"script": ["throttle", "unavailable"], "retry_after": 0.2}"#)
+                .unwrap();
         assert_eq!(s.script.len(), 2);
         assert_eq!(s.cursor_ttl_secs, 1800);
         assert!(serde_json::from_str::<FaultSettings>(r#"{"throttle": 1}"#).is_err());

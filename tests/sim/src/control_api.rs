@@ -35,7 +35,10 @@ pub async fn faults(State(sim): State<Arc<SimState>>) -> Json<FaultSettings> {
 }
 
 /// `PUT /_sim/faults`: replace the fault settings (unset fields take their defaults).
-pub async fn set_faults(State(sim): State<Arc<SimState>>, Json(settings): Json<FaultSettings>) -> Json<FaultSettings> {
+pub async fn set_faults(
+    State(sim): State<Arc<SimState>>,
+    Json(settings): Json<FaultSettings>,
+) -> Json<FaultSettings> {
     sim.faults.set(settings);
     Json(sim.faults.settings())
 }
@@ -46,7 +49,10 @@ pub async fn throttle(State(sim): State<Arc<SimState>>) -> Json<ThrottleSettings
 }
 
 /// `PUT /_sim/throttle`.
-pub async fn set_throttle(State(sim): State<Arc<SimState>>, Json(settings): Json<ThrottleSettings>) -> Json<ThrottleSettings> {
+pub async fn set_throttle(
+    State(sim): State<Arc<SimState>>,
+    Json(settings): Json<ThrottleSettings>,
+) -> Json<ThrottleSettings> {
     sim.throttle.set(settings);
     Json(sim.throttle.settings())
 }
@@ -60,9 +66,16 @@ pub struct LifetimeRequest {
 }
 
 /// `PUT /_sim/token-lifetime`: lifetime of tokens issued from now on.
-pub async fn set_token_lifetime(State(sim): State<Arc<SimState>>, Json(request): Json<LifetimeRequest>) -> Response {
+pub async fn set_token_lifetime(
+    State(sim): State<Arc<SimState>>,
+    Json(request): Json<LifetimeRequest>,
+) -> Response {
     match request.seconds {
-        Some(s) if s <= 0 => (StatusCode::BAD_REQUEST, Json(json!({"error": "seconds must be positive"}))).into_response(),
+        Some(s) if s <= 0 => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "seconds must be positive"})),
+        )
+            .into_response(),
         Some(s) => {
             sim.issuer.set_lifetime(Lifetime::Seconds(s));
             StatusCode::NO_CONTENT.into_response()
@@ -91,7 +104,10 @@ pub struct AuthzRequest {
 }
 
 /// `PUT /_sim/authz`.
-pub async fn set_authz(State(sim): State<Arc<SimState>>, Json(request): Json<AuthzRequest>) -> StatusCode {
+pub async fn set_authz(
+    State(sim): State<Arc<SimState>>,
+    Json(request): Json<AuthzRequest>,
+) -> StatusCode {
     sim.verbose_authz.store(request.verbose, Ordering::Relaxed);
     StatusCode::NO_CONTENT
 }
@@ -111,18 +127,37 @@ pub struct RegisterRequest {
 }
 
 /// `POST /_sim/apps`: register a certificate as an app, like `--register-cert`.
-pub async fn register_app(State(sim): State<Arc<SimState>>, Json(request): Json<RegisterRequest>) -> Response {
+pub async fn register_app(
+    State(sim): State<Arc<SimState>>,
+    Json(request): Json<RegisterRequest>,
+) -> Response {
     let mut directory = sim.directory.write();
     let tenant = match &request.tenant {
         Some(t) => directory.tenant_mut(t),
         None => directory.tenants.first_mut(),
     };
     let Some(tenant) = tenant else {
-        return (StatusCode::NOT_FOUND, Json(json!({"error": "no such tenant"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such tenant"})),
+        )
+            .into_response();
     };
-    let register = RegisterCert { cert: request.certificate, app_id: request.app_id, role: request.role };
+    let register = RegisterCert {
+        cert: request.certificate,
+        app_id: request.app_id,
+        role: request.role,
+    };
     match register_cert(tenant, &register) {
-        Ok(info) => (StatusCode::CREATED, Json(serde_json::to_value(info).unwrap_or(Value::Null))).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e.to_string()}))).into_response(),
+        Ok(info) => (
+            StatusCode::CREATED,
+            Json(serde_json::to_value(info).unwrap_or(Value::Null)),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
     }
 }

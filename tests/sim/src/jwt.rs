@@ -34,7 +34,9 @@ pub enum JwtError {
 
 /// Decodes base64url with or without `=` padding (msal pads its thumbprints).
 pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text.trim().trim_end_matches('=')).ok()
+    URL_SAFE_NO_PAD
+        .decode(text.trim().trim_end_matches('='))
+        .ok()
 }
 
 /// Encodes base64url without padding.
@@ -52,7 +54,9 @@ impl Jwt {
     /// Splits and decodes a compact JWT.
     pub fn parse(token: &str) -> Result<Jwt, JwtError> {
         let mut parts = token.trim().split('.');
-        let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(c), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(JwtError::Shape);
         };
         let object = |part: &str, what: &'static str| -> Result<Map<String, Value>, JwtError> {
@@ -107,7 +111,11 @@ impl Jwt {
 }
 
 /// Signs `header` and `claims` with RS256.
-pub fn sign_rs256(header: &Value, claims: &Value, key: &PKey<Private>) -> Result<String, openssl::error::ErrorStack> {
+pub fn sign_rs256(
+    header: &Value,
+    claims: &Value,
+    key: &PKey<Private>,
+) -> Result<String, openssl::error::ErrorStack> {
     let input = format!(
         "{}.{}",
         b64url(header.to_string().as_bytes()),
@@ -127,7 +135,12 @@ mod tests {
     #[test]
     fn signs_and_verifies_rs256_and_rejects_tampering() {
         let key = crate::pki::rsa_key(2048).unwrap();
-        let token = sign_rs256(&json!({"alg": "RS256", "typ": "JWT"}), &json!({"a": 1.5}), &key).unwrap();
+        let token = sign_rs256(
+            &json!({"alg": "RS256", "typ": "JWT"}),
+            &json!({"a": 1.5}),
+            &key,
+        )
+        .unwrap();
         let jwt = Jwt::parse(&token).unwrap();
         assert!(jwt.verify(&key));
         assert_eq!(jwt.claim_time("a"), Some(1.5));
@@ -140,8 +153,14 @@ mod tests {
     #[test]
     fn malformed_tokens_say_what_is_wrong() {
         assert_eq!(Jwt::parse("abc").err(), Some(JwtError::Shape));
-        assert_eq!(Jwt::parse("!!.e30.AA").err(), Some(JwtError::Base64("header")));
-        assert_eq!(Jwt::parse("e30.WzFd.AA").err(), Some(JwtError::Json("payload")));
+        assert_eq!(
+            Jwt::parse("!!.e30.AA").err(),
+            Some(JwtError::Base64("header"))
+        );
+        assert_eq!(
+            Jwt::parse("e30.WzFd.AA").err(),
+            Some(JwtError::Json("payload"))
+        );
     }
 
     #[test]

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use exorun_sim::SimConfig;
 use exorun_sim::control::FaultSettings;
 use exorun_sim::entra::issuer::Lifetime;
 use exorun_sim::exchange::throttle::ThrottleSettings;
 use exorun_sim::scenario::{Scenario, TenantSpec};
 use exorun_sim::setup::RegisterCert;
-use exorun_sim::SimConfig;
 
 /// A local Exchange Online + Entra ID emulator over HTTPS, for exorun's tests, benchmarks and demos.
 ///
@@ -46,7 +46,11 @@ struct Cli {
     #[arg(long, requires = "register_cert")]
     app_id: Option<uuid::Uuid>,
     /// Directory role for the app made by --register-cert.
-    #[arg(long, requires = "register_cert", default_value = "Exchange Administrator")]
+    #[arg(
+        long,
+        requires = "register_cert",
+        default_value = "Exchange Administrator"
+    )]
     role: String,
     /// Access token lifetime in seconds (default: Entra's random 60–90 minutes).
     #[arg(long)]
@@ -81,7 +85,9 @@ struct Cli {
 }
 
 fn config(cli: Cli) -> anyhow::Result<SimConfig> {
-    let state_dir = cli.state_dir.unwrap_or_else(|| std::env::temp_dir().join("exorun-sim"));
+    let state_dir = cli
+        .state_dir
+        .unwrap_or_else(|| std::env::temp_dir().join("exorun-sim"));
     let mut scenario = match &cli.scenario {
         Some(path) => Scenario::load(path)?,
         None => Scenario::default(),
@@ -105,7 +111,11 @@ fn config(cli: Cli) -> anyhow::Result<SimConfig> {
     let register = cli
         .register_cert
         .into_iter()
-        .map(|cert| RegisterCert { cert, app_id: cli.app_id, role: Some(cli.role.clone()) })
+        .map(|cert| RegisterCert {
+            cert,
+            app_id: cli.app_id,
+            role: Some(cli.role.clone()),
+        })
         .collect();
     let token_lifetime = match cli.token_lifetime {
         Some(s) if s > 0 => Lifetime::Seconds(s),
@@ -143,9 +153,13 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let config = config(Cli::parse())?;
-    let sim = exorun_sim::start(config).await.context("exorun-sim could not start")?;
+    let sim = exorun_sim::start(config)
+        .await
+        .context("exorun-sim could not start")?;
     println!("{}", serde_json::to_string(&sim.info)?);
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     sim.shutdown().await;
     Ok(())
 }

@@ -80,11 +80,20 @@ pub fn generate_ca() -> Result<KeyPair, ErrorStack> {
     let key = rsa_key(2048)?;
     let mut b = builder("exorun-sim local CA", &key, 3650)?;
     b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-    b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()?,
+    )?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
     b.append_extension(ski)?;
     b.sign(&key, MessageDigest::sha256())?;
-    Ok(KeyPair { cert: b.build(), key })
+    Ok(KeyPair {
+        cert: b.build(),
+        key,
+    })
 }
 
 /// A server certificate for loopback (`127.0.0.1`, `::1`, `localhost`) issued by `ca`.
@@ -112,17 +121,28 @@ pub fn issue_server_cert(ca: &KeyPair) -> Result<KeyPair, ErrorStack> {
         .build(&b.x509v3_context(Some(&ca.cert), None))?;
     b.append_extension(aki)?;
     b.sign(&ca.key, MessageDigest::sha256())?;
-    Ok(KeyPair { cert: b.build(), key })
+    Ok(KeyPair {
+        cert: b.build(),
+        key,
+    })
 }
 
 /// A self-signed client certificate such as admins make for app-only auth.
 pub fn self_signed_client(cn: &str, bits: u32, days: u32) -> Result<KeyPair, ErrorStack> {
     let key = rsa_key(bits)?;
     let mut b = builder(cn, &key, days)?;
-    b.append_extension(KeyUsage::new().digital_signature().key_encipherment().build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .digital_signature()
+            .key_encipherment()
+            .build()?,
+    )?;
     b.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
     b.sign(&key, MessageDigest::sha256())?;
-    Ok(KeyPair { cert: b.build(), key })
+    Ok(KeyPair {
+        cert: b.build(),
+        key,
+    })
 }
 
 /// A TLS acceptor serving `server` (with `ca` as the chain) and offering HTTP/2 and HTTP/1.1.
@@ -139,14 +159,25 @@ pub fn acceptor(server: &KeyPair, ca: &X509) -> Result<SslAcceptor, ErrorStack> 
 }
 
 /// Loads a PEM certificate and key pair from files (an operator-supplied CA).
-pub fn load_pair(cert_file: &std::path::Path, key_file: &std::path::Path) -> Result<KeyPair, crate::SimError> {
+pub fn load_pair(
+    cert_file: &std::path::Path,
+    key_file: &std::path::Path,
+) -> Result<KeyPair, crate::SimError> {
     let read = |p: &std::path::Path| {
         std::fs::read(p).map_err(|e| crate::SimError::Io(format!("reading {}: {e}", p.display())))
     };
-    let cert = X509::from_pem(&read(cert_file)?)
-        .map_err(|e| crate::SimError::Config(format!("{} is not a PEM certificate: {e}", cert_file.display())))?;
-    let key = PKey::private_key_from_pem(&read(key_file)?)
-        .map_err(|e| crate::SimError::Config(format!("{} is not a PEM private key: {e}", key_file.display())))?;
+    let cert = X509::from_pem(&read(cert_file)?).map_err(|e| {
+        crate::SimError::Config(format!(
+            "{} is not a PEM certificate: {e}",
+            cert_file.display()
+        ))
+    })?;
+    let key = PKey::private_key_from_pem(&read(key_file)?).map_err(|e| {
+        crate::SimError::Config(format!(
+            "{} is not a PEM private key: {e}",
+            key_file.display()
+        ))
+    })?;
     Ok(KeyPair { cert, key })
 }
 
@@ -154,8 +185,8 @@ pub fn load_pair(cert_file: &std::path::Path, key_file: &std::path::Path) -> Res
 mod tests {
     use super::*;
     use openssl::stack::Stack;
-    use openssl::x509::store::X509StoreBuilder;
     use openssl::x509::X509StoreContext;
+    use openssl::x509::store::X509StoreBuilder;
 
     #[test]
     fn server_certificate_chains_to_the_ca() {
@@ -166,7 +197,9 @@ mod tests {
         let store = store.build();
         let mut ctx = X509StoreContext::new().unwrap();
         let ok = ctx
-            .init(&store, &server.cert, &Stack::new().unwrap(), |c| c.verify_cert())
+            .init(&store, &server.cert, &Stack::new().unwrap(), |c| {
+                c.verify_cert()
+            })
             .unwrap();
         assert!(ok);
     }
@@ -176,7 +209,10 @@ mod tests {
         let pair = self_signed_client("app", 2048, 30).unwrap();
         let der = pair.pfx("pw", "app").unwrap();
         let parsed = Pkcs12::from_der(&der).unwrap().parse2("pw").unwrap();
-        assert_eq!(parsed.cert.unwrap().to_der().unwrap(), pair.cert.to_der().unwrap());
+        assert_eq!(
+            parsed.cert.unwrap().to_der().unwrap(),
+            pair.cert.to_der().unwrap()
+        );
         assert!(Pkcs12::from_der(&der).unwrap().parse2("wrong").is_err());
     }
 }

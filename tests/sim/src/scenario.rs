@@ -144,17 +144,21 @@ impl TenantSpec {
 
 impl Default for Scenario {
     fn default() -> Scenario {
-        Scenario { tenants: vec![TenantSpec::named("contoso")] }
+        Scenario {
+            tenants: vec![TenantSpec::named("contoso")],
+        }
     }
 }
 
 impl Scenario {
     /// Reads a scenario file; relative certificate paths become relative to it.
     pub fn load(path: &Path) -> Result<Scenario, SimError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SimError::Config(format!("cannot read scenario {}: {e}", path.display())))?;
-        let mut scenario: Scenario = toml::from_str(&text)
-            .map_err(|e| SimError::Config(format!("scenario {} is not valid: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            SimError::Config(format!("cannot read scenario {}: {e}", path.display()))
+        })?;
+        let mut scenario: Scenario = toml::from_str(&text).map_err(|e| {
+            SimError::Config(format!("scenario {} is not valid: {e}", path.display()))
+        })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         for tenant in &mut scenario.tenants {
             for app in &mut tenant.apps {
@@ -175,14 +179,25 @@ impl Scenario {
             return Err(SimError::Config("the scenario has no [[tenant]]".into()));
         }
         for (i, t) in self.tenants.iter().enumerate() {
-            if t.name.is_empty() || !t.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            if t.name.is_empty()
+                || !t
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
                 return Err(SimError::Config(format!(
                     "tenant name '{}' must be letters, digits and '-' (it becomes <name>.onmicrosoft.com)",
                     t.name
                 )));
             }
-            if self.tenants[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&t.name) || o.tenant_id() == t.tenant_id()) {
-                return Err(SimError::Config(format!("tenant '{}' is defined twice", t.name)));
+            if self.tenants[..i]
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(&t.name) || o.tenant_id() == t.tenant_id())
+            {
+                return Err(SimError::Config(format!(
+                    "tenant '{}' is defined twice",
+                    t.name
+                )));
             }
             for app in &t.apps {
                 for role in &app.roles {
@@ -190,7 +205,9 @@ impl Scenario {
                         return Err(SimError::Config(format!(
                             "app '{}': unknown directory role '{role}'; known roles: {}",
                             app.name,
-                            crate::directory::DirectoryRole::ALL.map(|r| r.display_name()).join(", ")
+                            crate::directory::DirectoryRole::ALL
+                                .map(|r| r.display_name())
+                                .join(", ")
                         )));
                     }
                 }
@@ -237,8 +254,13 @@ mod tests {
     #[test]
     fn rejects_unknown_fields_and_roles() {
         assert!(toml::from_str::<Scenario>("[[tenant]]\nname='a'\nmailbox=3").is_err());
-        let s: Scenario = toml::from_str("[[tenant]]\nname='a'\n[[tenant.app]]\nname='x'\nroles=['Boss']").unwrap();
+        let s: Scenario =
+            toml::from_str("[[tenant]]\nname='a'\n[[tenant.app]]\nname='x'\nroles=['Boss']")
+                .unwrap();
         let e = s.check().unwrap_err().to_string();
-        assert!(e.contains("unknown directory role 'Boss'") && e.contains("Exchange Administrator"), "{e}");
+        assert!(
+            e.contains("unknown directory role 'Boss'") && e.contains("Exchange Administrator"),
+            "{e}"
+        );
     }
 }

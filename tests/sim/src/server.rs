@@ -145,12 +145,18 @@ impl Drop for RunningSim {
 /// Builds everything and starts serving.
 pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
     config.scenario.check()?;
-    std::fs::create_dir_all(&config.state_dir)
-        .map_err(|e| SimError::Io(format!("cannot create state directory {}: {e}", config.state_dir.display())))?;
+    std::fs::create_dir_all(&config.state_dir).map_err(|e| {
+        SimError::Io(format!(
+            "cannot create state directory {}: {e}",
+            config.state_dir.display()
+        ))
+    })?;
     let listener = TcpListener::bind(("127.0.0.1", config.port))
         .await
         .map_err(|e| SimError::Io(format!("cannot bind 127.0.0.1:{}: {e}", config.port)))?;
-    let addr = listener.local_addr().map_err(|e| SimError::Io(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| SimError::Io(e.to_string()))?;
     let base_url = format!("https://127.0.0.1:{}", addr.port());
 
     let ca = load_or_make_ca(&config.state_dir)?;
@@ -185,7 +191,10 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         tenant_domain: first.domain.clone(),
         token_url: format!("{base_url}/{}/oauth2/v2.0/token", first.id),
         exchange_url: format!("{base_url}/adminapi/beta/{}/InvokeCommand", first.id),
-        compliance_url: format!("{base_url}/compliance/adminapi/beta/{}/InvokeCommand", first.id),
+        compliance_url: format!(
+            "{base_url}/compliance/adminapi/beta/{}/InvokeCommand",
+            first.id
+        ),
         identity_endpoint: format!("{base_url}/msi/token"),
         identity_header: identity_header.clone(),
         control_url: format!("{base_url}/_sim"),
@@ -205,7 +214,13 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
     let acceptor = Arc::new(pki::acceptor(&server_cert, &ca.cert)?);
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(serve(listener, acceptor, router(state.clone()), rx));
-    Ok(RunningSim { info, state, addr, shutdown: Some(tx), task: Some(task) })
+    Ok(RunningSim {
+        info,
+        state,
+        addr,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
 }
 
 /// Reuses the CA in the state directory (clients keep trusting it across restarts) or makes one.
@@ -227,20 +242,45 @@ fn load_or_make_ca(state_dir: &std::path::Path) -> Result<KeyPair, SimError> {
 pub fn router(state: Arc<SimState>) -> Router {
     let invoke = get(exchange::invoke::exchange).post(exchange::invoke::exchange);
     let regional = get(exchange::invoke::compliance).post(exchange::invoke::compliance);
-    let front_door = get(exchange::invoke::compliance_front_door).post(exchange::invoke::compliance_front_door);
+    let front_door =
+        get(exchange::invoke::compliance_front_door).post(exchange::invoke::compliance_front_door);
     Router::new()
-        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(entra::openid_configuration))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(entra::openid_configuration),
+        )
         .route("/{tenant}/discovery/v2.0/keys", get(entra::jwks))
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
         .route("/msi/token", get(entra::managed_identity))
         .route("/adminapi/beta/{tenant}/InvokeCommand", invoke)
-        .route("/adminapi/v1.0/{tenant}/InvokeCommand", axum::routing::any(exchange::invoke::v1_not_allowed))
-        .route("/compliance/adminapi/beta/{tenant}/InvokeCommand", front_door.clone())
-        .route("/compliance/adminapi/beta/{tenant}/EXOBanner('AutogenSession')", front_door)
-        .route("/compliance/{region}/adminapi/beta/{tenant}/InvokeCommand", regional)
-        .route("/_sim/requests", get(control_api::requests).delete(control_api::clear_requests))
-        .route("/_sim/faults", get(control_api::faults).put(control_api::set_faults))
-        .route("/_sim/throttle", get(control_api::throttle).put(control_api::set_throttle))
+        .route(
+            "/adminapi/v1.0/{tenant}/InvokeCommand",
+            axum::routing::any(exchange::invoke::v1_not_allowed),
+        )
+        .route(
+            "/compliance/adminapi/beta/{tenant}/InvokeCommand",
+            front_door.clone(),
+        )
+        .route(
+            "/compliance/adminapi/beta/{tenant}/EXOBanner('AutogenSession')",
+            front_door,
+        )
+        .route(
+            "/compliance/{region}/adminapi/beta/{tenant}/InvokeCommand",
+            regional,
+        )
+        .route(
+            "/_sim/requests",
+            get(control_api::requests).delete(control_api::clear_requests),
+        )
+        .route(
+            "/_sim/faults",
+            get(control_api::faults).put(control_api::set_faults),
+        )
+        .route(
+            "/_sim/throttle",
+            get(control_api::throttle).put(control_api::set_throttle),
+        )
         .route("/_sim/token-lifetime", put(control_api::set_token_lifetime))
         .route("/_sim/revoke-tokens", post(control_api::revoke_tokens))
         .route("/_sim/authz", put(control_api::set_authz))
@@ -248,7 +288,12 @@ pub fn router(state: Arc<SimState>) -> Router {
         .with_state(state)
 }
 
-async fn serve(listener: TcpListener, acceptor: Arc<SslAcceptor>, app: Router, mut shutdown: oneshot::Receiver<()>) {
+async fn serve(
+    listener: TcpListener,
+    acceptor: Arc<SslAcceptor>,
+    app: Router,
+    mut shutdown: oneshot::Receiver<()>,
+) {
     loop {
         let (tcp, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -264,8 +309,12 @@ async fn serve(listener: TcpListener, acceptor: Arc<SslAcceptor>, app: Router, m
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let Ok(ssl) = Ssl::new(acceptor.context()) else { return };
-            let Ok(mut stream) = SslStream::new(ssl, tcp) else { return };
+            let Ok(ssl) = Ssl::new(acceptor.context()) else {
+                return;
+            };
+            let Ok(mut stream) = SslStream::new(ssl, tcp) else {
+                return;
+            };
             if let Err(e) = Pin::new(&mut stream).accept().await {
                 tracing::debug!("TLS handshake failed: {e}");
                 return;

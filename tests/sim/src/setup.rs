@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use crate::SimError;
 use crate::directory::generate::generate;
-use crate::directory::{App, DirectoryRole, RecipientStore, RegisteredCert, RegisteredSecret, Tenant};
+use crate::directory::{
+    App, DirectoryRole, RecipientStore, RegisteredCert, RegisteredSecret, Tenant,
+};
 use crate::pki::{KeyPair, self_signed_client};
 use crate::scenario::{AppSpec, TenantSpec, derived_guid};
 
@@ -71,13 +73,33 @@ pub struct TenantInfo {
 const SECRET_LIFETIME: i64 = 2 * 365 * 86_400;
 
 /// Builds a tenant from its spec; generated credentials go to `state_dir/<tenant>/`.
-pub fn build_tenant(spec: &TenantSpec, state_dir: &Path, now: i64) -> Result<(Tenant, TenantInfo), SimError> {
+pub fn build_tenant(
+    spec: &TenantSpec,
+    state_dir: &Path,
+    now: i64,
+) -> Result<(Tenant, TenantInfo), SimError> {
     let initial_domain = format!("{}.onmicrosoft.com", spec.name.to_lowercase());
-    let domains = spec.domains.clone().unwrap_or_else(|| vec![format!("{}.com", spec.name.to_lowercase())]);
-    let display_name = spec.display_name.clone().unwrap_or_else(|| capitalize(&spec.name));
+    let domains = spec
+        .domains
+        .clone()
+        .unwrap_or_else(|| vec![format!("{}.com", spec.name.to_lowercase())]);
+    let display_name = spec
+        .display_name
+        .clone()
+        .unwrap_or_else(|| capitalize(&spec.name));
     let mut recipients = RecipientStore::new(&initial_domain);
-    let default_domain = domains.first().cloned().unwrap_or_else(|| initial_domain.clone());
-    generate(&mut recipients, &spec.population(), spec.seed, &default_domain, &initial_domain, now);
+    let default_domain = domains
+        .first()
+        .cloned()
+        .unwrap_or_else(|| initial_domain.clone());
+    generate(
+        &mut recipients,
+        &spec.population(),
+        spec.seed,
+        &default_domain,
+        &initial_domain,
+        now,
+    );
     let mut tenant = Tenant {
         id: spec.tenant_id(),
         display_name,
@@ -89,8 +111,13 @@ pub fn build_tenant(spec: &TenantSpec, state_dir: &Path, now: i64) -> Result<(Te
         compliance_region: spec.compliance_region.clone(),
     };
     let dir = state_dir.join(spec.name.to_lowercase());
-    std::fs::create_dir_all(&dir).map_err(|e| SimError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    let mut specs = if spec.default_apps { default_apps() } else { Vec::new() };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| SimError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    let mut specs = if spec.default_apps {
+        default_apps()
+    } else {
+        Vec::new()
+    };
     specs.extend(spec.apps.iter().cloned());
     let mut apps = Vec::new();
     for app_spec in &specs {
@@ -122,23 +149,57 @@ fn default_apps() -> Vec<AppSpec> {
         managed_identity: identity,
     };
     vec![
-        app("exorun-admin", &["Exchange Administrator"], true, true, false),
+        app(
+            "exorun-admin",
+            &["Exchange Administrator"],
+            true,
+            true,
+            false,
+        ),
         app("exorun-reader", &["Global Reader"], true, false, false),
         app("exorun-norole", &[], true, false, false),
-        app("exorun-noconsent", &["Exchange Administrator"], false, false, false),
-        app("exorun-compliance", &["Compliance Administrator"], true, false, false),
-        app("exorun-identity", &["Exchange Administrator"], true, false, true),
+        app(
+            "exorun-noconsent",
+            &["Exchange Administrator"],
+            false,
+            false,
+            false,
+        ),
+        app(
+            "exorun-compliance",
+            &["Compliance Administrator"],
+            true,
+            false,
+            false,
+        ),
+        app(
+            "exorun-identity",
+            &["Exchange Administrator"],
+            true,
+            false,
+            true,
+        ),
     ]
 }
 
-fn build_app(tenant: &Tenant, spec: &AppSpec, dir: &Path, now: i64) -> Result<(App, AppInfo), SimError> {
+fn build_app(
+    tenant: &Tenant,
+    spec: &AppSpec,
+    dir: &Path,
+    now: i64,
+) -> Result<(App, AppInfo), SimError> {
     let roles: Vec<DirectoryRole> = spec
         .roles
         .iter()
-        .map(|r| DirectoryRole::parse(r).ok_or_else(|| SimError::Config(format!("unknown directory role '{r}'"))))
+        .map(|r| {
+            DirectoryRole::parse(r)
+                .ok_or_else(|| SimError::Config(format!("unknown directory role '{r}'")))
+        })
         .collect::<Result<_, _>>()?;
     let tenant_id = tenant.id.to_string();
-    let client_id = spec.client_id.unwrap_or_else(|| derived_guid(&["app", &tenant_id, &spec.name]));
+    let client_id = spec
+        .client_id
+        .unwrap_or_else(|| derived_guid(&["app", &tenant_id, &spec.name]));
     let mut app = App {
         client_id,
         object_id: derived_guid(&["sp", &tenant_id, &spec.name]),
@@ -173,7 +234,10 @@ fn build_app(tenant: &Tenant, spec: &AppSpec, dir: &Path, now: i64) -> Result<(A
         app.certificates.push(registered);
         let stem = dir.join(&spec.name);
         let password = load_or_make(&stem.with_extension("pfx-password"), || random_text(24))?;
-        write(&stem.with_extension("pfx"), &pair.pfx(&password, &spec.name)?)?;
+        write(
+            &stem.with_extension("pfx"),
+            &pair.pfx(&password, &spec.name)?,
+        )?;
         info.certificate = Some(stem.with_extension("pem"));
         info.private_key = Some(stem.with_extension("key"));
         info.pfx = Some(stem.with_extension("pfx"));
@@ -182,7 +246,10 @@ fn build_app(tenant: &Tenant, spec: &AppSpec, dir: &Path, now: i64) -> Result<(A
     if spec.generate_secret {
         let path = dir.join(&spec.name).with_extension("secret");
         let value = load_or_make(&path, entra_like_secret)?;
-        app.secrets.push(RegisteredSecret { value, expires: now + SECRET_LIFETIME });
+        app.secrets.push(RegisteredSecret {
+            value,
+            expires: now + SECRET_LIFETIME,
+        });
         info.secret_file = Some(path);
     }
     Ok((app, info))
@@ -192,7 +259,10 @@ fn build_app(tenant: &Tenant, spec: &AppSpec, dir: &Path, now: i64) -> Result<(A
 pub fn register_cert(tenant: &mut Tenant, request: &RegisterCert) -> Result<AppInfo, SimError> {
     let cert = read_cert(&request.cert)?;
     let registered = RegisteredCert::from_x509(&cert)?;
-    let role_name = request.role.clone().unwrap_or_else(|| "Exchange Administrator".into());
+    let role_name = request
+        .role
+        .clone()
+        .unwrap_or_else(|| "Exchange Administrator".into());
     let role = DirectoryRole::parse(&role_name).ok_or_else(|| {
         SimError::Config(format!(
             "unknown directory role '{role_name}'; known roles: {}",
@@ -200,7 +270,9 @@ pub fn register_cert(tenant: &mut Tenant, request: &RegisterCert) -> Result<AppI
         ))
     })?;
     let thumbprint = registered.thumbprint();
-    let client_id = request.app_id.unwrap_or_else(|| derived_guid(&["registered", &thumbprint]));
+    let client_id = request
+        .app_id
+        .unwrap_or_else(|| derived_guid(&["registered", &thumbprint]));
     let name = format!("registered-{}", &thumbprint[..8].to_lowercase());
     if let Some(existing) = tenant.apps.iter_mut().find(|a| a.client_id == client_id) {
         existing.certificates.push(registered);
@@ -232,10 +304,16 @@ pub fn register_cert(tenant: &mut Tenant, request: &RegisterCert) -> Result<AppI
 }
 
 fn read_cert(path: &Path) -> Result<X509, SimError> {
-    let bytes = std::fs::read(path).map_err(|e| SimError::Io(format!("cannot read certificate {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| SimError::Io(format!("cannot read certificate {}: {e}", path.display())))?;
     X509::from_pem(&bytes)
         .or_else(|_| X509::from_der(&bytes))
-        .map_err(|_| SimError::Config(format!("{} holds no PEM or DER certificate", path.display())))
+        .map_err(|_| {
+            SimError::Config(format!(
+                "{} holds no PEM or DER certificate",
+                path.display()
+            ))
+        })
 }
 
 /// Reuses `<name>.pem`/`<name>.key` from an earlier run (stable thumbprints), or makes them.
@@ -289,7 +367,10 @@ fn random_text(len: usize) -> String {
     if openssl::rand::rand_bytes(&mut bytes).is_err() {
         bytes.iter_mut().for_each(|b| *b = fastrand::u8(..));
     }
-    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// A secret in the shape Entra issues (`xxx8Q~` + 34 characters).
@@ -300,5 +381,8 @@ fn entra_like_secret() -> String {
 
 fn capitalize(name: &str) -> String {
     let mut chars = name.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

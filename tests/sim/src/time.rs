@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn formats_match_the_services() {
-        assert_eq!(exchange_date(1_663_747_667), "2022-09-21T08:07:47.0000000+00:00");
+        assert_eq!(
+            exchange_date(1_663_747_667),
+            "2022-09-21T08:07:47.0000000+00:00"
+        );
         assert_eq!(aad_timestamp(1_767_225_600), "2026-01-01 00:00:00Z");
         assert_eq!(parse_iso("2022-09-21T08:07:47Z"), Some(1_663_747_667));
         assert_eq!(parse_iso("2022-09-21T08:07:47"), Some(1_663_747_667));

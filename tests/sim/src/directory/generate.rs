@@ -43,11 +43,11 @@ impl Population {
 
 const FIRST: [&str; 64] = [
     "Ann", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kira",
-    "Liam", "Maya", "Nils", "Olga", "Pavel", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera",
-    "Wei", "Xenia", "Yusuf", "Zoe", "Adele", "Bruno", "Chloe", "Diego", "Emma", "Felix", "Gita",
-    "Hugo", "Ivy", "Jack", "Keiko", "Luca", "Mia", "Noah", "Omar", "Petra", "Raj", "Sofia",
-    "Tom", "Uma", "Viktor", "Wanda", "Yara", "Zane", "Alice", "Boris", "Cyrus", "Dana", "Erik",
-    "Fatima", "Greta", "Hana", "Igor", "Julia", "Kofi", "Lena", "Marco", "Nora",
+    "Liam", "Maya", "Nils", "Olga", "Pavel", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera", "Wei",
+    "Xenia", "Yusuf", "Zoe", "Adele", "Bruno", "Chloe", "Diego", "Emma", "Felix", "Gita", "Hugo",
+    "Ivy", "Jack", "Keiko", "Luca", "Mia", "Noah", "Omar", "Petra", "Raj", "Sofia", "Tom", "Uma",
+    "Viktor", "Wanda", "Yara", "Zane", "Alice", "Boris", "Cyrus", "Dana", "Erik", "Fatima",
+    "Greta", "Hana", "Igor", "Julia", "Kofi", "Lena", "Marco", "Nora",
 ];
 const LAST: [&str; 64] = [
     "Smith", "Jones", "Garcia", "Muller", "Rossi", "Silva", "Kim", "Nguyen", "Novak", "Larsen",
@@ -59,18 +59,36 @@ const LAST: [&str; 64] = [
     "Edwards", "Stewart", "Morris", "Murphy", "Cook", "Rogers", "Reed",
 ];
 const DEPARTMENTS: [&str; 10] = [
-    "Sales", "Finance", "Engineering", "Marketing", "Legal", "Operations", "Support", "HR",
-    "Research", "IT",
+    "Sales",
+    "Finance",
+    "Engineering",
+    "Marketing",
+    "Legal",
+    "Operations",
+    "Support",
+    "HR",
+    "Research",
+    "IT",
 ];
 const CITIES: [&str; 8] = [
     "Seattle", "London", "Paris", "Berlin", "Tokyo", "Sydney", "Toronto", "Madrid",
 ];
 const TITLES: [&str; 8] = [
-    "Analyst", "Engineer", "Manager", "Director", "Consultant", "Specialist", "Coordinator",
+    "Analyst",
+    "Engineer",
+    "Manager",
+    "Director",
+    "Consultant",
+    "Specialist",
+    "Coordinator",
     "Associate",
 ];
 const PARTNER_DOMAINS: [&str; 5] = [
-    "fabrikam.com", "northwind.example", "adventure-works.com", "tailspin.example", "litware.com",
+    "fabrikam.com",
+    "northwind.example",
+    "adventure-works.com",
+    "tailspin.example",
+    "litware.com",
 ];
 
 /// Generates `population` into `store`. `domain` is the default domain for addresses,
@@ -158,7 +176,11 @@ impl Generator {
         let (f, l) = (self.rng.usize(..FIRST.len()), self.rng.usize(..LAST.len()));
         let count = self.names.entry((f, l)).or_insert(0);
         *count += 1;
-        let suffix = if *count == 1 { String::new() } else { count.to_string() };
+        let suffix = if *count == 1 {
+            String::new()
+        } else {
+            count.to_string()
+        };
         (FIRST[f], LAST[l], suffix)
     }
 
@@ -166,7 +188,13 @@ impl Generator {
         self.now - self.rng.i64(1..=max_days) * 86_400 - self.rng.i64(0..86_400)
     }
 
-    fn base(&mut self, kind: RecipientKind, name: String, alias: String, display: String) -> Recipient {
+    fn base(
+        &mut self,
+        kind: RecipientKind,
+        name: String,
+        alias: String,
+        display: String,
+    ) -> Recipient {
         let created = self.days_ago(3650);
         let primary_smtp = format!("{alias}@{}", self.domain);
         let secondary_smtp = if self.domain == self.initial_domain {
@@ -241,7 +269,11 @@ impl Generator {
         };
         recipient.upn = Some(recipient.primary_smtp.clone());
         recipient.hidden = self.rng.u32(0..100) < 5;
-        recipient.custom_attribute1 = if self.rng.bool() { "FTE".into() } else { String::new() };
+        recipient.custom_attribute1 = if self.rng.bool() {
+            "FTE".into()
+        } else {
+            String::new()
+        };
         recipient.mailbox = Some(Box::new(self.mailbox_data(kind)));
         recipient
     }
@@ -299,13 +331,29 @@ impl Generator {
     fn mail_user(&mut self) -> Recipient {
         let (first, last, n) = self.person();
         let alias = format!("{}.{}{n}.ext", first.to_lowercase(), last.to_lowercase());
-        let display = format!("{first} {last}{} (Contractor)", if n.is_empty() { String::new() } else { format!(" {n}") });
+        let display = format!(
+            "{first} {last}{} (Contractor)",
+            if n.is_empty() {
+                String::new()
+            } else {
+                format!(" {n}")
+            }
+        );
         let partner = PARTNER_DOMAINS[self.rng.usize(..PARTNER_DOMAINS.len())];
-        let mut r = self.base(RecipientKind::MailUser, display.clone(), alias.clone(), display);
+        let mut r = self.base(
+            RecipientKind::MailUser,
+            display.clone(),
+            alias.clone(),
+            display,
+        );
         r.first_name = first.to_string();
         r.last_name = last.to_string();
         r.upn = Some(r.primary_smtp.clone());
-        r.external_email = Some(format!("{}.{}{n}@{partner}", first.to_lowercase(), last.to_lowercase()));
+        r.external_email = Some(format!(
+            "{}.{}{n}@{partner}",
+            first.to_lowercase(),
+            last.to_lowercase()
+        ));
         r
     }
 
@@ -313,9 +361,24 @@ impl Generator {
         let (first, last, n) = self.person();
         let partner = PARTNER_DOMAINS[self.rng.usize(..PARTNER_DOMAINS.len())];
         let company = partner.split('.').next().unwrap_or(partner);
-        let alias = format!("{}.{}{n}.{company}", first.to_lowercase(), last.to_lowercase());
-        let display = format!("{first} {last}{} ({company})", if n.is_empty() { String::new() } else { format!(" {n}") });
-        let external = format!("{}.{}{n}@{partner}", first.to_lowercase(), last.to_lowercase());
+        let alias = format!(
+            "{}.{}{n}.{company}",
+            first.to_lowercase(),
+            last.to_lowercase()
+        );
+        let display = format!(
+            "{first} {last}{} ({company})",
+            if n.is_empty() {
+                String::new()
+            } else {
+                format!(" {n}")
+            }
+        );
+        let external = format!(
+            "{}.{}{n}@{partner}",
+            first.to_lowercase(),
+            last.to_lowercase()
+        );
         let mut r = self.base(RecipientKind::MailContact, display.clone(), alias, display);
         r.first_name = first.to_string();
         r.last_name = last.to_string();
@@ -331,7 +394,12 @@ impl Generator {
         let n = self.counter(Numbered::Group);
         let display = format!("{dept} Group {n}");
         let alias = format!("{}-group{n}", dept.to_lowercase());
-        let mut r = self.base(RecipientKind::DistributionGroup, display.clone(), alias, display);
+        let mut r = self.base(
+            RecipientKind::DistributionGroup,
+            display.clone(),
+            alias,
+            display,
+        );
         r.department = dept;
         if !candidates.is_empty() {
             let size = self.rng.usize(2..=20).min(candidates.len());
@@ -349,7 +417,12 @@ impl Generator {
     }
 
     /// Shared mailboxes get FullAccess and SendAs for a few users, as teams set them up.
-    fn grant_shared_access(&mut self, store: &mut RecipientStore, shared: &[u32], users: &[(u32, String)]) {
+    fn grant_shared_access(
+        &mut self,
+        store: &mut RecipientStore,
+        shared: &[u32],
+        users: &[(u32, String)],
+    ) {
         if users.is_empty() {
             return;
         }
@@ -400,7 +473,11 @@ mod tests {
         let a = build(7, 300);
         let b = build(7, 300);
         let c = build(8, 300);
-        let names = |s: &RecipientStore| s.iter().map(|(_, r)| (r.name.clone(), r.guid)).collect::<Vec<_>>();
+        let names = |s: &RecipientStore| {
+            s.iter()
+                .map(|(_, r)| (r.name.clone(), r.guid))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names(&a), names(&b));
         assert_ne!(names(&a), names(&c));
     }

@@ -235,7 +235,8 @@ pub struct Recipient {
 impl Recipient {
     /// Every SMTP address of the recipient, primary first.
     pub fn smtp_addresses(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.primary_smtp.as_str()).chain(self.secondary_smtp.iter().map(String::as_str))
+        std::iter::once(self.primary_smtp.as_str())
+            .chain(self.secondary_smtp.iter().map(String::as_str))
     }
 
     /// `EmailAddresses` as Exchange shows it: `SMTP:` for the primary, `smtp:` for the others.

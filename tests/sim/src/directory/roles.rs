@@ -164,7 +164,10 @@ mod tests {
     #[test]
     fn readers_cannot_write_and_user_admin_gets_nothing() {
         assert_eq!(DirectoryRole::GlobalReader.exchange_access(), Access::Read);
-        assert_eq!(DirectoryRole::UserAdministrator.exchange_access(), Access::None);
+        assert_eq!(
+            DirectoryRole::UserAdministrator.exchange_access(),
+            Access::None
+        );
         assert_eq!(
             DirectoryRole::ExchangeAdministrator.compliance_access(),
             Access::None

@@ -116,7 +116,9 @@ impl RecipientStore {
         let wanted = identity_lookup_key(identity);
         let mut found: Option<u32> = None;
         for id in self.candidates(hash_key(&wanted)) {
-            let Some(recipient) = self.get(id) else { continue };
+            let Some(recipient) = self.get(id) else {
+                continue;
+            };
             let mut answers = false;
             for_each_identity(recipient, |key| answers |= same_identity(key, &wanted));
             if !accept(recipient) || !answers {
@@ -189,7 +191,10 @@ fn for_each_identity(recipient: &Recipient, mut visit: impl FnMut(&str)) {
 
 /// Compares a stored identity with a lookup key that is already lowercase.
 fn same_identity(stored: &str, lower_key: &str) -> bool {
-    stored.chars().flat_map(char::to_lowercase).eq(lower_key.chars())
+    stored
+        .chars()
+        .flat_map(char::to_lowercase)
+        .eq(lower_key.chars())
 }
 
 /// Normalizes an `-Identity` value to the form identities are indexed under.

@@ -19,14 +19,23 @@ pub struct AadError {
 
 impl AadError {
     fn new(status: u16, error: &'static str, code: u32, text: String) -> AadError {
-        AadError { status, error, code, text }
+        AadError {
+            status,
+            error,
+            code,
+            text,
+        }
     }
 
     /// 90002: the tenant in the URL does not exist. `error` is `invalid_tenant` on discovery.
     pub fn tenant_not_found(tenant: &str, discovery: bool) -> AadError {
         AadError::new(
             400,
-            if discovery { "invalid_tenant" } else { "invalid_request" },
+            if discovery {
+                "invalid_tenant"
+            } else {
+                "invalid_request"
+            },
             90002,
             format!(
                 "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
@@ -48,7 +57,12 @@ impl AadError {
 
     /// 700027: the assertion's signature does not verify.
     pub fn bad_signature() -> AadError {
-        AadError::new(401, "invalid_client", 700027, "Client assertion failed signature validation.".into())
+        AadError::new(
+            401,
+            "invalid_client",
+            700027,
+            "Client assertion failed signature validation.".into(),
+        )
     }
 
     /// 700027: the assertion names a certificate that is not registered on the app.
@@ -115,13 +129,20 @@ impl AadError {
             401,
             "invalid_client",
             7000222,
-            format!("The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds"),
+            format!(
+                "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds"
+            ),
         )
     }
 
     /// 50048: `sub` differs from `iss` in the assertion.
     pub fn subject_mismatch() -> AadError {
-        AadError::new(401, "invalid_client", 50048, "Subject mismatches Issuer claim in the client assertion.".into())
+        AadError::new(
+            401,
+            "invalid_client",
+            50048,
+            "Subject mismatches Issuer claim in the client assertion.".into(),
+        )
     }
 
     /// 700021: the assertion's issuer is not the `client_id` sent.
@@ -218,7 +239,9 @@ impl AadError {
             400,
             "invalid_request",
             700023,
-            format!("Client assertion type '{kind}' is not supported. Use 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'."),
+            format!(
+                "Client assertion type '{kind}' is not supported. Use 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'."
+            ),
         )
     }
 
@@ -256,9 +279,14 @@ mod tests {
         assert_eq!(body["error_codes"], json!([700016]));
         assert_eq!(body["timestamp"], "2026-01-01 00:00:00Z");
         let description = body["error_description"].as_str().unwrap();
-        assert!(description.starts_with("AADSTS700016: Application with identifier 'Payroll Sync'"));
+        assert!(
+            description.starts_with("AADSTS700016: Application with identifier 'Payroll Sync'")
+        );
         assert!(description.contains("\r\nTrace ID: "));
         assert!(description.ends_with("Timestamp: 2026-01-01 00:00:00Z"));
-        assert_eq!(body["error_uri"], "https://login.microsoftonline.com/error?code=700016");
+        assert_eq!(
+            body["error_uri"],
+            "https://login.microsoftonline.com/error?code=700016"
+        );
     }
 }

@@ -18,9 +18,16 @@ pub const CLOCK_SKEW: f64 = 300.0;
 /// The certificate the assertion header points at, and the thumbprint text for errors.
 fn find_certificate<'a>(jwt: &Jwt, app: &'a App) -> Result<&'a RegisteredCert, AadError> {
     let client_id = app.client_id.to_string();
-    let header_bytes = |name: &str| jwt.header.get(name).and_then(Value::as_str).map(|t| b64url_decode(t));
+    let header_bytes = |name: &str| {
+        jwt.header
+            .get(name)
+            .and_then(Value::as_str)
+            .map(b64url_decode)
+    };
     if let Some(sha256) = header_bytes("x5t#S256") {
-        let sha256 = sha256.ok_or_else(|| AadError::malformed_assertion("The 'x5t#S256' header is not base64url."))?;
+        let sha256 = sha256.ok_or_else(|| {
+            AadError::malformed_assertion("The 'x5t#S256' header is not base64url.")
+        })?;
         return app
             .certificates
             .iter()
@@ -28,7 +35,8 @@ fn find_certificate<'a>(jwt: &Jwt, app: &'a App) -> Result<&'a RegisteredCert, A
             .ok_or_else(|| AadError::cert_not_registered(&hex_upper(&sha256), &client_id));
     }
     if let Some(sha1) = header_bytes("x5t") {
-        let sha1 = sha1.ok_or_else(|| AadError::malformed_assertion("The 'x5t' header is not base64url."))?;
+        let sha1 = sha1
+            .ok_or_else(|| AadError::malformed_assertion("The 'x5t' header is not base64url."))?;
         return app
             .certificates
             .iter()
@@ -45,7 +53,10 @@ fn find_certificate<'a>(jwt: &Jwt, app: &'a App) -> Result<&'a RegisteredCert, A
         .and_then(|der| X509::from_der(&der).ok());
     match leaf {
         Some(cert) => {
-            let sha1 = cert.digest(MessageDigest::sha1()).map(|d| d.to_vec()).unwrap_or_default();
+            let sha1 = cert
+                .digest(MessageDigest::sha1())
+                .map(|d| d.to_vec())
+                .unwrap_or_default();
             app.certificates
                 .iter()
                 .find(|c| c.sha1 == sha1)
@@ -57,7 +68,12 @@ fn find_certificate<'a>(jwt: &Jwt, app: &'a App) -> Result<&'a RegisteredCert, A
 
 /// Verifies `assertion` for `app`. `audiences` are the token endpoint URLs this request could
 /// have been sent to (the tenant segment may be the GUID or a domain).
-pub fn verify_assertion(assertion: &str, app: &App, audiences: &[String], now: i64) -> Result<(), AadError> {
+pub fn verify_assertion(
+    assertion: &str,
+    app: &App,
+    audiences: &[String],
+    now: i64,
+) -> Result<(), AadError> {
     let jwt = Jwt::parse(assertion).map_err(|e| AadError::malformed_assertion(&e.to_string()))?;
     let cert = find_certificate(&jwt, app)?;
     if !jwt.verify(&cert.public_key) {
@@ -75,12 +91,18 @@ pub fn verify_assertion(assertion: &str, app: &App, audiences: &[String], now: i
     if !iss.eq_ignore_ascii_case(&client_id) {
         return Err(AadError::issuer_mismatch());
     }
-    if !jwt.claim_str("sub").is_some_and(|sub| sub.eq_ignore_ascii_case(iss)) {
+    if !jwt
+        .claim_str("sub")
+        .is_some_and(|sub| sub.eq_ignore_ascii_case(iss))
+    {
         return Err(AadError::subject_mismatch());
     }
     let aud = jwt.claim_str("aud").unwrap_or_default();
     if !audiences.iter().any(|a| a.eq_ignore_ascii_case(aud)) {
-        return Err(AadError::wrong_audience(aud, audiences.first().map(String::as_str).unwrap_or_default()));
+        return Err(AadError::wrong_audience(
+            aud,
+            audiences.first().map(String::as_str).unwrap_or_default(),
+        ));
     }
     let exp = jwt
         .claim_time("exp")
@@ -89,7 +111,11 @@ pub fn verify_assertion(assertion: &str, app: &App, audiences: &[String], now: i
     let now_f = now as f64;
     if now_f > exp + CLOCK_SKEW || nbf.is_some_and(|nbf| now_f + CLOCK_SKEW < nbf) {
         let from = nbf.map(|t| aad_timestamp(t as i64)).unwrap_or_default();
-        return Err(AadError::assertion_time(&aad_timestamp(now), &from, &aad_timestamp(exp as i64)));
+        return Err(AadError::assertion_time(
+            &aad_timestamp(now),
+            &from,
+            &aad_timestamp(exp as i64),
+        ));
     }
     Ok(())
 }

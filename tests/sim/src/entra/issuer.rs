@@ -35,9 +35,9 @@ impl Resource {
     pub fn from_identifier(text: &str) -> Option<Resource> {
         let id = text.trim().trim_end_matches('/').to_ascii_lowercase();
         match id.as_str() {
-            "https://outlook.office365.com" | "https://outlook.office.com" | "00000002-0000-0ff1-ce00-000000000000" => {
-                Some(Resource::Exchange)
-            }
+            "https://outlook.office365.com"
+            | "https://outlook.office.com"
+            | "00000002-0000-0ff1-ce00-000000000000" => Some(Resource::Exchange),
             "https://ps.compliance.protection.outlook.com" => Some(Resource::Compliance),
             _ => None,
         }
@@ -123,7 +123,12 @@ impl TokenIssuer {
     pub fn new(lifetime: Lifetime) -> Result<TokenIssuer, openssl::error::ErrorStack> {
         let signing = crate::pki::self_signed_client("exorun-sim token signing", 2048, 3650)?;
         let kid = b64url(&signing.cert.digest(MessageDigest::sha1())?);
-        Ok(TokenIssuer { signing, kid, lifetime: Mutex::new(lifetime), revoked_before: AtomicI64::new(0) })
+        Ok(TokenIssuer {
+            signing,
+            kid,
+            lifetime: Mutex::new(lifetime),
+            revoked_before: AtomicI64::new(0),
+        })
     }
 
     /// Changes the lifetime of tokens issued from now on.
@@ -139,9 +144,20 @@ impl TokenIssuer {
     /// The JWKS document listing the signing key.
     pub fn jwks(&self) -> Value {
         let rsa = self.signing.key.rsa().ok();
-        let n = rsa.as_ref().map(|r| b64url(&r.n().to_vec())).unwrap_or_default();
-        let e = rsa.as_ref().map(|r| b64url(&r.e().to_vec())).unwrap_or_default();
-        let x5c = self.signing.cert.to_der().map(|d| base64_std(&d)).unwrap_or_default();
+        let n = rsa
+            .as_ref()
+            .map(|r| b64url(&r.n().to_vec()))
+            .unwrap_or_default();
+        let e = rsa
+            .as_ref()
+            .map(|r| b64url(&r.e().to_vec()))
+            .unwrap_or_default();
+        let x5c = self
+            .signing
+            .cert
+            .to_der()
+            .map(|d| base64_std(&d))
+            .unwrap_or_default();
         json!({"keys": [{"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": n, "e": e, "x5c": [x5c]}]})
     }
 
@@ -153,7 +169,14 @@ impl TokenIssuer {
     }
 
     /// Issues an access token for `app` in `tenant`; returns it and its lifetime in seconds.
-    pub fn issue(&self, tenant: &Tenant, app: &App, resource: Resource, auth: ClientAuth, now: i64) -> Result<(String, i64), openssl::error::ErrorStack> {
+    pub fn issue(
+        &self,
+        tenant: &Tenant,
+        app: &App,
+        resource: Resource,
+        auth: ClientAuth,
+        now: i64,
+    ) -> Result<(String, i64), openssl::error::ErrorStack> {
         let lifetime = self.lifetime_seconds();
         let issuer = format!("https://sts.windows.net/{}/", tenant.id);
         let mut wids: Vec<&str> = app.roles.iter().map(|r| r.template_id()).collect();
@@ -186,7 +209,13 @@ impl TokenIssuer {
     }
 
     /// Checks a bearer token for `resource` and the tenant the URL named.
-    pub fn validate(&self, token: &str, resource: Resource, tenant: &Tenant, now: i64) -> Result<Caller, BearerError> {
+    pub fn validate(
+        &self,
+        token: &str,
+        resource: Resource,
+        tenant: &Tenant,
+        now: i64,
+    ) -> Result<Caller, BearerError> {
         let jwt = Jwt::parse(token).map_err(|_| BearerError::Malformed)?;
         if jwt.alg() != "RS256" || !jwt.verify(&self.signing.key) {
             return Err(BearerError::BadSignature);
@@ -195,27 +224,44 @@ impl TokenIssuer {
         if now as f64 >= exp {
             return Err(BearerError::Expired);
         }
-        if jwt.claim_time("iat").is_some_and(|iat| iat <= self.revoked_before.load(Ordering::SeqCst) as f64) {
+        if jwt
+            .claim_time("iat")
+            .is_some_and(|iat| iat <= self.revoked_before.load(Ordering::SeqCst) as f64)
+        {
             return Err(BearerError::Revoked);
         }
         if jwt.claim_str("aud").and_then(Resource::from_identifier) != Some(resource) {
             return Err(BearerError::WrongAudience);
         }
-        let tid = jwt.claim_str("tid").and_then(|t| Uuid::parse_str(t).ok()).ok_or(BearerError::Malformed)?;
+        let tid = jwt
+            .claim_str("tid")
+            .and_then(|t| Uuid::parse_str(t).ok())
+            .ok_or(BearerError::Malformed)?;
         if tid != tenant.id {
             return Err(BearerError::WrongTenant);
         }
-        let app_id = jwt.claim_str("appid").and_then(|a| Uuid::parse_str(a).ok()).ok_or(BearerError::Malformed)?;
+        let app_id = jwt
+            .claim_str("appid")
+            .and_then(|a| Uuid::parse_str(a).ok())
+            .ok_or(BearerError::Malformed)?;
         let roles = jwt
             .claims
             .get("roles")
             .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(Caller {
             tenant_id: tid,
             app_id,
-            app_name: jwt.claim_str("app_displayname").unwrap_or_default().to_string(),
+            app_name: jwt
+                .claim_str("app_displayname")
+                .unwrap_or_default()
+                .to_string(),
             roles,
             resource,
         })

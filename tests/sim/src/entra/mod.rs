@@ -25,13 +25,19 @@ use issuer::{ClientAuth, Resource};
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 fn aad_response(error: &AadError, headers: &HeaderMap) -> Response {
-    let correlation = headers.get("client-request-id").and_then(|v| v.to_str().ok());
+    let correlation = headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok());
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
     (status, Json(error.body(now(), correlation))).into_response()
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
-pub async fn openid_configuration(State(sim): State<Arc<SimState>>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
+pub async fn openid_configuration(
+    State(sim): State<Arc<SimState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let directory = sim.directory.read();
     let Some(t) = directory.tenant(&tenant) else {
         return aad_response(&AadError::tenant_not_found(&tenant, true), &headers);
@@ -88,7 +94,12 @@ fn scope_resource(scope: &str, tenant: &Tenant) -> Result<Resource, AadError> {
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token` (client credentials with an assertion or a secret).
-pub async fn token(State(sim): State<Arc<SimState>>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(sim): State<Arc<SimState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let result = issue_token(&sim, &tenant, &form);
     let (status, aadsts) = match &result {
@@ -115,7 +126,9 @@ pub async fn token(State(sim): State<Arc<SimState>>, Path(tenant): Path<String>,
         Ok(body) => Json(body).into_response(),
         Err(e) if e.status == 429 => {
             let mut response = aad_response(&e, &headers);
-            response.headers_mut().insert("Retry-After", axum::http::HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert("Retry-After", axum::http::HeaderValue::from_static("1"));
             response
         }
         Err(e) => aad_response(&e, &headers),
@@ -123,30 +136,48 @@ pub async fn token(State(sim): State<Arc<SimState>>, Path(tenant): Path<String>,
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
-fn issue_token(sim: &SimState, tenant_text: &str, form: &HashMap<String, String>) -> Result<Value, AadError> {
+fn issue_token(
+    sim: &SimState,
+    tenant_text: &str,
+    form: &HashMap<String, String>,
+) -> Result<Value, AadError> {
     if sim.faults.token_throttled() {
         return Err(AadError { status: 429, error: "temporarily_unavailable", code: 50196, text: "The server is temporarily unable to service your request. Retry after the interval in Retry-After.".into() });
     }
     let directory = sim.directory.read();
-    let tenant = directory.tenant(tenant_text).ok_or_else(|| AadError::tenant_not_found(tenant_text, false))?;
-    let grant = form.get("grant_type").ok_or_else(|| AadError::missing_parameter("grant_type"))?;
+    let tenant = directory
+        .tenant(tenant_text)
+        .ok_or_else(|| AadError::tenant_not_found(tenant_text, false))?;
+    let grant = form
+        .get("grant_type")
+        .ok_or_else(|| AadError::missing_parameter("grant_type"))?;
     if grant != "client_credentials" {
         return Err(AadError::unsupported_grant(grant));
     }
-    let client_id = form.get("client_id").ok_or_else(|| AadError::missing_parameter("client_id"))?;
+    let client_id = form
+        .get("client_id")
+        .ok_or_else(|| AadError::missing_parameter("client_id"))?;
     let app = tenant
         .app(client_id)
         .filter(|a| !a.managed_identity)
         .ok_or_else(|| AadError::app_not_found(client_id, &tenant.initial_domain))?;
-    let scope = form.get("scope").ok_or_else(|| AadError::missing_parameter("scope"))?;
+    let scope = form
+        .get("scope")
+        .ok_or_else(|| AadError::missing_parameter("scope"))?;
     let resource = scope_resource(scope, tenant)?;
     let now = now();
     let auth = match (form.get("client_assertion"), form.get("client_secret")) {
         (Some(assertion), _) => {
-            let kind = form.get("client_assertion_type").map(String::as_str).unwrap_or_default();
+            let kind = form
+                .get("client_assertion_type")
+                .map(String::as_str)
+                .unwrap_or_default();
             if kind != JWT_BEARER {
                 return Err(AadError::unsupported_assertion_type(kind));
             }
@@ -175,34 +206,71 @@ fn issue_token(sim: &SimState, tenant_text: &str, form: &HashMap<String, String>
 /// Token URLs an assertion's `aud` may name: the tenant segment may be the GUID, any domain, or
 /// exactly what the request used.
 fn token_urls(base: &str, tenant: &Tenant, as_requested: &str) -> Vec<String> {
-    let mut segments = vec![as_requested.to_string(), tenant.id.to_string(), tenant.initial_domain.clone()];
+    let mut segments = vec![
+        as_requested.to_string(),
+        tenant.id.to_string(),
+        tenant.initial_domain.clone(),
+    ];
     segments.extend(tenant.domains.iter().cloned());
-    segments.into_iter().map(|s| format!("{base}/{s}/oauth2/v2.0/token")).collect()
+    segments
+        .into_iter()
+        .map(|s| format!("{base}/{s}/oauth2/v2.0/token"))
+        .collect()
 }
 
 /// `GET /msi/token?resource=...&api-version=2019-08-01[&client_id=...]` with `X-IDENTITY-HEADER`.
-pub async fn managed_identity(State(sim): State<Arc<SimState>>, Query(query): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+pub async fn managed_identity(
+    State(sim): State<Arc<SimState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     let presented = header(&headers, "x-identity-header").unwrap_or_default();
-    let error = |status: StatusCode, text: &str| (status, Json(json!({"error": "invalid_request", "error_description": text}))).into_response();
-    if presented.len() != sim.identity_header.len() || !openssl::memcmp::eq(presented.as_bytes(), sim.identity_header.as_bytes()) {
-        return error(StatusCode::UNAUTHORIZED, "The X-IDENTITY-HEADER header is missing or wrong.");
+    let error = |status: StatusCode, text: &str| {
+        (
+            status,
+            Json(json!({"error": "invalid_request", "error_description": text})),
+        )
+            .into_response()
+    };
+    if presented.len() != sim.identity_header.len()
+        || !openssl::memcmp::eq(presented.as_bytes(), sim.identity_header.as_bytes())
+    {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "The X-IDENTITY-HEADER header is missing or wrong.",
+        );
     }
-    let Some(resource) = query.get("resource").and_then(|r| Resource::from_identifier(r)) else {
-        return error(StatusCode::BAD_REQUEST, "Parameter 'resource' is missing or names an unknown resource.");
+    let Some(resource) = query
+        .get("resource")
+        .and_then(|r| Resource::from_identifier(r))
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Parameter 'resource' is missing or names an unknown resource.",
+        );
     };
     let directory = sim.directory.read();
     let wanted = query.get("client_id").or_else(|| query.get("clientid"));
     let found = directory.tenants.iter().find_map(|t| {
         t.apps
             .iter()
-            .find(|a| a.managed_identity && wanted.is_none_or(|w| a.client_id.to_string().eq_ignore_ascii_case(w)))
+            .find(|a| {
+                a.managed_identity
+                    && wanted.is_none_or(|w| a.client_id.to_string().eq_ignore_ascii_case(w))
+            })
             .map(|a| (t, a))
     });
     let Some((tenant, app)) = found else {
-        return error(StatusCode::BAD_REQUEST, "No managed identity matches this request.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "No managed identity matches this request.",
+        );
     };
     let now = now();
-    match sim.issuer.issue(tenant, app, resource, ClientAuth::Certificate, now) {
+    match sim
+        .issuer
+        .issue(tenant, app, resource, ClientAuth::Certificate, now)
+    {
         Ok((token, lifetime)) => Json(json!({
             "access_token": token,
             "expires_on": (now + lifetime).to_string(),

@@ -120,7 +120,9 @@ impl CmdletError {
             message: "Invalid Operation",
             error_id: "",
             exception: "Microsoft.Exchange.Management.AdminApiProvider.ParameterBindingException",
-            text: format!("Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"{text}\""),
+            text: format!(
+                "Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"{text}\""
+            ),
             in_details: true,
         }
     }
@@ -192,10 +194,17 @@ mod tests {
 
     #[test]
     fn transformation_errors_only_fill_innererror() {
-        let e = CmdletError::bad_enum("Type", "Big", "ConvertibleMailboxSubType", &["Regular", "Shared"]);
+        let e = CmdletError::bad_enum(
+            "Type",
+            "Big",
+            "ConvertibleMailboxSubType",
+            &["Regular", "Shared"],
+        );
         let body = e.body();
         assert_eq!(body["error"]["details"], json!([]));
-        let inner = body["error"]["innererror"]["internalexception"]["message"].as_str().unwrap();
+        let inner = body["error"]["innererror"]["internalexception"]["message"]
+            .as_str()
+            .unwrap();
         assert!(inner.contains("Regular, Shared"), "{inner}");
     }
 }

@@ -27,12 +27,33 @@ impl<'a> FilterView<'a> {
 
 /// Properties a `-Filter` may name (Exchange's filterable properties that the emulator models).
 pub const FILTERABLE: [&str; 28] = [
-    "Name", "Alias", "DisplayName", "FirstName", "LastName", "UserPrincipalName",
-    "PrimarySmtpAddress", "EmailAddresses", "WindowsEmailAddress", "RecipientType",
-    "RecipientTypeDetails", "HiddenFromAddressListsEnabled", "Department", "City", "Title",
-    "CustomAttribute1", "WhenCreated", "WhenChanged", "WhenCreatedUTC", "WhenChangedUTC",
-    "ForwardingSmtpAddress", "ForwardingAddress", "DeliverToMailboxAndForward",
-    "LitigationHoldEnabled", "ExternalEmailAddress", "Guid", "ExternalDirectoryObjectId",
+    "Name",
+    "Alias",
+    "DisplayName",
+    "FirstName",
+    "LastName",
+    "UserPrincipalName",
+    "PrimarySmtpAddress",
+    "EmailAddresses",
+    "WindowsEmailAddress",
+    "RecipientType",
+    "RecipientTypeDetails",
+    "HiddenFromAddressListsEnabled",
+    "Department",
+    "City",
+    "Title",
+    "CustomAttribute1",
+    "WhenCreated",
+    "WhenChanged",
+    "WhenCreatedUTC",
+    "WhenChangedUTC",
+    "ForwardingSmtpAddress",
+    "ForwardingAddress",
+    "DeliverToMailboxAndForward",
+    "LitigationHoldEnabled",
+    "ExternalEmailAddress",
+    "Guid",
+    "ExternalDirectoryObjectId",
     "IsShared",
 ];
 
@@ -40,11 +61,15 @@ impl PropertySource for FilterView<'_> {
     fn property(&self, name: &str) -> Option<Value<'_>> {
         let r = self.recipient;
         fn text(s: &str) -> Value<'_> {
-            if s.is_empty() { Value::Null } else { Value::Str(s) }
+            if s.is_empty() {
+                Value::Null
+            } else {
+                Value::Str(s)
+            }
         }
         let data = r.mailbox.as_deref();
         let is = |n: &str| name.eq_ignore_ascii_case(n);
-        
+
         Some(if is("Name") {
             Value::Str(&r.name)
         } else if is("Alias") {
@@ -81,9 +106,11 @@ impl PropertySource for FilterView<'_> {
         } else if is("WhenChanged") || is("WhenChangedUTC") {
             Value::DateTime(r.changed)
         } else if is("ForwardingSmtpAddress") {
-            data.and_then(|d| d.forwarding_smtp.as_deref()).map_or(Value::Null, Value::Str)
+            data.and_then(|d| d.forwarding_smtp.as_deref())
+                .map_or(Value::Null, Value::Str)
         } else if is("ForwardingAddress") {
-            data.and_then(|d| d.forwarding_address.as_deref()).map_or(Value::Null, Value::Str)
+            data.and_then(|d| d.forwarding_address.as_deref())
+                .map_or(Value::Null, Value::Str)
         } else if is("DeliverToMailboxAndForward") {
             Value::Bool(data.is_some_and(|d| d.deliver_and_forward))
         } else if is("LitigationHoldEnabled") {

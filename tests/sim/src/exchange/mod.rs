@@ -1,12 +1,14 @@
 //! The Exchange Online admin API: InvokeCommand, its envelopes, paging, throttling and cmdlets.
 
 pub mod cmdlets;
+pub mod envelope;
 pub mod error;
 pub mod filter;
 pub mod format;
-pub mod params;
-pub mod row;
-pub mod views;
 pub mod invoke;
 pub mod paging;
+pub mod params;
+pub mod responses;
+pub mod row;
 pub mod throttle;
+pub mod views;

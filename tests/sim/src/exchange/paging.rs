@@ -24,7 +24,8 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 pub const TRUNCATION_WARNING: &str = "There are more results available than are currently displayed. To view them, increase the value for the ResultSize parameter.";
 
 /// Text of the 400 for an expired or unknown skip token.
-pub const EXPIRED_CURSOR: &str = "Expired or Invalid pagination request. Default Expiry time is 00:30:00";
+pub const EXPIRED_CURSOR: &str =
+    "Expired or Invalid pagination request. Default Expiry time is 00:30:00";
 
 /// The rows of one query, fixed when the query ran.
 #[derive(Clone)]
@@ -46,9 +47,17 @@ impl Source {
     /// Builds the source from a cmdlet's rows, keeping at most `cap` of them.
     pub fn from_rows(rows: Rows, cap: usize, extra_select: &Select) -> Source {
         match rows {
-            Rows::Recipients { view, mut ids, select } => {
+            Rows::Recipients {
+                view,
+                mut ids,
+                select,
+            } => {
                 ids.truncate(cap);
-                Source::Recipients { view, ids: Arc::new(ids), select: select.intersect(extra_select) }
+                Source::Recipients {
+                    view,
+                    ids: Arc::new(ids),
+                    select: select.intersect(extra_select),
+                }
             }
             Rows::Rendered(mut rows) => {
                 rows.truncate(cap);
@@ -138,11 +147,13 @@ impl Cursors {
         id
     }
 
-    /// Finds the cursor and position a skip token names, if it exists and has not expired.
-    pub fn lookup(&self, token: &str, now: i64, ttl: i64) -> Option<(Arc<Cursor>, usize)> {
+    /// Finds the cursor id, cursor and position a skip token names, if it exists and has not
+    /// expired.
+    pub fn lookup(&self, token: &str, now: i64, ttl: i64) -> Option<(String, Arc<Cursor>, usize)> {
         let (id, position) = parse_skiptoken(token)?;
         let cursor = self.map.lock().get(&id).cloned()?;
-        (now - cursor.created < ttl && position <= cursor.source.len()).then_some((cursor, position))
+        (now - cursor.created < ttl && position <= cursor.source.len())
+            .then_some((id, cursor, position))
     }
 }
 
@@ -154,7 +165,9 @@ pub fn skiptoken(cursor_id: &str, position: usize) -> String {
 fn parse_skiptoken(token: &str) -> Option<(String, usize)> {
     let text = String::from_utf8(crate::jwt::b64url_decode(token)?).ok()?;
     let mut parts = text.split(':');
-    let (Some(BACKEND), Some(id), Some(position), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(BACKEND), Some(id), Some(position), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return None;
     };
     Some((id.to_string(), position.parse().ok()?))
@@ -187,7 +200,10 @@ mod tests {
     fn prefer_header_sets_page_size_within_limits() {
         assert_eq!(page_size(None), 1000);
         assert_eq!(page_size(Some("odata.maxpagesize=50")), 50);
-        assert_eq!(page_size(Some("odata.continue-on-error; odata.maxpagesize=5000")), 1000);
+        assert_eq!(
+            page_size(Some("odata.continue-on-error; odata.maxpagesize=5000")),
+            1000
+        );
         assert_eq!(page_size(Some("odata.maxpagesize=0")), 1);
     }
 
@@ -208,7 +224,13 @@ mod tests {
             1800,
         );
         assert!(cursors.lookup(&skiptoken(&id, 1), 200, 1800).is_some());
-        assert!(cursors.lookup(&skiptoken(&id, 4), 200, 1800).is_none(), "past the end");
-        assert!(cursors.lookup(&skiptoken(&id, 1), 1900, 1800).is_none(), "expired");
+        assert!(
+            cursors.lookup(&skiptoken(&id, 4), 200, 1800).is_none(),
+            "past the end"
+        );
+        assert!(
+            cursors.lookup(&skiptoken(&id, 1), 1900, 1800).is_none(),
+            "expired"
+        );
     }
 }

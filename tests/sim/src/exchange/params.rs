@@ -43,13 +43,20 @@ pub struct Params<'a> {
 
 impl<'a> Params<'a> {
     /// Wraps the parameters of `cmdlet`, refusing names not in `allowed` (nor common ones).
-    pub fn new(cmdlet: &'a str, map: &'a Map<String, Value>, allowed: &[&str]) -> Result<Params<'a>, CmdletError> {
+    pub fn new(
+        cmdlet: &'a str,
+        map: &'a Map<String, Value>,
+        allowed: &[&str],
+    ) -> Result<Params<'a>, CmdletError> {
         for name in map.keys() {
             if name.contains('@') {
                 // OData annotations such as "Foo@odata.type" travel beside their parameter.
                 continue;
             }
-            let known = allowed.iter().chain(COMMON.iter()).any(|a| a.eq_ignore_ascii_case(name));
+            let known = allowed
+                .iter()
+                .chain(COMMON.iter())
+                .any(|a| a.eq_ignore_ascii_case(name));
             if !known {
                 return Err(CmdletError::unknown_parameter(name));
             }
@@ -58,7 +65,10 @@ impl<'a> Params<'a> {
     }
 
     fn get(&self, name: &str) -> Option<&'a Value> {
-        self.map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.map
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// True if the parameter was given (even as null).
@@ -85,10 +95,17 @@ impl<'a> Params<'a> {
 
     /// A boolean parameter or switch: JSON booleans, or the strings `True`/`False`/`$true`/`$false`.
     pub fn bool(&self, name: &str) -> Result<Option<bool>, CmdletError> {
-        let Some(value) = self.get(name) else { return Ok(None) };
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
         let parsed = match value {
             Value::Bool(b) => Some(*b),
-            Value::String(s) => match s.trim().trim_start_matches('$').to_ascii_lowercase().as_str() {
+            Value::String(s) => match s
+                .trim()
+                .trim_start_matches('$')
+                .to_ascii_lowercase()
+                .as_str()
+            {
                 "true" | "1" => Some(true),
                 "false" | "0" => Some(false),
                 _ => None,
@@ -116,14 +133,21 @@ impl<'a> Params<'a> {
         match self.get(name)? {
             Value::Null => None,
             Value::Array(items) => Some(items.iter().map(display).collect()),
-            Value::String(s) => Some(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()),
+            Value::String(s) => Some(
+                s.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect(),
+            ),
             other => Some(vec![display(other)]),
         }
     }
 
     /// `-ResultSize`: `Unlimited` or a positive number; `default` when absent.
     pub fn result_size(&self, default: ResultSize) -> Result<ResultSize, CmdletError> {
-        let Some(value) = self.get("ResultSize") else { return Ok(default) };
+        let Some(value) = self.get("ResultSize") else {
+            return Ok(default);
+        };
         let text = display(value);
         if text.eq_ignore_ascii_case("unlimited") {
             return Ok(ResultSize::Unlimited);
@@ -140,8 +164,15 @@ impl<'a> Params<'a> {
     }
 
     /// An enum parameter, matched case-insensitively and returned in its canonical spelling.
-    pub fn enum_value(&self, name: &str, type_name: &str, members: &[&'static str]) -> Result<Option<&'static str>, CmdletError> {
-        let Some(text) = self.str(name) else { return Ok(None) };
+    pub fn enum_value(
+        &self,
+        name: &str,
+        type_name: &str,
+        members: &[&'static str],
+    ) -> Result<Option<&'static str>, CmdletError> {
+        let Some(text) = self.str(name) else {
+            return Ok(None);
+        };
         members
             .iter()
             .find(|m| m.eq_ignore_ascii_case(text.trim()))
@@ -152,9 +183,16 @@ impl<'a> Params<'a> {
 
     /// A date-time parameter (ISO-8601, as the module serializes DateTime).
     pub fn date(&self, name: &str) -> Result<Option<i64>, CmdletError> {
-        let Some(text) = self.str(name) else { return Ok(None) };
+        let Some(text) = self.str(name) else {
+            return Ok(None);
+        };
         crate::time::parse_iso(&text).map(Some).ok_or_else(|| {
-            CmdletError::bad_value(name, &text, "System.DateTime", "String was not recognized as a valid DateTime.")
+            CmdletError::bad_value(
+                name,
+                &text,
+                "System.DateTime",
+                "String was not recognized as a valid DateTime.",
+            )
         })
     }
 }
@@ -183,7 +221,10 @@ mod tests {
         let m = map(json!({"identity": "ann", "RESULTSIZE": "unlimited", "Foo@odata.type": "#x"}));
         let p = Params::new("Get-Mailbox", &m, &["Identity", "ResultSize"]).unwrap();
         assert_eq!(p.str("Identity").as_deref(), Some("ann"));
-        assert_eq!(p.result_size(ResultSize::Limit(1000)).unwrap(), ResultSize::Unlimited);
+        assert_eq!(
+            p.result_size(ResultSize::Limit(1000)).unwrap(),
+            ResultSize::Unlimited
+        );
         let m = map(json!({"Idnetity": "ann"}));
         let e = Params::new("Get-Mailbox", &m, &["Identity"]).err().unwrap();
         assert!(e.text.contains("'Idnetity'"));
@@ -195,16 +236,24 @@ mod tests {
         let p = Params::new("Set-Mailbox", &m, &["Hidden", "ResultSize", "Type"]).unwrap();
         assert!(p.bool("Hidden").is_err());
         assert!(p.result_size(ResultSize::Unlimited).is_err());
-        assert_eq!(p.enum_value("Type", "T", &["Regular", "Shared"]).unwrap(), Some("Shared"));
+        assert_eq!(
+            p.enum_value("Type", "T", &["Regular", "Shared"]).unwrap(),
+            Some("Shared")
+        );
         assert!(p.enum_value("Type", "T", &["Regular"]).is_err());
     }
 
     #[test]
     fn switches_and_lists() {
-        let m = map(json!({"Archive": true, "AccessRights": ["FullAccess", "ReadPermission"], "Members": "a, b"}));
+        let m = map(
+            json!({"Archive": true, "AccessRights": ["FullAccess", "ReadPermission"], "Members": "a, b"}),
+        );
         let p = Params::new("X", &m, &["Archive", "AccessRights", "Members"]).unwrap();
         assert!(p.switch("Archive").unwrap());
-        assert_eq!(p.strings("AccessRights").unwrap(), vec!["FullAccess", "ReadPermission"]);
+        assert_eq!(
+            p.strings("AccessRights").unwrap(),
+            vec!["FullAccess", "ReadPermission"]
+        );
         assert_eq!(p.strings("Members").unwrap(), vec!["a", "b"]);
     }
 }

@@ -20,7 +20,9 @@ impl Select {
 
     /// Only these properties (case-insensitive).
     pub fn only<'a>(names: impl IntoIterator<Item = &'a str>) -> Select {
-        Select(Some(names.into_iter().map(str::to_ascii_lowercase).collect()))
+        Select(Some(
+            names.into_iter().map(str::to_ascii_lowercase).collect(),
+        ))
     }
 
     /// Both restrictions at once (a property set further trimmed by `$select`).
@@ -62,7 +64,11 @@ impl<'a> RowWriter<'a> {
     /// Starts an object.
     pub fn begin(buf: &'a mut Vec<u8>, select: &'a Select) -> RowWriter<'a> {
         buf.push(b'{');
-        RowWriter { buf, select, first: true }
+        RowWriter {
+            buf,
+            select,
+            first: true,
+        }
     }
 
     /// Ends the object.
@@ -115,7 +121,8 @@ impl<'a> RowWriter<'a> {
     pub fn bool(&mut self, name: &str, value: bool) -> &mut Self {
         if self.select.wants(name) {
             self.key(name, "");
-            self.buf.extend_from_slice(if value { b"true" } else { b"false" });
+            self.buf
+                .extend_from_slice(if value { b"true" } else { b"false" });
         }
         self
     }
@@ -210,8 +217,16 @@ mod tests {
     #[test]
     fn select_trims_properties_and_their_annotations() {
         let row = render(&Select::only(["name", "GUID"]));
-        let keys: HashSet<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, HashSet::from(["Name", "Guid@data.type", "Guid@odata.type", "Guid"]));
+        let keys: HashSet<&str> = row
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            HashSet::from(["Name", "Guid@data.type", "Guid@odata.type", "Guid"])
+        );
         let both = Select::only(["Name", "Guid"]).intersect(&Select::only(["Guid"]));
         assert!(both.wants("guid") && !both.wants("Name"));
     }

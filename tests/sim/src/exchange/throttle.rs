@@ -24,7 +24,11 @@ pub struct ThrottleSettings {
 
 impl Default for ThrottleSettings {
     fn default() -> ThrottleSettings {
-        ThrottleSettings { burst: 30_000.0, per_second: 100.0, tenant_concurrency: 32 }
+        ThrottleSettings {
+            burst: 30_000.0,
+            per_second: 100.0,
+            tenant_concurrency: 32,
+        }
     }
 }
 
@@ -76,7 +80,11 @@ impl Drop for Slot {
 impl Throttle {
     /// Starts with `settings`.
     pub fn new(settings: ThrottleSettings) -> Throttle {
-        Throttle { settings: Mutex::new(settings), buckets: Mutex::default(), in_flight: Mutex::default() }
+        Throttle {
+            settings: Mutex::new(settings),
+            buckets: Mutex::default(),
+            in_flight: Mutex::default(),
+        }
     }
 
     /// The current settings.
@@ -95,21 +103,35 @@ impl Throttle {
         let s = self.settings();
         let mut buckets = self.buckets.lock();
         let now = Instant::now();
-        let bucket = buckets.entry(app).or_insert(Bucket { tokens: s.burst, updated: now });
+        let bucket = buckets.entry(app).or_insert(Bucket {
+            tokens: s.burst,
+            updated: now,
+        });
         let elapsed = now.duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * s.per_second).min(s.burst);
         bucket.updated = now;
         let budget = |tokens: f64| Budget {
             limit: s.burst as u64,
             remaining: tokens.max(0.0) as u64,
-            reset_in: if s.per_second > 0.0 { (s.burst - tokens) / s.per_second } else { 0.0 },
+            reset_in: if s.per_second > 0.0 {
+                (s.burst - tokens) / s.per_second
+            } else {
+                0.0
+            },
         };
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             Ok(budget(bucket.tokens))
         } else {
-            let retry_after = if s.per_second > 0.0 { (1.0 - bucket.tokens) / s.per_second } else { 60.0 };
-            Err(Throttled { retry_after, budget: budget(bucket.tokens) })
+            let retry_after = if s.per_second > 0.0 {
+                (1.0 - bucket.tokens) / s.per_second
+            } else {
+                60.0
+            };
+            Err(Throttled {
+                retry_after,
+                budget: budget(bucket.tokens),
+            })
         }
     }
 
@@ -129,18 +151,28 @@ mod tests {
 
     #[test]
     fn bucket_empties_then_refuses_with_retry_after() {
-        let t = Throttle::new(ThrottleSettings { burst: 2.0, per_second: 0.5, tenant_concurrency: 1 });
+        let t = Throttle::new(ThrottleSettings {
+            burst: 2.0,
+            per_second: 0.5,
+            tenant_concurrency: 1,
+        });
         let app = Uuid::new_v4();
         assert_eq!(t.take(app).unwrap().remaining, 1);
         assert_eq!(t.take(app).unwrap().remaining, 0);
         let refused = t.take(app).unwrap_err();
-        assert!(refused.retry_after > 1.9 && refused.retry_after <= 2.0, "{refused:?}");
+        assert!(
+            refused.retry_after > 1.9 && refused.retry_after <= 2.0,
+            "{refused:?}"
+        );
         assert!(t.take(Uuid::new_v4()).is_ok(), "buckets are per app");
     }
 
     #[test]
     fn concurrency_slots_are_released_on_drop() {
-        let t = Throttle::new(ThrottleSettings { tenant_concurrency: 1, ..ThrottleSettings::default() });
+        let t = Throttle::new(ThrottleSettings {
+            tenant_concurrency: 1,
+            ..ThrottleSettings::default()
+        });
         let tenant = Uuid::new_v4();
         let first = t.enter(tenant).unwrap();
         assert!(t.enter(tenant).is_none());

@@ -1,8 +1,8 @@
 //! How each Get-* cmdlet shows a recipient: property names, value formats and annotations as
 //! Exchange Online returns them.
 
-use crate::directory::recipient::{Recipient, RecipientKind};
 use crate::directory::Tenant;
+use crate::directory::recipient::{Recipient, RecipientKind};
 
 use super::format::{byte_size, organization_id, organizational_unit};
 use super::row::{RowWriter, Select};
@@ -29,7 +29,13 @@ const DATABASE: &str = "NAMPR01DG123-db045";
 const SERVER: &str = "bn8pr01mb1234";
 
 /// Writes one recipient in `view` shape into `buf`.
-pub fn render(view: View, tenant: &Tenant, recipient: &Recipient, select: &Select, buf: &mut Vec<u8>) {
+pub fn render(
+    view: View,
+    tenant: &Tenant,
+    recipient: &Recipient,
+    select: &Select,
+    buf: &mut Vec<u8>,
+) {
     let mut w = RowWriter::begin(buf, select);
     match view {
         View::Mailbox => mailbox(&mut w, tenant, recipient),
@@ -54,11 +60,17 @@ fn identity_block(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
         .str("Alias", &r.alias)
         .str("DisplayName", &r.display_name)
         .str("PrimarySmtpAddress", &r.primary_smtp)
-        .list("EmailAddresses", r.email_addresses().iter().map(String::as_str))
+        .list(
+            "EmailAddresses",
+            r.email_addresses().iter().map(String::as_str),
+        )
         .str("RecipientType", r.kind.recipient_type())
         .str("RecipientTypeDetails", r.kind.type_details())
         .bool("HiddenFromAddressListsEnabled", r.hidden)
-        .str("OrganizationalUnit", &organizational_unit(&tenant.initial_domain))
+        .str(
+            "OrganizationalUnit",
+            &organizational_unit(&tenant.initial_domain),
+        )
         .str("OrganizationId", &organization_id(&tenant.initial_domain))
         .str("ExchangeVersion", EXCHANGE_VERSION)
         .str("CustomAttribute1", &r.custom_attribute1)
@@ -78,14 +90,20 @@ fn mailbox(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
     w.opt_str("UserPrincipalName", r.upn.as_deref())
         .str("WindowsEmailAddress", &r.primary_smtp)
         .str("Office", "")
-        .guid("ExchangeGuid", data.map(|d| d.exchange_guid).unwrap_or_default())
+        .guid(
+            "ExchangeGuid",
+            data.map(|d| d.exchange_guid).unwrap_or_default(),
+        )
         .str("Database", DATABASE)
         .str("ServerName", SERVER)
         .bool("IsMailboxEnabled", true)
         .bool("IsShared", r.kind == RecipientKind::SharedMailbox)
         .bool(
             "IsResource",
-            matches!(r.kind, RecipientKind::RoomMailbox | RecipientKind::EquipmentMailbox),
+            matches!(
+                r.kind,
+                RecipientKind::RoomMailbox | RecipientKind::EquipmentMailbox
+            ),
         )
         .opt_str(
             "ResourceType",
@@ -96,12 +114,25 @@ fn mailbox(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
             },
         )
         .opt_str("ForwardingAddress", forwarding_address)
-        .opt_str("ForwardingSmtpAddress", data.and_then(|d| d.forwarding_smtp.as_deref()))
-        .bool("DeliverToMailboxAndForward", data.is_some_and(|d| d.deliver_and_forward))
-        .bool("LitigationHoldEnabled", data.is_some_and(|d| d.litigation_hold))
+        .opt_str(
+            "ForwardingSmtpAddress",
+            data.and_then(|d| d.forwarding_smtp.as_deref()),
+        )
+        .bool(
+            "DeliverToMailboxAndForward",
+            data.is_some_and(|d| d.deliver_and_forward),
+        )
+        .bool(
+            "LitigationHoldEnabled",
+            data.is_some_and(|d| d.litigation_hold),
+        )
         .str(
             "ArchiveStatus",
-            if data.is_some_and(|d| d.archive) { "Active" } else { "None" },
+            if data.is_some_and(|d| d.archive) {
+                "Active"
+            } else {
+                "None"
+            },
         )
         .str("ProhibitSendQuota", "99 GB (106,300,440,576 bytes)")
         .str("ProhibitSendReceiveQuota", "100 GB (107,374,182,400 bytes)")
@@ -136,7 +167,12 @@ fn recipient_row(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
         .str("City", r.city)
         .str("Title", r.title)
         .str("Company", "")
-        .opt_str("ArchiveStatus", r.mailbox.as_ref().map(|d| if d.archive { "Active" } else { "None" }));
+        .opt_str(
+            "ArchiveStatus",
+            r.mailbox
+                .as_ref()
+                .map(|d| if d.archive { "Active" } else { "None" }),
+        );
 }
 
 fn user(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
@@ -160,8 +196,14 @@ fn user(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
         .str("WindowsEmailAddress", &r.primary_smtp)
         .str("RecipientType", r.kind.recipient_type())
         .str("RecipientTypeDetails", r.kind.type_details())
-        .bool("AccountDisabled", !matches!(r.kind, RecipientKind::UserMailbox | RecipientKind::MailUser))
-        .str("OrganizationalUnit", &organizational_unit(&tenant.initial_domain))
+        .bool(
+            "AccountDisabled",
+            !matches!(r.kind, RecipientKind::UserMailbox | RecipientKind::MailUser),
+        )
+        .str(
+            "OrganizationalUnit",
+            &organizational_unit(&tenant.initial_domain),
+        )
         .str("OrganizationId", &organization_id(&tenant.initial_domain))
         .date("WhenCreated", Some(r.created))
         .date("WhenChanged", Some(r.changed));
@@ -193,7 +235,9 @@ fn group(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
 }
 
 fn statistics(w: &mut RowWriter<'_>, r: &Recipient) {
-    let Some(data) = r.mailbox.as_deref() else { return };
+    let Some(data) = r.mailbox.as_deref() else {
+        return;
+    };
     let deleted_size = data.total_size / 20;
     w.str("DisplayName", &r.display_name)
         .str("Identity", &data.exchange_guid.to_string())
@@ -222,23 +266,51 @@ pub const MAILBOX_PROPERTY_SETS: [(&str, &[&str]); 10] = [
     (
         "Minimum",
         &[
-            "Alias", "DisplayName", "DistinguishedName", "EmailAddresses", "ExchangeVersion",
-            "ExternalDirectoryObjectId", "Guid", "Id", "Identity", "Name", "OrganizationId",
-            "PrimarySmtpAddress", "RecipientType", "RecipientTypeDetails", "UserPrincipalName",
+            "Alias",
+            "DisplayName",
+            "DistinguishedName",
+            "EmailAddresses",
+            "ExchangeVersion",
+            "ExternalDirectoryObjectId",
+            "Guid",
+            "Id",
+            "Identity",
+            "Name",
+            "OrganizationId",
+            "PrimarySmtpAddress",
+            "RecipientType",
+            "RecipientTypeDetails",
+            "UserPrincipalName",
         ],
     ),
-    ("AddressList", &["CustomAttribute1", "HiddenFromAddressListsEnabled", "AddressBookPolicy", "EmailAddresses"]),
+    (
+        "AddressList",
+        &[
+            "CustomAttribute1",
+            "HiddenFromAddressListsEnabled",
+            "AddressBookPolicy",
+            "EmailAddresses",
+        ],
+    ),
     (
         "Delivery",
         &[
-            "DeliverToMailboxAndForward", "ForwardingAddress", "ForwardingSmtpAddress", "GrantSendOnBehalfTo",
-            "MaxSendSize", "MaxReceiveSize", "AcceptMessagesOnlyFrom",
+            "DeliverToMailboxAndForward",
+            "ForwardingAddress",
+            "ForwardingSmtpAddress",
+            "GrantSendOnBehalfTo",
+            "MaxSendSize",
+            "MaxReceiveSize",
+            "AcceptMessagesOnlyFrom",
         ],
     ),
     (
         "Quota",
         &[
-            "IssueWarningQuota", "ProhibitSendQuota", "ProhibitSendReceiveQuota", "RecoverableItemsQuota",
+            "IssueWarningQuota",
+            "ProhibitSendQuota",
+            "ProhibitSendReceiveQuota",
+            "RecoverableItemsQuota",
             "UseDatabaseQuotaDefaults",
         ],
     ),
@@ -246,13 +318,36 @@ pub const MAILBOX_PROPERTY_SETS: [(&str, &[&str]); 10] = [
     ("Hold", &["LitigationHoldEnabled"]),
     ("Audit", &["AuditEnabled"]),
     ("Resource", &["IsResource", "ResourceType", "IsShared"]),
-    ("Policy", &["RetentionPolicy", "RoleAssignmentPolicy", "SharingPolicy", "AddressBookPolicy"]),
-    ("StatisticsSeed", &["ExchangeGuid", "Database", "ServerName"]),
+    (
+        "Policy",
+        &[
+            "RetentionPolicy",
+            "RoleAssignmentPolicy",
+            "SharingPolicy",
+            "AddressBookPolicy",
+        ],
+    ),
+    (
+        "StatisticsSeed",
+        &["ExchangeGuid", "Database", "ServerName"],
+    ),
 ];
 
 /// Get-EXORecipient's default (Minimum) properties.
 pub const RECIPIENT_MINIMUM: [&str; 15] = [
-    "Alias", "DisplayName", "DistinguishedName", "EmailAddresses", "ExchangeVersion",
-    "ExternalDirectoryObjectId", "Guid", "Id", "Identity", "Name", "OrganizationId",
-    "PrimarySmtpAddress", "RecipientType", "RecipientTypeDetails", "ExternalEmailAddress",
+    "Alias",
+    "DisplayName",
+    "DistinguishedName",
+    "EmailAddresses",
+    "ExchangeVersion",
+    "ExternalDirectoryObjectId",
+    "Guid",
+    "Id",
+    "Identity",
+    "Name",
+    "OrganizationId",
+    "PrimarySmtpAddress",
+    "RecipientType",
+    "RecipientTypeDetails",
+    "ExternalEmailAddress",
 ];

@@ -10,13 +10,33 @@ use crate::support::{Assertion, EXO_SCOPE, client};
 async fn starts_prints_its_urls_and_serves_1000_mailboxes() {
     let dir = tempfile::tempdir().unwrap();
     let ca_copy = dir.path().join("trust-me.pem");
-    let sim = spawn(&["--mailboxes", "1000", "--state-dir", arg(dir.path()), "--ca-out", arg(&ca_copy)]);
+    let sim = spawn(&[
+        "--mailboxes",
+        "1000",
+        "--state-dir",
+        arg(dir.path()),
+        "--ca-out",
+        arg(&ca_copy),
+    ]);
     let ready = &sim.ready;
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["tenant_domain"], "contoso.onmicrosoft.com");
     assert_eq!(ready["ca_file"], arg(&ca_copy));
-    for key in ["base_url", "token_url", "exchange_url", "compliance_url", "identity_endpoint", "control_url"] {
-        assert!(ready[key].as_str().unwrap().starts_with("https://127.0.0.1:"), "{key}");
+    for key in [
+        "base_url",
+        "token_url",
+        "exchange_url",
+        "compliance_url",
+        "identity_endpoint",
+        "control_url",
+    ] {
+        assert!(
+            ready[key]
+                .as_str()
+                .unwrap()
+                .starts_with("https://127.0.0.1:"),
+            "{key}"
+        );
     }
     let apps = ready["tenants"][0]["apps"].as_array().unwrap();
     let names: Vec<&str> = apps.iter().map(|a| a["name"].as_str().unwrap()).collect();
@@ -24,8 +44,17 @@ async fn starts_prints_its_urls_and_serves_1000_mailboxes() {
         assert!(names.contains(&wanted), "{names:?}");
     }
     let admin = &apps[0];
-    for file in ["certificate", "private_key", "pfx", "pfx_password_file", "secret_file"] {
-        assert!(std::path::Path::new(admin[file].as_str().unwrap()).exists(), "{file}");
+    for file in [
+        "certificate",
+        "private_key",
+        "pfx",
+        "pfx_password_file",
+        "secret_file",
+    ] {
+        assert!(
+            std::path::Path::new(admin[file].as_str().unwrap()).exists(),
+            "{file}"
+        );
     }
 
     let http = client(&ca_copy);
@@ -75,23 +104,46 @@ async fn register_cert_adds_an_app_for_a_callers_certificate() {
     std::fs::write(&cert_file, pair.cert_pem().unwrap()).unwrap();
     let app_id = "11111111-2222-4333-8444-555555555555";
     let sim = spawn(&[
-        "--mailboxes", "5", "--state-dir", arg(&dir.path().join("state")),
-        "--register-cert", arg(&cert_file), "--app-id", app_id, "--role", "Global Reader",
+        "--mailboxes",
+        "5",
+        "--state-dir",
+        arg(&dir.path().join("state")),
+        "--register-cert",
+        arg(&cert_file),
+        "--app-id",
+        app_id,
+        "--role",
+        "Global Reader",
     ]);
     let ready = &sim.ready;
-    let registered = ready["tenants"][0]["apps"].as_array().unwrap().iter().find(|a| a["client_id"] == app_id).unwrap().clone();
+    let registered = ready["tenants"][0]["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["client_id"] == app_id)
+        .unwrap()
+        .clone();
     assert_eq!(registered["roles"], json!(["Global Reader"]));
 
     let http = client(std::path::Path::new(ready["ca_file"].as_str().unwrap()));
     let key = PKey::private_key_from_pem(&pair.key_pem().unwrap()).unwrap();
-    let assertion = Assertion::with_key(&pair.cert, key, app_id, ready["token_url"].as_str().unwrap()).sign();
+    let assertion = Assertion::with_key(
+        &pair.cert,
+        key,
+        app_id,
+        ready["token_url"].as_str().unwrap(),
+    )
+    .sign();
     let response = http
         .post(ready["token_url"].as_str().unwrap())
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", app_id),
             ("scope", EXO_SCOPE),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
             ("client_assertion", &assertion),
         ])
         .send()
@@ -113,13 +165,22 @@ async fn register_cert_adds_an_app_for_a_callers_certificate() {
 fn bad_input_fails_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("bad.toml");
-    std::fs::write(&scenario, "[[tenant]]\nname = \"x\"\n[[tenant.app]]\nname = \"a\"\nroles = [\"Boss\"]\n").unwrap();
+    std::fs::write(
+        &scenario,
+        "[[tenant]]\nname = \"x\"\n[[tenant.app]]\nname = \"a\"\nroles = [\"Boss\"]\n",
+    )
+    .unwrap();
     let out = run(&["--scenario", arg(&scenario), "--state-dir", arg(dir.path())]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown directory role 'Boss'"), "{stderr}");
 
-    let out = run(&["--register-cert", arg(&dir.path().join("missing.pem")), "--state-dir", arg(dir.path())]);
+    let out = run(&[
+        "--register-cert",
+        arg(&dir.path().join("missing.pem")),
+        "--state-dir",
+        arg(dir.path()),
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.pem"));
 

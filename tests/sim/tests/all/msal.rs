@@ -13,7 +13,10 @@ fn msal_gets_tokens_and_errors_from_the_emulator() {
     let sim = spawn(&["--mailboxes", "1000", "--state-dir", arg(dir.path())]);
     let ready_file = dir.path().join("ready.json");
     std::fs::write(&ready_file, sim.ready.to_string()).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/msal_conformance.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/conformance/msal_conformance.py"
+    );
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let output = Command::new(&python)
         .arg(script)
@@ -21,7 +24,9 @@ fn msal_gets_tokens_and_errors_from_the_emulator() {
         .env_remove("REQUESTS_CA_BUNDLE")
         .env_remove("CURL_CA_BUNDLE")
         .output()
-        .unwrap_or_else(|e| panic!("{python} could not run ({e}); install Python 3 and `pip install msal==1.39.0`"));
+        .unwrap_or_else(|e| {
+            panic!("{python} could not run ({e}); install Python 3 and `pip install msal==1.39.0`")
+        });
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
@@ -35,7 +40,12 @@ fn msal_gets_tokens_and_errors_from_the_emulator() {
     let wrong = &out["wrong_certificate"];
     assert_eq!(wrong["error"], "invalid_client", "{wrong}");
     assert_eq!(wrong["error_codes"][0], 700027);
-    assert!(wrong["error_description"].as_str().unwrap().starts_with("AADSTS700027: "));
+    assert!(
+        wrong["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS700027: ")
+    );
     assert_eq!(out["unknown_app"]["error_codes"][0], 700016, "{out}");
     assert_eq!(out["mailboxes_paged"], 1000);
 }

@@ -29,14 +29,20 @@ pub fn spawn(args: &[&str]) -> SimProcess {
         .spawn()
         .expect("exorun-sim starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line is JSON ({e}): {line:?}"));
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("ready line is JSON ({e}): {line:?}"));
     SimProcess { child, ready }
 }
 
 /// Runs the binary to completion (for commands that fail or print help).
 pub fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_exorun-sim")).args(args).output().expect("exorun-sim runs")
+    Command::new(env!("CARGO_BIN_EXE_exorun-sim"))
+        .args(args)
+        .output()
+        .expect("exorun-sim runs")
 }
 
 /// Path argument as text.

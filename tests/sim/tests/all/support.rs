@@ -24,7 +24,10 @@ fn template_state() -> &'static Path {
         let made = dir.clone();
         // Its own thread: tests call this from inside their runtime, which cannot nest another.
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 let sim = exorun_sim::start(SimConfig::new(&made)).await.unwrap();
                 sim.shutdown().await;
@@ -66,7 +69,11 @@ pub async fn start_with(adjust: impl FnOnce(&mut SimConfig)) -> TestSim {
     adjust(&mut config);
     let sim = exorun_sim::start(config).await.unwrap();
     let http = client(&sim.info.ca_file);
-    TestSim { sim, http, _dir: dir }
+    TestSim {
+        sim,
+        http,
+        _dir: dir,
+    }
 }
 
 /// Starts an emulator with the default scenario.
@@ -77,7 +84,10 @@ pub async fn start() -> TestSim {
 /// An HTTPS client that trusts only `ca_file`.
 pub fn client(ca_file: &Path) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(&std::fs::read(ca_file).unwrap()).unwrap();
-    reqwest::Client::builder().tls_certs_only([ca]).build().unwrap()
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap()
 }
 
 impl TestSim {
@@ -88,7 +98,9 @@ impl TestSim {
 
     /// A ready-made app of the first tenant.
     pub fn app(&self, name: &str) -> &AppInfo {
-        self.info().app(name).unwrap_or_else(|| panic!("no app {name}"))
+        self.info()
+            .app(name)
+            .unwrap_or_else(|| panic!("no app {name}"))
     }
 
     /// POSTs a form to the first tenant's token endpoint.
@@ -111,7 +123,10 @@ impl TestSim {
                     ("grant_type", "client_credentials"),
                     ("client_id", &info.client_id),
                     ("scope", scope),
-                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
                     ("client_assertion", &assertion),
                 ],
             )
@@ -127,11 +142,25 @@ impl TestSim {
 
     /// POSTs a cmdlet to the first tenant's InvokeCommand.
     pub async fn invoke(&self, token: &str, cmdlet: &str, params: Value) -> reqwest::Response {
-        self.invoke_at(&self.info().exchange_url.clone(), token, cmdlet, params, None).await
+        self.invoke_at(
+            &self.info().exchange_url.clone(),
+            token,
+            cmdlet,
+            params,
+            None,
+        )
+        .await
     }
 
     /// POSTs a cmdlet to `url`, optionally with a page size.
-    pub async fn invoke_at(&self, url: &str, token: &str, cmdlet: &str, params: Value, page_size: Option<usize>) -> reqwest::Response {
+    pub async fn invoke_at(
+        &self,
+        url: &str,
+        token: &str,
+        cmdlet: &str,
+        params: Value,
+        page_size: Option<usize>,
+    ) -> reqwest::Response {
         let mut request = self
             .http
             .post(url)
@@ -149,7 +178,9 @@ impl TestSim {
         let mut rows = Vec::new();
         let mut url = self.info().exchange_url.clone();
         loop {
-            let response = self.invoke_at(&url, token, cmdlet, params.clone(), None).await;
+            let response = self
+                .invoke_at(&url, token, cmdlet, params.clone(), None)
+                .await;
             let status = response.status();
             let body: Value = response.json().await.unwrap();
             assert_eq!(status, 200, "{cmdlet}: {body}");
@@ -194,13 +225,21 @@ pub struct Assertion {
 impl Assertion {
     /// A valid PS256 assertion for `app` with audience `aud`.
     pub fn new(app: &AppInfo, aud: &str) -> Assertion {
-        let cert = X509::from_pem(&std::fs::read(app.certificate.as_ref().unwrap()).unwrap()).unwrap();
-        let key = PKey::private_key_from_pem(&std::fs::read(app.private_key.as_ref().unwrap()).unwrap()).unwrap();
+        let cert =
+            X509::from_pem(&std::fs::read(app.certificate.as_ref().unwrap()).unwrap()).unwrap();
+        let key =
+            PKey::private_key_from_pem(&std::fs::read(app.private_key.as_ref().unwrap()).unwrap())
+                .unwrap();
         Assertion::with_key(&cert, key, &app.client_id, aud)
     }
 
     /// A valid PS256 assertion signed by `key`, naming `cert`.
-    pub fn with_key(cert: &X509, key: PKey<openssl::pkey::Private>, client_id: &str, aud: &str) -> Assertion {
+    pub fn with_key(
+        cert: &X509,
+        key: PKey<openssl::pkey::Private>,
+        client_id: &str,
+        aud: &str,
+    ) -> Assertion {
         let sha256 = URL_SAFE_NO_PAD.encode(cert.digest(MessageDigest::sha256()).unwrap());
         let now = exorun_sim::time::now_f64();
         Assertion {
@@ -232,11 +271,16 @@ impl Assertion {
         let mut signer = Signer::new(MessageDigest::sha256(), &self.key).unwrap();
         if self.alg == Alg::Ps256 {
             signer.set_rsa_padding(Padding::PKCS1_PSS).unwrap();
-            signer.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH).unwrap();
+            signer
+                .set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)
+                .unwrap();
             signer.set_rsa_mgf1_md(MessageDigest::sha256()).unwrap();
         }
         signer.update(input.as_bytes()).unwrap();
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signer.sign_to_vec().unwrap()))
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(signer.sign_to_vec().unwrap())
+        )
     }
 }
 
