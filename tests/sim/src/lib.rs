@@ -5,6 +5,7 @@
 //! Exchange Online admin API (`InvokeCommand`) with RBAC, OData paging, throttling and fault
 //! injection, over a deterministic generated directory. See `PROTOCOL.md` for the wire facts.
 
+pub mod client;
 pub mod control;
 pub mod control_api;
 pub mod directory;

@@ -252,6 +252,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_scenario_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/sim-scenario.toml");
+        let s = Scenario::load(&path).unwrap();
+        assert_eq!(s.tenants.len(), 2);
+        assert_eq!(s.tenants[1].compliance_region, "eur02b");
+    }
+
+    #[test]
     fn rejects_unknown_fields_and_roles() {
         assert!(toml::from_str::<Scenario>("[[tenant]]\nname='a'\nmailbox=3").is_err());
         let s: Scenario =

@@ -288,7 +288,9 @@ pub fn router(state: Arc<SimState>) -> Router {
         .with_state(state)
 }
 
-async fn serve(
+/// Serves `app` over TLS on `listener` until `shutdown` fires (benchmarks also use it to
+/// measure the bare HTTPS stack as a baseline).
+pub async fn serve(
     listener: TcpListener,
     acceptor: Arc<SslAcceptor>,
     app: Router,

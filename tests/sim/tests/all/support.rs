@@ -6,22 +6,26 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use exorun_sim::client::ClientAssertion;
 use exorun_sim::setup::AppInfo;
 use exorun_sim::{ReadyInfo, RunningSim, SimConfig};
-use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
-use openssl::rsa::Padding;
-use openssl::sign::{RsaPssSaltlen, Signer};
 use openssl::x509::X509;
 use serde_json::{Value, json};
 
-/// Key material made once per test process and copied into each emulator's state directory, so
-/// tests do not pay for RSA key generation again and again.
+/// Key material made once and copied into each emulator's state directory, so tests do not pay
+/// for RSA key generation again and again. It lives in Cargo's per-target test scratch directory
+/// and is reused across runs (the emulator reloads keys it finds).
 fn template_state() -> &'static Path {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("exorun-sim-template-{}", std::process::id()));
-        let made = dir.clone();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-template");
+        if dir.join("contoso").is_dir() {
+            return dir;
+        }
+        // Built beside the final place and renamed, so parallel test processes never see half.
+        let staging = dir.with_extension(format!("staging-{}", std::process::id()));
+        let made = staging.clone();
         // Its own thread: tests call this from inside their runtime, which cannot nest another.
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -35,6 +39,10 @@ fn template_state() -> &'static Path {
         })
         .join()
         .unwrap();
+        if std::fs::rename(&staging, &dir).is_err() {
+            // Another process won the race; use its copy.
+            let _ = std::fs::remove_dir_all(&staging);
+        }
         dir
     })
 }
@@ -203,34 +211,16 @@ pub const EXO_SCOPE: &str = "https://outlook.office365.com/.default";
 /// The Security & Compliance scope.
 pub const SCC_SCOPE: &str = "https://ps.compliance.protection.outlook.com/.default";
 
-/// Signature algorithm of a test assertion.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Alg {
-    /// PS256 with `x5t#S256`.
-    Ps256,
-    /// RS256 with `x5t`.
-    Rs256,
-}
-
-/// A client assertion under construction.
-pub struct Assertion {
-    /// Header fields.
-    pub header: Value,
-    /// Claims.
-    pub claims: Value,
-    key: PKey<openssl::pkey::Private>,
-    alg: Alg,
-}
+/// A client assertion for tests (the library's, with test-friendly constructors).
+pub struct Assertion(pub ClientAssertion);
 
 impl Assertion {
     /// A valid PS256 assertion for `app` with audience `aud`.
     pub fn new(app: &AppInfo, aud: &str) -> Assertion {
-        let cert =
-            X509::from_pem(&std::fs::read(app.certificate.as_ref().unwrap()).unwrap()).unwrap();
         let key =
             PKey::private_key_from_pem(&std::fs::read(app.private_key.as_ref().unwrap()).unwrap())
                 .unwrap();
-        Assertion::with_key(&cert, key, &app.client_id, aud)
+        Assertion::with_key(&app_cert(app), key, &app.client_id, aud)
     }
 
     /// A valid PS256 assertion signed by `key`, naming `cert`.
@@ -240,47 +230,30 @@ impl Assertion {
         client_id: &str,
         aud: &str,
     ) -> Assertion {
-        let sha256 = URL_SAFE_NO_PAD.encode(cert.digest(MessageDigest::sha256()).unwrap());
-        let now = exorun_sim::time::now_f64();
-        Assertion {
-            header: json!({"alg": "PS256", "typ": "JWT", "x5t#S256": sha256}),
-            claims: json!({
-                "aud": aud, "iss": client_id, "sub": client_id,
-                "jti": uuid::Uuid::new_v4().to_string(), "nbf": now as i64, "iat": now, "exp": now + 600.0,
-            }),
-            key,
-            alg: Alg::Ps256,
-        }
+        Assertion(ClientAssertion::new(cert, key, client_id, aud).unwrap())
     }
 
-    /// Switches to RS256 with an `x5t` (SHA-1) header.
-    pub fn rs256(mut self, cert: &X509) -> Assertion {
-        self.alg = Alg::Rs256;
-        let sha1 = URL_SAFE_NO_PAD.encode(cert.digest(MessageDigest::sha1()).unwrap());
-        self.header = json!({"alg": "RS256", "typ": "JWT", "x5t": sha1});
-        self
+    /// Switches to RS256 with an `x5t` header.
+    pub fn rs256(self, cert: &X509) -> Assertion {
+        Assertion(self.0.rs256(cert).unwrap())
     }
 
     /// Signs it.
     pub fn sign(&self) -> String {
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(self.header.to_string()),
-            URL_SAFE_NO_PAD.encode(self.claims.to_string())
-        );
-        let mut signer = Signer::new(MessageDigest::sha256(), &self.key).unwrap();
-        if self.alg == Alg::Ps256 {
-            signer.set_rsa_padding(Padding::PKCS1_PSS).unwrap();
-            signer
-                .set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)
-                .unwrap();
-            signer.set_rsa_mgf1_md(MessageDigest::sha256()).unwrap();
-        }
-        signer.update(input.as_bytes()).unwrap();
-        format!(
-            "{input}.{}",
-            URL_SAFE_NO_PAD.encode(signer.sign_to_vec().unwrap())
-        )
+        self.0.sign().unwrap()
+    }
+}
+
+impl std::ops::Deref for Assertion {
+    type Target = ClientAssertion;
+    fn deref(&self) -> &ClientAssertion {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Assertion {
+    fn deref_mut(&mut self) -> &mut ClientAssertion {
+        &mut self.0
     }
 }
 

@@ -270,13 +270,8 @@ mod tests {
             .unwrap();
         let address = t.recipients.get(newcomer).unwrap().primary_smtp.clone();
         let params = json!({"Identity": group_name, "Member": address, "BypassSecurityGroupManagerCheck": true});
-        assert!(
-            rows(
-                &t,
-                &run(&mut t, "Add-DistributionGroupMember", params.clone()).unwrap()
-            )
-            .is_empty()
-        );
+        let out = run(&mut t, "Add-DistributionGroupMember", params.clone()).unwrap();
+        assert!(rows(&t, &out).is_empty());
         let g = t.recipients.get(group).unwrap();
         assert!(g.members.contains(&newcomer) && g.changed == NOW);
         let e = run(&mut t, "Add-DistributionGroupMember", params.clone())

@@ -1,13 +1,15 @@
 //! Get-Mailbox, Get-EXOMailbox, Set-Mailbox and Get-MailboxStatistics.
 
-use crate::directory::recipient::{Recipient, RecipientKind};
 use crate::directory::Tenant;
+use crate::directory::recipient::{Recipient, RecipientKind};
 use crate::exchange::error::CmdletError;
 use crate::exchange::params::{Params, ResultSize};
 use crate::exchange::row::Select;
 use crate::exchange::views::{MAILBOX_PROPERTY_SETS, View};
 
-use super::{Context, DEFAULT_RESULT_SIZE, Output, Run, Surface, CmdletSpec, resolve, select_recipients};
+use super::{
+    CmdletSpec, Context, DEFAULT_RESULT_SIZE, Output, Run, Surface, resolve, select_recipients,
+};
 
 /// The cmdlets of this module.
 pub const CMDLETS: [CmdletSpec; 4] = [
@@ -15,8 +17,15 @@ pub const CMDLETS: [CmdletSpec; 4] = [
         name: "Get-Mailbox",
         surface: Surface::Exchange,
         params: &[
-            "Identity", "Filter", "ResultSize", "RecipientTypeDetails", "Anr", "IncludeInactiveMailbox",
-            "SoftDeletedMailbox", "InactiveMailboxOnly", "Archive",
+            "Identity",
+            "Filter",
+            "ResultSize",
+            "RecipientTypeDetails",
+            "Anr",
+            "IncludeInactiveMailbox",
+            "SoftDeletedMailbox",
+            "InactiveMailboxOnly",
+            "Archive",
         ],
         run: Run::Read(get_mailbox),
     },
@@ -24,9 +33,20 @@ pub const CMDLETS: [CmdletSpec; 4] = [
         name: "Get-EXOMailbox",
         surface: Surface::Exchange,
         params: &[
-            "Identity", "UserPrincipalName", "PrimarySmtpAddress", "ExternalDirectoryObjectId", "Filter",
-            "ResultSize", "RecipientTypeDetails", "Anr", "PropertySets", "Properties", "IncludeInactiveMailbox",
-            "SoftDeletedMailbox", "InactiveMailboxOnly", "Archive",
+            "Identity",
+            "UserPrincipalName",
+            "PrimarySmtpAddress",
+            "ExternalDirectoryObjectId",
+            "Filter",
+            "ResultSize",
+            "RecipientTypeDetails",
+            "Anr",
+            "PropertySets",
+            "Properties",
+            "IncludeInactiveMailbox",
+            "SoftDeletedMailbox",
+            "InactiveMailboxOnly",
+            "Archive",
         ],
         run: Run::Read(get_exo_mailbox),
     },
@@ -34,8 +54,16 @@ pub const CMDLETS: [CmdletSpec; 4] = [
         name: "Set-Mailbox",
         surface: Surface::Exchange,
         params: &[
-            "Identity", "Type", "HiddenFromAddressListsEnabled", "ForwardingSmtpAddress", "ForwardingAddress",
-            "DeliverToMailboxAndForward", "DisplayName", "CustomAttribute1", "LitigationHoldEnabled", "Confirm",
+            "Identity",
+            "Type",
+            "HiddenFromAddressListsEnabled",
+            "ForwardingSmtpAddress",
+            "ForwardingAddress",
+            "DeliverToMailboxAndForward",
+            "DisplayName",
+            "CustomAttribute1",
+            "LitigationHoldEnabled",
+            "Confirm",
             "Force",
         ],
         run: Run::Write(set_mailbox),
@@ -59,33 +87,63 @@ fn only_deleted(params: &Params<'_>) -> Result<bool, CmdletError> {
 
 fn get_mailbox(tenant: &Tenant, params: &Params<'_>, _: &Context) -> Result<Output, CmdletError> {
     let result_size = params.result_size(DEFAULT_RESULT_SIZE)?;
-    let ids = if only_deleted(params)? { Vec::new() } else { select_recipients(tenant, params, is_mailbox)? };
-    Ok(Output::recipients(View::Mailbox, ids, Select::all(), result_size))
+    let ids = if only_deleted(params)? {
+        Vec::new()
+    } else {
+        select_recipients(tenant, params, is_mailbox)?
+    };
+    Ok(Output::recipients(
+        View::Mailbox,
+        ids,
+        Select::all(),
+        result_size,
+    ))
 }
 
-fn get_exo_mailbox(tenant: &Tenant, params: &Params<'_>, _: &Context) -> Result<Output, CmdletError> {
+fn get_exo_mailbox(
+    tenant: &Tenant,
+    params: &Params<'_>,
+    _: &Context,
+) -> Result<Output, CmdletError> {
     let result_size = params.result_size(DEFAULT_RESULT_SIZE)?;
-    let identity = ["Identity", "UserPrincipalName", "PrimarySmtpAddress", "ExternalDirectoryObjectId"]
-        .iter()
-        .find_map(|p| params.str(p));
+    let identity = [
+        "Identity",
+        "UserPrincipalName",
+        "PrimarySmtpAddress",
+        "ExternalDirectoryObjectId",
+    ]
+    .iter()
+    .find_map(|p| params.str(p));
     let ids = match identity {
         Some(identity) => vec![resolve(tenant, &identity, is_mailbox)?],
         None if only_deleted(params)? => Vec::new(),
         None => select_recipients(tenant, params, is_mailbox)?,
     };
-    Ok(Output::recipients(View::Mailbox, ids, exo_select(params)?, result_size))
+    Ok(Output::recipients(
+        View::Mailbox,
+        ids,
+        exo_select(params)?,
+        result_size,
+    ))
 }
 
 /// The properties Get-EXOMailbox returns: the Minimum set unless `-PropertySets`/`-Properties` add more.
 fn exo_select(params: &Params<'_>) -> Result<Select, CmdletError> {
     let sets = params.strings("PropertySets").unwrap_or_default();
-    let names: Vec<&str> = MAILBOX_PROPERTY_SETS.iter().map(|(n, _)| *n).chain(["All"]).collect();
+    let names: Vec<&str> = MAILBOX_PROPERTY_SETS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(["All"])
+        .collect();
     let mut wanted: Vec<&str> = MAILBOX_PROPERTY_SETS[0].1.to_vec();
     for set in &sets {
         if set.eq_ignore_ascii_case("All") {
             return Ok(Select::all());
         }
-        let Some((_, props)) = MAILBOX_PROPERTY_SETS.iter().find(|(n, _)| n.eq_ignore_ascii_case(set)) else {
+        let Some((_, props)) = MAILBOX_PROPERTY_SETS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(set))
+        else {
             return Err(CmdletError::bad_enum(
                 "PropertySets",
                 set,
@@ -96,10 +154,16 @@ fn exo_select(params: &Params<'_>) -> Result<Select, CmdletError> {
         wanted.extend_from_slice(props);
     }
     let extra = params.strings("Properties").unwrap_or_default();
-    Ok(Select::only(wanted.into_iter().chain(extra.iter().map(String::as_str))))
+    Ok(Select::only(
+        wanted.into_iter().chain(extra.iter().map(String::as_str)),
+    ))
 }
 
-fn set_mailbox(tenant: &mut Tenant, params: &Params<'_>, ctx: &Context) -> Result<Output, CmdletError> {
+fn set_mailbox(
+    tenant: &mut Tenant,
+    params: &Params<'_>,
+    ctx: &Context,
+) -> Result<Output, CmdletError> {
     let identity = params.required("Identity")?;
     let id = resolve(tenant, &identity, is_mailbox)?;
     let new_kind = params
@@ -118,7 +182,12 @@ fn set_mailbox(tenant: &mut Tenant, params: &Params<'_>, ctx: &Context) -> Resul
     let deliver = params.bool("DeliverToMailboxAndForward")?;
     let hold = params.bool("LitigationHoldEnabled")?;
     let forwarding_smtp = if params.has("ForwardingSmtpAddress") {
-        Some(params.str("ForwardingSmtpAddress").map(|a| forwarding_smtp(&a)).transpose()?)
+        Some(
+            params
+                .str("ForwardingSmtpAddress")
+                .map(|a| forwarding_smtp(&a))
+                .transpose()?,
+        )
     } else {
         None
     };
@@ -134,7 +203,10 @@ fn set_mailbox(tenant: &mut Tenant, params: &Params<'_>, ctx: &Context) -> Resul
         None
     };
     let display_name = params.str("DisplayName");
-    let custom = params.str("CustomAttribute1").map(Some).or_else(|| params.has("CustomAttribute1").then_some(None));
+    let custom = params
+        .str("CustomAttribute1")
+        .map(Some)
+        .or_else(|| params.has("CustomAttribute1").then_some(None));
     tenant.recipients.update(id, |r| {
         if let Some(kind) = new_kind {
             r.kind = kind;
@@ -175,7 +247,10 @@ fn forwarding_smtp(text: &str) -> Result<String, CmdletError> {
         .or_else(|| address.strip_prefix("SMTP:"))
         .unwrap_or(address);
     let valid = bare.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !bare.contains(char::is_whitespace)
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !bare.contains(char::is_whitespace)
     });
     if !valid {
         return Err(CmdletError::bad_value(
@@ -188,17 +263,32 @@ fn forwarding_smtp(text: &str) -> Result<String, CmdletError> {
     Ok(format!("smtp:{bare}"))
 }
 
-fn get_mailbox_statistics(tenant: &Tenant, params: &Params<'_>, _: &Context) -> Result<Output, CmdletError> {
+fn get_mailbox_statistics(
+    tenant: &Tenant,
+    params: &Params<'_>,
+    _: &Context,
+) -> Result<Output, CmdletError> {
     let identity = params.required("Identity")?;
     let id = resolve(tenant, &identity, is_mailbox)?;
-    if params.switch("Archive")? && tenant.recipients.get(id).and_then(|r| r.mailbox.as_ref()).is_some_and(|d| !d.archive) {
+    if params.switch("Archive")?
+        && tenant
+            .recipients
+            .get(id)
+            .and_then(|r| r.mailbox.as_ref())
+            .is_some_and(|d| !d.archive)
+    {
         return Err(CmdletError::task(
             "",
             "Microsoft.Exchange.Data.Directory.MailboxNotFoundException",
             format!("The mailbox '{identity}' doesn't have an archive."),
         ));
     }
-    Ok(Output::recipients(View::MailboxStatistics, vec![id], Select::all(), ResultSize::Unlimited))
+    Ok(Output::recipients(
+        View::MailboxStatistics,
+        vec![id],
+        Select::all(),
+        ResultSize::Unlimited,
+    ))
 }
 
 #[cfg(test)]

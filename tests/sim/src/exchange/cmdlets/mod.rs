@@ -106,12 +106,25 @@ impl Output {
 
     /// Small, already rendered rows.
     pub fn rendered(rows: Vec<String>) -> Output {
-        Output { rows: Rows::Rendered(rows), result_size: ResultSize::Unlimited, warnings: Vec::new() }
+        Output {
+            rows: Rows::Rendered(rows),
+            result_size: ResultSize::Unlimited,
+            warnings: Vec::new(),
+        }
     }
 
     /// Recipients to render lazily.
-    pub fn recipients(view: View, ids: Vec<u32>, select: Select, result_size: ResultSize) -> Output {
-        Output { rows: Rows::Recipients { view, ids, select }, result_size, warnings: Vec::new() }
+    pub fn recipients(
+        view: View,
+        ids: Vec<u32>,
+        select: Select,
+        result_size: ResultSize,
+    ) -> Output {
+        Output {
+            rows: Rows::Recipients { view, ids, select },
+            result_size,
+            warnings: Vec::new(),
+        }
     }
 
     /// Adds a warning.
@@ -140,11 +153,18 @@ pub fn find(name: &str, surface: Surface) -> Option<&'static CmdletSpec> {
 }
 
 /// Resolves `-Identity` among recipients `accept` allows, with Exchange's errors.
-pub fn resolve(tenant: &Tenant, identity: &str, accept: impl Fn(&Recipient) -> bool) -> Result<u32, CmdletError> {
-    tenant.recipients.resolve(identity, accept).map_err(|e| match e {
-        Resolve::NotFound => CmdletError::not_found(identity),
-        Resolve::Ambiguous => CmdletError::ambiguous(identity),
-    })
+pub fn resolve(
+    tenant: &Tenant,
+    identity: &str,
+    accept: impl Fn(&Recipient) -> bool,
+) -> Result<u32, CmdletError> {
+    tenant
+        .recipients
+        .resolve(identity, accept)
+        .map_err(|e| match e {
+            Resolve::NotFound => CmdletError::not_found(identity),
+            Resolve::Ambiguous => CmdletError::ambiguous(identity),
+        })
 }
 
 /// Parses `-Filter`, refusing properties that cannot be filtered on.
@@ -158,7 +178,9 @@ pub fn parse_filter(params: &Params<'_>) -> Result<Option<Filter>, CmdletError> 
         .into_iter()
         .find(|p| !FILTERABLE.iter().any(|f| f.eq_ignore_ascii_case(p)))
     {
-        return Err(CmdletError::invalid_filter(&unknown_property_error(unknown)));
+        return Err(CmdletError::invalid_filter(&unknown_property_error(
+            unknown,
+        )));
     }
     Ok(Some(filter))
 }
@@ -202,9 +224,18 @@ pub fn select_recipients(
         .recipients
         .iter()
         .filter(|(_, r)| accept(r))
-        .filter(|(_, r)| kinds.is_empty() || kinds.iter().any(|k| k.eq_ignore_ascii_case(r.kind.type_details())))
+        .filter(|(_, r)| {
+            kinds.is_empty()
+                || kinds
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(r.kind.type_details()))
+        })
         .filter(|(_, r)| anr_matches(r, &anr))
-        .filter(|(_, r)| filter.as_ref().is_none_or(|f| f.matches(&FilterView::new(r))))
+        .filter(|(_, r)| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&FilterView::new(r)))
+        })
         .map(|(id, _)| id)
         .collect())
 }
@@ -230,9 +261,16 @@ mod tests {
     fn cmdlet_names_are_unique_per_surface_and_found_in_any_case() {
         let mut seen = std::collections::HashSet::new();
         for c in all() {
-            assert!(seen.insert((c.name.to_ascii_lowercase(), c.surface == Surface::Exchange)), "{}", c.name);
+            assert!(
+                seen.insert((c.name.to_ascii_lowercase(), c.surface == Surface::Exchange)),
+                "{}",
+                c.name
+            );
         }
-        assert_eq!(find("get-mailbox", Surface::Exchange).map(|c| c.name), Some("Get-Mailbox"));
+        assert_eq!(
+            find("get-mailbox", Surface::Exchange).map(|c| c.name),
+            Some("Get-Mailbox")
+        );
         assert!(find("Get-Mailbox", Surface::Compliance).is_none());
         assert!(find("Get-ComplianceSearch", Surface::Compliance).is_some());
     }

@@ -4,7 +4,7 @@
 use crate::directory::Tenant;
 use crate::directory::recipient::{MailboxData, MailboxGrant, Recipient, RecipientKind};
 use crate::exchange::error::CmdletError;
-use crate::exchange::params::Params;
+use crate::exchange::params::{Params, ResultSize};
 
 use super::{CmdletSpec, Context, DEFAULT_RESULT_SIZE, Output, Run, Surface, object, resolve};
 
@@ -66,6 +66,10 @@ pub const CMDLETS: [CmdletSpec; 6] = [
 
 /// The implicit entry every mailbox grants its own user.
 const SELF: &str = "NT AUTHORITY\\SELF";
+/// The rights of the implicit SELF entry.
+const SELF_RIGHTS: [&str; 2] = ["FullAccess", "ReadPermission"];
+/// The owner Get-MailboxPermission -Owner shows (EXO's service-managed owner; unverified).
+const OWNER: &str = "NAMPR01A001\\JitUsers";
 /// Members of `MailboxRights` that Add/Remove-MailboxPermission accept.
 const MAILBOX_RIGHTS: [&str; 6] = [
     "ChangeOwner",
@@ -106,14 +110,19 @@ fn principal(tenant: &Tenant, text: &str) -> Result<String, CmdletError> {
 
 /// A trustee to filter on: the recipient it names, else the text as given.
 fn filter_name(tenant: &Tenant, text: &str) -> String {
-    match tenant.recipients.resolve(text, |_| true) {
-        Ok(id) => tenant
-            .recipients
-            .get(id)
-            .map(trustee_name)
-            .unwrap_or_default(),
-        Err(_) => text.trim().to_string(),
-    }
+    let named = tenant.recipients.resolve(text, |_| true).ok();
+    let recipient = named.and_then(|id| tenant.recipients.get(id));
+    recipient.map_or_else(|| text.trim().to_string(), trustee_name)
+}
+
+/// `Name` and `DistinguishedName` of a recipient.
+fn name_and_dn(tenant: &Tenant, id: u32) -> (String, String) {
+    let r = tenant.recipients.get(id);
+    let dn = r.map(|r| tenant.recipients.distinguished_name(r));
+    (
+        r.map(|r| r.name.clone()).unwrap_or_default(),
+        dn.unwrap_or_default(),
+    )
 }
 
 /// A mandatory enum-array parameter (`-AccessRights`), in canonical spelling.
@@ -123,16 +132,21 @@ fn rights(
     type_name: &str,
     members: &[&'static str],
 ) -> Result<Vec<&'static str>, CmdletError> {
-    let given = params
-        .strings("AccessRights")
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| CmdletError::missing_parameter(cmdlet, "AccessRights"))?;
+    let given = params.strings("AccessRights").filter(|v| !v.is_empty());
+    let given = given.ok_or_else(|| CmdletError::missing_parameter(cmdlet, "AccessRights"))?;
     let mut out = Vec::new();
     for value in &given {
-        let member = members
+        let Some(member) = members
             .iter()
             .find(|m| m.eq_ignore_ascii_case(value.trim()))
-            .ok_or_else(|| CmdletError::bad_enum("AccessRights", value, type_name, members))?;
+        else {
+            return Err(CmdletError::bad_enum(
+                "AccessRights",
+                value,
+                type_name,
+                members,
+            ));
+        };
         if !out.contains(member) {
             out.push(*member);
         }
@@ -141,21 +155,19 @@ fn rights(
 }
 
 fn mailbox_rights(params: &Params<'_>, cmdlet: &str) -> Result<Vec<&'static str>, CmdletError> {
-    rights(
-        params,
-        cmdlet,
-        "Microsoft.Exchange.Management.RecipientTasks.MailboxRights[]",
-        &MAILBOX_RIGHTS,
-    )
+    let type_name = "Microsoft.Exchange.Management.RecipientTasks.MailboxRights[]";
+    rights(params, cmdlet, type_name, &MAILBOX_RIGHTS)
 }
 
 fn send_as_rights(params: &Params<'_>, cmdlet: &str) -> Result<Vec<&'static str>, CmdletError> {
-    rights(
-        params,
-        cmdlet,
-        "Microsoft.Exchange.Management.RecipientTasks.RecipientAccessRight[]",
-        &RECIPIENT_RIGHTS,
-    )
+    let type_name = "Microsoft.Exchange.Management.RecipientTasks.RecipientAccessRight[]";
+    rights(params, cmdlet, type_name, &RECIPIENT_RIGHTS)
+}
+
+/// `-InheritanceType`, checked against its enum.
+fn inheritance(params: &Params<'_>) -> Result<Option<&'static str>, CmdletError> {
+    let type_name = "System.DirectoryServices.ActiveDirectorySecurityInheritance";
+    params.enum_value("InheritanceType", type_name, &INHERITANCE)
 }
 
 /// Runs `change` on a mailbox's data; `None` if the mailbox has none.
@@ -164,25 +176,27 @@ fn change_data<T>(
     id: u32,
     change: impl FnOnce(&mut MailboxData) -> T,
 ) -> Option<T> {
-    tenant
+    let changed = tenant
         .recipients
-        .update(id, |r| r.mailbox.as_deref_mut().map(change))
-        .flatten()
+        .update(id, |r| r.mailbox.as_deref_mut().map(change));
+    changed.flatten()
 }
 
-/// `Can't remove...` warning for an entry that is not there.
-fn no_ace_warning(tenant: &Tenant, id: u32, account: &str) -> String {
-    let dn = tenant
-        .recipients
-        .get(id)
-        .map(|r| tenant.recipients.distinguished_name(r))
-        .unwrap_or_default();
+/// Rows limited by `-ResultSize` when the response is paged.
+fn paged(rows: Vec<String>, result_size: ResultSize) -> Output {
+    let mut out = Output::rendered(rows);
+    out.result_size = result_size;
+    out
+}
+
+/// The warning Remove-* gives for an entry that is not there.
+fn no_ace_warning(dn: &str, account: &str) -> String {
     format!(
         "Can't remove the access control entry on the object \"{dn}\" for account \"{account}\" because the ACE doesn't exist on the object."
     )
 }
 
-/// One Get-MailboxPermission row.
+/// One Get-MailboxPermission row: mailbox, trustee, rights, deny, inherited, inheritance type.
 fn mailbox_row(
     mailbox: &str,
     user: &str,
@@ -229,7 +243,7 @@ fn get_mailbox_permission(
     if params.switch("Owner")? {
         let row = object(|w| {
             w.str("Identity", &mailbox.name)
-                .str("Owner", "NAMPR01A001\\JitUsers")
+                .str("Owner", OWNER)
                 .bool("IsValid", true);
         });
         return Ok(Output::rendered(vec![row]));
@@ -244,7 +258,7 @@ fn get_mailbox_permission(
         rows.push(mailbox_row(
             &mailbox.name,
             SELF,
-            &["FullAccess", "ReadPermission"],
+            &SELF_RIGHTS,
             false,
             false,
             "All",
@@ -255,15 +269,41 @@ fn get_mailbox_permission(
         .as_deref()
         .map(|d| d.grants.as_slice())
         .unwrap_or_default();
-    rows.extend(
-        grants
-            .iter()
-            .filter(|g| wanted(&g.user))
-            .map(|g| grant_row(&mailbox.name, g)),
-    );
-    let mut out = Output::rendered(rows);
-    out.result_size = result_size;
-    Ok(out)
+    let shown = grants.iter().filter(|g| wanted(&g.user));
+    rows.extend(shown.map(|g| grant_row(&mailbox.name, g)));
+    Ok(paged(rows, result_size))
+}
+
+/// Adds `rights` to the trustee's entry; returns the entry if it already had them all.
+fn grant(
+    data: &mut MailboxData,
+    trustee: &str,
+    rights: &[&str],
+    deny: bool,
+) -> Option<MailboxGrant> {
+    let same = |g: &&mut MailboxGrant| {
+        g.user.eq_ignore_ascii_case(trustee) && g.deny == deny && !g.inherited
+    };
+    let Some(entry) = data.grants.iter_mut().find(same) else {
+        let rights = rights.iter().map(|r| r.to_string()).collect();
+        data.grants.push(MailboxGrant {
+            user: trustee.to_string(),
+            rights,
+            deny,
+            inherited: false,
+        });
+        return None;
+    };
+    let missing: Vec<String> = rights
+        .iter()
+        .filter(|r| !entry.rights.iter().any(|g| g == *r))
+        .map(|r| r.to_string())
+        .collect();
+    if missing.is_empty() {
+        return Some(entry.clone());
+    }
+    entry.rights.extend(missing);
+    None
 }
 
 fn add_mailbox_permission(
@@ -274,72 +314,45 @@ fn add_mailbox_permission(
     let identity = params.required("Identity")?;
     let user = params.required("User")?;
     let rights = mailbox_rights(params, "Add-MailboxPermission")?;
-    let inheritance = params
-        .enum_value(
-            "InheritanceType",
-            "System.DirectoryServices.ActiveDirectorySecurityInheritance",
-            &INHERITANCE,
-        )?
-        .unwrap_or("All");
+    let inheritance = inheritance(params)?.unwrap_or("All");
     params.bool("AutoMapping")?;
     let deny = params.switch("Deny")?;
     let id = resolve(tenant, &identity, is_mailbox)?;
     let trustee = principal(tenant, &user)?;
-    let existing = change_data(tenant, id, |data| {
-        let same = |g: &&mut MailboxGrant| {
-            g.user.eq_ignore_ascii_case(&trustee) && g.deny == deny && !g.inherited
-        };
-        match data.grants.iter_mut().find(same) {
-            Some(grant) if rights.iter().all(|r| grant.rights.iter().any(|g| g == r)) => {
-                Some(grant.clone())
-            }
-            Some(grant) => {
-                let missing: Vec<String> = rights
-                    .iter()
-                    .filter(|r| !grant.rights.iter().any(|g| g == *r))
-                    .map(|r| r.to_string())
-                    .collect();
-                grant.rights.extend(missing);
-                None
-            }
-            None => {
-                let rights = rights.iter().map(|r| r.to_string()).collect();
-                data.grants.push(MailboxGrant {
-                    user: trustee.clone(),
-                    rights,
-                    deny,
-                    inherited: false,
-                });
-                None
-            }
-        }
-    })
-    .ok_or_else(|| CmdletError::not_found(&identity))?;
-    let name = tenant
-        .recipients
-        .get(id)
-        .map(|r| r.name.clone())
-        .unwrap_or_default();
-    Ok(match existing {
-        Some(grant) => {
-            let dn = tenant
-                .recipients
-                .get(id)
-                .map(|r| tenant.recipients.distinguished_name(r))
-                .unwrap_or_default();
-            Output::rendered(vec![grant_row(&name, &grant)]).warn(format!(
+    let (name, dn) = name_and_dn(tenant, id);
+    let present = change_data(tenant, id, |data| grant(data, &trustee, &rights, deny));
+    Ok(
+        match present.ok_or_else(|| CmdletError::not_found(&identity))? {
+            Some(entry) => Output::rendered(vec![grant_row(&name, &entry)]).warn(format!(
                 "Appropriate ACE is already present on object \"{dn}\" for account \"{trustee}\"."
-            ))
-        }
-        None => Output::rendered(vec![mailbox_row(
-            &name,
-            &trustee,
-            &rights,
-            deny,
-            false,
-            inheritance,
-        )]),
-    })
+            )),
+            None => Output::rendered(vec![mailbox_row(
+                &name,
+                &trustee,
+                &rights,
+                deny,
+                false,
+                inheritance,
+            )]),
+        },
+    )
+}
+
+/// Takes `rights` from the trustee's entry (dropping it when empty); false if it had none of them.
+fn revoke(data: &mut MailboxData, trustee: &str, rights: &[&str], deny: bool) -> bool {
+    let same =
+        |g: &MailboxGrant| g.user.eq_ignore_ascii_case(trustee) && g.deny == deny && !g.inherited;
+    let Some(pos) = data.grants.iter().position(same) else {
+        return false;
+    };
+    let entry = &mut data.grants[pos];
+    let before = entry.rights.len();
+    entry.rights.retain(|g| !rights.iter().any(|r| r == g));
+    let changed = entry.rights.len() != before;
+    if entry.rights.is_empty() {
+        data.grants.remove(pos);
+    }
+    changed
 }
 
 fn remove_mailbox_permission(
@@ -350,37 +363,19 @@ fn remove_mailbox_permission(
     let identity = params.required("Identity")?;
     let user = params.required("User")?;
     let rights = mailbox_rights(params, "Remove-MailboxPermission")?;
-    params.enum_value(
-        "InheritanceType",
-        "System.DirectoryServices.ActiveDirectorySecurityInheritance",
-        &INHERITANCE,
-    )?;
+    inheritance(params)?;
     params.switch("BypassMasterAccountSid")?;
     let deny = params.switch("Deny")?;
     let id = resolve(tenant, &identity, is_mailbox)?;
     let trustee = principal(tenant, &user)?;
-    let removed = change_data(tenant, id, |data| {
-        let same = |g: &MailboxGrant| {
-            g.user.eq_ignore_ascii_case(&trustee) && g.deny == deny && !g.inherited
-        };
-        let Some(pos) = data.grants.iter().position(same) else {
-            return false;
-        };
-        let grant = &mut data.grants[pos];
-        let before = grant.rights.len();
-        grant.rights.retain(|g| !rights.iter().any(|r| r == g));
-        let changed = grant.rights.len() != before;
-        if grant.rights.is_empty() {
-            data.grants.remove(pos);
+    let removed = change_data(tenant, id, |data| revoke(data, &trustee, &rights, deny));
+    match removed {
+        None => Err(CmdletError::not_found(&identity)),
+        Some(true) => Ok(Output::nothing()),
+        Some(false) => {
+            Ok(Output::nothing().warn(no_ace_warning(&name_and_dn(tenant, id).1, &trustee)))
         }
-        changed
-    })
-    .ok_or_else(|| CmdletError::not_found(&identity))?;
-    Ok(if removed {
-        Output::nothing()
-    } else {
-        Output::nothing().warn(no_ace_warning(tenant, id, &trustee))
-    })
+    }
 }
 
 /// One Get-RecipientPermission row.
@@ -417,13 +412,12 @@ fn get_recipient_permission(
         send_as_rights(params, "Get-RecipientPermission")?;
     }
     let trustee = params.str("Trustee").map(|t| filter_name(tenant, &t));
-    let targets: Box<dyn Iterator<Item = &Recipient>> = match params.str("Identity") {
-        Some(identity) => Box::new(
-            tenant
-                .recipients
-                .get(resolve(tenant, &identity, is_mailbox)?)
-                .into_iter(),
-        ),
+    let one = params
+        .str("Identity")
+        .map(|i| resolve(tenant, &i, is_mailbox))
+        .transpose()?;
+    let targets: Box<dyn Iterator<Item = &Recipient>> = match one {
+        Some(id) => Box::new(tenant.recipients.get(id).into_iter()),
         None => Box::new(
             tenant
                 .recipients
@@ -432,20 +426,17 @@ fn get_recipient_permission(
                 .filter(|r| is_mailbox(r)),
         ),
     };
+    let wanted = |t: &str| trustee.as_deref().is_none_or(|w| w.eq_ignore_ascii_case(t));
     // One row past the cap is enough for the "more results available" warning.
     let rows = targets
-        .flat_map(|r| send_as_entries(r).map(move |t| (r, t)))
-        .filter(|(_, t)| {
-            trustee
-                .as_deref()
-                .is_none_or(|wanted| wanted.eq_ignore_ascii_case(t))
+        .flat_map(|r| {
+            send_as_entries(r)
+                .filter(|t| wanted(t))
+                .map(|t| send_as_row(&r.name, t))
         })
-        .map(|(r, t)| send_as_row(&r.name, t))
         .take(result_size.cap().saturating_add(1))
         .collect();
-    let mut out = Output::rendered(rows);
-    out.result_size = result_size;
-    Ok(out)
+    Ok(paged(rows, result_size))
 }
 
 /// Resolves the mailbox and trustee of Add/Remove-RecipientPermission.
@@ -476,11 +467,7 @@ fn add_recipient_permission(
             data.send_as.push(trustee.clone());
         }
     });
-    let name = tenant
-        .recipients
-        .get(id)
-        .map(|r| r.name.clone())
-        .unwrap_or_default();
+    let (name, _) = name_and_dn(tenant, id);
     Ok(Output::rendered(vec![send_as_row(&name, &trustee)]))
 }
 
@@ -495,34 +482,32 @@ fn remove_recipient_permission(
         data.send_as.retain(|t| !t.eq_ignore_ascii_case(&trustee));
         data.send_as.len() != before
     });
-    Ok(if removed == Some(true) {
-        Output::nothing()
-    } else {
-        Output::nothing().warn(no_ace_warning(tenant, id, &trustee))
-    })
+    if removed == Some(true) {
+        return Ok(Output::nothing());
+    }
+    Ok(Output::nothing().warn(no_ace_warning(&name_and_dn(tenant, id).1, &trustee)))
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::recipient::test_support::{name, nth, rows, run, tenant};
+    use super::super::recipient::test_support::{fail, name, nth, ok, run, tenant};
     use super::*;
-    use crate::exchange::params::ResultSize;
 
     fn upn(t: &Tenant, id: u32) -> String {
         t.recipients.get(id).unwrap().upn.clone().unwrap()
     }
 
-    fn users(rs: &[Value]) -> Vec<&str> {
-        rs.iter().map(|r| r["User"].as_str().unwrap()).collect()
+    fn column<'a>(rs: &'a [Value], key: &str) -> Vec<&'a str> {
+        rs.iter().map(|r| r[key].as_str().unwrap()).collect()
     }
 
     #[test]
     fn get_mailbox_permission_lists_self_then_grants() {
         let mut t = tenant();
         let shared = nth(&t, RecipientKind::SharedMailbox, 0);
-        let shared_name = name(&t, shared);
+        let mbx = name(&t, shared);
         let grants = t
             .recipients
             .get(shared)
@@ -532,16 +517,11 @@ mod tests {
             .unwrap()
             .grants
             .clone();
-        assert!(!grants.is_empty());
-        let out = run(
-            &mut t,
-            "Get-MailboxPermission",
-            json!({"Identity": shared_name}),
-        )
-        .unwrap();
+        let out = run(&mut t, "Get-MailboxPermission", json!({"Identity": mbx})).unwrap();
         assert_eq!(out.result_size, ResultSize::Limit(1000));
-        let rs = rows(&t, &out);
+        let rs = ok(&mut t, "Get-MailboxPermission", json!({"Identity": mbx}));
         assert_eq!(rs.len(), grants.len() + 1);
+        assert!(!grants.is_empty());
         assert_eq!(rs[0]["User"], SELF);
         assert_eq!(
             rs[0]["AccessRights"],
@@ -549,175 +529,137 @@ mod tests {
         );
         assert_eq!(rs[0]["AccessRights@odata.type"], "#Collection(String)");
         assert_eq!(rs[1]["User"], grants[0].user.as_str());
+        assert_eq!(rs[1]["Identity"], mbx.as_str());
         assert_eq!(
-            (
-                rs[1]["Identity"].as_str(),
-                &rs[1]["IsInherited"],
-                &rs[1]["Deny"]
-            ),
-            (Some(shared_name.as_str()), &json!(false), &json!(false))
+            (&rs[1]["IsInherited"], &rs[1]["Deny"]),
+            (&json!(false), &json!(false))
         );
         assert_eq!(rs[1]["InheritanceType"], "All");
-        let out = run(
+        let user = &grants[0].user;
+        let rs = ok(
             &mut t,
             "Get-MailboxPermission",
-            json!({"Identity": shared_name, "User": grants[0].user}),
-        )
-        .unwrap();
-        assert_eq!(users(&rows(&t, &out)), vec![grants[0].user.as_str()]);
-        let out = run(
-            &mut t,
-            "Get-MailboxPermission",
-            json!({"Identity": shared_name, "User": "nt authority\\self"}),
-        )
-        .unwrap();
-        assert_eq!(users(&rows(&t, &out)), vec![SELF]);
-        let out = run(
-            &mut t,
-            "Get-MailboxPermission",
-            json!({"Identity": shared_name, "Owner": true}),
-        )
-        .unwrap();
-        assert!(rows(&t, &out)[0]["Owner"].is_string());
-        let e = run(&mut t, "Get-MailboxPermission", json!({}))
-            .err()
-            .unwrap();
-        assert!(e.text.contains("Identity"));
-        let contact = name(&t, nth(&t, RecipientKind::MailContact, 0));
-        assert_eq!(
-            run(
-                &mut t,
-                "Get-MailboxPermission",
-                json!({"Identity": contact})
-            )
-            .err()
-            .unwrap()
-            .status,
-            404
+            json!({"Identity": mbx, "User": user}),
         );
+        assert_eq!(column(&rs, "User"), [user.as_str()]);
+        let params = json!({"Identity": mbx, "User": "nt authority\\self"});
+        assert_eq!(
+            column(&ok(&mut t, "Get-MailboxPermission", params), "User"),
+            [SELF]
+        );
+        let rs = ok(
+            &mut t,
+            "Get-MailboxPermission",
+            json!({"Identity": mbx, "Owner": true}),
+        );
+        assert_eq!(rs[0]["Owner"], OWNER);
+        assert!(
+            fail(&mut t, "Get-MailboxPermission", json!({}))
+                .text
+                .contains("Identity")
+        );
+        let contact = name(&t, nth(&t, RecipientKind::MailContact, 0));
+        let e = fail(
+            &mut t,
+            "Get-MailboxPermission",
+            json!({"Identity": contact}),
+        );
+        assert_eq!(e.status, 404);
     }
 
     #[test]
     fn add_and_remove_mailbox_permission() {
         let mut t = tenant();
-        let mailbox = name(&t, nth(&t, RecipientKind::UserMailbox, 0));
+        let mbx = name(&t, nth(&t, RecipientKind::UserMailbox, 0));
         let trustee_id = nth(&t, RecipientKind::UserMailbox, 1);
         let trustee = upn(&t, trustee_id);
-        let add = json!({"Identity": mailbox, "User": name(&t, trustee_id), "AccessRights": "fullaccess", "AutoMapping": false});
+        let add = json!({"Identity": mbx, "User": name(&t, trustee_id), "AccessRights": "fullaccess",
+            "AutoMapping": false});
         let out = run(&mut t, "Add-MailboxPermission", add.clone()).unwrap();
-        let row = &rows(&t, &out)[0];
-        assert_eq!(row["User"], trustee.as_str());
-        assert_eq!(row["AccessRights"], json!(["FullAccess"]));
         assert!(out.warnings.is_empty());
-        let out = run(&mut t, "Add-MailboxPermission", add).unwrap();
-        assert_eq!(rows(&t, &out).len(), 1);
-        assert!(
-            out.warnings[0].contains("already present"),
-            "{:?}",
-            out.warnings
-        );
-        let both = json!({"Identity": mailbox, "User": trustee, "AccessRights": ["FullAccess", "DeleteItem"]});
-        run(&mut t, "Add-MailboxPermission", both).unwrap();
-        let out = run(
-            &mut t,
-            "Get-MailboxPermission",
-            json!({"Identity": mailbox, "User": trustee}),
-        )
-        .unwrap();
+        let rs = ok(&mut t, "Add-MailboxPermission", add.clone());
         assert_eq!(
-            rows(&t, &out)[0]["AccessRights"],
-            json!(["FullAccess", "DeleteItem"])
+            (rs[0]["User"].as_str(), &rs[0]["AccessRights"]),
+            (Some(trustee.as_str()), &json!(["FullAccess"]))
         );
+        let out = run(&mut t, "Add-MailboxPermission", add).unwrap();
+        assert!(out.warnings[0].starts_with("Appropriate ACE is already present on object \"CN="));
+        let both =
+            json!({"Identity": mbx, "User": trustee, "AccessRights": ["FullAccess", "DeleteItem"]});
+        ok(&mut t, "Add-MailboxPermission", both);
+        let get = json!({"Identity": mbx, "User": trustee});
+        let rs = ok(&mut t, "Get-MailboxPermission", get.clone());
+        assert_eq!(rs[0]["AccessRights"], json!(["FullAccess", "DeleteItem"]));
 
-        let remove = json!({"Identity": mailbox, "User": trustee, "AccessRights": "FullAccess", "Confirm": false});
+        let remove = json!({"Identity": mbx, "User": trustee, "AccessRights": "FullAccess", "Confirm": false});
         assert!(
             run(&mut t, "Remove-MailboxPermission", remove.clone())
                 .unwrap()
                 .warnings
                 .is_empty()
         );
-        let out = run(
-            &mut t,
-            "Get-MailboxPermission",
-            json!({"Identity": mailbox, "User": trustee}),
-        )
-        .unwrap();
-        assert_eq!(rows(&t, &out)[0]["AccessRights"], json!(["DeleteItem"]));
-        let out = run(&mut t, "Remove-MailboxPermission", remove).unwrap();
-        assert!(
-            out.warnings[0]
-                .starts_with("Can't remove the access control entry on the object \"CN=")
-        );
-        assert!(out.warnings[0].ends_with(&format!(
-            "for account \"{trustee}\" because the ACE doesn't exist on the object."
-        )));
-        let remove = json!({"Identity": mailbox, "User": trustee, "AccessRights": "DeleteItem"});
-        run(&mut t, "Remove-MailboxPermission", remove).unwrap();
-        let out = run(
-            &mut t,
-            "Get-MailboxPermission",
-            json!({"Identity": mailbox}),
-        )
-        .unwrap();
-        assert_eq!(users(&rows(&t, &out)), vec![SELF]);
+        let rs = ok(&mut t, "Get-MailboxPermission", get);
+        assert_eq!(rs[0]["AccessRights"], json!(["DeleteItem"]));
+        let warning = run(&mut t, "Remove-MailboxPermission", remove)
+            .unwrap()
+            .warnings
+            .remove(0);
+        assert!(warning.starts_with("Can't remove the access control entry on the object \"CN="));
+        let tail =
+            format!("for account \"{trustee}\" because the ACE doesn't exist on the object.");
+        assert!(warning.ends_with(&tail), "{warning}");
+        let remove = json!({"Identity": mbx, "User": trustee, "AccessRights": "DeleteItem"});
+        ok(&mut t, "Remove-MailboxPermission", remove);
+        let rs = ok(&mut t, "Get-MailboxPermission", json!({"Identity": mbx}));
+        assert_eq!(column(&rs, "User"), [SELF]);
     }
 
     #[test]
     fn mailbox_permission_errors() {
         let mut t = tenant();
-        let mailbox = name(&t, nth(&t, RecipientKind::UserMailbox, 0));
-        let e = run(
+        let mbx = name(&t, nth(&t, RecipientKind::UserMailbox, 0));
+        let add = |user: &str, rights: Value| json!({"Identity": mbx, "User": user, "AccessRights": rights});
+        let e = fail(
             &mut t,
             "Add-MailboxPermission",
-            json!({"Identity": mailbox, "User": "ghost@contoso.com", "AccessRights": "FullAccess"}),
+            add("ghost@contoso.com", json!("FullAccess")),
         );
-        let e = e.err().unwrap();
         assert_eq!(e.status, 404);
         assert!(e.text.contains("'ghost@contoso.com'"));
-        let e = run(
-            &mut t,
-            "Add-MailboxPermission",
-            json!({"Identity": mailbox, "User": mailbox, "AccessRights": "SendAs"}),
-        );
-        let e = e.err().unwrap();
-        assert!(e.text.contains(
-            "ChangeOwner, ChangePermission, DeleteItem, ExternalAccount, FullAccess, ReadPermission"
-        ));
-        let e = run(
-            &mut t,
-            "Add-MailboxPermission",
-            json!({"Identity": mailbox, "User": mailbox}),
-        )
-        .err()
-        .unwrap();
+        let e = fail(&mut t, "Add-MailboxPermission", add(&mbx, json!("SendAs")));
+        let members = "ChangeOwner, ChangePermission, DeleteItem, ExternalAccount, FullAccess, ReadPermission";
+        assert!(e.text.contains(members), "{}", e.text);
+        let e = fail(&mut t, "Add-MailboxPermission", add(&mbx, json!([])));
         assert!(
             e.text
-                .contains("missing mandatory parameters: AccessRights. (Add-MailboxPermission)"),
-            "{}",
-            e.text
+                .contains("missing mandatory parameters: AccessRights. (Add-MailboxPermission)")
         );
-        let bad = json!({"Identity": mailbox, "User": mailbox, "AccessRights": "FullAccess", "InheritanceType": "Some"});
+        let bad = json!({"Identity": mbx, "User": mbx, "AccessRights": "FullAccess", "InheritanceType": "Some"});
         assert!(
-            run(&mut t, "Add-MailboxPermission", bad)
-                .err()
-                .unwrap()
+            fail(&mut t, "Add-MailboxPermission", bad)
                 .text
                 .contains("SelfAndChildren")
         );
         let contact = name(&t, nth(&t, RecipientKind::MailContact, 0));
-        let e = run(
+        let e = fail(
             &mut t,
             "Add-MailboxPermission",
-            json!({"Identity": mailbox, "User": contact, "AccessRights": "FullAccess"}),
+            add(&contact, json!("FullAccess")),
         );
-        assert_eq!(e.err().unwrap().status, 404);
+        assert_eq!(e.status, 404);
+        let e = fail(
+            &mut t,
+            "Remove-MailboxPermission",
+            add("ghost", json!("FullAccess")),
+        );
+        assert_eq!(e.status, 404);
     }
 
     #[test]
     fn recipient_permissions_round_trip() {
         let mut t = tenant();
         let shared = nth(&t, RecipientKind::SharedMailbox, 0);
-        let shared_name = name(&t, shared);
+        let mbx = name(&t, shared);
         let send_as = t
             .recipients
             .get(shared)
@@ -727,49 +669,29 @@ mod tests {
             .unwrap()
             .send_as
             .clone();
-        let out = run(
-            &mut t,
-            "Get-RecipientPermission",
-            json!({"Identity": shared_name}),
-        )
-        .unwrap();
-        let rs = rows(&t, &out);
+        let rs = ok(&mut t, "Get-RecipientPermission", json!({"Identity": mbx}));
         assert_eq!(rs.len(), send_as.len() + 1);
-        assert_eq!(rs[0]["Trustee"], SELF);
-        assert_eq!(rs[1]["Trustee"], send_as[0].as_str());
         assert_eq!(
-            (
-                rs[1]["AccessControlType"].as_str(),
-                rs[1]["InheritanceType"].as_str()
-            ),
-            (Some("Allow"), Some("None"))
+            (rs[0]["Trustee"].as_str(), rs[1]["Trustee"].as_str()),
+            (Some(SELF), Some(send_as[0].as_str()))
         );
+        assert_eq!(rs[1]["AccessControlType"], "Allow");
+        assert_eq!(rs[1]["InheritanceType"], "None");
         assert_eq!(rs[1]["AccessRights"], json!(["SendAs"]));
 
-        let user = nth(&t, RecipientKind::UserMailbox, 3);
-        let trustee = upn(&t, user);
-        let add = json!({"Identity": shared_name, "Trustee": trustee, "AccessRights": "SendAs", "Confirm": false});
-        let out = run(&mut t, "Add-RecipientPermission", add).unwrap();
-        assert_eq!(rows(&t, &out)[0]["Trustee"], trustee.as_str());
-        let out = run(
+        let trustee = upn(&t, nth(&t, RecipientKind::UserMailbox, 3));
+        let change = json!({"Identity": mbx, "Trustee": trustee, "AccessRights": "SendAs", "Confirm": false});
+        let rs = ok(&mut t, "Add-RecipientPermission", change.clone());
+        assert_eq!(rs[0]["Trustee"], trustee.as_str());
+        let rs = ok(
             &mut t,
             "Get-RecipientPermission",
             json!({"Trustee": trustee, "ResultSize": "Unlimited"}),
-        )
-        .unwrap();
-        assert!(
-            rows(&t, &out)
-                .iter()
-                .any(|r| r["Identity"] == shared_name.as_str())
         );
-        let remove = json!({"Identity": shared_name, "Trustee": trustee, "AccessRights": "SendAs"});
-        assert!(
-            run(&mut t, "Remove-RecipientPermission", remove.clone())
-                .unwrap()
-                .warnings
-                .is_empty()
-        );
-        let out = run(&mut t, "Remove-RecipientPermission", remove).unwrap();
+        assert!(column(&rs, "Identity").contains(&mbx.as_str()));
+        let out = run(&mut t, "Remove-RecipientPermission", change.clone()).unwrap();
+        assert!(out.warnings.is_empty());
+        let out = run(&mut t, "Remove-RecipientPermission", change).unwrap();
         assert!(out.warnings[0].contains("because the ACE doesn't exist on the object."));
     }
 
@@ -778,42 +700,34 @@ mod tests {
         let mut t = tenant();
         let out = run(&mut t, "Get-RecipientPermission", json!({"ResultSize": 5})).unwrap();
         assert_eq!(out.result_size, ResultSize::Limit(5));
-        assert_eq!(rows(&t, &out).len(), 6);
-        let out = run(
-            &mut t,
-            "Get-RecipientPermission",
-            json!({"ResultSize": "Unlimited", "AccessRights": "SendAs"}),
+        assert_eq!(
+            ok(&mut t, "Get-RecipientPermission", json!({"ResultSize": 5})).len(),
+            6
         );
+        let all = json!({"ResultSize": "Unlimited", "AccessRights": "SendAs"});
         let mailboxes = t.recipients.iter().filter(|(_, r)| is_mailbox(r)).count();
-        assert!(rows(&t, &out.unwrap()).len() > mailboxes);
-        let e = run(
+        assert!(ok(&mut t, "Get-RecipientPermission", all).len() > mailboxes);
+        let e = fail(
             &mut t,
             "Get-RecipientPermission",
             json!({"AccessRights": "FullAccess"}),
-        )
-        .err()
-        .unwrap();
+        );
         assert!(e.text.contains("RecipientAccessRight"));
-        let mailbox = name(&t, nth(&t, RecipientKind::UserMailbox, 0));
-        let e = run(
+        let mbx = name(&t, nth(&t, RecipientKind::UserMailbox, 0));
+        let e = fail(
             &mut t,
             "Add-RecipientPermission",
-            json!({"Identity": mailbox, "AccessRights": "SendAs"}),
-        )
-        .err()
-        .unwrap();
+            json!({"Identity": mbx, "AccessRights": "SendAs"}),
+        );
         assert!(e.text.contains("Trustee"));
-        let e = run(
-            &mut t,
-            "Add-RecipientPermission",
-            json!({"Identity": mailbox, "Trustee": "ghost", "AccessRights": "SendAs"}),
+        let change = |id: &str, trustee: &str| json!({"Identity": id, "Trustee": trustee, "AccessRights": "SendAs"});
+        assert_eq!(
+            fail(&mut t, "Add-RecipientPermission", change(&mbx, "ghost")).status,
+            404
         );
-        assert_eq!(e.err().unwrap().status, 404);
-        let e = run(
-            &mut t,
-            "Remove-RecipientPermission",
-            json!({"Identity": "ghost", "Trustee": mailbox, "AccessRights": "SendAs"}),
+        assert_eq!(
+            fail(&mut t, "Remove-RecipientPermission", change("ghost", &mbx)).status,
+            404
         );
-        assert_eq!(e.err().unwrap().status, 404);
     }
 }

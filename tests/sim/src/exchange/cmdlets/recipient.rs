@@ -284,6 +284,19 @@ pub(super) mod test_support {
         }
     }
 
+    /// Runs a cmdlet that must succeed; returns its rows.
+    pub fn ok(tenant: &mut Tenant, name: &str, params: Value) -> Vec<Value> {
+        let out = run(tenant, name, params)
+            .map_err(|e| e.text)
+            .expect("cmdlet succeeds");
+        rows(tenant, &out)
+    }
+
+    /// Runs a cmdlet that must fail; returns the error.
+    pub fn fail(tenant: &mut Tenant, name: &str, params: Value) -> CmdletError {
+        run(tenant, name, params).err().expect("cmdlet fails")
+    }
+
     /// The id of the `n`-th recipient of a kind.
     pub fn nth(tenant: &Tenant, kind: RecipientKind, n: usize) -> u32 {
         tenant

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what exorun's build, demo and tests need on a fresh Debian machine, and nothing twice:
+# the Debian packages for OpenSSL and the C toolchain, the wasm32-wasip2 Rust target, and the
+# Python packages of the independent-client conformance test (msal, requests).
+set -euo pipefail
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "exorun: need root (or sudo) to run: $*" >&2; exit 1
+  fi
+}
+
+if ! command -v cargo >/dev/null; then
+  echo "exorun: cargo is missing. Install Rust 1.95 or newer with rustup (https://rustup.rs) and rerun." >&2
+  exit 1
+fi
+
+missing=()
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v cc >/dev/null || missing+=(gcc)
+dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+command -v python3 >/dev/null || missing+=(python3 python3-pip)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "exorun: installing Debian packages: ${missing[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
+
+if ! python3 -c 'import msal, requests' 2>/dev/null; then
+  echo "exorun: installing Python packages msal and requests" >&2
+  python3 -m pip install --quiet --disable-pip-version-check msal==1.39.0 requests \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages msal==1.39.0 requests
+fi
