@@ -63,7 +63,7 @@ fn get_mail_contact(
     _: &Context,
 ) -> Result<Output, CmdletError> {
     let result_size = params.result_size(DEFAULT_RESULT_SIZE)?;
-    let ids = select_recipients(tenant, params, is_contact)?;
+    let ids = select_recipients(tenant, params, |k| k == RecipientKind::MailContact)?;
     Ok(Output::recipients(
         View::MailContact,
         ids,

@@ -65,7 +65,7 @@ fn get_distribution_group(
     _: &Context,
 ) -> Result<Output, CmdletError> {
     let result_size = params.result_size(DEFAULT_RESULT_SIZE)?;
-    let ids = select_recipients(tenant, params, is_group)?;
+    let ids = select_recipients(tenant, params, |k| k == RecipientKind::DistributionGroup)?;
     Ok(Output::recipients(
         View::DistributionGroup,
         ids,

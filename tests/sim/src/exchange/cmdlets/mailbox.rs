@@ -90,7 +90,7 @@ fn get_mailbox(tenant: &Tenant, params: &Params<'_>, _: &Context) -> Result<Outp
     let ids = if only_deleted(params)? {
         Vec::new()
     } else {
-        select_recipients(tenant, params, is_mailbox)?
+        select_recipients(tenant, params, RecipientKind::is_mailbox)?
     };
     Ok(Output::recipients(
         View::Mailbox,
@@ -117,7 +117,7 @@ fn get_exo_mailbox(
     let ids = match identity {
         Some(identity) => vec![resolve(tenant, &identity, is_mailbox)?],
         None if only_deleted(params)? => Vec::new(),
-        None => select_recipients(tenant, params, is_mailbox)?,
+        None => select_recipients(tenant, params, RecipientKind::is_mailbox)?,
     };
     Ok(Output::recipients(
         View::Mailbox,

@@ -13,7 +13,7 @@ mod org;
 mod permission;
 mod recipient;
 
-use crate::directory::recipient::Recipient;
+use crate::directory::recipient::{Recipient, RecipientKind};
 use crate::directory::{Resolve, Tenant};
 use crate::opath::{Filter, unknown_property_error};
 
@@ -202,41 +202,41 @@ fn anr_matches(recipient: &Recipient, anr: &str) -> bool {
 pub fn select_recipients(
     tenant: &Tenant,
     params: &Params<'_>,
-    accept: impl Fn(&Recipient) -> bool,
+    kinds: impl Fn(RecipientKind) -> bool,
 ) -> Result<Vec<u32>, CmdletError> {
     if let Some(identity) = params.str("Identity") {
-        return resolve(tenant, &identity, &accept).map(|id| vec![id]);
+        return resolve(tenant, &identity, |r| kinds(r.kind)).map(|id| vec![id]);
     }
     let filter = parse_filter(params)?;
     let anr = params.str("Anr").unwrap_or_default();
-    let kinds = params.strings("RecipientTypeDetails").unwrap_or_default();
-    for kind in &kinds {
-        if crate::directory::RecipientKind::from_type_details(kind).is_none() {
-            return Err(CmdletError::bad_value(
+    let mut details = Vec::new();
+    for text in params.strings("RecipientTypeDetails").unwrap_or_default() {
+        let kind = RecipientKind::from_type_details(&text).ok_or_else(|| {
+            CmdletError::bad_value(
                 "RecipientTypeDetails",
-                kind,
+                &text,
                 "Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails[]",
-                &format!("Unable to match the identifier name {kind} to a valid enumerator name."),
-            ));
-        }
+                &format!("Unable to match the identifier name {text} to a valid enumerator name."),
+            )
+        })?;
+        details.push(kind);
     }
-    Ok(tenant
+    // Kinds are checked on the store's kind column; only filters need to read recipients.
+    let ids = tenant
         .recipients
-        .iter()
-        .filter(|(_, r)| accept(r))
-        .filter(|(_, r)| {
-            kinds.is_empty()
-                || kinds
-                    .iter()
-                    .any(|k| k.eq_ignore_ascii_case(r.kind.type_details()))
+        .ids_of_kind(|k| kinds(k) && (details.is_empty() || details.contains(&k)));
+    if filter.is_none() && anr.is_empty() {
+        return Ok(ids.collect());
+    }
+    Ok(ids
+        .filter(|&id| {
+            tenant.recipients.get(id).is_some_and(|r| {
+                anr_matches(r, &anr)
+                    && filter
+                        .as_ref()
+                        .is_none_or(|f| f.matches(&FilterView::new(r)))
+            })
         })
-        .filter(|(_, r)| anr_matches(r, &anr))
-        .filter(|(_, r)| {
-            filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&FilterView::new(r)))
-        })
-        .map(|(id, _)| id)
         .collect())
 }
 

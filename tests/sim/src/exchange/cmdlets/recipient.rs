@@ -1,7 +1,7 @@
 //! Get-Recipient, Get-EXORecipient and Get-User.
 
 use crate::directory::Tenant;
-use crate::directory::recipient::{Recipient, RecipientKind};
+use crate::directory::recipient::RecipientKind;
 use crate::exchange::error::CmdletError;
 use crate::exchange::params::Params;
 use crate::exchange::row::Select;
@@ -109,12 +109,12 @@ fn recipient_types(params: &Params<'_>) -> Result<Vec<&'static str>, CmdletError
         .collect()
 }
 
-/// True if `recipient` is of one of `types` (or no types were asked for).
-fn of_types(types: &[&str], recipient: &Recipient) -> bool {
+/// True if `kind` is of one of `types` (or no types were asked for).
+fn of_types(types: &[&str], kind: RecipientKind) -> bool {
     types.is_empty()
         || types
             .iter()
-            .any(|t| t.eq_ignore_ascii_case(recipient.kind.recipient_type()))
+            .any(|t| t.eq_ignore_ascii_case(kind.recipient_type()))
 }
 
 fn get_recipient(tenant: &Tenant, params: &Params<'_>, _: &Context) -> Result<Output, CmdletError> {
@@ -122,7 +122,7 @@ fn get_recipient(tenant: &Tenant, params: &Params<'_>, _: &Context) -> Result<Ou
     let types = recipient_types(params)?;
     // Soft-deleted recipients are not modelled; the switch is only checked.
     params.switch("IncludeSoftDeletedRecipients")?;
-    let ids = select_recipients(tenant, params, |r| of_types(&types, r))?;
+    let ids = select_recipients(tenant, params, |k| of_types(&types, k))?;
     Ok(Output::recipients(
         View::Recipient,
         ids,
@@ -148,8 +148,8 @@ fn get_exo_recipient(
     .iter()
     .find_map(|p| params.str(p));
     let ids = match identity {
-        Some(identity) => vec![resolve(tenant, &identity, |r| of_types(&types, r))?],
-        None => select_recipients(tenant, params, |r| of_types(&types, r))?,
+        Some(identity) => vec![resolve(tenant, &identity, |r| of_types(&types, r.kind))?],
+        None => select_recipients(tenant, params, |k| of_types(&types, k))?,
     };
     Ok(Output::recipients(
         View::Recipient,
@@ -189,8 +189,8 @@ fn exo_select(params: &Params<'_>) -> Result<Select, CmdletError> {
     ))
 }
 
-fn is_user(r: &Recipient) -> bool {
-    r.kind.is_mailbox() || r.kind == RecipientKind::MailUser
+fn is_user(kind: RecipientKind) -> bool {
+    kind.is_mailbox() || kind == RecipientKind::MailUser
 }
 
 fn get_user(tenant: &Tenant, params: &Params<'_>, _: &Context) -> Result<Output, CmdletError> {
@@ -449,7 +449,7 @@ mod tests {
         let mut t = tenant();
         let out = run(&mut t, "Get-User", json!({"ResultSize": "Unlimited"})).unwrap();
         let users = rows(&t, &out);
-        let expected = t.recipients.iter().filter(|(_, r)| is_user(r)).count();
+        let expected = t.recipients.iter().filter(|(_, r)| is_user(r.kind)).count();
         assert_eq!(users.len(), expected);
         assert!(
             users.iter().all(
