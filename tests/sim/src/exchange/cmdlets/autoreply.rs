@@ -185,7 +185,7 @@ fn set_auto_reply(
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::recipient::test_support::{NOW, name, nth, rows, run, tenant};
+    use super::super::test_support::{NOW, name, nth, rows, run, tenant};
     use super::*;
     use crate::directory::RecipientKind;
     use crate::time::exchange_date;

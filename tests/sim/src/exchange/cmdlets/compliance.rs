@@ -124,7 +124,7 @@ fn new_compliance_search(
 mod tests {
     use serde_json::json;
 
-    use super::super::recipient::test_support::{NOW, rows, run, tenant};
+    use super::super::test_support::{NOW, rows, run, tenant};
     use super::*;
     use crate::exchange::cmdlets::find;
     use crate::exchange::params::ResultSize;

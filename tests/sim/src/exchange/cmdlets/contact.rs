@@ -11,6 +11,7 @@ use crate::exchange::views::View;
 
 use super::{
     CmdletSpec, Context, DEFAULT_RESULT_SIZE, Output, Run, Surface, resolve, select_recipients,
+    smtp_address,
 };
 
 /// The cmdlets of this module.
@@ -202,40 +203,6 @@ fn checked_alias(alias: &str) -> Result<String, CmdletError> {
     ))
 }
 
-/// Checks an SMTP address parameter (an optional `SMTP:` prefix allowed); returns the bare address.
-fn smtp_address(param: &str, text: &str) -> Result<String, CmdletError> {
-    let address = text.trim();
-    let bare = address
-        .get(..5)
-        .filter(|prefix| prefix.eq_ignore_ascii_case("smtp:"))
-        .map_or(address, |_| &address[5..]);
-    let valid = bare.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains('@')
-            && !bare.contains(char::is_whitespace)
-    });
-    if valid {
-        return Ok(bare.to_string());
-    }
-    let (type_name, reason) = if param == "PrimarySmtpAddress" {
-        (
-            "Microsoft.Exchange.Data.SmtpAddress",
-            format!(
-                "The email address \"{text}\" isn't correct. Please use this format: user name, the @ sign, followed by the domain name. For example, tonysmith@contoso.com or tony.smith@contoso.com."
-            ),
-        )
-    } else {
-        (
-            "Microsoft.Exchange.Data.ProxyAddress",
-            format!("The address '{text}' is invalid: \"{text}\" isn't a valid SMTP address."),
-        )
-    };
-    Err(CmdletError::bad_value(param, text, type_name, &reason))
-}
-
 fn remove_mail_contact(
     tenant: &mut Tenant,
     params: &Params<'_>,
@@ -262,7 +229,7 @@ fn remove_mail_contact(
 mod tests {
     use serde_json::json;
 
-    use super::super::recipient::test_support::{name, nth, rows, run, tenant};
+    use super::super::test_support::{name, nth, rows, run, tenant};
     use super::*;
 
     #[test]
@@ -300,7 +267,7 @@ mod tests {
         assert_eq!(row["ExternalEmailAddress"], "SMTP:jo@vendor.example");
         assert_eq!(
             row["WhenCreated"],
-            crate::time::exchange_date(super::super::recipient::test_support::NOW)
+            crate::time::exchange_date(super::super::test_support::NOW)
         );
         let out = run(
             &mut t,

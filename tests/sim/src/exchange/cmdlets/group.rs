@@ -174,7 +174,7 @@ fn remove_distribution_group_member(
 mod tests {
     use serde_json::json;
 
-    use super::super::recipient::test_support::{NOW, name, nth, rows, run, tenant};
+    use super::super::test_support::{NOW, name, nth, rows, run, tenant};
     use super::*;
     use crate::exchange::params::ResultSize;
 

@@ -9,6 +9,7 @@ use crate::exchange::views::{MAILBOX_PROPERTY_SETS, View};
 
 use super::{
     CmdletSpec, Context, DEFAULT_RESULT_SIZE, Output, Run, Surface, resolve, select_recipients,
+    smtp_address,
 };
 
 /// The cmdlets of this module.
@@ -241,26 +242,7 @@ fn set_mailbox(
 
 /// Normalizes `-ForwardingSmtpAddress` to Exchange's stored form `smtp:user@domain`.
 fn forwarding_smtp(text: &str) -> Result<String, CmdletError> {
-    let address = text.trim();
-    let bare = address
-        .strip_prefix("smtp:")
-        .or_else(|| address.strip_prefix("SMTP:"))
-        .unwrap_or(address);
-    let valid = bare.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !bare.contains(char::is_whitespace)
-    });
-    if !valid {
-        return Err(CmdletError::bad_value(
-            "ForwardingSmtpAddress",
-            text,
-            "Microsoft.Exchange.Data.ProxyAddress",
-            &format!("The address '{text}' is invalid: \"{text}\" isn't a valid SMTP address."),
-        ));
-    }
-    Ok(format!("smtp:{bare}"))
+    smtp_address("ForwardingSmtpAddress", text).map(|bare| format!("smtp:{bare}"))
 }
 
 fn get_mailbox_statistics(

@@ -12,6 +12,9 @@ mod mailbox;
 mod org;
 mod permission;
 mod recipient;
+mod send_as;
+#[cfg(test)]
+mod test_support;
 
 use crate::directory::recipient::{Recipient, RecipientKind};
 use crate::directory::{Resolve, Tenant};
@@ -141,6 +144,7 @@ pub fn all() -> impl Iterator<Item = &'static CmdletSpec> {
         .chain(recipient::CMDLETS.iter())
         .chain(contact::CMDLETS.iter())
         .chain(permission::CMDLETS.iter())
+        .chain(send_as::CMDLETS.iter())
         .chain(group::CMDLETS.iter())
         .chain(org::CMDLETS.iter())
         .chain(compliance::CMDLETS.iter())
@@ -238,6 +242,40 @@ pub fn select_recipients(
             })
         })
         .collect())
+}
+
+/// Checks an SMTP address parameter (an optional `SMTP:` prefix allowed); returns the bare address.
+pub fn smtp_address(param: &str, text: &str) -> Result<String, CmdletError> {
+    let address = text.trim();
+    let bare = address
+        .get(..5)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("smtp:"))
+        .map_or(address, |_| &address[5..]);
+    let valid = bare.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+            && !bare.contains(char::is_whitespace)
+    });
+    if valid {
+        return Ok(bare.to_string());
+    }
+    let (type_name, reason) = if param == "PrimarySmtpAddress" {
+        (
+            "Microsoft.Exchange.Data.SmtpAddress",
+            format!(
+                "The email address \"{text}\" isn't correct. Please use this format: user name, the @ sign, followed by the domain name. For example, tonysmith@contoso.com or tony.smith@contoso.com."
+            ),
+        )
+    } else {
+        (
+            "Microsoft.Exchange.Data.ProxyAddress",
+            format!("The address '{text}' is invalid: \"{text}\" isn't a valid SMTP address."),
+        )
+    };
+    Err(CmdletError::bad_value(param, text, type_name, &reason))
 }
 
 /// Exchange's default `-ResultSize` for Get-* cmdlets.

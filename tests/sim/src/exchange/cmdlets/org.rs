@@ -109,7 +109,7 @@ fn get_accepted_domain(
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::recipient::test_support::{rows, run, tenant};
+    use super::super::test_support::{rows, run, tenant};
     use super::*;
     use crate::exchange::params::ResultSize;
 
