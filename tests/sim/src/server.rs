@@ -254,6 +254,18 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/msi/token", get(entra::managed_identity))
         .route("/adminapi/beta/{tenant}/InvokeCommand", invoke)
         .route(
+            "/adminapi/beta/{tenant}/$batch",
+            post(exchange::batch::batch),
+        )
+        .route(
+            "/adminapi/beta/{tenant}/$metadata",
+            get(exchange::discovery::metadata),
+        )
+        .route(
+            "/adminapi/v1.0/{tenant}/EXOModuleFile",
+            get(exchange::discovery::module_file),
+        )
+        .route(
             "/adminapi/v1.0/{tenant}/InvokeCommand",
             axum::routing::any(exchange::invoke::v1_not_allowed),
         )

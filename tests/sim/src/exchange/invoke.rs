@@ -24,14 +24,13 @@ use super::error::CmdletError;
 use super::paging::{self, Cursor, EXPIRED_CURSOR, Source, TRUNCATION_WARNING};
 use super::params::Params;
 use super::responses::{
-    bad_request, challenge, concurrency_response, error_response, forbidden, missing_app_role,
-    service_unavailable, success_response, throttled_response,
+    bad_request, challenge, concurrency_response, error_response, forbidden, service_unavailable,
+    success_response, throttled_response,
 };
 use super::row::Select;
 use super::throttle::Budget;
 
-/// A request refused with a complete response (boxed: responses are large).
-type Refusal = Box<Response>;
+use super::auth::{Refusal, authenticate};
 
 /// What one request produced, before it becomes an HTTP response.
 enum Outcome {
@@ -137,7 +136,8 @@ fn compliance_redirect(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn handle(
+/// Serves one InvokeCommand request (also each sub-request of a `$batch`).
+pub async fn handle(
     sim: &Arc<SimState>,
     endpoint: &Endpoint,
     tenant_text: &str,
@@ -246,7 +246,7 @@ fn resource_of(surface: Surface) -> Resource {
 async fn run(sim: &Arc<SimState>, request: &Request<'_>, entry: &mut LogEntry) -> Outcome {
     let now = now();
     let resource = resource_of(request.endpoint.surface);
-    let caller = match authenticate(sim, request, resource, now) {
+    let caller = match authenticate(sim, request.headers, request.tenant_text, resource, now) {
         Ok(caller) => caller,
         Err(response) => return Outcome::Done(*response),
     };
@@ -280,37 +280,6 @@ async fn run(sim: &Arc<SimState>, request: &Request<'_>, entry: &mut LogEntry) -
         },
         Err(response) => Outcome::Done(*response),
     }
-}
-
-/// Checks the bearer token and `Exchange.ManageAsApp`.
-fn authenticate(
-    sim: &SimState,
-    request: &Request<'_>,
-    resource: Resource,
-    now: i64,
-) -> Result<Caller, Refusal> {
-    let token = request
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or_else(|| Box::new(challenge(&BearerError::Missing, resource)))?;
-    let directory = sim.directory.read();
-    let tenant = directory
-        .tenant(request.tenant_text)
-        .ok_or_else(|| Box::new(challenge(&BearerError::WrongTenant, resource)))?;
-    let caller = sim
-        .issuer
-        .validate(token, resource, tenant, now)
-        .map_err(|e| Box::new(challenge(&e, resource)))?;
-    if !caller.can_manage_as_app() {
-        return Err(Box::new(missing_app_role(resource)));
-    }
-    Ok(caller)
 }
 
 fn refuse(error: &CmdletError) -> Refusal {
@@ -377,11 +346,7 @@ fn first_page(
             .find(|a| a.client_id == caller.app_id)
             .map_or(Access::None, |a| a.access(compliance))
     };
-    let allowed = match access {
-        Access::None => false,
-        Access::Read => !spec.writes(),
-        Access::Write => true,
-    };
+    let allowed = spec.allowed(access);
     if !allowed {
         return Err(Box::new(forbidden(
             verbose,

@@ -1,6 +1,9 @@
 //! The Exchange Online admin API: InvokeCommand, its envelopes, paging, throttling and cmdlets.
 
+pub mod auth;
+pub mod batch;
 pub mod cmdlets;
+pub mod discovery;
 pub mod envelope;
 pub mod error;
 pub mod filter;

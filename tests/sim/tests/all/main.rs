@@ -1,6 +1,7 @@
 //! Integration tests of exorun-sim over real HTTPS on loopback.
 
 mod cli;
+mod cmdlets;
 mod compliance;
 mod entra;
 mod faults;
@@ -9,3 +10,4 @@ mod msal;
 mod paging;
 mod process;
 mod support;
+mod surface;

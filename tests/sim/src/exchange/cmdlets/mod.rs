@@ -17,7 +17,7 @@ mod send_as;
 mod test_support;
 
 use crate::directory::recipient::{Recipient, RecipientKind};
-use crate::directory::{Resolve, Tenant};
+use crate::directory::{Access, Resolve, Tenant};
 use crate::opath::{Filter, unknown_property_error};
 
 use super::error::CmdletError;
@@ -65,6 +65,15 @@ impl CmdletSpec {
     /// True for cmdlets that change something (read-only roles cannot run them).
     pub fn writes(&self) -> bool {
         matches!(self.run, Run::Write(_))
+    }
+
+    /// True if an app with `access` on this cmdlet's surface may run it.
+    pub fn allowed(&self, access: Access) -> bool {
+        match access {
+            Access::None => false,
+            Access::Read => !self.writes(),
+            Access::Write => true,
+        }
     }
 }
 
