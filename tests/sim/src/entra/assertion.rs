@@ -15,7 +15,21 @@ use super::aadsts::AadError;
 /// Clock skew tolerated on `exp` and `nbf`, seconds (Entra allows about five minutes).
 pub const CLOCK_SKEW: f64 = 300.0;
 
-/// The certificate the assertion header points at, and the thumbprint text for errors.
+/// The SHA-1 of the `x5c` leaf, if the header carries one.
+fn x5c_sha1(jwt: &Jwt) -> Option<Vec<u8>> {
+    let der = jwt
+        .header
+        .get("x5c")
+        .and_then(Value::as_array)
+        .and_then(|chain| chain.first())
+        .and_then(Value::as_str)
+        .and_then(b64_decode_lenient)?;
+    let cert = X509::from_der(&der).ok()?;
+    cert.digest(MessageDigest::sha1()).ok().map(|d| d.to_vec())
+}
+
+/// The certificate the assertion header points at. Errors name the thumbprint the way the
+/// portal shows it (SHA-1 hex) whenever the header lets us know it.
 fn find_certificate<'a>(jwt: &Jwt, app: &'a App) -> Result<&'a RegisteredCert, AadError> {
     let client_id = app.client_id.to_string();
     let header_bytes = |name: &str| {
@@ -23,6 +37,11 @@ fn find_certificate<'a>(jwt: &Jwt, app: &'a App) -> Result<&'a RegisteredCert, A
             .get(name)
             .and_then(Value::as_str)
             .map(b64url_decode)
+    };
+    let leaf_sha1 = x5c_sha1(jwt);
+    let not_registered = |sent: &[u8]| {
+        let shown = leaf_sha1.as_deref().unwrap_or(sent);
+        AadError::cert_not_registered(&hex_upper(shown), &client_id)
     };
     if let Some(sha256) = header_bytes("x5t#S256") {
         let sha256 = sha256.ok_or_else(|| {
@@ -32,7 +51,7 @@ fn find_certificate<'a>(jwt: &Jwt, app: &'a App) -> Result<&'a RegisteredCert, A
             .certificates
             .iter()
             .find(|c| c.sha256 == sha256)
-            .ok_or_else(|| AadError::cert_not_registered(&hex_upper(&sha256), &client_id));
+            .ok_or_else(|| not_registered(&sha256));
     }
     if let Some(sha1) = header_bytes("x5t") {
         let sha1 = sha1
@@ -41,28 +60,15 @@ fn find_certificate<'a>(jwt: &Jwt, app: &'a App) -> Result<&'a RegisteredCert, A
             .certificates
             .iter()
             .find(|c| c.sha1 == sha1)
-            .ok_or_else(|| AadError::cert_not_registered(&hex_upper(&sha1), &client_id));
+            .ok_or_else(|| not_registered(&sha1));
     }
-    let leaf = jwt
-        .header
-        .get("x5c")
-        .and_then(Value::as_array)
-        .and_then(|chain| chain.first())
-        .and_then(Value::as_str)
-        .and_then(b64_decode_lenient)
-        .and_then(|der| X509::from_der(&der).ok());
-    match leaf {
-        Some(cert) => {
-            let sha1 = cert
-                .digest(MessageDigest::sha1())
-                .map(|d| d.to_vec())
-                .unwrap_or_default();
-            app.certificates
-                .iter()
-                .find(|c| c.sha1 == sha1)
-                .ok_or_else(|| AadError::cert_not_registered(&hex_upper(&sha1), &client_id))
-        }
-        None => Err(AadError::cert_not_registered("", &client_id)),
+    match &leaf_sha1 {
+        Some(sha1) => app
+            .certificates
+            .iter()
+            .find(|c| &c.sha1 == sha1)
+            .ok_or_else(|| not_registered(sha1)),
+        None => Err(not_registered(&[])),
     }
 }
 

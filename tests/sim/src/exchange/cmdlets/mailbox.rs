@@ -8,8 +8,8 @@ use crate::exchange::row::Select;
 use crate::exchange::views::{MAILBOX_PROPERTY_SETS, View};
 
 use super::{
-    CmdletSpec, Context, DEFAULT_RESULT_SIZE, Output, Run, Surface, resolve, select_recipients,
-    smtp_address,
+    CmdletSpec, Context, DEFAULT_RESULT_SIZE, Output, Run, Surface, property_sets, resolve,
+    select_recipients, smtp_address,
 };
 
 /// The cmdlets of this module.
@@ -130,34 +130,7 @@ fn get_exo_mailbox(
 
 /// The properties Get-EXOMailbox returns: the Minimum set unless `-PropertySets`/`-Properties` add more.
 fn exo_select(params: &Params<'_>) -> Result<Select, CmdletError> {
-    let sets = params.strings("PropertySets").unwrap_or_default();
-    let names: Vec<&str> = MAILBOX_PROPERTY_SETS
-        .iter()
-        .map(|(n, _)| *n)
-        .chain(["All"])
-        .collect();
-    let mut wanted: Vec<&str> = MAILBOX_PROPERTY_SETS[0].1.to_vec();
-    for set in &sets {
-        if set.eq_ignore_ascii_case("All") {
-            return Ok(Select::all());
-        }
-        let Some((_, props)) = MAILBOX_PROPERTY_SETS
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(set))
-        else {
-            return Err(CmdletError::bad_enum(
-                "PropertySets",
-                set,
-                "Microsoft.Exchange.Management.RestApiClient.PropertySet",
-                &names,
-            ));
-        };
-        wanted.extend_from_slice(props);
-    }
-    let extra = params.strings("Properties").unwrap_or_default();
-    Ok(Select::only(
-        wanted.into_iter().chain(extra.iter().map(String::as_str)),
-    ))
+    property_sets(params, MAILBOX_PROPERTY_SETS[0].1, &MAILBOX_PROPERTY_SETS)
 }
 
 fn set_mailbox(

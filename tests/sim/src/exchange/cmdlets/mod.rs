@@ -287,6 +287,38 @@ pub fn smtp_address(param: &str, text: &str) -> Result<String, CmdletError> {
     Err(CmdletError::bad_value(param, text, type_name, &reason))
 }
 
+/// The properties a Get-EXO* cmdlet returns: `minimum`, plus the sets named by `-PropertySets`
+/// (`All` means every property) and the names in `-Properties`.
+pub fn property_sets(
+    params: &Params<'_>,
+    minimum: &[&str],
+    sets: &[(&'static str, &[&str])],
+) -> Result<Select, CmdletError> {
+    let mut wanted: Vec<&str> = minimum.to_vec();
+    for set in params.strings("PropertySets").unwrap_or_default() {
+        if set.eq_ignore_ascii_case("All") {
+            return Ok(Select::all());
+        }
+        let Some((_, props)) = sets.iter().find(|(n, _)| n.eq_ignore_ascii_case(&set)) else {
+            let names: Vec<&str> = ["All"]
+                .into_iter()
+                .chain(sets.iter().map(|(n, _)| *n))
+                .collect();
+            return Err(CmdletError::bad_enum(
+                "PropertySets",
+                &set,
+                "Microsoft.Exchange.Management.RestApiClient.PropertySet",
+                &names,
+            ));
+        };
+        wanted.extend_from_slice(props);
+    }
+    let extra = params.strings("Properties").unwrap_or_default();
+    Ok(Select::only(
+        wanted.into_iter().chain(extra.iter().map(String::as_str)),
+    ))
+}
+
 /// Exchange's default `-ResultSize` for Get-* cmdlets.
 pub const DEFAULT_RESULT_SIZE: ResultSize = ResultSize::Limit(1000);
 

@@ -8,7 +8,8 @@ use crate::exchange::row::Select;
 use crate::exchange::views::{RECIPIENT_MINIMUM, View};
 
 use super::{
-    CmdletSpec, Context, DEFAULT_RESULT_SIZE, Output, Run, Surface, resolve, select_recipients,
+    CmdletSpec, Context, DEFAULT_RESULT_SIZE, Output, Run, Surface, property_sets, resolve,
+    select_recipients,
 };
 
 /// The cmdlets of this module.
@@ -161,32 +162,7 @@ fn get_exo_recipient(
 
 /// The properties Get-EXORecipient returns: the Minimum set plus `-PropertySets`/`-Properties`.
 fn exo_select(params: &Params<'_>) -> Result<Select, CmdletError> {
-    let mut wanted: Vec<&str> = RECIPIENT_MINIMUM.to_vec();
-    for set in params.strings("PropertySets").unwrap_or_default() {
-        if set.eq_ignore_ascii_case("All") {
-            return Ok(Select::all());
-        }
-        let Some((_, props)) = RECIPIENT_PROPERTY_SETS
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(&set))
-        else {
-            let names: Vec<&str> = ["All"]
-                .into_iter()
-                .chain(RECIPIENT_PROPERTY_SETS.iter().map(|(n, _)| *n))
-                .collect();
-            return Err(CmdletError::bad_enum(
-                "PropertySets",
-                &set,
-                "Microsoft.Exchange.Management.RestApiClient.PropertySet",
-                &names,
-            ));
-        };
-        wanted.extend_from_slice(props);
-    }
-    let extra = params.strings("Properties").unwrap_or_default();
-    Ok(Select::only(
-        wanted.into_iter().chain(extra.iter().map(String::as_str)),
-    ))
+    property_sets(params, &RECIPIENT_MINIMUM, &RECIPIENT_PROPERTY_SETS)
 }
 
 fn is_user(kind: RecipientKind) -> bool {
