@@ -1,7 +1,44 @@
 #!/usr/bin/env bash
-# The demo: installs prerequisites, then starts the embedded Exchange Online emulator, signs in
-# with the ready-made app's certificate and pages through every mailbox.
+# The demo: installs prerequisites, builds exorun and its Exchange Online emulator, starts the
+# emulator, and runs exorun against it the way an admin would: certificate sign-in, a checkup,
+# and cmdlets streamed page by page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh
-exec cargo run --quiet -p exorun-sim --example demo -- "$@"
+cargo build --quiet -p exorun -p exorun-sim
+bin=target/debug
+
+state=$(mktemp -d)
+"$bin/exorun-sim" --state-dir "$state" --mailboxes "${MAILBOXES:-5000}" > "$state/ready.json" 2> "$state/sim.log" &
+sim=$!
+trap 'kill $sim 2>/dev/null; rm -rf "$state"' EXIT
+for _ in $(seq 100); do [ -s "$state/ready.json" ] && break; sleep 0.1; done
+[ -s "$state/ready.json" ] || { cat "$state/sim.log" >&2; exit 1; }
+
+ready() { python3 -c "import json,sys; r=json.load(open('$state/ready.json')); print(eval(sys.argv[1]))" "$1"; }
+admin='[a for a in r["tenants"][0]["apps"] if a["name"]=="exorun-admin"][0]'
+export AZURE_AUTHORITY_HOST=$(ready 'r["base_url"]')
+export EXORUN_EXCHANGE_URL=$AZURE_AUTHORITY_HOST
+export EXORUN_COMPLIANCE_URL=$AZURE_AUTHORITY_HOST/compliance
+export EXORUN_CA_FILE=$(ready 'r["ca_file"]')
+export AZURE_TENANT_ID=$(ready 'r["tenant_domain"]')
+export AZURE_CLIENT_ID=$(ready "$admin[\"client_id\"]")
+cert=(--certificate "$(ready "$admin[\"pfx\"]")" --certificate-password-file "$(ready "$admin[\"pfx_password_file\"]")")
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+step exorun connect --test
+"$bin/exorun" "${cert[@]}" connect --test
+step exorun doctor
+"$bin/exorun" "${cert[@]}" doctor
+step exorun invoke Get-Mailbox -RecipientTypeDetails SharedMailbox -ResultSize 5
+"$bin/exorun" "${cert[@]}" invoke Get-Mailbox -RecipientTypeDetails SharedMailbox -ResultSize 5
+step "exorun invoke Get-Mailbox -ResultSize Unlimited --output csv --property UserPrincipalName,RecipientTypeDetails,ForwardingSmtpAddress > mailboxes.csv"
+start=$(date +%s%N)
+"$bin/exorun" "${cert[@]}" invoke Get-Mailbox -ResultSize Unlimited --output csv \
+  --property UserPrincipalName,RecipientTypeDetails,ForwardingSmtpAddress > "$state/mailboxes.csv"
+echo "$(($(wc -l < "$state/mailboxes.csv") - 1)) mailboxes in $((($(date +%s%N) - start) / 1000000)) ms"
+head -4 "$state/mailboxes.csv"
+step exorun invoke Get-MailboxPermission -Identity "$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)"
+"$bin/exorun" "${cert[@]}" invoke Get-MailboxPermission -Identity "$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)"
+step exorun invoke --dry-run Set-Mailbox -Identity room1 -HiddenFromAddressListsEnabled '$true'
+"$bin/exorun" "${cert[@]}" invoke --dry-run Set-Mailbox -Identity room1 -HiddenFromAddressListsEnabled '$true'

@@ -3,7 +3,16 @@
 //! The host holds the tenant credential and owns the one authenticated transport to Exchange
 //! Online; automation scripts run as sandboxed WebAssembly plugins that can only ask the host to
 //! run the cmdlets the operator granted. This crate is the library; the `exorun` binary is a thin
-//! shell over it. The credential, transport and plugin runtime land in later milestones.
+//! shell over it. Start with [`Connection`].
+
+pub mod auth;
+pub mod config;
+pub mod connection;
+pub mod exchange;
+pub mod http;
+pub mod secret;
+
+pub use connection::Connection;
 
 /// The version of this build, shown by `exorun --version` and recorded in audit records.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,13 +1,9 @@
-//! The `exorun` command line.
+//! The `exorun` command line: a thin shell over the library.
 
-use clap::Parser;
+mod cli;
 
-/// Unattended Exchange Online administration with app-only modern auth.
-#[derive(Parser)]
-#[command(name = "exorun", version = exorun::VERSION, about)]
-struct Cli {}
+use std::process::ExitCode;
 
-fn main() -> anyhow::Result<()> {
-    Cli::parse();
-    Ok(())
+fn main() -> ExitCode {
+    cli::main()
 }

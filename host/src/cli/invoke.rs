@@ -1,0 +1,147 @@
+//! `exorun invoke <Cmdlet> [-Param value ...]`: runs one cmdlet and streams every page to
+//! stdout, with a progress line on a terminal.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use exorun::Connection;
+use exorun::exchange::{Surface, from_cli_args};
+
+use super::ConnectionArgs;
+use super::output::{Format, RowSink};
+
+/// Run one cmdlet and stream all of its results.
+#[derive(Args, Debug)]
+pub struct InvokeCmd {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    output: Format,
+    /// Properties to show (table, csv), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    property: Vec<String>,
+    /// Run on Security & Compliance instead of Exchange Online.
+    #[arg(long)]
+    compliance: bool,
+    /// Record changing cmdlets instead of sending them.
+    #[arg(long)]
+    dry_run: bool,
+    /// The cmdlet, e.g. Get-Mailbox.
+    cmdlet: String,
+    /// Its parameters as PowerShell writes them: -Identity a@contoso.com -ResultSize Unlimited.
+    /// exorun's own --output, --property, --compliance and --dry-run may follow them too.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PARAMETERS"
+    )]
+    parameters: Vec<String>,
+}
+
+impl InvokeCmd {
+    /// Moves exorun's own `--options` out of the cmdlet parameters.
+    fn split_options(&mut self) -> anyhow::Result<Vec<String>> {
+        let mut cmdlet_args = Vec::new();
+        let mut rest = std::mem::take(&mut self.parameters).into_iter();
+        while let Some(arg) = rest.next() {
+            let (name, inline) = match arg.strip_prefix("--") {
+                Some(option) => match option.split_once('=') {
+                    Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                    None => (option.to_string(), None),
+                },
+                None => {
+                    cmdlet_args.push(arg);
+                    continue;
+                }
+            };
+            let mut value = |what: &str| -> anyhow::Result<String> {
+                inline
+                    .clone()
+                    .or_else(|| rest.next())
+                    .with_context(|| format!("--{what} needs a value"))
+            };
+            match name.as_str() {
+                "output" => {
+                    let v = value("output")?;
+                    self.output =
+                        <Format as clap::ValueEnum>::from_str(&v, true).map_err(|_| {
+                            anyhow::anyhow!("--output must be table, json, jsonl or csv, not '{v}'")
+                        })?;
+                }
+                "property" => self
+                    .property
+                    .extend(value("property")?.split(',').map(str::to_string)),
+                "compliance" => self.compliance = true,
+                "dry-run" => self.dry_run = true,
+                other => bail!(
+                    "unknown option --{other} after the cmdlet (cmdlet parameters take one dash: -{other})"
+                ),
+            }
+        }
+        Ok(cmdlet_args)
+    }
+
+    /// Runs the command.
+    pub async fn run(mut self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
+        let cmdlet_args = self.split_options()?;
+        let params = from_cli_args(&cmdlet_args)?;
+        let mut settings = args.settings()?;
+        if self.dry_run {
+            settings.dry_run = Some(true);
+        }
+        let connection = Connection::open(settings)?;
+        let surface = if self.compliance {
+            Surface::Compliance
+        } else {
+            Surface::Exchange
+        };
+        let progress = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        let stdout = std::io::stdout().lock();
+        let mut sink = RowSink::new(
+            std::io::BufWriter::new(stdout),
+            self.output,
+            self.property.clone(),
+        );
+        let mut query = connection.exchange().query(surface, &self.cmdlet, params);
+        let (mut pages, mut rows) = (0usize, 0usize);
+        while let Some(page) = query
+            .next_page()
+            .await
+            .with_context(|| format!("{} failed", self.cmdlet))?
+        {
+            pages += 1;
+            rows += page.rows.len();
+            sink.write_rows(&page.rows)?;
+            for warning in &page.warnings {
+                eprintln!("WARNING: {warning}");
+            }
+            if let Some(bar) = &progress {
+                bar.set_message(format!("{}: {rows} rows, {pages} pages", self.cmdlet));
+            }
+        }
+        sink.finish()?;
+        if let Some(bar) = progress {
+            bar.finish_and_clear();
+        }
+        for call in connection.exchange().dry_run_log() {
+            eprintln!(
+                "dry run: {} was not sent ({})",
+                call.cmdlet,
+                serde_json::Value::Object(call.params)
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,86 @@
+//! Command-line parsing and dispatch; one file per subcommand.
+
+mod args;
+mod cert;
+mod connect;
+mod doctor;
+mod invoke;
+mod output;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use args::ConnectionArgs;
+
+/// Unattended Exchange Online administration with app-only modern auth.
+#[derive(Parser, Debug)]
+#[command(name = "exorun", version = exorun::VERSION, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Sign in and show who you are; with --test also run Get-OrganizationConfig.
+    Connect(connect::ConnectCmd),
+    /// Run one cmdlet and stream all of its results.
+    Invoke(invoke::InvokeCmd),
+    /// Check the whole setup step by step and say how to fix what is wrong.
+    Doctor(doctor::DoctorCmd),
+    /// Certificates for app-only auth.
+    #[command(subcommand)]
+    Cert(cert::CertCmd),
+}
+
+/// Runs the command line; errors are printed once with their causes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("exorun: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Connect(cmd) => cmd.run(&cli.connection).await,
+            Command::Invoke(cmd) => cmd.run(&cli.connection).await,
+            Command::Doctor(cmd) => cmd.run(&cli.connection).await,
+            Command::Cert(cmd) => cmd.run(),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "exorun: {error}");
+            for cause in error.chain().skip(1) {
+                let _ = write!(stderr, "\n  caused by: {cause}");
+            }
+            let _ = writeln!(stderr);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A closed pipe (`exorun invoke ... | head`) is success, not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,237 @@
+//! Writing result rows as a table, JSON, JSON Lines or CSV, streamed page by page. OData
+//! annotations (`X@odata.type`, `X@data.type`) are left out: they describe the wire, not the data.
+
+use std::io::Write;
+
+use clap::ValueEnum;
+use serde_json::{Map, Value};
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns (a few useful properties unless --property names them).
+    Table,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header.
+    Csv,
+}
+
+/// Columns a table shows when none are named, in order of preference.
+const PREFERRED: [&str; 8] = [
+    "Identity",
+    "Name",
+    "DisplayName",
+    "UserPrincipalName",
+    "PrimarySmtpAddress",
+    "RecipientTypeDetails",
+    "User",
+    "AccessRights",
+];
+
+fn is_annotation(key: &str) -> bool {
+    key.contains('@')
+}
+
+/// A cell's text: strings as they are, lists joined with `;`, null empty.
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(";"),
+        other => other.to_string(),
+    }
+}
+
+fn without_annotations(row: &Value) -> Value {
+    match row {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !is_annotation(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Map<_, _>>(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Streams rows to a writer in one format.
+pub struct RowSink<W: Write> {
+    out: W,
+    format: Format,
+    columns: Vec<String>,
+    rows_written: usize,
+}
+
+impl<W: Write> RowSink<W> {
+    /// A sink; `columns` fixes the table/CSV columns (empty: chosen from the first row).
+    pub fn new(out: W, format: Format, columns: Vec<String>) -> RowSink<W> {
+        RowSink {
+            out,
+            format,
+            columns,
+            rows_written: 0,
+        }
+    }
+
+    fn choose_columns(&mut self, first: &Value) {
+        if !self.columns.is_empty() {
+            return;
+        }
+        let Some(map) = first.as_object() else { return };
+        self.columns = match self.format {
+            Format::Table => {
+                let mut chosen: Vec<String> = PREFERRED
+                    .iter()
+                    .filter(|c| map.contains_key(**c))
+                    .take(4)
+                    .map(|c| c.to_string())
+                    .collect();
+                if chosen.is_empty() {
+                    chosen = map
+                        .keys()
+                        .filter(|k| !is_annotation(k))
+                        .take(4)
+                        .cloned()
+                        .collect();
+                }
+                chosen
+            }
+            _ => map.keys().filter(|k| !is_annotation(k)).cloned().collect(),
+        };
+    }
+
+    /// Writes one page of rows.
+    pub fn write_rows(&mut self, rows: &[Value]) -> std::io::Result<()> {
+        for row in rows {
+            if self.rows_written == 0 {
+                self.choose_columns(row);
+                self.start()?;
+            }
+            match self.format {
+                Format::Json => {
+                    let sep = if self.rows_written == 0 { "" } else { ",\n" };
+                    write!(self.out, "{sep}  {}", without_annotations(row))?;
+                }
+                Format::Jsonl => writeln!(self.out, "{}", without_annotations(row))?,
+                Format::Csv => {
+                    let line: Vec<String> = self
+                        .columns
+                        .iter()
+                        .map(|c| csv_field(&cell(&row[c.as_str()])))
+                        .collect();
+                    writeln!(self.out, "{}", line.join(","))?;
+                }
+                Format::Table => {
+                    let line: Vec<String> = self
+                        .columns
+                        .iter()
+                        .map(|c| format!("{:<30}", truncate(&cell(&row[c.as_str()]), 30)))
+                        .collect();
+                    writeln!(self.out, "{}", line.join(" ").trim_end())?;
+                }
+            }
+            self.rows_written += 1;
+        }
+        self.out.flush()
+    }
+
+    fn start(&mut self) -> std::io::Result<()> {
+        match self.format {
+            Format::Json => writeln!(self.out, "["),
+            Format::Jsonl => Ok(()),
+            Format::Csv => writeln!(
+                self.out,
+                "{}",
+                self.columns
+                    .iter()
+                    .map(|c| csv_field(c))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Format::Table => {
+                let header: Vec<String> = self.columns.iter().map(|c| format!("{c:<30}")).collect();
+                writeln!(self.out, "{}", header.join(" ").trim_end())?;
+                let rule: Vec<String> = self
+                    .columns
+                    .iter()
+                    .map(|c| format!("{:<30}", "-".repeat(c.len())))
+                    .collect();
+                writeln!(self.out, "{}", rule.join(" ").trim_end())
+            }
+        }
+    }
+
+    /// Closes the output (the JSON array) and returns how many rows were written.
+    pub fn finish(mut self) -> std::io::Result<usize> {
+        if self.format == Format::Json {
+            if self.rows_written == 0 {
+                writeln!(self.out, "[]")?;
+            } else {
+                writeln!(self.out, "\n]")?;
+            }
+        }
+        self.out.flush()?;
+        Ok(self.rows_written)
+    }
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(width - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\0'))
+        .from_writer(Vec::new());
+    if writer.write_record([text]).is_err() {
+        return String::new();
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .trim_end_matches('\0')
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn render(format: Format, rows: &[Value]) -> String {
+        let mut buf = Vec::new();
+        let mut sink = RowSink::new(&mut buf, format, Vec::new());
+        sink.write_rows(rows).unwrap();
+        sink.finish().unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn formats_drop_annotations_and_quote_csv() {
+        let rows = [
+            json!({"Name": "Ann, \"A\"", "Guid@odata.type": "#Guid", "Guid": "g", "EmailAddresses": ["SMTP:a@x", "smtp:b@x"]}),
+        ];
+        let json_out: Value = serde_json::from_str(&render(Format::Json, &rows)).unwrap();
+        assert!(json_out[0].get("Guid@odata.type").is_none());
+        let csv = render(Format::Csv, &rows);
+        assert!(csv.starts_with("EmailAddresses,Guid,Name\n"), "{csv}");
+        assert!(
+            csv.contains("SMTP:a@x;smtp:b@x,g,\"Ann, \"\"A\"\"\""),
+            "{csv}"
+        );
+        let table = render(Format::Table, &rows);
+        assert!(table.starts_with("Name"), "{table}");
+        assert_eq!(render(Format::Json, &[]), "[]\n");
+        assert_eq!(render(Format::Jsonl, &rows).lines().count(), 1);
+    }
+}

@@ -1,0 +1,522 @@
+//! Connection settings from three layers, highest first: command-line flags, the environment
+//! variables admins already use (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
+//! `AZURE_CLIENT_CERTIFICATE_PATH`, `AZURE_CLIENT_CERTIFICATE_PASSWORD`, `AZURE_CLIENT_SECRET`,
+//! `AZURE_AUTHORITY_HOST`, `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`), and a profile in the TOML
+//! config file. A layer that names a credential replaces the credential of the layers below it;
+//! naming two credentials in one layer is an error, never a silent choice.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::auth::cert::AssertionAlg;
+use crate::secret::SecretSource;
+
+/// Where a profile file is looked for when `--config`/`EXORUN_CONFIG` do not say.
+pub fn default_config_path() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|h| h.join(".config")))
+        .map(|d| d.join("exorun").join("config.toml"))
+}
+
+/// How the app authenticates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialSpec {
+    /// A PFX/P12 file, or a PEM file holding certificate and key.
+    CertificateFile {
+        /// The file.
+        path: PathBuf,
+        /// Its password (PFX) or the key's password (encrypted PEM).
+        password: Option<SecretSource>,
+    },
+    /// A PEM certificate and a separate PEM key.
+    PemPair {
+        /// Certificate file.
+        cert: PathBuf,
+        /// Key file.
+        key: PathBuf,
+        /// Key password, if the key is encrypted.
+        password: Option<SecretSource>,
+    },
+    /// A certificate found by thumbprint in the certificate stores.
+    Thumbprint {
+        /// SHA-1 thumbprint (spaces and any case accepted).
+        thumbprint: String,
+        /// PFX password for store files that have one.
+        password: Option<SecretSource>,
+    },
+    /// A client secret.
+    ClientSecret(SecretSource),
+    /// A ready access token in a variable.
+    AccessToken(SecretSource),
+    /// A ready access token in a file, read again whenever a token is needed.
+    AccessTokenFile(PathBuf),
+    /// A command that prints an access token.
+    AccessTokenCommand(Vec<String>),
+    /// A managed identity.
+    ManagedIdentity {
+        /// `IDENTITY_ENDPOINT`.
+        endpoint: String,
+        /// Where `IDENTITY_HEADER` comes from.
+        header: SecretSource,
+        /// A user-assigned identity's client id.
+        client_id: Option<String>,
+    },
+}
+
+/// Every setting a connection needs; `None` means "not set in this layer".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Application (client) ID.
+    pub app_id: Option<String>,
+    /// Tenant domain or ID.
+    pub organization: Option<String>,
+    /// The credential.
+    pub credential: Option<CredentialSpec>,
+    /// Entra authority host (default `https://login.microsoftonline.com`).
+    pub authority: Option<String>,
+    /// Exchange base URL (default `https://outlook.office365.com`).
+    pub exchange_url: Option<String>,
+    /// Security & Compliance base URL.
+    pub compliance_url: Option<String>,
+    /// An extra CA to trust (a private endpoint, exorun-sim).
+    pub ca_file: Option<PathBuf>,
+    /// Assertion algorithm (default PS256).
+    pub assertion: Option<AssertionAlg>,
+    /// Send the certificate in the assertion (`x5c`).
+    pub x5c: Option<bool>,
+    /// Rows per page (1–1000).
+    pub page_size: Option<usize>,
+    /// Concurrent requests per tenant.
+    pub max_concurrency: Option<usize>,
+    /// Record changing cmdlets instead of sending them.
+    pub dry_run: Option<bool>,
+}
+
+impl Settings {
+    /// This layer over `lower`: every field set here wins.
+    pub fn over(self, lower: Settings) -> Settings {
+        Settings {
+            app_id: self.app_id.or(lower.app_id),
+            organization: self.organization.or(lower.organization),
+            credential: self.credential.or(lower.credential),
+            authority: self.authority.or(lower.authority),
+            exchange_url: self.exchange_url.or(lower.exchange_url),
+            compliance_url: self.compliance_url.or(lower.compliance_url),
+            ca_file: self.ca_file.or(lower.ca_file),
+            assertion: self.assertion.or(lower.assertion),
+            x5c: self.x5c.or(lower.x5c),
+            page_size: self.page_size.or(lower.page_size),
+            max_concurrency: self.max_concurrency.or(lower.max_concurrency),
+            dry_run: self.dry_run.or(lower.dry_run),
+        }
+    }
+}
+
+/// Why settings could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read the config file {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The config file is not valid.
+    #[error("the config file {path} is not valid: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What TOML or the schema said.
+        reason: String,
+    },
+    /// The profile does not exist.
+    #[error("there is no profile '{name}' in {path} (profiles: {known})")]
+    NoProfile {
+        /// Requested name.
+        name: String,
+        /// The file.
+        path: PathBuf,
+        /// Profiles that exist.
+        known: String,
+    },
+    /// Two credentials in one layer.
+    #[error("{layer} names more than one credential ({which}); keep exactly one")]
+    TwoCredentials {
+        /// Flags, environment or a profile.
+        layer: String,
+        /// Which ones.
+        which: String,
+    },
+    /// A value is malformed.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One profile of the config file (`[profiles.<name>]`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Application (client) ID.
+    #[serde(alias = "client_id")]
+    pub app_id: Option<String>,
+    /// Tenant domain or ID.
+    #[serde(alias = "tenant")]
+    pub organization: Option<String>,
+    /// PFX or PEM (certificate + key) file.
+    pub certificate_path: Option<PathBuf>,
+    /// Separate PEM key file.
+    pub key_path: Option<PathBuf>,
+    /// Variable holding the PFX or key password.
+    pub certificate_password_env: Option<String>,
+    /// File holding the PFX or key password.
+    pub certificate_password_file: Option<PathBuf>,
+    /// Certificate thumbprint to find in the certificate stores.
+    pub certificate_thumbprint: Option<String>,
+    /// Variable holding the client secret.
+    pub client_secret_env: Option<String>,
+    /// File holding the client secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// Variable holding a ready access token.
+    pub access_token_env: Option<String>,
+    /// File holding a ready access token.
+    pub access_token_file: Option<PathBuf>,
+    /// Command (program and arguments) printing an access token.
+    pub access_token_command: Option<Vec<String>>,
+    /// Use the managed identity of this host.
+    pub managed_identity: Option<bool>,
+    /// Client id of a user-assigned managed identity.
+    pub managed_identity_client_id: Option<String>,
+    /// Entra authority host.
+    pub authority: Option<String>,
+    /// Exchange base URL.
+    pub exchange_url: Option<String>,
+    /// Security & Compliance base URL.
+    pub compliance_url: Option<String>,
+    /// Extra CA file.
+    pub ca_file: Option<PathBuf>,
+    /// `ps256` (default) or `rs256`.
+    pub assertion: Option<String>,
+    /// Send `x5c`.
+    pub x5c: Option<bool>,
+    /// Rows per page.
+    pub page_size: Option<usize>,
+    /// Concurrent requests per tenant.
+    pub max_concurrency: Option<usize>,
+}
+
+/// The config file.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Profile used when none is named.
+    pub default_profile: Option<String>,
+    /// Profiles by name.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+impl ConfigFile {
+    /// Reads a config file; a missing file at the default path is an empty config.
+    pub fn load(path: &Path, must_exist: bool) -> Result<ConfigFile, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                return Ok(ConfigFile::default());
+            }
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The settings of profile `name` (or the default profile); relative paths are taken
+    /// relative to the config file.
+    pub fn settings(&self, name: Option<&str>, path: &Path) -> Result<Settings, ConfigError> {
+        let Some(name) = name.or(self.default_profile.as_deref()) else {
+            return Ok(Settings::default());
+        };
+        let profile = self
+            .profiles
+            .get(name)
+            .ok_or_else(|| ConfigError::NoProfile {
+                name: name.to_string(),
+                path: path.to_path_buf(),
+                known: if self.profiles.is_empty() {
+                    "none".into()
+                } else {
+                    self.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+                },
+            })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        profile.settings(&format!("profile '{name}'"), base)
+    }
+}
+
+fn parse_alg(text: &str) -> Result<AssertionAlg, ConfigError> {
+    match text.to_ascii_lowercase().as_str() {
+        "ps256" => Ok(AssertionAlg::Ps256),
+        "rs256" => Ok(AssertionAlg::Rs256),
+        other => Err(ConfigError::Invalid(format!(
+            "assertion '{other}' is not ps256 or rs256"
+        ))),
+    }
+}
+
+/// The one password source a layer gives (env wins over file when both are set).
+fn password(env: Option<&String>, file: Option<&PathBuf>) -> Option<SecretSource> {
+    env.map(|e| SecretSource::Env(e.clone()))
+        .or_else(|| file.map(|f| SecretSource::File(f.clone())))
+}
+
+/// Picks the layer's credential, refusing two.
+fn one_credential(
+    layer: &str,
+    candidates: Vec<(&str, CredentialSpec)>,
+) -> Result<Option<CredentialSpec>, ConfigError> {
+    if candidates.len() > 1 {
+        let which = candidates
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(" and ");
+        return Err(ConfigError::TwoCredentials {
+            layer: layer.to_string(),
+            which,
+        });
+    }
+    Ok(candidates.into_iter().next().map(|(_, c)| c))
+}
+
+impl Profile {
+    /// This profile as a settings layer.
+    pub fn settings(&self, layer: &str, base: &Path) -> Result<Settings, ConfigError> {
+        let rel = |p: &PathBuf| {
+            if p.is_relative() {
+                base.join(p)
+            } else {
+                p.clone()
+            }
+        };
+        let pw = password(
+            self.certificate_password_env.as_ref(),
+            self.certificate_password_file.as_ref().map(rel).as_ref(),
+        );
+        let mut candidates = Vec::new();
+        match (&self.certificate_path, &self.key_path) {
+            (Some(cert), Some(key)) => candidates.push((
+                "certificate_path",
+                CredentialSpec::PemPair {
+                    cert: rel(cert),
+                    key: rel(key),
+                    password: pw.clone(),
+                },
+            )),
+            (Some(path), None) => candidates.push((
+                "certificate_path",
+                CredentialSpec::CertificateFile {
+                    path: rel(path),
+                    password: pw.clone(),
+                },
+            )),
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid(format!(
+                    "{layer}: key_path needs certificate_path"
+                )));
+            }
+            (None, None) => {}
+        }
+        if let Some(thumbprint) = &self.certificate_thumbprint {
+            candidates.push((
+                "certificate_thumbprint",
+                CredentialSpec::Thumbprint {
+                    thumbprint: thumbprint.clone(),
+                    password: pw,
+                },
+            ));
+        }
+        if let Some(secret) = password(
+            self.client_secret_env.as_ref(),
+            self.client_secret_file.as_ref().map(rel).as_ref(),
+        ) {
+            candidates.push(("client_secret", CredentialSpec::ClientSecret(secret)));
+        }
+        if let Some(env) = &self.access_token_env {
+            candidates.push((
+                "access_token_env",
+                CredentialSpec::AccessToken(SecretSource::Env(env.clone())),
+            ));
+        }
+        if let Some(file) = &self.access_token_file {
+            candidates.push((
+                "access_token_file",
+                CredentialSpec::AccessTokenFile(rel(file)),
+            ));
+        }
+        if let Some(command) = self.access_token_command.clone().filter(|c| !c.is_empty()) {
+            candidates.push((
+                "access_token_command",
+                CredentialSpec::AccessTokenCommand(command),
+            ));
+        }
+        if self.managed_identity == Some(true) {
+            candidates.push((
+                "managed_identity",
+                CredentialSpec::ManagedIdentity {
+                    endpoint: std::env::var("IDENTITY_ENDPOINT").unwrap_or_default(),
+                    header: SecretSource::Env("IDENTITY_HEADER".into()),
+                    client_id: self.managed_identity_client_id.clone(),
+                },
+            ));
+        }
+        Ok(Settings {
+            app_id: self.app_id.clone(),
+            organization: self.organization.clone(),
+            credential: one_credential(layer, candidates)?,
+            authority: self.authority.clone(),
+            exchange_url: self.exchange_url.clone(),
+            compliance_url: self.compliance_url.clone(),
+            ca_file: self.ca_file.as_ref().map(rel),
+            assertion: self.assertion.as_deref().map(parse_alg).transpose()?,
+            x5c: self.x5c,
+            page_size: self.page_size,
+            max_concurrency: self.max_concurrency,
+            dry_run: None,
+        })
+    }
+}
+
+/// The environment layer, read through `env` (tests pass their own).
+pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    let get = |name: &str| env(name).filter(|v| !v.is_empty());
+    let mut candidates = Vec::new();
+    if let Some(path) = get("AZURE_CLIENT_CERTIFICATE_PATH") {
+        let password = get("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+            .map(|_| SecretSource::Env("AZURE_CLIENT_CERTIFICATE_PASSWORD".into()));
+        candidates.push((
+            "AZURE_CLIENT_CERTIFICATE_PATH",
+            CredentialSpec::CertificateFile {
+                path: PathBuf::from(path),
+                password,
+            },
+        ));
+    }
+    if get("AZURE_CLIENT_SECRET").is_some() {
+        candidates.push((
+            "AZURE_CLIENT_SECRET",
+            CredentialSpec::ClientSecret(SecretSource::Env("AZURE_CLIENT_SECRET".into())),
+        ));
+    }
+    if get("EXORUN_ACCESS_TOKEN").is_some() {
+        candidates.push((
+            "EXORUN_ACCESS_TOKEN",
+            CredentialSpec::AccessToken(SecretSource::Env("EXORUN_ACCESS_TOKEN".into())),
+        ));
+    }
+    Ok(Settings {
+        app_id: get("AZURE_CLIENT_ID"),
+        organization: get("AZURE_TENANT_ID"),
+        credential: one_credential("the environment", candidates)?,
+        authority: get("AZURE_AUTHORITY_HOST"),
+        exchange_url: get("EXORUN_EXCHANGE_URL"),
+        compliance_url: get("EXORUN_COMPLIANCE_URL"),
+        ca_file: get("EXORUN_CA_FILE").map(PathBuf::from),
+        ..Settings::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_parse_with_aliases_and_relative_paths() {
+        let file: ConfigFile = toml::from_str(
+            r#"
+            default_profile = "contoso"
+            [profiles.contoso]
+            client_id = "1f7e0b59-3c3a-4d8e-9a57-2b4c8d1e6f30"
+            tenant = "contoso.onmicrosoft.com"
+            certificate_path = "certs/app.pfx"
+            certificate_password_file = "certs/app.pw"
+            assertion = "rs256"
+            "#,
+        )
+        .unwrap();
+        let s = file
+            .settings(None, Path::new("/etc/exorun/config.toml"))
+            .unwrap();
+        assert_eq!(s.organization.as_deref(), Some("contoso.onmicrosoft.com"));
+        assert_eq!(s.assertion, Some(AssertionAlg::Rs256));
+        assert_eq!(
+            s.credential,
+            Some(CredentialSpec::CertificateFile {
+                path: "/etc/exorun/certs/app.pfx".into(),
+                password: Some(SecretSource::File("/etc/exorun/certs/app.pw".into()))
+            })
+        );
+        let e = file
+            .settings(Some("fabrikam"), Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no profile 'fabrikam'") && e.contains("contoso"),
+            "{e}"
+        );
+        assert!(
+            toml::from_str::<ConfigFile>("[profiles.x]\nappid = 'x'").is_err(),
+            "unknown keys are refused"
+        );
+    }
+
+    #[test]
+    fn two_credentials_in_one_layer_are_refused() {
+        let profile = Profile {
+            certificate_thumbprint: Some("AB".into()),
+            client_secret_env: Some("S".into()),
+            ..Profile::default()
+        };
+        let e = profile
+            .settings("profile 'p'", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("certificate_thumbprint and client_secret"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn environment_uses_azure_names_and_higher_layers_win() {
+        let env = |name: &str| match name {
+            "AZURE_CLIENT_ID" => Some("env-app".to_string()),
+            "AZURE_CLIENT_SECRET" => Some("shh".to_string()),
+            _ => None,
+        };
+        let from_env = from_env(env).unwrap();
+        assert_eq!(
+            from_env.credential,
+            Some(CredentialSpec::ClientSecret(SecretSource::Env(
+                "AZURE_CLIENT_SECRET".into()
+            )))
+        );
+        let flags = Settings {
+            app_id: Some("flag-app".into()),
+            ..Settings::default()
+        };
+        let merged = flags.over(from_env);
+        assert_eq!(merged.app_id.as_deref(), Some("flag-app"));
+        assert!(merged.credential.is_some());
+    }
+}

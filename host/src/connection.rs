@@ -1,0 +1,287 @@
+//! A connection to one tenant: settings checked, credential loaded, token provider and
+//! Exchange client ready. This is the library's entry point for other Rust programs.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::auth::cert::{AssertionAlg, CertStore, Certificate, find_by_thumbprint};
+use crate::auth::claims::{self, TokenClaims};
+use crate::auth::entra::{ClientCredential, ClientCredentials, DEFAULT_AUTHORITY};
+use crate::auth::identity::{AppId, Organization};
+use crate::auth::provider::TokenProvider;
+use crate::auth::sources::{ManagedIdentity, StaticToken, TokenCommand, TokenFile};
+use crate::auth::{AuthError, Resource, TokenSource};
+use crate::config::{CredentialSpec, Settings};
+use crate::exchange::{ExchangeClient, ExchangeSettings, RetryPolicy};
+use crate::http::{self, HttpError};
+use crate::secret::{Secret, SecretSource};
+
+/// Why a connection could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// A required setting is missing.
+    #[error("{0}")]
+    Missing(String),
+    /// The credential or names are unusable.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The HTTPS client could not be built.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+}
+
+/// A ready connection to one tenant's Exchange Online.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use exorun::config::{CredentialSpec, Settings};
+/// use exorun::exchange::Surface;
+/// use exorun::secret::SecretSource;
+///
+/// let settings = Settings {
+///     app_id: Some("1f7e0b59-3c3a-4d8e-9a57-2b4c8d1e6f30".into()),
+///     organization: Some("contoso.onmicrosoft.com".into()),
+///     credential: Some(CredentialSpec::CertificateFile {
+///         path: "/etc/exorun/automation.pfx".into(),
+///         password: Some(SecretSource::Env("EXORUN_PFX_PASSWORD".into())),
+///     }),
+///     ..Settings::default()
+/// };
+/// let connection = exorun::Connection::open(settings)?;
+/// let mut params = serde_json::Map::new();
+/// params.insert("ResultSize".into(), "Unlimited".into());
+/// let mut query = connection.exchange().query(Surface::Exchange, "Get-Mailbox", params);
+/// while let Some(page) = query.next_page().await? {
+///     for mailbox in page.rows {
+///         println!("{}", mailbox["UserPrincipalName"]);
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct Connection {
+    exchange: ExchangeClient,
+    tokens: Arc<TokenProvider>,
+    organization: Organization,
+    certificate: Option<Arc<Certificate>>,
+}
+
+impl Connection {
+    /// Checks the settings, loads the credential and prepares the client. Nothing is sent yet.
+    pub fn open(settings: Settings) -> Result<Connection, ConnectError> {
+        let organization = Organization::parse(settings.organization.as_deref().ok_or_else(|| {
+            ConnectError::Missing(
+                "no organization: pass --organization contoso.onmicrosoft.com (or the tenant ID), set AZURE_TENANT_ID, or put organization in the profile".into(),
+            )
+        })?)?;
+        let http = http::client(settings.ca_file.as_deref())?;
+        let (source, certificate) = token_source(&settings, &organization, &http)?;
+        let tokens = Arc::new(TokenProvider::new(source));
+        let mut exchange_settings = ExchangeSettings::new(organization.to_string());
+        if let Some(url) = &settings.exchange_url {
+            exchange_settings.exchange_url = url.trim_end_matches('/').to_string();
+        }
+        if let Some(url) = &settings.compliance_url {
+            exchange_settings.compliance_url = url.trim_end_matches('/').to_string();
+        }
+        if let Some(n) = settings.page_size {
+            exchange_settings.page_size = n.clamp(1, 1000);
+        }
+        if let Some(n) = settings.max_concurrency {
+            exchange_settings.max_concurrency = n.max(1);
+        }
+        exchange_settings.retry = RetryPolicy::default();
+        exchange_settings.dry_run = settings.dry_run.unwrap_or(false);
+        let exchange = ExchangeClient::new(http, tokens.clone(), exchange_settings);
+        Ok(Connection {
+            exchange,
+            tokens,
+            organization,
+            certificate,
+        })
+    }
+
+    /// The Exchange client (InvokeCommand, paging, retries).
+    pub fn exchange(&self) -> &ExchangeClient {
+        &self.exchange
+    }
+
+    /// The token provider (tokens are cached and refreshed here).
+    pub fn tokens(&self) -> &Arc<TokenProvider> {
+        &self.tokens
+    }
+
+    /// The tenant.
+    pub fn organization(&self) -> &Organization {
+        &self.organization
+    }
+
+    /// The certificate in use, if the credential is one.
+    pub fn certificate(&self) -> Option<&Arc<Certificate>> {
+        self.certificate.as_ref()
+    }
+
+    /// Gets a token for `resource` and decodes its non-secret claims.
+    pub async fn token_claims(&self, resource: Resource) -> Result<TokenClaims, AuthError> {
+        let token = self.tokens.token(resource).await?;
+        claims::decode(token.secret.expose()).ok_or_else(|| {
+            AuthError::ReadyToken(
+                "the access token is not a JWT, so its claims cannot be shown".into(),
+            )
+        })
+    }
+}
+
+fn app_id(settings: &Settings) -> Result<AppId, ConnectError> {
+    let text = settings.app_id.as_deref().ok_or_else(|| {
+        ConnectError::Missing(
+            "no AppId: pass --app-id <Application (client) ID>, set AZURE_CLIENT_ID, or put app_id in the profile".into(),
+        )
+    })?;
+    Ok(AppId::parse(text)?)
+}
+
+fn read(source: &SecretSource) -> Result<Secret, AuthError> {
+    Ok(source.read()?)
+}
+
+/// Loads a certificate credential as configured.
+pub fn load_certificate(spec: &CredentialSpec) -> Result<Option<Certificate>, AuthError> {
+    Ok(Some(match spec {
+        CredentialSpec::CertificateFile { path, password } => {
+            let password = password.as_ref().map(read).transpose()?;
+            Certificate::from_path(path, password.as_ref())?
+        }
+        CredentialSpec::PemPair {
+            cert,
+            key,
+            password,
+        } => {
+            let password = password.as_ref().map(read).transpose()?;
+            let read_file = |p: &Path| {
+                std::fs::read(p)
+                    .map_err(|e| AuthError::Config(format!("cannot read {}: {e}", p.display())))
+            };
+            Certificate::from_pem(
+                &read_file(cert)?,
+                &read_file(key)?,
+                password.as_ref(),
+                &cert.display().to_string(),
+            )?
+        }
+        CredentialSpec::Thumbprint {
+            thumbprint,
+            password,
+        } => {
+            let password = password.as_ref().map(read).transpose()?;
+            find_by_thumbprint(&CertStore::defaults(), thumbprint, password.as_ref())?
+        }
+        _ => return Ok(None),
+    }))
+}
+
+type Source = (Arc<dyn TokenSource>, Option<Arc<Certificate>>);
+
+fn token_source(
+    settings: &Settings,
+    organization: &Organization,
+    http: &reqwest::Client,
+) -> Result<Source, ConnectError> {
+    let authority = settings
+        .authority
+        .clone()
+        .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string());
+    let spec = settings.credential.clone().or_else(managed_identity_from_env).ok_or_else(|| {
+        ConnectError::Missing(
+            "no credential: give --certificate FILE (PFX or PEM), --thumbprint, --client-secret-file/--client-secret-env, an access token, or --managed-identity; or set AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET".into(),
+        )
+    })?;
+    let client = |credential: ClientCredential| -> Result<Arc<dyn TokenSource>, ConnectError> {
+        Ok(Arc::new(ClientCredentials::new(
+            http.clone(),
+            &authority,
+            organization.clone(),
+            app_id(settings)?,
+            credential,
+        )))
+    };
+    Ok(match &spec {
+        CredentialSpec::CertificateFile { .. }
+        | CredentialSpec::PemPair { .. }
+        | CredentialSpec::Thumbprint { .. } => {
+            let app = app_id(settings)?;
+            let cert = load_certificate(&spec)?
+                .map(Arc::new)
+                .ok_or_else(|| ConnectError::Missing("no certificate".into()))?;
+            cert.check(chrono::Utc::now()).map_err(AuthError::from)?;
+            let credential = ClientCredential::Certificate {
+                cert: cert.clone(),
+                alg: settings.assertion.unwrap_or(AssertionAlg::Ps256),
+                x5c: settings.x5c.unwrap_or(false),
+            };
+            let source: Arc<dyn TokenSource> = Arc::new(ClientCredentials::new(
+                http.clone(),
+                &authority,
+                organization.clone(),
+                app,
+                credential,
+            ));
+            (source, Some(cert))
+        }
+        CredentialSpec::ClientSecret(source) => {
+            (client(ClientCredential::Secret(read(source)?))?, None)
+        }
+        CredentialSpec::AccessToken(source) => {
+            let origin = match source {
+                SecretSource::Env(name) => name.clone(),
+                SecretSource::File(path) => path.display().to_string(),
+                SecretSource::Prompt(label) => label.clone(),
+            };
+            (Arc::new(StaticToken::new(read(source)?, origin)), None)
+        }
+        CredentialSpec::AccessTokenFile(path) => (Arc::new(TokenFile::new(path.clone())), None),
+        CredentialSpec::AccessTokenCommand(command) => {
+            let (program, args) = command
+                .split_first()
+                .ok_or_else(|| ConnectError::Missing("the access-token command is empty".into()))?;
+            (
+                Arc::new(TokenCommand::new(program.clone(), args.to_vec())),
+                None,
+            )
+        }
+        CredentialSpec::ManagedIdentity {
+            endpoint,
+            header,
+            client_id,
+        } => {
+            if endpoint.is_empty() {
+                return Err(ConnectError::Missing(
+                    "managed identity asked for, but IDENTITY_ENDPOINT is not set: run on a host with a managed identity or choose another credential".into(),
+                ));
+            }
+            let header = read(header)?;
+            (
+                Arc::new(ManagedIdentity::new(
+                    http.clone(),
+                    endpoint.clone(),
+                    header,
+                    client_id.clone(),
+                )),
+                None,
+            )
+        }
+    })
+}
+
+/// A managed identity is used unasked only when the host provides one and nothing else is set.
+fn managed_identity_from_env() -> Option<CredentialSpec> {
+    let endpoint = std::env::var("IDENTITY_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())?;
+    std::env::var_os("IDENTITY_HEADER")?;
+    Some(CredentialSpec::ManagedIdentity {
+        endpoint,
+        header: SecretSource::Env("IDENTITY_HEADER".into()),
+        client_id: std::env::var("AZURE_CLIENT_ID").ok(),
+    })
+}

@@ -1,0 +1,115 @@
+//! The Exchange client: the one authenticated transport to a tenant's Exchange Online and
+//! Security & Compliance admin APIs, shared (cheaply cloned) by every plugin run against it.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+
+use super::Surface;
+use super::dry_run::RecordedCall;
+use super::error::ExchangeError;
+use super::params::Parameters;
+use super::query::Query;
+use super::settings::{ExchangeSettings, MAX_PAGE_SIZE};
+use super::transport::Transport;
+use crate::auth::provider::TokenProvider;
+
+/// Runs cmdlets against one tenant. Clones share the connection pool, the token cache, the
+/// concurrency limit, the learned regional endpoint and the dry-run record.
+#[derive(Clone)]
+pub struct ExchangeClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    recorded: Mutex<Vec<RecordedCall>>,
+}
+
+impl ExchangeClient {
+    /// A client for the tenant in `settings`, sending through `http` (see [`crate::http::client`])
+    /// with tokens from `tokens`. Out-of-range settings are brought into range: page size
+    /// 1..=1000, at least one request at a time, at least one attempt.
+    pub fn new(
+        http: reqwest::Client,
+        tokens: Arc<TokenProvider>,
+        mut settings: ExchangeSettings,
+    ) -> ExchangeClient {
+        settings.page_size = settings.page_size.clamp(1, MAX_PAGE_SIZE);
+        settings.max_concurrency = settings.max_concurrency.max(1);
+        settings.retry.max_attempts = settings.retry.max_attempts.max(1);
+        ExchangeClient {
+            inner: Arc::new(Inner {
+                transport: Transport::new(http, tokens, settings),
+                recorded: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The settings in force (after range checks).
+    pub fn settings(&self) -> &ExchangeSettings {
+        self.inner.transport.settings()
+    }
+
+    /// The `connection-id` every request of this client carries, for the audit log.
+    pub fn connection_id(&self) -> &str {
+        self.inner.transport.connection_id()
+    }
+
+    /// Starts `cmdlet` with `params`; nothing is sent until the first [`Query::next_page`].
+    pub fn query(&self, surface: Surface, cmdlet: &str, params: Parameters) -> Query {
+        Query::new(self.clone(), surface, cmdlet, params)
+    }
+
+    /// Runs `cmdlet` and collects every page: for results known to be small. Large results
+    /// should be walked with [`ExchangeClient::query`] instead.
+    pub async fn invoke(
+        &self,
+        surface: Surface,
+        cmdlet: &str,
+        params: Parameters,
+    ) -> Result<Vec<Value>, ExchangeError> {
+        let mut query = self.query(surface, cmdlet, params);
+        let mut rows = Vec::new();
+        while let Some(page) = query.next_page().await? {
+            rows.extend(page.rows);
+        }
+        Ok(rows)
+    }
+
+    /// The changes a dry run recorded instead of sending, oldest first.
+    pub fn dry_run_log(&self) -> Vec<RecordedCall> {
+        self.inner
+            .recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(super) fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    pub(super) fn record(&self, surface: Surface, cmdlet: &str, params: Parameters) {
+        tracing::info!(cmdlet, ?surface, "dry run: recorded, not sent");
+        self.inner
+            .recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(RecordedCall {
+                surface,
+                cmdlet: cmdlet.to_string(),
+                params,
+            });
+    }
+}
+
+impl fmt::Debug for ExchangeClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExchangeClient")
+            .field("settings", self.settings())
+            .field("connection_id", &self.connection_id())
+            .finish_non_exhaustive()
+    }
+}

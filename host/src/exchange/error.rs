@@ -1,0 +1,173 @@
+//! What can go wrong talking to Exchange Online, as errors a plugin can act on and an admin can
+//! fix.
+
+use std::time::Duration;
+
+use super::service_message::ServiceMessage;
+use crate::auth::AuthError;
+
+/// A failed cmdlet or request. Messages say what failed, why and what to do; they never hold
+/// the access token.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// HTTP 404: the object the cmdlet was pointed at does not exist.
+    #[error(
+        "{cmdlet}: {message}\n  fix: check the -Identity value (a name, alias, address or GUID of an object in this tenant)"
+    )]
+    NotFound {
+        /// The cmdlet.
+        cmdlet: String,
+        /// What the service said.
+        message: Box<ServiceMessage>,
+    },
+    /// HTTP 400: a parameter is unknown, missing or has a wrong value.
+    #[error(
+        "{cmdlet} refused its parameters: {message}\n  fix: check the parameter names and values against the cmdlet's documentation"
+    )]
+    InvalidParameter {
+        /// The cmdlet.
+        cmdlet: String,
+        /// What the service said.
+        message: Box<ServiceMessage>,
+    },
+    /// HTTP 401 even with a freshly issued token: consent or the token itself is wrong.
+    #[error("Exchange Online refused the access token: {message}")]
+    Unauthorized {
+        /// The service's reason and the fix.
+        message: String,
+    },
+    /// HTTP 403: the app's roles do not include the cmdlet, or the cmdlet does not exist.
+    #[error(
+        "{cmdlet} was refused ({message}): the app has no Exchange role that allows {cmdlet}, or the cmdlet does not exist\n  fix: assign the app a directory role such as Exchange Administrator, Exchange Recipient Administrator (recipients) or Global Reader (read-only) — Compliance Administrator for Security & Compliance cmdlets — in Entra ID > Roles and administrators, then reconnect"
+    )]
+    NoRole {
+        /// The cmdlet.
+        cmdlet: String,
+        /// What the service said (usually only that the body was empty).
+        message: Box<ServiceMessage>,
+    },
+    /// Still throttled (HTTP 429) after every try.
+    #[error(
+        "Exchange Online is still throttling after {attempts} attempts{}\n  fix: lower max_concurrency, spread the work over a longer time, or run it later",
+        last_wait(.retry_after)
+    )]
+    Throttled {
+        /// Tries made.
+        attempts: u32,
+        /// The last `Retry-After` the service sent, if any.
+        retry_after: Option<Duration>,
+    },
+    /// The connection failed or broke off, every try.
+    #[error(
+        "cannot talk to Exchange Online after {attempts} attempt(s): {reason}\n  fix: check the network, proxy and firewall towards the endpoint, then run it again"
+    )]
+    Transport {
+        /// Tries made.
+        attempts: u32,
+        /// What went wrong the last time.
+        reason: String,
+    },
+    /// Any other HTTP failure (5xx after every try, unexpected status, unreadable success body).
+    #[error(
+        "Exchange Online failed with HTTP {status}: {message}\n  fix: this is on the service side; run it again later"
+    )]
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// What the service said.
+        message: Box<ServiceMessage>,
+    },
+    /// No token could be had.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The service pointed somewhere the token must not go (another host or plain HTTP).
+    #[error(
+        "refused to send the request to {location}: it is not an HTTPS host of the configured service\n  fix: check exchange_url and compliance_url; if Microsoft moved the endpoint, update them"
+    )]
+    Redirect {
+        /// Where the redirect or next-page link pointed.
+        location: String,
+    },
+}
+
+fn last_wait(retry_after: &Option<Duration>) -> String {
+    retry_after.map_or(String::new(), |d| {
+        format!(" (it last asked to wait {:.1} s)", d.as_secs_f64())
+    })
+}
+
+/// The `reason="…"` of an `x-ms-diagnostics` header (`2000003;reason="…";error_category="…"`).
+pub fn diagnostics_reason(header: &str) -> Option<String> {
+    let start = header.find("reason=\"")? + "reason=\"".len();
+    let rest = &header[start..];
+    let reason = rest.split('"').next()?.trim();
+    (!reason.is_empty()).then(|| reason.to_string())
+}
+
+/// The text of [`ExchangeError::Unauthorized`] for a 401 with this `x-ms-diagnostics` reason.
+pub fn unauthorized_message(reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) if reason.contains("Exchange.ManageAsApp") => format!(
+            "{reason}\n  fix: grant admin consent for the Exchange.ManageAsApp application permission (API: Office 365 Exchange Online) in Entra ID > App registrations > the app > API permissions, then run again"
+        ),
+        Some(reason) => format!(
+            "a freshly issued token was refused too ({reason})\n  fix: check that the app belongs to this tenant and that the organization and endpoint settings are right"
+        ),
+        None => "a freshly issued token was refused too, and the service gave no reason\n  fix: check that the app belongs to this tenant and that the organization and endpoint settings are right".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostics_reason_and_unauthorized_hint() {
+        let header = r#"2000008;reason="The token does not contain the app role Exchange.ManageAsApp: grant admin consent.";error_category="insufficient_auth_strength""#;
+        let reason = diagnostics_reason(header).unwrap();
+        assert!(reason.starts_with("The token does not contain"));
+        let message = unauthorized_message(Some(&reason));
+        assert!(
+            message.contains(
+                "grant admin consent for the Exchange.ManageAsApp application permission"
+            )
+        );
+        assert!(message.contains("Office 365 Exchange Online"));
+        let other = unauthorized_message(
+            diagnostics_reason(r#"2000003;reason="The token has expired.";x="y""#).as_deref(),
+        );
+        assert!(
+            other.contains("freshly issued token was refused too (The token has expired.)"),
+            "{other}"
+        );
+        assert!(diagnostics_reason("2000003;error_category=\"x\"").is_none());
+        assert!(unauthorized_message(None).contains("gave no reason"));
+    }
+
+    #[test]
+    fn errors_read_well() {
+        let e = ExchangeError::Throttled {
+            attempts: 6,
+            retry_after: Some(Duration::from_millis(200)),
+        };
+        assert!(
+            e.to_string().starts_with(
+                "Exchange Online is still throttling after 6 attempts (it last asked to wait 0.2 s)"
+            ),
+            "{e}"
+        );
+        let e = ExchangeError::NoRole {
+            cmdlet: "Get-Mailbox".into(),
+            message: Box::new(ServiceMessage::from_body(403, &[0; 4])),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("the app has no Exchange role that allows Get-Mailbox"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Entra ID > Roles and administrators, then reconnect"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! A cmdlet's results, one page at a time, in constant memory: a [`Query`] holds only the
+//! request body and the next page's link, so walking two million recipients costs one page.
+
+use bytes::Bytes;
+use futures::Stream;
+use serde_json::Value;
+
+use super::Surface;
+use super::client::ExchangeClient;
+use super::error::ExchangeError;
+use super::params::Parameters;
+use super::transport::Request;
+
+/// One page of a cmdlet's results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    /// The result objects, as the service sent them (OData annotations included).
+    pub rows: Vec<Value>,
+    /// `@adminapi.warnings` (e.g. the truncation warning when `ResultSize` cut the results).
+    pub warnings: Vec<String>,
+    /// The `client-request-id` of the HTTP call that brought this page, for the audit log.
+    pub client_request_id: String,
+    /// The service's `request-id`, which Microsoft support asks for.
+    pub request_id: Option<String>,
+}
+
+/// Where a query is.
+enum State {
+    /// Nothing fetched yet.
+    First,
+    /// The next page's link.
+    Next(String),
+    /// A change in a dry run: recorded, not sent, on the first call.
+    Rehearse(Parameters),
+    /// No more pages.
+    Done,
+}
+
+/// A running cmdlet whose results are fetched page by page. Pages follow `@odata.nextLink` by
+/// POSTing the same body to it, as the Exchange module does. After an error the same page can
+/// be asked for again.
+pub struct Query {
+    client: ExchangeClient,
+    surface: Surface,
+    cmdlet: String,
+    body: Bytes,
+    state: State,
+}
+
+impl Query {
+    /// A query that starts on the first call of [`Query::next_page`].
+    pub(super) fn new(
+        client: ExchangeClient,
+        surface: Surface,
+        cmdlet: &str,
+        params: Parameters,
+    ) -> Query {
+        let rehearse = client.settings().dry_run && super::is_mutating(cmdlet);
+        let (body, state) = if rehearse {
+            (Bytes::new(), State::Rehearse(params))
+        } else {
+            (request_body(cmdlet, params), State::First)
+        };
+        Query {
+            client,
+            surface,
+            cmdlet: cmdlet.to_string(),
+            body,
+            state,
+        }
+    }
+
+    /// The cmdlet this query runs.
+    pub fn cmdlet(&self) -> &str {
+        &self.cmdlet
+    }
+
+    /// The next page, or `None` after the last one (and at once for a change in a dry run,
+    /// which is recorded instead of sent).
+    pub async fn next_page(&mut self) -> Result<Option<Page>, ExchangeError> {
+        let link = match std::mem::replace(&mut self.state, State::Done) {
+            State::Done => return Ok(None),
+            State::Rehearse(params) => {
+                self.client.record(self.surface, &self.cmdlet, params);
+                return Ok(None);
+            }
+            State::First => None,
+            State::Next(link) => Some(link),
+        };
+        let request = Request {
+            surface: self.surface,
+            cmdlet: &self.cmdlet,
+            body: &self.body,
+            url: link.as_deref(),
+        };
+        match self.client.transport().fetch(request).await {
+            Ok(fetched) => {
+                self.state = fetched.next_link.map_or(State::Done, State::Next);
+                Ok(Some(fetched.page))
+            }
+            Err(error) => {
+                self.state = link.map_or(State::First, State::Next);
+                Err(error)
+            }
+        }
+    }
+
+    /// The pages as a stream; it ends after the last page or after the first error.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Page, ExchangeError>> + Send {
+        futures::stream::unfold(Some(self), |query| async move {
+            let mut query = query?;
+            match query.next_page().await {
+                Ok(Some(page)) => Some((Ok(page), Some(query))),
+                Ok(None) => None,
+                Err(error) => Some((Err(error), None)),
+            }
+        })
+    }
+}
+
+/// `{"CmdletInput":{"CmdletName":…,"Parameters":{…}}}` (PROTOCOL.md §1.2).
+fn request_body(cmdlet: &str, params: Parameters) -> Bytes {
+    let body = serde_json::json!({
+        "CmdletInput": {"CmdletName": cmdlet, "Parameters": Value::Object(params)}
+    });
+    Bytes::from(body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_always_has_a_parameters_object() {
+        let body = request_body("Get-Mailbox", Parameters::new());
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"CmdletInput":{"CmdletName":"Get-Mailbox","Parameters":{}}}"#
+        );
+        let mut params = Parameters::new();
+        params.insert("ResultSize".into(), "Unlimited".into());
+        let body: Value = serde_json::from_slice(&request_body("Get-User", params)).unwrap();
+        assert_eq!(body["CmdletInput"]["Parameters"]["ResultSize"], "Unlimited");
+    }
+}

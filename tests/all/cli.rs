@@ -1,0 +1,395 @@
+//! The `exorun` binary as an admin runs it: `connect --test`, `invoke`, `doctor`, `cert new`,
+//! thumbprint lookup, and settings from flags, environment and profiles.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+use crate::support::{Sim, start};
+
+/// `exorun` with the emulator's endpoints and CA, and a clean environment.
+pub fn exorun(sim: &Sim) -> Command {
+    let info = sim.info();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_exorun"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", sim.dir.path())
+        .env("AZURE_AUTHORITY_HOST", &info.base_url)
+        .env("EXORUN_EXCHANGE_URL", &info.base_url)
+        .env(
+            "EXORUN_COMPLIANCE_URL",
+            format!("{}/compliance", info.base_url),
+        )
+        .env("EXORUN_CA_FILE", &info.ca_file)
+        .env("AZURE_TENANT_ID", &info.tenant_domain);
+    command
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn run(command: &mut Command) -> (bool, String, String) {
+    let output = command.output().unwrap();
+    let (out, err) = text(&output);
+    (output.status.success(), out, err)
+}
+
+fn pfx_flags(sim: &Sim, app: &str) -> Vec<String> {
+    let a = sim.app(app);
+    vec![
+        "--app-id".into(),
+        a.client_id,
+        "--certificate".into(),
+        a.pfx.unwrap().display().to_string(),
+        "--certificate-password-file".into(),
+        a.pfx_password_file.unwrap().display().to_string(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_test_shows_claims_and_runs_get_organization_config() {
+    let sim = start().await;
+    let (ok, out, err) = run(exorun(&sim)
+        .args(pfx_flags(&sim, "exorun-admin"))
+        .args(["connect", "--test"]));
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("Signed in to contoso.onmicrosoft.com"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Exchange.ManageAsApp") && out.contains("Exchange Administrator"),
+        "{out}"
+    );
+    assert!(out.contains("token expires:"), "{out}");
+    assert!(
+        out.contains("Get-OrganizationConfig: ✓ Contoso (contoso.onmicrosoft.com)"),
+        "{out}"
+    );
+
+    let secret = sim.app("exorun-admin").secret_file.unwrap();
+    let (ok, out, err) = run(exorun(&sim)
+        .env("AZURE_CLIENT_ID", sim.app("exorun-admin").client_id)
+        .env(
+            "AZURE_CLIENT_SECRET",
+            std::fs::read_to_string(secret).unwrap().trim(),
+        )
+        .args(["connect", "--test"]));
+    assert!(ok, "AZURE_* variables alone are enough: {out}{err}");
+
+    let (ok, out, _) = run(exorun(&sim)
+        .args(pfx_flags(&sim, "exorun-noconsent"))
+        .args(["connect"]));
+    assert!(!ok);
+    assert!(out.contains("lacks Exchange.ManageAsApp"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_streams_every_page_in_each_format() {
+    let sim = crate::support::start_with(|c| c.scenario.tenants[0].mailboxes = 1200).await;
+    let flags = pfx_flags(&sim, "exorun-admin");
+    let (ok, out, err) = run(exorun(&sim).args(&flags).args([
+        "--page-size",
+        "500",
+        "invoke",
+        "Get-Mailbox",
+        "-ResultSize",
+        "Unlimited",
+        "--output",
+        "json",
+    ]));
+    assert!(ok, "{err}");
+    let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows.len(), 1200);
+    assert!(
+        rows[0].get("Guid@odata.type").is_none(),
+        "annotations are dropped"
+    );
+
+    let (ok, out, err) = run(exorun(&sim).args(&flags).args([
+        "invoke",
+        "--output",
+        "csv",
+        "--property",
+        "UserPrincipalName,RecipientTypeDetails",
+        "Get-Mailbox",
+        "-RecipientTypeDetails",
+        "SharedMailbox",
+        "-ResultSize",
+        "5",
+    ]));
+    assert!(ok, "{err}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("UserPrincipalName,RecipientTypeDetails"));
+    assert!(lines.all(|l| l.ends_with(",SharedMailbox")));
+
+    let (ok, out, err) = run(exorun(&sim).args(&flags).args([
+        "invoke",
+        "Get-Mailbox",
+        "-Identity",
+        "nobody@contoso.com",
+    ]));
+    assert!(!ok);
+    assert!(err.contains("couldn't be found"), "{out}{err}");
+
+    let (ok, out, err) =
+        run(exorun(&sim)
+            .args(&flags)
+            .args(["invoke", "Get-Mailbox", "-ResultSize", "3"]));
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().count(),
+        2 + 3,
+        "header, rule and three rows: {out}"
+    );
+    assert!(
+        err.contains("more results available"),
+        "the truncation warning is shown: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_dry_run_sends_no_change() {
+    let sim = start().await;
+    let flags = pfx_flags(&sim, "exorun-admin");
+    let (ok, _, err) = run(exorun(&sim).args(&flags).args([
+        "invoke",
+        "--dry-run",
+        "Set-Mailbox",
+        "-Identity",
+        "room1",
+        "-HiddenFromAddressListsEnabled",
+        "$true",
+    ]));
+    assert!(ok, "{err}");
+    assert!(err.contains("dry run: Set-Mailbox was not sent"), "{err}");
+    let log = sim.requests().await;
+    assert!(
+        log.iter()
+            .all(|e| e.cmdlet.as_deref() != Some("Set-Mailbox"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_each_step_and_names_the_fix() {
+    let sim = start().await;
+    let (ok, out, _) = run(exorun(&sim)
+        .args(pfx_flags(&sim, "exorun-admin"))
+        .arg("doctor"));
+    assert!(ok, "{out}");
+    for step in [
+        "tenant", "AppId", "files", "key", "validity", "token", "consent", "role", "exchange",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with('✓') && l.contains(step)),
+            "{step}: {out}"
+        );
+    }
+
+    let (ok, out, _) = run(exorun(&sim)
+        .args(pfx_flags(&sim, "exorun-norole"))
+        .arg("doctor"));
+    assert!(!ok);
+    assert!(
+        out.contains("✗ role") && out.contains("fix: Entra ID > Roles and administrators"),
+        "{out}"
+    );
+
+    let (ok, out, _) = run(exorun(&sim)
+        .args(pfx_flags(&sim, "exorun-noconsent"))
+        .arg("doctor"));
+    assert!(!ok);
+    assert!(
+        out.contains("✗ consent") && out.contains("Grant admin consent"),
+        "{out}"
+    );
+
+    let mut flags = pfx_flags(&sim, "exorun-admin");
+    flags[1] = "Payroll Sync".into();
+    let (ok, out, _) = run(exorun(&sim).args(&flags).arg("doctor"));
+    assert!(!ok);
+    assert!(
+        out.contains("✗ AppId") && out.contains("display name"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cert_new_writes_a_certificate_the_service_accepts() {
+    let sim = start().await;
+    let out_dir = sim.dir.path().join("newcert");
+    let (ok, out, err) = run(exorun(&sim)
+        .args([
+            "cert",
+            "new",
+            "--subject",
+            "exorun-automation",
+            "--days",
+            "30",
+            "--out",
+        ])
+        .arg(&out_dir));
+    assert!(ok, "{err}");
+    let thumbprint = out
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("Thumbprint: ")
+        .to_string();
+    assert_eq!(thumbprint.len(), 40, "{out}");
+    for ext in ["cer", "pem", "pfx", "pfx-password"] {
+        assert!(
+            out_dir.join(format!("exorun-automation.{ext}")).exists(),
+            "{ext}"
+        );
+    }
+    let cer = std::fs::read(out_dir.join("exorun-automation.cer")).unwrap();
+    let cert = openssl::x509::X509::from_der(&cer).unwrap();
+    assert_eq!(cert.public_key().unwrap().rsa().unwrap().size() * 8, 3072);
+
+    let app_id = "22222222-3333-4444-8555-666666666666";
+    let registered = sim
+        .http()
+        .post(sim.control("apps"))
+        .json(&json!({"certificate": out_dir.join("exorun-automation.cer"), "app_id": app_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let body: Value = registered.json().await.unwrap();
+    assert_eq!(
+        body["thumbprint"],
+        thumbprint.as_str(),
+        "the printed thumbprint is the portal's"
+    );
+
+    let (ok, out, err) = run(exorun(&sim)
+        .args(["--app-id", app_id, "--certificate"])
+        .arg(out_dir.join("exorun-automation.pfx"))
+        .arg("--certificate-password-file")
+        .arg(out_dir.join("exorun-automation.pfx-password"))
+        .args(["connect", "--test"]));
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = run(exorun(&sim)
+        .args(["--app-id", app_id, "--certificate"])
+        .arg(out_dir.join("exorun-automation.pem"))
+        .args(["connect", "--test"]));
+    assert!(ok, "{out}{err}");
+
+    let (ok, _, err) = run(exorun(&sim)
+        .args(["cert", "new", "--subject", "exorun-automation", "--out"])
+        .arg(&out_dir));
+    assert!(!ok && err.contains("exists"), "never overwrites: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thumbprint_is_found_in_the_user_store_in_any_spelling() {
+    let sim = start().await;
+    let store = sim.dir.path().join("store-user");
+    std::fs::create_dir_all(&store).unwrap();
+    let admin = sim.app("exorun-admin");
+    let combined = [
+        std::fs::read(admin.certificate.clone().unwrap()).unwrap(),
+        std::fs::read(admin.private_key.clone().unwrap()).unwrap(),
+    ]
+    .concat();
+    std::fs::write(store.join("automation.pem"), combined).unwrap();
+    let thumbprint = admin.thumbprint.clone().unwrap();
+    let spaced: String = thumbprint
+        .to_lowercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let machine = sim.dir.path().join("store-machine");
+    let (ok, out, err) = run(exorun(&sim)
+        .env("EXORUN_CERT_STORE_USER", &store)
+        .env("EXORUN_CERT_STORE_MACHINE", &machine)
+        .args([
+            "--app-id",
+            &admin.client_id,
+            "--thumbprint",
+            &spaced,
+            "connect",
+            "--test",
+        ]));
+    assert!(ok, "{out}{err}");
+
+    let (ok, _, err) = run(exorun(&sim)
+        .env("EXORUN_CERT_STORE_USER", &store)
+        .env("EXORUN_CERT_STORE_MACHINE", &machine)
+        .args([
+            "--app-id",
+            &admin.client_id,
+            "--thumbprint",
+            "0000000000000000000000000000000000000000",
+            "connect",
+        ]));
+    assert!(!ok);
+    assert!(
+        err.contains(store.to_str().unwrap()) && err.contains(machine.to_str().unwrap()),
+        "lists where it looked: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_supply_settings_and_flags_override_them() {
+    let sim = start().await;
+    let admin = sim.app("exorun-admin");
+    let config = sim.write(
+        "config.toml",
+        format!(
+            "default_profile = \"contoso\"\n[profiles.contoso]\nclient_id = \"{}\"\ntenant = \"{}\"\ncertificate_path = \"{}\"\ncertificate_password_file = \"{}\"\n",
+            admin.client_id,
+            sim.info().tenant_domain,
+            admin.pfx.unwrap().display(),
+            admin.pfx_password_file.unwrap().display()
+        ),
+    );
+    let (ok, out, err) = run(exorun(&sim)
+        .env_remove("AZURE_TENANT_ID")
+        .arg("--config")
+        .arg(&config)
+        .args(["connect", "--test"]));
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) =
+        run(exorun(&sim)
+            .arg("--config")
+            .arg(&config)
+            .args(["--profile", "nope", "connect"]));
+    assert!(!ok && err.contains("no profile 'nope'"), "{err}");
+    let (ok, _, err) = run(exorun(&sim)
+        .arg("--config")
+        .arg(&config)
+        .args(["--tenant", "contoso", "connect"]));
+    assert!(
+        !ok && err.contains("contoso.onmicrosoft.com"),
+        "the flag wins and is checked: {err}"
+    );
+    assert!(Path::new(&config).exists());
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["connect", "--help"],
+        vec!["invoke", "--help"],
+        vec!["doctor", "--help"],
+        vec!["cert", "new", "--help"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}");
+        assert!(!output.stdout.is_empty());
+    }
+}

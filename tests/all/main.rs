@@ -1,0 +1,7 @@
+//! Integration tests of the exorun host against exorun-sim over real HTTPS on loopback.
+
+mod auth;
+mod cli;
+mod secrets;
+mod support;
+mod transport;

@@ -1,0 +1,112 @@
+//! Secrets never leak: with `RUST_LOG=trace`, known passwords, secrets and tokens appear in no
+//! output, log line or error, whether the run succeeds or fails.
+
+use std::process::Command;
+
+use exorun::Connection;
+use exorun::auth::Resource;
+use exorun::config::CredentialSpec;
+use exorun::secret::{Secret, SecretSource};
+
+use crate::cli::exorun;
+use crate::support::start;
+
+fn everything(command: &mut Command) -> String {
+    let output = command.env("RUST_LOG", "trace").output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_appears_in_any_output_or_log() {
+    let sim = start().await;
+    let admin = sim.app("exorun-admin");
+    let pfx_password = std::fs::read_to_string(admin.pfx_password_file.clone().unwrap())
+        .unwrap()
+        .trim()
+        .to_string();
+    let client_secret = std::fs::read_to_string(admin.secret_file.clone().unwrap())
+        .unwrap()
+        .trim()
+        .to_string();
+    let token = Connection::open(sim.secret_settings("exorun-admin"))
+        .unwrap()
+        .tokens()
+        .token(Resource::Exchange)
+        .await
+        .unwrap();
+    let token = token.secret.expose().to_string();
+
+    let pfx = [
+        "--app-id",
+        &admin.client_id,
+        "--certificate",
+        admin.pfx.as_ref().unwrap().to_str().unwrap(),
+    ];
+    let outputs = [
+        everything(exorun(&sim).args(pfx).env("PFX_PW", &pfx_password).args([
+            "--certificate-password-env",
+            "PFX_PW",
+            "connect",
+            "--test",
+        ])),
+        everything(
+            exorun(&sim)
+                .args(pfx)
+                .env("PFX_PW", "wrong-password-1234")
+                .args(["--certificate-password-env", "PFX_PW", "connect"]),
+        ),
+        everything(
+            exorun(&sim)
+                .env("AZURE_CLIENT_ID", &admin.client_id)
+                .env("AZURE_CLIENT_SECRET", &client_secret)
+                .args(["invoke", "Get-Mailbox", "-ResultSize", "5"]),
+        ),
+        everything(
+            exorun(&sim)
+                .env("AZURE_CLIENT_ID", &admin.client_id)
+                .env("AZURE_CLIENT_SECRET", "wrong-secret-5678")
+                .args(["connect"]),
+        ),
+        everything(exorun(&sim).env("EXORUN_ACCESS_TOKEN", &token).args([
+            "invoke",
+            "Get-OrganizationConfig",
+            "--output",
+            "json",
+        ])),
+        everything(exorun(&sim).args(pfx).env("PFX_PW", &pfx_password).args([
+            "--certificate-password-env",
+            "PFX_PW",
+            "doctor",
+        ])),
+    ];
+    let all = outputs.join("\n");
+    assert!(all.contains("Signed in to"), "the runs did run: {all}");
+    for (what, secret) in [
+        ("PFX password", pfx_password.as_str()),
+        ("wrong PFX password", "wrong-password-1234"),
+        ("client secret", client_secret.as_str()),
+        ("wrong client secret", "wrong-secret-5678"),
+        ("access token", token.as_str()),
+    ] {
+        assert!(!all.contains(secret), "the {what} leaked");
+    }
+    assert!(
+        !all.contains("eyJ"),
+        "no JWT (token or client assertion) is ever printed"
+    );
+    assert!(!all.contains("panicked"), "{all}");
+}
+
+#[test]
+fn debug_output_redacts() {
+    let spec = CredentialSpec::ClientSecret(SecretSource::Env("AZURE_CLIENT_SECRET".into()));
+    assert!(!format!("{spec:?}").contains("shh"));
+    let secret = Secret::new("shh-very-secret");
+    assert!(!format!("{secret:?} {secret}").contains("shh"));
+    let credential = exorun::auth::entra::ClientCredential::Secret(secret);
+    assert!(!format!("{credential:?}").contains("shh"));
+}

@@ -1,0 +1,165 @@
+//! Test plumbing for the host against exorun-sim: an emulator per test (key material reused from
+//! a template, so tests do not generate RSA keys over and over) and settings for its apps.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use exorun::config::{CredentialSpec, Settings};
+use exorun::secret::SecretSource;
+use exorun_sim::setup::AppInfo;
+use exorun_sim::{ReadyInfo, RunningSim, SimConfig};
+
+fn template_state() -> &'static Path {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("host-sim-template");
+        if dir.join("contoso").is_dir() {
+            return dir;
+        }
+        let staging = dir.with_extension(format!("staging-{}", std::process::id()));
+        let made = staging.clone();
+        // Its own thread: tests call this from inside their runtime, which cannot nest another.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                exorun_sim::start(SimConfig::new(&made))
+                    .await
+                    .unwrap()
+                    .shutdown()
+                    .await;
+            });
+        })
+        .join()
+        .unwrap();
+        if std::fs::rename(&staging, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        dir
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A running emulator with a scratch directory for test files.
+pub struct Sim {
+    /// The emulator.
+    pub sim: RunningSim,
+    /// Scratch space (also the emulator's state directory).
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts an emulator, adjusted by `adjust`.
+pub async fn start_with(adjust: impl FnOnce(&mut SimConfig)) -> Sim {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(template_state(), dir.path());
+    let mut config = SimConfig::new(dir.path());
+    adjust(&mut config);
+    Sim {
+        sim: exorun_sim::start(config).await.unwrap(),
+        dir,
+    }
+}
+
+/// Starts an emulator with the default scenario.
+pub async fn start() -> Sim {
+    start_with(|_| {}).await
+}
+
+impl Sim {
+    /// The ready line.
+    pub fn info(&self) -> &ReadyInfo {
+        &self.sim.info
+    }
+
+    /// A ready-made app.
+    pub fn app(&self, name: &str) -> AppInfo {
+        self.info()
+            .app(name)
+            .unwrap_or_else(|| panic!("no app {name}"))
+            .clone()
+    }
+
+    /// Settings pointing at the emulator for `app` with `credential`.
+    pub fn settings(&self, app: &str, credential: CredentialSpec) -> Settings {
+        let info = self.info();
+        Settings {
+            app_id: Some(self.app(app).client_id),
+            organization: Some(info.tenant_domain.clone()),
+            credential: Some(credential),
+            authority: Some(info.base_url.clone()),
+            exchange_url: Some(info.base_url.clone()),
+            compliance_url: Some(format!("{}/compliance", info.base_url)),
+            ca_file: Some(info.ca_file.clone()),
+            ..Settings::default()
+        }
+    }
+
+    /// Settings for `app` with its PFX and password file.
+    pub fn pfx_settings(&self, app: &str) -> Settings {
+        let a = self.app(app);
+        self.settings(
+            app,
+            CredentialSpec::CertificateFile {
+                path: a.pfx.clone().unwrap(),
+                password: Some(SecretSource::File(a.pfx_password_file.clone().unwrap())),
+            },
+        )
+    }
+
+    /// Settings for `app` with its client secret file.
+    pub fn secret_settings(&self, app: &str) -> Settings {
+        let a = self.app(app);
+        self.settings(
+            app,
+            CredentialSpec::ClientSecret(SecretSource::File(a.secret_file.clone().unwrap())),
+        )
+    }
+
+    /// A control endpoint URL.
+    pub fn control(&self, path: &str) -> String {
+        format!("{}/{path}", self.info().control_url)
+    }
+
+    /// An HTTPS client trusting the emulator (for the control endpoint).
+    pub fn http(&self) -> reqwest::Client {
+        let ca =
+            reqwest::Certificate::from_pem(&std::fs::read(&self.info().ca_file).unwrap()).unwrap();
+        reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .build()
+            .unwrap()
+    }
+
+    /// The emulator's request log.
+    pub async fn requests(&self) -> Vec<exorun_sim::control::LogEntry> {
+        self.http()
+            .get(self.control("requests"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Writes a file in the scratch directory and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
