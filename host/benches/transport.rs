@@ -111,18 +111,38 @@ fn cli(info: &ReadyInfo, args: &[&str]) -> Duration {
     started.elapsed()
 }
 
+/// Runs the emulator on its own runtime and threads, as a separate server would, so the clients
+/// measured here do not share worker threads with it; returns its ready line and a stopper.
+fn start_emulator(state: &std::path::Path) -> (ReadyInfo, std::sync::mpsc::Sender<()>) {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let state = state.to_path_buf();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut config = SimConfig::new(&state);
+        config.scenario.tenants[0].mailboxes = MAILBOXES;
+        let sim = runtime
+            .block_on(exorun_sim::start(config))
+            .expect("emulator");
+        ready_tx.send(sim.info.clone()).expect("ready");
+        let _ = stop_rx.recv();
+        runtime.block_on(sim.shutdown());
+    });
+    (ready_rx.recv().expect("emulator started"), stop_tx)
+}
+
 fn main() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let (info, stop) = start_emulator(state.path());
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let state = tempfile::tempdir().expect("tempdir");
-    let mut config = SimConfig::new(state.path());
-    config.scenario.tenants[0].mailboxes = MAILBOXES;
-    let sim = runtime
-        .block_on(exorun_sim::start(config))
-        .expect("emulator");
-    let info = sim.info.clone();
     let connection = Connection::open(settings(&info)).expect("connection");
     let token = runtime
         .block_on(connection.tokens().token(Resource::Exchange))
@@ -197,5 +217,5 @@ fn main() {
         t.as_secs_f64() * 1000.0,
         t.as_secs_f64() / s.as_secs_f64()
     );
-    runtime.block_on(sim.shutdown());
+    let _ = stop.send(());
 }

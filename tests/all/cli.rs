@@ -393,3 +393,52 @@ fn every_command_has_help() {
         assert!(!output.stdout.is_empty());
     }
 }
+
+/// Runs `exorun` to completion with stdout discarded and returns its peak RSS in KiB.
+fn peak_rss_kib(command: &mut Command) -> u64 {
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exorun failed");
+            return peak;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_100000_mailboxes_keeps_memory_flat() {
+    let sim = crate::support::start_with(|c| c.scenario.tenants[0].mailboxes = 100_000).await;
+    let flags = pfx_flags(&sim, "exorun-admin");
+    let invoke = |limit: &str| {
+        let mut command = exorun(&sim);
+        command.args(&flags).args([
+            "invoke",
+            "Get-Mailbox",
+            "-ResultSize",
+            limit,
+            "--output",
+            "jsonl",
+        ]);
+        command
+    };
+    let small = peak_rss_kib(&mut invoke("2000"));
+    let large = peak_rss_kib(&mut invoke("Unlimited"));
+    assert!(
+        large < small + 16 * 1024,
+        "streaming 100,000 mailboxes took {large} KiB at peak, 2,000 took {small} KiB: memory grows with the result"
+    );
+}

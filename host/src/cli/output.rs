@@ -21,15 +21,21 @@ pub enum Format {
 
 /// Columns a table shows when none are named, in order of preference.
 const PREFERRED: [&str; 8] = [
-    "Identity",
     "Name",
-    "DisplayName",
+    "Identity",
     "UserPrincipalName",
     "PrimarySmtpAddress",
     "RecipientTypeDetails",
     "User",
     "AccessRights",
+    "DisplayName",
 ];
+
+/// Columns that repeat another one already shown (Identity is Name; the UPN is the address).
+fn repeats(column: &str, map: &Map<String, Value>) -> bool {
+    (column == "Identity" && map.contains_key("Name"))
+        || (column == "PrimarySmtpAddress" && map.contains_key("UserPrincipalName"))
+}
 
 fn is_annotation(key: &str) -> bool {
     key.contains('@')
@@ -85,7 +91,7 @@ impl<W: Write> RowSink<W> {
             Format::Table => {
                 let mut chosen: Vec<String> = PREFERRED
                     .iter()
-                    .filter(|c| map.contains_key(**c))
+                    .filter(|c| map.contains_key(**c) && !repeats(c, map))
                     .take(4)
                     .map(|c| c.to_string())
                     .collect();
@@ -189,6 +195,9 @@ fn truncate(text: &str, width: usize) -> String {
 }
 
 fn csv_field(text: &str) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
     let mut writer = csv::WriterBuilder::new()
         .has_headers(false)
         .terminator(csv::Terminator::Any(b'\0'))
