@@ -2,57 +2,11 @@
 //! a template, so tests do not generate RSA keys over and over) and settings for its apps.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use exorun::config::{CredentialSpec, Settings};
 use exorun::secret::SecretSource;
 use exorun_sim::setup::AppInfo;
 use exorun_sim::{ReadyInfo, RunningSim, SimConfig};
-
-fn template_state() -> &'static Path {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("host-sim-template");
-        if dir.join("contoso").is_dir() {
-            return dir;
-        }
-        let staging = dir.with_extension(format!("staging-{}", std::process::id()));
-        let made = staging.clone();
-        // Its own thread: tests call this from inside their runtime, which cannot nest another.
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                exorun_sim::start(SimConfig::new(&made))
-                    .await
-                    .unwrap()
-                    .shutdown()
-                    .await;
-            });
-        })
-        .join()
-        .unwrap();
-        if std::fs::rename(&staging, &dir).is_err() {
-            let _ = std::fs::remove_dir_all(&staging);
-        }
-        dir
-    })
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// A running emulator with a scratch directory for test files.
 pub struct Sim {
@@ -65,7 +19,8 @@ pub struct Sim {
 /// Starts an emulator, adjusted by `adjust`.
 pub async fn start_with(adjust: impl FnOnce(&mut SimConfig)) -> Sim {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(template_state(), dir.path());
+    exorun_sim::testkit::prepare_state_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), dir.path())
+        .unwrap();
     let mut config = SimConfig::new(dir.path());
     adjust(&mut config);
     Sim {

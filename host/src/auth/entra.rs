@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
@@ -249,9 +249,4 @@ impl TokenSource for ClientCredentials {
             self.app_id, self.organization, self.authority
         )
     }
-}
-
-/// Seconds until `at` (negative when past).
-pub fn seconds_until(at: DateTime<Utc>) -> i64 {
-    (at - Utc::now()).num_seconds()
 }

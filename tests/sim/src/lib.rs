@@ -18,6 +18,7 @@ pub mod scenario;
 pub mod server;
 pub mod setup;
 pub mod state;
+pub mod testkit;
 pub mod time;
 
 pub use server::{ReadyInfo, RunningSim, SimConfig, start};

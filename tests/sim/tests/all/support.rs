@@ -1,8 +1,7 @@
 //! Shared test plumbing: start an emulator, an HTTPS client that trusts only its CA, client
 //! assertions signed with the apps' real keys, and InvokeCommand calls.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -12,53 +11,6 @@ use exorun_sim::{ReadyInfo, RunningSim, SimConfig};
 use openssl::pkey::PKey;
 use openssl::x509::X509;
 use serde_json::{Value, json};
-
-/// Key material made once and copied into each emulator's state directory, so tests do not pay
-/// for RSA key generation again and again. It lives in Cargo's per-target test scratch directory
-/// and is reused across runs (the emulator reloads keys it finds).
-fn template_state() -> &'static Path {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-template");
-        if dir.join("contoso").is_dir() {
-            return dir;
-        }
-        // Built beside the final place and renamed, so parallel test processes never see half.
-        let staging = dir.with_extension(format!("staging-{}", std::process::id()));
-        let made = staging.clone();
-        // Its own thread: tests call this from inside their runtime, which cannot nest another.
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let sim = exorun_sim::start(SimConfig::new(&made)).await.unwrap();
-                sim.shutdown().await;
-            });
-        })
-        .join()
-        .unwrap();
-        if std::fs::rename(&staging, &dir).is_err() {
-            // Another process won the race; use its copy.
-            let _ = std::fs::remove_dir_all(&staging);
-        }
-        dir
-    })
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// A running emulator and a client for it.
 pub struct TestSim {
@@ -72,7 +24,8 @@ pub struct TestSim {
 /// Starts an emulator with the default scenario, adjusted by `adjust`.
 pub async fn start_with(adjust: impl FnOnce(&mut SimConfig)) -> TestSim {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(template_state(), dir.path());
+    exorun_sim::testkit::prepare_state_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), dir.path())
+        .unwrap();
     let mut config = SimConfig::new(dir.path());
     adjust(&mut config);
     let sim = exorun_sim::start(config).await.unwrap();
