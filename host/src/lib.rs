@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection;
 pub mod exchange;
 pub mod http;
+pub mod plugin;
 pub mod secret;
 
 pub use connection::Connection;

@@ -6,6 +6,7 @@ mod connect;
 mod doctor;
 mod invoke;
 mod output;
+mod plugin;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -35,6 +36,9 @@ enum Command {
     /// Certificates for app-only auth.
     #[command(subcommand)]
     Cert(cert::CertCmd),
+    /// Plugin artifacts: inspect, pack.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCmd),
 }
 
 /// Runs the command line; errors are printed once with their causes.
@@ -60,6 +64,7 @@ pub fn main() -> ExitCode {
             Command::Invoke(cmd) => cmd.run(&cli.connection).await,
             Command::Doctor(cmd) => cmd.run(&cli.connection).await,
             Command::Cert(cmd) => cmd.run(),
+            Command::Plugin(cmd) => cmd.run(),
         }
     });
     match result {
