@@ -2,6 +2,7 @@
 
 mod auth;
 mod cli;
+mod runtime;
 mod secrets;
 mod support;
 mod transport;

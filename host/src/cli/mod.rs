@@ -7,6 +7,7 @@ mod doctor;
 mod invoke;
 mod output;
 mod plugin;
+mod run;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ enum Command {
     /// Certificates for app-only auth.
     #[command(subcommand)]
     Cert(cert::CertCmd),
+    /// Run a plugin in the sandbox against the tenant.
+    Run(run::RunCmd),
     /// Plugin artifacts: inspect, pack.
     #[command(subcommand)]
     Plugin(plugin::PluginCmd),
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
             Command::Doctor(cmd) => cmd.run(&cli.connection).await,
             Command::Cert(cmd) => cmd.run(),
             Command::Plugin(cmd) => cmd.run(),
+            Command::Run(cmd) => cmd.run(&cli.connection).await,
         }
     });
     match result {

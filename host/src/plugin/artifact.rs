@@ -38,7 +38,8 @@ fn top_level_sections(bytes: &[u8], origin: &str) -> Result<Vec<(String, Vec<u8>
     let mut depth = 0usize;
     let mut is_component = false;
     for payload in Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(|e| ArtifactError::NotAComponent(origin.into(), e.to_string()))?;
+        let payload =
+            payload.map_err(|e| ArtifactError::NotAComponent(origin.into(), e.to_string()))?;
         match payload {
             Payload::Version { encoding, .. } => {
                 if depth == 0 {
@@ -47,12 +48,17 @@ fn top_level_sections(bytes: &[u8], origin: &str) -> Result<Vec<(String, Vec<u8>
                 depth += 1;
             }
             Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::CustomSection(reader) if depth == 1 => found.push((reader.name().to_string(), reader.data().to_vec())),
+            Payload::CustomSection(reader) if depth == 1 => {
+                found.push((reader.name().to_string(), reader.data().to_vec()))
+            }
             _ => {}
         }
     }
     if !is_component {
-        return Err(ArtifactError::NotAComponent(origin.into(), "it is a core module or another format".into()));
+        return Err(ArtifactError::NotAComponent(
+            origin.into(),
+            "it is a core module or another format".into(),
+        ));
     }
     Ok(found)
 }
@@ -73,11 +79,16 @@ pub fn read_manifest(bytes: &[u8], origin: &str) -> Result<Manifest, ArtifactErr
 pub fn pack(component: &[u8], manifest: &Manifest, origin: &str) -> Result<Vec<u8>, ArtifactError> {
     let sections = top_level_sections(component, origin)?;
     if sections.iter().any(|(name, _)| name == MANIFEST_SECTION) {
-        return Err(ArtifactError::Manifest(ManifestError::Invalid(format!("{origin} already carries a manifest"))));
+        return Err(ArtifactError::Manifest(ManifestError::Invalid(format!(
+            "{origin} already carries a manifest"
+        ))));
     }
     let mut out = component.to_vec();
     let text = manifest.to_toml();
-    let section = wasm_encoder::CustomSection { name: MANIFEST_SECTION.into(), data: text.as_bytes().into() };
+    let section = wasm_encoder::CustomSection {
+        name: MANIFEST_SECTION.into(),
+        data: text.as_bytes().into(),
+    };
     out.push(wasm_encoder::ComponentSection::id(&section));
     wasm_encoder::Encode::encode(&section, &mut out);
     Ok(out)
@@ -96,9 +107,15 @@ mod tests {
         let packed = pack(&EMPTY_COMPONENT, &manifest, "p.wasm").unwrap();
         assert_eq!(read_manifest(&packed, "p.wasm").unwrap(), manifest);
         assert!(pack(&packed, &manifest, "p.wasm").is_err());
-        assert!(matches!(read_manifest(&EMPTY_COMPONENT, "e.wasm"), Err(ArtifactError::NoManifest(_))));
+        assert!(matches!(
+            read_manifest(&EMPTY_COMPONENT, "e.wasm"),
+            Err(ArtifactError::NoManifest(_))
+        ));
         let core_module = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-        assert!(matches!(read_manifest(&core_module, "m.wasm"), Err(ArtifactError::NotAComponent(..))));
+        assert!(matches!(
+            read_manifest(&core_module, "m.wasm"),
+            Err(ArtifactError::NotAComponent(..))
+        ));
         assert_ne!(digest(&packed), digest(&EMPTY_COMPONENT));
     }
 }

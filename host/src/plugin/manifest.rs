@@ -69,7 +69,8 @@ const READ_VERBS: [&str; 5] = ["Get", "Test", "Search", "Export", "Resolve"];
 impl Manifest {
     /// Parses and checks a manifest.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
         manifest.check()?;
         Ok(manifest)
     }
@@ -81,22 +82,44 @@ impl Manifest {
 
     fn check(&self) -> Result<(), ManifestError> {
         let invalid = |m: String| Err(ManifestError::Invalid(m));
-        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            return invalid(format!("name '{}' must be lowercase letters, digits and '-'", self.name));
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return invalid(format!(
+                "name '{}' must be lowercase letters, digits and '-'",
+                self.name
+            ));
         }
-        if self.version.split('.').count() != 3 || !self.version.split('.').all(|p| p.parse::<u64>().is_ok()) {
-            return invalid(format!("version '{}' must be MAJOR.MINOR.PATCH", self.version));
+        if self.version.split('.').count() != 3
+            || !self.version.split('.').all(|p| p.parse::<u64>().is_ok())
+        {
+            return invalid(format!(
+                "version '{}' must be MAJOR.MINOR.PATCH",
+                self.version
+            ));
         }
         for cmdlet in &self.cmdlets {
             let Some((verb, noun)) = cmdlet.name.split_once('-') else {
-                return invalid(format!("'{}' is not a cmdlet name (Verb-Noun)", cmdlet.name));
+                return invalid(format!(
+                    "'{}' is not a cmdlet name (Verb-Noun)",
+                    cmdlet.name
+                ));
             };
             if verb.is_empty() || noun.is_empty() {
-                return invalid(format!("'{}' is not a cmdlet name (Verb-Noun)", cmdlet.name));
+                return invalid(format!(
+                    "'{}' is not a cmdlet name (Verb-Noun)",
+                    cmdlet.name
+                ));
             }
             let reads = READ_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb));
             if !reads && !self.mutates {
-                return invalid(format!("{} changes things but the manifest says mutates = false", cmdlet.name));
+                return invalid(format!(
+                    "{} changes things but the manifest says mutates = false",
+                    cmdlet.name
+                ));
             }
         }
         if let Some(schema) = &self.input_schema
@@ -109,17 +132,34 @@ impl Manifest {
 
     /// The declaration of `cmdlet` (any case) on the given surface, if declared.
     pub fn cmdlet(&self, cmdlet: &str, compliance: bool) -> Option<&CmdletUse> {
-        self.cmdlets.iter().find(|c| c.compliance == compliance && c.name.eq_ignore_ascii_case(cmdlet))
+        self.cmdlets
+            .iter()
+            .find(|c| c.compliance == compliance && c.name.eq_ignore_ascii_case(cmdlet))
     }
 
     /// Checks a call against the declarations; the error says what was not declared.
-    pub fn allows(&self, cmdlet: &str, parameters: &serde_json::Map<String, serde_json::Value>, compliance: bool) -> Result<(), String> {
+    pub fn allows(
+        &self,
+        cmdlet: &str,
+        parameters: &serde_json::Map<String, serde_json::Value>,
+        compliance: bool,
+    ) -> Result<(), String> {
         let Some(declared) = self.cmdlet(cmdlet, compliance) else {
-            return Err(format!("plugin {} did not declare the cmdlet {cmdlet} in its manifest", self.name));
+            return Err(format!(
+                "plugin {} did not declare the cmdlet {cmdlet} in its manifest",
+                self.name
+            ));
         };
         for name in parameters.keys().filter(|k| !k.contains('@')) {
-            if !declared.parameters.iter().any(|p| p.eq_ignore_ascii_case(name)) {
-                return Err(format!("plugin {} did not declare the parameter -{name} of {cmdlet} in its manifest", self.name));
+            if !declared
+                .parameters
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(name))
+            {
+                return Err(format!(
+                    "plugin {} did not declare the parameter -{name} of {cmdlet} in its manifest",
+                    self.name
+                ));
             }
         }
         Ok(())
@@ -148,15 +188,25 @@ memory_mb = 64
         params.insert("resultsize".into(), "Unlimited".into());
         assert!(m.allows("get-mailbox", &params, false).is_ok());
         params.insert("Identity".into(), "x".into());
-        assert!(m.allows("Get-Mailbox", &params, false).unwrap_err().contains("-Identity"));
-        assert!(m.allows("Set-Mailbox", &serde_json::Map::new(), false).unwrap_err().contains("Set-Mailbox"));
+        assert!(
+            m.allows("Get-Mailbox", &params, false)
+                .unwrap_err()
+                .contains("-Identity")
+        );
+        assert!(
+            m.allows("Set-Mailbox", &serde_json::Map::new(), false)
+                .unwrap_err()
+                .contains("Set-Mailbox")
+        );
         assert_eq!(Manifest::parse(&m.to_toml()).unwrap(), m);
     }
 
     #[test]
     fn refuses_bad_manifests() {
         assert!(Manifest::parse("name = 'x'").is_err());
-        let e = Manifest::parse(&INVENTORY.replace("Get-Mailbox", "Set-Mailbox")).unwrap_err().to_string();
+        let e = Manifest::parse(&INVENTORY.replace("Get-Mailbox", "Set-Mailbox"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("mutates = false"), "{e}");
         assert!(Manifest::parse(&INVENTORY.replace("memory_mb", "memory")).is_err());
     }

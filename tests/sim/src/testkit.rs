@@ -12,7 +12,9 @@ pub fn prepare_state_dir(cache: &Path, target: &Path) -> std::io::Result<()> {
     let template = cache.join("sim-template");
     if !template.join("contoso").is_dir() {
         // Built beside the final place and renamed, so parallel test processes never see half.
-        let staging = template.with_extension(format!("staging-{}", std::process::id()));
+        static STAGING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STAGING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let staging = template.with_extension(format!("staging-{}-{n}", std::process::id()));
         let made = staging.clone();
         // Its own thread and runtime: callers are often inside a runtime, which cannot nest.
         std::thread::spawn(move || -> std::io::Result<()> {
@@ -30,8 +32,8 @@ pub fn prepare_state_dir(cache: &Path, target: &Path) -> std::io::Result<()> {
         .join()
         .map_err(|_| std::io::Error::other("building the template emulator panicked"))??;
         if std::fs::rename(&staging, &template).is_err() {
-            // Another process won the race; use its copy.
-            std::fs::remove_dir_all(&staging)?;
+            // Another caller won the race; use its copy.
+            let _ = std::fs::remove_dir_all(&staging);
         }
     }
     copy_dir(&template, target)

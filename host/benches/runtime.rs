@@ -1,0 +1,294 @@
+//! Plugin runtime benchmarks (run: `bash scripts/build-plugins.sh && cargo build --release -p exorun -p exorun-sim && cargo bench -p exorun --bench runtime`).
+//!
+//! 1. Loading a plugin from the disk cache vs compiling it (the Rust and the Python plugin).
+//! 2. Warm runs: a fresh store and instance from the prepared `InstancePre` (pooling allocator)
+//!    plus a minimal `run` call, against nothing but the same call on the host (baseline: 0).
+//! 3. One small cmdlet called from a plugin vs the same call made directly with the host's
+//!    transport, same emulator, same run.
+//! 4. Streaming 1,000,000 mailboxes through `mailbox-inventory` (the `exorun run` process) vs
+//!    `exorun invoke Get-Mailbox` (the direct transport, same process kind), with the host
+//!    process's peak RSS; the emulator runs as its own process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use exorun::Connection;
+use exorun::config::{CredentialSpec, Settings};
+use exorun::exchange::Surface;
+use exorun::runtime::{
+    LoadKind, MemoryCheckpoints, NoProgress, RunRequest, Runtime, RuntimeSettings, VecSink,
+};
+use exorun::secret::SecretSource;
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn artifact(name: &str) -> PathBuf {
+    let path = workspace()
+        .join("target/plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash scripts/build-plugins.sh` first",
+        path.display()
+    );
+    path
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// A running `exorun-sim` process (release build) and its ready line.
+struct SimProcess {
+    child: std::process::Child,
+    ready: Value,
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sim_process(mailboxes: usize, state: &Path) -> SimProcess {
+    use std::io::BufRead;
+    let binary = workspace().join("target/release/exorun-sim");
+    assert!(
+        binary.exists(),
+        "build the emulator first: cargo build --release -p exorun-sim"
+    );
+    let mut child = Command::new(binary)
+        .args(["--mailboxes", &mailboxes.to_string(), "--state-dir"])
+        .arg(state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("exorun-sim starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    SimProcess {
+        child,
+        ready: serde_json::from_str(&line).expect("ready JSON"),
+    }
+}
+
+fn admin(ready: &Value) -> &Value {
+    ready["tenants"][0]["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["name"] == "exorun-admin")
+        .expect("admin")
+}
+
+fn settings(ready: &Value) -> Settings {
+    let app = admin(ready);
+    let base = ready["base_url"].as_str().expect("base").to_string();
+    Settings {
+        app_id: Some(app["client_id"].as_str().expect("id").into()),
+        organization: Some(ready["tenant_domain"].as_str().expect("domain").into()),
+        credential: Some(CredentialSpec::CertificateFile {
+            path: app["pfx"].as_str().expect("pfx").into(),
+            password: Some(SecretSource::File(
+                app["pfx_password_file"].as_str().expect("pw").into(),
+            )),
+        }),
+        authority: Some(base.clone()),
+        exchange_url: Some(base.clone()),
+        compliance_url: Some(format!("{base}/compliance")),
+        ca_file: Some(ready["ca_file"].as_str().expect("ca").into()),
+        ..Settings::default()
+    }
+}
+
+async fn load_vs_compile(name: &str) {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let settings = RuntimeSettings {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..RuntimeSettings::default()
+    };
+    let started = Instant::now();
+    let first = Runtime::new(settings.clone())
+        .expect("runtime")
+        .load(artifact(name).as_path())
+        .await
+        .expect("load");
+    let compile = started.elapsed();
+    assert_eq!(first.loaded(), LoadKind::Compiled);
+    let mut cached = Vec::new();
+    for _ in 0..5 {
+        let runtime = Runtime::new(settings.clone()).expect("runtime");
+        let started = Instant::now();
+        let plugin = runtime.load(artifact(name).as_path()).await.expect("load");
+        cached.push(started.elapsed());
+        assert_eq!(plugin.loaded(), LoadKind::DiskCache);
+    }
+    let cached = median(cached);
+    println!(
+        "  {name:<18} compile {:>9.1} ms   cached load {:>7.2} ms   {:>6.0}x faster",
+        compile.as_secs_f64() * 1e3,
+        cached.as_secs_f64() * 1e3,
+        compile.as_secs_f64() / cached.as_secs_f64()
+    );
+}
+
+fn request(connection: &Connection, input: &str) -> (RunRequest, Arc<VecSink>) {
+    let sink = Arc::new(VecSink::new());
+    let request = RunRequest {
+        input: input.into(),
+        config: Default::default(),
+        exchange: connection.exchange().clone(),
+        limits: exorun::runtime::RunLimits {
+            memory_bytes: 64 << 20,
+            timeout: Duration::from_secs(600),
+            fuel: None,
+        },
+        sink: sink.clone(),
+        checkpoints: Arc::new(MemoryCheckpoints::new()),
+        progress: Arc::new(NoProgress),
+    };
+    (request, sink)
+}
+
+fn peak_rss_and_time(command: &mut Command) -> (u64, Duration) {
+    let started = Instant::now();
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("exorun runs");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "exorun failed");
+            return (peak, started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn exorun_command(ready: &Value, args: &[&str]) -> Command {
+    let app = admin(ready);
+    let base = ready["base_url"].as_str().expect("base");
+    let mut command = Command::new(workspace().join("target/release/exorun"));
+    command
+        .args([
+            "--app-id",
+            app["client_id"].as_str().expect("id"),
+            "--organization",
+            ready["tenant_domain"].as_str().expect("domain"),
+        ])
+        .args([
+            "--certificate",
+            app["pfx"].as_str().expect("pfx"),
+            "--certificate-password-file",
+            app["pfx_password_file"].as_str().expect("pw"),
+        ])
+        .args([
+            "--authority",
+            base,
+            "--exchange-url",
+            base,
+            "--ca-file",
+            ready["ca_file"].as_str().expect("ca"),
+        ])
+        .args(args);
+    command
+}
+
+fn main() {
+    let runtime_tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime_tokio.block_on(async {
+        println!("Loading a compiled plugin from the disk cache vs compiling it (median of 5 cached loads):");
+        load_vs_compile("mailbox-inventory").await;
+        load_vs_compile("stale-mailboxes").await;
+
+        let state = tempfile::tempdir().expect("state");
+        let sim = sim_process(1000, state.path());
+        let connection = Connection::open(settings(&sim.ready)).expect("connection");
+        let runtime = Runtime::new(RuntimeSettings { cache_dir: None, ..RuntimeSettings::default() }).expect("runtime");
+
+        let hostile = runtime.load(artifact("hostile").as_path()).await.expect("hostile");
+        let mut warm = Vec::new();
+        for _ in 0..2000 {
+            let (request, _) = request(&connection, r#"{"attempt": "none"}"#);
+            let started = Instant::now();
+            let _ = runtime.run(&hostile, request).await;
+            warm.push(started.elapsed());
+        }
+        println!("Warm run (new store + instance from InstancePre, pooling allocator, one trivial run call), median of 2000:");
+        println!("  {:.1} µs", median(warm).as_secs_f64() * 1e6);
+
+        let identities: Vec<String> = connection
+            .exchange()
+            .invoke(Surface::Exchange, "Get-Mailbox", serde_json::from_value(serde_json::json!({"ResultSize": 200})).expect("params"))
+            .await
+            .expect("mailboxes")
+            .iter()
+            .filter_map(|m| m["UserPrincipalName"].as_str().map(str::to_string))
+            .collect();
+        let audit = runtime.load(artifact("mailbox-permission-audit").as_path()).await.expect("audit");
+        let input = serde_json::json!({"identities": identities}).to_string();
+        let (mut direct, mut plugin) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let started = Instant::now();
+            for identity in &identities {
+                let params: exorun::exchange::Parameters = serde_json::from_value(serde_json::json!({"Identity": identity})).expect("params");
+                connection.exchange().invoke(Surface::Exchange, "Get-MailboxPermission", params.clone()).await.expect("permission");
+                connection.exchange().invoke(Surface::Exchange, "Get-RecipientPermission", params).await.expect("send as");
+            }
+            direct.push(started.elapsed());
+            let (request, _) = request(&connection, &input);
+            let started = Instant::now();
+            let outcome = runtime.run(&audit, request).await.expect("audit run");
+            plugin.push(started.elapsed());
+            assert_eq!(outcome.cmdlet_calls as usize, identities.len() * 2);
+        }
+        let calls = identities.len() as f64 * 2.0;
+        let (d, p) = (median(direct), median(plugin));
+        println!("Small cmdlets (Get-MailboxPermission + Get-RecipientPermission for 200 mailboxes), median of 3:");
+        println!("  direct transport (baseline)   {:>7.3} ms/call  1.00x", d.as_secs_f64() * 1e3 / calls);
+        println!("  from mailbox-permission-audit {:>7.3} ms/call  {:.2}x", p.as_secs_f64() * 1e3 / calls, p.as_secs_f64() / d.as_secs_f64());
+        drop(sim);
+
+        let big_state = tempfile::tempdir().expect("state");
+        let big = sim_process(1_000_000, big_state.path());
+        let cache = tempfile::tempdir().expect("cache");
+        let inventory = artifact("mailbox-inventory");
+        let run_args = ["run", inventory.to_str().expect("path"), "--input", r#"{"statistics": false}"#, "--output", "jsonl", "--cache-dir", cache.path().to_str().expect("cache")];
+        let _ = peak_rss_and_time(&mut exorun_command(&big.ready, &run_args));
+        let (mut invoke_runs, mut plugin_runs) = (Vec::new(), Vec::new());
+        for _ in 0..2 {
+            invoke_runs.push(peak_rss_and_time(&mut exorun_command(&big.ready, &["invoke", "Get-Mailbox", "-ResultSize", "Unlimited", "--output", "jsonl"])));
+            plugin_runs.push(peak_rss_and_time(&mut exorun_command(&big.ready, &run_args)));
+        }
+        let best = |runs: &[(u64, Duration)]| runs.iter().map(|r| r.1).min().expect("runs");
+        let rss = |runs: &[(u64, Duration)]| runs.iter().map(|r| r.0).max().expect("runs");
+        let (i, r) = (best(&invoke_runs), best(&plugin_runs));
+        let rows = 1_000_000.0;
+        println!("1,000,000 mailboxes streamed, best of 2, emulator in its own process:");
+        println!("  exorun invoke Get-Mailbox (direct, baseline) {:>6.2} s {:>8.0} rows/s  peak RSS {:>4} MB  1.00x", i.as_secs_f64(), rows / i.as_secs_f64(), rss(&invoke_runs) / 1024);
+        println!("  exorun run mailbox-inventory                 {:>6.2} s {:>8.0} rows/s  peak RSS {:>4} MB  {:.2}x", r.as_secs_f64(), rows / r.as_secs_f64(), rss(&plugin_runs) / 1024, i.as_secs_f64() / r.as_secs_f64());
+    });
+}

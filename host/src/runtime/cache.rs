@@ -1,0 +1,284 @@
+//! The disk cache of compiled plugins: `<dir>/<digest>-<engine fingerprint>.cwasm`.
+//!
+//! A cache entry is native code that is mapped and run without checks, so it is treated as
+//! code: the directory is created private (0700), entries are written private (0600) and
+//! atomically (a temporary file renamed into place), and an entry is loaded only when it and
+//! its directory belong to this user and nobody else can write them. Anything else is refused,
+//! and the plugin compiled afresh.
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Extension of cache entries.
+const EXTENSION: &str = "cwasm";
+
+/// A cache directory this process may read and write.
+#[derive(Debug)]
+pub(crate) struct CompileCache {
+    dir: PathBuf,
+    /// The user this process runs as, learned from a file it created in `dir`.
+    uid: u32,
+}
+
+/// Tells temporary files of concurrent writers in one process apart.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl CompileCache {
+    /// Creates `dir` (0700) if needed and checks that it is safe to keep code in; an unsafe or
+    /// unusable directory is an error that says why.
+    pub(crate) fn open(dir: &Path) -> io::Result<CompileCache> {
+        create_private_dir(dir)?;
+        let uid = probe_uid(dir)?;
+        let cache = CompileCache {
+            dir: dir.to_path_buf(),
+            uid,
+        };
+        cache.check_dir()?;
+        Ok(cache)
+    }
+
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the entry for a plugin `digest` compiled by an engine with `fingerprint` lives.
+    pub(crate) fn entry(&self, digest: &str, fingerprint: &str) -> PathBuf {
+        self.dir.join(format!("{digest}-{fingerprint}.{EXTENSION}"))
+    }
+
+    /// Whether `entry` may be loaded: it is a regular file (not a link) owned by this user and
+    /// writable by nobody else, in a directory that is the same. `Ok(false)` when it does not
+    /// exist; an error says what is wrong with it.
+    pub(crate) fn trusted(&self, entry: &Path) -> io::Result<bool> {
+        let meta = match fs::symlink_metadata(entry) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        self.check_dir()?;
+        if !meta.file_type().is_file() {
+            return Err(unsafe_entry(entry, "it is not a regular file"));
+        }
+        check_owner_and_mode(&meta, self.uid, entry)?;
+        Ok(true)
+    }
+
+    /// Writes `code` as `entry`: to a private temporary file first, renamed into place, so a
+    /// reader never sees half an entry.
+    pub(crate) fn store(&self, entry: &Path, code: &[u8]) -> io::Result<()> {
+        self.check_dir()?;
+        let temp = self.dir.join(format!(
+            ".{}.{}.{}.tmp",
+            entry
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("entry"),
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = create_private_file(&temp).and_then(|mut file| {
+            file.write_all(code)?;
+            file.sync_all()
+        });
+        match written.and_then(|()| fs::rename(&temp, entry)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes an entry that could not be loaded, so it is written afresh.
+    pub(crate) fn discard(&self, entry: &Path) {
+        if let Err(error) = fs::remove_file(entry) {
+            tracing::debug!(entry = %entry.display(), %error, "cannot remove a stale cache entry");
+        }
+    }
+
+    fn check_dir(&self) -> io::Result<()> {
+        let meta = fs::metadata(&self.dir)?;
+        if !meta.is_dir() {
+            return Err(unsafe_entry(&self.dir, "it is not a directory"));
+        }
+        check_owner_and_mode(&meta, self.uid, &self.dir)
+    }
+}
+
+fn unsafe_entry(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "{} is not safe to load compiled code from: {why}",
+            path.display()
+        ),
+    )
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// The uid of this process, as the owner of a file it creates in `dir` (std has no `geteuid`).
+#[cfg(unix)]
+fn probe_uid(dir: &Path) -> io::Result<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    let probe = dir.join(format!(
+        ".probe.{}.{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let uid = create_private_file(&probe).and_then(|file| file.metadata().map(|m| m.uid()));
+    let _ = fs::remove_file(&probe);
+    uid
+}
+
+#[cfg(unix)]
+fn check_owner_and_mode(meta: &fs::Metadata, uid: u32, path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    if meta.uid() != uid {
+        return Err(unsafe_entry(
+            path,
+            &format!("it belongs to uid {}, not to this user ({uid})", meta.uid()),
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(unsafe_entry(
+            path,
+            &format!(
+                "its mode {:o} lets others write it (fix: chmod go-w)",
+                meta.mode() & 0o777
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn unsupported() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the compile cache needs Unix file ownership and modes",
+    )
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(_: &Path) -> io::Result<()> {
+    Err(unsupported())
+}
+
+#[cfg(not(unix))]
+fn create_private_file(_: &Path) -> io::Result<fs::File> {
+    Err(unsupported())
+}
+
+#[cfg(not(unix))]
+fn probe_uid(_: &Path) -> io::Result<u32> {
+    Err(unsupported())
+}
+
+#[cfg(not(unix))]
+fn check_owner_and_mode(_: &fs::Metadata, _: u32, _: &Path) -> io::Result<()> {
+    Err(unsupported())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn chmod(path: &Path, mode: u32) {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn creates_a_private_directory_and_private_entries() {
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("a/b/compiled");
+        let cache = CompileCache::open(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        let entry = cache.entry("abc", "0123456789abcdef");
+        assert_eq!(entry, dir.join("abc-0123456789abcdef.cwasm"));
+        assert!(!cache.trusted(&entry).unwrap(), "absent");
+        cache.store(&entry, b"code").unwrap();
+        assert_eq!(mode(&entry), 0o600);
+        assert!(cache.trusted(&entry).unwrap());
+        assert_eq!(fs::read(&entry).unwrap(), b"code");
+        let leftovers: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "no temporary or probe files remain: {leftovers:?}"
+        );
+        cache.discard(&entry);
+        assert!(!entry.exists());
+    }
+
+    #[test]
+    fn the_fingerprint_changes_the_file_name() {
+        let scratch = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(scratch.path()).unwrap();
+        assert_ne!(cache.entry("abc", "1111"), cache.entry("abc", "2222"));
+        assert_ne!(cache.entry("abc", "1111"), cache.entry("abd", "1111"));
+    }
+
+    #[test]
+    fn writable_by_others_is_refused() {
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("compiled");
+        let cache = CompileCache::open(&dir).unwrap();
+        let entry = cache.entry("abc", "f");
+        cache.store(&entry, b"code").unwrap();
+
+        chmod(&entry, 0o666);
+        let e = cache.trusted(&entry).unwrap_err().to_string();
+        assert!(e.contains("lets others write it"), "{e}");
+        chmod(&entry, 0o600);
+
+        chmod(&dir, 0o777);
+        assert!(cache.trusted(&entry).is_err(), "a world-writable directory");
+        assert!(CompileCache::open(&dir).is_err());
+        chmod(&dir, 0o770);
+        assert!(cache.trusted(&entry).is_err(), "a group-writable directory");
+        chmod(&dir, 0o700);
+        assert!(cache.trusted(&entry).unwrap());
+    }
+
+    #[test]
+    fn links_are_refused() {
+        let scratch = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(scratch.path()).unwrap();
+        let target = scratch.path().join("elsewhere");
+        fs::write(&target, b"code").unwrap();
+        let entry = cache.entry("abc", "f");
+        std::os::unix::fs::symlink(&target, &entry).unwrap();
+        let e = cache.trusted(&entry).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+}

@@ -1,0 +1,301 @@
+//! `exchange`: cmdlets a plugin asks for, checked against its manifest before anything is sent,
+//! then run with the tenant's credential by the [`ExchangeClient`], which the plugin never sees.
+//!
+//! A cmdlet runs on Exchange Online unless the manifest declares it for Security & Compliance
+//! only. Changes in a dry run are recorded by the client and reported to the plugin as
+//! `dry-run`. Every wait on the service is bounded by the run's deadline: epochs interrupt
+//! WebAssembly, not the host.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::time::Instant;
+use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
+
+use crate::exchange::{ExchangeClient, ExchangeError, Parameters, Query, Surface, is_mutating};
+use crate::plugin::manifest::Manifest;
+use crate::runtime::bindings::exorun::plugin::exchange::{self, CmdletError};
+use crate::runtime::error::DeadlineReached;
+use crate::runtime::state::RunState;
+
+/// Queries one run may have open at once; each holds a request body and a link, so this bounds
+/// what a plugin can make the host keep.
+const MAX_OPEN_QUERIES: usize = 64;
+
+/// A plugin's `query` resource: the host keeps the query, the plugin a handle to it.
+pub struct QueryState {
+    cmdlet: String,
+    kind: QueryKind,
+}
+
+enum QueryKind {
+    /// Refused before anything was sent: every `next-page` says why.
+    Refused(CmdletError),
+    /// Admitted. `rehearsal`: a change in a dry run, recorded on the first `next-page`.
+    Open { query: Query, rehearsal: bool },
+}
+
+/// The `exchange` interface of one run.
+pub(crate) struct ExchangeHost {
+    client: ExchangeClient,
+    manifest: Arc<Manifest>,
+    deadline: Instant,
+    /// Bytes of results one `invoke` may collect: what fits in the plugin's memory.
+    invoke_limit: u64,
+    queries: ResourceTable,
+    open_queries: usize,
+    /// Cmdlets admitted (sent, or recorded in a dry run).
+    pub(crate) calls: u64,
+    /// Cmdlets or parameters refused because the manifest does not declare them.
+    pub(crate) denied: u64,
+}
+
+impl ExchangeHost {
+    /// Cmdlets for the plugin with `manifest` through `client`, until `deadline`; `invoke`
+    /// results are limited to `invoke_limit` bytes.
+    pub(crate) fn new(
+        client: ExchangeClient,
+        manifest: Arc<Manifest>,
+        deadline: Instant,
+        invoke_limit: u64,
+    ) -> ExchangeHost {
+        ExchangeHost {
+            client,
+            manifest,
+            deadline,
+            invoke_limit,
+            queries: ResourceTable::new(),
+            open_queries: 0,
+            calls: 0,
+            denied: 0,
+        }
+    }
+
+    /// Checks a call: the parameters are a JSON object and the manifest declares the cmdlet and
+    /// each parameter. Gives the surface to run it on.
+    fn admit(
+        &mut self,
+        cmdlet: &str,
+        parameters: &str,
+    ) -> Result<(Surface, Parameters), CmdletError> {
+        let parameters = match serde_json::from_str::<Value>(parameters) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return Err(CmdletError::InvalidParameter(format!(
+                    "the parameters of {cmdlet} must be a JSON object, like {{\"Identity\": \"ann@contoso.com\"}}"
+                )));
+            }
+            Err(e) => {
+                return Err(CmdletError::InvalidParameter(format!(
+                    "the parameters of {cmdlet} are not JSON: {e}"
+                )));
+            }
+        };
+        let compliance = self.manifest.cmdlet(cmdlet, false).is_none()
+            && self.manifest.cmdlet(cmdlet, true).is_some();
+        if let Err(why) = self.manifest.allows(cmdlet, &parameters, compliance) {
+            self.denied += 1;
+            tracing::warn!(target: "exorun::plugin", plugin = %self.manifest.name, cmdlet, "denied: {why}");
+            return Err(CmdletError::Denied(why));
+        }
+        self.calls += 1;
+        tracing::debug!(target: "exorun::plugin", plugin = %self.manifest.name, cmdlet, "cmdlet admitted");
+        let surface = if compliance {
+            Surface::Compliance
+        } else {
+            Surface::Exchange
+        };
+        Ok((surface, parameters))
+    }
+
+    /// Whether `cmdlet` is recorded instead of sent.
+    fn rehearses(&self, cmdlet: &str) -> bool {
+        self.client.settings().dry_run && is_mutating(cmdlet)
+    }
+}
+
+/// Waits for `work` until `deadline`; past it the run is over (the call traps).
+async fn before<F: Future>(deadline: Instant, work: F) -> wasmtime::Result<F::Output> {
+    tokio::time::timeout_at(deadline, work)
+        .await
+        .map_err(|_| wasmtime::Error::new(DeadlineReached))
+}
+
+/// What a plugin is told about a failed cmdlet: the variant it can act on, with the service's
+/// own message.
+pub(crate) fn cmdlet_error(error: ExchangeError) -> CmdletError {
+    match error {
+        ExchangeError::NotFound { message, .. } => CmdletError::NotFound(message.text),
+        ExchangeError::InvalidParameter { message, .. } => {
+            CmdletError::InvalidParameter(message.text)
+        }
+        e @ (ExchangeError::Unauthorized { .. }
+        | ExchangeError::NoRole { .. }
+        | ExchangeError::Auth(_)) => CmdletError::Unauthorized(e.to_string()),
+        e @ ExchangeError::Throttled { .. } => CmdletError::Throttled(e.to_string()),
+        e @ ExchangeError::Transport { .. } => CmdletError::Transport(e.to_string()),
+        e @ (ExchangeError::Service { .. } | ExchangeError::Redirect { .. }) => {
+            CmdletError::Service(e.to_string())
+        }
+    }
+}
+
+fn dry_run(cmdlet: &str) -> CmdletError {
+    CmdletError::DryRun(format!(
+        "{cmdlet} changes the tenant and this is a dry run: it was recorded, not sent"
+    ))
+}
+
+fn to_json(rows: Vec<Value>) -> Vec<String> {
+    rows.into_iter().map(|row| row.to_string()).collect()
+}
+
+pub(super) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
+    exchange::add_to_linker::<RunState, HasSelf<ExchangeHost>>(linker, |state| &mut state.exchange)
+}
+
+impl exchange::Host for ExchangeHost {
+    async fn invoke(
+        &mut self,
+        cmdlet: String,
+        parameters: String,
+    ) -> wasmtime::Result<Result<Vec<String>, CmdletError>> {
+        let (surface, parameters) = match self.admit(&cmdlet, &parameters) {
+            Ok(admitted) => admitted,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let rehearsal = self.rehearses(&cmdlet);
+        let mut query = self.client.query(surface, &cmdlet, parameters);
+        let mut rows = Vec::new();
+        let mut bytes = 0u64;
+        loop {
+            let page = match before(self.deadline, query.next_page()).await? {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(error) => return Ok(Err(cmdlet_error(error))),
+            };
+            for row in to_json(page.rows) {
+                bytes += row.len() as u64;
+                if bytes > self.invoke_limit {
+                    return Ok(Err(CmdletError::Service(format!(
+                        "the results of {cmdlet} are larger than the plugin's memory: read them page by page with a query"
+                    ))));
+                }
+                rows.push(row);
+            }
+        }
+        if rehearsal {
+            return Ok(Err(dry_run(&cmdlet)));
+        }
+        Ok(Ok(rows))
+    }
+}
+
+impl exchange::HostQuery for ExchangeHost {
+    async fn new(
+        &mut self,
+        cmdlet: String,
+        parameters: String,
+    ) -> wasmtime::Result<Resource<QueryState>> {
+        if self.open_queries >= MAX_OPEN_QUERIES {
+            wasmtime::bail!(
+                "the plugin has {MAX_OPEN_QUERIES} queries open at once, the most a run may have: drop finished queries"
+            );
+        }
+        let kind = match self.admit(&cmdlet, &parameters) {
+            Ok((surface, parameters)) => QueryKind::Open {
+                rehearsal: self.rehearses(&cmdlet),
+                query: self.client.query(surface, &cmdlet, parameters),
+            },
+            Err(refused) => QueryKind::Refused(refused),
+        };
+        let handle = self.queries.push(QueryState { cmdlet, kind })?;
+        self.open_queries += 1;
+        Ok(handle)
+    }
+
+    async fn next_page(
+        &mut self,
+        this: Resource<QueryState>,
+    ) -> wasmtime::Result<Result<Option<Vec<String>>, CmdletError>> {
+        let deadline = self.deadline;
+        let state = self.queries.get_mut(&this)?;
+        let (query, rehearsal) = match &mut state.kind {
+            QueryKind::Refused(refused) => return Ok(Err(refused.clone())),
+            QueryKind::Open { query, rehearsal } => (query, rehearsal),
+        };
+        let page = before(deadline, query.next_page()).await?;
+        if std::mem::take(rehearsal) {
+            return Ok(Err(dry_run(&state.cmdlet)));
+        }
+        Ok(page
+            .map(|page| page.map(|page| to_json(page.rows)))
+            .map_err(cmdlet_error))
+    }
+
+    async fn drop(&mut self, this: Resource<QueryState>) -> wasmtime::Result<()> {
+        self.queries.delete(this)?;
+        self.open_queries -= 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::exchange::ServiceMessage;
+
+    fn message(text: &str) -> Box<ServiceMessage> {
+        Box::new(ServiceMessage {
+            text: text.into(),
+            ..ServiceMessage::default()
+        })
+    }
+
+    #[test]
+    fn exchange_errors_keep_the_services_message() {
+        let e = cmdlet_error(ExchangeError::NotFound {
+            cmdlet: "Get-Mailbox".into(),
+            message: message(
+                "The operation couldn't be performed because object 'x' couldn't be found.",
+            ),
+        });
+        assert!(matches!(e, CmdletError::NotFound(m) if m.contains("object 'x'")));
+        let e = cmdlet_error(ExchangeError::InvalidParameter {
+            cmdlet: "Set-Mailbox".into(),
+            message: message("A parameter cannot be found that matches parameter name 'Bogus'."),
+        });
+        assert!(matches!(e, CmdletError::InvalidParameter(m) if m.contains("'Bogus'")));
+        let e = cmdlet_error(ExchangeError::NoRole {
+            cmdlet: "Get-Mailbox".into(),
+            message: message(""),
+        });
+        assert!(matches!(e, CmdletError::Unauthorized(m) if m.contains("no Exchange role")));
+        let e = cmdlet_error(ExchangeError::Unauthorized {
+            message: "consent".into(),
+        });
+        assert!(matches!(e, CmdletError::Unauthorized(m) if m.contains("consent")));
+        let e = cmdlet_error(ExchangeError::Throttled {
+            attempts: 6,
+            retry_after: Some(Duration::from_secs(1)),
+        });
+        assert!(matches!(e, CmdletError::Throttled(m) if m.contains("6 attempts")));
+        let e = cmdlet_error(ExchangeError::Transport {
+            attempts: 3,
+            reason: "connection reset".into(),
+        });
+        assert!(matches!(e, CmdletError::Transport(m) if m.contains("connection reset")));
+        let e = cmdlet_error(ExchangeError::Service {
+            status: 500,
+            message: message("Internal failure"),
+        });
+        assert!(matches!(e, CmdletError::Service(m) if m.contains("HTTP 500: Internal failure")));
+        let e = cmdlet_error(ExchangeError::Redirect {
+            location: "https://evil.example".into(),
+        });
+        assert!(matches!(e, CmdletError::Service(m) if m.contains("evil.example")));
+    }
+}

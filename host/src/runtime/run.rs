@@ -1,0 +1,251 @@
+//! Running a plugin: a fresh store and instance per run, with its limits (memory, wall clock,
+//! optionally fuel), a WASI context that grants nothing, and the host interfaces wired to the
+//! run's Exchange client, sinks and checkpoint store. Whatever the plugin does, the run ends
+//! with an outcome or a [`RunError`] and the store is thrown away.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use wasmtime::Store;
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::Runtime;
+use super::error::{Failure, RunError};
+use super::imports::checkpoint::{CheckpointHost, CheckpointKey, CheckpointStore};
+use super::imports::config::ConfigHost;
+use super::imports::exchange::ExchangeHost;
+use super::imports::log::LogHost;
+use super::imports::output::{OutputHost, RecordSink};
+use super::imports::progress::{ProgressHost, ProgressSink};
+use super::plugin::Plugin;
+use super::state::{MemoryLimiter, RunState};
+use super::stdio::Capture;
+use crate::exchange::ExchangeClient;
+use crate::plugin::manifest::Manifest;
+
+/// Memory a run gets when its manifest does not say.
+pub const DEFAULT_MEMORY_MB: u64 = 64;
+
+/// Time a run gets when its manifest does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The limits of one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Linear memory, bytes (per memory; at most the runtime's `max_memory_bytes`).
+    pub memory_bytes: u64,
+    /// Wall-clock time from the start of the run, host calls included.
+    pub timeout: Duration,
+    /// Fuel (roughly, WebAssembly instructions), or `None` for no count. A fuel-limited run
+    /// uses a second engine whose code counts fuel, compiled on the plugin's first such run.
+    pub fuel: Option<u64>,
+}
+
+impl RunLimits {
+    /// What `manifest` asks for, with [`DEFAULT_MEMORY_MB`] and [`DEFAULT_TIMEOUT`] where it
+    /// does not say; no fuel limit.
+    pub fn for_manifest(manifest: &Manifest) -> RunLimits {
+        RunLimits {
+            memory_bytes: manifest
+                .limits
+                .memory_mb
+                .unwrap_or(DEFAULT_MEMORY_MB)
+                .saturating_mul(1 << 20),
+            timeout: manifest
+                .limits
+                .timeout_secs
+                .map_or(DEFAULT_TIMEOUT, Duration::from_secs),
+            fuel: None,
+        }
+    }
+}
+
+/// One run's input and surroundings.
+pub struct RunRequest {
+    /// The plugin's input, JSON.
+    pub input: String,
+    /// The operator's values for `config.get`.
+    pub config: BTreeMap<String, String>,
+    /// The tenant's Exchange client (its settings decide dry run and page size).
+    pub exchange: ExchangeClient,
+    /// The run's limits (see [`Plugin::default_limits`]).
+    pub limits: RunLimits,
+    /// Where the plugin's records go.
+    pub sink: Arc<dyn RecordSink>,
+    /// Where its checkpoint is kept (keyed by plugin name and input digest).
+    pub checkpoints: Arc<dyn CheckpointStore>,
+    /// Where its progress reports go.
+    pub progress: Arc<dyn ProgressSink>,
+}
+
+/// What a finished run gives back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The plugin's summary (JSON, as the plugin wrote it).
+    pub summary: String,
+    /// Records emitted to the sink.
+    pub records: u64,
+    /// Cmdlets admitted (sent, or recorded in a dry run).
+    pub cmdlet_calls: u64,
+    /// Cmdlets or parameters refused because the manifest does not declare them.
+    pub denied: u64,
+    /// What the plugin printed on stdout and stderr (the last 64 KiB; also logged).
+    pub captured_output: String,
+}
+
+impl Runtime {
+    /// Runs `plugin` once. Runs beyond the runtime's `max_concurrent_runs` wait for a slot
+    /// first; the time limit starts when the run does.
+    pub async fn run(&self, plugin: &Plugin, request: RunRequest) -> Result<RunOutcome, RunError> {
+        serde_json::from_str::<serde::de::IgnoredAny>(&request.input)
+            .map_err(|e| RunError::Input(e.to_string()))?;
+        let pre = match request.limits.fuel {
+            None => plugin.pre.clone(),
+            Some(_) => self.metered(plugin).await?,
+        };
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| RunError::Host("the runtime's run slots are closed".into()))?;
+        let limits = RunLimits {
+            memory_bytes: request
+                .limits
+                .memory_bytes
+                .min(self.settings.max_memory_bytes),
+            ..request.limits
+        };
+        let deadline = tokio::time::Instant::now() + limits.timeout;
+        let manifest = plugin.manifest.clone();
+        let name = manifest.name.clone();
+        let capture = Capture::new(&name);
+        let key = CheckpointKey::new(&name, &request.input);
+        let state = RunState {
+            wasi: WasiCtxBuilder::new()
+                .stdout(capture.stdout())
+                .stderr(capture.stderr())
+                .allow_tcp(false)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false)
+                .build(),
+            wasi_table: wasmtime::component::ResourceTable::new(),
+            limiter: MemoryLimiter::new(limits.memory_bytes),
+            exchange: ExchangeHost::new(request.exchange, manifest, deadline, limits.memory_bytes),
+            log: LogHost::new(&name),
+            progress: ProgressHost::new(&name, request.progress),
+            output: OutputHost::new(request.sink.clone()),
+            config: ConfigHost::new(request.config),
+            checkpoint: CheckpointHost::new(request.checkpoints.clone(), key.clone()),
+        };
+        let mut store = Store::new(pre.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        // Yield to the executor at every epoch tick, so the timeout below can fire while the
+        // plugin computes (WASMTIME-NOTES pitfalls 5 and 6: the deadline must be set first).
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        if let Some(fuel) = limits.fuel {
+            store
+                .set_fuel(fuel)
+                .map_err(|e| RunError::Host(e.to_string()))?;
+        }
+        let input = request.input;
+        let call = async {
+            let instance = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(Stage::Start)?;
+            instance
+                .call_run(&mut store, &input)
+                .await
+                .map_err(Stage::Run)
+        };
+        let ended = AssertUnwindSafe(tokio::time::timeout_at(deadline, call))
+            .catch_unwind()
+            .await;
+        let captured = capture.finish();
+        let flushed = request.sink.flush();
+        let state = store.data();
+        let failure = |error| Failure {
+            error,
+            memory_refused: state.limiter.refused,
+            memory_limit: limits.memory_bytes,
+            timeout: limits.timeout,
+            captured: &captured,
+        };
+        let summary = match ended {
+            Err(panic) => return Err(RunError::Host(panic_text(&*panic))),
+            Ok(Err(_elapsed)) => {
+                return Err(RunError::Timeout {
+                    after: limits.timeout,
+                });
+            }
+            Ok(Ok(Err(Stage::Start(error)))) if !state.limiter.refused => {
+                return Err(RunError::Instantiate(format!("{error:#}")));
+            }
+            Ok(Ok(Err(Stage::Start(error) | Stage::Run(error)))) => {
+                return Err(failure(error).into());
+            }
+            Ok(Ok(Ok(Err(message)))) => return Err(RunError::Plugin(message)),
+            Ok(Ok(Ok(Ok(summary)))) => summary,
+        };
+        flushed.map_err(|e| RunError::Output(e.to_string()))?;
+        if let Err(error) = request.checkpoints.clear(&key) {
+            tracing::warn!(plugin = %name, %error, "the run finished but its checkpoint could not be cleared");
+        }
+        Ok(RunOutcome {
+            summary,
+            records: state.output.records,
+            cmdlet_calls: state.exchange.calls,
+            denied: state.exchange.denied,
+            captured_output: captured,
+        })
+    }
+}
+
+/// Where a run failed.
+enum Stage {
+    /// Instantiating the component.
+    Start(wasmtime::Error),
+    /// In `run`.
+    Run(wasmtime::Error),
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_follow_the_manifest() {
+        let mut manifest =
+            Manifest::parse("name = 'p'\nversion = '1.0.0'\ndescription = 'd'").unwrap();
+        let limits = RunLimits::for_manifest(&manifest);
+        assert_eq!(limits.memory_bytes, 64 << 20);
+        assert_eq!(limits.timeout, Duration::from_secs(600));
+        assert_eq!(limits.fuel, None);
+        manifest.limits.memory_mb = Some(256);
+        manifest.limits.timeout_secs = Some(30);
+        let limits = RunLimits::for_manifest(&manifest);
+        assert_eq!(
+            (limits.memory_bytes, limits.timeout),
+            (256 << 20, Duration::from_secs(30))
+        );
+    }
+
+    #[test]
+    fn panics_are_described() {
+        assert_eq!(panic_text(&"boom"), "boom");
+        assert_eq!(panic_text(&String::from("bang")), "bang");
+        assert_eq!(panic_text(&42), "a panic without a message");
+    }
+}

@@ -1,0 +1,693 @@
+//! The plugin runtime against exorun-sim with the real plugins (`target/plugins`, built by
+//! `bash scripts/build-plugins.sh`): inventory, auto-reply (live and dry run), permission audit,
+//! the Python plugin and the disk cache, every attack of the hostile plugin (after each of which
+//! the host still runs plugins), a query that outlives its tokens, and 100,000 records streamed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use exorun::Connection;
+use exorun::config::Settings;
+use exorun::exchange::{Parameters, Surface};
+use exorun::runtime::{
+    LoadKind, MemoryCheckpoints, NoProgress, Plugin, Record, RecordSink, RunError, RunLimits,
+    RunOutcome, RunRequest, Runtime, RuntimeSettings, VecSink,
+};
+use serde_json::{Value, json};
+
+use crate::support::{Sim, start, start_with};
+
+/// A packed plugin built by scripts/build-plugins.sh.
+fn artifact(name: &str) -> PathBuf {
+    let path = Path::new("/tmp/plugins") // DEVONLY
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `bash scripts/build-plugins.sh` first",
+        path.display()
+    );
+    path
+}
+
+/// The runtime most tests share, as a process shares one (compiled plugins cached on disk
+/// between test runs).
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        Runtime::new(RuntimeSettings {
+            cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtime-cache")),
+            ..RuntimeSettings::default()
+        })
+        .unwrap()
+    })
+}
+
+async fn load(name: &str) -> Arc<Plugin> {
+    runtime().load(artifact(name)).await.unwrap()
+}
+
+/// A connection to the emulator as the admin app, adjusted by `adjust`.
+fn connect(sim: &Sim, adjust: impl FnOnce(&mut Settings)) -> Connection {
+    let mut settings = sim.secret_settings("exorun-admin");
+    adjust(&mut settings);
+    Connection::open(settings).unwrap()
+}
+
+fn request(
+    plugin: &Plugin,
+    connection: &Connection,
+    input: Value,
+    sink: Arc<dyn RecordSink>,
+) -> RunRequest {
+    RunRequest {
+        input: input.to_string(),
+        config: BTreeMap::new(),
+        exchange: connection.exchange().clone(),
+        limits: plugin.default_limits(),
+        sink,
+        checkpoints: Arc::new(MemoryCheckpoints::new()),
+        progress: Arc::new(NoProgress),
+    }
+}
+
+/// Runs `plugin` on the shared runtime; the records it emitted come back too.
+async fn run(
+    plugin: &Plugin,
+    connection: &Connection,
+    input: Value,
+) -> (Result<RunOutcome, RunError>, Vec<Record>) {
+    run_with(plugin, connection, input, |_| {}).await
+}
+
+async fn run_with(
+    plugin: &Plugin,
+    connection: &Connection,
+    input: Value,
+    adjust: impl FnOnce(&mut RunRequest),
+) -> (Result<RunOutcome, RunError>, Vec<Record>) {
+    let sink = Arc::new(VecSink::new());
+    let mut request = request(plugin, connection, input, sink.clone());
+    adjust(&mut request);
+    let outcome = runtime().run(plugin, request).await;
+    (outcome, sink.records())
+}
+
+fn params(value: Value) -> Parameters {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn summary(outcome: &RunOutcome) -> Value {
+    serde_json::from_str(&outcome.summary).unwrap()
+}
+
+fn text<'a>(row: &'a serde_json::Map<String, Value>, key: &str) -> &'a str {
+    row[key].as_str().unwrap_or_default()
+}
+
+/// Every mailbox's UserPrincipalName, read with the library.
+async fn mailbox_upns(connection: &Connection) -> BTreeSet<String> {
+    let rows = connection
+        .exchange()
+        .invoke(
+            Surface::Exchange,
+            "Get-Mailbox",
+            params(json!({"ResultSize": "Unlimited"})),
+        )
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r["UserPrincipalName"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// InvokeCommand requests the emulator saw, as (cmdlet, parameters).
+async fn invoked(sim: &Sim) -> Vec<(String, Value)> {
+    sim.requests()
+        .await
+        .into_iter()
+        .filter(|e| e.endpoint == "invoke" || e.endpoint == "compliance")
+        .map(|e| {
+            (
+                e.cmdlet.unwrap_or_default(),
+                e.parameters.unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// The host is unharmed: the shared runtime still runs mailbox-inventory to the end.
+async fn host_still_runs_plugins(sim: &Sim) {
+    let connection = connect(sim, |_| {});
+    let expected = mailbox_upns(&connection).await.len() as u64;
+    let inventory = load("mailbox-inventory").await;
+    let (outcome, records) = run(&inventory, &connection, json!({"statistics": false})).await;
+    let outcome = outcome.unwrap();
+    assert_eq!(
+        (outcome.records, records.len() as u64),
+        (expected, expected)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_inventory_joins_statistics_for_every_mailbox() {
+    let sim = start().await;
+    let connection = connect(&sim, |_| {});
+    let inventory = load("mailbox-inventory").await;
+    assert_eq!(inventory.manifest().name, "mailbox-inventory");
+    assert_eq!(inventory.digest().len(), 64);
+
+    let (outcome, records) = run(&inventory, &connection, json!({})).await;
+    let outcome = outcome.unwrap();
+    let upns = mailbox_upns(&connection).await;
+    let listed: BTreeSet<String> = records
+        .iter()
+        .map(|r| text(r, "UserPrincipalName").to_string())
+        .collect();
+    assert_eq!(listed, upns, "one record per mailbox");
+    assert_eq!(outcome.records, upns.len() as u64);
+    assert_eq!(summary(&outcome), json!({"mailboxes": upns.len()}));
+    assert_eq!(
+        outcome.cmdlet_calls,
+        1 + upns.len() as u64,
+        "Get-Mailbox, then Get-MailboxStatistics per mailbox"
+    );
+    assert_eq!(outcome.denied, 0);
+
+    // Statistics are joined: compare one mailbox with the library's own call.
+    assert!(
+        records
+            .iter()
+            .all(|r| r["ItemCount"].is_u64() && r["TotalItemSizeBytes"].is_u64())
+    );
+    let first = &records[0];
+    let stats = connection
+        .exchange()
+        .invoke(
+            Surface::Exchange,
+            "Get-MailboxStatistics",
+            params(json!({"Identity": text(first, "UserPrincipalName")})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first["ItemCount"], stats[0]["ItemCount"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_reply_sets_the_replies() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
+    let connection = connect(&sim, |_| {});
+    let plugin = load("auto-reply").await;
+    let targets: Vec<String> = mailbox_upns(&connection)
+        .await
+        .into_iter()
+        .take(2)
+        .collect();
+    let mut identities = targets.clone();
+    identities.push("nobody@contoso.com".into());
+    let input = json!({
+        "identities": identities,
+        "state": "Enabled",
+        "internal_message": "Away until Monday",
+        "external_audience": "Known",
+    });
+
+    let (outcome, records) = run(&plugin, &connection, input).await;
+    let outcome = outcome.unwrap();
+    let results: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (text(r, "Identity"), text(r, "Result")))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            (targets[0].as_str(), "Updated"),
+            (targets[1].as_str(), "Updated"),
+            ("nobody@contoso.com", "NotFound")
+        ]
+    );
+    assert_eq!(outcome.cmdlet_calls, 3);
+    for upn in &targets {
+        let config = connection
+            .exchange()
+            .invoke(
+                Surface::Exchange,
+                "Get-MailboxAutoReplyConfiguration",
+                params(json!({"Identity": upn})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(config[0]["AutoReplyState"], "Enabled", "{upn}");
+        assert_eq!(config[0]["InternalMessage"], "Away until Monday", "{upn}");
+        assert_eq!(config[0]["ExternalAudience"], "Known", "{upn}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_reply_in_a_dry_run_records_and_sends_nothing() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
+    let connection = connect(&sim, |s| s.dry_run = Some(true));
+    let plugin = load("auto-reply").await;
+    let targets: Vec<String> = mailbox_upns(&connection)
+        .await
+        .into_iter()
+        .take(2)
+        .collect();
+    let input = json!({"identities": targets, "state": "Enabled", "internal_message": "Away"});
+
+    let (outcome, records) = run(&plugin, &connection, input).await;
+    let outcome = outcome.unwrap();
+    assert!(
+        records.iter().all(|r| text(r, "Result") == "DryRun"),
+        "{records:?}"
+    );
+    assert!(text(&records[0], "Detail").contains("recorded, not sent"));
+    assert_eq!(summary(&outcome)["dry_run"], 2);
+    let recorded = connection.exchange().dry_run_log();
+    assert_eq!(recorded.len(), 2);
+    assert!(
+        recorded
+            .iter()
+            .all(|c| c.cmdlet == "Set-MailboxAutoReplyConfiguration")
+    );
+    assert_eq!(recorded[0].params["Identity"], targets[0].as_str());
+
+    let sent = invoked(&sim).await;
+    assert!(
+        sent.iter()
+            .all(|(cmdlet, _)| cmdlet != "Set-MailboxAutoReplyConfiguration"),
+        "{sent:?}"
+    );
+    let config = connection
+        .exchange()
+        .invoke(
+            Surface::Exchange,
+            "Get-MailboxAutoReplyConfiguration",
+            params(json!({"Identity": targets[0]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(config[0]["AutoReplyState"], "Disabled", "nothing changed");
+}
+
+/// Whether a permission row's `AccessRights` list holds `right`.
+fn has_right(row: &Value, right: &str) -> bool {
+    row["AccessRights"]
+        .as_array()
+        .is_some_and(|rights| rights.iter().any(|r| r == right))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_audit_finds_the_shared_mailbox_grants() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 60).await;
+    let connection = connect(&sim, |_| {});
+    let exchange = connection.exchange();
+    let shared = exchange
+        .invoke(
+            Surface::Exchange,
+            "Get-Mailbox",
+            params(json!({"RecipientTypeDetails": "SharedMailbox", "ResultSize": "Unlimited"})),
+        )
+        .await
+        .unwrap();
+    assert!(!shared.is_empty(), "the scenario has shared mailboxes");
+    let mut expected = BTreeSet::new();
+    for mailbox in &shared {
+        let upn = mailbox["UserPrincipalName"].as_str().unwrap().to_string();
+        let identity = params(json!({"Identity": upn}));
+        for row in exchange
+            .invoke(Surface::Exchange, "Get-MailboxPermission", identity.clone())
+            .await
+            .unwrap()
+        {
+            let user = row["User"].as_str().unwrap();
+            if has_right(&row, "FullAccess")
+                && user != "NT AUTHORITY\\SELF"
+                && row["IsInherited"] != true
+                && row["Deny"] != true
+            {
+                expected.insert((upn.clone(), user.to_string(), "FullAccess".to_string()));
+            }
+        }
+        for row in exchange
+            .invoke(Surface::Exchange, "Get-RecipientPermission", identity)
+            .await
+            .unwrap()
+        {
+            let trustee = row["Trustee"].as_str().unwrap();
+            if has_right(&row, "SendAs")
+                && trustee != "NT AUTHORITY\\SELF"
+                && row["IsInherited"] != true
+            {
+                expected.insert((upn.clone(), trustee.to_string(), "SendAs".to_string()));
+            }
+        }
+    }
+    assert!(
+        expected.iter().any(|g| g.2 == "FullAccess") && expected.iter().any(|g| g.2 == "SendAs")
+    );
+
+    let plugin = load("mailbox-permission-audit").await;
+    let (outcome, records) = run(&plugin, &connection, json!({})).await;
+    let outcome = outcome.unwrap();
+    let found: BTreeSet<(String, String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                text(r, "Mailbox").to_string(),
+                text(r, "Trustee").to_string(),
+                text(r, "Right").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(found, expected);
+    assert_eq!(outcome.records as usize, expected.len());
+    assert_eq!(summary(&outcome)["mailboxes"], 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_plugin_loads_from_the_disk_cache_the_second_time() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 30).await;
+    let connection = connect(&sim, |_| {});
+    let cache = tempfile::tempdir().unwrap();
+    let settings = RuntimeSettings {
+        cache_dir: Some(cache.path().join("compiled")),
+        ..RuntimeSettings::default()
+    };
+    let first = Runtime::new(settings.clone()).unwrap();
+    let plugin = first.load(artifact("stale-mailboxes")).await.unwrap();
+    assert_eq!(plugin.loaded(), LoadKind::Compiled);
+    let again = first.load(artifact("stale-mailboxes")).await.unwrap();
+    assert_eq!(
+        again.loaded(),
+        LoadKind::Memory,
+        "the same process does not load it again"
+    );
+
+    // Another process (another runtime) maps the compiled code from the cache.
+    let second = Runtime::new(settings).unwrap();
+    let cached = second.load(artifact("stale-mailboxes")).await.unwrap();
+    assert_eq!(cached.loaded(), LoadKind::DiskCache);
+    assert_eq!(cached.digest(), plugin.digest());
+
+    let sink = Arc::new(VecSink::new());
+    let input = json!({"days": 0});
+    let outcome = second
+        .run(&cached, request(&cached, &connection, input, sink.clone()))
+        .await
+        .unwrap();
+    let summary = summary(&outcome);
+    assert_eq!(summary["checked"], 30, "{summary}");
+    assert_eq!(summary["stale"], outcome.records, "{summary}");
+    assert!(outcome.records > 0);
+    assert!(
+        sink.records()
+            .iter()
+            .all(|r| r.contains_key("DaysSinceLogon"))
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_others_can_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("compiled");
+    let settings = RuntimeSettings {
+        cache_dir: Some(dir.clone()),
+        ..RuntimeSettings::default()
+    };
+    let chmod =
+        |mode| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+    let loaded = |settings: RuntimeSettings| async move {
+        let runtime = Runtime::new(settings).unwrap();
+        runtime.load(artifact("hostile")).await.unwrap().loaded()
+    };
+    assert_eq!(loaded(settings.clone()).await, LoadKind::Compiled);
+    assert_eq!(loaded(settings.clone()).await, LoadKind::DiskCache);
+    chmod(0o777);
+    assert_eq!(
+        loaded(settings.clone()).await,
+        LoadKind::Compiled,
+        "world-writable: refused"
+    );
+    chmod(0o700);
+    assert_eq!(loaded(settings).await, LoadKind::DiskCache);
+}
+
+/// Runs one attack of the hostile plugin against a small tenant; the host must survive it.
+async fn attack(attempt: &str) -> (Sim, Result<RunOutcome, RunError>) {
+    attack_with(attempt, |_| {}).await
+}
+
+async fn attack_with(
+    attempt: &str,
+    adjust: impl FnOnce(&mut RunRequest),
+) -> (Sim, Result<RunOutcome, RunError>) {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 20).await;
+    let connection = connect(&sim, |_| {});
+    let hostile = load("hostile").await;
+    let (outcome, _) = run_with(&hostile, &connection, json!({"attempt": attempt}), adjust).await;
+    (sim, outcome)
+}
+
+/// The summary of an attack the plugin survived: the sandbox must have held.
+fn assert_blocked(outcome: Result<RunOutcome, RunError>) -> RunOutcome {
+    let outcome = outcome.unwrap();
+    let summary = summary(&outcome);
+    assert_eq!(summary["outcome"], "blocked", "{summary}");
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_finds_no_environment() {
+    let (sim, outcome) = attack("env").await;
+    let outcome = assert_blocked(outcome);
+    assert!(
+        summary(&outcome)["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("0 environment variables [], 0 arguments")
+    );
+    host_still_runs_plugins(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_cannot_read_files() {
+    let (sim, outcome) = attack("file").await;
+    assert_blocked(outcome);
+    host_still_runs_plugins(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_cannot_open_sockets() {
+    let (sim, outcome) = attack("socket").await;
+    assert_blocked(outcome);
+    host_still_runs_plugins(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_loop_times_out_on_time() {
+    let timeout = Duration::from_secs(1);
+    let started = Instant::now();
+    let (sim, outcome) = attack_with("loop", |r| r.limits.timeout = timeout).await;
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(outcome, Err(RunError::Timeout { after }) if after == timeout),
+        "{outcome:?}"
+    );
+    assert!(
+        elapsed < timeout + Duration::from_secs(2),
+        "stopped after {elapsed:?}"
+    );
+    host_still_runs_plugins(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_loop_runs_out_of_fuel() {
+    let (sim, outcome) = attack_with("loop", |r| r.limits.fuel = Some(20_000_000)).await;
+    assert!(matches!(outcome, Err(RunError::OutOfFuel)), "{outcome:?}");
+    host_still_runs_plugins(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_cannot_take_4_gib() {
+    let (sim, outcome) = attack("memory").await;
+    match outcome {
+        Err(RunError::MemoryLimit { limit }) => assert_eq!(limit, 64 << 20),
+        other => {
+            assert_blocked(other);
+        }
+    }
+    host_still_runs_plugins(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_undeclared_cmdlet_is_denied_and_not_sent() {
+    let (sim, outcome) = attack("undeclared").await;
+    let outcome = assert_blocked(outcome);
+    let detail = summary(&outcome)["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("did not declare the cmdlet Set-Mailbox"),
+        "{detail}"
+    );
+    assert_eq!((outcome.denied, outcome.cmdlet_calls), (1, 0));
+    assert_eq!(invoked(&sim).await, [], "nothing reached Exchange");
+    host_still_runs_plugins(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_undeclared_parameter_is_denied_and_not_sent() {
+    let (sim, outcome) = attack("undeclared-parameter").await;
+    let outcome = assert_blocked(outcome);
+    let detail = summary(&outcome)["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("did not declare the parameter -Filter"),
+        "{detail}"
+    );
+    assert_eq!((outcome.denied, outcome.cmdlet_calls), (1, 0));
+    assert_eq!(invoked(&sim).await, [], "nothing reached Exchange");
+    host_still_runs_plugins(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_panic_is_a_trap_with_its_message() {
+    let (sim, outcome) = attack("panic").await;
+    match outcome {
+        Err(RunError::Trapped { message }) => {
+            assert!(
+                message.contains("hostile plugin panicked on purpose"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    host_still_runs_plugins(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_stdout_is_captured() {
+    let (sim, outcome) = attack("stdout").await;
+    let outcome = outcome.unwrap();
+    assert!(
+        outcome
+            .captured_output
+            .contains("hostile plugin writing to stdout\n"),
+        "{outcome:?}"
+    );
+    assert!(
+        outcome
+            .captured_output
+            .contains("hostile plugin writing to stderr\n"),
+        "{outcome:?}"
+    );
+    host_still_runs_plugins(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_that_is_not_json_is_refused() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 5).await;
+    let connection = connect(&sim, |_| {});
+    let hostile = load("hostile").await;
+    let (outcome, _) = run_with(&hostile, &connection, json!(null), |r| {
+        r.input = "{attempt".into()
+    })
+    .await;
+    assert!(matches!(outcome, Err(RunError::Input(_))), "{outcome:?}");
+    let (outcome, _) = run(&hostile, &connection, json!({"attempt": "fly"})).await;
+    assert!(
+        matches!(&outcome, Err(RunError::Plugin(m)) if m.contains("unknown attempt 'fly'")),
+        "{outcome:?}"
+    );
+}
+
+/// PUTs JSON to a control endpoint of the emulator.
+async fn control(sim: &Sim, path: &str, body: Value) {
+    let response = sim
+        .http()
+        .put(sim.control(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_inside_a_plugin_outlives_its_tokens() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 1200).await;
+    control(&sim, "token-lifetime", json!({"seconds": 3})).await;
+    control(&sim, "faults", json!({"page_latency_ms": 150})).await;
+    let connection = connect(&sim, |s| s.page_size = Some(50));
+    let inventory = load("mailbox-inventory").await;
+    let started = Instant::now();
+    let (outcome, records) = run(&inventory, &connection, json!({"statistics": false})).await;
+    let outcome = outcome.unwrap();
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "the run lasted longer than a token lives"
+    );
+    assert_eq!((outcome.records, records.len()), (1200, 1200));
+    let log = sim.requests().await;
+    let pages = log.iter().filter(|e| e.endpoint == "invoke").count();
+    assert_eq!(pages, 1200 / 50);
+    assert!(
+        log.iter()
+            .filter(|e| e.endpoint == "invoke")
+            .all(|e| e.status == 200),
+        "no request was refused"
+    );
+    assert!(
+        log.iter().filter(|e| e.endpoint == "token").count() >= pages,
+        "fresh tokens as the old ones expired"
+    );
+}
+
+/// Counts records without keeping them.
+#[derive(Default)]
+struct CountingSink(AtomicU64);
+
+impl RecordSink for CountingSink {
+    fn emit(&self, _: Record) -> std::io::Result<()> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_100000_records_without_keeping_them() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 100_000).await;
+    let connection = connect(&sim, |_| {});
+    let inventory = load("mailbox-inventory").await;
+    let sink = Arc::new(CountingSink::default());
+    let started = Instant::now();
+    let mut request = request(
+        &inventory,
+        &connection,
+        json!({"statistics": false}),
+        sink.clone(),
+    );
+    // The plugin's own memory stays under its manifest's 64 MiB (the limiter would stop it);
+    // the host holds one page at a time and the sink keeps nothing.
+    request.limits = RunLimits {
+        timeout: Duration::from_secs(120),
+        ..inventory.default_limits()
+    };
+    let outcome = runtime().run(&inventory, request).await.unwrap();
+    assert_eq!(outcome.records, 100_000);
+    assert_eq!(sink.0.load(Ordering::Relaxed), 100_000);
+    assert_eq!(summary(&outcome), json!({"mailboxes": 100_000}));
+    eprintln!(
+        "100,000 records through mailbox-inventory in {:?}",
+        started.elapsed()
+    );
+}
