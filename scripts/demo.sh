@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh
 cargo build --quiet -p exorun -p exorun-sim
+bash scripts/build-plugins.sh >/dev/null
 bin=target/debug
 
 state=$(mktemp -d)
@@ -42,3 +43,16 @@ step exorun invoke Get-MailboxPermission -Identity "$(sed -n 2p "$state/mailboxe
 "$bin/exorun" "${cert[@]}" invoke Get-MailboxPermission -Identity "$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)"
 step exorun invoke --dry-run Set-Mailbox -Identity room1 -HiddenFromAddressListsEnabled '$true'
 "$bin/exorun" "${cert[@]}" invoke --dry-run Set-Mailbox -Identity room1 -HiddenFromAddressListsEnabled '$true'
+
+step exorun plugin inspect target/plugins/mailbox-permission-audit.wasm
+"$bin/exorun" plugin inspect target/plugins/mailbox-permission-audit.wasm
+step "exorun run target/plugins/mailbox-permission-audit.wasm --input '{\"identities\": [...]}'"
+shared=$(grep -m3 ',SharedMailbox,' "$state/mailboxes.csv" | cut -d, -f1 | python3 -c 'import json,sys; print(json.dumps({"identities": sys.stdin.read().split()}))')
+"$bin/exorun" "${cert[@]}" run target/plugins/mailbox-permission-audit.wasm --input "$shared" --cache-dir "$state/cache"
+step "exorun run target/plugins/stale-mailboxes.wasm --input '{\"days\": 180}' --output csv   # a Python plugin"
+"$bin/exorun" "${cert[@]}" run target/plugins/stale-mailboxes.wasm --input '{"days": 180}' --output csv --cache-dir "$state/cache" | head -6
+step "exorun run --dry-run target/plugins/auto-reply.wasm ...   # changes are recorded, not sent"
+"$bin/exorun" "${cert[@]}" run --dry-run target/plugins/auto-reply.wasm --cache-dir "$state/cache" \
+  --input "{\"identities\": [\"$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)\"], \"state\": \"Enabled\", \"internal_message\": \"Out until Monday\"}"
+step "exorun run target/plugins/hostile.wasm --input '{\"attempt\": \"undeclared\"}'   # the sandbox refuses"
+"$bin/exorun" "${cert[@]}" run target/plugins/hostile.wasm --input '{"attempt": "undeclared"}' --cache-dir "$state/cache" --output json

@@ -22,7 +22,8 @@ use crate::support::{Sim, start, start_with};
 
 /// A packed plugin built by scripts/build-plugins.sh.
 fn artifact(name: &str) -> PathBuf {
-    let path = Path::new("/tmp/plugins") // DEVONLY
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/plugins")
         .join(format!("{name}.wasm"));
     assert!(
         path.is_file(),
