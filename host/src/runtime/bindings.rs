@@ -4,7 +4,7 @@
 
 wasmtime::component::bindgen!({
     world: "automation",
-    path: "/tmp/wit-dev",
+    path: "../wit",
     // First matching rule wins: Exchange calls wait on the network, everything else is quick.
     imports: {
         "exorun:plugin/exchange": async | trappable,

@@ -141,6 +141,28 @@ mod tests {
     }
 
     #[test]
+    fn the_default_pool_can_be_reserved() {
+        let mut config = Config::new();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(
+            &RuntimeSettings::default(),
+        )));
+        assert!(Engine::new(&config).is_ok());
+    }
+
+    #[test]
+    fn without_a_pool_instances_are_allocated_on_demand() {
+        // Memory slots larger than the 4 GiB reservation cannot be pooled.
+        let settings = RuntimeSettings {
+            max_memory_bytes: 8 << 30,
+            ..RuntimeSettings::default()
+        };
+        let mut config = Config::new();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&settings)));
+        assert!(Engine::new(&config).is_err());
+        assert!(EngineSet::new(&settings, false).is_ok());
+    }
+
+    #[test]
     fn the_hasher_is_sha256() {
         let mut hasher = Sha256Hasher(openssl::sha::Sha256::new());
         hasher.write(b"abc");

@@ -13,6 +13,7 @@ use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::Runtime;
+use super::bindings::AutomationPre;
 use super::error::{Failure, RunError};
 use super::imports::checkpoint::{CheckpointHost, CheckpointKey, CheckpointStore};
 use super::imports::config::ConfigHost;
@@ -140,17 +141,7 @@ impl Runtime {
             config: ConfigHost::new(request.config),
             checkpoint: CheckpointHost::new(request.checkpoints.clone(), key.clone()),
         };
-        let mut store = Store::new(pre.engine(), state);
-        store.limiter(|state| &mut state.limiter);
-        // Yield to the executor at every epoch tick, so the timeout below can fire while the
-        // plugin computes (WASMTIME-NOTES pitfalls 5 and 6: the deadline must be set first).
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
-        if let Some(fuel) = limits.fuel {
-            store
-                .set_fuel(fuel)
-                .map_err(|e| RunError::Host(e.to_string()))?;
-        }
+        let mut store = new_store(&pre, state, limits.fuel)?;
         let input = request.input;
         let call = async {
             let instance = pre
@@ -203,6 +194,27 @@ impl Runtime {
             captured_output: captured,
         })
     }
+}
+
+/// A store for one run: the memory limiter, epoch yields (so the caller's timeout can fire while
+/// the plugin computes) and the fuel, if counted.
+fn new_store(
+    pre: &AutomationPre<RunState>,
+    state: RunState,
+    fuel: Option<u64>,
+) -> Result<Store<RunState>, RunError> {
+    let mut store = Store::new(pre.engine(), state);
+    store.limiter(|state| &mut state.limiter);
+    // Yield to the executor at every epoch tick (WASMTIME-NOTES pitfalls 5 and 6: the deadline
+    // must be set before the yield is asked for, or the plugin never yields).
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+    if let Some(fuel) = fuel {
+        store
+            .set_fuel(fuel)
+            .map_err(|e| RunError::Host(e.to_string()))?;
+    }
+    Ok(store)
 }
 
 /// Where a run failed.
