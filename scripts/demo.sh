@@ -50,7 +50,8 @@ step "exorun run target/plugins/mailbox-permission-audit.wasm --input '{\"identi
 shared=$(grep -m3 ',SharedMailbox,' "$state/mailboxes.csv" | cut -d, -f1 | python3 -c 'import json,sys; print(json.dumps({"identities": sys.stdin.read().split()}))')
 "$bin/exorun" "${cert[@]}" run target/plugins/mailbox-permission-audit.wasm --input "$shared" --cache-dir "$state/cache"
 step "exorun run target/plugins/stale-mailboxes.wasm --input '{\"days\": 180}' --output csv   # a Python plugin"
-"$bin/exorun" "${cert[@]}" run target/plugins/stale-mailboxes.wasm --input '{"days": 180}' --output csv --cache-dir "$state/cache" | head -6
+"$bin/exorun" "${cert[@]}" run target/plugins/stale-mailboxes.wasm --input '{"days": 180}' --output csv --cache-dir "$state/cache" > "$state/stale.csv"
+head -6 "$state/stale.csv"
 step "exorun run --dry-run target/plugins/auto-reply.wasm ...   # changes are recorded, not sent"
 "$bin/exorun" "${cert[@]}" run --dry-run target/plugins/auto-reply.wasm --cache-dir "$state/cache" \
   --input "{\"identities\": [\"$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)\"], \"state\": \"Enabled\", \"internal_message\": \"Out until Monday\"}"

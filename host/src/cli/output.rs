@@ -95,14 +95,14 @@ impl<W: Write> RowSink<W> {
                     .take(4)
                     .map(|c| c.to_string())
                     .collect();
-                if chosen.is_empty() {
-                    chosen = map
-                        .keys()
-                        .filter(|k| !is_annotation(k))
-                        .take(4)
-                        .cloned()
-                        .collect();
-                }
+                // Fill up to four columns with the record's other properties.
+                let rest: Vec<String> = map
+                    .keys()
+                    .filter(|k| !is_annotation(k) && !chosen.contains(k) && !repeats(k, map))
+                    .take(4usize.saturating_sub(chosen.len()))
+                    .cloned()
+                    .collect();
+                chosen.extend(rest);
                 chosen
             }
             _ => map.keys().filter(|k| !is_annotation(k)).cloned().collect(),
@@ -240,6 +240,11 @@ mod tests {
         );
         let table = render(Format::Table, &rows);
         assert!(table.starts_with("Name"), "{table}");
+        let header = table.lines().next().unwrap();
+        assert!(
+            header.contains("EmailAddresses") && header.contains("Guid"),
+            "short records fill up the columns: {header}"
+        );
         assert_eq!(render(Format::Json, &[]), "[]\n");
         assert_eq!(render(Format::Jsonl, &rows).lines().count(), 1);
     }
