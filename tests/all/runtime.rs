@@ -607,27 +607,13 @@ async fn input_that_is_not_json_is_refused() {
     );
 }
 
-/// PUTs JSON to a control endpoint of the emulator.
-async fn control(sim: &Sim, path: &str, body: Value) {
-    let response = sim
-        .http()
-        .put(sim.control(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_inside_a_plugin_outlives_its_tokens() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 1200).await;
-    control(&sim, "token-lifetime", json!({"seconds": 3})).await;
-    control(&sim, "faults", json!({"page_latency_ms": 150})).await;
+    sim.put_control("token-lifetime", json!({"seconds": 3}))
+        .await;
+    sim.put_control("faults", json!({"page_latency_ms": 150}))
+        .await;
     let connection = connect(&sim, |s| s.page_size = Some(50));
     let inventory = load("mailbox-inventory").await;
     let started = Instant::now();

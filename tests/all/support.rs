@@ -89,6 +89,22 @@ impl Sim {
         format!("{}/{path}", self.info().control_url)
     }
 
+    /// PUTs JSON to a control endpoint (`faults`, `token-lifetime`, `throttle`...) and expects success.
+    pub async fn put_control(&self, path: &str, body: serde_json::Value) {
+        let response = self
+            .http()
+            .put(self.control(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+
     /// An HTTPS client trusting the emulator (for the control endpoint).
     pub fn http(&self) -> reqwest::Client {
         let ca =

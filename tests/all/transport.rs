@@ -82,25 +82,10 @@ fn params(value: Value) -> Parameters {
     }
 }
 
-/// PUTs JSON to a control endpoint.
-async fn put(sim: &Sim, path: &str, body: Value) {
-    let response = sim
-        .http()
-        .put(sim.control(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-}
-
 /// Scripts the next InvokeCommand failures, with `Retry-After: 0.2` on injected 429s.
 async fn script(sim: &Sim, faults: &[&str]) {
-    put(sim, "faults", json!({"script": faults, "retry_after": 0.2})).await;
+    sim.put_control("faults", json!({"script": faults, "retry_after": 0.2}))
+        .await;
 }
 
 async fn clear_log(sim: &Sim) {
@@ -208,8 +193,10 @@ async fn pages_through_2500_mailboxes_with_the_module_headers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_query_outlives_its_tokens() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 500).await;
-    put(&sim, "token-lifetime", json!({"seconds": 3})).await;
-    put(&sim, "faults", json!({"page_latency_ms": 350})).await;
+    sim.put_control("token-lifetime", json!({"seconds": 3}))
+        .await;
+    sim.put_control("faults", json!({"page_latency_ms": 350}))
+        .await;
     let client = client_with(
         &sim,
         "exorun-admin",
@@ -652,13 +639,13 @@ async fn security_and_compliance_through_the_regional_redirect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_concurrency_limit_keeps_a_tenant_under_its_cap() {
     let sim = start().await;
-    put(
-        &sim,
+    sim.put_control(
         "throttle",
         json!({"burst": 30000, "per_second": 100, "tenant_concurrency": 1}),
     )
     .await;
-    put(&sim, "faults", json!({"page_latency_ms": 250})).await;
+    sim.put_control("faults", json!({"page_latency_ms": 250}))
+        .await;
     let run = |client: ExchangeClient| async move {
         let calls = (0..4).map(|_| {
             let client = client.clone();
