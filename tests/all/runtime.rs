@@ -1,11 +1,11 @@
 //! The plugin runtime against exorun-sim with the real plugins (`target/plugins`, built by
 //! `bash scripts/build-plugins.sh`): inventory, auto-reply (live and dry run), permission audit,
 //! the Python plugin and the disk cache, every attack of the hostile plugin (after each of which
-//! the host still runs plugins), a query that outlives its tokens, and 100,000 records streamed.
+//! the host still runs plugins), a query that outlives its tokens, operator settings, and an
+//! inventory that resumes from its checkpoint after a failed run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -13,8 +13,8 @@ use exorun::Connection;
 use exorun::config::Settings;
 use exorun::exchange::{Parameters, Surface};
 use exorun::runtime::{
-    LoadKind, MemoryCheckpoints, NoProgress, Plugin, Record, RecordSink, RunError, RunLimits,
-    RunOutcome, RunRequest, Runtime, RuntimeSettings, VecSink,
+    CheckpointKey, CheckpointStore, LoadKind, MemoryCheckpoints, NoProgress, Plugin, Record,
+    RecordSink, RunError, RunOutcome, RunRequest, Runtime, RuntimeSettings, VecSink,
 };
 use serde_json::{Value, json};
 
@@ -113,18 +113,7 @@ fn text<'a>(row: &'a serde_json::Map<String, Value>, key: &str) -> &'a str {
 
 /// Every mailbox's UserPrincipalName, read with the library.
 async fn mailbox_upns(connection: &Connection) -> BTreeSet<String> {
-    let rows = connection
-        .exchange()
-        .invoke(
-            Surface::Exchange,
-            "Get-Mailbox",
-            params(json!({"ResultSize": "Unlimited"})),
-        )
-        .await
-        .unwrap();
-    rows.iter()
-        .map(|r| r["UserPrincipalName"].as_str().unwrap().to_string())
-        .collect()
+    mailbox_order(connection).await.into_iter().collect()
 }
 
 /// InvokeCommand requests the emulator saw, as (cmdlet, parameters).
@@ -369,6 +358,45 @@ async fn permission_audit_finds_the_shared_mailbox_grants() {
     assert_eq!(found, expected);
     assert_eq!(outcome.records as usize, expected.len());
     assert_eq!(summary(&outcome)["mailboxes"], 60);
+
+    // The operator's `ignore_trustees` leaves a service account out of every audit.
+    let ignored = expected.iter().next().unwrap().1.clone();
+    let (outcome, records) = run_with(&plugin, &connection, json!({}), |r| {
+        r.config.insert(
+            "ignore_trustees".into(),
+            format!(" svc-x@contoso.com ;{ignored}"),
+        );
+    })
+    .await;
+    outcome.unwrap();
+    let found: BTreeSet<(String, String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                text(r, "Mailbox").to_string(),
+                text(r, "Trustee").to_string(),
+                text(r, "Right").to_string(),
+            )
+        })
+        .collect();
+    let kept: BTreeSet<_> = expected
+        .iter()
+        .filter(|g| !g.1.eq_ignore_ascii_case(&ignored))
+        .cloned()
+        .collect();
+    assert!(kept.len() < expected.len());
+    assert_eq!(found, kept);
+
+    // A setting the plugin does not read is refused before it starts, naming the ones it does.
+    let (outcome, records) = run_with(&plugin, &connection, json!({}), |r| {
+        r.config.insert("ignore_trustee".into(), ignored.clone());
+    })
+    .await;
+    assert!(
+        matches!(&outcome, Err(RunError::Config(m)) if m.contains("'ignore_trustee'") && m.contains("it reads ignore_trustees")),
+        "{outcome:?}"
+    );
+    assert!(records.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -639,42 +667,112 @@ async fn a_query_inside_a_plugin_outlives_its_tokens() {
     );
 }
 
-/// Counts records without keeping them.
-#[derive(Default)]
-struct CountingSink(AtomicU64);
+/// Every mailbox's UserPrincipalName in the order Get-Mailbox lists them.
+async fn mailbox_order(connection: &Connection) -> Vec<String> {
+    let rows = connection
+        .exchange()
+        .invoke(
+            Surface::Exchange,
+            "Get-Mailbox",
+            params(json!({"ResultSize": "Unlimited"})),
+        )
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r["UserPrincipalName"].as_str().unwrap().to_string())
+        .collect()
+}
 
-impl RecordSink for CountingSink {
-    fn emit(&self, _: Record) -> std::io::Result<()> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
+async fn statistics_calls(sim: &Sim) -> usize {
+    invoked(sim)
+        .await
+        .iter()
+        .filter(|(cmdlet, _)| cmdlet == "Get-MailboxStatistics")
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streams_100000_records_without_keeping_them() {
-    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 100_000).await;
-    let connection = connect(&sim, |_| {});
+async fn mailbox_inventory_resumes_where_a_failed_run_stopped() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 150).await;
+    let connection = connect(&sim, |s| s.page_size = Some(50));
+    let order = mailbox_order(&connection).await;
+    assert_eq!(order.len(), 150);
     let inventory = load("mailbox-inventory").await;
-    let sink = Arc::new(CountingSink::default());
-    let started = Instant::now();
-    let mut request = request(
-        &inventory,
-        &connection,
-        json!({"statistics": false}),
-        sink.clone(),
+    let checkpoints = Arc::new(MemoryCheckpoints::new());
+    let input = json!({"statistics": true});
+    let key = CheckpointKey::new("mailbox-inventory", &input.to_string());
+
+    // Paging cursors that expire at once (a run slower than Exchange's 30 minutes): the first
+    // page is listed, then reading the second one fails the run.
+    sim.put_control("faults", json!({"cursor_ttl_secs": 0}))
+        .await;
+    let (first, records) = run_with(&inventory, &connection, input.clone(), |r| {
+        r.checkpoints = checkpoints.clone();
+    })
+    .await;
+    assert!(
+        matches!(&first, Err(RunError::Plugin(m)) if m.contains("Get-Mailbox")),
+        "{first:?}"
     );
-    // The plugin's own memory stays under its manifest's 64 MiB (the limiter would stop it);
-    // the host holds one page at a time and the sink keeps nothing.
-    request.limits = RunLimits {
-        timeout: Duration::from_secs(120),
-        ..inventory.default_limits()
-    };
-    let outcome = runtime().run(&inventory, request).await.unwrap();
-    assert_eq!(outcome.records, 100_000);
-    assert_eq!(sink.0.load(Ordering::Relaxed), 100_000);
-    assert_eq!(summary(&outcome), json!({"mailboxes": 100_000}));
-    eprintln!(
-        "100,000 records through mailbox-inventory in {:?}",
-        started.elapsed()
+    assert_eq!(records.len(), 50);
+    let cursor: Value = serde_json::from_str(&checkpoints.restore(&key).unwrap().unwrap()).unwrap();
+    assert_eq!(cursor["done"], 50);
+
+    sim.put_control("faults", json!({})).await;
+    let before = statistics_calls(&sim).await;
+    let (second, records) = run_with(&inventory, &connection, input.clone(), |r| {
+        r.checkpoints = checkpoints.clone();
+    })
+    .await;
+    let second = second.unwrap();
+    assert_eq!(
+        summary(&second),
+        json!({"mailboxes": 100, "resumed_after": 50})
     );
+    let listed: Vec<&str> = records
+        .iter()
+        .map(|r| text(r, "UserPrincipalName"))
+        .collect();
+    assert_eq!(listed, order[50..], "the rest, in order, each once");
+    assert_eq!(
+        statistics_calls(&sim).await - before,
+        100,
+        "no statistics for the mailboxes already listed"
+    );
+    assert_eq!(
+        checkpoints.restore(&key).unwrap(),
+        None,
+        "a finished run clears its checkpoint"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_inventory_starts_over_when_its_checkpoint_no_longer_fits() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 120).await;
+    let connection = connect(&sim, |s| s.page_size = Some(50));
+    let order = mailbox_order(&connection).await;
+    let inventory = load("mailbox-inventory").await;
+    let input = json!({"statistics": false});
+    let key = CheckpointKey::new("mailbox-inventory", &input.to_string());
+    for cursor in [
+        // The 60th mailbox is no longer the one the interrupted run listed last.
+        json!({"done": 60, "last": "someone-else"}).to_string(),
+        // Fewer mailboxes than the interrupted run had listed.
+        json!({"done": 500, "last": "x"}).to_string(),
+        "not a cursor".to_string(),
+    ] {
+        let checkpoints = Arc::new(MemoryCheckpoints::new());
+        checkpoints.save(&key, &cursor).unwrap();
+        let (outcome, records) = run_with(&inventory, &connection, input.clone(), |r| {
+            r.checkpoints = checkpoints.clone();
+        })
+        .await;
+        let outcome = outcome.unwrap();
+        assert_eq!(summary(&outcome), json!({"mailboxes": 120}), "{cursor}");
+        let listed: Vec<&str> = records
+            .iter()
+            .map(|r| text(r, "UserPrincipalName"))
+            .collect();
+        assert_eq!(listed, order, "{cursor}");
+    }
 }

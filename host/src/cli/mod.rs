@@ -39,7 +39,7 @@ enum Command {
     Cert(cert::CertCmd),
     /// Run a plugin in the sandbox against the tenant.
     Run(run::RunCmd),
-    /// Plugin artifacts: inspect, pack.
+    /// Plugin artifacts: inspect, check, pack.
     #[command(subcommand)]
     Plugin(plugin::PluginCmd),
 }
@@ -67,7 +67,7 @@ pub fn main() -> ExitCode {
             Command::Invoke(cmd) => cmd.run(&cli.connection).await,
             Command::Doctor(cmd) => cmd.run(&cli.connection).await,
             Command::Cert(cmd) => cmd.run(),
-            Command::Plugin(cmd) => cmd.run(),
+            Command::Plugin(cmd) => cmd.run().await,
             Command::Run(cmd) => cmd.run(&cli.connection).await,
         }
     });

@@ -1,5 +1,5 @@
-//! `exorun plugin ...`: pack a component with its manifest into an artifact, and show an
-//! artifact's manifest without running any of its code.
+//! `exorun plugin ...`: pack a component with its manifest into an artifact, show an
+//! artifact's manifest without running any of its code, and check that it starts on this host.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 
 use exorun::plugin::artifact::{digest, pack, read_manifest};
 use exorun::plugin::manifest::Manifest;
+use exorun::runtime::{LoadKind, Runtime, RuntimeSettings};
 
 /// Plugin artifact commands.
 #[derive(Subcommand, Debug)]
@@ -18,6 +19,20 @@ pub enum PluginCmd {
     Inspect(Inspect),
     /// Pack a built component and its manifest.toml into one artifact.
     Pack(Pack),
+    /// Compile (or load from the cache) a plugin and start it in an empty sandbox, without
+    /// a tenant and without calling its `run`: does it link and start on this host?
+    Check(Check),
+}
+
+/// Options of `plugin check`.
+#[derive(Args, Debug)]
+pub struct Check {
+    /// The plugin artifacts (.wasm).
+    #[arg(required = true)]
+    plugins: Vec<PathBuf>,
+    /// Where compiled plugins are cached (default ~/.cache/exorun/compiled).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
 }
 
 /// Options of `plugin inspect`.
@@ -45,11 +60,60 @@ pub struct Pack {
 
 impl PluginCmd {
     /// Runs the command.
-    pub fn run(self) -> anyhow::Result<ExitCode> {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             PluginCmd::Inspect(cmd) => cmd.run(),
             PluginCmd::Pack(cmd) => cmd.run(),
+            PluginCmd::Check(cmd) => cmd.run().await,
         }
+    }
+}
+
+impl Check {
+    async fn run(self) -> anyhow::Result<ExitCode> {
+        let mut settings = RuntimeSettings::default();
+        if let Some(dir) = self.cache_dir {
+            settings.cache_dir = Some(dir);
+        }
+        let runtime = Runtime::new(settings)?;
+        let mut failed = 0;
+        for path in &self.plugins {
+            let started = std::time::Instant::now();
+            let checked = match runtime.load(path.as_path()).await {
+                Ok(plugin) => runtime
+                    .check(&plugin)
+                    .await
+                    .map(|()| plugin)
+                    .map_err(Into::into),
+                Err(error) => Err(anyhow::Error::from(error)),
+            };
+            match checked {
+                Ok(plugin) => {
+                    let how = match plugin.loaded() {
+                        LoadKind::Compiled => "compiled",
+                        LoadKind::DiskCache => "from the compile cache",
+                        LoadKind::Memory => "already loaded",
+                    };
+                    println!(
+                        "ok      {} {} ({}): links and starts within {} MiB; {how} in {} ms",
+                        plugin.manifest().name,
+                        plugin.manifest().version,
+                        path.display(),
+                        plugin.default_limits().memory_bytes >> 20,
+                        started.elapsed().as_millis()
+                    );
+                }
+                Err(error) => {
+                    failed += 1;
+                    println!("FAILED  {}: {error:#}", path.display());
+                }
+            }
+        }
+        Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
     }
 }
 
@@ -104,6 +168,12 @@ impl Inspect {
         }
         if let Some(schema) = &manifest.input_schema {
             writeln!(out, "  input:    {schema}")?;
+        }
+        if !manifest.config.is_empty() {
+            writeln!(out, "  settings (--config key=value):")?;
+            for config in &manifest.config {
+                writeln!(out, "    {}: {}", config.key, config.description)?;
+            }
         }
         Ok(ExitCode::SUCCESS)
     }

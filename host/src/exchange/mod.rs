@@ -24,7 +24,7 @@ pub use client::ExchangeClient;
 pub use dry_run::{RecordedCall, is_mutating};
 pub use error::ExchangeError;
 pub use params::{ParamError, Parameters, from_cli_args};
-pub use query::{Page, Query};
+pub use query::{Page, Query, RawRow};
 pub use service_message::ServiceMessage;
 pub use settings::{
     DEFAULT_COMPLIANCE_URL, DEFAULT_EXCHANGE_URL, ExchangeSettings, MAX_PAGE_SIZE, MAX_RETRY_AFTER,

@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 use futures::Stream;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::Surface;
 use super::client::ExchangeClient;
@@ -11,11 +13,12 @@ use super::error::ExchangeError;
 use super::params::Parameters;
 use super::transport::Request;
 
-/// One page of a cmdlet's results.
+/// One page of a cmdlet's results, each row parsed as a `Row`: a [`Value`] by default, or the
+/// row's JSON text as the service sent it ([`RawRow`], from [`Query::next_raw_page`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Page {
+pub struct Page<Row = Value> {
     /// The result objects, as the service sent them (OData annotations included).
-    pub rows: Vec<Value>,
+    pub rows: Vec<Row>,
     /// `@adminapi.warnings` (e.g. the truncation warning when `ResultSize` cut the results).
     pub warnings: Vec<String>,
     /// The `client-request-id` of the HTTP call that brought this page, for the audit log.
@@ -23,6 +26,10 @@ pub struct Page {
     /// The service's `request-id`, which Microsoft support asks for.
     pub request_id: Option<String>,
 }
+
+/// A result row's JSON text, checked but not parsed: for handing rows on (to a plugin, to a
+/// file) without building and then printing a [`Value`] for each.
+pub type RawRow = Box<RawValue>;
 
 /// Where a query is.
 enum State {
@@ -78,6 +85,17 @@ impl Query {
     /// The next page, or `None` after the last one (and at once for a change in a dry run,
     /// which is recorded instead of sent).
     pub async fn next_page(&mut self) -> Result<Option<Page>, ExchangeError> {
+        self.next_page_of().await
+    }
+
+    /// [`Query::next_page`] with each row's JSON text as the service sent it.
+    pub async fn next_raw_page(&mut self) -> Result<Option<Page<RawRow>>, ExchangeError> {
+        self.next_page_of().await
+    }
+
+    async fn next_page_of<R: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<Page<R>>, ExchangeError> {
         let link = match std::mem::replace(&mut self.state, State::Done) {
             State::Done => return Ok(None),
             State::Rehearse(params) => {

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use reqwest::Url;
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::Page;
@@ -20,18 +21,18 @@ use crate::secret::Secret;
 /// The plain-text 429 body of the per-tenant concurrency limit (also seen with other statuses).
 const CONCURRENCY_TEXT: &[u8] = b"maximum number of concurrent requests per tenant";
 
-/// A page and the link to the next one.
-pub struct Fetched {
+/// A page (rows of type `R`) and the link to the next one.
+pub struct Fetched<R> {
     /// The page.
-    pub page: Page,
+    pub page: Page<R>,
     /// `@odata.nextLink`, when more pages follow.
     pub next_link: Option<String>,
 }
 
 /// How one try ended.
-pub enum Outcome {
+pub enum Outcome<R> {
     /// A page.
-    Page(Fetched),
+    Page(Fetched<R>),
     /// Go to `location` and send the same request there.
     Redirect {
         /// The 3xx status.
@@ -51,10 +52,11 @@ pub enum Outcome {
 }
 
 /// The success envelope, read leniently (PROTOCOL.md §2.1).
-#[derive(Default, Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    value: Vec<Value>,
+#[derive(Deserialize)]
+#[serde(bound = "R: DeserializeOwned")]
+struct Envelope<R> {
+    #[serde(default = "Vec::new")]
+    value: Vec<R>,
     #[serde(default, rename = "@adminapi.warnings")]
     warnings: Option<Vec<Value>>,
     #[serde(default, rename = "@odata.nextLink")]
@@ -87,12 +89,12 @@ impl Reply {
     }
 
     /// Decides what the response means (PROTOCOL.md §2.4–§2.6).
-    pub fn classify(
+    pub fn classify<R: DeserializeOwned>(
         self,
         cmdlet: &str,
         url: &str,
         token: Secret,
-    ) -> Result<Outcome, ExchangeError> {
+    ) -> Result<Outcome<R>, ExchangeError> {
         let cmdlet = cmdlet.to_string();
         let status = self.status;
         match status {
@@ -143,11 +145,15 @@ impl Reply {
 
     /// A 2xx body as a page (an empty body is an empty page); one that is not a whole
     /// envelope was most likely cut short.
-    fn page(self) -> Outcome {
+    fn page<R: DeserializeOwned>(self) -> Outcome<R> {
         let parsed = if self.body.iter().all(u8::is_ascii_whitespace) {
-            Ok(Envelope::default())
+            Ok(Envelope {
+                value: Vec::new(),
+                warnings: None,
+                next_link: None,
+            })
         } else {
-            serde_json::from_slice::<Envelope>(&self.body)
+            serde_json::from_slice::<Envelope<R>>(&self.body)
         };
         let Ok(envelope) = parsed else {
             return Outcome::Retry(Failure::Broken {
@@ -243,7 +249,7 @@ mod tests {
         }
     }
 
-    fn classify(reply: Reply) -> Result<Outcome, ExchangeError> {
+    fn classify(reply: Reply) -> Result<Outcome<Value>, ExchangeError> {
         reply.classify(
             "Get-Mailbox",
             "https://h.example.com/a/InvokeCommand",

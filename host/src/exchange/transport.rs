@@ -11,6 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, ACCEPT_CHARSET, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use super::Surface;
@@ -104,7 +105,10 @@ impl Transport {
     }
 
     /// Fetches one page, retrying as the policy allows.
-    pub async fn fetch(&self, request: Request<'_>) -> Result<Fetched, ExchangeError> {
+    pub async fn fetch<R: DeserializeOwned>(
+        &self,
+        request: Request<'_>,
+    ) -> Result<Fetched<R>, ExchangeError> {
         let mut url = match request.url {
             Some(link) => {
                 let parsed = Url::parse(link).ok();
@@ -178,12 +182,12 @@ impl Transport {
     }
 
     /// One HTTP exchange: permit, token, request, whole body.
-    async fn attempt(
+    async fn attempt<R: DeserializeOwned>(
         &self,
         request: &Request<'_>,
         url: &str,
         attempt: u32,
-    ) -> Result<Outcome, ExchangeError> {
+    ) -> Result<Outcome<R>, ExchangeError> {
         // The permit first, then the token: a request that waited for its turn still leaves
         // with a token the provider has just checked for freshness.
         let Ok(permit) = self.permits.acquire().await else {

@@ -34,6 +34,12 @@ pub fn digest(bytes: &[u8]) -> String {
 
 /// The custom sections of the outermost component (nested modules are the plugin's own code).
 fn top_level_sections(bytes: &[u8], origin: &str) -> Result<Vec<(String, Vec<u8>)>, ArtifactError> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(ArtifactError::NotAComponent(
+            origin.into(),
+            "it does not start with the WebAssembly header `\\0asm`: give the .wasm file that scripts/build-plugins.sh or `exorun plugin pack` wrote".into(),
+        ));
+    }
     let mut found = Vec::new();
     let mut depth = 0usize;
     let mut is_component = false;
@@ -117,5 +123,13 @@ mod tests {
             Err(ArtifactError::NotAComponent(..))
         ));
         assert_ne!(digest(&packed), digest(&EMPTY_COMPONENT));
+        let Err(text) = read_manifest(b"# a README", "README.md") else {
+            panic!("a text file is no component")
+        };
+        assert!(
+            text.to_string()
+                .contains("does not start with the WebAssembly header"),
+            "{text}"
+        );
     }
 }

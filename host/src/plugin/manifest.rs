@@ -1,5 +1,5 @@
 //! A plugin's manifest: who it is, which cmdlets (and parameters) it calls, whether it changes
-//! anything, the limits it needs and the input it takes. The runtime refuses any cmdlet or
+//! anything, the limits it needs, the input it takes and the operator settings it reads. The runtime refuses any cmdlet or
 //! parameter a plugin did not declare; the operator's policy will narrow it further.
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,20 @@ pub struct Manifest {
     /// Its input: a JSON Schema (as JSON text) describing the `--input` object.
     #[serde(default)]
     pub input_schema: Option<String>,
+    /// Operator settings it reads with `config.get` (`exorun run --config key=value`); a run
+    /// given any other key is refused, so a misspelt setting is not silently ignored.
+    #[serde(default, rename = "config")]
+    pub config: Vec<ConfigKey>,
+}
+
+/// One operator setting a plugin reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigKey {
+    /// The key, e.g. `ignore_trustees`.
+    pub key: String,
+    /// What it does and what values it takes, for `plugin inspect`.
+    pub description: String,
 }
 
 /// One cmdlet a plugin declares.
@@ -127,6 +141,45 @@ impl Manifest {
         {
             return invalid("input_schema is not JSON".into());
         }
+        for (i, config) in self.config.iter().enumerate() {
+            if config.key.is_empty()
+                || !config
+                    .key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+            {
+                return invalid(format!(
+                    "config key '{}' must be letters, digits, '_', '-' or '.'",
+                    config.key
+                ));
+            }
+            if self.config[..i].iter().any(|c| c.key == config.key) {
+                return invalid(format!("config key '{}' is declared twice", config.key));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks operator settings against the declared keys; the error names the unknown key
+    /// and the keys the plugin does read.
+    pub fn accepts_config<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), String> {
+        for key in keys {
+            if !self.config.iter().any(|c| c.key == key) {
+                let known = if self.config.is_empty() {
+                    "it reads no settings".to_string()
+                } else {
+                    let keys: Vec<&str> = self.config.iter().map(|c| c.key.as_str()).collect();
+                    format!("it reads {}", keys.join(", "))
+                };
+                return Err(format!(
+                    "plugin {} has no setting '{key}' ({known}; see `exorun plugin inspect`)",
+                    self.name
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -180,6 +233,36 @@ parameters = ["ResultSize", "Filter"]
 [limits]
 memory_mb = 64
 "#;
+
+    #[test]
+    fn config_keys_are_declared_once_and_unknown_ones_refused() {
+        let with_key =
+            format!("{INVENTORY}\n[[config]]\nkey = \"ignore_trustees\"\ndescription = \"d\"\n");
+        let m = Manifest::parse(&with_key).unwrap();
+        assert_eq!(Manifest::parse(&m.to_toml()).unwrap(), m);
+        assert!(m.accepts_config(["ignore_trustees"]).is_ok());
+        let refused = m.accepts_config(["ignore_trustee"]).unwrap_err();
+        assert!(
+            refused.contains("'ignore_trustee'") && refused.contains("it reads ignore_trustees"),
+            "{refused}"
+        );
+        let none = Manifest::parse(INVENTORY).unwrap();
+        assert!(
+            none.accepts_config(["x"])
+                .unwrap_err()
+                .contains("reads no settings")
+        );
+        let twice =
+            format!("{with_key}[[config]]\nkey = \"ignore_trustees\"\ndescription = \"again\"\n");
+        assert!(
+            Manifest::parse(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("declared twice")
+        );
+        let bad = format!("{INVENTORY}\n[[config]]\nkey = \"a b\"\ndescription = \"d\"\n");
+        assert!(Manifest::parse(&bad).is_err());
+    }
 
     #[test]
     fn parses_and_checks_calls() {

@@ -73,6 +73,9 @@ pub enum RunError {
     /// The input is not JSON.
     #[error("the plugin's input is not JSON: {0}")]
     Input(String),
+    /// A `--config` key the plugin's manifest does not declare.
+    #[error("{0}")]
+    Config(String),
     /// The run hit its wall-clock limit.
     #[error(
         "the plugin ran out of time: it was stopped after {after:?}\n  fix: raise the time limit (limits.timeout_secs in its manifest, or the operator's limit) if the work is legitimately long"
@@ -104,7 +107,7 @@ pub enum RunError {
     Plugin(String),
     /// The run's record sink failed (disk full, closed pipe...), so the run was stopped.
     #[error("writing the plugin's records failed: {0}")]
-    Output(String),
+    Output(#[source] std::io::Error),
     /// The run's checkpoint could not be read, so the run was stopped rather than redo work.
     #[error("{0}\n  fix: check the checkpoint directory's permissions and disk")]
     Checkpoint(String),
@@ -146,14 +149,15 @@ pub(crate) struct Failure<'a> {
 
 impl From<Failure<'_>> for RunError {
     fn from(failure: Failure<'_>) -> RunError {
-        let error = &failure.error;
+        let error = match failure.error.downcast::<OutputFailed>() {
+            Ok(OutputFailed(e)) => return RunError::Output(e),
+            Err(error) => error,
+        };
+        let error = &error;
         if error.is::<DeadlineReached>() {
             return RunError::Timeout {
                 after: failure.timeout,
             };
-        }
-        if let Some(OutputFailed(e)) = error.downcast_ref::<OutputFailed>() {
-            return RunError::Output(e.to_string());
         }
         if let Some(e) = error.downcast_ref::<CheckpointUnreadable>() {
             return RunError::Checkpoint(e.to_string());
@@ -257,7 +261,7 @@ mod tests {
         let broken = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed pipe");
         assert!(matches!(
             failure(wasmtime::Error::new(OutputFailed(broken)), false, ""),
-            RunError::Output(m) if m == "closed pipe"
+            RunError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe
         ));
         assert!(matches!(
             failure(wasmtime::format_err!("too many queries").context("outer"), false, ""),

@@ -15,12 +15,13 @@ use wasmtime_wasi::WasiCtxBuilder;
 use super::Runtime;
 use super::bindings::AutomationPre;
 use super::error::{Failure, RunError};
+use super::imports::checkpoint::MemoryCheckpoints;
 use super::imports::checkpoint::{CheckpointHost, CheckpointKey, CheckpointStore};
 use super::imports::config::ConfigHost;
 use super::imports::exchange::ExchangeHost;
 use super::imports::log::LogHost;
-use super::imports::output::{OutputHost, RecordSink};
-use super::imports::progress::{ProgressHost, ProgressSink};
+use super::imports::output::{OutputHost, RecordSink, VecSink};
+use super::imports::progress::{NoProgress, ProgressHost, ProgressSink};
 use super::plugin::Plugin;
 use super::state::{MemoryLimiter, RunState};
 use super::stdio::Capture;
@@ -103,6 +104,10 @@ impl Runtime {
     pub async fn run(&self, plugin: &Plugin, request: RunRequest) -> Result<RunOutcome, RunError> {
         serde_json::from_str::<serde::de::IgnoredAny>(&request.input)
             .map_err(|e| RunError::Input(e.to_string()))?;
+        plugin
+            .manifest
+            .accepts_config(request.config.keys().map(String::as_str))
+            .map_err(RunError::Config)?;
         let pre = match request.limits.fuel {
             None => plugin.pre.clone(),
             Some(_) => self.metered(plugin).await?,
@@ -124,23 +129,23 @@ impl Runtime {
         let name = manifest.name.clone();
         let capture = Capture::new(&name);
         let key = CheckpointKey::new(&name, &request.input);
-        let state = RunState {
-            wasi: WasiCtxBuilder::new()
-                .stdout(capture.stdout())
-                .stderr(capture.stderr())
-                .allow_tcp(false)
-                .allow_udp(false)
-                .allow_ip_name_lookup(false)
-                .build(),
-            wasi_table: wasmtime::component::ResourceTable::new(),
-            limiter: MemoryLimiter::new(limits.memory_bytes),
-            exchange: ExchangeHost::new(request.exchange, manifest, deadline, limits.memory_bytes),
-            log: LogHost::new(&name),
-            progress: ProgressHost::new(&name, request.progress),
-            output: OutputHost::new(request.sink.clone()),
-            config: ConfigHost::new(request.config),
-            checkpoint: CheckpointHost::new(request.checkpoints.clone(), key.clone()),
+        let parts = StateParts {
+            exchange: ExchangeHost::new(
+                Some(request.exchange),
+                manifest,
+                deadline,
+                limits.memory_bytes,
+            ),
+            sink: request.sink.clone(),
+            config: request.config,
+            checkpoint: CheckpointHost::new(
+                request.checkpoints.clone(),
+                key.clone(),
+                request.sink.clone(),
+            ),
+            progress: request.progress,
         };
+        let state = run_state(&name, &capture, limits.memory_bytes, parts);
         let mut store = new_store(&pre, state, limits.fuel)?;
         let input = request.input;
         let call = async {
@@ -182,7 +187,7 @@ impl Runtime {
             Ok(Ok(Ok(Err(message)))) => return Err(RunError::Plugin(message)),
             Ok(Ok(Ok(Ok(summary)))) => summary,
         };
-        flushed.map_err(|e| RunError::Output(e.to_string()))?;
+        flushed.map_err(RunError::Output)?;
         if let Err(error) = request.checkpoints.clear(&key) {
             tracing::warn!(plugin = %name, %error, "the run finished but its checkpoint could not be cleared");
         }
@@ -193,6 +198,77 @@ impl Runtime {
             denied: state.exchange.denied,
             captured_output: captured,
         })
+    }
+}
+
+impl Runtime {
+    /// Starts `plugin` in an empty sandbox with its default limits and throws it away without
+    /// calling `run`: shows, with no tenant at hand, that it links against this host's
+    /// interfaces and starts within its memory limit (`exorun plugin check`).
+    pub async fn check(&self, plugin: &Plugin) -> Result<(), RunError> {
+        let limits = plugin.default_limits();
+        let memory_bytes = limits.memory_bytes.min(self.settings.max_memory_bytes);
+        let deadline = tokio::time::Instant::now() + limits.timeout;
+        let name = &plugin.manifest.name;
+        let capture = Capture::new(name);
+        let sink: Arc<VecSink> = Arc::new(VecSink::new());
+        let parts = StateParts {
+            exchange: ExchangeHost::new(None, plugin.manifest.clone(), deadline, memory_bytes),
+            sink: sink.clone(),
+            config: BTreeMap::new(),
+            checkpoint: CheckpointHost::new(
+                Arc::new(MemoryCheckpoints::new()),
+                CheckpointKey::new(name, "null"),
+                sink,
+            ),
+            progress: Arc::new(NoProgress),
+        };
+        let state = run_state(name, &capture, memory_bytes, parts);
+        let mut store = new_store(&plugin.pre, state, None)?;
+        let started = tokio::time::timeout_at(deadline, plugin.pre.instantiate_async(&mut store));
+        let outcome = match started.await {
+            Err(_elapsed) => Err(RunError::Timeout {
+                after: limits.timeout,
+            }),
+            Ok(Ok(_instance)) => Ok(()),
+            Ok(Err(_)) if store.data().limiter.refused => Err(RunError::MemoryLimit {
+                limit: memory_bytes,
+            }),
+            Ok(Err(error)) => Err(RunError::Instantiate(format!("{error:#}"))),
+        };
+        capture.finish();
+        outcome
+    }
+}
+
+/// The per-run parts of a store's state that differ between a run and a check.
+struct StateParts {
+    exchange: ExchangeHost,
+    sink: Arc<dyn RecordSink>,
+    config: BTreeMap<String, String>,
+    checkpoint: CheckpointHost,
+    progress: Arc<dyn ProgressSink>,
+}
+
+/// The state of a store for the plugin `name`: a WASI context that grants nothing but stdio
+/// into `capture`, and the host interfaces.
+fn run_state(name: &str, capture: &Capture, memory_bytes: u64, parts: StateParts) -> RunState {
+    RunState {
+        wasi: WasiCtxBuilder::new()
+            .stdout(capture.stdout())
+            .stderr(capture.stderr())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build(),
+        wasi_table: wasmtime::component::ResourceTable::new(),
+        limiter: MemoryLimiter::new(memory_bytes),
+        exchange: parts.exchange,
+        log: LogHost::new(name),
+        progress: ProgressHost::new(name, parts.progress),
+        output: OutputHost::new(parts.sink),
+        config: ConfigHost::new(parts.config),
+        checkpoint: parts.checkpoint,
     }
 }
 

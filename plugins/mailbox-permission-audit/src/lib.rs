@@ -3,9 +3,12 @@
 //! For each mailbox (the ones named in the input, else every mailbox from `Get-Mailbox`) it lists
 //! the explicit FullAccess grants from `Get-MailboxPermission` and the SendAs grants from
 //! `Get-RecipientPermission`, leaving out the mailbox's own `NT AUTHORITY\SELF` entry, inherited
-//! entries and Deny entries, and emits one record per grant.
+//! entries, Deny entries and the trustees the operator set to ignore (`ignore_trustees`, e.g.
+//! the backup service's account), and emits one record per grant.
 
-use exorun_plugin::{CmdletError, Parameters, PluginError, emit, info, progress, query, warn};
+use exorun_plugin::{
+    CmdletError, Parameters, PluginError, config, emit, info, invoke, progress, query, warn,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -55,6 +58,32 @@ struct RecipientPermission {
     access_control_type: Option<String>,
 }
 
+/// The operator setting naming trustees every audit leaves out.
+const IGNORE_TRUSTEES: &str = "ignore_trustees";
+
+/// Trustees left out of the audit: the mailbox's own entry and the operator's list.
+struct Ignored(Vec<String>);
+
+impl Ignored {
+    /// `NT AUTHORITY\SELF` and the comma- or semicolon-separated `ignore_trustees` setting.
+    fn from_config() -> Ignored {
+        let mut trustees = vec![SELF.to_string()];
+        if let Some(list) = config(IGNORE_TRUSTEES) {
+            trustees.extend(
+                list.split([',', ';'])
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        Ignored(trustees)
+    }
+
+    fn contains(&self, trustee: &str) -> bool {
+        self.0.iter().any(|t| t.eq_ignore_ascii_case(trustee))
+    }
+}
+
 /// One emitted record.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -86,11 +115,8 @@ fn has_right(rights: &Value, right: &str) -> bool {
     }
 }
 
-fn is_self(trustee: &str) -> bool {
-    trustee.eq_ignore_ascii_case(SELF)
-}
-
-/// Paged rows of `cmdlet -Identity <identity>`, or `None` if the mailbox does not exist.
+/// The rows of `cmdlet -Identity <identity>` (one mailbox's grants: a short list), or `None` if
+/// the mailbox does not exist.
 fn rows<T: serde::de::DeserializeOwned>(
     cmdlet: &str,
     identity: &str,
@@ -98,7 +124,7 @@ fn rows<T: serde::de::DeserializeOwned>(
     let params = Parameters::new()
         .with("Identity", identity)
         .with("ResultSize", "Unlimited");
-    match query::<T>(cmdlet, params).collect::<Result<Vec<T>, CmdletError>>() {
+    match invoke::<T>(cmdlet, params) {
         Ok(rows) => Ok(Some(rows)),
         Err(CmdletError::NotFound(text)) => {
             warn!("{identity}: {text}");
@@ -110,7 +136,12 @@ fn rows<T: serde::de::DeserializeOwned>(
 
 /// Audits one mailbox: `identity` is what the cmdlets are called with, `shown` what the records
 /// name it by.
-fn audit(identity: &str, shown: &str, summary: &mut Summary) -> Result<(), PluginError> {
+fn audit(
+    identity: &str,
+    shown: &str,
+    ignored: &Ignored,
+    summary: &mut Summary,
+) -> Result<(), PluginError> {
     let Some(permissions) = rows::<MailboxPermission>("Get-MailboxPermission", identity)? else {
         summary.not_found += 1;
         return Ok(());
@@ -120,7 +151,7 @@ fn audit(identity: &str, shown: &str, summary: &mut Summary) -> Result<(), Plugi
         let Some(trustee) = p.user.as_deref() else {
             continue;
         };
-        if is_self(trustee)
+        if ignored.contains(trustee)
             || p.is_inherited == Some(true)
             || p.deny == Some(true)
             || !has_right(&p.access_rights, "FullAccess")
@@ -145,7 +176,7 @@ fn audit(identity: &str, shown: &str, summary: &mut Summary) -> Result<(), Plugi
             .access_control_type
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case("Deny"));
-        if is_self(trustee)
+        if ignored.contains(trustee)
             || p.is_inherited == Some(true)
             || denied
             || !has_right(&p.access_rights, "SendAs")
@@ -164,6 +195,7 @@ fn audit(identity: &str, shown: &str, summary: &mut Summary) -> Result<(), Plugi
 
 fn run(input: Input) -> Result<Summary, PluginError> {
     let mut summary = Summary::default();
+    let ignored = Ignored::from_config();
     if input.identities.is_empty() {
         let params = Parameters::new().with("ResultSize", "Unlimited");
         let mut done = 0;
@@ -182,7 +214,7 @@ fn run(input: Input) -> Result<Summary, PluginError> {
                     );
                     continue;
                 };
-                audit(identity, shown, &mut summary)?;
+                audit(identity, shown, &ignored, &mut summary)?;
                 done += 1;
             }
             progress(done, 0, &format!("{done} mailboxes"));
@@ -190,7 +222,7 @@ fn run(input: Input) -> Result<Summary, PluginError> {
     } else {
         let total = input.identities.len() as u64;
         for (done, identity) in (1..).zip(&input.identities) {
-            audit(identity, identity, &mut summary)?;
+            audit(identity, identity, &ignored, &mut summary)?;
             progress(done, total, identity);
         }
     }

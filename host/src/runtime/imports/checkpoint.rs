@@ -1,6 +1,7 @@
 //! `checkpoint`: an opaque cursor a long run saves as it goes, so a run of the same plugin on
 //! the same input resumes where an unfinished one stopped. Cursors are keyed by the plugin's
-//! name and the digest of its input, and cleared when a run finishes.
+//! name and the digest of its input, and cleared when a run finishes. The records a run emitted
+//! are written out before each save, so a cursor never points past records that were lost.
 
 use std::collections::HashMap;
 use std::io::{self, Write as _};
@@ -9,8 +10,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmtime::component::{HasSelf, Linker};
 
+use super::output::RecordSink;
 use crate::plugin::artifact::digest;
 use crate::runtime::bindings::exorun::plugin::checkpoint;
+use crate::runtime::error::OutputFailed;
 use crate::runtime::state::RunState;
 
 /// The longest cursor a plugin may save: a cursor is a position, not a data store.
@@ -170,12 +173,18 @@ pub(crate) struct CheckpointUnreadable(pub(crate) io::Error);
 pub(crate) struct CheckpointHost {
     store: Arc<dyn CheckpointStore>,
     key: CheckpointKey,
+    /// The run's records, written out before each save: a cursor never gets ahead of them.
+    sink: Arc<dyn RecordSink>,
 }
 
 impl CheckpointHost {
-    /// Cursors of `key` in `store`.
-    pub(crate) fn new(store: Arc<dyn CheckpointStore>, key: CheckpointKey) -> CheckpointHost {
-        CheckpointHost { store, key }
+    /// Cursors of `key` in `store`, for a run whose records go to `sink`.
+    pub(crate) fn new(
+        store: Arc<dyn CheckpointStore>,
+        key: CheckpointKey,
+        sink: Arc<dyn RecordSink>,
+    ) -> CheckpointHost {
+        CheckpointHost { store, key, sink }
     }
 }
 
@@ -193,6 +202,9 @@ impl checkpoint::Host for CheckpointHost {
                 cursor.len()
             )));
         }
+        self.sink
+            .flush()
+            .map_err(|e| wasmtime::Error::new(OutputFailed(e)))?;
         Ok(self
             .store
             .save(&self.key, &cursor)
@@ -259,6 +271,7 @@ mod tests {
         let mut host = CheckpointHost::new(
             Arc::new(MemoryCheckpoints::new()),
             CheckpointKey::new("p", "{}"),
+            Arc::new(crate::runtime::VecSink::new()),
         );
         assert!(
             host.save("x".repeat(MAX_CURSOR_BYTES + 1))

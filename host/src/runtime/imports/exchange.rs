@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 
-use crate::exchange::{ExchangeClient, ExchangeError, Parameters, Query, Surface, is_mutating};
+use crate::exchange::{ExchangeClient, ExchangeError, Query, RawRow, Surface, is_mutating};
 use crate::plugin::manifest::Manifest;
 use crate::runtime::bindings::exorun::plugin::exchange::{self, CmdletError};
 use crate::runtime::error::DeadlineReached;
@@ -38,7 +38,8 @@ enum QueryKind {
 
 /// The `exchange` interface of one run.
 pub(crate) struct ExchangeHost {
-    client: ExchangeClient,
+    /// `None` when the plugin was only started to check it (no tenant, no `run`).
+    client: Option<ExchangeClient>,
     manifest: Arc<Manifest>,
     deadline: Instant,
     /// Bytes of results one `invoke` may collect: what fits in the plugin's memory.
@@ -55,7 +56,7 @@ impl ExchangeHost {
     /// Cmdlets for the plugin with `manifest` through `client`, until `deadline`; `invoke`
     /// results are limited to `invoke_limit` bytes.
     pub(crate) fn new(
-        client: ExchangeClient,
+        client: Option<ExchangeClient>,
         manifest: Arc<Manifest>,
         deadline: Instant,
         invoke_limit: u64,
@@ -72,13 +73,15 @@ impl ExchangeHost {
         }
     }
 
-    /// Checks a call: the parameters are a JSON object and the manifest declares the cmdlet and
-    /// each parameter. Gives the surface to run it on.
-    fn admit(
-        &mut self,
-        cmdlet: &str,
-        parameters: &str,
-    ) -> Result<(Surface, Parameters), CmdletError> {
+    /// Checks a call: there is a tenant, the parameters are a JSON object and the manifest
+    /// declares the cmdlet and each parameter. Gives the client and the surface to run it on,
+    /// and whether the call is a change recorded instead of sent (dry run).
+    fn admit(&mut self, cmdlet: &str, parameters: &str) -> Result<Admitted, CmdletError> {
+        let Some(client) = self.client.clone() else {
+            return Err(CmdletError::Unauthorized(format!(
+                "{cmdlet} was not sent: the plugin was started without a tenant, only to check it"
+            )));
+        };
         let parameters = match serde_json::from_str::<Value>(parameters) {
             Ok(Value::Object(map)) => map,
             Ok(_) => {
@@ -106,13 +109,19 @@ impl ExchangeHost {
         } else {
             Surface::Exchange
         };
-        Ok((surface, parameters))
+        let rehearsal = client.settings().dry_run && is_mutating(cmdlet);
+        Ok(Admitted {
+            query: client.query(surface, cmdlet, parameters),
+            rehearsal,
+        })
     }
+}
 
-    /// Whether `cmdlet` is recorded instead of sent.
-    fn rehearses(&self, cmdlet: &str) -> bool {
-        self.client.settings().dry_run && is_mutating(cmdlet)
-    }
+/// A call the manifest allows, ready to send.
+struct Admitted {
+    query: Query,
+    /// A change in a dry run: recorded, not sent.
+    rehearsal: bool,
 }
 
 /// Waits for `work` until `deadline`; past it the run is over (the call traps).
@@ -147,8 +156,11 @@ fn dry_run(cmdlet: &str) -> CmdletError {
     ))
 }
 
-fn to_json(rows: Vec<Value>) -> Vec<String> {
-    rows.into_iter().map(|row| row.to_string()).collect()
+/// Rows as the plugin gets them: the service's JSON text, handed on without parsing.
+fn to_json(rows: Vec<RawRow>) -> Vec<String> {
+    rows.into_iter()
+        .map(|row| Box::<str>::from(row).into_string())
+        .collect()
 }
 
 pub(super) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
@@ -161,16 +173,17 @@ impl exchange::Host for ExchangeHost {
         cmdlet: String,
         parameters: String,
     ) -> wasmtime::Result<Result<Vec<String>, CmdletError>> {
-        let (surface, parameters) = match self.admit(&cmdlet, &parameters) {
+        let Admitted {
+            mut query,
+            rehearsal,
+        } = match self.admit(&cmdlet, &parameters) {
             Ok(admitted) => admitted,
             Err(refused) => return Ok(Err(refused)),
         };
-        let rehearsal = self.rehearses(&cmdlet);
-        let mut query = self.client.query(surface, &cmdlet, parameters);
         let mut rows = Vec::new();
         let mut bytes = 0u64;
         loop {
-            let page = match before(self.deadline, query.next_page()).await? {
+            let page = match before(self.deadline, query.next_raw_page()).await? {
                 Ok(Some(page)) => page,
                 Ok(None) => break,
                 Err(error) => return Ok(Err(cmdlet_error(error))),
@@ -204,10 +217,7 @@ impl exchange::HostQuery for ExchangeHost {
             );
         }
         let kind = match self.admit(&cmdlet, &parameters) {
-            Ok((surface, parameters)) => QueryKind::Open {
-                rehearsal: self.rehearses(&cmdlet),
-                query: self.client.query(surface, &cmdlet, parameters),
-            },
+            Ok(Admitted { query, rehearsal }) => QueryKind::Open { query, rehearsal },
             Err(refused) => QueryKind::Refused(refused),
         };
         let handle = self.queries.push(QueryState { cmdlet, kind })?;
@@ -225,7 +235,7 @@ impl exchange::HostQuery for ExchangeHost {
             QueryKind::Refused(refused) => return Ok(Err(refused.clone())),
             QueryKind::Open { query, rehearsal } => (query, rehearsal),
         };
-        let page = before(deadline, query.next_page()).await?;
+        let page = before(deadline, query.next_raw_page()).await?;
         if std::mem::take(rehearsal) {
             return Ok(Err(dry_run(&state.cmdlet)));
         }
