@@ -46,6 +46,8 @@ step exorun invoke --dry-run Set-Mailbox -Identity room1 -HiddenFromAddressLists
 
 step exorun plugin inspect target/plugins/mailbox-permission-audit.wasm
 "$bin/exorun" plugin inspect target/plugins/mailbox-permission-audit.wasm
+step "exorun plugin check target/plugins/*.wasm   # compile (cached) and start each in an empty sandbox"
+"$bin/exorun" plugin check target/plugins/*.wasm --cache-dir "$state/cache"
 step "exorun run target/plugins/mailbox-permission-audit.wasm --input '{\"identities\": [...]}'"
 shared=$(grep -m3 ',SharedMailbox,' "$state/mailboxes.csv" | cut -d, -f1 | python3 -c 'import json,sys; print(json.dumps({"identities": sys.stdin.read().split()}))')
 "$bin/exorun" "${cert[@]}" run target/plugins/mailbox-permission-audit.wasm --input "$shared" --cache-dir "$state/cache"

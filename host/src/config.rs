@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::auth::cert::AssertionAlg;
 use crate::secret::SecretSource;
 
-/// Where a profile file is looked for when `--config`/`EXORUN_CONFIG` do not say.
+/// Where a profile file is looked for when `--config-file`/`EXORUN_CONFIG` do not say.
 pub fn default_config_path() -> Option<PathBuf> {
     std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)

@@ -34,13 +34,13 @@ fn text(output: &Output) -> (String, String) {
     )
 }
 
-fn run(command: &mut Command) -> (bool, String, String) {
+pub fn run(command: &mut Command) -> (bool, String, String) {
     let output = command.output().unwrap();
     let (out, err) = text(&output);
     (output.status.success(), out, err)
 }
 
-fn pfx_flags(sim: &Sim, app: &str) -> Vec<String> {
+pub fn pfx_flags(sim: &Sim, app: &str) -> Vec<String> {
     let a = sim.app(app);
     vec![
         "--app-id".into(),
@@ -355,18 +355,18 @@ async fn profiles_supply_settings_and_flags_override_them() {
     );
     let (ok, out, err) = run(exorun(&sim)
         .env_remove("AZURE_TENANT_ID")
-        .arg("--config")
+        .arg("--config-file")
         .arg(&config)
         .args(["connect", "--test"]));
     assert!(ok, "{out}{err}");
     let (ok, _, err) =
         run(exorun(&sim)
-            .arg("--config")
+            .arg("--config-file")
             .arg(&config)
             .args(["--profile", "nope", "connect"]));
     assert!(!ok && err.contains("no profile 'nope'"), "{err}");
     let (ok, _, err) = run(exorun(&sim)
-        .arg("--config")
+        .arg("--config-file")
         .arg(&config)
         .args(["--tenant", "contoso", "connect"]));
     assert!(
@@ -395,7 +395,7 @@ fn every_command_has_help() {
 }
 
 /// Runs `exorun` to completion with stdout discarded and returns its peak RSS in KiB.
-fn peak_rss_kib(command: &mut Command) -> u64 {
+pub fn peak_rss_kib(command: &mut Command) -> u64 {
     let mut child = command
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

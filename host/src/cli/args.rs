@@ -24,9 +24,9 @@ pub struct ConnectionArgs {
     /// Profile in the config file.
     #[arg(long, env = "EXORUN_PROFILE", global = true)]
     pub profile: Option<String>,
-    /// Config file (default ~/.config/exorun/config.toml).
+    /// Config file with profiles (default ~/.config/exorun/config.toml).
     #[arg(long, env = "EXORUN_CONFIG", global = true)]
-    pub config: Option<PathBuf>,
+    pub config_file: Option<PathBuf>,
     /// Application (client) ID of the Entra app.
     #[arg(long, visible_alias = "client-id", global = true)]
     pub app_id: Option<String>,
@@ -179,7 +179,7 @@ impl ConnectionArgs {
 
     /// Flags over environment over profile.
     pub fn settings(&self) -> anyhow::Result<Settings> {
-        let (path, must_exist) = match &self.config {
+        let (path, must_exist) = match &self.config_file {
             Some(path) => (Some(path.clone()), true),
             None => (config::default_config_path(), false),
         };
@@ -188,7 +188,7 @@ impl ConnectionArgs {
                 ConfigFile::load(path, must_exist)?.settings(self.profile.as_deref(), path)?
             }
             None if self.profile.is_some() => {
-                anyhow::bail!("--profile needs a config file: pass --config")
+                anyhow::bail!("--profile needs a config file: pass --config-file")
             }
             None => Settings::default(),
         };

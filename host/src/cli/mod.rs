@@ -93,3 +93,37 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .filter_map(|e| e.downcast_ref::<std::io::Error>())
         .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_settings_do_not_clash_with_the_config_file_flag() {
+        let cli = Cli::try_parse_from([
+            "exorun",
+            "--config-file",
+            "/etc/exorun.toml",
+            "run",
+            "p.wasm",
+            "--config",
+            "ignore_trustees=svc",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.connection.config_file.as_deref(),
+            Some(std::path::Path::new("/etc/exorun.toml"))
+        );
+        let Command::Run(run) = cli.command else {
+            panic!("run")
+        };
+        assert!(format!("{run:?}").contains(r#"config: ["ignore_trustees=svc"]"#));
+    }
+}

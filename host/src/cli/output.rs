@@ -109,38 +109,49 @@ impl<W: Write> RowSink<W> {
         };
     }
 
-    /// Writes one page of rows.
+    /// Writes one page of rows and sends them on (a pipe sees each page as it comes).
     pub fn write_rows(&mut self, rows: &[Value]) -> std::io::Result<()> {
         for row in rows {
-            if self.rows_written == 0 {
-                self.choose_columns(row);
-                self.start()?;
-            }
-            match self.format {
-                Format::Json => {
-                    let sep = if self.rows_written == 0 { "" } else { ",\n" };
-                    write!(self.out, "{sep}  {}", without_annotations(row))?;
-                }
-                Format::Jsonl => writeln!(self.out, "{}", without_annotations(row))?,
-                Format::Csv => {
-                    let line: Vec<String> = self
-                        .columns
-                        .iter()
-                        .map(|c| csv_field(&cell(&row[c.as_str()])))
-                        .collect();
-                    writeln!(self.out, "{}", line.join(","))?;
-                }
-                Format::Table => {
-                    let line: Vec<String> = self
-                        .columns
-                        .iter()
-                        .map(|c| format!("{:<30}", truncate(&cell(&row[c.as_str()]), 30)))
-                        .collect();
-                    writeln!(self.out, "{}", line.join(" ").trim_end())?;
-                }
-            }
-            self.rows_written += 1;
+            self.write_row(row)?;
         }
+        self.flush()
+    }
+
+    /// Writes one row into the writer's buffer.
+    pub fn write_row(&mut self, row: &Value) -> std::io::Result<()> {
+        if self.rows_written == 0 {
+            self.choose_columns(row);
+            self.start()?;
+        }
+        match self.format {
+            Format::Json => {
+                let sep = if self.rows_written == 0 { "" } else { ",\n" };
+                write!(self.out, "{sep}  {}", without_annotations(row))?;
+            }
+            Format::Jsonl => writeln!(self.out, "{}", without_annotations(row))?,
+            Format::Csv => {
+                let line: Vec<String> = self
+                    .columns
+                    .iter()
+                    .map(|c| csv_field(&cell(&row[c.as_str()])))
+                    .collect();
+                writeln!(self.out, "{}", line.join(","))?;
+            }
+            Format::Table => {
+                let line: Vec<String> = self
+                    .columns
+                    .iter()
+                    .map(|c| format!("{:<30}", truncate(&cell(&row[c.as_str()]), 30)))
+                    .collect();
+                writeln!(self.out, "{}", line.join(" ").trim_end())?;
+            }
+        }
+        self.rows_written += 1;
+        Ok(())
+    }
+
+    /// Sends on what is buffered.
+    pub fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
 
@@ -233,9 +244,12 @@ mod tests {
         let json_out: Value = serde_json::from_str(&render(Format::Json, &rows)).unwrap();
         assert!(json_out[0].get("Guid@odata.type").is_none());
         let csv = render(Format::Csv, &rows);
-        assert!(csv.starts_with("EmailAddresses,Guid,Name\n"), "{csv}");
         assert!(
-            csv.contains("SMTP:a@x;smtp:b@x,g,\"Ann, \"\"A\"\"\""),
+            csv.starts_with("Name,Guid,EmailAddresses\n"),
+            "columns in the order the service sent them: {csv}"
+        );
+        assert!(
+            csv.contains("\"Ann, \"\"A\"\"\",g,SMTP:a@x;smtp:b@x"),
             "{csv}"
         );
         let table = render(Format::Table, &rows);

@@ -108,16 +108,33 @@ fn state_dir() -> Option<PathBuf> {
 /// Records to stdout in the chosen format.
 struct StdoutSink(Mutex<Option<RowSink<BufWriter<Stdout>>>>);
 
+impl StdoutSink {
+    fn with<R: Default>(
+        &self,
+        act: impl FnOnce(&mut RowSink<BufWriter<Stdout>>) -> std::io::Result<R>,
+    ) -> std::io::Result<R> {
+        match self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            Some(sink) => act(sink),
+            None => Ok(R::default()),
+        }
+    }
+}
+
 impl RecordSink for StdoutSink {
     fn emit(&self, record: Record) -> std::io::Result<()> {
-        let mut sink = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match sink.as_mut() {
-            Some(sink) => sink.write_rows(&[serde_json::Value::Object(record)]),
-            None => Ok(()),
-        }
+        self.with(|sink| sink.write_row(&serde_json::Value::Object(record)))
     }
 
     fn flush(&self) -> std::io::Result<()> {
+        self.with(RowSink::flush)
+    }
+
+    fn finish(&self) -> std::io::Result<()> {
         if let Some(sink) = self.0.lock().unwrap_or_else(PoisonError::into_inner).take() {
             sink.finish()?;
         }
@@ -229,7 +246,7 @@ impl RunCmd {
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        sink.flush()?;
+        sink.finish()?;
         for call in connection.exchange().dry_run_log() {
             eprintln!(
                 "dry run: {} was not sent ({})",

@@ -162,7 +162,7 @@ impl Runtime {
             .catch_unwind()
             .await;
         let captured = capture.finish();
-        let flushed = request.sink.flush();
+        let finished = request.sink.finish();
         let state = store.data();
         let failure = |error| Failure {
             error,
@@ -187,7 +187,7 @@ impl Runtime {
             Ok(Ok(Ok(Err(message)))) => return Err(RunError::Plugin(message)),
             Ok(Ok(Ok(Ok(summary)))) => summary,
         };
-        flushed.map_err(RunError::Output)?;
+        finished.map_err(RunError::Output)?;
         if let Err(error) = request.checkpoints.clear(&key) {
             tracing::warn!(plugin = %name, %error, "the run finished but its checkpoint could not be cleared");
         }

@@ -20,9 +20,16 @@ pub trait RecordSink: Send + Sync {
     /// Takes one record.
     fn emit(&self, record: Record) -> io::Result<()>;
 
-    /// Called once when the run ends, whatever the outcome: write out anything buffered.
+    /// Writes out what is buffered. Called before each checkpoint is saved, so a saved cursor
+    /// never gets ahead of the records written; may be called any number of times.
     fn flush(&self) -> io::Result<()> {
         Ok(())
+    }
+
+    /// Called once when the run ends, whatever the outcome: completes the output (a closing
+    /// bracket, say) and writes it out. By default, [`RecordSink::flush`].
+    fn finish(&self) -> io::Result<()> {
+        self.flush()
     }
 }
 
