@@ -384,6 +384,10 @@ fn every_command_has_help() {
         vec!["invoke", "--help"],
         vec!["doctor", "--help"],
         vec!["cert", "new", "--help"],
+        vec!["run", "--help"],
+        vec!["plugin", "inspect", "--help"],
+        vec!["plugin", "check", "--help"],
+        vec!["plugin", "pack", "--help"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
             .args(&args)
