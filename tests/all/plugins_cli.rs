@@ -9,19 +9,11 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 use crate::cli::{exorun, peak_rss_kib, pfx_flags, run};
-use crate::support::{Sim, start_with};
+use crate::support::{Sim, artifact, start_with};
 
-/// A packed plugin built by scripts/build-plugins.sh.
-fn artifact(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/plugins")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `bash scripts/build-plugins.sh` first",
-        path.display()
-    );
-    path.display().to_string()
+/// A packed plugin's path, as a command-line argument.
+fn plugin(name: &str) -> String {
+    artifact(name).display().to_string()
 }
 
 /// The compile cache the binary's tests share, so each plugin is compiled once per test run.
@@ -31,11 +23,11 @@ fn cache_dir() -> String {
 }
 
 /// `exorun <global flags> run <plugin> ...` as the admin app, with its own checkpoint directory.
-fn exorun_run(sim: &Sim, plugin: &str, args: &[&str]) -> Command {
+fn exorun_run(sim: &Sim, name: &str, args: &[&str]) -> Command {
     let mut command = exorun(sim);
     command
         .args(pfx_flags(sim, "exorun-admin"))
-        .args(["run", &artifact(plugin), "--cache-dir", &cache_dir()])
+        .args(["run", &plugin(name), "--cache-dir", &cache_dir()])
         .arg("--checkpoint-dir")
         .arg(sim.dir.path().join("checkpoints"))
         .args(args);
@@ -51,7 +43,7 @@ fn lines(text: &str) -> Vec<Value> {
 #[test]
 fn plugin_inspect_and_check_read_and_start_plugins() {
     let binary = || Command::new(env!("CARGO_BIN_EXE_exorun"));
-    let audit = artifact("mailbox-permission-audit");
+    let audit = plugin("mailbox-permission-audit");
     let (ok, out, err) = run(binary().args(["plugin", "inspect", &audit]));
     assert!(ok, "{err}");
     assert!(out.starts_with("mailbox-permission-audit 0.1.0"), "{out}");
@@ -69,8 +61,8 @@ fn plugin_inspect_and_check_read_and_start_plugins() {
     let (ok, out, err) = run(binary().args([
         "plugin",
         "check",
-        &artifact("mailbox-inventory"),
-        &artifact("hostile"),
+        &plugin("mailbox-inventory"),
+        &plugin("hostile"),
         "--cache-dir",
         &cache_dir(),
     ]));

@@ -5,7 +5,7 @@
 //! inventory that resumes from its checkpoint after a failed run.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -18,20 +18,7 @@ use exorun::runtime::{
 };
 use serde_json::{Value, json};
 
-use crate::support::{Sim, start, start_with};
-
-/// A packed plugin built by scripts/build-plugins.sh.
-fn artifact(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/plugins")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `bash scripts/build-plugins.sh` first",
-        path.display()
-    );
-    path
-}
+use crate::support::{Sim, artifact, start, start_with};
 
 /// The runtime most tests share, as a process shares one (compiled plugins cached on disk
 /// between test runs).
@@ -292,6 +279,20 @@ fn has_right(row: &Value, right: &str) -> bool {
         .is_some_and(|rights| rights.iter().any(|r| r == right))
 }
 
+/// The audit's records as (mailbox, trustee, right).
+fn grants(records: &[Record]) -> BTreeSet<(String, String, String)> {
+    records
+        .iter()
+        .map(|r| {
+            (
+                text(r, "Mailbox").to_string(),
+                text(r, "Trustee").to_string(),
+                text(r, "Right").to_string(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_audit_finds_the_shared_mailbox_grants() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 60).await;
@@ -345,16 +346,7 @@ async fn permission_audit_finds_the_shared_mailbox_grants() {
     let plugin = load("mailbox-permission-audit").await;
     let (outcome, records) = run(&plugin, &connection, json!({})).await;
     let outcome = outcome.unwrap();
-    let found: BTreeSet<(String, String, String)> = records
-        .iter()
-        .map(|r| {
-            (
-                text(r, "Mailbox").to_string(),
-                text(r, "Trustee").to_string(),
-                text(r, "Right").to_string(),
-            )
-        })
-        .collect();
+    let found = grants(&records);
     assert_eq!(found, expected);
     assert_eq!(outcome.records as usize, expected.len());
     assert_eq!(summary(&outcome)["mailboxes"], 60);
@@ -369,16 +361,7 @@ async fn permission_audit_finds_the_shared_mailbox_grants() {
     })
     .await;
     outcome.unwrap();
-    let found: BTreeSet<(String, String, String)> = records
-        .iter()
-        .map(|r| {
-            (
-                text(r, "Mailbox").to_string(),
-                text(r, "Trustee").to_string(),
-                text(r, "Right").to_string(),
-            )
-        })
-        .collect();
+    let found = grants(&records);
     let kept: BTreeSet<_> = expected
         .iter()
         .filter(|g| !g.1.eq_ignore_ascii_case(&ignored))

@@ -8,6 +8,19 @@ use exorun::secret::SecretSource;
 use exorun_sim::setup::AppInfo;
 use exorun_sim::{ReadyInfo, RunningSim, SimConfig};
 
+/// A packed plugin built by scripts/build-plugins.sh.
+pub fn artifact(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `bash scripts/build-plugins.sh` first",
+        path.display()
+    );
+    path
+}
+
 /// A running emulator with a scratch directory for test files.
 pub struct Sim {
     /// The emulator.
