@@ -35,8 +35,9 @@ pub fn emit<R: Serialize + ?Sized>(record: &R) -> Result<(), PluginError> {
         .map_err(|e| PluginError::new(format!("the run's output refused a record: {e}")))
 }
 
-/// The value the operator set for `key` (`--config key=value`), if any. Not for secrets: the
-/// host keeps those.
+/// The value the operator set for `key` (`--config key=value`), if any. Declare each key in the
+/// manifest (`[[config]]` with `key` and `description`): the host refuses undeclared ones. Not
+/// for secrets: the host keeps those.
 pub fn config(key: &str) -> Option<String> {
     wit_config::get(key)
 }
@@ -45,7 +46,8 @@ pub fn config(key: &str) -> Option<String> {
 pub mod checkpoint {
     use super::{PluginError, wit_checkpoint};
 
-    /// Saves `cursor`, replacing any earlier one.
+    /// Saves `cursor`, replacing any earlier one; the records emitted so far are written out
+    /// first. Save after each unit of work (a page, say) with what a rerun needs to skip it.
     pub fn save(cursor: &str) -> Result<(), PluginError> {
         wit_checkpoint::save(cursor)
             .map_err(|e| PluginError::new(format!("the checkpoint was not saved: {e}")))
