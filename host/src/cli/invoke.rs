@@ -42,6 +42,16 @@ pub struct InvokeCmd {
     parameters: Vec<String>,
 }
 
+/// Whether `--name` is one of the connection options every command takes (before the cmdlet).
+fn is_connection_option(name: &str) -> bool {
+    use clap::Args as _;
+    ConnectionArgs::augment_args(clap::Command::new("exorun"))
+        .get_arguments()
+        .any(|arg| {
+            arg.get_long() == Some(name) || arg.get_all_aliases().is_some_and(|a| a.contains(&name))
+        })
+}
+
 impl InvokeCmd {
     /// Moves exorun's own `--options` out of the cmdlet parameters.
     fn split_options(&mut self) -> anyhow::Result<Vec<String>> {
@@ -77,6 +87,10 @@ impl InvokeCmd {
                     .extend(value("property")?.split(',').map(str::to_string)),
                 "compliance" => self.compliance = true,
                 "dry-run" => self.dry_run = true,
+                other if is_connection_option(other) => bail!(
+                    "--{other} is a connection option: give it before the cmdlet, as in `exorun invoke --{other} … {} …`",
+                    self.cmdlet
+                ),
                 other => bail!(
                     "unknown option --{other} after the cmdlet (cmdlet parameters take one dash: -{other})"
                 ),
@@ -143,5 +157,59 @@ impl InvokeCmd {
             );
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        invoke: InvokeCmd,
+    }
+
+    fn split(args: &[&str]) -> anyhow::Result<(InvokeCmd, Vec<String>)> {
+        let mut cmd =
+            Cli::try_parse_from(std::iter::once("invoke").chain(args.iter().copied()))?.invoke;
+        let rest = cmd.split_options()?;
+        Ok((cmd, rest))
+    }
+
+    #[test]
+    fn own_options_may_follow_the_parameters() {
+        let (cmd, rest) = split(&[
+            "Get-Mailbox",
+            "-ResultSize",
+            "10",
+            "--output=csv",
+            "--property",
+            "A,B",
+        ])
+        .unwrap();
+        assert_eq!(rest, ["-ResultSize", "10"]);
+        assert_eq!((cmd.output, cmd.property.len()), (Format::Csv, 2));
+    }
+
+    #[test]
+    fn connection_options_after_the_cmdlet_say_where_they_go() {
+        let e = split(&["Get-Mailbox", "--app-id", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--app-id is a connection option: give it before the cmdlet"),
+            "{e}"
+        );
+        let e = split(&["Get-Mailbox", "--client-id", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("connection option"), "{e}");
+        let e = split(&["Get-Mailbox", "--Identity", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("take one dash: -Identity"), "{e}");
     }
 }
