@@ -10,7 +10,7 @@ use fastrand::Rng;
 use uuid::Uuid;
 
 use super::recipient::{
-    AutoReply, AutoReplyState, ExternalAudience, MailboxData, MailboxGrant, Recipient,
+    AutoReply, AutoReplyState, ExternalAudience, MailboxData, MailboxGrant, OofCalendar, Recipient,
     RecipientKind,
 };
 use super::store::RecipientStore;
@@ -309,6 +309,7 @@ impl Generator {
                 internal_message: "I am out of the office.".into(),
                 external_message: "I am out of the office.".into(),
                 external_audience: ExternalAudience::All,
+                calendar: OofCalendar::default(),
             })
         });
         MailboxData {
@@ -442,6 +443,7 @@ impl Generator {
                             rights: vec!["FullAccess".into()],
                             deny: false,
                             inherited: false,
+                            inheritance: "All",
                         });
                         data.send_as.push(trustee);
                     }

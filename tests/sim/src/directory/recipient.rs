@@ -137,6 +137,25 @@ pub struct AutoReply {
     pub external_message: String,
     /// Which outside senders get a reply.
     pub external_audience: ExternalAudience,
+    /// What the out-of-office period does to the calendar.
+    pub calendar: OofCalendar,
+}
+
+/// The calendar side of out of office (all off, empty texts, unless set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OofCalendar {
+    /// `AutoDeclineFutureRequestsWhenOOF`: decline new invitations for the period.
+    pub auto_decline_future_requests: bool,
+    /// `CreateOOFEvent`: block the period in the calendar.
+    pub create_oof_event: bool,
+    /// `DeclineAllEventsForScheduledOOF`: cancel or decline every meeting in the period.
+    pub decline_all_events: bool,
+    /// `DeclineEventsForScheduledOOF`: decline the meetings in `EventsToDeleteIDs`.
+    pub decline_events: bool,
+    /// `DeclineMeetingMessage`: the text sent with declines.
+    pub decline_meeting_message: String,
+    /// `OOFEventSubject`: the subject of the blocking event.
+    pub oof_event_subject: String,
 }
 
 /// One explicit (non-default) mailbox permission entry.
@@ -150,6 +169,8 @@ pub struct MailboxGrant {
     pub deny: bool,
     /// Inherited from the database rather than set on the mailbox.
     pub inherited: bool,
+    /// How the entry applies to child objects (`-InheritanceType`; Exchange's default `All`).
+    pub inheritance: &'static str,
 }
 
 /// Data that only mailboxes have.

@@ -1,7 +1,9 @@
 //! Get-MailboxAutoReplyConfiguration and Set-MailboxAutoReplyConfiguration (out of office).
 
 use crate::directory::Tenant;
-use crate::directory::recipient::{AutoReply, AutoReplyState, ExternalAudience, Recipient};
+use crate::directory::recipient::{
+    AutoReply, AutoReplyState, ExternalAudience, OofCalendar, Recipient,
+};
 use crate::exchange::error::CmdletError;
 use crate::exchange::params::Params;
 
@@ -39,12 +41,16 @@ pub const CMDLETS: [CmdletSpec; 2] = [
     },
 ];
 
-/// Calendar options Set- accepts but the emulator does not keep (Get- always shows them off).
-const CALENDAR_FLAGS: [&str; 4] = [
-    "AutoDeclineFutureRequestsWhenOOF",
-    "CreateOOFEvent",
-    "DeclineAllEventsForScheduledOOF",
-    "DeclineEventsForScheduledOOF",
+/// The calendar switches of Set-, and where each is kept.
+const CALENDAR_FLAGS: [(&str, fn(&mut OofCalendar) -> &mut bool); 4] = [
+    ("AutoDeclineFutureRequestsWhenOOF", |c| {
+        &mut c.auto_decline_future_requests
+    }),
+    ("CreateOOFEvent", |c| &mut c.create_oof_event),
+    ("DeclineAllEventsForScheduledOOF", |c| {
+        &mut c.decline_all_events
+    }),
+    ("DeclineEventsForScheduledOOF", |c| &mut c.decline_events),
 ];
 
 fn is_mailbox(r: &Recipient) -> bool {
@@ -69,6 +75,7 @@ fn settings(recipient: &Recipient, now: i64) -> AutoReply {
         internal_message: String::new(),
         external_message: String::new(),
         external_audience: ExternalAudience::All,
+        calendar: OofCalendar::default(),
     }
 }
 
@@ -85,24 +92,31 @@ fn get_auto_reply(
     let reply = settings(mailbox, ctx.now);
     let none: [&str; 0] = [];
     let row = object(|w| {
-        w.bool("AutoDeclineFutureRequestsWhenOOF", false)
-            .str("AutoReplyState", reply.state.as_str())
-            .bool("CreateOOFEvent", false)
-            .bool("DeclineAllEventsForScheduledOOF", false)
-            .bool("DeclineEventsForScheduledOOF", false)
-            .str("DeclineMeetingMessage", "")
-            .date("EndTime", Some(reply.end))
-            .list("EventsToDeleteIDs", none)
-            .str("ExternalAudience", reply.external_audience.as_str())
-            .str("ExternalMessage", &reply.external_message)
-            .str("InternalMessage", &reply.internal_message)
-            .str("OOFEventSubject", "")
-            .date("StartTime", Some(reply.start))
-            .list("Recipients", none)
-            .str("MailboxOwnerId", &mailbox.name)
-            .str("Identity", &mailbox.name)
-            .bool("IsValid", true)
-            .str("ObjectState", "Unchanged");
+        let calendar = &reply.calendar;
+        w.bool(
+            "AutoDeclineFutureRequestsWhenOOF",
+            calendar.auto_decline_future_requests,
+        )
+        .str("AutoReplyState", reply.state.as_str())
+        .bool("CreateOOFEvent", calendar.create_oof_event)
+        .bool(
+            "DeclineAllEventsForScheduledOOF",
+            calendar.decline_all_events,
+        )
+        .bool("DeclineEventsForScheduledOOF", calendar.decline_events)
+        .str("DeclineMeetingMessage", &calendar.decline_meeting_message)
+        .date("EndTime", Some(reply.end))
+        .list("EventsToDeleteIDs", none)
+        .str("ExternalAudience", reply.external_audience.as_str())
+        .str("ExternalMessage", &reply.external_message)
+        .str("InternalMessage", &reply.internal_message)
+        .str("OOFEventSubject", &calendar.oof_event_subject)
+        .date("StartTime", Some(reply.start))
+        .list("Recipients", none)
+        .str("MailboxOwnerId", &mailbox.name)
+        .str("Identity", &mailbox.name)
+        .bool("IsValid", true)
+        .str("ObjectState", "Unchanged");
     });
     Ok(Output::rendered(vec![row]))
 }
@@ -144,8 +158,11 @@ fn set_auto_reply(
         });
     let start = params.date("StartTime")?;
     let end = params.date("EndTime")?;
-    for flag in CALENDAR_FLAGS {
-        params.bool(flag)?;
+    let mut switches = Vec::new();
+    for (flag, field) in CALENDAR_FLAGS {
+        if let Some(on) = params.bool(flag)? {
+            switches.push((field, on));
+        }
     }
     let id = resolve(tenant, &identity, is_mailbox)?;
     let Some(mailbox) = tenant.recipients.get(id) else {
@@ -165,6 +182,15 @@ fn set_auto_reply(
     }
     if let Some(text) = message(params, "ExternalMessage") {
         reply.external_message = text;
+    }
+    for (field, on) in switches {
+        *field(&mut reply.calendar) = on;
+    }
+    if let Some(text) = message(params, "DeclineMeetingMessage") {
+        reply.calendar.decline_meeting_message = text;
+    }
+    if let Some(text) = message(params, "OOFEventSubject") {
+        reply.calendar.oof_event_subject = text;
     }
     if reply.state == AutoReplyState::Scheduled && reply.end <= reply.start {
         return Err(CmdletError::task(
@@ -249,6 +275,29 @@ mod tests {
         assert_eq!(row["ExternalMessage"], "Away (ext)");
         assert_eq!(row["StartTime"], "2026-02-01T08:00:00.0000000+00:00");
         assert_eq!(row["EndTime"], "2026-02-10T17:00:00.0000000+00:00");
+        assert_eq!(row["CreateOOFEvent"], true, "calendar switches are kept");
+        assert_eq!(row["DeclineAllEventsForScheduledOOF"], false);
+        let params = json!({"Identity": mailbox, "DeclineAllEventsForScheduledOOF": "$true",
+            "DeclineMeetingMessage": "I am away", "OOFEventSubject": "Away"});
+        run(&mut t, "Set-MailboxAutoReplyConfiguration", params).unwrap();
+        let row = get(&mut t, &mailbox);
+        assert_eq!(
+            (
+                &row["CreateOOFEvent"],
+                &row["DeclineAllEventsForScheduledOOF"],
+                &row["DeclineMeetingMessage"],
+                &row["OOFEventSubject"],
+                &row["InternalMessage"],
+            ),
+            (
+                &json!(true),
+                &json!(true),
+                &json!("I am away"),
+                &json!("Away"),
+                &json!("Away")
+            ),
+            "a later Set- changes only what it names"
+        );
         let params =
             json!({"Identity": mailbox, "AutoReplyState": "Disabled", "ExternalMessage": null});
         run(&mut t, "Set-MailboxAutoReplyConfiguration", params).unwrap();

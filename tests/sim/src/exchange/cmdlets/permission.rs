@@ -200,7 +200,7 @@ fn grant_row(mailbox: &str, grant: &MailboxGrant) -> String {
         &rights,
         grant.deny,
         grant.inherited,
-        "All",
+        grant.inheritance,
     )
 }
 
@@ -249,12 +249,14 @@ fn get_mailbox_permission(
     Ok(paged(rows, result_size))
 }
 
-/// Adds `rights` to the trustee's entry; returns the entry if it already had them all.
+/// Adds `rights` to the trustee's entry (a new entry applies as `inheritance` says); returns
+/// the entry if it already had them all.
 fn grant(
     data: &mut MailboxData,
     trustee: &str,
     rights: &[&str],
     deny: bool,
+    inheritance: &'static str,
 ) -> Option<MailboxGrant> {
     let same = |g: &&mut MailboxGrant| {
         g.user.eq_ignore_ascii_case(trustee) && g.deny == deny && !g.inherited
@@ -266,6 +268,7 @@ fn grant(
             rights,
             deny,
             inherited: false,
+            inheritance,
         });
         return None;
     };
@@ -295,7 +298,9 @@ fn add_mailbox_permission(
     let id = resolve(tenant, &identity, is_mailbox)?;
     let trustee = principal(tenant, &user)?;
     let (name, dn) = name_and_dn(tenant, id);
-    let present = change_data(tenant, id, |data| grant(data, &trustee, &rights, deny));
+    let present = change_data(tenant, id, |data| {
+        grant(data, &trustee, &rights, deny, inheritance)
+    });
     Ok(
         match present.ok_or_else(|| CmdletError::not_found(&identity))? {
             Some(entry) => Output::rendered(vec![grant_row(&name, &entry)]).warn(format!(
@@ -473,10 +478,25 @@ mod tests {
         let tail =
             format!("for account \"{trustee}\" because the ACE doesn't exist on the object.");
         assert!(warning.ends_with(&tail), "{warning}");
+
         let remove = json!({"Identity": mbx, "User": trustee, "AccessRights": "DeleteItem"});
         ok(&mut t, "Remove-MailboxPermission", remove);
         let rs = ok(&mut t, "Get-MailboxPermission", json!({"Identity": mbx}));
         assert_eq!(column(&rs, "User"), [SELF]);
+        // An entry keeps the inheritance type Add- gave it.
+        let other = upn(&t, nth(&t, RecipientKind::UserMailbox, 2));
+        let add = json!({"Identity": mbx, "User": other, "AccessRights": "ReadPermission",
+            "InheritanceType": "selfandchildren"});
+        assert_eq!(
+            ok(&mut t, "Add-MailboxPermission", add)[0]["InheritanceType"],
+            "SelfAndChildren"
+        );
+        let rs = ok(
+            &mut t,
+            "Get-MailboxPermission",
+            json!({"Identity": mbx, "User": other}),
+        );
+        assert_eq!(rs[0]["InheritanceType"], "SelfAndChildren");
     }
 
     #[test]
