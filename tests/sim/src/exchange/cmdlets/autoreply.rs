@@ -41,8 +41,11 @@ pub const CMDLETS: [CmdletSpec; 2] = [
     },
 ];
 
+/// Where one calendar switch is kept.
+type Switch = fn(&mut OofCalendar) -> &mut bool;
+
 /// The calendar switches of Set-, and where each is kept.
-const CALENDAR_FLAGS: [(&str, fn(&mut OofCalendar) -> &mut bool); 4] = [
+const CALENDAR_FLAGS: [(&str, Switch); 4] = [
     ("AutoDeclineFutureRequestsWhenOOF", |c| {
         &mut c.auto_decline_future_requests
     }),
