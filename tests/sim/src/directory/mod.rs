@@ -99,6 +99,8 @@ pub struct ComplianceSearch {
     pub name: String,
     /// KQL query.
     pub query: String,
+    /// What the search is for, as its creator wrote it.
+    pub description: String,
     /// Mailboxes searched (`All` or addresses).
     pub exchange_location: Vec<String>,
     /// Creation time (Unix seconds).

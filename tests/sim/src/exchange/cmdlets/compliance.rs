@@ -41,6 +41,7 @@ fn search_row(search: &ComplianceSearch, caller: &str) -> String {
             .str("Identity", &search.name)
             .guid("Guid", search.guid)
             .str("ContentMatchQuery", &search.query)
+            .str("Description", &search.description)
             .list(
                 "ExchangeLocation",
                 search.exchange_location.iter().map(String::as_str),
@@ -111,6 +112,7 @@ fn new_compliance_search(
     let search = ComplianceSearch {
         name,
         query: params.str("ContentMatchQuery").unwrap_or_default(),
+        description: params.str("Description").unwrap_or_default(),
         exchange_location: params.strings("ExchangeLocation").unwrap_or_default(),
         created: ctx.now,
         guid: Uuid::new_v4(),
@@ -164,6 +166,10 @@ mod tests {
         assert_eq!(out.result_size, ResultSize::Limit(1000));
         let rs = rows(&t, &out);
         assert_eq!(rs.len(), 2);
+        assert_eq!(
+            (&rs[0]["Description"], &rs[1]["Description"]),
+            (&json!("d"), &json!(""))
+        );
         assert_eq!(
             rs[1]["ExchangeLocation"],
             json!(["a@contoso.com", "b@contoso.com"])
