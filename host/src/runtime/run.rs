@@ -112,11 +112,7 @@ impl Runtime {
             None => plugin.pre.clone(),
             Some(_) => self.metered(plugin).await?,
         };
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| RunError::Host("the runtime's run slots are closed".into()))?;
+        let _slot = self.slot().await?;
         let limits = RunLimits {
             memory_bytes: request
                 .limits
@@ -202,10 +198,20 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// One of the runtime's run slots, waiting for it if all are taken.
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, RunError> {
+        self.slots
+            .acquire()
+            .await
+            .map_err(|_| RunError::Host("the runtime's run slots are closed".into()))
+    }
+
     /// Starts `plugin` in an empty sandbox with its default limits and throws it away without
     /// calling `run`: shows, with no tenant at hand, that it links against this host's
-    /// interfaces and starts within its memory limit (`exorun plugin check`).
+    /// interfaces and starts within its memory limit (`exorun plugin check`). Like a run, it
+    /// waits for one of the runtime's run slots (the instance pool is sized by them).
     pub async fn check(&self, plugin: &Plugin) -> Result<(), RunError> {
+        let _slot = self.slot().await?;
         let limits = plugin.default_limits();
         let memory_bytes = limits.memory_bytes.min(self.settings.max_memory_bytes);
         let deadline = tokio::time::Instant::now() + limits.timeout;
