@@ -1,19 +1,16 @@
 //! `exorun invoke <Cmdlet> [-Param value ...]`: runs one cmdlet and streams every page to
 //! stdout, with a progress line on a terminal.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use exorun::Connection;
 use exorun::exchange::{Surface, from_cli_args};
 
 use super::ConnectionArgs;
-use super::output::{Format, RowSink};
+use super::output::{Format, RowSink, spinner};
 
 /// Run one cmdlet and stream all of its results.
 #[derive(Args, Debug)]
@@ -113,15 +110,7 @@ impl InvokeCmd {
         } else {
             Surface::Exchange
         };
-        let progress = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
+        let progress = spinner();
         let stdout = std::io::stdout().lock();
         let mut sink = RowSink::new(
             std::io::BufWriter::new(stdout),

@@ -1,9 +1,11 @@
 //! Writing result rows as a table, JSON, JSON Lines or CSV, streamed page by page. OData
 //! annotations (`X@odata.type`, `X@data.type`) are left out: they describe the wire, not the data.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
 use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 
 /// Output formats.
@@ -61,6 +63,19 @@ fn without_annotations(row: &Value) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+/// A progress spinner on stderr when it is a terminal (none when output is piped or logged).
+pub fn spinner() -> Option<ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    })
 }
 
 /// Streams rows to a writer in one format.

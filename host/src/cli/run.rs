@@ -1,7 +1,7 @@
 //! `exorun run <plugin>`: runs one plugin against the tenant in the sandbox, streaming its
 //! records to stdout and its progress to the terminal.
 
-use std::io::{BufWriter, IsTerminal, Stdout};
+use std::io::{BufWriter, Stdout};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use exorun::Connection;
 use exorun::runtime::{
@@ -18,7 +18,7 @@ use exorun::runtime::{
 };
 
 use super::ConnectionArgs;
-use super::output::{Format, RowSink};
+use super::output::{Format, RowSink, spinner};
 
 /// Run a plugin in the sandbox.
 #[derive(Args, Debug)]
@@ -210,15 +210,7 @@ impl RunCmd {
             .clone()
             .or_else(state_dir)
             .context("no checkpoint directory: pass --checkpoint-dir")?;
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
+        let bar = spinner();
         let progress: Arc<dyn ProgressSink> = match &bar {
             Some(bar) => Arc::new(BarProgress(bar.clone())),
             None => Arc::new(LogProgress),
