@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// Output formats.
@@ -53,15 +54,18 @@ fn cell(value: &Value) -> String {
     }
 }
 
-fn without_annotations(row: &Value) -> Value {
-    match row {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| !is_annotation(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<Map<_, _>>(),
-        ),
-        other => other.clone(),
+/// A row as written in JSON: its properties without the annotations, serialized from the row
+/// itself rather than from a filtered copy.
+struct WithoutAnnotations<'a>(&'a Value);
+
+impl Serialize for WithoutAnnotations<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                serializer.collect_map(map.iter().filter(|(k, _)| !is_annotation(k)))
+            }
+            other => other.serialize(serializer),
+        }
     }
 }
 
@@ -141,9 +145,13 @@ impl<W: Write> RowSink<W> {
         match self.format {
             Format::Json => {
                 let sep = if self.rows_written == 0 { "" } else { ",\n" };
-                write!(self.out, "{sep}  {}", without_annotations(row))?;
+                write!(self.out, "{sep}  ")?;
+                serde_json::to_writer(&mut self.out, &WithoutAnnotations(row))?;
             }
-            Format::Jsonl => writeln!(self.out, "{}", without_annotations(row))?,
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.out, &WithoutAnnotations(row))?;
+                self.out.write_all(b"\n")?;
+            }
             Format::Csv => {
                 let line: Vec<String> = self
                     .columns
