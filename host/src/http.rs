@@ -1,6 +1,15 @@
-//! The one HTTPS client configuration: system roots plus an optional extra CA (for a private
-//! endpoint or exorun-sim). There is deliberately no way to turn certificate checks off.
+//! The one HTTPS client configuration: rustls with the system's trust store (as OpenSSL-based
+//! tools find it: `SSL_CERT_FILE`, `SSL_CERT_DIR`, the distribution's bundle) plus an optional
+//! extra CA (for a private endpoint or exorun-sim). One client serves the token service and
+//! Exchange, so the trust store is read once per process, and only when a first connection is
+//! made. There is deliberately no way to turn certificate checks off.
+//!
+//! Why rustls rather than OpenSSL here: OpenSSL 3 parses the whole system bundle (~145
+//! certificates) into its store at start, twice per client, ~70–95 ms on these machines; the
+//! rustls verifier reads the same store in ~5 ms (BENCHMARKS.md, "Start-up"). OpenSSL stays for
+//! certificates, PKCS#12 and JWT signing.
 
+use std::error::Error as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,11 +29,12 @@ pub enum HttpError {
     Build(String),
 }
 
-/// Builds the client: HTTPS only, redirects not followed (the Exchange client handles the
-/// Security & Compliance redirect itself, keeping the POST), a connect timeout, and the
-/// 16-minute request timeout Exchange's own module uses.
+/// Builds the client: HTTPS only, HTTP/2 when the server offers it, redirects not followed (the
+/// Exchange client handles the Security & Compliance redirect itself, keeping the POST), a
+/// connect timeout, and the 16-minute request timeout Exchange's own module uses.
 pub fn client(extra_ca: Option<&Path>) -> Result<reqwest::Client, HttpError> {
     let mut builder = reqwest::Client::builder()
+        .tls_backend_rustls()
         .https_only(true)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(30))
@@ -44,4 +54,71 @@ pub fn client(extra_ca: Option<&Path>) -> Result<reqwest::Client, HttpError> {
         builder = builder.tls_certs_merge(certs);
     }
     builder.build().map_err(|e| HttpError::Build(e.to_string()))
+}
+
+/// True when a request failed because the server's certificate did not verify: trying again
+/// cannot help, trusting the right CA can.
+pub fn is_untrusted_server(error: &reqwest::Error) -> bool {
+    certificate_error(error).is_some()
+}
+
+/// A request error as one line an admin can act on: the URL left out (a URL may carry query
+/// secrets elsewhere; keep one rule), each cause once, and for a certificate that does not
+/// verify, what to do about it.
+pub fn describe(error: &reqwest::Error) -> String {
+    if let Some(problem) = certificate_error(error) {
+        let host = error
+            .url()
+            .and_then(|u| u.host_str())
+            .unwrap_or("the server");
+        return format!(
+            "the certificate of {host} did not verify ({problem})\n  fix: if the endpoint uses a private CA (exorun-sim, a TLS-inspecting proxy), trust it with --ca-file FILE.pem or EXORUN_CA_FILE; otherwise check the host name and the machine's clock and CA bundle (SSL_CERT_FILE, SSL_CERT_DIR). Certificate checks cannot be turned off"
+        );
+    }
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "<endpoint>");
+    }
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = inner.source();
+    }
+    text
+}
+
+/// The certificate problem behind a failed request, in rustls' words, if that is what it was.
+fn certificate_error(error: &reqwest::Error) -> Option<String> {
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let tls = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .or_else(|| inner.downcast_ref::<rustls::Error>());
+        if let Some(rustls::Error::InvalidCertificate(problem)) = tls {
+            return Some(certificate_problem(problem));
+        }
+        source = inner.source();
+    }
+    None
+}
+
+/// rustls' certificate error in an admin's words.
+fn certificate_problem(problem: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as E;
+    match problem {
+        E::UnknownIssuer => "it is not issued by a CA this machine trusts".into(),
+        E::Expired | E::ExpiredContext { .. } => "it has expired".into(),
+        E::NotValidYet | E::NotValidYetContext { .. } => "it is not valid yet".into(),
+        E::NotValidForName | E::NotValidForNameContext { .. } => {
+            "it was issued for another host name".into()
+        }
+        E::Revoked => "it has been revoked".into(),
+        other => format!("{other:?}"),
+    }
 }

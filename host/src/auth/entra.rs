@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::cert::{AssertionAlg, Certificate, client_assertion};
 use super::identity::{AppId, Organization};
 use super::{AccessToken, AuthError, Resource, TokenSource};
+use crate::http;
 use crate::secret::Secret;
 
 /// The public cloud's authority host (override with `AZURE_AUTHORITY_HOST`).
@@ -129,17 +130,21 @@ impl ClientCredentials {
                     tokio::time::sleep(Duration::from_secs_f64(wait.clamp(0.1, 30.0))).await;
                 }
                 Ok(r) => break r,
-                Err(e) if attempt < 4 && (e.is_connect() || e.is_timeout()) => {
+                Err(e)
+                    if attempt < 4
+                        && (e.is_connect() || e.is_timeout())
+                        && !http::is_untrusted_server(&e) =>
+                {
                     tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
                 }
-                Err(e) => return Err(transport(without_url(&e))),
+                Err(e) => return Err(transport(http::describe(&e))),
             }
         };
         let status = response.status();
         let body: Value = response.json().await.map_err(|e| {
             transport(format!(
                 "HTTP {status}, unreadable body: {}",
-                without_url(&e)
+                http::describe(&e)
             ))
         })?;
         if status.is_success() {
@@ -215,21 +220,6 @@ fn parse_token(body: &Value) -> Option<AccessToken> {
         expires_at: now + chrono::Duration::seconds(expires_in),
         refresh_at: seconds(&body["refresh_in"]).map(|r| now + chrono::Duration::seconds(r)),
     })
-}
-
-/// A reqwest error's text without its URL (URLs may carry query secrets elsewhere; keep one rule).
-pub fn without_url(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    if let Some(url) = error.url() {
-        text = text.replace(url.as_str(), "<endpoint>");
-    }
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 impl TokenSource for ClientCredentials {

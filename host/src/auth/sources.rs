@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::entra::without_url;
 use super::{AccessToken, AuthError, Resource, TokenSource, claims};
+use crate::http;
 use crate::secret::Secret;
 
 /// Expiry of a token: its `exp` claim when it is a JWT, else an hour from now.
@@ -221,12 +221,12 @@ impl ManagedIdentity {
             .header("X-IDENTITY-HEADER", self.header.expose())
             .send()
             .await
-            .map_err(|e| transport(without_url(&e)))?;
+            .map_err(|e| transport(http::describe(&e)))?;
         let status = response.status();
         let body: Value = response
             .json()
             .await
-            .map_err(|e| transport(format!("HTTP {status}: {}", without_url(&e))))?;
+            .map_err(|e| transport(format!("HTTP {status}: {}", http::describe(&e))))?;
         if !status.is_success() {
             let why = body["error_description"]
                 .as_str()

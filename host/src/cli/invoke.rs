@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use exorun::Connection;
-use exorun::exchange::{Surface, from_cli_args};
+use exorun::exchange::{Surface, bind};
 
 use super::ConnectionArgs;
 use super::output::{Format, RowSink, spinner};
@@ -99,16 +99,21 @@ impl InvokeCmd {
     /// Runs the command.
     pub async fn run(mut self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
         let cmdlet_args = self.split_options()?;
-        let params = from_cli_args(&cmdlet_args)?;
+        let binding = bind(&self.cmdlet, &cmdlet_args)?;
+        for warning in &binding.warnings {
+            eprintln!("exorun: warning: {warning}");
+        }
         let mut settings = args.settings()?;
         if self.dry_run {
             settings.dry_run = Some(true);
         }
         let connection = Connection::open(settings)?;
-        let surface = if self.compliance {
-            Surface::Compliance
-        } else {
-            Surface::Exchange
+        // A Security & Compliance cmdlet goes there without --compliance, as after
+        // Connect-IPPSSession.
+        let surface = match binding.cmdlet {
+            _ if self.compliance => Surface::Compliance,
+            Some(known) => known.surface,
+            None => Surface::Exchange,
         };
         let progress = spinner();
         let stdout = std::io::stdout().lock();
@@ -117,7 +122,9 @@ impl InvokeCmd {
             self.output,
             self.property.clone(),
         );
-        let mut query = connection.exchange().query(surface, &self.cmdlet, params);
+        let mut query = connection
+            .exchange()
+            .query(surface, &self.cmdlet, binding.params);
         let (mut pages, mut rows) = (0usize, 0usize);
         while let Some(page) = query
             .next_page()

@@ -67,6 +67,12 @@ pub enum ExchangeError {
         /// What went wrong the last time.
         reason: String,
     },
+    /// The service's TLS certificate did not verify; trying again cannot help.
+    #[error("cannot talk to Exchange Online: {reason}")]
+    UntrustedServer {
+        /// What did not verify, and the fix.
+        reason: String,
+    },
     /// Any other HTTP failure (5xx after every try, unexpected status, unreadable success body).
     #[error(
         "Exchange Online failed with HTTP {status}: {message}\n  fix: this is on the service side; run it again later"

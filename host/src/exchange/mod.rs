@@ -7,6 +7,8 @@
 //! service errors into [`ExchangeError`]s an admin can act on, and in a dry run records changes
 //! instead of sending them.
 
+pub mod binding;
+pub mod catalogue;
 mod client;
 mod dry_run;
 mod endpoint;
@@ -20,6 +22,8 @@ mod settings;
 mod transport;
 mod value_syntax;
 
+pub use binding::{Binding, bind};
+pub use catalogue::Catalogue;
 pub use client::ExchangeClient;
 pub use dry_run::{RecordedCall, is_mutating};
 pub use error::ExchangeError;

@@ -44,6 +44,64 @@ pub enum ParamError {
         /// The parameter.
         name: String,
     },
+    /// The cmdlet has no parameter of that name.
+    #[error("{cmdlet} has no parameter -{name}{}\n  fix: check the spelling against the cmdlet's reference (https://learn.microsoft.com/powershell/module/exchange/{})", did_you_mean(.suggestions), .cmdlet.to_ascii_lowercase())]
+    UnknownParameter {
+        /// The cmdlet.
+        cmdlet: String,
+        /// The name as given.
+        name: String,
+        /// The closest real names, best first.
+        suggestions: Vec<String>,
+    },
+    /// A shortened name that fits several parameters.
+    #[error("-{name} is ambiguous for {cmdlet}: it could be -{}; write more of the name", .candidates.join(", -"))]
+    Ambiguous {
+        /// The cmdlet.
+        cmdlet: String,
+        /// The name as given.
+        name: String,
+        /// The parameters it could mean.
+        candidates: Vec<String>,
+    },
+    /// A parameter that needs a value has none (bash drops an unquoted `$false` or `$null`).
+    #[error("{}", missing_value(.name, *.boolean))]
+    MissingValue {
+        /// The parameter.
+        name: String,
+        /// Whether it takes `$true`/`$false`.
+        boolean: bool,
+    },
+    /// A value of the wrong type.
+    #[error("-{name} takes {expected}, not '{value}'")]
+    WrongType {
+        /// The parameter.
+        name: String,
+        /// The value as given.
+        value: String,
+        /// What it takes, in words.
+        expected: String,
+    },
+    /// A list given to a parameter that takes one value.
+    #[error(
+        "-{name} takes one value, not a list ('{value}'): if the comma is part of the text, quote it, e.g. -{name} \"'Smith, John'\""
+    )]
+    ListForOne {
+        /// The parameter.
+        name: String,
+        /// The value as given.
+        value: String,
+    },
+    /// A value after a switch, separated by a space (PowerShell would not bind it either).
+    #[error(
+        "-{switch} is a switch and does not take '{value}' after a space: write -{switch}:{value} (in bash '-{switch}:$false'), or leave the value out"
+    )]
+    SwitchValue {
+        /// The switch.
+        switch: String,
+        /// The value that followed it.
+        value: String,
+    },
     /// A value's syntax is wrong (unterminated quote or hashtable, stray characters…).
     #[error("the value of -{name} cannot be read: {problem} in `{value}`")]
     Syntax {
@@ -56,26 +114,77 @@ pub enum ParamError {
     },
 }
 
-/// Parses PowerShell-style arguments: `-Name value`, `-Name:value`, and `-Switch` (true when no
-/// value follows). Arguments are as the shell split them; quote a value that must keep its
-/// commas (`"'Smith, John'"`).
+/// One command-line argument: a parameter name (with its `:value`, if written so) or a value.
+#[derive(Debug, PartialEq)]
+pub(super) enum Arg<'a> {
+    /// `-Name` or `-Name:value`.
+    Name {
+        /// The name without its dash.
+        name: &'a str,
+        /// The value after the colon.
+        inline: Option<&'a str>,
+    },
+    /// Anything else (negative numbers included).
+    Value(&'a str),
+}
+
+fn did_you_mean(suggestions: &[String]) -> String {
+    match suggestions {
+        [] => String::new(),
+        [one] => format!("; did you mean -{one}?"),
+        many => format!("; did you mean one of -{}?", many.join(", -")),
+    }
+}
+
+fn missing_value(name: &str, boolean: bool) -> String {
+    if boolean {
+        format!(
+            "-{name} needs a value: $true or $false. In bash write '$false' in single quotes, or -{name}:false"
+        )
+    } else {
+        format!(
+            "-{name} needs a value. In bash an unquoted $word (such as $null) becomes nothing: write it in single quotes, e.g. -{name} '$null'"
+        )
+    }
+}
+
+/// Tells a parameter name from a value.
+pub(super) fn classify(arg: &str) -> Result<Arg<'_>, ParamError> {
+    let Some(spec) = arg.strip_prefix('-').filter(|rest| starts_name(rest)) else {
+        if arg.starts_with('-') && !is_negative_number(arg) {
+            return Err(ParamError::BadName {
+                arg: arg.to_string(),
+            });
+        }
+        return Ok(Arg::Value(arg));
+    };
+    let (name, inline) = match spec.split_once(':') {
+        Some((name, value)) => (name, Some(value)),
+        None => (spec, None),
+    };
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(ParamError::BadName {
+            arg: arg.to_string(),
+        });
+    }
+    Ok(Arg::Name { name, inline })
+}
+
+/// Parses PowerShell-style arguments without knowing the cmdlet: `-Name value`, `-Name:value`,
+/// and `-Switch` (true when no value follows). This is how parameters of a cmdlet missing from
+/// the catalogue are read; [`super::binding`] binds catalogued ones by their types.
 pub fn from_cli_args(args: &[String]) -> Result<Parameters, ParamError> {
     let mut params = Parameters::new();
     let mut iter = args.iter().peekable();
     while let Some(arg) = iter.next() {
-        let Some(spec) = arg.strip_prefix('-').filter(|rest| starts_name(rest)) else {
-            if arg.starts_with('-') && !is_negative_number(arg) {
-                return Err(ParamError::BadName { arg: arg.clone() });
+        let (name, inline) = match classify(arg)? {
+            Arg::Value(value) => {
+                return Err(ParamError::ValueWithoutName {
+                    value: value.to_string(),
+                });
             }
-            return Err(ParamError::ValueWithoutName { value: arg.clone() });
+            Arg::Name { name, inline } => (name, inline),
         };
-        let (name, inline) = match spec.split_once(':') {
-            Some((name, value)) => (name, Some(value)),
-            None => (spec, None),
-        };
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(ParamError::BadName { arg: arg.clone() });
-        }
         let text = match inline {
             Some(value) => Some(value.to_string()),
             None => iter.next_if(|next| !is_parameter_name(next)).cloned(),
@@ -84,21 +193,28 @@ pub fn from_cli_args(args: &[String]) -> Result<Parameters, ParamError> {
             None => Value::Bool(true),
             Some(text) => parse_value(name, &text)?,
         };
-        if params.keys().any(|k| k.eq_ignore_ascii_case(name)) {
-            return Err(ParamError::Duplicate {
-                name: name.to_string(),
-            });
-        }
-        params.insert(name.to_string(), value);
+        insert(&mut params, name, value)?;
     }
     Ok(params)
+}
+
+/// Adds a parameter, refusing a second one of the same name (any case).
+pub(super) fn insert(params: &mut Parameters, name: &str, value: Value) -> Result<(), ParamError> {
+    if params.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+        return Err(ParamError::Duplicate {
+            name: name.to_string(),
+        });
+    }
+    params.insert(name.to_string(), value);
+    Ok(())
 }
 
 fn starts_name(text: &str) -> bool {
     text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
 }
 
-fn is_parameter_name(arg: &str) -> bool {
+/// True for `-Name` and `-Name:value` (not for `-5`).
+pub(super) fn is_parameter_name(arg: &str) -> bool {
     arg.strip_prefix('-').is_some_and(starts_name)
 }
 
@@ -107,8 +223,8 @@ fn is_negative_number(arg: &str) -> bool {
         .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// Reads one parameter's value.
-fn parse_value(name: &str, text: &str) -> Result<Value, ParamError> {
+/// Reads one parameter's value in PowerShell's syntax (filters as text).
+pub(super) fn parse_value(name: &str, text: &str) -> Result<Value, ParamError> {
     if FILTER_PARAMETERS
         .iter()
         .any(|f| f.eq_ignore_ascii_case(name))

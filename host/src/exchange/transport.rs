@@ -22,8 +22,8 @@ use super::reply::{Fetched, Outcome, Reply};
 use super::retry::Failure;
 use super::service_message::ServiceMessage;
 use super::settings::ExchangeSettings;
-use crate::auth::entra::without_url;
 use crate::auth::provider::TokenProvider;
+use crate::http;
 
 /// Redirects followed for one request before giving up on a loop.
 const MAX_REDIRECTS: u32 = 5;
@@ -235,7 +235,10 @@ impl Transport {
                 match response.bytes().await {
                     Ok(body) => Ok((status, headers, body)),
                     Err(e) => Err((
-                        format!("the HTTP {status} response broke off: {}", without_url(&e)),
+                        format!(
+                            "the HTTP {status} response broke off: {}",
+                            http::describe(&e)
+                        ),
                         true,
                     )),
                 }
@@ -243,10 +246,15 @@ impl Transport {
             Err(e) if e.is_builder() => {
                 return Err(ExchangeError::Transport {
                     attempts: attempt,
-                    reason: format!("cannot send to {url}: {}", without_url(&e)),
+                    reason: format!("cannot send to {url}: {}", http::describe(&e)),
                 });
             }
-            Err(e) => Err((without_url(&e), !e.is_connect())),
+            Err(e) if http::is_untrusted_server(&e) => {
+                return Err(ExchangeError::UntrustedServer {
+                    reason: http::describe(&e),
+                });
+            }
+            Err(e) => Err((http::describe(&e), !e.is_connect())),
         };
         drop(permit);
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

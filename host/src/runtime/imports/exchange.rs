@@ -143,7 +143,9 @@ pub(crate) fn cmdlet_error(error: ExchangeError) -> CmdletError {
         | ExchangeError::NoRole { .. }
         | ExchangeError::Auth(_)) => CmdletError::Unauthorized(e.to_string()),
         e @ ExchangeError::Throttled { .. } => CmdletError::Throttled(e.to_string()),
-        e @ ExchangeError::Transport { .. } => CmdletError::Transport(e.to_string()),
+        e @ (ExchangeError::Transport { .. } | ExchangeError::UntrustedServer { .. }) => {
+            CmdletError::Transport(e.to_string())
+        }
         e @ (ExchangeError::Service { .. } | ExchangeError::Redirect { .. }) => {
             CmdletError::Service(e.to_string())
         }
