@@ -1,10 +1,9 @@
 //! A connection to one tenant: settings checked, credential loaded, token provider and
 //! Exchange client ready. This is the library's entry point for other Rust programs.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use crate::auth::cert::{AssertionAlg, CertStore, Certificate, find_by_thumbprint};
+use crate::auth::cert::{AssertionAlg, CertStore, Certificate, Password, find_by_thumbprint};
 use crate::auth::claims::{self, TokenClaims};
 use crate::auth::entra::{ClientCredential, ClientCredentials, DEFAULT_AUTHORITY};
 use crate::auth::identity::{AppId, Organization};
@@ -71,7 +70,7 @@ impl Connection {
     pub fn open(settings: Settings) -> Result<Connection, ConnectError> {
         let organization = Organization::parse(settings.organization.as_deref().ok_or_else(|| {
             ConnectError::Missing(
-                "no organization: pass --organization contoso.onmicrosoft.com (or the tenant ID), set AZURE_TENANT_ID, or put organization in the profile".into(),
+                "no organization\n  fix: pass --organization contoso.onmicrosoft.com (or the tenant ID), set AZURE_TENANT_ID, or put organization in the profile".into(),
             )
         })?)?;
         let http = http::client(settings.ca_file.as_deref())?;
@@ -135,7 +134,7 @@ impl Connection {
 fn app_id(settings: &Settings) -> Result<AppId, ConnectError> {
     let text = settings.app_id.as_deref().ok_or_else(|| {
         ConnectError::Missing(
-            "no AppId: pass --app-id <Application (client) ID>, set AZURE_CLIENT_ID, or put app_id in the profile".into(),
+            "no AppId\n  fix: pass --app-id <Application (client) ID>, set AZURE_CLIENT_ID, or put app_id in the profile".into(),
         )
     })?;
     Ok(AppId::parse(text)?)
@@ -145,37 +144,28 @@ fn read(source: &SecretSource) -> Result<Secret, AuthError> {
     Ok(source.read()?)
 }
 
-/// Loads a certificate credential as configured.
+/// Loads a certificate credential as configured; the password, if any, is read first and its
+/// source named in any refusal.
 pub fn load_certificate(spec: &CredentialSpec) -> Result<Option<Certificate>, AuthError> {
+    let read_password =
+        |source: &Option<SecretSource>| source.as_ref().map(Password::read).transpose();
     Ok(Some(match spec {
         CredentialSpec::CertificateFile { path, password } => {
-            let password = password.as_ref().map(read).transpose()?;
-            Certificate::from_path(path, password.as_ref())?
+            Certificate::from_path(path, read_password(password)?.as_ref())?
         }
         CredentialSpec::PemPair {
             cert,
             key,
             password,
-        } => {
-            let password = password.as_ref().map(read).transpose()?;
-            let read_file = |p: &Path| {
-                std::fs::read(p)
-                    .map_err(|e| AuthError::Config(format!("cannot read {}: {e}", p.display())))
-            };
-            Certificate::from_pem(
-                &read_file(cert)?,
-                &read_file(key)?,
-                password.as_ref(),
-                &cert.display().to_string(),
-            )?
-        }
+        } => Certificate::from_pem_files(cert, key, read_password(password)?.as_ref())?,
         CredentialSpec::Thumbprint {
             thumbprint,
             password,
-        } => {
-            let password = password.as_ref().map(read).transpose()?;
-            find_by_thumbprint(&CertStore::defaults(), thumbprint, password.as_ref())?
-        }
+        } => find_by_thumbprint(
+            &CertStore::defaults(),
+            thumbprint,
+            read_password(password)?.as_ref(),
+        )?,
         _ => return Ok(None),
     }))
 }
@@ -193,7 +183,7 @@ fn token_source(
         .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string());
     let spec = settings.credential.clone().or_else(managed_identity_from_env).ok_or_else(|| {
         ConnectError::Missing(
-            "no credential: give --certificate FILE (PFX or PEM), --thumbprint, --client-secret-file/--client-secret-env, an access token, or --managed-identity; or set AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET".into(),
+            "no credential\n  fix: give --certificate FILE (PFX or PEM), --thumbprint, --client-secret-file/--client-secret-env, an access token, or --managed-identity; or set AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET".into(),
         )
     })?;
     let client = |credential: ClientCredential| -> Result<Arc<dyn TokenSource>, ConnectError> {
@@ -243,7 +233,7 @@ fn token_source(
         CredentialSpec::AccessTokenCommand(command) => {
             let (program, args) = command
                 .split_first()
-                .ok_or_else(|| ConnectError::Missing("the access-token command is empty".into()))?;
+                .ok_or_else(|| ConnectError::Missing("the access-token command is empty\n  fix: give the program that prints a token after --access-token-command".into()))?;
             (
                 Arc::new(TokenCommand::new(program.clone(), args.to_vec())),
                 None,
@@ -256,7 +246,7 @@ fn token_source(
         } => {
             if endpoint.is_empty() {
                 return Err(ConnectError::Missing(
-                    "managed identity asked for, but IDENTITY_ENDPOINT is not set: run on a host with a managed identity or choose another credential".into(),
+                    "managed identity asked for, but IDENTITY_ENDPOINT is not set\n  fix: run on a host with a managed identity, or choose another credential".into(),
                 ));
             }
             let header = read(header)?;

@@ -45,14 +45,19 @@ pub enum SecretSource {
     Prompt(String),
 }
 
-/// Why a secret could not be read.
+/// Why a secret could not be read. Each message ends with `\n  fix: ` and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// The variable is unset or empty.
-    #[error("environment variable {0} is not set; set it or name a file with the secret")]
+    #[error(
+        "environment variable {0} is not set\n  fix: set {0} in the environment exorun runs in (for a \
+         service, in its unit or task definition), or keep the secret in a file and name that file instead"
+    )]
     EnvMissing(String),
     /// The file could not be read.
-    #[error("cannot read the secret file {path}: {reason}")]
+    #[error(
+        "cannot read the secret file {path}: {reason}\n  fix: check the path and that this user may read the file"
+    )]
     File {
         /// The file.
         path: PathBuf,
@@ -60,11 +65,12 @@ pub enum SecretError {
         reason: String,
     },
     /// The file is empty.
-    #[error("the secret file {0} is empty")]
+    #[error("the secret file {0} is empty\n  fix: write the secret into it, alone on one line")]
     EmptyFile(PathBuf),
     /// A prompt is needed but nobody can answer it.
     #[error(
-        "{0} is needed but there is no terminal to ask on; set it in an environment variable or a file"
+        "{0} is needed but there is no terminal to ask on\n  fix: keep it in a file or an environment \
+         variable and name that instead of prompting"
     )]
     NoTerminal(String),
 }

@@ -220,6 +220,153 @@ async fn doctor_checks_each_step_and_names_the_fix() {
     );
 }
 
+/// The `✗` line of `step` and its fix line, from doctor's output.
+fn failed_step<'a>(out: &'a str, step: &str) -> (&'a str, &'a str) {
+    let mut lines = out.lines();
+    let failed = lines
+        .find(|l| l.starts_with(&format!("✗ {step} ")))
+        .unwrap_or_else(|| panic!("no ✗ {step}: {out}"));
+    (failed, lines.next().unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_says_which_password_is_wrong_and_how_to_give_a_missing_one() {
+    let sim = start().await;
+    let admin = sim.app("exorun-admin");
+    let pfx = admin.pfx.clone().unwrap();
+    let wrong = sim.write("wrong.pw", "Not-The-Password-5150\n");
+    let (ok, out, _) = run(exorun(&sim)
+        .args(["--app-id", &admin.client_id, "--certificate"])
+        .arg(&pfx)
+        .arg("--certificate-password-file")
+        .arg(&wrong)
+        .arg("doctor"));
+    assert!(!ok, "{out}");
+    let (failed, fix) = failed_step(&out, "key");
+    assert_eq!(
+        failed,
+        format!(
+            "✗ key        the password from the file {} is wrong for {}: the file's integrity check \
+             (MAC) fails with it",
+            wrong.display(),
+            pfx.display()
+        )
+    );
+    assert_eq!(
+        fix,
+        format!(
+            "    fix: check that the file {} holds the password of {}, alone on one line; if it \
+             certainly does, {} is damaged: export it again",
+            wrong.display(),
+            pfx.display(),
+            pfx.display()
+        )
+    );
+    assert!(!out.contains("Not-The-Password-5150"), "{out}");
+
+    let (ok, out, _) = run(exorun(&sim)
+        .args(["--app-id", &admin.client_id, "--certificate"])
+        .arg(&pfx)
+        .arg("doctor"));
+    assert!(!ok, "{out}");
+    let (failed, fix) = failed_step(&out, "key");
+    assert_eq!(
+        failed,
+        format!(
+            "✗ key        {} is password-protected and no password was given",
+            pfx.display()
+        )
+    );
+    assert_eq!(
+        fix,
+        "    fix: give the password with --certificate-password-file FILE, --certificate-password-env VAR or \
+         --prompt-password (in a profile: certificate_password_file or certificate_password_env); when the \
+         certificate comes from AZURE_CLIENT_CERTIFICATE_PATH, set AZURE_CLIENT_CERTIFICATE_PASSWORD"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_gives_a_concrete_fix_for_each_certificate_problem() {
+    let sim = start().await;
+    let admin = sim.app("exorun-admin");
+    let other = sim.app("exorun-norole");
+    let whole = std::fs::read(admin.pfx.clone().unwrap()).unwrap();
+    let cut = sim.write("cut.pfx", &whole[..500]);
+    let key = other.private_key.clone().unwrap();
+    let cert = admin.certificate.clone().unwrap();
+    let gone = sim.dir.path().join("gone.pfx");
+    let cases: [(&[&std::ffi::OsStr], &str, String); 3] = [
+        (
+            &[
+                "--certificate".as_ref(),
+                cut.as_os_str(),
+                "--certificate-password-file".as_ref(),
+                admin.pfx_password_file.as_ref().unwrap().as_os_str(),
+            ],
+            "key",
+            "    fix: export the certificate again with its private key, or copy the file again in binary mode"
+                .into(),
+        ),
+        (
+            &[
+                "--certificate".as_ref(),
+                cert.as_os_str(),
+                "--key".as_ref(),
+                key.as_os_str(),
+            ],
+            "key",
+            format!(
+                "    fix: give the key that was made with this certificate; to compare, `openssl x509 -noout \
+                 -pubkey -in {}` and `openssl pkey -pubout -in {}`",
+                cert.display(),
+                key.display()
+            ),
+        ),
+        (
+            &["--certificate".as_ref(), gone.as_os_str()],
+            "files",
+            "    fix: check the path (relative paths in a profile are taken from the config file's directory)"
+                .into(),
+        ),
+    ];
+    for (flags, step, fix) in cases {
+        let (ok, out, _) = run(exorun(&sim)
+            .args(["--app-id", &admin.client_id])
+            .args(flags)
+            .arg("doctor"));
+        assert!(!ok, "{out}");
+        let (_, shown) = failed_step(&out, step);
+        assert!(shown.starts_with(&fix), "{fix}\n{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_names_the_key_file_when_the_key_belongs_to_another_certificate() {
+    let sim = start().await;
+    let admin = sim.app("exorun-admin");
+    let cert = admin.certificate.clone().unwrap();
+    let key = sim.app("exorun-norole").private_key.unwrap();
+    let (ok, _, err) = run(exorun(&sim)
+        .args(["--app-id", &admin.client_id, "--certificate"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .args(["invoke", "Get-Mailbox"]));
+    assert!(!ok);
+    assert!(
+        err.starts_with(&format!(
+            "exorun: the private key in {} does not belong to the certificate in {} (their public keys differ)\n  fix: give the key that was made with this certificate",
+            key.display(),
+            cert.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("`openssl pkey -pubout -in {}`", key.display())),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cert_new_writes_a_certificate_the_service_accepts() {
     let sim = start().await;

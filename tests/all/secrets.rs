@@ -82,9 +82,34 @@ async fn no_secret_appears_in_any_output_or_log() {
             "PFX_PW",
             "doctor",
         ])),
+        everything(
+            exorun(&sim)
+                .args(pfx)
+                .env("PFX_PW", "wrong-password-1234")
+                .args(["--certificate-password-env", "PFX_PW", "doctor"]),
+        ),
+        everything(
+            exorun(&sim)
+                .args(pfx)
+                .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", &pfx_password)
+                .arg("doctor"),
+        ),
+        everything(
+            exorun(&sim)
+                .args(pfx)
+                .arg("--certificate-password-file")
+                .arg(sim.write("wrong.pw", "wrong-password-1234"))
+                .args(["invoke", "Get-Mailbox"]),
+        ),
     ];
     let all = outputs.join("\n");
     assert!(all.contains("Signed in to"), "the runs did run: {all}");
+    assert!(
+        all.contains("the password from the environment variable PFX_PW is wrong")
+            && all.contains("is password-protected and no password was given")
+            && all.contains("the password from the file"),
+        "the refusals were reached: {all}"
+    );
     for (what, secret) in [
         ("PFX password", pfx_password.as_str()),
         ("wrong PFX password", "wrong-password-1234"),

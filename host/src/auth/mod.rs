@@ -97,7 +97,4 @@ pub enum AuthError {
     /// A ready-made token (env, file, command) could not be had or is unusable.
     #[error("{0}")]
     ReadyToken(String),
-    /// The settings do not name a usable credential.
-    #[error("{0}")]
-    Config(String),
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use exorun::auth::cert::{new_self_signed, write_bundle};
+use exorun::auth::cert::{Password, new_self_signed, write_bundle};
 use exorun::secret::{Secret, SecretSource};
 
 /// Certificate commands.
@@ -54,8 +54,8 @@ impl CertCmd {
         std::fs::create_dir_all(&cmd.out)
             .with_context(|| format!("cannot create {}", cmd.out.display()))?;
         let (password, password_file) = match (&cmd.password_env, &cmd.password_file) {
-            (Some(env), _) => (SecretSource::Env(env.clone()).read()?, None),
-            (None, Some(file)) => (SecretSource::File(file.clone()).read()?, None),
+            (Some(env), _) => (Password::read(&SecretSource::Env(env.clone()))?, None),
+            (None, Some(file)) => (Password::read(&SecretSource::File(file.clone()))?, None),
             (None, None) => {
                 let mut bytes = [0u8; 18];
                 openssl::rand::rand_bytes(&mut bytes)?;
@@ -65,7 +65,7 @@ impl CertCmd {
                 ));
                 let path = cmd.out.join(format!("{stem}.pfx-password"));
                 write_private(&path, password.expose())?;
-                (password, Some(path))
+                (Password::given(password), Some(path))
             }
         };
         let cert = new_self_signed(&subject, cmd.days)?;

@@ -2,6 +2,8 @@
 //! tenant, token, consent, role, a real cmdlet) and prints ✓ or ✗ with the fix for each ✗.
 //! Steps that depend on a failed one are skipped, so the first ✗ is the thing to fix.
 
+use std::fmt;
+use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,10 +11,12 @@ use chrono::Utc;
 use clap::Args;
 
 use exorun::Connection;
-use exorun::auth::Resource;
 use exorun::auth::identity::{AppId, Organization};
+use exorun::auth::{AuthError, Resource};
 use exorun::config::{CredentialSpec, Settings};
+use exorun::connection::ConnectError;
 use exorun::connection::load_certificate;
+use exorun::exchange::ExchangeError;
 use exorun::exchange::Surface;
 use exorun::secret::SecretSource;
 
@@ -22,7 +26,7 @@ use super::ConnectionArgs;
 #[derive(Args, Debug)]
 pub struct DoctorCmd {}
 
-/// One line of the checklist.
+/// One line of the checklist: what it found, or what is wrong and what to do about it.
 struct Check {
     name: &'static str,
     result: Result<String, (String, String)>,
@@ -42,27 +46,101 @@ fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -
     }
 }
 
-/// Files a credential needs to read.
-fn credential_files(spec: &CredentialSpec) -> Vec<PathBuf> {
+/// What exorun's errors put between what went wrong and what to do (certificate, secret, setting,
+/// Entra ID and Exchange errors all do).
+const FIX: &str = "\n  fix: ";
+
+/// A failed step from an error: its message up to [`FIX`] is the detail and the rest the fix;
+/// `fallback` gives the fix for a message that carries none.
+fn fail_with(
+    name: &'static str,
+    error: &impl fmt::Display,
+    fallback: impl FnOnce() -> String,
+) -> Check {
+    let message = error.to_string();
+    match message.split_once(FIX) {
+        Some((detail, fix)) => fail(name, detail, fix),
+        None => fail(name, message, fallback()),
+    }
+}
+
+/// The fix for a token error whose message does not carry one.
+fn auth_fix(error: &AuthError) -> String {
+    match error {
+        AuthError::BadAppId(_) => {
+            "use the Application (client) ID GUID from Entra ID > App registrations > the app > Overview".into()
+        }
+        AuthError::BadOrganization(_) => {
+            "set --organization to the tenant's primary domain (contoso.onmicrosoft.com) or its tenant ID".into()
+        }
+        AuthError::Transport { endpoint, .. } => format!(
+            "check that {endpoint} can be reached from this host (DNS, proxy, firewall) and that --authority \
+             (AZURE_AUTHORITY_HOST) names the Entra ID authority"
+        ),
+        AuthError::ReadyToken(_) => "give a current access token for https://outlook.office365.com with \
+             --access-token-env, --access-token-file or --access-token-command, or sign in with the app's \
+             certificate instead"
+            .into(),
+        AuthError::Certificate(_) => {
+            "check the certificate file and its password, or make a new one with `exorun cert new`".into()
+        }
+        AuthError::Secret(_) => "check the variable or file that holds the secret".into(),
+        AuthError::Entra { hint, .. } => hint.clone(),
+    }
+}
+
+/// The fix for a connection that could not be set up although the settings checks passed.
+fn connect_fix(error: &ConnectError) -> String {
+    match error {
+        ConnectError::Auth(error) => auth_fix(error),
+        ConnectError::Http(_) => {
+            "check that --ca-file (EXORUN_CA_FILE, ca_file in the profile) names a readable \
+             PEM CA certificate, or leave it unset to trust the system's CAs"
+                .into()
+        }
+        ConnectError::Missing(_) => {
+            "give the setting the message names (flag, environment variable or profile key)".into()
+        }
+    }
+}
+
+/// The fix for a failed Get-OrganizationConfig whose message does not carry one.
+fn exchange_fix(error: &ExchangeError) -> String {
+    match error {
+        ExchangeError::Auth(error) => auth_fix(error),
+        _ => "check exchange_url (EXORUN_EXCHANGE_URL) and that the app has an Exchange role in Entra ID > \
+             Roles and administrators"
+            .into(),
+    }
+}
+
+/// Files the settings name and exorun must read: the credential's and the trusted CA.
+fn setting_files(settings: &Settings) -> Vec<PathBuf> {
     let password = |p: &Option<SecretSource>| match p {
         Some(SecretSource::File(f)) => vec![f.clone()],
         _ => vec![],
     };
-    match spec {
-        CredentialSpec::CertificateFile { path, password: p } => {
+    let credential = match &settings.credential {
+        Some(CredentialSpec::CertificateFile { path, password: p }) => {
             [vec![path.clone()], password(p)].concat()
         }
-        CredentialSpec::PemPair {
+        Some(CredentialSpec::PemPair {
             cert,
             key,
             password: p,
-        } => [vec![cert.clone(), key.clone()], password(p)].concat(),
-        CredentialSpec::Thumbprint { password: p, .. } => password(p),
-        CredentialSpec::ClientSecret(SecretSource::File(f))
-        | CredentialSpec::AccessToken(SecretSource::File(f)) => vec![f.clone()],
-        CredentialSpec::AccessTokenFile(f) => vec![f.clone()],
+        }) => [vec![cert.clone(), key.clone()], password(p)].concat(),
+        Some(CredentialSpec::Thumbprint { password: p, .. }) => password(p),
+        Some(
+            CredentialSpec::ClientSecret(SecretSource::File(f))
+            | CredentialSpec::AccessToken(SecretSource::File(f)),
+        ) => vec![f.clone()],
+        Some(CredentialSpec::AccessTokenFile(f)) => vec![f.clone()],
         _ => vec![],
-    }
+    };
+    credential
+        .into_iter()
+        .chain(settings.ca_file.clone())
+        .collect()
 }
 
 fn needs_app_id(spec: &CredentialSpec) -> bool {
@@ -75,22 +153,108 @@ fn needs_app_id(spec: &CredentialSpec) -> bool {
     )
 }
 
-async fn checks(settings: Settings) -> Vec<Check> {
-    let mut out = Vec::new();
-    match settings.organization.as_deref().map(Organization::parse) {
-        Some(Ok(org)) => out.push(ok("tenant", format!("organization {org}"))),
-        Some(Err(e)) => out.push(fail(
+fn check_tenant(organization: Option<&str>) -> Check {
+    match organization.map(Organization::parse) {
+        Some(Ok(org)) => ok("tenant", format!("organization {org}")),
+        Some(Err(e)) => fail(
             "tenant",
             e.to_string(),
             "set --organization to contoso.onmicrosoft.com or the tenant ID",
-        )),
-        None => out.push(fail(
+        ),
+        None => fail(
             "tenant",
             "no organization",
             "pass --organization, set AZURE_TENANT_ID, or add organization to the profile",
-        )),
+        ),
     }
-    let Some(spec) = settings.credential.clone() else {
+}
+
+fn check_app_id(app_id: Option<&str>) -> Check {
+    match app_id.map(AppId::parse) {
+        Some(Ok(id)) => ok("AppId", id.to_string()),
+        Some(Err(e)) => fail(
+            "AppId",
+            e.to_string(),
+            "use the Application (client) ID GUID from the app's Overview page",
+        ),
+        None => fail(
+            "AppId",
+            "no AppId",
+            "pass --app-id, set AZURE_CLIENT_ID, or add app_id to the profile",
+        ),
+    }
+}
+
+/// Every file must open; the fix depends on whether it is missing or not readable by this user.
+fn check_files(files: &[PathBuf]) -> Check {
+    let failures: Vec<(&PathBuf, std::io::Error)> = files
+        .iter()
+        .filter_map(|f| std::fs::File::open(f).err().map(|e| (f, e)))
+        .collect();
+    if failures.is_empty() {
+        return ok("files", "every file the settings name is readable");
+    }
+    let detail = failures
+        .iter()
+        .map(|(f, e)| format!("cannot read {} ({e})", f.display()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut fixes = Vec::new();
+    if failures
+        .iter()
+        .any(|(_, e)| e.kind() == ErrorKind::NotFound)
+    {
+        fixes.push(
+            "check the path (relative paths in a profile are taken from the config file's directory)",
+        );
+    }
+    if failures
+        .iter()
+        .any(|(_, e)| e.kind() != ErrorKind::NotFound)
+    {
+        fixes.push(
+            "let the user exorun runs as read the file (for example `chown` it to that user and `chmod 600` it)",
+        );
+    }
+    fail("files", detail, fixes.join("; "))
+}
+
+/// Loads the certificate (if the credential is one) and checks its validity dates.
+fn check_certificate(spec: &CredentialSpec) -> Vec<Check> {
+    let cert = match load_certificate(spec) {
+        Ok(Some(cert)) => cert,
+        Ok(None) => return Vec::new(),
+        Err(e) => return vec![fail_with("key", &e, || auth_fix(&e))],
+    };
+    let key = ok(
+        "key",
+        format!(
+            "RSA {} bits, matches certificate {} ({})",
+            cert.key_bits(),
+            cert.thumbprint_sha1_hex(),
+            cert.subject()
+        ),
+    );
+    let validity = match cert.check(Utc::now()) {
+        Ok(()) => ok(
+            "validity",
+            format!(
+                "{} to {}",
+                cert.not_before().format("%Y-%m-%d"),
+                cert.not_after().format("%Y-%m-%d")
+            ),
+        ),
+        Err(e) => fail_with("validity", &e, || {
+            "make a new certificate with `exorun cert new` and upload its .cer".into()
+        }),
+    };
+    vec![key, validity]
+}
+
+/// The checks that send nothing: names, files, the certificate.
+fn setup_checks(settings: &Settings) -> Vec<Check> {
+    let mut out = vec![check_tenant(settings.organization.as_deref())];
+    let Some(spec) = &settings.credential else {
         out.push(fail(
             "credential",
             "no credential configured",
@@ -98,78 +262,20 @@ async fn checks(settings: Settings) -> Vec<Check> {
         ));
         return out;
     };
-    if needs_app_id(&spec) {
-        match settings.app_id.as_deref().map(AppId::parse) {
-            Some(Ok(id)) => out.push(ok("AppId", id.to_string())),
-            Some(Err(e)) => out.push(fail(
-                "AppId",
-                e.to_string(),
-                "use the Application (client) ID GUID from the app's Overview page",
-            )),
-            None => out.push(fail(
-                "AppId",
-                "no AppId",
-                "pass --app-id, set AZURE_CLIENT_ID, or add app_id to the profile",
-            )),
-        }
+    if needs_app_id(spec) {
+        out.push(check_app_id(settings.app_id.as_deref()));
     }
-    let missing: Vec<String> = credential_files(&spec)
-        .into_iter()
-        .filter(|f| std::fs::File::open(f).is_err())
-        .map(|f| f.display().to_string())
-        .collect();
-    if missing.is_empty() {
-        out.push(ok("files", "every credential file is readable"));
-    } else {
-        out.push(fail(
-            "files",
-            format!("cannot read {}", missing.join(", ")),
-            "check the paths and that this user may read them",
-        ));
-    }
-    match load_certificate(&spec) {
-        Ok(Some(cert)) => {
-            out.push(ok(
-                "key",
-                format!(
-                    "RSA {} bits, matches certificate {} ({})",
-                    cert.key_bits(),
-                    cert.thumbprint_sha1_hex(),
-                    cert.subject()
-                ),
-            ));
-            match cert.check(Utc::now()) {
-                Ok(()) => out.push(ok(
-                    "validity",
-                    format!(
-                        "{} to {}",
-                        cert.not_before().format("%Y-%m-%d"),
-                        cert.not_after().format("%Y-%m-%d")
-                    ),
-                )),
-                Err(e) => out.push(fail(
-                    "validity",
-                    e.to_string(),
-                    "make a new certificate with `exorun cert new` and upload its .cer",
-                )),
-            }
-        }
-        Ok(None) => {}
-        Err(e) => out.push(fail(
-            "key",
-            e.to_string(),
-            "fix the certificate as the message says",
-        )),
-    }
-    if out.iter().any(|c| c.result.is_err()) {
-        return out;
-    }
+    out.push(check_files(&setting_files(settings)));
+    out.extend(check_certificate(spec));
+    out
+}
+
+/// The checks against the service: token, consent, role, a real cmdlet.
+async fn service_checks(settings: Settings) -> Vec<Check> {
+    let mut out = Vec::new();
     let connection = match Connection::open(settings) {
         Ok(c) => c,
-        Err(e) => {
-            out.push(fail("token", e.to_string(), "fix the settings above"));
-            return out;
-        }
+        Err(e) => return vec![fail_with("token", &e, || connect_fix(&e))],
     };
     let claims = match connection.token_claims(Resource::Exchange).await {
         Ok(claims) => {
@@ -183,7 +289,7 @@ async fn checks(settings: Settings) -> Vec<Check> {
             claims
         }
         Err(e) => {
-            out.push(fail("token", e.to_string(), "see the fix in the message"));
+            out.push(fail_with("token", &e, || auth_fix(&e)));
             return out;
         }
     };
@@ -223,11 +329,16 @@ async fn checks(settings: Settings) -> Vec<Check> {
                     .unwrap_or("the tenant")
             ),
         )),
-        Err(e) => out.push(fail(
-            "exchange",
-            e.to_string(),
-            "see the fix in the message",
-        )),
+        Err(e) => out.push(fail_with("exchange", &e, || exchange_fix(&e))),
+    }
+    out
+}
+
+/// Every check in order; the service is asked only when the setup checks all pass.
+async fn checks(settings: Settings) -> Vec<Check> {
+    let mut out = setup_checks(&settings);
+    if out.iter().all(|c| c.result.is_ok()) {
+        out.extend(service_checks(settings).await);
     }
     out
 }
@@ -256,3 +367,7 @@ impl DoctorCmd {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "doctor_tests.rs"]
+mod tests;

@@ -11,8 +11,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::provider::Provider;
 use openssl::x509::X509;
 
-use super::{CertError, Certificate};
-use crate::secret::Secret;
+use super::{CertError, Certificate, ContentKind, Damage, Password, Protected};
 
 /// The OpenSSL legacy provider, loaded once and kept for the life of the process: dropping a
 /// `Provider` unloads it, and older Windows PFX exports need its RC2-40 cipher.
@@ -40,49 +39,72 @@ pub(super) struct PfxContents {
     pub(super) key: Option<PKey<Private>>,
 }
 
-/// Opens a PKCS#12 file with `password` (empty also covers "no password").
+/// Opens a PKCS#12 file with `password`; `None` opens files exported without one.
 pub(super) fn open_pfx(
     bytes: &[u8],
-    password: &str,
+    password: Option<&Password>,
     origin: &str,
 ) -> Result<PfxContents, CertError> {
     ensure_legacy_provider();
-    let pfx = Pkcs12::from_der(bytes).map_err(|_| CertError::NotPkcs12 {
-        origin: origin.to_owned(),
-    })?;
-    if password.contains('\0') {
+    let pfx = Pkcs12::from_der(bytes).map_err(|_| not_pkcs12(bytes, origin))?;
+    let passphrase = password.map_or("", Password::expose);
+    if let Some(password) = password.filter(|_| passphrase.contains('\0')) {
         return Err(CertError::PasswordNotUsable {
             origin: origin.to_owned(),
+            password: password.source().clone(),
         });
     }
     let parsed = pfx
-        .parse2(password)
-        .map_err(|error| classify_pfx_error(&error, origin))?;
+        .parse2(passphrase)
+        .map_err(|error| classify_pfx_error(&error, password, origin))?;
     Ok(PfxContents {
         cert: parsed.cert,
         key: parsed.pkey,
     })
 }
 
-/// Turns OpenSSL's PKCS#12 failure into the cause an administrator can act on.
-fn classify_pfx_error(error: &ErrorStack, origin: &str) -> CertError {
+/// Says what bytes that OpenSSL will not decode as PKCS#12 are: a damaged or truncated PKCS#12
+/// file, or something else entirely.
+fn not_pkcs12(bytes: &[u8], origin: &str) -> CertError {
+    match Damage::of_pkcs12(bytes) {
+        Some(damage) => CertError::DamagedPkcs12 {
+            origin: origin.to_owned(),
+            damage,
+        },
+        None => CertError::NotPkcs12 {
+            origin: origin.to_owned(),
+            content: ContentKind::of(bytes),
+        },
+    }
+}
+
+/// Turns OpenSSL's PKCS#12 failure into the cause an administrator can act on: a failed MAC
+/// check means a wrong password when one was given, and a missing one when none was.
+fn classify_pfx_error(error: &ErrorStack, password: Option<&Password>, origin: &str) -> CertError {
     let has_reason = |needle: &str| {
         error.errors().iter().any(|e| {
             e.reason()
                 .is_some_and(|r| r.to_ascii_lowercase().contains(needle))
         })
     };
+    let origin = origin.to_owned();
     if has_reason("mac verify failure") {
-        CertError::WrongPassword {
-            origin: origin.to_owned(),
+        match password {
+            Some(password) => CertError::WrongPassword {
+                origin,
+                password: password.source().clone(),
+                protected: Protected::Pkcs12File,
+            },
+            None => CertError::NeedsPassword {
+                origin,
+                protected: Protected::Pkcs12File,
+            },
         }
     } else if has_reason("unsupported") {
-        CertError::LegacyAlgorithmUnavailable {
-            origin: origin.to_owned(),
-        }
+        CertError::LegacyAlgorithmUnavailable { origin }
     } else {
         CertError::UnreadablePkcs12 {
-            origin: origin.to_owned(),
+            origin,
             detail: error.to_string(),
         }
     }
@@ -90,57 +112,55 @@ fn classify_pfx_error(error: &ErrorStack, origin: &str) -> CertError {
 
 impl Certificate {
     /// Loads a PKCS#12 (.pfx/.p12) file, including the RC2-40 and 3DES files older Windows
-    /// versions export. `password` may be empty for files exported without one; `origin` names the
+    /// versions export. `password` is `None` for files exported without one; `origin` names the
     /// source in error messages.
     pub fn from_pfx(
         bytes: &[u8],
-        password: &Secret,
+        password: Option<&Password>,
         origin: &str,
     ) -> Result<Certificate, CertError> {
-        let contents = open_pfx(bytes, password.expose(), origin)?;
+        let contents = open_pfx(bytes, password, origin)?;
         let key = contents.key.ok_or_else(|| CertError::NoPrivateKey {
             origin: origin.to_owned(),
         })?;
         let cert = contents.cert.ok_or_else(|| CertError::NoCertificate {
             origin: origin.to_owned(),
         })?;
-        Certificate::assemble(cert, key, origin)
+        Certificate::assemble(cert, key, origin, origin)
     }
 
     /// Loads a PEM certificate and a PEM private key (PKCS#8, traditional RSA, or encrypted
-    /// PKCS#8, which needs `key_password`). If `cert_pem` holds a chain, the certificate that
-    /// matches the key is used.
+    /// PKCS#8, which needs `key_password`) held in memory; `origin` names both in messages. If
+    /// `cert_pem` holds a chain, the certificate that matches the key is used.
     pub fn from_pem(
         cert_pem: &[u8],
         key_pem: &[u8],
-        key_password: Option<&Secret>,
+        key_password: Option<&Password>,
         origin: &str,
     ) -> Result<Certificate, CertError> {
-        let certs = pem_certificates(cert_pem, origin)?;
-        let key_block = pem_blocks(key_pem)
-            .into_iter()
-            .find(|block| block.label.ends_with("PRIVATE KEY"))
-            .ok_or_else(|| CertError::NoPrivateKey {
-                origin: origin.to_owned(),
-            })?;
-        let key = decode_key(&key_block, key_password, origin)?;
-        let position = certs
-            .iter()
-            .position(|cert| cert.public_key().is_ok_and(|public| public.public_eq(&key)))
-            .unwrap_or(0);
-        let cert = certs
-            .into_iter()
-            .nth(position)
-            .ok_or_else(|| CertError::NoCertificate {
-                origin: origin.to_owned(),
-            })?;
-        Certificate::assemble(cert, key, origin)
+        pem_pair((cert_pem, origin), (key_pem, origin), key_password)
+    }
+
+    /// Loads a PEM certificate file and a separate PEM private key file, naming each file in
+    /// messages, so a key that belongs to another certificate is reported against both.
+    pub fn from_pem_files(
+        cert: &Path,
+        key: &Path,
+        key_password: Option<&Password>,
+    ) -> Result<Certificate, CertError> {
+        let cert_pem = read_pem_file(cert)?;
+        let key_pem = read_pem_file(key)?;
+        pem_pair(
+            (&cert_pem, &cert.display().to_string()),
+            (&key_pem, &key.display().to_string()),
+            key_password,
+        )
     }
 
     /// Loads one PEM file that holds both the certificate and its private key, in either order.
     pub fn from_pem_file_contents(
         bytes: &[u8],
-        key_password: Option<&Secret>,
+        key_password: Option<&Password>,
         origin: &str,
     ) -> Result<Certificate, CertError> {
         Certificate::from_pem(bytes, bytes, key_password, origin)
@@ -148,37 +168,86 @@ impl Certificate {
 
     /// Loads a certificate file, telling PKCS#12 from PEM by its content rather than its name.
     /// `password` opens the PFX or the encrypted PEM key. A PEM whose key is in a separate file
-    /// needs [`Certificate::from_pem`] instead.
-    pub fn from_path(path: &Path, password: Option<&Secret>) -> Result<Certificate, CertError> {
-        let bytes = std::fs::read(path).map_err(|source| CertError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+    /// needs [`Certificate::from_pem_files`] instead.
+    pub fn from_path(path: &Path, password: Option<&Password>) -> Result<Certificate, CertError> {
+        let bytes = read_file(path)?;
         let origin = path.display().to_string();
-        let no_password = Secret::new("");
-        let pfx_password = password.unwrap_or(&no_password);
-        if find(&bytes, b"-----BEGIN ", 0).is_some() {
-            return Certificate::from_pem_file_contents(&bytes, password, &origin);
-        }
-        if Pkcs12::from_der(&bytes).is_ok() {
-            return Certificate::from_pfx(&bytes, pfx_password, &origin);
+        let content = ContentKind::of(&bytes);
+        match content {
+            ContentKind::Pem => {
+                return Certificate::from_pem_file_contents(&bytes, password, &origin);
+            }
+            ContentKind::Pkcs12 => return Certificate::from_pfx(&bytes, password, &origin),
+            ContentKind::DerCertificate => return Err(CertError::NoPrivateKey { origin }),
+            ContentKind::Empty | ContentKind::Text | ContentKind::Binary => {}
         }
         // Azure Key Vault downloads a PFX as base64 text.
         if let Some(decoded) = base64_text(&bytes).filter(|der| Pkcs12::from_der(der).is_ok()) {
-            return Certificate::from_pfx(&decoded, pfx_password, &origin);
+            return Certificate::from_pfx(&decoded, password, &origin);
+        }
+        if let Some(damage) = Damage::of_pkcs12(&bytes)
+            .or_else(|| base64_text(&bytes).and_then(|der| Damage::of_pkcs12(&der)))
+        {
+            return Err(CertError::DamagedPkcs12 { origin, damage });
         }
         let extension = path
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
         if matches!(extension.as_deref(), Some("pfx" | "p12")) {
-            return Err(CertError::NotPkcs12 { origin });
+            return Err(CertError::NotPkcs12 { origin, content });
         }
-        if X509::from_der(&bytes).is_ok() {
-            return Err(CertError::NoPrivateKey { origin });
-        }
-        Err(CertError::UnknownFormat { origin })
+        Err(CertError::UnknownFormat { origin, content })
     }
+}
+
+/// Reads a certificate or key file.
+fn read_file(path: &Path) -> Result<Vec<u8>, CertError> {
+    std::fs::read(path).map_err(|source| CertError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads a file that must be PEM, saying what it is instead when it is not (a PFX given with
+/// `--key`, a DER certificate, an empty file).
+fn read_pem_file(path: &Path) -> Result<Vec<u8>, CertError> {
+    let bytes = read_file(path)?;
+    match ContentKind::of(&bytes) {
+        ContentKind::Pem => Ok(bytes),
+        content => Err(CertError::NotPem {
+            origin: path.display().to_string(),
+            content,
+        }),
+    }
+}
+
+/// Pairs the certificate in `cert` with the key in `key`, each given as bytes and where they
+/// came from. If the certificate PEM holds a chain, the certificate that matches the key is used.
+fn pem_pair(
+    (cert_pem, cert_origin): (&[u8], &str),
+    (key_pem, key_origin): (&[u8], &str),
+    key_password: Option<&Password>,
+) -> Result<Certificate, CertError> {
+    let certs = pem_certificates(cert_pem, cert_origin)?;
+    let key_block = pem_blocks(key_pem)
+        .into_iter()
+        .find(|block| block.label.ends_with("PRIVATE KEY"))
+        .ok_or_else(|| CertError::NoPrivateKey {
+            origin: key_origin.to_owned(),
+        })?;
+    let key = decode_key(&key_block, key_password, key_origin)?;
+    let position = certs
+        .iter()
+        .position(|cert| cert.public_key().is_ok_and(|public| public.public_eq(&key)))
+        .unwrap_or(0);
+    let cert = certs
+        .into_iter()
+        .nth(position)
+        .ok_or_else(|| CertError::NoCertificate {
+            origin: cert_origin.to_owned(),
+        })?;
+    Certificate::assemble(cert, key, cert_origin, key_origin)
 }
 
 /// One `-----BEGIN <label>-----` … `-----END <label>-----` block, markers included.
@@ -239,35 +308,39 @@ pub(super) fn pem_certificates(bytes: &[u8], origin: &str) -> Result<Vec<X509>, 
 /// would prompt on the terminal, which would hang an unattended run.
 fn decode_key(
     block: &PemBlock<'_>,
-    password: Option<&Secret>,
+    password: Option<&Password>,
     origin: &str,
 ) -> Result<PKey<Private>, CertError> {
     let encrypted = block.label == "ENCRYPTED PRIVATE KEY"
         || find(block.text, b"Proc-Type: 4,ENCRYPTED", 0).is_some();
-    let passphrase = match (encrypted, password) {
+    let password = match (encrypted, password) {
         (true, None) => {
-            return Err(CertError::KeyNeedsPassword {
+            return Err(CertError::NeedsPassword {
                 origin: origin.to_owned(),
+                protected: Protected::PrivateKey,
             });
         }
-        (true, Some(password)) => password.expose(),
-        (false, _) => "",
+        (true, Some(password)) => Some(password),
+        (false, _) => None,
     };
-    if passphrase.contains('\0') {
+    let passphrase = password.map_or("", Password::expose);
+    if let Some(password) = password.filter(|_| passphrase.contains('\0')) {
         return Err(CertError::PasswordNotUsable {
             origin: origin.to_owned(),
+            password: password.source().clone(),
         });
     }
     PKey::private_key_from_pem_passphrase(block.text, passphrase.as_bytes()).map_err(|error| {
-        if encrypted {
-            CertError::WrongPassword {
+        match password {
+            Some(password) => CertError::WrongPassword {
                 origin: origin.to_owned(),
-            }
-        } else {
-            CertError::UnreadableKey {
+                password: password.source().clone(),
+                protected: Protected::PrivateKey,
+            },
+            None => CertError::UnreadableKey {
                 origin: origin.to_owned(),
                 detail: error.to_string(),
-            }
+            },
         }
     })
 }

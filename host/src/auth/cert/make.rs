@@ -17,8 +17,7 @@ use openssl::rsa::Rsa;
 use openssl::x509::extension::{ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier};
 use openssl::x509::{X509, X509NameBuilder};
 
-use super::{CertError, Certificate};
-use crate::secret::Secret;
+use super::{CertError, Certificate, Password};
 
 /// RSA key size for new certificates: above Entra ID's 2048-bit floor with room to spare.
 const NEW_KEY_BITS: u32 = 3072;
@@ -65,7 +64,8 @@ pub fn new_self_signed(subject_cn: &str, days: u32) -> Result<Certificate, CertE
     let not_after = now + TimeDelta::days(i64::from(days));
     let x509 = build_self_signed(subject_cn, &key, now - BACKDATE, not_after)
         .map_err(CertError::crypto("building the certificate"))?;
-    Certificate::assemble(x509, key, &format!("new certificate CN={subject_cn}"))
+    let origin = format!("new certificate CN={subject_cn}");
+    Certificate::assemble(x509, key, &origin, &origin)
 }
 
 /// Builds a self-signed client-authentication certificate for `key`; also used by tests to make
@@ -114,7 +114,7 @@ pub fn write_bundle(
     cert: &Certificate,
     dir: &Path,
     stem: &str,
-    pfx_password: &Secret,
+    pfx_password: &Password,
 ) -> Result<Bundle, CertError> {
     if stem.is_empty() || stem == "." || stem == ".." || stem.contains(['/', '\\', '\0']) {
         return Err(CertError::InvalidNewCertificate {
@@ -140,6 +140,7 @@ pub fn write_bundle(
     if pfx_password.expose().contains('\0') {
         return Err(CertError::PasswordNotUsable {
             origin: bundle.pfx.display().to_string(),
+            password: pfx_password.source().clone(),
         });
     }
     let key_pem = cert

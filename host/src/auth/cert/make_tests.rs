@@ -69,21 +69,21 @@ fn bad_requests_are_refused_before_any_work() {
 fn bundle_files_parse_back() -> TestResult {
     let dir = tempfile::tempdir()?;
     let cert = made();
-    let password = Secret::new("bundle-pw");
-    let bundle = write_bundle(&cert, dir.path(), "exorun", &password)?;
+    let bundle_password = password("bundle-pw");
+    let bundle = write_bundle(&cert, dir.path(), "exorun", &bundle_password)?;
     assert_eq!(bundle.cer, dir.path().join("exorun.cer"));
     assert_eq!(bundle.thumbprint, cert.thumbprint_sha1_hex());
 
     let cer = std::fs::read(&bundle.cer)?;
     assert_eq!(x509_thumbprint(&X509::from_der(&cer)?)?, bundle.thumbprint);
-    let from_pfx = Certificate::from_path(&bundle.pfx, Some(&password))?;
+    let from_pfx = Certificate::from_path(&bundle.pfx, Some(&bundle_password))?;
     assert_eq!(from_pfx.thumbprint_sha1_hex(), bundle.thumbprint);
     let from_pem = Certificate::from_path(&bundle.pem, None)?;
     assert_eq!(from_pem.thumbprint_sha1_hex(), bundle.thumbprint);
     assert!(
         String::from_utf8(std::fs::read(&bundle.pem)?)?.contains("-----BEGIN PRIVATE KEY-----")
     );
-    let wrong = Certificate::from_path(&bundle.pfx, Some(&Secret::new("nope")));
+    let wrong = Certificate::from_path(&bundle.pfx, Some(&password("nope")));
     assert!(
         matches!(wrong, Err(CertError::WrongPassword { .. })),
         "{wrong:?}"
@@ -122,9 +122,9 @@ fn bundle_files_parse_back() -> TestResult {
 fn bundle_never_overwrites() -> TestResult {
     let dir = tempfile::tempdir()?;
     let cert = made();
-    let password = Secret::new("pw");
+    let pw = password("pw");
     std::fs::write(dir.path().join("taken.pfx"), b"keep me")?;
-    match write_bundle(&cert, dir.path(), "taken", &password) {
+    match write_bundle(&cert, dir.path(), "taken", &pw) {
         Err(error @ CertError::WouldOverwrite { .. }) => {
             assert!(error.to_string().contains("taken.pfx"), "{error}");
         }
@@ -136,8 +136,8 @@ fn bundle_never_overwrites() -> TestResult {
     );
     assert_eq!(std::fs::read(dir.path().join("taken.pfx"))?, b"keep me");
 
-    write_bundle(&cert, dir.path(), "fresh", &password)?;
-    let again = write_bundle(&cert, dir.path(), "fresh", &password);
+    write_bundle(&cert, dir.path(), "fresh", &pw)?;
+    let again = write_bundle(&cert, dir.path(), "fresh", &pw);
     assert!(
         matches!(again, Err(CertError::WouldOverwrite { .. })),
         "{again:?}"
@@ -149,7 +149,7 @@ fn bundle_never_overwrites() -> TestResult {
 fn bundle_stem_must_be_a_plain_name() -> TestResult {
     let dir = tempfile::tempdir()?;
     for stem in ["", "..", "a/b", "a\\b"] {
-        let result = write_bundle(&made(), dir.path(), stem, &Secret::new("pw"));
+        let result = write_bundle(&made(), dir.path(), stem, &password("pw"));
         assert!(
             matches!(result, Err(CertError::InvalidNewCertificate { .. })),
             "{stem:?}: {result:?}"

@@ -11,6 +11,8 @@ mod assertion;
 mod error;
 mod load;
 mod make;
+mod password;
+mod sniff;
 mod store;
 #[cfg(test)]
 mod testkit;
@@ -26,8 +28,10 @@ use openssl::pkey::{Id, PKey, Private};
 use openssl::x509::{X509, X509NameRef};
 
 pub use assertion::{AssertionAlg, client_assertion};
-pub use error::CertError;
+pub use error::{CertError, Protected};
 pub use make::{Bundle, new_self_signed, write_bundle};
+pub use password::{Password, PasswordSource};
+pub use sniff::{ContentKind, Damage};
 pub use store::{CertStore, StoreLocation, find_by_thumbprint, normalize_thumbprint};
 
 /// The smallest RSA key Entra ID accepts for certificate credentials.
@@ -57,9 +61,15 @@ pub struct Certificate {
 
 impl Certificate {
     /// Pairs a certificate with its private key after checking the key is RSA, at least 2048 bits
-    /// and belongs to the certificate, so every later failure is about something else.
-    fn assemble(x509: X509, key: PKey<Private>, origin: &str) -> Result<Certificate, CertError> {
-        check_key(&x509, &key, origin)?;
+    /// and belongs to the certificate, so every later failure is about something else. The origins
+    /// name where each came from (the same file for a PFX or a combined PEM).
+    fn assemble(
+        x509: X509,
+        key: PKey<Private>,
+        origin: &str,
+        key_origin: &str,
+    ) -> Result<Certificate, CertError> {
+        check_key(&x509, &key, origin, key_origin)?;
         let unreadable = |detail: String| CertError::UnreadableCertificate {
             origin: origin.to_owned(),
             detail,
@@ -192,7 +202,12 @@ impl fmt::Debug for Certificate {
 }
 
 /// Refuses keys Exchange app-only auth cannot use, before anything is sent to Entra ID.
-fn check_key(x509: &X509, key: &PKey<Private>, origin: &str) -> Result<(), CertError> {
+fn check_key(
+    x509: &X509,
+    key: &PKey<Private>,
+    cert_origin: &str,
+    key_origin: &str,
+) -> Result<(), CertError> {
     let kind = match key.id() {
         Id::RSA => None,
         Id::EC => Some("EC"),
@@ -204,14 +219,14 @@ fn check_key(x509: &X509, key: &PKey<Private>, origin: &str) -> Result<(), CertE
     };
     if let Some(kind) = kind {
         return Err(CertError::UnsupportedKey {
-            origin: origin.to_owned(),
+            origin: key_origin.to_owned(),
             kind: kind.to_owned(),
         });
     }
     if key.bits() < MIN_RSA_BITS {
         return Err(CertError::KeyTooSmall {
             bits: key.bits(),
-            origin: origin.to_owned(),
+            origin: key_origin.to_owned(),
         });
     }
     let matches = x509
@@ -220,7 +235,8 @@ fn check_key(x509: &X509, key: &PKey<Private>, origin: &str) -> Result<(), CertE
         .unwrap_or(false);
     if !matches {
         return Err(CertError::KeyMismatch {
-            origin: origin.to_owned(),
+            cert_origin: cert_origin.to_owned(),
+            key_origin: key_origin.to_owned(),
         });
     }
     Ok(())

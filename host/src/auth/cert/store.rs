@@ -10,8 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::load::{open_pfx, pem_certificates};
-use super::{CertError, Certificate, x509_thumbprint};
-use crate::secret::Secret;
+use super::{CertError, Certificate, Password, x509_thumbprint};
 
 /// Which certificate store a directory stands for, as Windows names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,7 +106,7 @@ pub fn normalize_thumbprint(given: &str) -> Result<String, CertError> {
 pub fn find_by_thumbprint(
     stores: &[CertStore],
     thumbprint: &str,
-    password: Option<&Secret>,
+    password: Option<&Password>,
 ) -> Result<Certificate, CertError> {
     let wanted = normalize_thumbprint(thumbprint)?;
     let mut searched = Vec::new();
@@ -182,7 +181,7 @@ fn file_kind(path: &Path) -> Option<FileKind> {
 }
 
 /// Reads one store file and compares its certificate with `wanted` before touching the key.
-fn inspect(path: &Path, kind: FileKind, wanted: &str, password: Option<&Secret>) -> Inspected {
+fn inspect(path: &Path, kind: FileKind, wanted: &str, password: Option<&Password>) -> Inspected {
     let origin = path.display().to_string();
     let Ok(bytes) = std::fs::read(path) else {
         return Inspected::Unreadable;
@@ -194,10 +193,10 @@ fn inspect(path: &Path, kind: FileKind, wanted: &str, password: Option<&Secret>)
 }
 
 /// Opens a store PFX with no password, then with `password`, and loads it if it is the one.
-fn inspect_pfx(bytes: &[u8], wanted: &str, password: Option<&Secret>, origin: &str) -> Inspected {
-    let opened = match (open_pfx(bytes, "", origin), password) {
-        (Err(CertError::WrongPassword { .. }), Some(password)) => {
-            open_pfx(bytes, password.expose(), origin)
+fn inspect_pfx(bytes: &[u8], wanted: &str, password: Option<&Password>, origin: &str) -> Inspected {
+    let opened = match (open_pfx(bytes, None, origin), password) {
+        (Err(CertError::NeedsPassword { .. }), Some(password)) => {
+            open_pfx(bytes, Some(password), origin)
         }
         (first, _) => first,
     };
@@ -209,7 +208,7 @@ fn inspect_pfx(bytes: &[u8], wanted: &str, password: Option<&Secret>, origin: &s
     };
     match x509_thumbprint(&cert) {
         Ok(thumbprint) if thumbprint == wanted => Inspected::Match(match contents.key {
-            Some(key) => Certificate::assemble(cert, key, origin),
+            Some(key) => Certificate::assemble(cert, key, origin, origin),
             None => Err(CertError::NoPrivateKey {
                 origin: origin.to_owned(),
             }),
@@ -221,7 +220,7 @@ fn inspect_pfx(bytes: &[u8], wanted: &str, password: Option<&Secret>, origin: &s
 
 /// Compares a store PEM's first certificate (the leaf, by convention) and loads the file if it
 /// is the one.
-fn inspect_pem(bytes: &[u8], wanted: &str, password: Option<&Secret>, origin: &str) -> Inspected {
+fn inspect_pem(bytes: &[u8], wanted: &str, password: Option<&Password>, origin: &str) -> Inspected {
     let certs = match pem_certificates(bytes, origin) {
         Ok(certs) => certs,
         Err(CertError::NoCertificate { .. }) => return Inspected::NotACertificate,
@@ -234,7 +233,8 @@ fn inspect_pem(bytes: &[u8], wanted: &str, password: Option<&Secret>, origin: &s
                     Ok(cert)
                 } else {
                     Err(CertError::KeyMismatch {
-                        origin: origin.to_owned(),
+                        cert_origin: origin.to_owned(),
+                        key_origin: origin.to_owned(),
                     })
                 }
             }),

@@ -150,11 +150,11 @@ fn pem_in_store_is_found_with_its_key_password() -> TestResult {
         "mine.pem",
         &[cert_pem(&x509), encrypted_pkcs8_pem(&key, "pw")].concat(),
     )?;
-    let found = find_by_thumbprint(&s.stores, &thumbprint_of(&x509), Some(&Secret::new("pw")))?;
+    let found = find_by_thumbprint(&s.stores, &thumbprint_of(&x509), Some(&password("pw")))?;
     assert_eq!(found.subject(), "CN=pem-store");
     let without = find_by_thumbprint(&s.stores, &thumbprint_of(&x509), None);
     assert!(
-        matches!(without, Err(CertError::KeyNeedsPassword { .. })),
+        matches!(without, Err(CertError::NeedsPassword { .. })),
         "{without:?}"
     );
     Ok(())
@@ -170,7 +170,7 @@ fn password_protected_pfx_needs_the_password() -> TestResult {
         "locked.pfx",
         &pfx_bytes(&x509, &key, "pw", None),
     )?;
-    let found = find_by_thumbprint(&s.stores, &thumbprint_of(&x509), Some(&Secret::new("pw")))?;
+    let found = find_by_thumbprint(&s.stores, &thumbprint_of(&x509), Some(&password("pw")))?;
     assert_eq!(found.subject(), "CN=locked");
     match find_by_thumbprint(&s.stores, &thumbprint_of(&x509), None) {
         Err(error @ CertError::ThumbprintNotFound { .. }) => {

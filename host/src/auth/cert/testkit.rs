@@ -11,7 +11,9 @@ use openssl::rsa::Rsa;
 use openssl::symm::Cipher;
 use openssl::x509::X509;
 
+use super::Password;
 use super::make::build_self_signed;
+use crate::secret::Secret;
 
 /// Result type for tests, so setup failures report instead of panicking mid-line.
 pub(super) type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -89,4 +91,9 @@ pub(super) fn rsa_pem(key: &PKey<Private>) -> Vec<u8> {
 pub(super) fn encrypted_pkcs8_pem(key: &PKey<Private>, password: &str) -> Vec<u8> {
     key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), password.as_bytes())
         .expect("encrypting the key")
+}
+
+/// A password as a program hands it over.
+pub(super) fn password(value: &str) -> Password {
+    Password::given(Secret::new(value))
 }
