@@ -24,6 +24,11 @@ pub enum HttpError {
         /// What was wrong.
         reason: String,
     },
+    /// The machine has no CA certificates to trust (and no `--ca-file` was given).
+    #[error(
+        "no trusted CA certificates were found on this machine (looked at SSL_CERT_FILE, SSL_CERT_DIR and the system bundle)\n  fix: install the ca-certificates package, point SSL_CERT_FILE at a CA bundle, or give the endpoint's CA with --ca-file"
+    )]
+    NoTrustStore,
     /// The TLS backend refused the configuration.
     #[error("cannot build the HTTPS client: {0}")]
     Build(String),
@@ -53,7 +58,15 @@ pub fn client(extra_ca: Option<&Path>) -> Result<reqwest::Client, HttpError> {
         }
         builder = builder.tls_certs_merge(certs);
     }
-    builder.build().map_err(|e| HttpError::Build(e.to_string()))
+    builder.build().map_err(|e| {
+        let text = describe(&e);
+        // rustls-platform-verifier says so only in words.
+        if text.contains("No CA certificates were loaded") {
+            HttpError::NoTrustStore
+        } else {
+            HttpError::Build(text)
+        }
+    })
 }
 
 /// True when a request failed because the server's certificate did not verify: trying again
@@ -95,17 +108,23 @@ pub fn describe(error: &reqwest::Error) -> String {
 fn certificate_error(error: &reqwest::Error) -> Option<String> {
     let mut source = error.source();
     while let Some(inner) = source {
-        let tls = inner
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|e| e.downcast_ref::<rustls::Error>())
-            .or_else(|| inner.downcast_ref::<rustls::Error>());
-        if let Some(rustls::Error::InvalidCertificate(problem)) = tls {
+        if let Some(rustls::Error::InvalidCertificate(problem)) = rustls_error(inner) {
             return Some(certificate_problem(problem));
         }
         source = inner.source();
     }
     None
+}
+
+/// The rustls error in `error`, looking inside `io::Error`s, which the TLS stream and the
+/// connector each wrap around it.
+fn rustls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let io = error.downcast_ref::<std::io::Error>()?;
+    let inner: &(dyn std::error::Error + 'static) = io.get_ref()?;
+    rustls_error(inner)
 }
 
 /// rustls' certificate error in an admin's words.

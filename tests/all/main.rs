@@ -2,6 +2,7 @@
 
 mod auth;
 mod cli;
+mod invoke_cli;
 mod plugins_cli;
 mod runtime;
 mod secrets;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::role_hint::{Explained, RoleHint};
 use super::service_message::ServiceMessage;
 use crate::auth::AuthError;
 
@@ -36,15 +37,16 @@ pub enum ExchangeError {
         /// The service's reason and the fix.
         message: String,
     },
-    /// HTTP 403: the app's roles do not include the cmdlet, or the cmdlet does not exist.
-    #[error(
-        "{cmdlet} was refused ({message}): the app has no Exchange role that allows {cmdlet}, or the cmdlet does not exist\n  fix: assign the app a directory role such as Exchange Administrator, Exchange Recipient Administrator (recipients) or Global Reader (read-only) — Compliance Administrator for Security & Compliance cmdlets — in Entra ID > Roles and administrators, then reconnect"
-    )]
+    /// HTTP 403: the app's roles do not include the cmdlet, or the cmdlet does not exist; the
+    /// token's roles tell which is likelier.
+    #[error("{cmdlet} was refused ({message}){}", Explained { cmdlet, hint })]
     NoRole {
         /// The cmdlet.
         cmdlet: String,
         /// What the service said (usually only that the body was empty).
         message: Box<ServiceMessage>,
+        /// What the token's roles say about it.
+        hint: RoleHint,
     },
     /// Still throttled (HTTP 429) after every try.
     #[error(
@@ -165,6 +167,7 @@ mod tests {
         let e = ExchangeError::NoRole {
             cmdlet: "Get-Mailbox".into(),
             message: Box::new(ServiceMessage::from_body(403, &[0; 4])),
+            hint: RoleHint::Unreadable,
         };
         let text = e.to_string();
         assert!(

@@ -17,6 +17,7 @@ pub mod params;
 mod query;
 mod reply;
 mod retry;
+pub mod role_hint;
 mod service_message;
 mod settings;
 mod transport;

@@ -15,6 +15,7 @@ use super::Page;
 use super::endpoint::resolve_location;
 use super::error::{ExchangeError, diagnostics_reason};
 use super::retry::Failure;
+use super::role_hint::RoleHint;
 use super::service_message::ServiceMessage;
 use crate::secret::Secret;
 
@@ -129,6 +130,7 @@ impl Reply {
                 message: self.message(),
             }),
             403 => Err(ExchangeError::NoRole {
+                hint: RoleHint::from_token(token.expose(), &cmdlet),
                 cmdlet,
                 message: self.message(),
             }),

@@ -259,6 +259,7 @@ mod tests {
 
     use super::*;
     use crate::exchange::ServiceMessage;
+    use crate::exchange::role_hint::RoleHint;
 
     fn message(text: &str) -> Box<ServiceMessage> {
         Box::new(ServiceMessage {
@@ -284,6 +285,7 @@ mod tests {
         let e = cmdlet_error(ExchangeError::NoRole {
             cmdlet: "Get-Mailbox".into(),
             message: message(""),
+            hint: RoleHint::Unreadable,
         });
         assert!(matches!(e, CmdletError::Unauthorized(m) if m.contains("no Exchange role")));
         let e = cmdlet_error(ExchangeError::Unauthorized {

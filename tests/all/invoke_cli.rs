@@ -1,0 +1,172 @@
+//! `exorun invoke` as an admin with PowerShell habits types it in bash: parameters bound by the
+//! catalogue's types (a dropped `$false` never becomes the opposite change), 403s explained from
+//! the token's roles, and a server certificate that does not verify.
+
+use serde_json::Value;
+
+use crate::cli::{exorun, pfx_flags, run};
+use crate::support::start;
+
+fn hidden(sim_log: &[exorun_sim::control::LogEntry]) -> Vec<Value> {
+    sim_log
+        .iter()
+        .filter(|e| e.cmdlet.as_deref() == Some("Set-Mailbox"))
+        .filter_map(|e| e.parameters.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_boolean_whose_value_bash_dropped_is_refused_and_nothing_is_sent() {
+    let sim = start().await;
+    let flags = pfx_flags(&sim, "exorun-admin");
+    // `-HiddenFromAddressListsEnabled $false` typed unquoted in bash arrives without its value.
+    let output = exorun(&sim)
+        .args(&flags)
+        .args([
+            "invoke",
+            "Set-Mailbox",
+            "-Identity",
+            "room1",
+            "-HiddenFromAddressListsEnabled",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("-HiddenFromAddressListsEnabled needs a value: $true or $false. In bash write '$false' in single quotes, or -HiddenFromAddressListsEnabled:false"),
+        "{err}"
+    );
+    assert!(
+        hidden(&sim.requests().await).is_empty(),
+        "nothing may reach the service"
+    );
+
+    let (ok, _, err) = run(exorun(&sim).args(&flags).args([
+        "invoke",
+        "Set-Mailbox",
+        "room1",
+        "-HiddenFromAddressListsEnabled:false",
+    ]));
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(exorun(&sim).args(&flags).args([
+        "invoke",
+        "set-mailbox",
+        "-Identity",
+        "room2",
+        "-MessageCopy",
+        "$true",
+    ]));
+    assert!(!ok, "an ambiguous prefix is refused");
+    assert!(
+        err.contains("-MessageCopy is ambiguous for Set-Mailbox"),
+        "{err}"
+    );
+    let sent = hidden(&sim.requests().await);
+    assert_eq!(
+        sent,
+        [serde_json::json!({"Identity": "room1", "HiddenFromAddressListsEnabled": false})],
+        "the positional Identity and the boolean, as PowerShell binds them"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_names_and_types_are_refused_before_sending_and_unknown_cmdlets_warn() {
+    let sim = start().await;
+    let flags = pfx_flags(&sim, "exorun-admin");
+    let (ok, _, err) =
+        run(exorun(&sim)
+            .args(&flags)
+            .args(["invoke", "Get-Mailbox", "-ResultSize", "all"]));
+    assert!(!ok);
+    assert!(
+        err.contains("-ResultSize takes a whole number or Unlimited, not 'all'"),
+        "{err}"
+    );
+    let (ok, _, err) =
+        run(exorun(&sim)
+            .args(&flags)
+            .args(["invoke", "Get-Mailbox", "-Identiy", "room1"]));
+    assert!(!ok);
+    assert!(
+        err.contains("Get-Mailbox has no parameter -Identiy; did you mean -Identity?"),
+        "{err}"
+    );
+    assert!(
+        sim.requests().await.iter().all(|e| e.cmdlet.is_none()),
+        "no cmdlet was sent"
+    );
+
+    // Not in the catalogue: sent unchecked with a warning, then the 403 is explained from the
+    // token's roles (this app is an Exchange Administrator, so the name is what is wrong).
+    let (ok, _, err) =
+        run(exorun(&sim)
+            .args(&flags)
+            .args(["invoke", "Get-Mailboxx", "-ResultSize", "1"]));
+    assert!(!ok);
+    assert!(
+        err.contains("warning: Get-Mailboxx is not in exorun's parameter catalogue, so its parameters were not checked (did you mean Get-Mailbox?)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the app's role Exchange Administrator allows such cmdlets, so Get-Mailboxx most likely does not exist in Exchange Online"),
+        "{err}"
+    );
+    assert!(!err.contains("assign the app a directory role"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_changing_something_is_told_its_role_only_reads() {
+    let sim = start().await;
+    let (ok, _, err) = run(exorun(&sim).args(pfx_flags(&sim, "exorun-reader")).args([
+        "invoke",
+        "Set-Mailbox",
+        "-Identity",
+        "room1",
+        "-HiddenFromAddressListsEnabled:$true",
+    ]));
+    assert!(!ok);
+    assert!(
+        err.contains("Set-Mailbox changes things and the app's role Global Reader only reads"),
+        "{err}"
+    );
+    assert!(
+        err.contains("assign the app Exchange Administrator or Exchange Recipient Administrator"),
+        "{err}"
+    );
+    assert!(!err.contains("or Global Reader"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_certificate_that_does_not_verify_says_to_trust_its_ca_once() {
+    let sim = start().await;
+    // The system's trust store only: the emulator's CA is not in it.
+    let (ok, _, err) = run(exorun(&sim)
+        .env_remove("EXORUN_CA_FILE")
+        .args(pfx_flags(&sim, "exorun-admin"))
+        .args(["invoke", "Get-OrganizationConfig"]));
+    assert!(!ok);
+    assert!(
+        err.contains("did not verify (it is not issued by a CA this machine trusts)"),
+        "{err}"
+    );
+    assert_eq!(err.matches("--ca-file").count(), 1, "{err}");
+    assert!(
+        sim.requests().await.is_empty(),
+        "the handshake failed, so nothing was sent"
+    );
+
+    // No trust store at all.
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(exorun(&sim)
+        .env_remove("EXORUN_CA_FILE")
+        .env("SSL_CERT_FILE", "/dev/null")
+        .env("SSL_CERT_DIR", empty.path())
+        .args(pfx_flags(&sim, "exorun-admin"))
+        .args(["invoke", "Get-OrganizationConfig"]));
+    assert!(!ok);
+    assert!(
+        err.contains("no trusted CA certificates were found on this machine"),
+        "{err}"
+    );
+}
