@@ -127,13 +127,13 @@ impl InvokeCmd {
             .query(surface, &self.cmdlet, binding.params);
         let (mut pages, mut rows) = (0usize, 0usize);
         while let Some(page) = query
-            .next_page()
+            .next_raw_page()
             .await
             .with_context(|| format!("{} failed", self.cmdlet))?
         {
             pages += 1;
             rows += page.rows.len();
-            sink.write_rows(&page.rows)?;
+            sink.write_raw_rows(&page.rows)?;
             for warning in &page.warnings {
                 eprintln!("WARNING: {warning}");
             }

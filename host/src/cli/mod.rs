@@ -7,6 +7,7 @@ mod doctor;
 mod invoke;
 mod output;
 mod plugin;
+mod raw_row;
 mod run;
 
 use std::io::Write;

@@ -1,13 +1,17 @@
 //! Writing result rows as a table, JSON, JSON Lines or CSV, streamed page by page. OData
 //! annotations (`X@odata.type`, `X@data.type`) are left out: they describe the wire, not the data.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use super::raw_row::{RawMap, cell, value_cell};
+use exorun::exchange::RawRow;
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -34,24 +38,8 @@ const PREFERRED: [&str; 8] = [
     "DisplayName",
 ];
 
-/// Columns that repeat another one already shown (Identity is Name; the UPN is the address).
-fn repeats(column: &str, map: &Map<String, Value>) -> bool {
-    (column == "Identity" && map.contains_key("Name"))
-        || (column == "PrimarySmtpAddress" && map.contains_key("UserPrincipalName"))
-}
-
 fn is_annotation(key: &str) -> bool {
     key.contains('@')
-}
-
-/// A cell's text: strings as they are, lists joined with `;`, null empty.
-fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(";"),
-        other => other.to_string(),
-    }
 }
 
 /// A row as written in JSON: its properties without the annotations, serialized from the row
@@ -102,36 +90,87 @@ impl<W: Write> RowSink<W> {
     }
 
     fn choose_columns(&mut self, first: &Value) {
+        if let Some(map) = first.as_object() {
+            self.choose_columns_from(&map.keys().map(String::as_str).collect::<Vec<_>>());
+        }
+    }
+
+    /// Picks the columns from the first row's property names (unless they were named).
+    fn choose_columns_from(&mut self, keys: &[&str]) {
         if !self.columns.is_empty() {
             return;
         }
-        let Some(map) = first.as_object() else { return };
+        let has = |key: &str| keys.contains(&key);
+        let repeats = |column: &str| {
+            (column == "Identity" && has("Name"))
+                || (column == "PrimarySmtpAddress" && has("UserPrincipalName"))
+        };
         self.columns = match self.format {
             Format::Table => {
                 let mut chosen: Vec<String> = PREFERRED
                     .iter()
-                    .filter(|c| map.contains_key(**c) && !repeats(c, map))
+                    .filter(|c| has(c) && !repeats(c))
                     .take(4)
                     .map(|c| c.to_string())
                     .collect();
                 // Fill up to four columns with the record's other properties.
-                let rest: Vec<String> = map
-                    .keys()
-                    .filter(|k| !is_annotation(k) && !chosen.contains(k) && !repeats(k, map))
+                let rest: Vec<String> = keys
+                    .iter()
+                    .filter(|k| !is_annotation(k) && !chosen.iter().any(|c| c == *k) && !repeats(k))
                     .take(4usize.saturating_sub(chosen.len()))
-                    .cloned()
+                    .map(|k| k.to_string())
                     .collect();
                 chosen.extend(rest);
                 chosen
             }
-            _ => map.keys().filter(|k| !is_annotation(k)).cloned().collect(),
+            _ => keys
+                .iter()
+                .filter(|k| !is_annotation(k))
+                .map(|k| k.to_string())
+                .collect(),
         };
     }
 
-    /// Writes one page of rows and sends them on (a pipe sees each page as it comes).
-    pub fn write_rows(&mut self, rows: &[Value]) -> std::io::Result<()> {
+    /// Writes one page of rows as the service sent them (see [`super::raw_row`]): JSON, JSON
+    /// Lines and CSV without parsing each row into a `Value`; a table parses them.
+    pub fn write_raw_rows(&mut self, rows: &[RawRow]) -> std::io::Result<()> {
         for row in rows {
-            self.write_row(row)?;
+            let map = match self.format {
+                Format::Table => None,
+                _ => RawMap::parse(row),
+            };
+            let Some(map) = map else {
+                self.write_row(&serde_json::from_str(row.get())?)?;
+                continue;
+            };
+            if self.rows_written == 0 {
+                self.choose_columns_from(&map.entries().map(|(k, _)| k).collect::<Vec<_>>());
+                self.start()?;
+            }
+            match self.format {
+                Format::Json | Format::Jsonl => {
+                    if self.format == Format::Json {
+                        let sep = if self.rows_written == 0 { "" } else { ",\n" };
+                        write!(self.out, "{sep}  ")?;
+                    }
+                    map.write_json(&mut self.out, row, |k| !is_annotation(k))?;
+                    if self.format == Format::Jsonl {
+                        self.out.write_all(b"\n")?;
+                    }
+                }
+                Format::Csv | Format::Table => {
+                    for (i, column) in self.columns.iter().enumerate() {
+                        if i > 0 {
+                            self.out.write_all(b",")?;
+                        }
+                        if let Some(value) = map.get(column) {
+                            write_csv_field(&mut self.out, &cell(value))?;
+                        }
+                    }
+                    self.out.write_all(b"\n")?;
+                }
+            }
+            self.rows_written += 1;
         }
         self.flush()
     }
@@ -156,7 +195,7 @@ impl<W: Write> RowSink<W> {
                 let line: Vec<String> = self
                     .columns
                     .iter()
-                    .map(|c| csv_field(&cell(&row[c.as_str()])))
+                    .map(|c| csv_field(&value_cell(&row[c.as_str()])).into_owned())
                     .collect();
                 writeln!(self.out, "{}", line.join(","))?;
             }
@@ -164,7 +203,7 @@ impl<W: Write> RowSink<W> {
                 let line: Vec<String> = self
                     .columns
                     .iter()
-                    .map(|c| format!("{:<30}", truncate(&cell(&row[c.as_str()]), 30)))
+                    .map(|c| format!("{:<30}", truncate(&value_cell(&row[c.as_str()]), 30)))
                     .collect();
                 writeln!(self.out, "{}", line.join(" ").trim_end())?;
             }
@@ -228,35 +267,72 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
-fn csv_field(text: &str) -> String {
-    if text.is_empty() {
-        return String::new();
+/// One CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break.
+fn csv_field(text: &str) -> Cow<'_, str> {
+    if text.contains([',', '"', '\r', '\n']) {
+        Cow::Owned(format!("\"{}\"", text.replace('"', "\"\"")))
+    } else {
+        Cow::Borrowed(text)
     }
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .terminator(csv::Terminator::Any(b'\0'))
-        .from_writer(Vec::new());
-    if writer.write_record([text]).is_err() {
-        return String::new();
-    }
-    let bytes = writer.into_inner().unwrap_or_default();
-    String::from_utf8_lossy(&bytes)
-        .trim_end_matches('\0')
-        .to_string()
+}
+
+fn write_csv_field(out: &mut impl Write, text: &str) -> std::io::Result<()> {
+    out.write_all(csv_field(text).as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use serde_json::value::RawValue;
 
     use super::*;
 
     fn render(format: Format, rows: &[Value]) -> String {
         let mut buf = Vec::new();
         let mut sink = RowSink::new(&mut buf, format, Vec::new());
-        sink.write_rows(rows).unwrap();
+        for row in rows {
+            sink.write_row(row).unwrap();
+        }
         sink.finish().unwrap();
         String::from_utf8(buf).unwrap()
+    }
+
+    fn render_raw(format: Format, rows: &[Value]) -> String {
+        let raw: Vec<RawRow> = rows
+            .iter()
+            .map(|r| RawValue::from_string(r.to_string()).unwrap())
+            .collect();
+        let mut buf = Vec::new();
+        let mut sink = RowSink::new(&mut buf, format, Vec::new());
+        sink.write_raw_rows(&raw).unwrap();
+        sink.finish().unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn rows_passed_through_are_written_byte_for_byte_as_parsed_rows() {
+        let rows = [
+            json!({"Name": "Ann, \"A\"", "Guid@odata.type": "#Guid", "Guid": "g", "Size": 12, "EmailAddresses": ["SMTP:a@x", "smtp:b@x"], "Note": "two\nlines", "Gone": null}),
+            json!({"Name": "Bob", "Guid": "h", "Size": 1.5, "Extra": {"k@odata.type": "#T", "k": [1, 2]}}),
+            json!({"Guid": "i", "Name": "Cé"}),
+        ];
+        for format in [Format::Json, Format::Jsonl, Format::Csv, Format::Table] {
+            assert_eq!(
+                render_raw(format, &rows),
+                render(format, &rows),
+                "{format:?}"
+            );
+            assert_eq!(render_raw(format, &[]), render(format, &[]), "{format:?}");
+        }
+        let csv = render(Format::Csv, &rows);
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        let note = headers.iter().position(|h| h == "Note").unwrap();
+        let first = reader.records().next().unwrap().unwrap();
+        assert_eq!(
+            &first[note], "two\nlines",
+            "a line break stays inside its quoted field: {csv}"
+        );
     }
 
     #[test]
