@@ -10,7 +10,7 @@ use exorun::Connection;
 use exorun::exchange::{Surface, bind};
 
 use super::ConnectionArgs;
-use super::output::{Format, RowSink, spinner};
+use super::output::{Format, Progress, RowSink, count};
 
 /// Run one cmdlet and stream all of its results.
 #[derive(Args, Debug)]
@@ -115,7 +115,7 @@ impl InvokeCmd {
             Some(known) => known.surface,
             None => Surface::Exchange,
         };
-        let progress = spinner();
+        let progress = Progress::start();
         let stdout = std::io::stdout().lock();
         let mut sink = RowSink::new(
             std::io::BufWriter::new(stdout),
@@ -126,25 +126,34 @@ impl InvokeCmd {
             .exchange()
             .query(surface, &self.cmdlet, binding.params);
         let (mut pages, mut rows) = (0usize, 0usize);
-        while let Some(page) = query
-            .next_raw_page()
-            .await
-            .with_context(|| format!("{} failed", self.cmdlet))?
-        {
+        loop {
+            let page = match query.next_raw_page().await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(e) => {
+                    progress.clear();
+                    return Err(anyhow::Error::new(e).context(format!("{} failed", self.cmdlet)));
+                }
+            };
             pages += 1;
             rows += page.rows.len();
-            sink.write_raw_rows(&page.rows)?;
+            progress.around(|| sink.write_raw_rows(&page.rows))?;
             for warning in &page.warnings {
-                eprintln!("WARNING: {warning}");
+                progress.around(|| eprintln!("WARNING: {warning}"));
             }
-            if let Some(bar) = &progress {
-                bar.set_message(format!("{}: {rows} rows, {pages} pages", self.cmdlet));
-            }
+            progress.message(format!(
+                "{}: {} in {}",
+                self.cmdlet,
+                count(rows, "row", "rows"),
+                count(pages, "page", "pages")
+            ));
         }
         sink.finish()?;
-        if let Some(bar) = progress {
-            bar.finish_and_clear();
-        }
+        progress.finish(&format!(
+            "{} in {}",
+            count(rows, "row", "rows"),
+            count(pages, "page", "pages")
+        ));
         for call in connection.exchange().dry_run_log() {
             eprintln!(
                 "dry run: {} was not sent ({})",

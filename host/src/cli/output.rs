@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -57,17 +57,87 @@ impl Serialize for WithoutAnnotations<'_> {
     }
 }
 
-/// A progress spinner on stderr when it is a terminal (none when output is piped or logged).
-pub fn spinner() -> Option<ProgressBar> {
-    std::io::stderr().is_terminal().then(|| {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    })
+/// Progress on stderr, drawn only when stderr is a terminal (never in pipes, files or cron
+/// logs). When stdout is a terminal too, the spinner is cleared while output is written, so
+/// spinner frames never end up between rows.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    shares_terminal: bool,
+    started: Instant,
+}
+
+impl Progress {
+    /// A spinner if stderr is a terminal, else nothing to draw.
+    pub fn start() -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress {
+            shares_terminal: bar.is_some() && std::io::stdout().is_terminal(),
+            bar,
+            started: Instant::now(),
+        }
+    }
+
+    /// Shows what is going on.
+    pub fn message(&self, text: String) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(text);
+        }
+    }
+
+    /// Runs `write` (which writes and flushes output) with the spinner cleared when it shares
+    /// the terminal with stdout.
+    pub fn around<R>(&self, write: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(bar) if self.shares_terminal => bar.suspend(write),
+            _ => write(),
+        }
+    }
+
+    /// True when output must be flushed inside [`Progress::around`] to keep the terminal clean.
+    pub fn shares_terminal(&self) -> bool {
+        self.shares_terminal
+    }
+
+    /// True when a spinner is drawn.
+    pub fn is_drawn(&self) -> bool {
+        self.bar.is_some()
+    }
+
+    /// Removes the spinner and, on a terminal, leaves `summary` with the time taken.
+    pub fn finish(&self, summary: &str) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+            eprintln!("{summary}, {:.1} s", self.started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Removes the spinner, leaving nothing (the command failed and says why).
+    pub fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `n` with a comma between thousands and the noun in singular or plural: "100,000 rows".
+pub fn count(n: usize, singular: &str, plural: &str) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{grouped} {}", if n == 1 { singular } else { plural })
 }
 
 /// Streams rows to a writer in one format.
@@ -359,6 +429,10 @@ mod tests {
             "short records fill up the columns: {header}"
         );
         assert_eq!(render(Format::Json, &[]), "[]\n");
+        assert_eq!(count(1, "page", "pages"), "1 page");
+        assert_eq!(count(100_000, "row", "rows"), "100,000 rows");
+        assert_eq!(count(1_234_567, "row", "rows"), "1,234,567 rows");
+        assert_eq!(count(0, "row", "rows"), "0 rows");
         assert_eq!(render(Format::Jsonl, &rows).lines().count(), 1);
     }
 }

@@ -4,12 +4,12 @@
 use std::io::{BufWriter, Stdout};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use indicatif::ProgressBar;
 
 use exorun::Connection;
 use exorun::runtime::{
@@ -18,7 +18,7 @@ use exorun::runtime::{
 };
 
 use super::ConnectionArgs;
-use super::output::{Format, RowSink, spinner};
+use super::output::{Format, Progress, RowSink, count};
 
 /// Run a plugin in the sandbox.
 #[derive(Args, Debug)]
@@ -105,8 +105,13 @@ fn state_dir() -> Option<PathBuf> {
         .map(|d| d.join("exorun").join("checkpoints"))
 }
 
-/// Records to stdout in the chosen format.
-struct StdoutSink(Mutex<Option<RowSink<BufWriter<Stdout>>>>);
+/// Records to stdout in the chosen format, clearing the spinner around each one when they
+/// share the terminal.
+struct StdoutSink {
+    rows: Mutex<Option<RowSink<BufWriter<Stdout>>>>,
+    progress: Arc<Progress>,
+    written: AtomicUsize,
+}
 
 impl StdoutSink {
     fn with<R: Default>(
@@ -114,7 +119,7 @@ impl StdoutSink {
         act: impl FnOnce(&mut RowSink<BufWriter<Stdout>>) -> std::io::Result<R>,
     ) -> std::io::Result<R> {
         match self
-            .0
+            .rows
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_mut()
@@ -127,7 +132,17 @@ impl StdoutSink {
 
 impl RecordSink for StdoutSink {
     fn emit(&self, record: Record) -> std::io::Result<()> {
-        self.with(|sink| sink.write_row(&serde_json::Value::Object(record)))
+        let row = serde_json::Value::Object(record);
+        if self.progress.shares_terminal() {
+            self.progress.around(|| {
+                self.with(|sink| {
+                    sink.write_row(&row)?;
+                    sink.flush()
+                })
+            })
+        } else {
+            self.with(|sink| sink.write_row(&row))
+        }
     }
 
     fn flush(&self) -> std::io::Result<()> {
@@ -135,15 +150,20 @@ impl RecordSink for StdoutSink {
     }
 
     fn finish(&self) -> std::io::Result<()> {
-        if let Some(sink) = self.0.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            sink.finish()?;
+        if let Some(sink) = self
+            .rows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            self.written.store(sink.finish()?, Ordering::Relaxed);
         }
         Ok(())
     }
 }
 
-/// Progress on a terminal spinner.
-struct BarProgress(ProgressBar);
+/// A plugin's progress on the terminal spinner.
+struct BarProgress(Arc<Progress>);
 
 impl ProgressSink for BarProgress {
     fn report(&self, plugin: &str, done: u64, total: u64, message: &str) {
@@ -152,8 +172,7 @@ impl ProgressSink for BarProgress {
         } else {
             String::new()
         };
-        self.0
-            .set_message(format!("{plugin}: {done}{of} {message}"));
+        self.0.message(format!("{plugin}: {done}{of} {message}"));
     }
 }
 
@@ -210,16 +229,21 @@ impl RunCmd {
             .clone()
             .or_else(state_dir)
             .context("no checkpoint directory: pass --checkpoint-dir")?;
-        let bar = spinner();
-        let progress: Arc<dyn ProgressSink> = match &bar {
-            Some(bar) => Arc::new(BarProgress(bar.clone())),
-            None => Arc::new(LogProgress),
+        let shown = Arc::new(Progress::start());
+        let progress: Arc<dyn ProgressSink> = if shown.is_drawn() {
+            Arc::new(BarProgress(shown.clone()))
+        } else {
+            Arc::new(LogProgress)
         };
-        let sink = Arc::new(StdoutSink(Mutex::new(Some(RowSink::new(
-            BufWriter::new(std::io::stdout()),
-            self.output,
-            Vec::new(),
-        )))));
+        let sink = Arc::new(StdoutSink {
+            rows: Mutex::new(Some(RowSink::new(
+                BufWriter::new(std::io::stdout()),
+                self.output,
+                Vec::new(),
+            ))),
+            progress: shown.clone(),
+            written: AtomicUsize::new(0),
+        });
         let manifest = plugin.manifest().clone();
         let result = runtime
             .run(
@@ -235,10 +259,15 @@ impl RunCmd {
                 },
             )
             .await;
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
         sink.finish()?;
+        match &result {
+            Ok(_) => shown.finish(&count(
+                sink.written.load(Ordering::Relaxed),
+                "record",
+                "records",
+            )),
+            Err(_) => shown.clear(),
+        }
         for call in connection.exchange().dry_run_log() {
             eprintln!(
                 "dry run: {} was not sent ({})",
