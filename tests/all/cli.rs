@@ -376,6 +376,25 @@ async fn profiles_supply_settings_and_flags_override_them() {
     assert!(Path::new(&config).exists());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_written_to_a_file_have_no_colour_codes() {
+    let sim = start().await;
+    let log = sim.dir.path().join("exorun.log");
+    let status = exorun(&sim)
+        .args(pfx_flags(&sim, "exorun-admin"))
+        .args(["invoke", "Get-OrganizationConfig"])
+        .env("RUST_LOG", "exorun=debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bytes = std::fs::read(&log).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("DEBUG"), "debug lines were logged: {text}");
+    assert!(!bytes.contains(&0x1b), "no escape codes in a file: {text}");
+}
+
 #[test]
 fn every_command_has_help() {
     for args in [
