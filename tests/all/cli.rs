@@ -396,6 +396,32 @@ async fn logs_written_to_a_file_have_no_colour_codes() {
 }
 
 #[test]
+fn completions_cover_every_command_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let (ok, out, err) =
+            run(Command::new(env!("CARGO_BIN_EXE_exorun")).args(["completions", shell]));
+        assert!(ok, "{shell}: {err}");
+        for word in [
+            "connect",
+            "invoke",
+            "doctor",
+            "run",
+            "plugin",
+            "inspect",
+            "cert",
+            "completions",
+            "output",
+            "app-id",
+        ] {
+            assert!(out.contains(word), "the {shell} script lacks {word}");
+        }
+    }
+    let (ok, _, err) =
+        run(Command::new(env!("CARGO_BIN_EXE_exorun")).args(["completions", "tcsh"]));
+    assert!(!ok && err.contains("possible values"), "{err}");
+}
+
+#[test]
 fn every_command_has_help() {
     for args in [
         vec!["--help"],
@@ -407,6 +433,7 @@ fn every_command_has_help() {
         vec!["plugin", "inspect", "--help"],
         vec!["plugin", "check", "--help"],
         vec!["plugin", "pack", "--help"],
+        vec!["completions", "--help"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
             .args(&args)

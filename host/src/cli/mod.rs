@@ -2,6 +2,7 @@
 
 mod args;
 mod cert;
+mod completions;
 mod connect;
 mod doctor;
 mod invoke;
@@ -12,7 +13,7 @@ mod run;
 use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 pub use args::ConnectionArgs;
 
@@ -42,11 +43,28 @@ enum Command {
     /// Plugin artifacts: inspect, check, pack.
     #[command(subcommand)]
     Plugin(plugin::PluginCmd),
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(completions::CompletionsCmd),
+}
+
+/// Where each shell looks for the script.
+const COMPLETIONS_HELP: &str = "\
+Install:
+  bash        exorun completions bash > ~/.local/share/bash-completion/completions/exorun
+  zsh         exorun completions zsh > ~/.zfunc/_exorun   (with fpath+=~/.zfunc before compinit)
+  fish        exorun completions fish > ~/.config/fish/completions/exorun.fish
+  PowerShell  exorun completions powershell | Out-String | Invoke-Expression   (add it to $PROFILE)";
+
+/// The command line as clap sees it, for parsing and for completion scripts.
+fn command() -> clap::Command {
+    Cli::command()
 }
 
 /// Runs the command line; errors are printed once with their causes.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches())
+        .unwrap_or_else(|error| error.format(&mut command()).exit());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
         .with_writer(std::io::stderr)
@@ -73,6 +91,7 @@ pub fn main() -> ExitCode {
             Command::Cert(cmd) => cmd.run(),
             Command::Plugin(cmd) => cmd.run().await,
             Command::Run(cmd) => cmd.run(&cli.connection).await,
+            Command::Completions(cmd) => cmd.run(),
         }
     });
     match result {
@@ -106,8 +125,6 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory as _;
-
     use super::*;
 
     #[test]
