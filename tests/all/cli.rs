@@ -444,6 +444,38 @@ fn every_command_has_help() {
     }
 }
 
+#[test]
+fn only_commands_that_sign_in_list_the_sign_in_options() {
+    let help = |args: &[&str]| {
+        let (ok, out, err) = run(Command::new(env!("CARGO_BIN_EXE_exorun")).args(args));
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    for command in ["connect", "invoke", "doctor", "run"] {
+        let out = help(&[command, "--help"]);
+        assert!(
+            out.contains("Sign-in options:")
+                && out.contains("--app-id")
+                && out.contains("--ca-file"),
+            "{command}: {out}"
+        );
+    }
+    for args in [
+        ["plugin", "--help"].as_slice(),
+        &["plugin", "inspect", "--help"],
+        &["plugin", "check", "--help"],
+        &["cert", "new", "--help"],
+        &["completions", "--help"],
+        &["--help"],
+    ] {
+        let out = help(args);
+        assert!(
+            !out.contains("--app-id <") && !out.contains("--certificate-password-file"),
+            "{args:?} lists sign-in options: {out}"
+        );
+    }
+}
+
 /// Runs `exorun` to completion with stdout discarded and returns its peak RSS in KiB.
 pub fn peak_rss_kib(command: &mut Command) -> u64 {
     let mut child = command

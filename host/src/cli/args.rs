@@ -1,4 +1,6 @@
-//! The connection flags every command shares, turned into the flags layer of the settings.
+//! The sign-in options of the commands that sign in (`connect`, `invoke`, `doctor`, `run`),
+//! turned into the flags layer of the settings. They are accepted before the command too
+//! (`exorun --app-id … invoke …`); given in both places, the ones after the command win.
 
 use std::path::PathBuf;
 
@@ -9,7 +11,7 @@ use exorun::config::{self, ConfigFile, CredentialSpec, Settings};
 use exorun::secret::SecretSource;
 
 /// Assertion algorithm names on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Alg {
     /// PS256 with `x5t#S256` (current Entra documentation).
     Ps256,
@@ -17,85 +19,124 @@ pub enum Alg {
     Rs256,
 }
 
+/// The help heading the sign-in options are listed under.
+pub const SIGN_IN_HEADING: &str = "Sign-in options";
+
 /// How to reach the tenant. Passwords and secrets are never taken as values here: name an
 /// environment variable or a file, or let exorun prompt.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+#[command(next_help_heading = SIGN_IN_HEADING)]
 pub struct ConnectionArgs {
     /// Profile in the config file.
-    #[arg(long, env = "EXORUN_PROFILE", global = true)]
+    #[arg(long)]
     pub profile: Option<String>,
     /// Config file with profiles (default ~/.config/exorun/config.toml).
-    #[arg(long, env = "EXORUN_CONFIG", global = true)]
+    #[arg(long)]
     pub config_file: Option<PathBuf>,
     /// Application (client) ID of the Entra app.
-    #[arg(long, visible_alias = "client-id", global = true)]
+    #[arg(long, visible_alias = "client-id")]
     pub app_id: Option<String>,
     /// Tenant: primary domain (contoso.onmicrosoft.com) or tenant ID.
-    #[arg(long, visible_alias = "tenant", global = true)]
+    #[arg(long, visible_alias = "tenant")]
     pub organization: Option<String>,
     /// Certificate: PFX/P12, or PEM with certificate and key.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub certificate: Option<PathBuf>,
     /// Separate PEM private key for --certificate.
-    #[arg(long, global = true, requires = "certificate")]
+    #[arg(long, requires = "certificate")]
     pub key: Option<PathBuf>,
     /// Variable holding the PFX (or key) password.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub certificate_password_env: Option<String>,
     /// File holding the PFX (or key) password.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub certificate_password_file: Option<PathBuf>,
     /// Ask for the PFX (or key) password on the terminal.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub prompt_password: bool,
     /// Certificate thumbprint to find in the certificate stores.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub thumbprint: Option<String>,
     /// Variable holding the client secret.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub client_secret_env: Option<String>,
     /// File holding the client secret.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub client_secret_file: Option<PathBuf>,
     /// Variable holding a ready access token.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub access_token_env: Option<String>,
     /// File holding a ready access token (read again when it nears expiry).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub access_token_file: Option<PathBuf>,
     /// Command that prints an access token, run again when it nears expiry ({resource} is replaced).
-    #[arg(long, global = true, num_args = 1.., value_name = "PROGRAM [ARGS]...", allow_hyphen_values = true, value_terminator = ";")]
+    #[arg(long, num_args = 1.., value_name = "PROGRAM [ARGS]...", allow_hyphen_values = true, value_terminator = ";")]
     pub access_token_command: Option<Vec<String>>,
     /// Use this host's managed identity (IDENTITY_ENDPOINT / IDENTITY_HEADER).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub managed_identity: bool,
     /// Entra authority host (default https://login.microsoftonline.com; env AZURE_AUTHORITY_HOST).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub authority: Option<String>,
     /// Exchange Online base URL.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub exchange_url: Option<String>,
     /// Security & Compliance base URL.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub compliance_url: Option<String>,
     /// An extra CA certificate (PEM) to trust, e.g. exorun-sim's.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub ca_file: Option<PathBuf>,
     /// Client assertion algorithm.
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, value_enum)]
     pub assertion: Option<Alg>,
     /// Send the certificate in the assertion (x5c).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub x5c: bool,
     /// Rows per page (1–1000).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub page_size: Option<usize>,
     /// Concurrent requests per tenant.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub max_concurrency: Option<usize>,
 }
 
 impl ConnectionArgs {
+    /// These options (given after the command) over `lower` (given before it): each option
+    /// given here wins, a switch is on if it is on in either.
+    pub fn over(self, lower: ConnectionArgs) -> ConnectionArgs {
+        ConnectionArgs {
+            profile: self.profile.or(lower.profile),
+            config_file: self.config_file.or(lower.config_file),
+            app_id: self.app_id.or(lower.app_id),
+            organization: self.organization.or(lower.organization),
+            certificate: self.certificate.or(lower.certificate),
+            key: self.key.or(lower.key),
+            certificate_password_env: self
+                .certificate_password_env
+                .or(lower.certificate_password_env),
+            certificate_password_file: self
+                .certificate_password_file
+                .or(lower.certificate_password_file),
+            prompt_password: self.prompt_password || lower.prompt_password,
+            thumbprint: self.thumbprint.or(lower.thumbprint),
+            client_secret_env: self.client_secret_env.or(lower.client_secret_env),
+            client_secret_file: self.client_secret_file.or(lower.client_secret_file),
+            access_token_env: self.access_token_env.or(lower.access_token_env),
+            access_token_file: self.access_token_file.or(lower.access_token_file),
+            access_token_command: self.access_token_command.or(lower.access_token_command),
+            managed_identity: self.managed_identity || lower.managed_identity,
+            authority: self.authority.or(lower.authority),
+            exchange_url: self.exchange_url.or(lower.exchange_url),
+            compliance_url: self.compliance_url.or(lower.compliance_url),
+            ca_file: self.ca_file.or(lower.ca_file),
+            assertion: self.assertion.or(lower.assertion),
+            x5c: self.x5c || lower.x5c,
+            page_size: self.page_size.or(lower.page_size),
+            max_concurrency: self.max_concurrency.or(lower.max_concurrency),
+        }
+    }
+
     fn flags_layer(&self) -> anyhow::Result<Settings> {
         let password = if self.prompt_password {
             Some(SecretSource::Prompt("Certificate password".into()))
@@ -179,20 +220,64 @@ impl ConnectionArgs {
 
     /// Flags over environment over profile.
     pub fn settings(&self) -> anyhow::Result<Settings> {
-        let (path, must_exist) = match &self.config_file {
-            Some(path) => (Some(path.clone()), true),
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (path, must_exist) = match self
+            .config_file
+            .clone()
+            .or_else(|| env("EXORUN_CONFIG").map(PathBuf::from))
+        {
+            Some(path) => (Some(path), true),
             None => (config::default_config_path(), false),
         };
+        let profile_name = self.profile.clone().or_else(|| env("EXORUN_PROFILE"));
         let profile = match &path {
             Some(path) => {
-                ConfigFile::load(path, must_exist)?.settings(self.profile.as_deref(), path)?
+                ConfigFile::load(path, must_exist)?.settings(profile_name.as_deref(), path)?
             }
-            None if self.profile.is_some() => {
+            None if profile_name.is_some() => {
                 anyhow::bail!("--profile needs a config file: pass --config-file")
             }
             None => Settings::default(),
         };
         let env = config::from_env(|name| std::env::var(name).ok())?;
         Ok(self.flags_layer()?.over(env.over(profile)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args as _, FromArgMatches as _};
+
+    use super::*;
+
+    /// Every sign-in option given, with `value` where it takes one.
+    fn all_given(value: &str) -> ConnectionArgs {
+        let command = ConnectionArgs::augment_args(clap::Command::new("t"));
+        let mut argv = vec!["t".to_string()];
+        for arg in command.get_arguments() {
+            argv.push(format!("--{}", arg.get_long().unwrap()));
+            if arg.get_action().takes_values() {
+                let possible = arg.get_possible_values();
+                argv.push(match possible.first() {
+                    Some(first) => first.get_name().to_string(),
+                    None if arg.get_id() == "page_size" || arg.get_id() == "max_concurrency" => {
+                        "7".into()
+                    }
+                    None => value.to_string(),
+                });
+            }
+        }
+        let matches = command.try_get_matches_from(argv).unwrap();
+        ConnectionArgs::from_arg_matches(&matches).unwrap()
+    }
+
+    #[test]
+    fn options_after_the_command_win_and_none_is_forgotten() {
+        let after = all_given("after");
+        let before = all_given("before");
+        assert_ne!(after, ConnectionArgs::default());
+        assert_eq!(after.clone().over(before.clone()), after);
+        assert_eq!(ConnectionArgs::default().over(before.clone()), before);
+        assert_eq!(after.clone().over(ConnectionArgs::default()), after);
     }
 }

@@ -13,33 +13,53 @@ mod run;
 use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
 
-use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
-pub use args::ConnectionArgs;
+pub use args::{ConnectionArgs, SIGN_IN_HEADING};
 
 /// Unattended Exchange Online administration with app-only modern auth.
 #[derive(Parser, Debug)]
-#[command(name = "exorun", version = exorun::VERSION, about, propagate_version = true)]
+#[command(
+    name = "exorun",
+    version = exorun::VERSION,
+    about,
+    propagate_version = true,
+    override_usage = "exorun [SIGN-IN OPTIONS] <COMMAND>",
+    after_help = "\
+Sign-in options (--app-id, --organization, --certificate, ...) are listed by `exorun connect --help`.
+They go after connect, invoke, doctor or run, or before the command; given in both places, the ones
+after the command win."
+)]
 struct Cli {
+    /// Sign-in options given before the command (hidden here: each command that signs in lists them).
     #[command(flatten)]
-    connection: ConnectionArgs,
+    sign_in: ConnectionArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// A command that signs in: its own options, then the sign-in options.
+#[derive(Args, Debug)]
+struct SignedIn<C: Args> {
+    #[command(flatten)]
+    command: C,
+    #[command(flatten)]
+    sign_in: ConnectionArgs,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Sign in and show who you are; with --test also run Get-OrganizationConfig.
-    Connect(connect::ConnectCmd),
+    Connect(SignedIn<connect::ConnectCmd>),
     /// Run one cmdlet and stream all of its results.
-    Invoke(invoke::InvokeCmd),
+    Invoke(SignedIn<invoke::InvokeCmd>),
     /// Check the whole setup step by step and say how to fix what is wrong.
-    Doctor(doctor::DoctorCmd),
+    Doctor(SignedIn<doctor::DoctorCmd>),
     /// Certificates for app-only auth.
     #[command(subcommand)]
     Cert(cert::CertCmd),
     /// Run a plugin in the sandbox against the tenant.
-    Run(run::RunCmd),
+    Run(SignedIn<run::RunCmd>),
     /// Plugin artifacts: inspect, check, pack.
     #[command(subcommand)]
     Plugin(plugin::PluginCmd),
@@ -58,7 +78,10 @@ Install:
 
 /// The command line as clap sees it, for parsing and for completion scripts.
 fn command() -> clap::Command {
-    Cli::command()
+    Cli::command().mut_args(|arg| {
+        let sign_in = arg.get_help_heading() == Some(SIGN_IN_HEADING);
+        arg.hide(sign_in)
+    })
 }
 
 /// Runs the command line; errors are printed once with their causes.
@@ -83,14 +106,15 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let before = cli.sign_in;
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Connect(cmd) => cmd.run(&cli.connection).await,
-            Command::Invoke(cmd) => cmd.run(&cli.connection).await,
-            Command::Doctor(cmd) => cmd.run(&cli.connection).await,
+            Command::Connect(c) => c.command.run(&c.sign_in.over(before)).await,
+            Command::Invoke(c) => c.command.run(&c.sign_in.over(before)).await,
+            Command::Doctor(c) => c.command.run(&c.sign_in.over(before)).await,
             Command::Cert(cmd) => cmd.run(),
             Command::Plugin(cmd) => cmd.run().await,
-            Command::Run(cmd) => cmd.run(&cli.connection).await,
+            Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
             Command::Completions(cmd) => cmd.run(),
         }
     });
@@ -154,12 +178,71 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            cli.connection.config_file.as_deref(),
+            cli.sign_in.config_file.as_deref(),
             Some(std::path::Path::new("/etc/exorun.toml"))
         );
         let Command::Run(run) = cli.command else {
             panic!("run")
         };
-        assert!(format!("{run:?}").contains(r#"config: ["ignore_trustees=svc"]"#));
+        assert!(format!("{:?}", run.command).contains(r#"config: ["ignore_trustees=svc"]"#));
+    }
+
+    fn parse(argv: &[&str]) -> Result<Cli, clap::Error> {
+        let matches = command().try_get_matches_from(argv)?;
+        Cli::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn sign_in_options_go_before_or_after_the_command_and_after_wins() {
+        let cli = parse(&[
+            "exorun",
+            "--app-id",
+            "before",
+            "--page-size",
+            "5",
+            "invoke",
+            "--app-id",
+            "after",
+            "--x5c",
+            "Get-Mailbox",
+        ])
+        .unwrap();
+        let Command::Invoke(invoke) = cli.command else {
+            panic!("invoke")
+        };
+        let merged = invoke.sign_in.over(cli.sign_in);
+        assert_eq!(merged.app_id.as_deref(), Some("after"));
+        assert_eq!(merged.page_size, Some(5));
+        assert!(merged.x5c);
+        for command in ["connect", "doctor"] {
+            assert!(parse(&["exorun", command, "--organization", "contoso.com"]).is_ok());
+        }
+        assert!(parse(&["exorun", "run", "p.wasm", "--page-size", "5"]).is_ok());
+    }
+
+    #[test]
+    fn commands_that_do_not_sign_in_take_no_sign_in_options() {
+        for argv in [
+            ["exorun", "plugin", "inspect", "p.wasm", "--app-id", "x"].as_slice(),
+            &[
+                "exorun",
+                "cert",
+                "new",
+                "--subject",
+                "s",
+                "--out",
+                "d",
+                "--tenant",
+                "x",
+            ],
+            &["exorun", "completions", "bash", "--profile", "p"],
+        ] {
+            let e = parse(argv).err().unwrap();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{argv:?}"
+            );
+        }
     }
 }
