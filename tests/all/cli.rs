@@ -445,6 +445,35 @@ fn every_command_has_help() {
 }
 
 #[test]
+fn help_ends_with_examples_to_copy() {
+    for (command, example) in [
+        ("connect", "exorun connect --profile contoso --compliance"),
+        (
+            "invoke",
+            "exorun invoke Get-Mailbox -ResultSize Unlimited --output csv",
+        ),
+        (
+            "invoke",
+            "-Identity ann@contoso.com -HiddenFromAddressListsEnabled '$false'",
+        ),
+        (
+            "run",
+            r#"exorun run target/plugins/mailbox-inventory.wasm --input '{"statistics": true}'"#,
+        ),
+    ] {
+        for help in ["-h", "--help"] {
+            let (ok, out, _) =
+                run(Command::new(env!("CARGO_BIN_EXE_exorun")).args([command, help]));
+            assert!(ok);
+            assert!(
+                out.contains("\nExamples:\n") && out.contains(example),
+                "{command} {help}: {out}"
+            );
+        }
+    }
+}
+
+#[test]
 fn only_commands_that_sign_in_list_the_sign_in_options() {
     let help = |args: &[&str]| {
         let (ok, out, err) = run(Command::new(env!("CARGO_BIN_EXE_exorun")).args(args));

@@ -5,6 +5,7 @@ mod cert;
 mod completions;
 mod connect;
 mod doctor;
+mod examples;
 mod invoke;
 mod output;
 mod plugin;
@@ -50,8 +51,10 @@ struct SignedIn<C: Args> {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Sign in and show who you are; with --test also run Get-OrganizationConfig.
+    #[command(after_help = examples::CONNECT)]
     Connect(SignedIn<connect::ConnectCmd>),
     /// Run one cmdlet and stream all of its results.
+    #[command(after_help = examples::INVOKE)]
     Invoke(SignedIn<invoke::InvokeCmd>),
     /// Check the whole setup step by step and say how to fix what is wrong.
     Doctor(SignedIn<doctor::DoctorCmd>),
@@ -59,6 +62,7 @@ enum Command {
     #[command(subcommand)]
     Cert(cert::CertCmd),
     /// Run a plugin in the sandbox against the tenant.
+    #[command(after_help = examples::RUN)]
     Run(SignedIn<run::RunCmd>),
     /// Plugin artifacts: inspect, check, pack.
     #[command(subcommand)]
