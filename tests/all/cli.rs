@@ -474,6 +474,43 @@ fn help_ends_with_examples_to_copy() {
 }
 
 #[test]
+fn help_names_the_variables_and_never_their_values() {
+    let variables = [
+        ("AZURE_CLIENT_ID", "--app-id"),
+        ("AZURE_TENANT_ID", "--organization"),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", "--certificate"),
+        ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "--certificate"),
+        ("AZURE_CLIENT_SECRET", "--client-secret-env"),
+        ("EXORUN_ACCESS_TOKEN", "--access-token-env"),
+        ("AZURE_AUTHORITY_HOST", "--authority"),
+        ("EXORUN_EXCHANGE_URL", "--exchange-url"),
+        ("EXORUN_COMPLIANCE_URL", "--compliance-url"),
+        ("EXORUN_CA_FILE", "--ca-file"),
+        ("EXORUN_PROFILE", "--profile"),
+        ("EXORUN_CONFIG", "--config-file"),
+    ];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_exorun"));
+    for (i, (name, _)) in variables.iter().enumerate() {
+        command.env(name, format!("value-{i}-never-shown"));
+    }
+    let (ok, out, err) = run(command.args(["invoke", "--help"]));
+    assert!(ok, "{err}");
+    assert!(!out.contains("never-shown"), "a value is shown: {out}");
+    for (name, option) in variables {
+        let block: Vec<&str> = out
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(&format!("{option} ")))
+            .take_while(|l| !l.is_empty())
+            .collect();
+        let block = block.join("\n");
+        assert!(
+            block.contains(name),
+            "{option} does not name {name}: {block}"
+        );
+    }
+}
+
+#[test]
 fn only_commands_that_sign_in_list_the_sign_in_options() {
     let help = |args: &[&str]| {
         let (ok, out, err) = run(Command::new(env!("CARGO_BIN_EXE_exorun")).args(args));

@@ -24,22 +24,27 @@ pub const SIGN_IN_HEADING: &str = "Sign-in options";
 
 /// How to reach the tenant. Passwords and secrets are never taken as values here: name an
 /// environment variable or a file, or let exorun prompt.
+///
+/// The `[env: …]` notes name the variables `config::from_env` reads for the same setting; they
+/// are written in the help text rather than given to clap, so a variable never outranks an
+/// option given before the command, and no variable's value is ever shown.
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 #[command(next_help_heading = SIGN_IN_HEADING)]
 pub struct ConnectionArgs {
-    /// Profile in the config file.
+    /// Profile in the config file [env: EXORUN_PROFILE]
     #[arg(long)]
     pub profile: Option<String>,
-    /// Config file with profiles (default ~/.config/exorun/config.toml).
+    /// Config file with profiles (default ~/.config/exorun/config.toml) [env: EXORUN_CONFIG]
     #[arg(long)]
     pub config_file: Option<PathBuf>,
-    /// Application (client) ID of the Entra app.
+    /// Application (client) ID of the Entra app [env: AZURE_CLIENT_ID]
     #[arg(long, visible_alias = "client-id")]
     pub app_id: Option<String>,
-    /// Tenant: primary domain (contoso.onmicrosoft.com) or tenant ID.
+    /// Tenant: primary domain (contoso.onmicrosoft.com) or tenant ID [env: AZURE_TENANT_ID]
     #[arg(long, visible_alias = "tenant")]
     pub organization: Option<String>,
-    /// Certificate: PFX/P12, or PEM with certificate and key.
+    /// Certificate: PFX/P12, or PEM with certificate and key [env: AZURE_CLIENT_CERTIFICATE_PATH,
+    /// its password in AZURE_CLIENT_CERTIFICATE_PASSWORD]
     #[arg(long)]
     pub certificate: Option<PathBuf>,
     /// Separate PEM private key for --certificate.
@@ -54,16 +59,17 @@ pub struct ConnectionArgs {
     /// Ask for the PFX (or key) password on the terminal.
     #[arg(long)]
     pub prompt_password: bool,
-    /// Certificate thumbprint to find in the certificate stores.
+    /// Certificate thumbprint to find in the certificate stores [stores: EXORUN_CERT_STORE_USER,
+    /// EXORUN_CERT_STORE_MACHINE]
     #[arg(long)]
     pub thumbprint: Option<String>,
-    /// Variable holding the client secret.
+    /// Variable holding the client secret [env: AZURE_CLIENT_SECRET holds the secret itself]
     #[arg(long)]
     pub client_secret_env: Option<String>,
     /// File holding the client secret.
     #[arg(long)]
     pub client_secret_file: Option<PathBuf>,
-    /// Variable holding a ready access token.
+    /// Variable holding a ready access token [env: EXORUN_ACCESS_TOKEN holds the token itself]
     #[arg(long)]
     pub access_token_env: Option<String>,
     /// File holding a ready access token (read again when it nears expiry).
@@ -72,19 +78,21 @@ pub struct ConnectionArgs {
     /// Command that prints an access token, run again when it nears expiry ({resource} is replaced).
     #[arg(long, num_args = 1.., value_name = "PROGRAM [ARGS]...", allow_hyphen_values = true, value_terminator = ";")]
     pub access_token_command: Option<Vec<String>>,
-    /// Use this host's managed identity (IDENTITY_ENDPOINT / IDENTITY_HEADER).
+    /// Use this host's managed identity, also used unasked when no credential is given [env:
+    /// IDENTITY_ENDPOINT, IDENTITY_HEADER]
     #[arg(long)]
     pub managed_identity: bool,
-    /// Entra authority host (default https://login.microsoftonline.com; env AZURE_AUTHORITY_HOST).
+    /// Entra authority host (default https://login.microsoftonline.com) [env: AZURE_AUTHORITY_HOST]
     #[arg(long)]
     pub authority: Option<String>,
-    /// Exchange Online base URL.
+    /// Exchange Online base URL (default https://outlook.office365.com) [env: EXORUN_EXCHANGE_URL]
     #[arg(long)]
     pub exchange_url: Option<String>,
-    /// Security & Compliance base URL.
+    /// Security & Compliance base URL (default https://ps.compliance.protection.outlook.com)
+    /// [env: EXORUN_COMPLIANCE_URL]
     #[arg(long)]
     pub compliance_url: Option<String>,
-    /// An extra CA certificate (PEM) to trust, e.g. exorun-sim's.
+    /// An extra CA certificate (PEM) to trust, e.g. exorun-sim's [env: EXORUN_CA_FILE]
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
     /// Client assertion algorithm.
