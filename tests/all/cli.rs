@@ -511,6 +511,23 @@ fn help_names_the_variables_and_never_their_values() {
 }
 
 #[test]
+fn bad_values_are_usage_errors() {
+    for args in [
+        ["--page-size", "0", "invoke", "Get-Mailbox"].as_slice(),
+        &["invoke", "--page-size", "5000", "Get-Mailbox"],
+        &["invoke", "--max-concurrency", "0", "Get-Mailbox"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("invalid value"), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn only_commands_that_sign_in_list_the_sign_in_options() {
     let help = |args: &[&str]| {
         let (ok, out, err) = run(Command::new(env!("CARGO_BIN_EXE_exorun")).args(args));

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 
 use exorun::auth::cert::AssertionAlg;
 use exorun::config::{self, ConfigFile, CredentialSpec, Settings};
+use exorun::exchange::MAX_PAGE_SIZE;
 use exorun::secret::SecretSource;
 
 /// Assertion algorithm names on the command line.
@@ -101,12 +102,30 @@ pub struct ConnectionArgs {
     /// Send the certificate in the assertion (x5c).
     #[arg(long)]
     pub x5c: bool,
-    /// Rows per page (1–1000).
-    #[arg(long)]
+    /// Rows per page (1–1000, default 1000)
+    #[arg(long, value_parser = page_size)]
     pub page_size: Option<usize>,
-    /// Concurrent requests per tenant.
-    #[arg(long)]
+    /// Concurrent requests per tenant (at least 1, default 4)
+    #[arg(long, value_parser = at_least_one)]
     pub max_concurrency: Option<usize>,
+}
+
+/// `--page-size`: a whole number from 1 to the largest page Exchange serves.
+fn page_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "the page size is a whole number from 1 to {MAX_PAGE_SIZE} (Exchange serves at most {MAX_PAGE_SIZE} rows a page)"
+        )),
+    }
+}
+
+/// `--max-concurrency`: a whole number, at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("a whole number, at least 1".into()),
+    }
 }
 
 impl ConnectionArgs {
@@ -277,6 +296,35 @@ mod tests {
         }
         let matches = command.try_get_matches_from(argv).unwrap();
         ConnectionArgs::from_arg_matches(&matches).unwrap()
+    }
+
+    fn parse(argv: &[&str]) -> Result<ConnectionArgs, clap::Error> {
+        let command = ConnectionArgs::augment_args(clap::Command::new("t"));
+        let matches =
+            command.try_get_matches_from(std::iter::once("t").chain(argv.iter().copied()))?;
+        ConnectionArgs::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn page_size_and_concurrency_are_range_checked() {
+        assert_eq!(parse(&["--page-size", "1"]).unwrap().page_size, Some(1));
+        assert_eq!(
+            parse(&["--page-size", "1000"]).unwrap().page_size,
+            Some(1000)
+        );
+        for bad in ["0", "1001", "5000", "-1", "many"] {
+            let e = parse(&[&format!("--page-size={bad}")]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+            assert!(e.to_string().contains("from 1 to 1000"), "{e}");
+        }
+        assert_eq!(
+            parse(&["--max-concurrency", "1"]).unwrap().max_concurrency,
+            Some(1)
+        );
+        for bad in ["0", "-2", "x"] {
+            let e = parse(&[&format!("--max-concurrency={bad}")]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
     }
 
     #[test]
