@@ -516,6 +516,30 @@ fn bad_values_are_usage_errors() {
         ["--page-size", "0", "invoke", "Get-Mailbox"].as_slice(),
         &["invoke", "--page-size", "5000", "Get-Mailbox"],
         &["invoke", "--max-concurrency", "0", "Get-Mailbox"],
+        &["run", "p.wasm", "--timeout", "abc"],
+        &["run", "p.wasm", "--timeout", "-5s"],
+        &["run", "p.wasm", "--memory", "lots"],
+        &["run", "p.wasm", "--config", "ignore_trustees"],
+        &["run", "p.wasm", "--input", "{statistics: true}"],
+        &["invoke", "Get-Mailbox", "--output", "xml"],
+        &[
+            "invoke",
+            "Get-Mailbox",
+            "-ResultSize",
+            "5",
+            "--output",
+            "xml",
+        ],
+        &["invoke", "Get-Mailbox", "-ResultSize", "5", "--output"],
+        &[
+            "invoke",
+            "Get-Mailbox",
+            "-ResultSize",
+            "5",
+            "--Identity",
+            "ann",
+        ],
+        &["invoke", "Get-Mailbox", "-ResultSize", "5", "--app-id", "x"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
             .args(args)
@@ -523,8 +547,24 @@ fn bad_values_are_usage_errors() {
             .unwrap();
         let err = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains("invalid value"), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("try '--help'"),
+            "{args:?}: {err}"
+        );
     }
+    // Failures that are not usage errors stay exit code 1.
+    let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
+        .env_clear()
+        .args(["run", "no-such-plugin.wasm", "--timeout", "90s"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
+        .env_clear()
+        .args(["run", "p.wasm", "--input", "@no-such-input.json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
 }
 
 #[test]

@@ -90,8 +90,7 @@ fn command() -> clap::Command {
 
 /// Runs the command line; errors are printed once with their causes.
 pub fn main() -> ExitCode {
-    let cli = Cli::from_arg_matches(&command().get_matches())
-        .unwrap_or_else(|error| error.format(&mut command()).exit());
+    let cli = parse_or_exit();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
         .with_writer(std::io::stderr)
@@ -135,6 +134,24 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, or exit 2 with clap's message for a usage error: clap's own, and those in
+/// the options `invoke` takes after the cmdlet.
+fn parse_or_exit() -> Cli {
+    let mut cli = Cli::from_arg_matches(&command().get_matches())
+        .unwrap_or_else(|error| error.format(&mut command()).exit());
+    if let Command::Invoke(invoke) = &mut cli.command
+        && let Err(error) = invoke.command.split_options()
+    {
+        let mut command = command();
+        command.build();
+        let invoke = command
+            .find_subcommand_mut("invoke")
+            .expect("exorun has an invoke command");
+        error.format(invoke).exit();
+    }
+    cli
 }
 
 /// Logs are coloured only on a terminal, and not when `NO_COLOR` is set to anything but empty
@@ -188,7 +205,7 @@ mod tests {
         let Command::Run(run) = cli.command else {
             panic!("run")
         };
-        assert!(format!("{:?}", run.command).contains(r#"config: ["ignore_trustees=svc"]"#));
+        assert!(format!("{:?}", run.command).contains(r#"config: [("ignore_trustees", "svc")]"#));
     }
 
     fn parse(argv: &[&str]) -> Result<Cli, clap::Error> {
