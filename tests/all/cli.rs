@@ -421,6 +421,44 @@ fn completions_cover_every_command_for_each_shell() {
     assert!(!ok && err.contains("possible values"), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_command_is_one_quoted_string_before_or_after_the_command() {
+    let sim = start().await;
+    let admin = exorun::Connection::open(sim.secret_settings("exorun-admin")).unwrap();
+    let token = admin
+        .tokens()
+        .token(exorun::auth::Resource::Exchange)
+        .await
+        .unwrap();
+    let dir = sim.dir.path().join("token dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token.txt");
+    std::fs::write(&file, token.secret.expose()).unwrap();
+    // {resource} is replaced inside the words; the quoted path with a space stays one word.
+    let command = format!(
+        r#"sh -c 'test "$1" = https://outlook.office365.com && cat "$2"' sh {{resource}} '{}'"#,
+        file.display()
+    );
+    for args in [
+        vec![
+            "--access-token-command",
+            &command,
+            "invoke",
+            "Get-OrganizationConfig",
+        ],
+        vec![
+            "invoke",
+            "--access-token-command",
+            &command,
+            "Get-OrganizationConfig",
+        ],
+    ] {
+        let (ok, out, err) = run(exorun(&sim).args(&args).args(["--output", "json"]));
+        assert!(ok, "{args:?}: {err}");
+        assert!(out.contains("contoso.onmicrosoft.com"), "{out}");
+    }
+}
+
 #[test]
 fn every_command_has_help() {
     for args in [

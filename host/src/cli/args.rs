@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use exorun::auth::cert::AssertionAlg;
-use exorun::config::{self, ConfigFile, CredentialSpec, Settings};
+use exorun::config::{self, CommandLine, ConfigFile, CredentialSpec, Settings};
 use exorun::exchange::MAX_PAGE_SIZE;
 use exorun::secret::SecretSource;
 
@@ -76,9 +76,11 @@ pub struct ConnectionArgs {
     /// File holding a ready access token (read again when it nears expiry).
     #[arg(long)]
     pub access_token_file: Option<PathBuf>,
-    /// Command that prints an access token, run again when it nears expiry ({resource} is replaced).
-    #[arg(long, num_args = 1.., value_name = "PROGRAM [ARGS]...", allow_hyphen_values = true, value_terminator = ";")]
-    pub access_token_command: Option<Vec<String>>,
+    /// Command that prints an access token, as one quoted string split like a shell would, e.g.
+    /// 'az account get-access-token --resource {resource} --query accessToken -o tsv'; {resource}
+    /// becomes the resource URL. It is run again when the token nears expiry
+    #[arg(long, value_name = "COMMAND", value_parser = token_command)]
+    pub access_token_command: Option<TokenCommandLine>,
     /// Use this host's managed identity, also used unasked when no credential is given [env:
     /// IDENTITY_ENDPOINT, IDENTITY_HEADER]
     #[arg(long)]
@@ -108,6 +110,17 @@ pub struct ConnectionArgs {
     /// Concurrent requests per tenant (at least 1, default 4)
     #[arg(long, value_parser = at_least_one)]
     pub max_concurrency: Option<usize>,
+}
+
+/// `--access-token-command`: the program and its arguments, split from one string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenCommandLine(pub Vec<String>);
+
+/// Parses `--access-token-command` like a shell would split it.
+fn token_command(text: &str) -> Result<TokenCommandLine, String> {
+    CommandLine::Line(text.to_string())
+        .words()
+        .map(TokenCommandLine)
 }
 
 /// `--page-size`: a whole number from 1 to the largest page Exchange serves.
@@ -211,7 +224,7 @@ impl ConnectionArgs {
         if let Some(file) = &self.access_token_file {
             candidates.push(CredentialSpec::AccessTokenFile(file.clone()));
         }
-        if let Some(command) = &self.access_token_command {
+        if let Some(TokenCommandLine(command)) = &self.access_token_command {
             candidates.push(CredentialSpec::AccessTokenCommand(command.clone()));
         }
         if self.managed_identity {
@@ -324,6 +337,37 @@ mod tests {
         for bad in ["0", "-2", "x"] {
             let e = parse(&[&format!("--max-concurrency={bad}")]).unwrap_err();
             assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_token_command_is_one_value_split_like_a_shell() {
+        let args = parse(&[
+            "--access-token-command",
+            "az account get-access-token --resource {resource} --query \"access Token\" -o tsv",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.access_token_command.unwrap().0,
+            [
+                "az",
+                "account",
+                "get-access-token",
+                "--resource",
+                "{resource}",
+                "--query",
+                "access Token",
+                "-o",
+                "tsv"
+            ]
+        );
+        for bad in ["get-token 'unclosed", "", "  "] {
+            let e = parse(&["--access-token-command", bad]).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{bad}: {e}"
+            );
         }
     }
 

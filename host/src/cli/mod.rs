@@ -136,22 +136,29 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The command line, or exit 2 with clap's message for a usage error: clap's own, and those in
-/// the options `invoke` takes after the cmdlet.
+/// The command line, or exit 2 with clap's message for a usage error.
 fn parse_or_exit() -> Cli {
-    let mut cli = Cli::from_arg_matches(&command().get_matches())
-        .unwrap_or_else(|error| error.format(&mut command()).exit());
+    parse_from(std::env::args_os()).unwrap_or_else(|error| error.exit())
+}
+
+/// Parses a command line; usage errors are clap's own, and those in the options `invoke` takes
+/// after the cmdlet, reported with the invoke usage.
+fn parse_from(
+    argv: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+) -> Result<Cli, clap::Error> {
+    let mut command = command();
+    let matches = command.try_get_matches_from_mut(argv)?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
     if let Command::Invoke(invoke) = &mut cli.command
         && let Err(error) = invoke.command.split_options()
     {
-        let mut command = command();
         command.build();
         let invoke = command
             .find_subcommand_mut("invoke")
             .expect("exorun has an invoke command");
-        error.format(invoke).exit();
+        return Err(error.format(invoke));
     }
-    cli
+    Ok(cli)
 }
 
 /// Logs are coloured only on a terminal, and not when `NO_COLOR` is set to anything but empty
@@ -209,8 +216,38 @@ mod tests {
     }
 
     fn parse(argv: &[&str]) -> Result<Cli, clap::Error> {
-        let matches = command().try_get_matches_from(argv)?;
-        Cli::from_arg_matches(&matches)
+        parse_from(argv)
+    }
+
+    #[test]
+    fn the_examples_in_help_parse() {
+        for text in [examples::CONNECT, examples::INVOKE, examples::RUN] {
+            let text = text.replace("\\\n", " ");
+            let lines = text.lines().map(str::trim);
+            for line in lines.filter(|l| l.starts_with("exorun ")) {
+                let line = line.split(" > ").next().unwrap();
+                let argv = shell_words::split(line).unwrap();
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                parse(&argv).unwrap_or_else(|e| panic!("{line}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_token_command_is_one_value_and_leaves_the_command_alone() {
+        let cli = parse(&[
+            "exorun",
+            "--access-token-command",
+            "get-token",
+            "invoke",
+            "Get-Mailbox",
+        ])
+        .unwrap();
+        let Command::Invoke(invoke) = cli.command else {
+            panic!("invoke")
+        };
+        assert_eq!(cli.sign_in.access_token_command.unwrap().0, ["get-token"]);
+        assert!(format!("{:?}", invoke.command).contains("Get-Mailbox"));
     }
 
     #[test]
