@@ -66,6 +66,21 @@ pub enum CredentialSpec {
     },
 }
 
+impl CredentialSpec {
+    /// Whether the tokens of this credential say which tenant they are for, so that no
+    /// organization need be configured: ready tokens and managed identities. App credentials
+    /// (certificate, secret) need the tenant to ask Entra ID for a token at all.
+    pub fn names_its_tenant(&self) -> bool {
+        matches!(
+            self,
+            CredentialSpec::AccessToken(_)
+                | CredentialSpec::AccessTokenFile(_)
+                | CredentialSpec::AccessTokenCommand(_)
+                | CredentialSpec::ManagedIdentity { .. }
+        )
+    }
+}
+
 /// Every setting a connection needs; `None` means "not set in this layer".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {

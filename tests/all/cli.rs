@@ -422,6 +422,41 @@ fn completions_cover_every_command_for_each_shell() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_needs_no_organization() {
+    let sim = start().await;
+    let admin = exorun::Connection::open(sim.secret_settings("exorun-admin")).unwrap();
+    let token = admin
+        .tokens()
+        .token(exorun::auth::Resource::Exchange)
+        .await
+        .unwrap();
+    let (ok, out, err) = run(exorun(&sim)
+        .env_remove("AZURE_TENANT_ID")
+        .env("EXORUN_ACCESS_TOKEN", token.secret.expose())
+        .args(["invoke", "Get-OrganizationConfig", "--output", "json"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("contoso.onmicrosoft.com"), "{out}");
+    let token_file = sim.write("token.txt", token.secret.expose());
+    let (ok, out, err) = run(exorun(&sim)
+        .env_remove("AZURE_TENANT_ID")
+        .arg("--access-token-command")
+        .arg(format!("cat '{}'", token_file.display()))
+        .args(["connect", "--test"]));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("Signed in to tenant {}", sim.info().tenant_id)),
+        "{out}"
+    );
+    let (ok, out, _) = run(exorun(&sim)
+        .env_remove("AZURE_TENANT_ID")
+        .arg("--access-token-file")
+        .arg(&token_file)
+        .arg("doctor"));
+    assert!(ok, "{out}");
+    assert!(out.contains("✓ tenant"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_command_is_one_quoted_string_before_or_after_the_command() {
     let sim = start().await;
     let admin = exorun::Connection::open(sim.secret_settings("exorun-admin")).unwrap();

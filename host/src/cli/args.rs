@@ -41,7 +41,8 @@ pub struct ConnectionArgs {
     /// Application (client) ID of the Entra app [env: AZURE_CLIENT_ID]
     #[arg(long, visible_alias = "client-id")]
     pub app_id: Option<String>,
-    /// Tenant: primary domain (contoso.onmicrosoft.com) or tenant ID [env: AZURE_TENANT_ID]
+    /// Tenant: primary domain (contoso.onmicrosoft.com) or tenant ID; not needed with an access
+    /// token or a managed identity, whose token names it [env: AZURE_TENANT_ID]
     #[arg(long, visible_alias = "tenant")]
     pub organization: Option<String>,
     /// Certificate: PFX/P12, or PEM with certificate and key [env: AZURE_CLIENT_CERTIFICATE_PATH,

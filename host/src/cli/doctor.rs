@@ -84,6 +84,13 @@ async fn checks(settings: Settings) -> Vec<Check> {
             e.to_string(),
             "set --organization to contoso.onmicrosoft.com or the tenant ID",
         )),
+        None if settings
+            .credential
+            .as_ref()
+            .is_some_and(CredentialSpec::names_its_tenant) =>
+        {
+            out.push(ok("tenant", "the tenant the access token names (its tid)"));
+        }
         None => out.push(fail(
             "tenant",
             "no organization",
