@@ -66,6 +66,21 @@ pub enum CredentialSpec {
     },
 }
 
+impl CredentialSpec {
+    /// Whether the tokens of this credential say which tenant they are for, so that no
+    /// organization need be configured: ready tokens and managed identities. App credentials
+    /// (certificate, secret) need the tenant to ask Entra ID for a token at all.
+    pub fn names_its_tenant(&self) -> bool {
+        matches!(
+            self,
+            CredentialSpec::AccessToken(_)
+                | CredentialSpec::AccessTokenFile(_)
+                | CredentialSpec::AccessTokenCommand(_)
+                | CredentialSpec::ManagedIdentity { .. }
+        )
+    }
+}
+
 /// Every setting a connection needs; `None` means "not set in this layer".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
@@ -185,8 +200,9 @@ pub struct Profile {
     pub access_token_env: Option<String>,
     /// File holding a ready access token.
     pub access_token_file: Option<PathBuf>,
-    /// Command (program and arguments) printing an access token.
-    pub access_token_command: Option<Vec<String>>,
+    /// Command printing an access token: one string split like a shell would, or the program
+    /// and its arguments as a list.
+    pub access_token_command: Option<CommandLine>,
     /// Use the managed identity of this host.
     pub managed_identity: Option<bool>,
     /// Client id of a user-assigned managed identity.
@@ -207,6 +223,40 @@ pub struct Profile {
     pub page_size: Option<usize>,
     /// Concurrent requests per tenant.
     pub max_concurrency: Option<usize>,
+}
+
+/// A command as a profile writes it: `"az account get-access-token --resource {resource}"`, or
+/// `["az", "account", "get-access-token", "--resource", "{resource}"]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum CommandLine {
+    /// One string, split like a POSIX shell would (quotes and backslashes respected).
+    Line(String),
+    /// The program and its arguments.
+    Words(Vec<String>),
+}
+
+impl CommandLine {
+    /// The program and its arguments; an unbalanced quote or an empty command is refused.
+    pub fn words(&self) -> Result<Vec<String>, String> {
+        let words = match self {
+            CommandLine::Line(line) => split_command(line)?,
+            CommandLine::Words(words) => words.clone(),
+        };
+        if words.first().is_none_or(|program| program.is_empty()) {
+            return Err("the command is empty: name the program that prints the token".into());
+        }
+        Ok(words)
+    }
+}
+
+/// Splits a command line the way a POSIX shell does (quotes and backslashes; no expansion).
+pub fn split_command(line: &str) -> Result<Vec<String>, String> {
+    shell_words::split(line).map_err(|_| {
+        format!(
+            "'{line}' has an unclosed quote: close it, or quote the whole command in single quotes"
+        )
+    })
 }
 
 /// The config file.
@@ -364,10 +414,13 @@ impl Profile {
                 CredentialSpec::AccessTokenFile(rel(file)),
             ));
         }
-        if let Some(command) = self.access_token_command.clone().filter(|c| !c.is_empty()) {
+        if let Some(command) = &self.access_token_command {
+            let words = command.words().map_err(|reason| {
+                ConfigError::Invalid(format!("{layer}: access_token_command: {reason}"))
+            })?;
             candidates.push((
                 "access_token_command",
-                CredentialSpec::AccessTokenCommand(command),
+                CredentialSpec::AccessTokenCommand(words),
             ));
         }
         if self.managed_identity == Some(true) {
@@ -478,6 +531,50 @@ mod tests {
             toml::from_str::<ConfigFile>("[profiles.x]\nappid = 'x'").is_err(),
             "unknown keys are refused"
         );
+    }
+
+    #[test]
+    fn a_token_command_is_one_string_or_a_list() {
+        let settings = |toml_text: &str| {
+            let file: ConfigFile = toml::from_str(toml_text).unwrap();
+            file.settings(Some("p"), Path::new("c.toml"))
+        };
+        let expected = Some(CredentialSpec::AccessTokenCommand(
+            [
+                "az",
+                "account",
+                "get-access-token",
+                "--resource",
+                "{resource}",
+                "-o",
+                "tsv x",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ));
+        let line = settings(
+            r#"[profiles.p]
+            access_token_command = "az account get-access-token --resource {resource} -o 'tsv x'""#,
+        )
+        .unwrap();
+        assert_eq!(line.credential, expected);
+        let list = settings(
+            r#"[profiles.p]
+            access_token_command = ["az", "account", "get-access-token", "--resource", "{resource}", "-o", "tsv x"]"#,
+        )
+        .unwrap();
+        assert_eq!(list.credential, expected);
+        let e = settings("[profiles.p]\naccess_token_command = \"get-token 'x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("access_token_command") && e.contains("unclosed quote"),
+            "{e}"
+        );
+        let e = settings("[profiles.p]\naccess_token_command = []")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the command is empty"), "{e}");
     }
 
     #[test]

@@ -61,22 +61,54 @@ pub enum ConnectError {
 pub struct Connection {
     exchange: ExchangeClient,
     tokens: Arc<TokenProvider>,
-    organization: Organization,
+    organization: Option<Organization>,
     certificate: Option<Arc<Certificate>>,
 }
 
+/// What `--organization` and friends say when there is none and the credential needs one.
+const NO_ORGANIZATION: &str = "no organization\n  fix: pass --organization contoso.onmicrosoft.com (or the tenant ID), set AZURE_TENANT_ID, or put organization in the profile (with an access token or a managed identity it may be left out: the token names the tenant)";
+
 impl Connection {
     /// Checks the settings, loads the credential and prepares the client. Nothing is sent yet.
+    ///
+    /// The organization may be left out with a ready access token or a managed identity: the
+    /// token's `tid` claim names the tenant. A static token is read here; a token file, command
+    /// or managed identity is asked on first use. A configured organization always wins (a
+    /// tenant ID that differs from the token's is logged as a warning).
     pub fn open(settings: Settings) -> Result<Connection, ConnectError> {
-        let organization = Organization::parse(settings.organization.as_deref().ok_or_else(|| {
+        let configured = settings
+            .organization
+            .as_deref()
+            .map(Organization::parse)
+            .transpose()?;
+        let spec = settings.credential.clone().or_else(managed_identity_from_env).ok_or_else(|| {
             ConnectError::Missing(
-                "no organization\n  fix: pass --organization contoso.onmicrosoft.com (or the tenant ID), set AZURE_TENANT_ID, or put organization in the profile".into(),
+                "no credential\n  fix: give --certificate FILE (PFX or PEM), --thumbprint, --client-secret-file/--client-secret-env, an access token, or --managed-identity; or set AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET".into(),
             )
-        })?)?;
+        })?;
+        if configured.is_none() && !spec.names_its_tenant() {
+            return Err(ConnectError::Missing(NO_ORGANIZATION.into()));
+        }
         let http = http::client(settings.ca_file.as_deref())?;
-        let (source, certificate) = token_source(&settings, &organization, &http)?;
-        let tokens = Arc::new(TokenProvider::new(source));
-        let mut exchange_settings = ExchangeSettings::new(organization.to_string());
+        let credential = token_source(&settings, &spec, configured.as_ref(), &http)?;
+        let organization = match (configured, credential.tenant) {
+            (Some(configured), Some(from_token)) => {
+                if matches!(configured, Organization::Id(_)) && configured != from_token {
+                    tracing::warn!(
+                        organization = %configured,
+                        token_tenant = %from_token,
+                        "the access token is for another tenant than the configured organization; using the organization"
+                    );
+                }
+                Some(configured)
+            }
+            (configured, from_token) => configured.or(from_token),
+        };
+        let tokens = Arc::new(TokenProvider::new(credential.source));
+        let mut exchange_settings = ExchangeSettings {
+            organization: organization.as_ref().map(ToString::to_string),
+            ..ExchangeSettings::default()
+        };
         if let Some(url) = &settings.exchange_url {
             exchange_settings.exchange_url = url.trim_end_matches('/').to_string();
         }
@@ -96,7 +128,7 @@ impl Connection {
             exchange,
             tokens,
             organization,
-            certificate,
+            certificate: credential.certificate,
         })
     }
 
@@ -110,9 +142,10 @@ impl Connection {
         &self.tokens
     }
 
-    /// The tenant.
-    pub fn organization(&self) -> &Organization {
-        &self.organization
+    /// The tenant, when configured or read from a static token at open; `None` when it is
+    /// learnt from the first token (see [`Connection::open`]).
+    pub fn organization(&self) -> Option<&Organization> {
+        self.organization.as_ref()
     }
 
     /// The certificate in use, if the credential is one.
@@ -170,37 +203,55 @@ pub fn load_certificate(spec: &CredentialSpec) -> Result<Option<Certificate>, Au
     }))
 }
 
-type Source = (Arc<dyn TokenSource>, Option<Arc<Certificate>>);
+/// The token source of a credential, with what it tells at once.
+struct Credential {
+    source: Arc<dyn TokenSource>,
+    /// The certificate, for a certificate credential.
+    certificate: Option<Arc<Certificate>>,
+    /// The tenant a static token names (its `tid`).
+    tenant: Option<Organization>,
+}
+
+impl Credential {
+    fn new(source: Arc<dyn TokenSource>) -> Credential {
+        Credential {
+            source,
+            certificate: None,
+            tenant: None,
+        }
+    }
+}
 
 fn token_source(
     settings: &Settings,
-    organization: &Organization,
+    spec: &CredentialSpec,
+    organization: Option<&Organization>,
     http: &reqwest::Client,
-) -> Result<Source, ConnectError> {
+) -> Result<Credential, ConnectError> {
     let authority = settings
         .authority
         .clone()
         .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string());
-    let spec = settings.credential.clone().or_else(managed_identity_from_env).ok_or_else(|| {
-        ConnectError::Missing(
-            "no credential\n  fix: give --certificate FILE (PFX or PEM), --thumbprint, --client-secret-file/--client-secret-env, an access token, or --managed-identity; or set AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET".into(),
-        )
-    })?;
-    let client = |credential: ClientCredential| -> Result<Arc<dyn TokenSource>, ConnectError> {
-        Ok(Arc::new(ClientCredentials::new(
+    let required_organization = || {
+        organization
+            .cloned()
+            .ok_or_else(|| ConnectError::Missing(NO_ORGANIZATION.into()))
+    };
+    let client = |credential: ClientCredential| -> Result<Credential, ConnectError> {
+        Ok(Credential::new(Arc::new(ClientCredentials::new(
             http.clone(),
             &authority,
-            organization.clone(),
+            required_organization()?,
             app_id(settings)?,
             credential,
-        )))
+        ))))
     };
-    Ok(match &spec {
+    Ok(match spec {
         CredentialSpec::CertificateFile { .. }
         | CredentialSpec::PemPair { .. }
         | CredentialSpec::Thumbprint { .. } => {
             let app = app_id(settings)?;
-            let cert = load_certificate(&spec)?
+            let cert = load_certificate(spec)?
                 .map(Arc::new)
                 .ok_or_else(|| ConnectError::Missing("no certificate".into()))?;
             cert.check(chrono::Utc::now()).map_err(AuthError::from)?;
@@ -212,32 +263,45 @@ fn token_source(
             let source: Arc<dyn TokenSource> = Arc::new(ClientCredentials::new(
                 http.clone(),
                 &authority,
-                organization.clone(),
+                required_organization()?,
                 app,
                 credential,
             ));
-            (source, Some(cert))
+            Credential {
+                source,
+                certificate: Some(cert),
+                tenant: None,
+            }
         }
-        CredentialSpec::ClientSecret(source) => {
-            (client(ClientCredential::Secret(read(source)?))?, None)
-        }
+        CredentialSpec::ClientSecret(source) => client(ClientCredential::Secret(read(source)?))?,
         CredentialSpec::AccessToken(source) => {
             let origin = match source {
                 SecretSource::Env(name) => name.clone(),
                 SecretSource::File(path) => path.display().to_string(),
                 SecretSource::Prompt(label) => label.clone(),
             };
-            (Arc::new(StaticToken::new(read(source)?, origin)), None)
+            let token = read(source)?;
+            let tenant =
+                claims::decode(token.expose()).and_then(|c| Organization::parse(&c.tenant_id).ok());
+            if tenant.is_none() && organization.is_none() {
+                return Err(AuthError::NoTenant {
+                    source_name: origin,
+                }
+                .into());
+            }
+            Credential {
+                tenant,
+                ..Credential::new(Arc::new(StaticToken::new(token, origin)))
+            }
         }
-        CredentialSpec::AccessTokenFile(path) => (Arc::new(TokenFile::new(path.clone())), None),
+        CredentialSpec::AccessTokenFile(path) => {
+            Credential::new(Arc::new(TokenFile::new(path.clone())))
+        }
         CredentialSpec::AccessTokenCommand(command) => {
             let (program, args) = command
                 .split_first()
                 .ok_or_else(|| ConnectError::Missing("the access-token command is empty\n  fix: give the program that prints a token after --access-token-command".into()))?;
-            (
-                Arc::new(TokenCommand::new(program.clone(), args.to_vec())),
-                None,
-            )
+            Credential::new(Arc::new(TokenCommand::new(program.clone(), args.to_vec())))
         }
         CredentialSpec::ManagedIdentity {
             endpoint,
@@ -250,15 +314,12 @@ fn token_source(
                 ));
             }
             let header = read(header)?;
-            (
-                Arc::new(ManagedIdentity::new(
-                    http.clone(),
-                    endpoint.clone(),
-                    header,
-                    client_id.clone(),
-                )),
-                None,
-            )
+            Credential::new(Arc::new(ManagedIdentity::new(
+                http.clone(),
+                endpoint.clone(),
+                header,
+                client_id.clone(),
+            )))
         }
     })
 }

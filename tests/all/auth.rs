@@ -182,6 +182,100 @@ async fn ready_tokens_commands_and_managed_identity() {
     assert_eq!(org_name(&mi).await, "contoso.onmicrosoft.com");
 }
 
+#[tokio::test]
+async fn ready_tokens_and_managed_identity_name_the_tenant_themselves() {
+    let sim = start().await;
+    let tenant_id = sim.info().tenant_id.clone();
+    let admin = Connection::open(sim.secret_settings("exorun-admin")).unwrap();
+    let token = admin.tokens().token(Resource::Exchange).await.unwrap();
+    let token_file = sim.write("token.txt", token.secret.expose());
+    let header = sim.write("identity-header", &sim.info().identity_header);
+    let unnamed = |app: &str, spec: CredentialSpec| {
+        let mut settings = sim.settings(app, spec);
+        settings.organization = None;
+        settings
+    };
+
+    // A static token (a variable, or a file read once) is read at open: its tid is the
+    // organization.
+    let from_env = Connection::open(unnamed(
+        "exorun-admin",
+        CredentialSpec::AccessToken(SecretSource::File(token_file.clone())),
+    ))
+    .unwrap();
+    assert_eq!(
+        from_env.organization().map(ToString::to_string),
+        Some(tenant_id.clone())
+    );
+    assert_eq!(org_name(&from_env).await, "contoso.onmicrosoft.com");
+
+    // A file, a command and a managed identity: the tenant is learnt from the first token.
+    for (app, spec) in [
+        (
+            "exorun-admin",
+            CredentialSpec::AccessTokenFile(token_file.clone()),
+        ),
+        (
+            "exorun-admin",
+            CredentialSpec::AccessTokenCommand(vec![
+                "cat".into(),
+                token_file.display().to_string(),
+            ]),
+        ),
+        (
+            "exorun-identity",
+            CredentialSpec::ManagedIdentity {
+                endpoint: sim.info().identity_endpoint.clone(),
+                header: SecretSource::File(header.clone()),
+                client_id: None,
+            },
+        ),
+    ] {
+        let connection = Connection::open(unnamed(app, spec)).unwrap();
+        assert!(connection.organization().is_none());
+        assert_eq!(org_name(&connection).await, "contoso.onmicrosoft.com");
+    }
+    let invokes: Vec<_> = sim
+        .requests()
+        .await
+        .into_iter()
+        .filter(|e| e.endpoint == "invoke")
+        .collect();
+    assert_eq!(invokes.len(), 4);
+    for entry in invokes {
+        assert!(entry.tenant.eq_ignore_ascii_case(&tenant_id), "{entry:?}");
+        assert!(entry.anchor_mailbox.is_some_and(|a| {
+            a.to_lowercase()
+                .ends_with(&format!("@{}", tenant_id.to_lowercase()))
+        }));
+    }
+
+    // A configured organization wins over the token's tenant.
+    let mut settings = sim.settings("exorun-admin", CredentialSpec::AccessTokenFile(token_file));
+    settings.organization = Some("contoso.onmicrosoft.com".into());
+    let named = Connection::open(settings).unwrap();
+    assert_eq!(
+        named.organization().map(ToString::to_string).as_deref(),
+        Some("contoso.onmicrosoft.com")
+    );
+
+    // App credentials still need it, and a token without a tid cannot stand in for it.
+    let mut settings = sim.pfx_settings("exorun-admin");
+    settings.organization = None;
+    let e = open_err(settings).to_string();
+    assert!(e.contains("no organization: pass --organization"), "{e}");
+    let opaque = sim.write("opaque-token.txt", "opaque-token");
+    let e = open_err(unnamed(
+        "exorun-admin",
+        CredentialSpec::AccessToken(SecretSource::File(opaque)),
+    ))
+    .to_string();
+    assert!(
+        e.contains("does not name its tenant") && e.contains("--organization"),
+        "{e}"
+    );
+}
+
 fn open_err(settings: exorun::config::Settings) -> ConnectError {
     Connection::open(settings)
         .err()

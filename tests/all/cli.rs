@@ -523,6 +523,124 @@ async fn profiles_supply_settings_and_flags_override_them() {
     assert!(Path::new(&config).exists());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_written_to_a_file_have_no_colour_codes() {
+    let sim = start().await;
+    let log = sim.dir.path().join("exorun.log");
+    let status = exorun(&sim)
+        .args(pfx_flags(&sim, "exorun-admin"))
+        .args(["invoke", "Get-OrganizationConfig"])
+        .env("RUST_LOG", "exorun=debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bytes = std::fs::read(&log).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("DEBUG"), "debug lines were logged: {text}");
+    assert!(!bytes.contains(&0x1b), "no escape codes in a file: {text}");
+}
+
+#[test]
+fn completions_cover_every_command_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let (ok, out, err) =
+            run(Command::new(env!("CARGO_BIN_EXE_exorun")).args(["completions", shell]));
+        assert!(ok, "{shell}: {err}");
+        for word in [
+            "connect",
+            "invoke",
+            "doctor",
+            "run",
+            "plugin",
+            "inspect",
+            "cert",
+            "completions",
+            "output",
+            "app-id",
+        ] {
+            assert!(out.contains(word), "the {shell} script lacks {word}");
+        }
+    }
+    let (ok, _, err) =
+        run(Command::new(env!("CARGO_BIN_EXE_exorun")).args(["completions", "tcsh"]));
+    assert!(!ok && err.contains("possible values"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_needs_no_organization() {
+    let sim = start().await;
+    let admin = exorun::Connection::open(sim.secret_settings("exorun-admin")).unwrap();
+    let token = admin
+        .tokens()
+        .token(exorun::auth::Resource::Exchange)
+        .await
+        .unwrap();
+    let (ok, out, err) = run(exorun(&sim)
+        .env_remove("AZURE_TENANT_ID")
+        .env("EXORUN_ACCESS_TOKEN", token.secret.expose())
+        .args(["invoke", "Get-OrganizationConfig", "--output", "json"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("contoso.onmicrosoft.com"), "{out}");
+    let token_file = sim.write("token.txt", token.secret.expose());
+    let (ok, out, err) = run(exorun(&sim)
+        .env_remove("AZURE_TENANT_ID")
+        .arg("--access-token-command")
+        .arg(format!("cat '{}'", token_file.display()))
+        .args(["connect", "--test"]));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("Signed in to tenant {}", sim.info().tenant_id)),
+        "{out}"
+    );
+    let (ok, out, _) = run(exorun(&sim)
+        .env_remove("AZURE_TENANT_ID")
+        .arg("--access-token-file")
+        .arg(&token_file)
+        .arg("doctor"));
+    assert!(ok, "{out}");
+    assert!(out.contains("✓ tenant"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_command_is_one_quoted_string_before_or_after_the_command() {
+    let sim = start().await;
+    let admin = exorun::Connection::open(sim.secret_settings("exorun-admin")).unwrap();
+    let token = admin
+        .tokens()
+        .token(exorun::auth::Resource::Exchange)
+        .await
+        .unwrap();
+    let dir = sim.dir.path().join("token dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token.txt");
+    std::fs::write(&file, token.secret.expose()).unwrap();
+    // {resource} is replaced inside the words; the quoted path with a space stays one word.
+    let command = format!(
+        r#"sh -c 'test "$1" = https://outlook.office365.com && cat "$2"' sh {{resource}} '{}'"#,
+        file.display()
+    );
+    for args in [
+        vec![
+            "--access-token-command",
+            &command,
+            "invoke",
+            "Get-OrganizationConfig",
+        ],
+        vec![
+            "invoke",
+            "--access-token-command",
+            &command,
+            "Get-OrganizationConfig",
+        ],
+    ] {
+        let (ok, out, err) = run(exorun(&sim).args(&args).args(["--output", "json"]));
+        assert!(ok, "{args:?}: {err}");
+        assert!(out.contains("contoso.onmicrosoft.com"), "{out}");
+    }
+}
+
 #[test]
 fn every_command_has_help() {
     for args in [
@@ -535,6 +653,7 @@ fn every_command_has_help() {
         vec!["plugin", "inspect", "--help"],
         vec!["plugin", "check", "--help"],
         vec!["plugin", "pack", "--help"],
+        vec!["completions", "--help"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
             .args(&args)
@@ -542,6 +661,161 @@ fn every_command_has_help() {
             .unwrap();
         assert!(output.status.success(), "{args:?}");
         assert!(!output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn help_ends_with_examples_to_copy() {
+    for (command, example) in [
+        ("connect", "exorun connect --profile contoso --compliance"),
+        (
+            "invoke",
+            "exorun invoke Get-Mailbox -ResultSize Unlimited --output csv",
+        ),
+        (
+            "invoke",
+            "-Identity ann@contoso.com -HiddenFromAddressListsEnabled '$false'",
+        ),
+        (
+            "run",
+            r#"exorun run target/plugins/mailbox-inventory.wasm --input '{"statistics": true}'"#,
+        ),
+    ] {
+        for help in ["-h", "--help"] {
+            let (ok, out, _) =
+                run(Command::new(env!("CARGO_BIN_EXE_exorun")).args([command, help]));
+            assert!(ok);
+            assert!(
+                out.contains("\nExamples:\n") && out.contains(example),
+                "{command} {help}: {out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn help_names_the_variables_and_never_their_values() {
+    let variables = [
+        ("AZURE_CLIENT_ID", "--app-id"),
+        ("AZURE_TENANT_ID", "--organization"),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", "--certificate"),
+        ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "--certificate"),
+        ("AZURE_CLIENT_SECRET", "--client-secret-env"),
+        ("EXORUN_ACCESS_TOKEN", "--access-token-env"),
+        ("AZURE_AUTHORITY_HOST", "--authority"),
+        ("EXORUN_EXCHANGE_URL", "--exchange-url"),
+        ("EXORUN_COMPLIANCE_URL", "--compliance-url"),
+        ("EXORUN_CA_FILE", "--ca-file"),
+        ("EXORUN_PROFILE", "--profile"),
+        ("EXORUN_CONFIG", "--config-file"),
+    ];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_exorun"));
+    for (i, (name, _)) in variables.iter().enumerate() {
+        command.env(name, format!("value-{i}-never-shown"));
+    }
+    let (ok, out, err) = run(command.args(["invoke", "--help"]));
+    assert!(ok, "{err}");
+    assert!(!out.contains("never-shown"), "a value is shown: {out}");
+    for (name, option) in variables {
+        let block: Vec<&str> = out
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(&format!("{option} ")))
+            .take_while(|l| !l.is_empty())
+            .collect();
+        let block = block.join("\n");
+        assert!(
+            block.contains(name),
+            "{option} does not name {name}: {block}"
+        );
+    }
+}
+
+#[test]
+fn bad_values_are_usage_errors() {
+    for args in [
+        ["--page-size", "0", "invoke", "Get-Mailbox"].as_slice(),
+        &["invoke", "--page-size", "5000", "Get-Mailbox"],
+        &["invoke", "--max-concurrency", "0", "Get-Mailbox"],
+        &["run", "p.wasm", "--timeout", "abc"],
+        &["run", "p.wasm", "--timeout", "-5s"],
+        &["run", "p.wasm", "--memory", "lots"],
+        &["run", "p.wasm", "--config", "ignore_trustees"],
+        &["run", "p.wasm", "--input", "{statistics: true}"],
+        &["invoke", "Get-Mailbox", "--output", "xml"],
+        &[
+            "invoke",
+            "Get-Mailbox",
+            "-ResultSize",
+            "5",
+            "--output",
+            "xml",
+        ],
+        &["invoke", "Get-Mailbox", "-ResultSize", "5", "--output"],
+        &[
+            "invoke",
+            "Get-Mailbox",
+            "-ResultSize",
+            "5",
+            "--Identity",
+            "ann",
+        ],
+        &["invoke", "Get-Mailbox", "-ResultSize", "5", "--app-id", "x"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("try '--help'"),
+            "{args:?}: {err}"
+        );
+    }
+    // Failures that are not usage errors stay exit code 1.
+    let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
+        .env_clear()
+        .args(["run", "no-such-plugin.wasm", "--timeout", "90s"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
+        .env_clear()
+        .args(["run", "p.wasm", "--input", "@no-such-input.json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn only_commands_that_sign_in_list_the_sign_in_options() {
+    let help = |args: &[&str]| {
+        let (ok, out, err) = run(Command::new(env!("CARGO_BIN_EXE_exorun")).args(args));
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    for command in ["connect", "invoke", "doctor", "run"] {
+        let out = help(&[command, "--help"]);
+        assert!(
+            out.contains("Sign-in options:")
+                && out.contains("--app-id")
+                && out.contains("--ca-file"),
+            "{command}: {out}"
+        );
+    }
+    for args in [
+        ["plugin", "--help"].as_slice(),
+        &["plugin", "inspect", "--help"],
+        &["plugin", "check", "--help"],
+        &["cert", "new", "--help"],
+        &["completions", "--help"],
+        &["--help"],
+    ] {
+        let out = help(args);
+        assert!(
+            !out.contains("--app-id <") && !out.contains("--certificate-password-file"),
+            "{args:?} lists sign-in options: {out}"
+        );
     }
 }
 

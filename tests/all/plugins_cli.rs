@@ -171,6 +171,29 @@ async fn run_takes_declared_settings_and_a_closed_pipe() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_input_the_manifest_schema_does_not_allow() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 5).await;
+    let (ok, out, err) = run(exorun_run(&sim, "auto-reply", &[]).args([
+        "--input",
+        r#"{"identities": ["ann@contoso.com"], "state": "Scheduled", "start_time": "tomorrow"}"#,
+    ]));
+    assert!(!ok && out.is_empty());
+    assert!(
+        err.contains("does not match what plugin auto-reply takes")
+            && err.contains(r#"/start_time: "tomorrow" is not a "date-time""#),
+        "{err}"
+    );
+    let (ok, _, err) =
+        run(exorun_run(&sim, "mailbox-inventory", &[])
+            .args(["--input", r#"{"statistics": "yes"}"#]));
+    assert!(!ok && err.contains("/statistics: "), "{err}");
+    assert!(
+        sim.requests().await.iter().all(|e| e.endpoint != "invoke"),
+        "no cmdlet was sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_keeps_host_memory_flat_over_100000_records() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 100_000).await;
     let inventory = |input: &str| {

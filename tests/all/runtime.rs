@@ -617,6 +617,58 @@ async fn input_that_is_not_json_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_against_the_manifest_schema_is_refused_before_the_plugin_starts() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 5).await;
+    let connection = connect(&sim, |_| {});
+    let plugin = load("auto-reply").await;
+    let (outcome, records) = run(
+        &plugin,
+        &connection,
+        json!({
+            "identities": ["ann@contoso.com"],
+            "state": "Scheduled",
+            "start_time": "tomorrow",
+            "end_time": "2026-12-24T17:00:00Z",
+        }),
+    )
+    .await;
+    let Err(RunError::InputSchema {
+        plugin: name,
+        problems,
+    }) = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(name, "auto-reply");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].pointer, "/start_time");
+    assert!(problems[0].problem.contains("date-time"), "{problems:?}");
+    let message = outcome.unwrap_err().to_string();
+    assert!(
+        message.contains("/start_time: \"tomorrow\"") && message.contains("plugin inspect"),
+        "{message}"
+    );
+    assert!(records.is_empty());
+    assert!(invoked(&sim).await.is_empty(), "nothing was sent");
+
+    let (outcome, _) = run(
+        &plugin,
+        &connection,
+        json!({"identities": [], "state": "Later", "mesage": "x"}),
+    )
+    .await;
+    let Err(RunError::InputSchema { problems, .. }) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    let pointers: BTreeSet<&str> = problems.iter().map(|p| p.pointer.as_str()).collect();
+    assert_eq!(
+        pointers,
+        BTreeSet::from(["", "/identities", "/state"]),
+        "{problems:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_inside_a_plugin_outlives_its_tokens() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 1200).await;
     sim.put_control("token-lifetime", json!({"seconds": 3}))

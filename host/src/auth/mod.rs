@@ -97,4 +97,12 @@ pub enum AuthError {
     /// A ready-made token (env, file, command) could not be had or is unusable.
     #[error("{0}")]
     ReadyToken(String),
+    /// No organization was configured and the token does not say its tenant either.
+    #[error(
+        "no organization, and the access token from {source_name} does not name its tenant (it has no tid claim)\n  fix: pass --organization contoso.onmicrosoft.com (or the tenant ID), set AZURE_TENANT_ID, or put organization in the profile"
+    )]
+    NoTenant {
+        /// Where the token came from (never the token).
+        source_name: String,
+    },
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use tokio::sync::Mutex;
 
-use super::{AccessToken, AuthError, Resource, TokenSource};
+use super::{AccessToken, AuthError, Resource, TokenSource, claims};
 use crate::secret::Secret;
 
 /// Tokens are refreshed when less than this remains (msal uses the same margin).
@@ -46,6 +46,19 @@ impl TokenProvider {
         tracing::debug!(resource = ?resource, expires_at = %fresh.expires_at, "acquired a token");
         cache.insert(resource, fresh.clone());
         Ok(fresh)
+    }
+
+    /// The tenant the credential's tokens are for: the `tid` claim of a token for `resource`.
+    /// For sources that are not tied to a configured tenant (a ready token, a command, a
+    /// managed identity), this is how the tenant is learnt.
+    pub async fn tenant(&self, resource: Resource) -> Result<String, AuthError> {
+        let token = self.token(resource).await?;
+        claims::decode(token.secret.expose())
+            .map(|c| c.tenant_id)
+            .filter(|tid| !tid.is_empty())
+            .ok_or_else(|| AuthError::NoTenant {
+                source_name: self.describe(),
+            })
     }
 
     /// Drops `rejected` (a token the service refused) and gets a new one, unless another

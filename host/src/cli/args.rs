@@ -1,15 +1,18 @@
-//! The connection flags every command shares, turned into the flags layer of the settings.
+//! The sign-in options of the commands that sign in (`connect`, `invoke`, `doctor`, `run`),
+//! turned into the flags layer of the settings. They are accepted before the command too
+//! (`exorun --app-id … invoke …`); given in both places, the ones after the command win.
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
 use exorun::auth::cert::AssertionAlg;
-use exorun::config::{self, ConfigFile, CredentialSpec, Settings};
+use exorun::config::{self, CommandLine, ConfigFile, CredentialSpec, Settings};
+use exorun::exchange::MAX_PAGE_SIZE;
 use exorun::secret::SecretSource;
 
 /// Assertion algorithm names on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Alg {
     /// PS256 with `x5t#S256` (current Entra documentation).
     Ps256,
@@ -17,85 +20,164 @@ pub enum Alg {
     Rs256,
 }
 
+/// The help heading the sign-in options are listed under.
+pub const SIGN_IN_HEADING: &str = "Sign-in options";
+
 /// How to reach the tenant. Passwords and secrets are never taken as values here: name an
 /// environment variable or a file, or let exorun prompt.
-#[derive(Args, Debug, Clone, Default)]
+///
+/// The `[env: …]` notes name the variables `config::from_env` reads for the same setting; they
+/// are written in the help text rather than given to clap, so a variable never outranks an
+/// option given before the command, and no variable's value is ever shown.
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+#[command(next_help_heading = SIGN_IN_HEADING)]
 pub struct ConnectionArgs {
-    /// Profile in the config file.
-    #[arg(long, env = "EXORUN_PROFILE", global = true)]
+    /// Profile in the config file [env: EXORUN_PROFILE]
+    #[arg(long)]
     pub profile: Option<String>,
-    /// Config file with profiles (default ~/.config/exorun/config.toml).
-    #[arg(long, env = "EXORUN_CONFIG", global = true)]
+    /// Config file with profiles (default ~/.config/exorun/config.toml) [env: EXORUN_CONFIG]
+    #[arg(long)]
     pub config_file: Option<PathBuf>,
-    /// Application (client) ID of the Entra app.
-    #[arg(long, visible_alias = "client-id", global = true)]
+    /// Application (client) ID of the Entra app [env: AZURE_CLIENT_ID]
+    #[arg(long, visible_alias = "client-id")]
     pub app_id: Option<String>,
-    /// Tenant: primary domain (contoso.onmicrosoft.com) or tenant ID.
-    #[arg(long, visible_alias = "tenant", global = true)]
+    /// Tenant: primary domain (contoso.onmicrosoft.com) or tenant ID; not needed with an access
+    /// token or a managed identity, whose token names it [env: AZURE_TENANT_ID]
+    #[arg(long, visible_alias = "tenant")]
     pub organization: Option<String>,
-    /// Certificate: PFX/P12, or PEM with certificate and key.
-    #[arg(long, global = true)]
+    /// Certificate: PFX/P12, or PEM with certificate and key [env: AZURE_CLIENT_CERTIFICATE_PATH,
+    /// its password in AZURE_CLIENT_CERTIFICATE_PASSWORD]
+    #[arg(long)]
     pub certificate: Option<PathBuf>,
     /// Separate PEM private key for --certificate.
-    #[arg(long, global = true, requires = "certificate")]
+    #[arg(long, requires = "certificate")]
     pub key: Option<PathBuf>,
     /// Variable holding the PFX (or key) password.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub certificate_password_env: Option<String>,
     /// File holding the PFX (or key) password.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub certificate_password_file: Option<PathBuf>,
     /// Ask for the PFX (or key) password on the terminal.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub prompt_password: bool,
-    /// Certificate thumbprint to find in the certificate stores.
-    #[arg(long, global = true)]
+    /// Certificate thumbprint to find in the certificate stores [stores: EXORUN_CERT_STORE_USER,
+    /// EXORUN_CERT_STORE_MACHINE]
+    #[arg(long)]
     pub thumbprint: Option<String>,
-    /// Variable holding the client secret.
-    #[arg(long, global = true)]
+    /// Variable holding the client secret [env: AZURE_CLIENT_SECRET holds the secret itself]
+    #[arg(long)]
     pub client_secret_env: Option<String>,
     /// File holding the client secret.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub client_secret_file: Option<PathBuf>,
-    /// Variable holding a ready access token.
-    #[arg(long, global = true)]
+    /// Variable holding a ready access token [env: EXORUN_ACCESS_TOKEN holds the token itself]
+    #[arg(long)]
     pub access_token_env: Option<String>,
     /// File holding a ready access token (read again when it nears expiry).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub access_token_file: Option<PathBuf>,
-    /// Command that prints an access token, run again when it nears expiry ({resource} is replaced).
-    #[arg(long, global = true, num_args = 1.., value_name = "PROGRAM [ARGS]...", allow_hyphen_values = true, value_terminator = ";")]
-    pub access_token_command: Option<Vec<String>>,
-    /// Use this host's managed identity (IDENTITY_ENDPOINT / IDENTITY_HEADER).
-    #[arg(long, global = true)]
+    /// Command that prints an access token, as one quoted string split like a shell would, e.g.
+    /// 'az account get-access-token --resource {resource} --query accessToken -o tsv'; {resource}
+    /// becomes the resource URL. It is run again when the token nears expiry
+    #[arg(long, value_name = "COMMAND", value_parser = token_command)]
+    pub access_token_command: Option<TokenCommandLine>,
+    /// Use this host's managed identity, also used unasked when no credential is given [env:
+    /// IDENTITY_ENDPOINT, IDENTITY_HEADER]
+    #[arg(long)]
     pub managed_identity: bool,
-    /// Entra authority host (default https://login.microsoftonline.com; env AZURE_AUTHORITY_HOST).
-    #[arg(long, global = true)]
+    /// Entra authority host (default https://login.microsoftonline.com) [env: AZURE_AUTHORITY_HOST]
+    #[arg(long)]
     pub authority: Option<String>,
-    /// Exchange Online base URL.
-    #[arg(long, global = true)]
+    /// Exchange Online base URL (default https://outlook.office365.com) [env: EXORUN_EXCHANGE_URL]
+    #[arg(long)]
     pub exchange_url: Option<String>,
-    /// Security & Compliance base URL.
-    #[arg(long, global = true)]
+    /// Security & Compliance base URL (default https://ps.compliance.protection.outlook.com)
+    /// [env: EXORUN_COMPLIANCE_URL]
+    #[arg(long)]
     pub compliance_url: Option<String>,
-    /// An extra CA certificate (PEM) to trust, e.g. exorun-sim's.
-    #[arg(long, global = true)]
+    /// An extra CA certificate (PEM) to trust, e.g. exorun-sim's [env: EXORUN_CA_FILE]
+    #[arg(long)]
     pub ca_file: Option<PathBuf>,
     /// Client assertion algorithm.
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, value_enum)]
     pub assertion: Option<Alg>,
     /// Send the certificate in the assertion (x5c).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub x5c: bool,
-    /// Rows per page (1–1000).
-    #[arg(long, global = true)]
+    /// Rows per page (1–1000, default 1000)
+    #[arg(long, value_parser = page_size)]
     pub page_size: Option<usize>,
-    /// Concurrent requests per tenant.
-    #[arg(long, global = true)]
+    /// Concurrent requests per tenant (at least 1, default 4)
+    #[arg(long, value_parser = at_least_one)]
     pub max_concurrency: Option<usize>,
 }
 
+/// `--access-token-command`: the program and its arguments, split from one string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenCommandLine(pub Vec<String>);
+
+/// Parses `--access-token-command` like a shell would split it.
+fn token_command(text: &str) -> Result<TokenCommandLine, String> {
+    CommandLine::Line(text.to_string())
+        .words()
+        .map(TokenCommandLine)
+}
+
+/// `--page-size`: a whole number from 1 to the largest page Exchange serves.
+fn page_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "the page size is a whole number from 1 to {MAX_PAGE_SIZE} (Exchange serves at most {MAX_PAGE_SIZE} rows a page)"
+        )),
+    }
+}
+
+/// `--max-concurrency`: a whole number, at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("a whole number, at least 1".into()),
+    }
+}
+
 impl ConnectionArgs {
+    /// These options (given after the command) over `lower` (given before it): each option
+    /// given here wins, a switch is on if it is on in either.
+    pub fn over(self, lower: ConnectionArgs) -> ConnectionArgs {
+        ConnectionArgs {
+            profile: self.profile.or(lower.profile),
+            config_file: self.config_file.or(lower.config_file),
+            app_id: self.app_id.or(lower.app_id),
+            organization: self.organization.or(lower.organization),
+            certificate: self.certificate.or(lower.certificate),
+            key: self.key.or(lower.key),
+            certificate_password_env: self
+                .certificate_password_env
+                .or(lower.certificate_password_env),
+            certificate_password_file: self
+                .certificate_password_file
+                .or(lower.certificate_password_file),
+            prompt_password: self.prompt_password || lower.prompt_password,
+            thumbprint: self.thumbprint.or(lower.thumbprint),
+            client_secret_env: self.client_secret_env.or(lower.client_secret_env),
+            client_secret_file: self.client_secret_file.or(lower.client_secret_file),
+            access_token_env: self.access_token_env.or(lower.access_token_env),
+            access_token_file: self.access_token_file.or(lower.access_token_file),
+            access_token_command: self.access_token_command.or(lower.access_token_command),
+            managed_identity: self.managed_identity || lower.managed_identity,
+            authority: self.authority.or(lower.authority),
+            exchange_url: self.exchange_url.or(lower.exchange_url),
+            compliance_url: self.compliance_url.or(lower.compliance_url),
+            ca_file: self.ca_file.or(lower.ca_file),
+            assertion: self.assertion.or(lower.assertion),
+            x5c: self.x5c || lower.x5c,
+            page_size: self.page_size.or(lower.page_size),
+            max_concurrency: self.max_concurrency.or(lower.max_concurrency),
+        }
+    }
+
     fn flags_layer(&self) -> anyhow::Result<Settings> {
         let password = if self.prompt_password {
             Some(SecretSource::Prompt("Certificate password".into()))
@@ -143,7 +225,7 @@ impl ConnectionArgs {
         if let Some(file) = &self.access_token_file {
             candidates.push(CredentialSpec::AccessTokenFile(file.clone()));
         }
-        if let Some(command) = &self.access_token_command {
+        if let Some(TokenCommandLine(command)) = &self.access_token_command {
             candidates.push(CredentialSpec::AccessTokenCommand(command.clone()));
         }
         if self.managed_identity {
@@ -179,20 +261,124 @@ impl ConnectionArgs {
 
     /// Flags over environment over profile.
     pub fn settings(&self) -> anyhow::Result<Settings> {
-        let (path, must_exist) = match &self.config_file {
-            Some(path) => (Some(path.clone()), true),
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (path, must_exist) = match self
+            .config_file
+            .clone()
+            .or_else(|| env("EXORUN_CONFIG").map(PathBuf::from))
+        {
+            Some(path) => (Some(path), true),
             None => (config::default_config_path(), false),
         };
+        let profile_name = self.profile.clone().or_else(|| env("EXORUN_PROFILE"));
         let profile = match &path {
             Some(path) => {
-                ConfigFile::load(path, must_exist)?.settings(self.profile.as_deref(), path)?
+                ConfigFile::load(path, must_exist)?.settings(profile_name.as_deref(), path)?
             }
-            None if self.profile.is_some() => {
+            None if profile_name.is_some() => {
                 anyhow::bail!("--profile needs a config file: pass --config-file")
             }
             None => Settings::default(),
         };
         let env = config::from_env(|name| std::env::var(name).ok())?;
         Ok(self.flags_layer()?.over(env.over(profile)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args as _, FromArgMatches as _};
+
+    use super::*;
+
+    /// Every sign-in option given, with `value` where it takes one.
+    fn all_given(value: &str) -> ConnectionArgs {
+        let command = ConnectionArgs::augment_args(clap::Command::new("t"));
+        let mut argv = vec!["t".to_string()];
+        for arg in command.get_arguments() {
+            argv.push(format!("--{}", arg.get_long().unwrap()));
+            if arg.get_action().takes_values() {
+                let possible = arg.get_possible_values();
+                argv.push(match possible.first() {
+                    Some(first) => first.get_name().to_string(),
+                    None if arg.get_id() == "page_size" || arg.get_id() == "max_concurrency" => {
+                        "7".into()
+                    }
+                    None => value.to_string(),
+                });
+            }
+        }
+        let matches = command.try_get_matches_from(argv).unwrap();
+        ConnectionArgs::from_arg_matches(&matches).unwrap()
+    }
+
+    fn parse(argv: &[&str]) -> Result<ConnectionArgs, clap::Error> {
+        let command = ConnectionArgs::augment_args(clap::Command::new("t"));
+        let matches =
+            command.try_get_matches_from(std::iter::once("t").chain(argv.iter().copied()))?;
+        ConnectionArgs::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn page_size_and_concurrency_are_range_checked() {
+        assert_eq!(parse(&["--page-size", "1"]).unwrap().page_size, Some(1));
+        assert_eq!(
+            parse(&["--page-size", "1000"]).unwrap().page_size,
+            Some(1000)
+        );
+        for bad in ["0", "1001", "5000", "-1", "many"] {
+            let e = parse(&[&format!("--page-size={bad}")]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+            assert!(e.to_string().contains("from 1 to 1000"), "{e}");
+        }
+        assert_eq!(
+            parse(&["--max-concurrency", "1"]).unwrap().max_concurrency,
+            Some(1)
+        );
+        for bad in ["0", "-2", "x"] {
+            let e = parse(&[&format!("--max-concurrency={bad}")]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_token_command_is_one_value_split_like_a_shell() {
+        let args = parse(&[
+            "--access-token-command",
+            "az account get-access-token --resource {resource} --query \"access Token\" -o tsv",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.access_token_command.unwrap().0,
+            [
+                "az",
+                "account",
+                "get-access-token",
+                "--resource",
+                "{resource}",
+                "--query",
+                "access Token",
+                "-o",
+                "tsv"
+            ]
+        );
+        for bad in ["get-token 'unclosed", "", "  "] {
+            let e = parse(&["--access-token-command", bad]).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn options_after_the_command_win_and_none_is_forgotten() {
+        let after = all_given("after");
+        let before = all_given("before");
+        assert_ne!(after, ConnectionArgs::default());
+        assert_eq!(after.clone().over(before.clone()), after);
+        assert_eq!(ConnectionArgs::default().over(before.clone()), before);
+        assert_eq!(after.clone().over(ConnectionArgs::default()), after);
     }
 }

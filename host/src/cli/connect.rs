@@ -37,11 +37,12 @@ impl ConnectCmd {
             .token_claims(resource)
             .await
             .context("signing in failed")?;
-        println!(
-            "Signed in to {} ({})",
-            connection.organization(),
-            claims.tenant_id
-        );
+        match connection.organization() {
+            Some(organization) => {
+                println!("Signed in to {organization} ({})", claims.tenant_id);
+            }
+            None => println!("Signed in to tenant {} (from the token)", claims.tenant_id),
+        }
         println!(
             "  app:              {} ({})",
             claims.app_name, claims.app_id

@@ -86,6 +86,9 @@ fn auth_fix(error: &AuthError) -> String {
         }
         AuthError::Secret(_) => "check the variable or file that holds the secret".into(),
         AuthError::Entra { hint, .. } => hint.clone(),
+        AuthError::NoTenant { .. } => {
+            "pass --organization contoso.onmicrosoft.com (or the tenant ID), set AZURE_TENANT_ID, or put organization in the profile".into()
+        }
     }
 }
 
@@ -153,7 +156,8 @@ fn needs_app_id(spec: &CredentialSpec) -> bool {
     )
 }
 
-fn check_tenant(organization: Option<&str>) -> Check {
+/// The organization, which a ready token or managed identity may leave to the token's `tid`.
+fn check_tenant(organization: Option<&str>, names_its_tenant: bool) -> Check {
     match organization.map(Organization::parse) {
         Some(Ok(org)) => ok("tenant", format!("organization {org}")),
         Some(Err(e)) => fail(
@@ -161,6 +165,7 @@ fn check_tenant(organization: Option<&str>) -> Check {
             e.to_string(),
             "set --organization to contoso.onmicrosoft.com or the tenant ID",
         ),
+        None if names_its_tenant => ok("tenant", "the tenant the access token names (its tid)"),
         None => fail(
             "tenant",
             "no organization",
@@ -253,7 +258,14 @@ fn check_certificate(spec: &CredentialSpec) -> Vec<Check> {
 
 /// The checks that send nothing: names, files, the certificate.
 fn setup_checks(settings: &Settings) -> Vec<Check> {
-    let mut out = vec![check_tenant(settings.organization.as_deref())];
+    let names_its_tenant = settings
+        .credential
+        .as_ref()
+        .is_some_and(CredentialSpec::names_its_tenant);
+    let mut out = vec![check_tenant(
+        settings.organization.as_deref(),
+        names_its_tenant,
+    )];
     let Some(spec) = &settings.credential else {
         out.push(fail(
             "credential",

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
 use clap::Args;
 
 use exorun::Connection;
@@ -39,8 +38,8 @@ pub struct InvokeCmd {
     parameters: Vec<String>,
 }
 
-/// Whether `--name` is one of the connection options every command takes (before the cmdlet).
-fn is_connection_option(name: &str) -> bool {
+/// Whether `--name` is one of the sign-in options (they go before the cmdlet).
+fn is_sign_in_option(name: &str) -> bool {
     use clap::Args as _;
     ConnectionArgs::augment_args(clap::Command::new("exorun"))
         .get_arguments()
@@ -49,9 +48,17 @@ fn is_connection_option(name: &str) -> bool {
         })
 }
 
+/// A usage error in what follows the cmdlet, reported like clap's own (exit code 2).
+fn usage(kind: clap::error::ErrorKind, message: String) -> clap::Error {
+    clap::Error::raw(kind, message)
+}
+
 impl InvokeCmd {
-    /// Moves exorun's own `--options` out of the cmdlet parameters.
-    fn split_options(&mut self) -> anyhow::Result<Vec<String>> {
+    /// Moves exorun's own `--options` out of the cmdlet parameters, leaving (and returning) the
+    /// cmdlet's own. Doing it again changes nothing, so the command line can be checked before
+    /// the command runs.
+    pub fn split_options(&mut self) -> Result<Vec<String>, clap::Error> {
+        use clap::error::ErrorKind;
         let mut cmdlet_args = Vec::new();
         let mut rest = std::mem::take(&mut self.parameters).into_iter();
         while let Some(arg) = rest.next() {
@@ -65,18 +72,23 @@ impl InvokeCmd {
                     continue;
                 }
             };
-            let mut value = |what: &str| -> anyhow::Result<String> {
-                inline
-                    .clone()
-                    .or_else(|| rest.next())
-                    .with_context(|| format!("--{what} needs a value"))
+            let mut value = |what: &str| -> Result<String, clap::Error> {
+                inline.clone().or_else(|| rest.next()).ok_or_else(|| {
+                    usage(
+                        ErrorKind::InvalidValue,
+                        format!("a value is required for '--{what}' but none was supplied"),
+                    )
+                })
             };
             match name.as_str() {
                 "output" => {
                     let v = value("output")?;
                     self.output =
                         <Format as clap::ValueEnum>::from_str(&v, true).map_err(|_| {
-                            anyhow::anyhow!("--output must be table, json, jsonl or csv, not '{v}'")
+                            usage(
+                                ErrorKind::InvalidValue,
+                                format!("invalid value '{v}' for '--output': it is table, json, jsonl or csv"),
+                            )
                         })?;
                 }
                 "property" => self
@@ -84,15 +96,26 @@ impl InvokeCmd {
                     .extend(value("property")?.split(',').map(str::to_string)),
                 "compliance" => self.compliance = true,
                 "dry-run" => self.dry_run = true,
-                other if is_connection_option(other) => bail!(
-                    "--{other} is a connection option: give it before the cmdlet, as in `exorun invoke --{other} … {} …`",
-                    self.cmdlet
-                ),
-                other => bail!(
-                    "unknown option --{other} after the cmdlet (cmdlet parameters take one dash: -{other})"
-                ),
+                other if is_sign_in_option(other) => {
+                    return Err(usage(
+                        ErrorKind::UnknownArgument,
+                        format!(
+                            "--{other} is a sign-in option: give it before the cmdlet, as in `exorun invoke --{other} … {} …`",
+                            self.cmdlet
+                        ),
+                    ));
+                }
+                other => {
+                    return Err(usage(
+                        ErrorKind::UnknownArgument,
+                        format!(
+                            "unexpected argument '--{other}' after the cmdlet (cmdlet parameters take one dash: -{other})"
+                        ),
+                    ));
+                }
             }
         }
+        self.parameters.clone_from(&cmdlet_args);
         Ok(cmdlet_args)
     }
 
@@ -200,18 +223,28 @@ mod tests {
     }
 
     #[test]
-    fn connection_options_after_the_cmdlet_say_where_they_go() {
+    fn splitting_twice_changes_nothing() {
+        let (mut cmd, rest) =
+            split(&["Get-Mailbox", "-Identity", "ann", "--output", "json"]).unwrap();
+        assert_eq!(cmd.split_options().unwrap(), rest);
+        assert_eq!(cmd.output, Format::Json);
+        let e = split(&["Get-Mailbox", "-ResultSize", "5", "--output", "xml"]).unwrap_err();
+        assert!(e.to_string().contains("table, json, jsonl or csv"), "{e}");
+    }
+
+    #[test]
+    fn sign_in_options_after_the_cmdlet_say_where_they_go() {
         let e = split(&["Get-Mailbox", "--app-id", "x"])
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("--app-id is a connection option: give it before the cmdlet"),
+            e.contains("--app-id is a sign-in option: give it before the cmdlet"),
             "{e}"
         );
         let e = split(&["Get-Mailbox", "--client-id", "x"])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("connection option"), "{e}");
+        assert!(e.contains("sign-in option"), "{e}");
         let e = split(&["Get-Mailbox", "--Identity", "x"])
             .unwrap_err()
             .to_string();

@@ -2,55 +2,103 @@
 
 mod args;
 mod cert;
+mod completions;
 mod connect;
 mod doctor;
+mod examples;
 mod invoke;
 mod output;
 mod plugin;
 mod raw_row;
 mod run;
 
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
-pub use args::ConnectionArgs;
+pub use args::{ConnectionArgs, SIGN_IN_HEADING};
 
 /// Unattended Exchange Online administration with app-only modern auth.
 #[derive(Parser, Debug)]
-#[command(name = "exorun", version = exorun::VERSION, about, propagate_version = true)]
+#[command(
+    name = "exorun",
+    version = exorun::VERSION,
+    about,
+    propagate_version = true,
+    override_usage = "exorun [SIGN-IN OPTIONS] <COMMAND>",
+    after_help = "\
+Sign-in options (--app-id, --organization, --certificate, ...) are listed by `exorun connect --help`.
+They go after connect, invoke, doctor or run, or before the command; given in both places, the ones
+after the command win."
+)]
 struct Cli {
+    /// Sign-in options given before the command (hidden here: each command that signs in lists them).
     #[command(flatten)]
-    connection: ConnectionArgs,
+    sign_in: ConnectionArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// A command that signs in: its own options, then the sign-in options.
+#[derive(Args, Debug)]
+struct SignedIn<C: Args> {
+    #[command(flatten)]
+    command: C,
+    #[command(flatten)]
+    sign_in: ConnectionArgs,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Sign in and show who you are; with --test also run Get-OrganizationConfig.
-    Connect(connect::ConnectCmd),
+    #[command(after_help = examples::CONNECT)]
+    Connect(SignedIn<connect::ConnectCmd>),
     /// Run one cmdlet and stream all of its results.
-    Invoke(invoke::InvokeCmd),
+    #[command(after_help = examples::INVOKE)]
+    Invoke(SignedIn<invoke::InvokeCmd>),
     /// Check the whole setup step by step and say how to fix what is wrong.
-    Doctor(doctor::DoctorCmd),
+    Doctor(SignedIn<doctor::DoctorCmd>),
     /// Certificates for app-only auth.
     #[command(subcommand)]
     Cert(cert::CertCmd),
     /// Run a plugin in the sandbox against the tenant.
-    Run(run::RunCmd),
+    #[command(after_help = examples::RUN)]
+    Run(SignedIn<run::RunCmd>),
     /// Plugin artifacts: inspect, check, pack.
     #[command(subcommand)]
     Plugin(plugin::PluginCmd),
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(completions::CompletionsCmd),
+}
+
+/// Where each shell looks for the script.
+const COMPLETIONS_HELP: &str = "\
+Install:
+  bash        exorun completions bash > ~/.local/share/bash-completion/completions/exorun
+  zsh         exorun completions zsh > ~/.zfunc/_exorun   (with fpath+=~/.zfunc before compinit)
+  fish        exorun completions fish > ~/.config/fish/completions/exorun.fish
+  PowerShell  exorun completions powershell | Out-String | Invoke-Expression   (add it to $PROFILE)";
+
+/// The command line as clap sees it, for parsing and for completion scripts.
+fn command() -> clap::Command {
+    Cli::command().mut_args(|arg| {
+        let sign_in = arg.get_help_heading() == Some(SIGN_IN_HEADING);
+        arg.hide(sign_in)
+    })
 }
 
 /// Runs the command line; errors are printed once with their causes.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_or_exit();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
         .with_writer(std::io::stderr)
+        .with_ansi(colour_logs(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -62,14 +110,16 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let before = cli.sign_in;
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Connect(cmd) => cmd.run(&cli.connection).await,
-            Command::Invoke(cmd) => cmd.run(&cli.connection).await,
-            Command::Doctor(cmd) => cmd.run(&cli.connection).await,
+            Command::Connect(c) => c.command.run(&c.sign_in.over(before)).await,
+            Command::Invoke(c) => c.command.run(&c.sign_in.over(before)).await,
+            Command::Doctor(c) => c.command.run(&c.sign_in.over(before)).await,
             Command::Cert(cmd) => cmd.run(),
             Command::Plugin(cmd) => cmd.run().await,
-            Command::Run(cmd) => cmd.run(&cli.connection).await,
+            Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
+            Command::Completions(cmd) => cmd.run(),
         }
     });
     match result {
@@ -87,6 +137,37 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The command line, or exit 2 with clap's message for a usage error.
+fn parse_or_exit() -> Cli {
+    parse_from(std::env::args_os()).unwrap_or_else(|error| error.exit())
+}
+
+/// Parses a command line; usage errors are clap's own, and those in the options `invoke` takes
+/// after the cmdlet, reported with the invoke usage.
+fn parse_from(
+    argv: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+) -> Result<Cli, clap::Error> {
+    let mut command = command();
+    let matches = command.try_get_matches_from_mut(argv)?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+    if let Command::Invoke(invoke) = &mut cli.command
+        && let Err(error) = invoke.command.split_options()
+    {
+        command.build();
+        let invoke = command
+            .find_subcommand_mut("invoke")
+            .expect("exorun has an invoke command");
+        return Err(error.format(invoke));
+    }
+    Ok(cli)
+}
+
+/// Logs are coloured only on a terminal, and not when `NO_COLOR` is set to anything but empty
+/// (<https://no-color.org>): escape codes in a log file are noise.
+fn colour_logs(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// A closed pipe (`exorun invoke ... | head`) is success, not an error.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error
@@ -97,13 +178,20 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory as _;
-
     use super::*;
 
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour_logs(true, None));
+        assert!(colour_logs(true, Some(OsStr::new(""))));
+        assert!(!colour_logs(true, Some(OsStr::new("1"))));
+        assert!(!colour_logs(false, None));
     }
 
     #[test]
@@ -119,12 +207,101 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            cli.connection.config_file.as_deref(),
+            cli.sign_in.config_file.as_deref(),
             Some(std::path::Path::new("/etc/exorun.toml"))
         );
         let Command::Run(run) = cli.command else {
             panic!("run")
         };
-        assert!(format!("{run:?}").contains(r#"config: ["ignore_trustees=svc"]"#));
+        assert!(format!("{:?}", run.command).contains(r#"config: [("ignore_trustees", "svc")]"#));
+    }
+
+    fn parse(argv: &[&str]) -> Result<Cli, clap::Error> {
+        parse_from(argv)
+    }
+
+    #[test]
+    fn the_examples_in_help_parse() {
+        for text in [examples::CONNECT, examples::INVOKE, examples::RUN] {
+            let text = text.replace("\\\n", " ");
+            let lines = text.lines().map(str::trim);
+            for line in lines.filter(|l| l.starts_with("exorun ")) {
+                let line = line.split(" > ").next().unwrap();
+                let argv = shell_words::split(line).unwrap();
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                parse(&argv).unwrap_or_else(|e| panic!("{line}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_token_command_is_one_value_and_leaves_the_command_alone() {
+        let cli = parse(&[
+            "exorun",
+            "--access-token-command",
+            "get-token",
+            "invoke",
+            "Get-Mailbox",
+        ])
+        .unwrap();
+        let Command::Invoke(invoke) = cli.command else {
+            panic!("invoke")
+        };
+        assert_eq!(cli.sign_in.access_token_command.unwrap().0, ["get-token"]);
+        assert!(format!("{:?}", invoke.command).contains("Get-Mailbox"));
+    }
+
+    #[test]
+    fn sign_in_options_go_before_or_after_the_command_and_after_wins() {
+        let cli = parse(&[
+            "exorun",
+            "--app-id",
+            "before",
+            "--page-size",
+            "5",
+            "invoke",
+            "--app-id",
+            "after",
+            "--x5c",
+            "Get-Mailbox",
+        ])
+        .unwrap();
+        let Command::Invoke(invoke) = cli.command else {
+            panic!("invoke")
+        };
+        let merged = invoke.sign_in.over(cli.sign_in);
+        assert_eq!(merged.app_id.as_deref(), Some("after"));
+        assert_eq!(merged.page_size, Some(5));
+        assert!(merged.x5c);
+        for command in ["connect", "doctor"] {
+            assert!(parse(&["exorun", command, "--organization", "contoso.com"]).is_ok());
+        }
+        assert!(parse(&["exorun", "run", "p.wasm", "--page-size", "5"]).is_ok());
+    }
+
+    #[test]
+    fn commands_that_do_not_sign_in_take_no_sign_in_options() {
+        for argv in [
+            ["exorun", "plugin", "inspect", "p.wasm", "--app-id", "x"].as_slice(),
+            &[
+                "exorun",
+                "cert",
+                "new",
+                "--subject",
+                "s",
+                "--out",
+                "d",
+                "--tenant",
+                "x",
+            ],
+            &["exorun", "completions", "bash", "--profile", "p"],
+        ] {
+            let e = parse(argv).err().unwrap();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{argv:?}"
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 
 use exorun::Connection;
@@ -25,12 +25,12 @@ use super::output::{Format, Progress, RowSink, count};
 pub struct RunCmd {
     /// The plugin artifact (.wasm, built with scripts/build-plugins.sh).
     plugin: PathBuf,
-    /// The plugin's input: JSON, or @FILE to read it from a file.
-    #[arg(long, default_value = "{}")]
-    input: String,
+    /// The plugin's input: a JSON object, or @FILE to read it from a file.
+    #[arg(long, default_value = "{}", value_parser = parse_input)]
+    input: Input,
     /// A value for the plugin's config (repeatable): key=value.
-    #[arg(long = "config", value_name = "KEY=VALUE")]
-    config: Vec<String>,
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    config: Vec<(String, String)>,
     /// Record changing cmdlets instead of sending them.
     #[arg(long)]
     dry_run: bool,
@@ -38,11 +38,11 @@ pub struct RunCmd {
     #[arg(long, value_enum, default_value = "table")]
     output: Format,
     /// Wall-clock limit, e.g. 90s, 10m, 1h (default: the manifest's, else 10m).
-    #[arg(long)]
-    timeout: Option<String>,
+    #[arg(long, value_parser = parse_duration)]
+    timeout: Option<Duration>,
     /// Memory limit, e.g. 256MiB, 1GiB (default: the manifest's, else 64 MiB).
-    #[arg(long)]
-    memory: Option<String>,
+    #[arg(long, value_parser = parse_bytes)]
+    memory: Option<u64>,
     /// Fuel limit (roughly, WebAssembly instructions).
     #[arg(long)]
     fuel: Option<u64>,
@@ -54,45 +54,82 @@ pub struct RunCmd {
     checkpoint_dir: Option<PathBuf>,
 }
 
+/// `--input`: a JSON object given inline, or `@FILE`.
+#[derive(Clone, Debug)]
+enum Input {
+    /// The JSON text, already checked to be an object.
+    Inline(String),
+    /// A file holding it, read when the run starts.
+    File(PathBuf),
+}
+
+/// The JSON object an input must be, or why it is not.
+fn json_object(text: &str) -> Result<(), String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) if value.is_object() => Ok(()),
+        Ok(_) => Err(
+            r#"the input must be a JSON object, e.g. '{"identities": ["ann@contoso.com"]}'"#.into(),
+        ),
+        Err(e) => Err(format!("the input is not JSON: {e}")),
+    }
+}
+
+/// Parses `--input`: `@FILE`, or inline JSON that must be an object.
+fn parse_input(text: &str) -> Result<Input, String> {
+    match text.strip_prefix('@') {
+        Some(path) => Ok(Input::File(PathBuf::from(path))),
+        None => json_object(text).map(|()| Input::Inline(text.to_string())),
+    }
+}
+
+/// Parses `--config key=value`.
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err("a setting is KEY=VALUE, e.g. ignore_trustees=svc-backup".into()),
+    }
+}
+
 /// Parses `90`, `90s`, `10m`, `1h`.
-fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit() && c != '.')
             .unwrap_or(text.len()),
     );
-    let value: f64 = number
-        .parse()
-        .with_context(|| format!("'{text}' is not a duration like 90s, 10m or 1h"))?;
+    let not_a_duration =
+        || "a duration is a number with s, m or h, like 90s, 10m or 1h".to_string();
+    let value: f64 = number.parse().map_err(|_| not_a_duration())?;
     let seconds = match unit {
         "" | "s" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
         "ms" => value / 1000.0,
-        _ => bail!("'{text}' is not a duration like 90s, 10m or 1h"),
+        _ => return Err(not_a_duration()),
     };
-    if seconds <= 0.0 {
-        bail!("the timeout must be positive");
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err("the time limit must be positive".into());
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Duration::try_from_secs_f64(seconds).map_err(|_| not_a_duration())
 }
 
 /// Parses `1048576`, `64MiB`, `64M`, `1GiB`, `1G`.
-fn parse_bytes(text: &str) -> anyhow::Result<u64> {
+fn parse_bytes(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len()),
     );
-    let value: u64 = number
-        .parse()
-        .with_context(|| format!("'{text}' is not a size like 256MiB or 1GiB"))?;
+    let not_a_size = || "a size is a number with KiB, MiB or GiB, like 256MiB or 1GiB".to_string();
+    let value: u64 = number.parse().map_err(|_| not_a_size())?;
     let factor = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" | "kb" => 1 << 10,
         "m" | "mib" | "mb" => 1 << 20,
         "g" | "gib" | "gb" => 1 << 30,
-        _ => bail!("'{text}' is not a size like 256MiB or 1GiB"),
+        _ => return Err(not_a_size()),
     };
     Ok(value.saturating_mul(factor))
 }
@@ -178,33 +215,21 @@ impl ProgressSink for BarProgress {
 
 impl RunCmd {
     fn input(&self) -> anyhow::Result<String> {
-        let text = match self.input.strip_prefix('@') {
-            Some(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the input file {path}"))?,
-            None => self.input.clone(),
-        };
-        let value: serde_json::Value =
-            serde_json::from_str(&text).context("--input is not JSON")?;
-        if !value.is_object() {
-            bail!(
-                "--input must be a JSON object, e.g. '{{\"identities\": [\"ann@contoso.com\"]}}'"
-            );
+        match &self.input {
+            Input::Inline(text) => Ok(text.clone()),
+            Input::File(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the input file {}", path.display()))?;
+                json_object(&text).map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
+                Ok(text)
+            }
         }
-        Ok(text)
     }
 
     /// Runs the command.
     pub async fn run(self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
         let input = self.input()?;
-        let config = self
-            .config
-            .iter()
-            .map(|kv| {
-                kv.split_once('=')
-                    .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-                    .with_context(|| format!("--config '{kv}' is not key=value"))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let config = self.config.iter().cloned().collect();
         let mut settings = args.settings()?;
         if self.dry_run {
             settings.dry_run = Some(true);
@@ -217,11 +242,11 @@ impl RunCmd {
         let runtime = Runtime::new(runtime_settings)?;
         let plugin = runtime.load(self.plugin.as_path()).await?;
         let mut limits = plugin.default_limits();
-        if let Some(timeout) = &self.timeout {
-            limits.timeout = parse_duration(timeout)?;
+        if let Some(timeout) = self.timeout {
+            limits.timeout = timeout;
         }
-        if let Some(memory) = &self.memory {
-            limits.memory_bytes = parse_bytes(memory)?;
+        if let Some(memory) = self.memory {
+            limits.memory_bytes = memory;
         }
         limits.fuel = self.fuel;
         let checkpoint_dir = self
@@ -303,5 +328,19 @@ mod tests {
         assert_eq!(parse_bytes("64MiB").unwrap(), 64 << 20);
         assert_eq!(parse_bytes("1G").unwrap(), 1 << 30);
         assert!(parse_bytes("lots").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1e400").is_err());
+        assert_eq!(
+            parse_setting("ignore_trustees = a=b").unwrap(),
+            ("ignore_trustees".into(), " a=b".into())
+        );
+        assert!(parse_setting("ignore_trustees").is_err());
+        assert!(parse_setting("=x").is_err());
+        assert!(
+            matches!(parse_input("@in.json"), Ok(Input::File(p)) if p == std::path::Path::new("in.json"))
+        );
+        assert!(parse_input(r#"{"days": 3}"#).is_ok());
+        assert!(parse_input("[1]").unwrap_err().contains("JSON object"));
+        assert!(parse_input("{days: 3}").unwrap_err().contains("not JSON"));
     }
 }

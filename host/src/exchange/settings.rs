@@ -23,8 +23,9 @@ pub struct ExchangeSettings {
     pub exchange_url: String,
     /// Security & Compliance base URL (default [`DEFAULT_COMPLIANCE_URL`]).
     pub compliance_url: String,
-    /// The tenant as the URL names it: its `*.onmicrosoft.com` domain or its GUID.
-    pub organization: String,
+    /// The tenant as the URL names it: its `*.onmicrosoft.com` domain or its GUID; `None`: the
+    /// tenant of the first token (its `tid` claim), for ready tokens and managed identities.
+    pub organization: Option<String>,
     /// Rows per page, 1 to [`MAX_PAGE_SIZE`] (values outside are clamped).
     pub page_size: usize,
     /// HTTP requests in flight at once for this tenant (at least 1). Exchange refuses more than
@@ -41,9 +42,19 @@ impl ExchangeSettings {
     /// the module's retry policy, changes sent.
     pub fn new(organization: impl Into<String>) -> ExchangeSettings {
         ExchangeSettings {
+            organization: Some(organization.into()),
+            ..ExchangeSettings::default()
+        }
+    }
+}
+
+impl Default for ExchangeSettings {
+    /// The defaults, with the tenant taken from the first token.
+    fn default() -> ExchangeSettings {
+        ExchangeSettings {
             exchange_url: DEFAULT_EXCHANGE_URL.into(),
             compliance_url: DEFAULT_COMPLIANCE_URL.into(),
-            organization: organization.into(),
+            organization: None,
             page_size: MAX_PAGE_SIZE,
             max_concurrency: 4,
             retry: RetryPolicy::default(),
@@ -104,6 +115,8 @@ mod tests {
     #[test]
     fn defaults_are_the_modules() {
         let s = ExchangeSettings::new("contoso.onmicrosoft.com");
+        assert_eq!(s.organization.as_deref(), Some("contoso.onmicrosoft.com"));
+        assert_eq!(ExchangeSettings::default().organization, None);
         assert_eq!(s.exchange_url, "https://outlook.office365.com");
         assert_eq!(
             s.compliance_url,

@@ -49,6 +49,8 @@ pub struct Transport {
     permits: Semaphore,
     /// InvokeCommand URLs learned from redirects, kept for the client's life.
     regional: Mutex<HashMap<Surface, String>>,
+    /// The tenant read from the first token, when the settings name none.
+    tenant: tokio::sync::OnceCell<String>,
 }
 
 impl Transport {
@@ -65,6 +67,7 @@ impl Transport {
             settings,
             connection_id: uuid::Uuid::new_v4().to_string(),
             regional: Mutex::new(HashMap::new()),
+            tenant: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -85,12 +88,33 @@ impl Transport {
         }
     }
 
-    fn invoke_url(&self, surface: Surface) -> String {
-        let regional = self.regional.lock().unwrap_or_else(PoisonError::into_inner);
-        regional
+    /// The tenant the URL and the anchor name: the configured one, else the `tid` of the
+    /// first token (learnt once, on first use).
+    async fn organization(&self, surface: Surface) -> Result<&str, ExchangeError> {
+        if let Some(organization) = &self.settings.organization {
+            return Ok(organization);
+        }
+        let tenant = self
+            .tenant
+            .get_or_try_init(|| self.tokens.tenant(surface.resource()))
+            .await?;
+        Ok(tenant)
+    }
+
+    async fn invoke_url(&self, surface: Surface) -> Result<String, ExchangeError> {
+        let learned = self
+            .regional
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .get(&surface)
-            .cloned()
-            .unwrap_or_else(|| invoke_url(self.base(surface), &self.settings.organization))
+            .cloned();
+        match learned {
+            Some(url) => Ok(url),
+            None => Ok(invoke_url(
+                self.base(surface),
+                self.organization(surface).await?,
+            )),
+        }
     }
 
     fn remember(&self, surface: Surface, location: &Url) {
@@ -119,7 +143,7 @@ impl Transport {
                 }
                 link.to_string()
             }
-            None => self.invoke_url(request.surface),
+            None => self.invoke_url(request.surface).await?,
         };
         let mutating = is_mutating(request.cmdlet);
         let policy = self.settings.retry;
@@ -197,6 +221,7 @@ impl Transport {
             });
         };
         let token = self.tokens.token(request.surface.resource()).await?;
+        let anchor = anchor_mailbox(self.organization(request.surface).await?);
         let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.secret.expose()))
             .map_err(|_| ExchangeError::Unauthorized {
                 message: "the access token holds characters an HTTP header cannot carry\n  fix: check what the token source returns".into(),
@@ -212,10 +237,7 @@ impl Transport {
             .header(ACCEPT_CHARSET, "UTF-8")
             .header("X-CmdletName", request.cmdlet)
             .header("X-ResponseFormat", "json")
-            .header(
-                "X-AnchorMailbox",
-                anchor_mailbox(&self.settings.organization),
-            )
+            .header("X-AnchorMailbox", anchor)
             .header(
                 "Prefer",
                 format!("odata.maxpagesize={}", self.settings.page_size),

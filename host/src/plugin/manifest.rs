@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::input::InputSchema;
+
 /// Manifest of one plugin, as written in its `manifest.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,11 +138,7 @@ impl Manifest {
                 ));
             }
         }
-        if let Some(schema) = &self.input_schema
-            && serde_json::from_str::<serde_json::Value>(schema).is_err()
-        {
-            return invalid("input_schema is not JSON".into());
-        }
+        self.compiled_input_schema()?;
         for (i, config) in self.config.iter().enumerate() {
             if config.key.is_empty()
                 || !config
@@ -158,6 +156,15 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// The compiled JSON Schema of its input, if it declares one.
+    pub fn compiled_input_schema(&self) -> Result<Option<InputSchema>, ManifestError> {
+        self.input_schema
+            .as_deref()
+            .map(InputSchema::compile)
+            .transpose()
+            .map_err(|reason| ManifestError::Invalid(format!("input_schema: {reason}")))
     }
 
     /// Checks operator settings against the declared keys; the error names the unknown key
@@ -292,5 +299,19 @@ memory_mb = 64
             .to_string();
         assert!(e.contains("mutates = false"), "{e}");
         assert!(Manifest::parse(&INVENTORY.replace("memory_mb", "memory")).is_err());
+        let with_schema = |schema: &str| {
+            INVENTORY.replace(
+                "[[cmdlet]]",
+                &format!("input_schema = '{schema}'\n[[cmdlet]]"),
+            )
+        };
+        assert!(Manifest::parse(&with_schema(r#"{"type": "object"}"#)).is_ok());
+        let e = Manifest::parse(&with_schema(r#"{"type": "nonsense"}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("input_schema: it is not a valid JSON Schema"),
+            "{e}"
+        );
     }
 }

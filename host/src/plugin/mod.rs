@@ -2,4 +2,5 @@
 //! carries it (so it can be read, pinned and signed without running any plugin code).
 
 pub mod artifact;
+pub mod input;
 pub mod manifest;

@@ -9,6 +9,7 @@ use wasmtime::Trap;
 
 use super::imports::checkpoint::CheckpointUnreadable;
 use crate::plugin::artifact::ArtifactError;
+use crate::plugin::input::InputProblem;
 
 /// Why a plugin could not be loaded or the runtime set up.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +74,18 @@ pub enum RunError {
     /// The input is not JSON.
     #[error("the plugin's input is not JSON: {0}")]
     Input(String),
+    /// The input does not match the JSON Schema the plugin's manifest declares; the plugin was
+    /// not started.
+    #[error(
+        "the input does not match what plugin {plugin} takes: {}\n  fix: correct the input; `exorun plugin inspect` shows the schema it must follow",
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    InputSchema {
+        /// The plugin's name.
+        plugin: String,
+        /// Each field that is wrong, and how (the first few).
+        problems: Vec<InputProblem>,
+    },
     /// A `--config` key the plugin's manifest does not declare.
     #[error("{0}")]
     Config(String),

@@ -14,6 +14,7 @@ use super::run::RunLimits;
 use super::state::RunState;
 use super::{Metering, Runtime};
 use crate::plugin::artifact::{digest, read_manifest};
+use crate::plugin::input::InputSchema;
 use crate::plugin::manifest::Manifest;
 
 /// A plugin artifact to load: a file, or its bytes.
@@ -86,6 +87,8 @@ pub struct Plugin {
     pub(crate) loaded: LoadKind,
     pub(crate) pre: AutomationPre<RunState>,
     pub(crate) artifact: Artifact,
+    /// Its manifest's input schema, compiled once; every run's input is checked against it.
+    pub(crate) input_schema: Option<Arc<InputSchema>>,
 }
 
 impl Plugin {
@@ -207,7 +210,13 @@ impl Runtime {
         let (prepared, loaded) = self
             .prepare(Metering::Off, bytes, &digest, &artifact)
             .await?;
+        let input_schema = prepared
+            .manifest
+            .compiled_input_schema()
+            .map_err(|e| RuntimeError::Artifact(e.into()))?
+            .map(Arc::new);
         Ok(Arc::new(Plugin {
+            input_schema,
             manifest: prepared.manifest,
             digest,
             loaded,

@@ -98,12 +98,27 @@ pub struct RunOutcome {
     pub captured_output: String,
 }
 
+/// Checks that `input` is JSON and matches the plugin's input schema, before anything starts.
+fn check_input(plugin: &Plugin, input: &str) -> Result<(), RunError> {
+    let input: serde_json::Value =
+        serde_json::from_str(input).map_err(|e| RunError::Input(e.to_string()))?;
+    match &plugin.input_schema {
+        Some(schema) => schema
+            .check(&input)
+            .map_err(|problems| RunError::InputSchema {
+                plugin: plugin.manifest.name.clone(),
+                problems,
+            }),
+        None => Ok(()),
+    }
+}
+
 impl Runtime {
-    /// Runs `plugin` once. Runs beyond the runtime's `max_concurrent_runs` wait for a slot
+    /// Runs `plugin` once, after checking its input against the schema its manifest declares.
+    /// Runs beyond the runtime's `max_concurrent_runs` wait for a slot
     /// first; the time limit starts when the run does.
     pub async fn run(&self, plugin: &Plugin, request: RunRequest) -> Result<RunOutcome, RunError> {
-        serde_json::from_str::<serde::de::IgnoredAny>(&request.input)
-            .map_err(|e| RunError::Input(e.to_string()))?;
+        check_input(plugin, &request.input)?;
         plugin
             .manifest
             .accepts_config(request.config.keys().map(String::as_str))

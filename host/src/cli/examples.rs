@@ -1,0 +1,40 @@
+//! The examples shown at the end of `--help`: command lines an admin can copy, written for a
+//! POSIX shell (PowerShell values such as `$false` are single-quoted so the shell leaves them).
+
+/// `exorun connect --help`.
+pub const CONNECT: &str = "\
+Examples:
+  # A certificate (PFX) and its password file; --test also runs Get-OrganizationConfig
+  exorun connect --app-id 1f7e0b59-3c3a-4d8e-9a57-2b4c8d1e6f30 --organization contoso.onmicrosoft.com \\
+      --certificate /etc/exorun/automation.pfx --certificate-password-file /etc/exorun/automation.pfx-password --test
+
+  # The same from the variables the Azure SDKs read
+  export AZURE_CLIENT_ID=1f7e0b59-3c3a-4d8e-9a57-2b4c8d1e6f30 AZURE_TENANT_ID=contoso.onmicrosoft.com
+  export AZURE_CLIENT_CERTIFICATE_PATH=/etc/exorun/automation.pem
+  exorun connect --test
+
+  # A profile from ~/.config/exorun/config.toml, signing in to Security & Compliance
+  exorun connect --profile contoso --compliance";
+
+/// `exorun invoke --help`.
+pub const INVOKE: &str = "\
+Examples:
+  exorun invoke Get-Mailbox -ResultSize Unlimited --output csv > mailboxes.csv
+  exorun invoke Get-Mailbox -RecipientTypeDetails SharedMailbox --property UserPrincipalName,PrimarySmtpAddress
+  exorun invoke Get-Mailbox -Filter 'HiddenFromAddressListsEnabled -eq $true' --output jsonl
+
+  # Changes: rehearse with --dry-run first. Quote $false in bash, or the shell expands it to nothing
+  exorun invoke Set-Mailbox -Identity ann@contoso.com -HiddenFromAddressListsEnabled '$false' --dry-run
+  exorun invoke Set-Mailbox -Identity ann@contoso.com -HiddenFromAddressListsEnabled '$false'
+
+  exorun invoke --compliance Get-ComplianceSearch --output json";
+
+/// `exorun run --help`.
+pub const RUN: &str = "\
+Examples:
+  exorun run target/plugins/mailbox-inventory.wasm --input '{\"statistics\": true}' --output csv
+  exorun run target/plugins/mailbox-permission-audit.wasm --config ignore_trustees=svc-backup --output jsonl
+  exorun run target/plugins/auto-reply.wasm --input @auto-reply.json --dry-run
+  exorun run target/plugins/stale-mailboxes.wasm --input '{\"days\": 180}' --timeout 2h --memory 256MiB
+
+  `exorun plugin inspect PLUGIN` shows the input a plugin takes and the settings it reads.";
