@@ -263,7 +263,10 @@ async fn ready_tokens_and_managed_identity_name_the_tenant_themselves() {
     let mut settings = sim.pfx_settings("exorun-admin");
     settings.organization = None;
     let e = open_err(settings).to_string();
-    assert!(e.contains("no organization: pass --organization"), "{e}");
+    assert!(
+        e.contains("no organization\n  fix: pass --organization"),
+        "{e}"
+    );
     let opaque = sim.write("opaque-token.txt", "opaque-token");
     let e = open_err(unnamed(
         "exorun-admin",

@@ -151,6 +151,7 @@ async fn a_server_certificate_that_does_not_verify_says_to_trust_its_ca_once() {
         "{err}"
     );
     assert_eq!(err.matches("--ca-file").count(), 1, "{err}");
+    assert!(!err.contains("ERROR"), "no log line repeats it: {err}");
     assert!(
         sim.requests().await.is_empty(),
         "the handshake failed, so nothing was sent"

@@ -482,7 +482,7 @@ async fn service_errors_become_typed_errors_with_fixes() {
     let text = e.to_string();
     assert!(text.contains("HTTP 403 with an empty body"), "{text}");
     assert!(
-        text.contains("no Exchange role that allows Get-Mailbox"),
+        text.contains("the app's token carries no directory role that works with Exchange Online"),
         "{text}"
     );
     assert!(text.contains("Exchange Administrator"), "{text}");

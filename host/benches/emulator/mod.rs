@@ -136,14 +136,24 @@ pub fn minimal_client(info: &ReadyInfo) -> reqwest::Client {
         .expect("client")
 }
 
-/// The minimal direct paging loop: POST `Get-Mailbox -ResultSize Unlimited`, parse the page,
-/// follow `@odata.nextLink` with the same body; returns the row count.
+/// A page's envelope, rows left as text.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    value: Vec<&'a serde_json::value::RawValue>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+/// The minimal direct paging loop: POST `Get-Mailbox -ResultSize Unlimited`, read only the
+/// page's envelope (rows checked as JSON but not parsed), follow `@odata.nextLink` with the
+/// same body; returns the row count.
 pub async fn minimal_loop(http: &reqwest::Client, info: &ReadyInfo, token: &str) -> usize {
     let body = json!({"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": "Unlimited"}}});
     let mut url = info.exchange_url.clone();
     let mut rows = 0;
     loop {
-        let page: Value = http
+        let bytes = http
             .post(&url)
             .bearer_auth(token)
             .header("Prefer", "odata.maxpagesize=1000")
@@ -151,12 +161,13 @@ pub async fn minimal_loop(http: &reqwest::Client, info: &ReadyInfo, token: &str)
             .send()
             .await
             .expect("send")
-            .json()
+            .bytes()
             .await
-            .expect("json");
-        rows += page["value"].as_array().map_or(0, Vec::len);
-        match page["@odata.nextLink"].as_str() {
-            Some(next) => url = next.to_string(),
+            .expect("body");
+        let page: Envelope = serde_json::from_slice(&bytes).expect("json");
+        rows += page.value.len();
+        match page.next_link {
+            Some(next) => url = next,
             None => return rows,
         }
     }

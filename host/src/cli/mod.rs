@@ -93,7 +93,7 @@ fn command() -> clap::Command {
 pub fn main() -> ExitCode {
     let cli = parse_or_exit();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
+        .with_env_filter(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
         .with_ansi(colour_logs(
             std::io::stderr().is_terminal(),
@@ -160,6 +160,15 @@ fn parse_from(
         return Err(error.format(invoke));
     }
     Ok(cli)
+}
+
+/// What to log: `RUST_LOG` when set; else warnings and errors, without the TLS verifier's own
+/// error line for a certificate that does not verify (exorun's error says it, with the fix).
+fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
+    match rust_log.filter(|directives| !directives.trim().is_empty()) {
+        Some(directives) => tracing_subscriber::EnvFilter::new(directives),
+        None => tracing_subscriber::EnvFilter::new("warn,rustls_platform_verifier=off"),
+    }
 }
 
 /// Logs are coloured only on a terminal, and not when `NO_COLOR` is set to anything but empty

@@ -165,7 +165,7 @@ impl fmt::Display for Explained<'_> {
             ),
             RoleHint::NoRole { surface } => write!(
                 f,
-                ": the app's token carries no directory role that works with {}\n  fix: assign the app a directory role such as {} or Global Reader (read-only) in Entra ID > Roles and administrators, then reconnect",
+                ": the app's token carries no directory role that works with {}\n  fix: assign the app a directory role in Entra ID > Roles and administrators ({} to change things, Global Reader to only read), then reconnect",
                 service(*surface),
                 writer_roles(*surface)
             ),
