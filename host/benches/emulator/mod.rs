@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use exorun::config::{CredentialSpec, Settings};
 use exorun::secret::SecretSource;
 use exorun_sim::{ReadyInfo, SimConfig};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The middle sample.
 pub fn median(mut samples: Vec<Duration>) -> Duration {
