@@ -139,6 +139,7 @@ impl InvokeCmd {
             None => Surface::Exchange,
         };
         let progress = Progress::start();
+        progress.message(format!("{}: waiting for the first page", self.cmdlet));
         let stdout = std::io::stdout().lock();
         let mut sink = RowSink::new(
             std::io::BufWriter::new(stdout),

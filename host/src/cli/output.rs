@@ -127,6 +127,24 @@ impl Progress {
     }
 }
 
+/// The warning for a `--property` the first row does not have (its column stays empty).
+fn unknown_property(name: &str, keys: &[&str]) -> String {
+    let known: Vec<&str> = keys.iter().copied().filter(|k| !is_annotation(k)).collect();
+    let limit = (name.len() / 4).max(1);
+    let close = known.iter().find(|k| {
+        strsim::levenshtein(&k.to_ascii_lowercase(), &name.to_ascii_lowercase()) <= limit
+    });
+    match close {
+        Some(k) => format!(
+            "exorun: warning: --property {name}: the results have no such property; did you mean {k}? (its column stays empty)"
+        ),
+        None => format!(
+            "exorun: warning: --property {name}: the results have no such property (its column stays empty); they have: {}",
+            known.join(", ")
+        ),
+    }
+}
+
 /// `n` with a comma between thousands and the noun in singular or plural: "100,000 rows".
 pub fn count(n: usize, singular: &str, plural: &str) -> String {
     let digits = n.to_string();
@@ -168,6 +186,13 @@ impl<W: Write> RowSink<W> {
     /// Picks the columns from the first row's property names (unless they were named).
     fn choose_columns_from(&mut self, keys: &[&str]) {
         if !self.columns.is_empty() {
+            // Property names compare as in PowerShell: any case.
+            for column in &mut self.columns {
+                match keys.iter().find(|k| k.eq_ignore_ascii_case(column)) {
+                    Some(key) => *column = key.to_string(),
+                    None => eprintln!("{}", unknown_property(column, keys)),
+                }
+            }
             return;
         }
         let has = |key: &str| keys.contains(&key);
@@ -433,6 +458,17 @@ mod tests {
         assert_eq!(count(100_000, "row", "rows"), "100,000 rows");
         assert_eq!(count(1_234_567, "row", "rows"), "1,234,567 rows");
         assert_eq!(count(0, "row", "rows"), "0 rows");
+        assert_eq!(
+            unknown_property(
+                "userprincipalnam",
+                &["Name", "UserPrincipalName", "Guid@odata.type"]
+            ),
+            "exorun: warning: --property userprincipalnam: the results have no such property; did you mean UserPrincipalName? (its column stays empty)"
+        );
+        assert!(
+            unknown_property("Nope", &["Name", "Guid@odata.type", "Guid"])
+                .ends_with("they have: Name, Guid")
+        );
         assert_eq!(render(Format::Jsonl, &rows).lines().count(), 1);
     }
 }
