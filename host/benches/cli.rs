@@ -178,7 +178,7 @@ fn small_plugin_run(info: &ReadyInfo, identity: &str) {
     assert!(
         first.status.success()
             && stdout.contains(r#""Result":"Updated""#)
-            && stderr.contains("1 records, 1 cmdlet calls"),
+            && stderr.contains("1 record, 1 cmdlet call,"),
         "the first auto-reply run did not make its one call:\n{stdout}\n{stderr}"
     );
     timed(&mut invoke());

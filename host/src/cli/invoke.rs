@@ -149,7 +149,7 @@ impl InvokeCmd {
         let mut query = connection
             .exchange()
             .query(surface, &self.cmdlet, binding.params);
-        let (mut pages, mut rows) = (0usize, 0usize);
+        let (mut pages, mut rows) = (0u64, 0u64);
         loop {
             let page = match query.next_raw_page().await {
                 Ok(Some(page)) => page,
@@ -160,7 +160,7 @@ impl InvokeCmd {
                 }
             };
             pages += 1;
-            rows += page.rows.len();
+            rows += page.rows.len() as u64;
             progress.around(|| sink.write_raw_rows(&page.rows))?;
             for warning in &page.warnings {
                 progress.around(|| eprintln!("WARNING: {warning}"));

@@ -146,7 +146,7 @@ fn unknown_property(name: &str, keys: &[&str]) -> String {
 }
 
 /// `n` with a comma between thousands and the noun in singular or plural: "100,000 rows".
-pub fn count(n: usize, singular: &str, plural: &str) -> String {
+pub fn count(n: u64, singular: &str, plural: &str) -> String {
     let digits = n.to_string();
     let mut grouped = String::new();
     for (i, digit) in digits.chars().enumerate() {

@@ -4,7 +4,6 @@
 use std::io::{BufWriter, Stdout};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -147,7 +146,6 @@ fn state_dir() -> Option<PathBuf> {
 struct StdoutSink {
     rows: Mutex<Option<RowSink<BufWriter<Stdout>>>>,
     progress: Arc<Progress>,
-    written: AtomicUsize,
 }
 
 impl StdoutSink {
@@ -193,7 +191,7 @@ impl RecordSink for StdoutSink {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
-            self.written.store(sink.finish()?, Ordering::Relaxed);
+            sink.finish()?;
         }
         Ok(())
     }
@@ -267,7 +265,6 @@ impl RunCmd {
                 Vec::new(),
             ))),
             progress: shown.clone(),
-            written: AtomicUsize::new(0),
         });
         let manifest = plugin.manifest().clone();
         let result = runtime
@@ -284,15 +281,8 @@ impl RunCmd {
                 },
             )
             .await;
+        shown.clear();
         sink.finish()?;
-        match &result {
-            Ok(_) => shown.finish(&count(
-                sink.written.load(Ordering::Relaxed),
-                "record",
-                "records",
-            )),
-            Err(_) => shown.clear(),
-        }
         for call in connection.exchange().dry_run_log() {
             eprintln!(
                 "dry run: {} was not sent ({})",
@@ -303,11 +293,11 @@ impl RunCmd {
         let outcome = result
             .with_context(|| format!("plugin {} {} failed", manifest.name, manifest.version))?;
         eprintln!(
-            "{} {}: {} records, {} cmdlet calls, {} denied; summary {}",
+            "{} {}: {}, {}, {} denied; summary {}",
             manifest.name,
             manifest.version,
-            outcome.records,
-            outcome.cmdlet_calls,
+            count(outcome.records, "record", "records"),
+            count(outcome.cmdlet_calls, "cmdlet call", "cmdlet calls"),
             outcome.denied,
             outcome.summary
         );
