@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use super::raw_row::{RawMap, cell, value_cell};
+use super::raw_row::{KnownKeys, RawMap, cell, value_cell};
 use exorun::exchange::RawRow;
 
 /// Output formats.
@@ -164,6 +164,7 @@ pub struct RowSink<W: Write> {
     format: Format,
     columns: Vec<String>,
     rows_written: usize,
+    known_keys: KnownKeys,
 }
 
 impl<W: Write> RowSink<W> {
@@ -174,6 +175,7 @@ impl<W: Write> RowSink<W> {
             format,
             columns,
             rows_written: 0,
+            known_keys: KnownKeys::default(),
         }
     }
 
@@ -239,7 +241,7 @@ impl<W: Write> RowSink<W> {
                 continue;
             };
             if self.rows_written == 0 {
-                self.choose_columns_from(&map.entries().map(|(k, _)| k).collect::<Vec<_>>());
+                self.choose_columns_from(&map.keys().collect::<Vec<_>>());
                 self.start()?;
             }
             match self.format {
@@ -248,7 +250,12 @@ impl<W: Write> RowSink<W> {
                         let sep = if self.rows_written == 0 { "" } else { ",\n" };
                         write!(self.out, "{sep}  ")?;
                     }
-                    map.write_json(&mut self.out, row, |k| !is_annotation(k))?;
+                    map.write_json(
+                        &mut self.out,
+                        row,
+                        |k| !is_annotation(k),
+                        &mut self.known_keys,
+                    )?;
                     if self.format == Format::Jsonl {
                         self.out.write_all(b"\n")?;
                     }
