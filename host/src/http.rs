@@ -11,7 +11,11 @@
 
 use std::error::Error as _;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 /// Why the HTTPS client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -38,35 +42,58 @@ pub enum HttpError {
 /// Exchange client handles the Security & Compliance redirect itself, keeping the POST), a
 /// connect timeout, and the 16-minute request timeout Exchange's own module uses.
 pub fn client(extra_ca: Option<&Path>) -> Result<reqwest::Client, HttpError> {
-    let mut builder = reqwest::Client::builder()
-        .tls_backend_rustls()
+    let extra = match extra_ca {
+        Some(path) => extra_roots(path)?,
+        None => Vec::new(),
+    };
+    // ring, named here rather than left to the process default: aws-lc's first use seeds its
+    // random generator from CPU jitter, ~35 ms of every start (BENCHMARKS.md, "Start-up").
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone()).map_err(
+            |e| {
+                let text = e.to_string();
+                // The verifier says so only in words.
+                if text.contains("No CA certificates were loaded") {
+                    HttpError::NoTrustStore
+                } else {
+                    HttpError::Build(text)
+                }
+            },
+        )?;
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HttpError::Build(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .https_only(true)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(960))
         .pool_idle_timeout(Duration::from_secs(90))
-        .user_agent(concat!("exorun/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = extra_ca {
-        let bad = |reason: String| HttpError::BadCa {
-            path: path.display().to_string(),
-            reason,
-        };
-        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(bad("the file holds no PEM certificate".into()));
-        }
-        builder = builder.tls_certs_merge(certs);
+        .user_agent(concat!("exorun/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| HttpError::Build(describe(&e)))
+}
+
+/// The CA certificates in a PEM file given with `--ca-file`.
+fn extra_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, HttpError> {
+    let bad = |reason: String| HttpError::BadCa {
+        path: path.display().to_string(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("{e:?}")))?;
+    if certs.is_empty() {
+        return Err(bad("the file holds no PEM certificate".into()));
     }
-    builder.build().map_err(|e| {
-        let text = describe(&e);
-        // rustls-platform-verifier says so only in words.
-        if text.contains("No CA certificates were loaded") {
-            HttpError::NoTrustStore
-        } else {
-            HttpError::Build(text)
-        }
-    })
+    Ok(certs)
 }
 
 /// True when a request failed because the server's certificate did not verify: trying again
