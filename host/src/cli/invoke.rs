@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use exorun::Connection;
-use exorun::exchange::{Surface, bind};
+use exorun::exchange::{ExchangeError, Page, Query, RawRow, Surface, bind};
+use tokio::sync::mpsc;
 
 use super::ConnectionArgs;
 use super::output::{Format, Progress, RowSink, count};
@@ -146,14 +147,14 @@ impl InvokeCmd {
             self.output,
             self.property.clone(),
         );
-        let mut query = connection
+        let query = connection
             .exchange()
             .query(surface, &self.cmdlet, binding.params);
+        let mut fetched = fetch_ahead(query);
         let (mut pages, mut rows) = (0u64, 0u64);
-        loop {
-            let page = match query.next_raw_page().await {
-                Ok(Some(page)) => page,
-                Ok(None) => break,
+        while let Some(page) = fetched.recv().await {
+            let page = match page {
+                Ok(page) => page,
                 Err(e) => {
                     progress.clear();
                     return Err(anyhow::Error::new(e).context(format!("{} failed", self.cmdlet)));
@@ -187,6 +188,22 @@ impl InvokeCmd {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The query's pages, each fetched while the one before is being written: the service prepares
+/// page N+1 while exorun writes page N. At most one page waits (memory stays constant); after
+/// an error nothing more is fetched.
+fn fetch_ahead(mut query: Query) -> mpsc::Receiver<Result<Page<RawRow>, ExchangeError>> {
+    let (pages, fetched) = mpsc::channel(1);
+    tokio::spawn(async move {
+        while let Some(next) = query.next_raw_page().await.transpose() {
+            let failed = next.is_err();
+            if pages.send(next).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    fetched
 }
 
 #[cfg(test)]
