@@ -32,7 +32,7 @@ async fn a_boolean_whose_value_bash_dropped_is_refused_and_nothing_is_sent() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "a usage error: {err}");
     assert!(
         err.contains("-HiddenFromAddressListsEnabled needs a value: $true or $false. In bash write '$false' in single quotes, or -HiddenFromAddressListsEnabled:false"),
         "{err}"

@@ -132,7 +132,15 @@ pub fn main() -> ExitCode {
                 let _ = write!(stderr, "\n  caused by: {cause}");
             }
             let _ = writeln!(stderr);
-            ExitCode::FAILURE
+            // Cmdlet parameters that cannot be bound are a usage error, like clap's own.
+            if error
+                .downcast_ref::<exorun::exchange::ParamError>()
+                .is_some()
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
