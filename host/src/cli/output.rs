@@ -234,7 +234,7 @@ impl<W: Write> RowSink<W> {
         for row in rows {
             let map = match self.format {
                 Format::Table => None,
-                _ => RawMap::parse(row),
+                _ => RawMap::parse(row.get()),
             };
             let Some(map) = map else {
                 self.write_row(&serde_json::from_str(row.get())?)?;
@@ -252,7 +252,7 @@ impl<W: Write> RowSink<W> {
                     }
                     map.write_json(
                         &mut self.out,
-                        row,
+                        row.get(),
                         |k| !is_annotation(k),
                         &mut self.known_keys,
                     )?;
@@ -385,7 +385,6 @@ fn write_csv_field(out: &mut impl Write, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use serde_json::value::RawValue;
 
     use super::*;
 
@@ -402,7 +401,7 @@ mod tests {
     fn render_raw(format: Format, rows: &[Value]) -> String {
         let raw: Vec<RawRow> = rows
             .iter()
-            .map(|r| RawValue::from_string(r.to_string()).unwrap())
+            .map(|r| RawRow::from_json(&r.to_string()).unwrap())
             .collect();
         let mut buf = Vec::new();
         let mut sink = RowSink::new(&mut buf, format, Vec::new());

@@ -11,7 +11,6 @@ use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 /// One top-level property: its name, its value's text, and whether that text is already in
 /// the form `serde_json` prints.
@@ -56,10 +55,9 @@ impl KnownKeys {
 }
 
 impl<'a> RawMap<'a> {
-    /// Reads the top level of one row (valid JSON, as the page parse checked); `None` if the
-    /// row is not a JSON object.
-    pub fn parse(row: &'a RawValue) -> Option<RawMap<'a>> {
-        let text = row.get();
+    /// Reads the top level of one row's text (valid JSON, as the page parse checked); `None` if
+    /// the row is not a JSON object.
+    pub fn parse(text: &'a str) -> Option<RawMap<'a>> {
         let b = text.as_bytes();
         let mut i = skip_space(b, 0);
         if b.get(i) != Some(&b'{') {
@@ -113,14 +111,14 @@ impl<'a> RawMap<'a> {
     pub fn write_json(
         &self,
         out: &mut impl Write,
-        row: &RawValue,
+        row: &str,
         keep: impl Fn(&str) -> bool + Copy,
         known: &mut KnownKeys,
     ) -> io::Result<()> {
         let passes =
             self.entries.iter().all(|e| e.canonical || !keep(&e.key)) && known.unique(self);
         if !passes {
-            let value: Value = serde_json::from_str(row.get())?;
+            let value: Value = serde_json::from_str(row)?;
             let kept: serde_json::Map<String, Value> = match value {
                 Value::Object(map) => map.into_iter().filter(|(k, _)| keep(k)).collect(),
                 _ => serde_json::Map::new(),
@@ -308,12 +306,11 @@ mod tests {
     }
 
     fn passed(text: &str) -> String {
-        let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
-        let map = RawMap::parse(&raw).unwrap();
+        let map = RawMap::parse(text).unwrap();
         let mut out = Vec::new();
         map.write_json(
             &mut out,
-            &raw,
+            text,
             |k| !k.contains('@'),
             &mut KnownKeys::default(),
         )
@@ -344,9 +341,8 @@ mod tests {
         let mut known = KnownKeys::default();
         let mut out = Vec::new();
         for text in [r#"{"A":1,"B":2}"#, r#"{"A":1,"B":2}"#, r#"{"A":1,"A":2}"#] {
-            let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
-            let map = RawMap::parse(&raw).unwrap();
-            map.write_json(&mut out, &raw, |_| true, &mut known)
+            let map = RawMap::parse(text).unwrap();
+            map.write_json(&mut out, text, |_| true, &mut known)
                 .unwrap();
             out.push(b'\n');
         }
@@ -358,10 +354,8 @@ mod tests {
 
     #[test]
     fn cells_read_strings_in_place() {
-        let raw: Box<RawValue> =
-            serde_json::from_str(r#"{"A":"plain","B":"esc\"aped","C":["x","y"],"D":null,"E":7}"#)
-                .unwrap();
-        let map = RawMap::parse(&raw).unwrap();
+        let map =
+            RawMap::parse(r#"{"A":"plain","B":"esc\"aped","C":["x","y"],"D":null,"E":7}"#).unwrap();
         let cells: Vec<String> = ["A", "B", "C", "D", "E"]
             .iter()
             .map(|k| cell(map.get(k).unwrap()).into_owned())

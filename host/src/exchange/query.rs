@@ -1,16 +1,18 @@
 //! A cmdlet's results, one page at a time, in constant memory: a [`Query`] holds only the
 //! request body and the next page's link, so walking two million recipients costs one page.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures::Stream;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::Surface;
 use super::client::ExchangeClient;
 use super::error::ExchangeError;
 use super::params::Parameters;
+use super::reply::PageRow;
 use super::transport::Request;
 
 /// One page of a cmdlet's results, each row parsed as a `Row`: a [`Value`] by default, or the
@@ -27,9 +29,34 @@ pub struct Page<Row = Value> {
     pub request_id: Option<String>,
 }
 
-/// A result row's JSON text, checked but not parsed: for handing rows on (to a plugin, to a
-/// file) without building and then printing a [`Value`] for each.
-pub type RawRow = Box<RawValue>;
+/// A result row's JSON text as the service sent it, checked but not parsed, kept inside its
+/// page's text (no allocation or copy per row): for handing rows on (to a plugin, to a file)
+/// without building and then printing a [`Value`] for each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawRow {
+    page: Arc<str>,
+    range: Range<usize>,
+}
+
+impl RawRow {
+    /// A row at `range` of a page's text (the range holds one JSON value).
+    pub(super) fn new(page: Arc<str>, range: Range<usize>) -> RawRow {
+        RawRow { page, range }
+    }
+
+    /// A row from JSON text of its own, checked (for rows that do not come from a page).
+    pub fn from_json(text: &str) -> serde_json::Result<RawRow> {
+        let row: &serde_json::value::RawValue = serde_json::from_str(text)?;
+        let text: Arc<str> = row.get().into();
+        let len = text.len();
+        Ok(RawRow::new(text, 0..len))
+    }
+
+    /// The row's JSON text.
+    pub fn get(&self) -> &str {
+        &self.page[self.range.clone()]
+    }
+}
 
 /// Where a query is.
 enum State {
@@ -93,9 +120,7 @@ impl Query {
         self.next_page_of().await
     }
 
-    async fn next_page_of<R: DeserializeOwned>(
-        &mut self,
-    ) -> Result<Option<Page<R>>, ExchangeError> {
+    async fn next_page_of<R: PageRow>(&mut self) -> Result<Option<Page<R>>, ExchangeError> {
         let link = match std::mem::replace(&mut self.state, State::Done) {
             State::Done => return Ok(None),
             State::Rehearse(params) => {

@@ -4,16 +4,20 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use reqwest::Url;
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::Page;
 use super::endpoint::resolve_location;
 use super::error::{ExchangeError, diagnostics_reason};
+use super::query::RawRow;
 use super::retry::Failure;
 use super::role_hint::RoleHint;
 use super::service_message::ServiceMessage;
@@ -55,9 +59,57 @@ pub enum Outcome<R> {
 /// The success envelope, read leniently (PROTOCOL.md §2.1).
 #[derive(Deserialize)]
 #[serde(bound = "R: DeserializeOwned")]
-struct Envelope<R> {
+pub struct Envelope<R> {
     #[serde(default = "Vec::new")]
     value: Vec<R>,
+    #[serde(default, rename = "@adminapi.warnings")]
+    warnings: Option<Vec<Value>>,
+    #[serde(default, rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+/// How one page's rows are read from the body: parsed ([`Value`]), or kept as the service's text
+/// inside the page ([`RawRow`]).
+pub trait PageRow: Sized {
+    /// Reads the envelope of a 2xx body.
+    fn envelope(body: &[u8]) -> serde_json::Result<Envelope<Self>>;
+}
+
+impl PageRow for Value {
+    fn envelope(body: &[u8]) -> serde_json::Result<Envelope<Value>> {
+        serde_json::from_slice(body)
+    }
+}
+
+impl PageRow for RawRow {
+    /// The body is checked and kept once; each row is a range of it (no copy per row).
+    fn envelope(body: &[u8]) -> serde_json::Result<Envelope<RawRow>> {
+        let text: Arc<str> = std::str::from_utf8(body)
+            .map_err(<serde_json::Error as serde::de::Error>::custom)?
+            .into();
+        let borrowed: BorrowedEnvelope<'_> = serde_json::from_str(&text)?;
+        let base = text.as_ptr() as usize;
+        let value = borrowed
+            .value
+            .iter()
+            .map(|row| {
+                let start = row.get().as_ptr() as usize - base;
+                RawRow::new(text.clone(), start..start + row.get().len())
+            })
+            .collect();
+        Ok(Envelope {
+            value,
+            warnings: borrowed.warnings,
+            next_link: borrowed.next_link,
+        })
+    }
+}
+
+/// [`Envelope`] with its rows left in the body's text.
+#[derive(Deserialize)]
+struct BorrowedEnvelope<'a> {
+    #[serde(default, borrow)]
+    value: Vec<&'a RawValue>,
     #[serde(default, rename = "@adminapi.warnings")]
     warnings: Option<Vec<Value>>,
     #[serde(default, rename = "@odata.nextLink")]
@@ -90,7 +142,7 @@ impl Reply {
     }
 
     /// Decides what the response means (PROTOCOL.md §2.4–§2.6).
-    pub fn classify<R: DeserializeOwned>(
+    pub fn classify<R: PageRow>(
         self,
         cmdlet: &str,
         url: &str,
@@ -147,7 +199,7 @@ impl Reply {
 
     /// A 2xx body as a page (an empty body is an empty page); one that is not a whole
     /// envelope was most likely cut short.
-    fn page<R: DeserializeOwned>(self) -> Outcome<R> {
+    fn page<R: PageRow>(self) -> Outcome<R> {
         let parsed = if self.body.iter().all(u8::is_ascii_whitespace) {
             Ok(Envelope {
                 value: Vec::new(),
@@ -155,7 +207,7 @@ impl Reply {
                 next_link: None,
             })
         } else {
-            serde_json::from_slice::<Envelope<R>>(&self.body)
+            R::envelope(&self.body)
         };
         let Ok(envelope) = parsed else {
             return Outcome::Retry(Failure::Broken {
@@ -344,5 +396,20 @@ mod tests {
             classify(reply(500, &[], b"boom")),
             Err(ExchangeError::Service { status: 500, .. })
         ));
+    }
+
+    #[test]
+    fn raw_rows_are_the_service_text_inside_the_page() {
+        let body = br##"{"@odata.context":"c","adminapi.warnings@odata.type":"#Collection(String)","@adminapi.warnings":["w"],"value":[ {"A" : 1} ,{"B":"\u00e9"}],"@odata.nextLink":"https://h.example.com/next"}"##;
+        let envelope = <RawRow as PageRow>::envelope(body).unwrap();
+        let rows: Vec<&str> = envelope.value.iter().map(RawRow::get).collect();
+        assert_eq!(rows, [r#"{"A" : 1}"#, r#"{"B":"\u00e9"}"#]);
+        assert_eq!(envelope.warnings, Some(vec![Value::from("w")]));
+        assert_eq!(
+            envelope.next_link.as_deref(),
+            Some("https://h.example.com/next")
+        );
+        assert!(<RawRow as PageRow>::envelope(&body[..60]).is_err());
+        assert!(<RawRow as PageRow>::envelope(b"{\"value\":[\"\xff\"]}").is_err());
     }
 }

@@ -11,14 +11,13 @@ use std::time::Instant;
 use bytes::Bytes;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, ACCEPT_CHARSET, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use super::Surface;
 use super::dry_run::is_mutating;
 use super::endpoint::{anchor_mailbox, invoke_url, within_service};
 use super::error::{ExchangeError, unauthorized_message};
-use super::reply::{Fetched, Outcome, Reply};
+use super::reply::{Fetched, Outcome, PageRow, Reply};
 use super::retry::Failure;
 use super::service_message::ServiceMessage;
 use super::settings::ExchangeSettings;
@@ -129,7 +128,7 @@ impl Transport {
     }
 
     /// Fetches one page, retrying as the policy allows.
-    pub async fn fetch<R: DeserializeOwned>(
+    pub async fn fetch<R: PageRow>(
         &self,
         request: Request<'_>,
     ) -> Result<Fetched<R>, ExchangeError> {
@@ -206,7 +205,7 @@ impl Transport {
     }
 
     /// One HTTP exchange: permit, token, request, whole body.
-    async fn attempt<R: DeserializeOwned>(
+    async fn attempt<R: PageRow>(
         &self,
         request: &Request<'_>,
         url: &str,

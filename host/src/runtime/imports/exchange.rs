@@ -160,9 +160,7 @@ fn dry_run(cmdlet: &str) -> CmdletError {
 
 /// Rows as the plugin gets them: the service's JSON text, handed on without parsing.
 fn to_json(rows: Vec<RawRow>) -> Vec<String> {
-    rows.into_iter()
-        .map(|row| Box::<str>::from(row).into_string())
-        .collect()
+    rows.iter().map(|row| row.get().to_string()).collect()
 }
 
 pub(super) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
