@@ -232,12 +232,13 @@ impl<W: Write> RowSink<W> {
     /// Lines and CSV without parsing each row into a `Value`; a table parses them.
     pub fn write_raw_rows(&mut self, rows: &[RawRow]) -> std::io::Result<()> {
         for row in rows {
+            let text = row.get();
             let map = match self.format {
                 Format::Table => None,
-                _ => RawMap::parse(row.get()),
+                _ => RawMap::parse(text),
             };
             let Some(map) = map else {
-                self.write_row(&serde_json::from_str(row.get())?)?;
+                self.write_row(&serde_json::from_str(text)?)?;
                 continue;
             };
             if self.rows_written == 0 {
@@ -252,7 +253,7 @@ impl<W: Write> RowSink<W> {
                     }
                     map.write_json(
                         &mut self.out,
-                        row.get(),
+                        text,
                         |k| !is_annotation(k),
                         &mut self.known_keys,
                     )?;

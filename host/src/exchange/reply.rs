@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use reqwest::Url;
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
@@ -72,29 +70,28 @@ pub struct Envelope<R> {
 /// inside the page ([`RawRow`]).
 pub trait PageRow: Sized {
     /// Reads the envelope of a 2xx body.
-    fn envelope(body: &[u8]) -> serde_json::Result<Envelope<Self>>;
+    fn envelope(body: &Bytes) -> serde_json::Result<Envelope<Self>>;
 }
 
 impl PageRow for Value {
-    fn envelope(body: &[u8]) -> serde_json::Result<Envelope<Value>> {
+    fn envelope(body: &Bytes) -> serde_json::Result<Envelope<Value>> {
         serde_json::from_slice(body)
     }
 }
 
 impl PageRow for RawRow {
-    /// The body is checked and kept once; each row is a range of it (no copy per row).
-    fn envelope(body: &[u8]) -> serde_json::Result<Envelope<RawRow>> {
-        let text: Arc<str> = std::str::from_utf8(body)
-            .map_err(<serde_json::Error as serde::de::Error>::custom)?
-            .into();
-        let borrowed: BorrowedEnvelope<'_> = serde_json::from_str(&text)?;
+    /// The body is checked and kept as it came (no copy); each row is a range of it.
+    fn envelope(body: &Bytes) -> serde_json::Result<Envelope<RawRow>> {
+        let text =
+            std::str::from_utf8(body).map_err(<serde_json::Error as serde::de::Error>::custom)?;
+        let borrowed: BorrowedEnvelope<'_> = serde_json::from_str(text)?;
         let base = text.as_ptr() as usize;
         let value = borrowed
             .value
             .iter()
             .map(|row| {
                 let start = row.get().as_ptr() as usize - base;
-                RawRow::new(text.clone(), start..start + row.get().len())
+                RawRow::new(body.clone(), start..start + row.get().len())
             })
             .collect();
         Ok(Envelope {
@@ -401,7 +398,7 @@ mod tests {
     #[test]
     fn raw_rows_are_the_service_text_inside_the_page() {
         let body = br##"{"@odata.context":"c","adminapi.warnings@odata.type":"#Collection(String)","@adminapi.warnings":["w"],"value":[ {"A" : 1} ,{"B":"\u00e9"}],"@odata.nextLink":"https://h.example.com/next"}"##;
-        let envelope = <RawRow as PageRow>::envelope(body).unwrap();
+        let envelope = <RawRow as PageRow>::envelope(&Bytes::from_static(body)).unwrap();
         let rows: Vec<&str> = envelope.value.iter().map(RawRow::get).collect();
         assert_eq!(rows, [r#"{"A" : 1}"#, r#"{"B":"\u00e9"}"#]);
         assert_eq!(envelope.warnings, Some(vec![Value::from("w")]));
@@ -409,7 +406,9 @@ mod tests {
             envelope.next_link.as_deref(),
             Some("https://h.example.com/next")
         );
-        assert!(<RawRow as PageRow>::envelope(&body[..60]).is_err());
-        assert!(<RawRow as PageRow>::envelope(b"{\"value\":[\"\xff\"]}").is_err());
+        assert!(<RawRow as PageRow>::envelope(&Bytes::from_static(&body[..60])).is_err());
+        assert!(
+            <RawRow as PageRow>::envelope(&Bytes::from_static(b"{\"value\":[\"\xff\"]}")).is_err()
+        );
     }
 }
