@@ -20,13 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use exorun::Connection;
-use exorun::auth::Resource;
 use exorun::exchange::Surface;
 use exorun_sim::ReadyInfo;
 use serde_json::json;
 
-use emulator::{bare_start, median, minimal_client, minimal_loop, settings, timed};
+use emulator::{bare_start, median, minimal_client, minimal_loop, timed};
 
 const MAILBOXES: usize = 100_000;
 /// Runs behind each start-up median (A and B).
@@ -335,15 +333,7 @@ fn throughput(info: &ReadyInfo, runtime: &tokio::runtime::Runtime, token: &str) 
 fn main() {
     let emulator = emulator::start(MAILBOXES);
     let info = &emulator.info;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let connection = Connection::open(settings(info)).expect("connection");
-    let token = runtime
-        .block_on(connection.tokens().token(Resource::Exchange))
-        .expect("token");
+    let (runtime, connection, token) = emulator::sign_in(info);
     let mailbox = runtime
         .block_on(connection.exchange().invoke(
             Surface::Exchange,
@@ -355,5 +345,5 @@ fn main() {
 
     start_up(info);
     small_plugin_run(info, identity);
-    throughput(info, &runtime, token.secret.expose());
+    throughput(info, &runtime, &token);
 }

@@ -11,11 +11,10 @@ mod emulator;
 use std::time::{Duration, Instant};
 
 use exorun::Connection;
-use exorun::auth::Resource;
 use exorun::exchange::Surface;
 use exorun_sim::ReadyInfo;
 
-use emulator::{bare_start, median, minimal_client, minimal_loop, settings, timed};
+use emulator::{bare_start, median, minimal_client, minimal_loop, timed};
 
 const MAILBOXES: usize = 100_000;
 
@@ -39,22 +38,14 @@ fn cli(info: &ReadyInfo, args: &[&str]) -> Duration {
 fn main() {
     let emulator = emulator::start(MAILBOXES);
     let info = &emulator.info;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let connection = Connection::open(settings(info)).expect("connection");
-    let token = runtime
-        .block_on(connection.tokens().token(Resource::Exchange))
-        .expect("token");
+    let (runtime, connection, token) = emulator::sign_in(info);
     let http = minimal_client(info);
 
     let (mut base, mut lib, mut bin) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 {
         let t = Instant::now();
         assert_eq!(
-            runtime.block_on(minimal_loop(&http, info, token.secret.expose())),
+            runtime.block_on(minimal_loop(&http, info, &token)),
             MAILBOXES
         );
         base.push(t.elapsed());

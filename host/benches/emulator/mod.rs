@@ -11,6 +11,21 @@ use exorun::secret::SecretSource;
 use exorun_sim::{ReadyInfo, SimConfig};
 use serde_json::json;
 
+/// A runtime for the in-process clients, a connection signed in as the admin app, and its token.
+pub fn sign_in(info: &ReadyInfo) -> (tokio::runtime::Runtime, exorun::Connection, String) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let connection = exorun::Connection::open(settings(info)).expect("connection");
+    let token = runtime
+        .block_on(connection.tokens().token(exorun::auth::Resource::Exchange))
+        .expect("token");
+    let token = token.secret.expose().to_string();
+    (runtime, connection, token)
+}
+
 /// The middle sample.
 pub fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -61,7 +76,7 @@ pub fn start(mailboxes: usize) -> Emulator {
 }
 
 /// Library settings for the emulator's admin app (PFX certificate credential).
-pub fn settings(info: &ReadyInfo) -> Settings {
+fn settings(info: &ReadyInfo) -> Settings {
     let admin = info.app("exorun-admin").expect("admin app");
     Settings {
         app_id: Some(admin.client_id.clone()),

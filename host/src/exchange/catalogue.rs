@@ -37,6 +37,17 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The binding kind of the parameter `name` of type `type_name`: the reference writes
+    /// `Unlimited` for sizes and durations too (`Unlimited<ByteQuantifiedSize>`: "50 GB"), and
+    /// only ResultSize is a count.
+    pub fn of_parameter(name: &str, type_name: &str) -> Kind {
+        if type_name == "Unlimited" && name != "ResultSize" {
+            Kind::Text
+        } else {
+            Kind::of(type_name)
+        }
+    }
+
     /// The binding kind of a parameter of this .NET type.
     pub fn of(type_name: &str) -> Kind {
         let choices: Vec<&str> = type_name.split('|').map(str::trim).collect();
@@ -190,16 +201,9 @@ impl Catalogue {
                                 aliases,
                             } => (type_name, position, aliases),
                         };
-                        // The reference writes `Unlimited` for sizes and durations too
-                        // (`Unlimited<ByteQuantifiedSize>`: "50 GB"); only ResultSize is a count.
-                        let kind = if type_name == "Unlimited" && name != "ResultSize" {
-                            Kind::Text
-                        } else {
-                            Kind::of(&type_name)
-                        };
                         Parameter {
+                            kind: Kind::of_parameter(&name, &type_name),
                             name,
-                            kind,
                             type_name,
                             position,
                             aliases,
@@ -227,13 +231,6 @@ impl Catalogue {
             Surface::Exchange => first,
             Surface::Compliance => found.next().unwrap_or(first),
         })
-    }
-
-    /// A cmdlet by name (any case) on one surface.
-    pub fn cmdlet_on(&self, name: &str, surface: Surface) -> Option<&Cmdlet> {
-        self.cmdlets
-            .iter()
-            .find(|c| c.surface == surface && c.name.eq_ignore_ascii_case(name))
     }
 
     /// The cmdlet names closest to a mistyped one, best first.
@@ -313,6 +310,14 @@ mod tests {
         assert_eq!(Kind::of("$true | $false"), Kind::Bool);
         assert_eq!(Kind::of("Int32"), Kind::Integer);
         assert_eq!(Kind::of("Unlimited"), Kind::Unlimited);
+        assert_eq!(
+            Kind::of_parameter("ResultSize", "Unlimited"),
+            Kind::Unlimited
+        );
+        assert_eq!(
+            Kind::of_parameter("ProhibitSendQuota", "Unlimited"),
+            Kind::Text
+        );
         assert_eq!(Kind::of("Unlimited<ByteQuantifiedSize>"), Kind::Text);
         assert_eq!(Kind::of("MultiValuedProperty"), Kind::List);
         assert_eq!(Kind::of("RecipientTypeDetails[]"), Kind::List);
