@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use super::raw_row::{KnownKeys, RawMap, cell, value_cell};
+use super::raw_row::{KnownKeys, RowReader, cell, is_annotation, value_cell};
 use exorun::exchange::RawRow;
 
 /// Output formats.
@@ -37,10 +37,6 @@ const PREFERRED: [&str; 8] = [
     "AccessRights",
     "DisplayName",
 ];
-
-fn is_annotation(key: &str) -> bool {
-    key.contains('@')
-}
 
 /// A row as written in JSON: its properties without the annotations, serialized from the row
 /// itself rather than from a filtered copy.
@@ -165,6 +161,7 @@ pub struct RowSink<W: Write> {
     columns: Vec<String>,
     rows_written: usize,
     known_keys: KnownKeys,
+    reader: RowReader,
 }
 
 impl<W: Write> RowSink<W> {
@@ -176,6 +173,7 @@ impl<W: Write> RowSink<W> {
             columns,
             rows_written: 0,
             known_keys: KnownKeys::default(),
+            reader: RowReader::default(),
         }
     }
 
@@ -231,18 +229,31 @@ impl<W: Write> RowSink<W> {
     /// Writes one page of rows as the service sent them (see [`super::raw_row`]): JSON, JSON
     /// Lines and CSV without parsing each row into a `Value`; a table parses them.
     pub fn write_raw_rows(&mut self, rows: &[RawRow]) -> std::io::Result<()> {
+        // The reader's buffer is kept from page to page; it is lent out while rows borrow it.
+        let mut reader = std::mem::take(&mut self.reader);
+        let written = self.write_raw_rows_with(&mut reader, rows);
+        self.reader = reader;
+        written
+    }
+
+    fn write_raw_rows_with(
+        &mut self,
+        reader: &mut RowReader,
+        rows: &[RawRow],
+    ) -> std::io::Result<()> {
         for row in rows {
             let text = row.get();
             let map = match self.format {
                 Format::Table => None,
-                _ => RawMap::parse(text),
+                _ => reader.read(text),
             };
             let Some(map) = map else {
                 self.write_row(&serde_json::from_str(text)?)?;
                 continue;
             };
             if self.rows_written == 0 {
-                self.choose_columns_from(&map.keys().collect::<Vec<_>>());
+                let keys: Vec<_> = map.keys().collect();
+                self.choose_columns_from(&keys.iter().map(|k| k.as_ref()).collect::<Vec<_>>());
                 self.start()?;
             }
             match self.format {
@@ -251,12 +262,7 @@ impl<W: Write> RowSink<W> {
                         let sep = if self.rows_written == 0 { "" } else { ",\n" };
                         write!(self.out, "{sep}  ")?;
                     }
-                    map.write_json(
-                        &mut self.out,
-                        text,
-                        |k| !is_annotation(k),
-                        &mut self.known_keys,
-                    )?;
+                    map.write_json(&mut self.out, &mut self.known_keys)?;
                     if self.format == Format::Jsonl {
                         self.out.write_all(b"\n")?;
                     }

@@ -9,20 +9,50 @@
 
 use std::borrow::Cow;
 use std::io::{self, Write};
+use std::ops::Range;
 
 use serde_json::Value;
 
-/// One top-level property: its name, its value's text, and whether that text is already in
-/// the form `serde_json` prints.
-struct Entry<'a> {
-    key: Cow<'a, str>,
-    value: &'a str,
+/// True for an OData annotation's name (`Guid@odata.type`, `@odata.id`): it describes the wire,
+/// not the data, and is left out of every output.
+pub fn is_annotation(name: &str) -> bool {
+    // Names are short: a plain loop beats a vectorised search's set-up.
+    name.bytes().any(|b| b == b'@')
+}
+
+/// One top-level property's place in its row's text.
+struct Entry {
+    /// The name's text between its quotes.
+    name: Range<usize>,
+    /// The value's text.
+    value: Range<usize>,
+    /// The name's text holds escapes (read it decoded).
+    escaped_name: bool,
+    /// Name and value are already in the form `serde_json` prints.
     canonical: bool,
+    annotation: bool,
+}
+
+impl Entry {
+    /// `"name":value`, from the name's opening quote to the value's end.
+    fn whole(&self) -> Range<usize> {
+        self.name.start - 1..self.value.end
+    }
+}
+
+/// Reads the top level of rows, keeping its buffer from row to row (rows of one listing have
+/// the same properties).
+#[derive(Default)]
+pub struct RowReader {
+    entries: Vec<Entry>,
 }
 
 /// A row's top-level properties in the order the service sent them.
 pub struct RawMap<'a> {
-    entries: Vec<Entry<'a>>,
+    text: &'a str,
+    entries: &'a [Entry],
+    /// No whitespace between the top level's tokens.
+    compact: bool,
 }
 
 /// The property names of the last row found to have no repeated name: rows of one listing
@@ -37,112 +67,132 @@ impl KnownKeys {
             && self
                 .0
                 .iter()
-                .zip(&map.entries)
-                .all(|(known, entry)| **known == *entry.key);
+                .zip(map.entries)
+                .all(|(known, entry)| **known == *map.name(entry));
         if same {
             return true;
         }
-        let unique = map.entries.iter().enumerate().all(|(i, entry)| {
-            map.entries[..i]
-                .iter()
-                .all(|earlier| earlier.key != entry.key)
-        });
+        let names: Vec<Cow<'_, str>> = map.entries.iter().map(|e| map.name(e)).collect();
+        let unique = names
+            .iter()
+            .enumerate()
+            .all(|(i, name)| !names[..i].contains(name));
         if unique {
-            self.0 = map.entries.iter().map(|e| e.key.as_ref().into()).collect();
+            self.0 = names.iter().map(|name| name.as_ref().into()).collect();
         }
         unique
     }
 }
 
-impl<'a> RawMap<'a> {
+impl RowReader {
     /// Reads the top level of one row's text (valid JSON, as the page parse checked); `None` if
     /// the row is not a JSON object.
-    pub fn parse(text: &'a str) -> Option<RawMap<'a>> {
+    pub fn read<'a>(&'a mut self, text: &'a str) -> Option<RawMap<'a>> {
+        self.entries.clear();
         let b = text.as_bytes();
         let mut i = skip_space(b, 0);
         if b.get(i) != Some(&b'{') {
             return None;
         }
-        i = skip_space(b, i + 1);
-        let mut entries = Vec::with_capacity(64);
-        if b.get(i) == Some(&b'}') {
-            return Some(RawMap { entries });
+        let mut compact = true;
+        let mut next = |i: usize| {
+            let after = skip_space(b, i);
+            compact &= after == i;
+            after
+        };
+        i = next(i + 1);
+        if b.get(i) != Some(&b'}') {
+            loop {
+                if b.get(i) != Some(&b'"') {
+                    return None;
+                }
+                let (end, escapes) = string_end(b, i)?;
+                let name = i + 1..end - 1;
+                i = next(end);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+                let start = next(i + 1);
+                let (end, canonical) = value_end(b, start)?;
+                self.entries.push(Entry {
+                    annotation: is_annotation(&text[name.clone()]),
+                    name,
+                    value: start..end,
+                    escaped_name: escapes != Escapes::None,
+                    canonical: canonical && escapes != Escapes::Other,
+                });
+                i = next(end);
+                match b.get(i) {
+                    Some(b',') => i = next(i + 1),
+                    Some(b'}') => break,
+                    _ => return None,
+                }
+            }
         }
-        loop {
-            if b.get(i) != Some(&b'"') {
-                return None;
-            }
-            let (end, escapes) = string_end(b, i)?;
-            let key = match escapes {
-                Escapes::None => Cow::Borrowed(&text[i + 1..end - 1]),
-                _ => Cow::Owned(serde_json::from_str::<String>(&text[i..end]).ok()?),
-            };
-            i = skip_space(b, end);
-            if b.get(i) != Some(&b':') {
-                return None;
-            }
-            let start = skip_space(b, i + 1);
-            let (end, canonical) = value_end(b, start)?;
-            entries.push(Entry {
-                key,
-                value: &text[start..end],
-                canonical,
-            });
-            i = skip_space(b, end);
-            match b.get(i) {
-                Some(b',') => i = skip_space(b, i + 1),
-                Some(b'}') => return Some(RawMap { entries }),
-                _ => return None,
+        Some(RawMap {
+            text,
+            entries: &self.entries,
+            compact,
+        })
+    }
+}
+
+impl<'a> RawMap<'a> {
+    fn name(&self, entry: &Entry) -> Cow<'a, str> {
+        let text = self.text;
+        if entry.escaped_name {
+            let quoted = &text[entry.name.start - 1..entry.name.end + 1];
+            if let Ok(name) = serde_json::from_str::<String>(quoted) {
+                return Cow::Owned(name);
             }
         }
+        Cow::Borrowed(&text[entry.name.clone()])
     }
 
     /// The property names, annotations included.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|e| e.key.as_ref())
+    pub fn keys(&self) -> impl Iterator<Item = Cow<'a, str>> + '_ {
+        self.entries.iter().map(|e| self.name(e))
     }
 
     /// A property's value as JSON text.
     pub fn get(&self, key: &str) -> Option<&'a str> {
-        self.entries.iter().find(|e| e.key == key).map(|e| e.value)
+        let text = self.text;
+        self.entries
+            .iter()
+            .find(|e| self.name(e) == key)
+            .map(|e| &text[e.value.clone()])
     }
 
-    /// Writes the row as one compact JSON object with only the properties `keep` accepts.
-    pub fn write_json(
-        &self,
-        out: &mut impl Write,
-        row: &str,
-        keep: impl Fn(&str) -> bool + Copy,
-        known: &mut KnownKeys,
-    ) -> io::Result<()> {
-        let passes =
-            self.entries.iter().all(|e| e.canonical || !keep(&e.key)) && known.unique(self);
+    /// Writes the row as one compact JSON object without its annotations. Where the row's
+    /// text is already in that form, runs of properties are copied from it as they are.
+    pub fn write_json(&self, out: &mut impl Write, known: &mut KnownKeys) -> io::Result<()> {
+        let passes = self.compact
+            && self.entries.iter().all(|e| e.canonical || e.annotation)
+            && known.unique(self);
         if !passes {
-            let value: Value = serde_json::from_str(row)?;
+            let value: Value = serde_json::from_str(self.text)?;
             let kept: serde_json::Map<String, Value> = match value {
-                Value::Object(map) => map.into_iter().filter(|(k, _)| keep(k)).collect(),
+                Value::Object(map) => map.into_iter().filter(|(k, _)| !is_annotation(k)).collect(),
                 _ => serde_json::Map::new(),
             };
             return serde_json::to_writer(out, &kept).map_err(io::Error::from);
         }
         out.write_all(b"{")?;
         let mut first = true;
-        for entry in self.entries.iter().filter(|e| keep(&e.key)) {
+        let mut entries = self.entries.iter().peekable();
+        while let Some(entry) = entries.next() {
+            if entry.annotation {
+                continue;
+            }
+            let mut run = entry.whole();
+            while let Some(next) = entries.next_if(|e| !e.annotation) {
+                run.end = next.value.end;
+            }
             if !first {
                 out.write_all(b",")?;
             }
             first = false;
-            match &entry.key {
-                // Borrowed: the text had no escapes, so it prints as it is.
-                Cow::Borrowed(key) => {
-                    out.write_all(b"\"")?;
-                    out.write_all(key.as_bytes())?;
-                    out.write_all(b"\"")?;
-                }
-                Cow::Owned(key) => serde_json::to_writer(&mut *out, key)?,
-            }
-            out.write_all(b":")?;
-            out.write_all(entry.value.as_bytes())?;
+            out.write_all(&self.text.as_bytes()[run])?;
         }
         out.write_all(b"}")
     }
@@ -195,12 +245,41 @@ enum Escapes {
     Other,
 }
 
+/// The first `"` or `\\` at or after `from`.
+fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    // Most strings are short: eight bytes at a time in a register beat a vectorised search's
+    // set-up, which takes over past the first few words.
+    const WORDS: usize = 8;
+    let rest = b.get(from..)?;
+    let mut words = rest.chunks_exact(8);
+    for (n, word) in words.by_ref().take(WORDS).enumerate() {
+        let word = u64::from_le_bytes(word.try_into().ok()?);
+        let found = zero_byte(word ^ QUOTES) | zero_byte(word ^ BACKSLASHES);
+        if found != 0 {
+            return Some(from + n * 8 + (found.trailing_zeros() / 8) as usize);
+        }
+    }
+    let searched = (rest.len() / 8).min(WORDS) * 8;
+    memchr::memchr2(b'"', b'\\', &rest[searched..]).map(|at| from + searched + at)
+}
+
+const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
+
+/// The high bit of each byte of `word` that is zero (and only of those at or below the first
+/// zero byte, which is all that is read).
+fn zero_byte(word: u64) -> u64 {
+    const LOW: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    word.wrapping_sub(LOW) & !word & HIGH
+}
+
 /// The end (just past the closing quote) of the string opening at `start`, and its escapes.
 fn string_end(b: &[u8], start: usize) -> Option<(usize, Escapes)> {
     let mut escapes = Escapes::None;
     let mut i = start + 1;
     loop {
-        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        i = quote_or_backslash(b, i)?;
         if b[i] == b'"' {
             return Some((i + 1, escapes));
         }
@@ -306,15 +385,10 @@ mod tests {
     }
 
     fn passed(text: &str) -> String {
-        let map = RawMap::parse(text).unwrap();
+        let mut reader = RowReader::default();
+        let map = reader.read(text).unwrap();
         let mut out = Vec::new();
-        map.write_json(
-            &mut out,
-            text,
-            |k| !k.contains('@'),
-            &mut KnownKeys::default(),
-        )
-        .unwrap();
+        map.write_json(&mut out, &mut KnownKeys::default()).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -329,6 +403,9 @@ mod tests {
             r##"{"Float":1.50,"Exp":1e3,"Big":123456789012345678901,"NegZero":-0}"##,
             r##"{"K\u0065y":"v","Dup":1,"Dup":2}"##,
             r##"{}"##,
+            r##"{"@odata.id":"x","A":1,"B@odata.type":"#T","B":2,"C@odata.type":"#T"}"##,
+            r##"{"@odata.id":"only"}"##,
+            r##"{"K\"ey":1,"Tab\tKey":"v"}"##,
             r##"{"A":"}{][,:","B":[{"c":"\"}"}],"C":{"d":[1,[2,{"e":null}]]},"T":true,"F":false}"##,
             r##" { "A" : 1 , "B":"x"} "##,
         ] {
@@ -337,13 +414,39 @@ mod tests {
     }
 
     #[test]
+    fn the_word_search_finds_the_first_quote_or_backslash() {
+        for len in 0..90 {
+            for at in 0..=len {
+                for (mark, other) in [(b'"', b'\\'), (b'\\', b'"')] {
+                    let mut text = vec![b'a'; len];
+                    if at < len {
+                        text[at] = mark;
+                        if at + 1 < len {
+                            text[at + 1] = other;
+                        }
+                    }
+                    let naive = text.iter().position(|&c| c == b'"' || c == b'\\');
+                    for from in [0, at.min(3)] {
+                        let expected = naive.filter(|&p| p >= from);
+                        assert_eq!(
+                            quote_or_backslash(&text, from),
+                            expected,
+                            "{len} {at} {from}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_repeated_name_is_caught_after_rows_without_one() {
         let mut known = KnownKeys::default();
+        let mut reader = RowReader::default();
         let mut out = Vec::new();
         for text in [r#"{"A":1,"B":2}"#, r#"{"A":1,"B":2}"#, r#"{"A":1,"A":2}"#] {
-            let map = RawMap::parse(text).unwrap();
-            map.write_json(&mut out, text, |_| true, &mut known)
-                .unwrap();
+            let map = reader.read(text).unwrap();
+            map.write_json(&mut out, &mut known).unwrap();
             out.push(b'\n');
         }
         assert_eq!(
@@ -354,8 +457,10 @@ mod tests {
 
     #[test]
     fn cells_read_strings_in_place() {
-        let map =
-            RawMap::parse(r#"{"A":"plain","B":"esc\"aped","C":["x","y"],"D":null,"E":7}"#).unwrap();
+        let mut reader = RowReader::default();
+        let map = reader
+            .read(r#"{"A":"plain","B":"esc\"aped","C":["x","y"],"D":null,"E":7}"#)
+            .unwrap();
         let cells: Vec<String> = ["A", "B", "C", "D", "E"]
             .iter()
             .map(|k| cell(map.get(k).unwrap()).into_owned())
