@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use futures::Stream;
 use serde_json::Value;
 
@@ -34,13 +35,13 @@ pub struct Page<Row = Value> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawRow {
     /// The page's body, checked to be UTF-8 JSON when the page was read.
-    page: Bytes,
+    page: ByteString,
     range: Range<usize>,
 }
 
 impl RawRow {
     /// A row at `range` of a page's text (the range holds one JSON value).
-    pub(super) fn new(page: Bytes, range: Range<usize>) -> RawRow {
+    pub(super) fn new(page: ByteString, range: Range<usize>) -> RawRow {
         RawRow { page, range }
     }
 
@@ -48,16 +49,12 @@ impl RawRow {
     pub fn from_json(text: &str) -> serde_json::Result<RawRow> {
         let row: &serde_json::value::RawValue = serde_json::from_str(text)?;
         let len = row.get().len();
-        Ok(RawRow::new(
-            Bytes::copy_from_slice(row.get().as_bytes()),
-            0..len,
-        ))
+        Ok(RawRow::new(ByteString::from(row.get()), 0..len))
     }
 
     /// The row's JSON text.
     pub fn get(&self) -> &str {
-        // Checked when the page was read, so this cannot fail (and costs a fast scan).
-        std::str::from_utf8(&self.page[self.range.clone()]).unwrap_or_default()
+        &self.page[self.range.clone()]
     }
 }
 

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use reqwest::Url;
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use serde::Deserialize;
@@ -82,16 +83,16 @@ impl PageRow for Value {
 impl PageRow for RawRow {
     /// The body is checked and kept as it came (no copy); each row is a range of it.
     fn envelope(body: &Bytes) -> serde_json::Result<Envelope<RawRow>> {
-        let text =
-            std::str::from_utf8(body).map_err(<serde_json::Error as serde::de::Error>::custom)?;
-        let borrowed: BorrowedEnvelope<'_> = serde_json::from_str(text)?;
+        let text = ByteString::try_from(body.clone())
+            .map_err(<serde_json::Error as serde::de::Error>::custom)?;
+        let borrowed: BorrowedEnvelope<'_> = serde_json::from_str(&text)?;
         let base = text.as_ptr() as usize;
         let value = borrowed
             .value
             .iter()
             .map(|row| {
                 let start = row.get().as_ptr() as usize - base;
-                RawRow::new(body.clone(), start..start + row.get().len())
+                RawRow::new(text.clone(), start..start + row.get().len())
             })
             .collect();
         Ok(Envelope {
