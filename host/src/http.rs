@@ -75,6 +75,11 @@ pub fn client(extra_ca: Option<&Path>) -> Result<reqwest::Client, HttpError> {
         .connect_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(960))
         .pool_idle_timeout(Duration::from_secs(90))
+        // A 1000-row page of mailboxes is ~2.4 MB: with hyper's 2 MB stream window the server
+        // stopped on every page until a window update came back (BENCHMARKS.md, C).
+        .http2_max_frame_size(Some(1 << 20))
+        .http2_initial_stream_window_size(Some(8 << 20))
+        .http2_initial_connection_window_size(Some(16 << 20))
         .user_agent(concat!("exorun/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| HttpError::Build(describe(&e)))
