@@ -1,4 +1,5 @@
-//! Whole-process CLI benchmarks (run: `bash scripts/build-plugins.sh --no-python && cargo bench -p exorun --bench cli`).
+//! Whole-process CLI benchmarks (run: `bash scripts/build-plugins.sh --no-python && cargo bench -p exorun --bench cli`;
+//! `-- C` after it runs only C, and so on).
 //!
 //! Every figure times a process from its start to its exit, against one warm emulator with
 //! 100,000 mailboxes running in this process (on its own threads, like a separate server), with a
@@ -343,7 +344,20 @@ fn main() {
         .expect("a mailbox");
     let identity = mailbox[0]["UserPrincipalName"].as_str().expect("UPN");
 
-    start_up(info);
-    small_plugin_run(info, identity);
-    throughput(info, &runtime, &token);
+    // `cargo bench --bench cli -- C` runs only C (cargo itself adds `--bench`).
+    let chosen: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let runs =
+        |letter: &str| chosen.is_empty() || chosen.iter().any(|c| c.eq_ignore_ascii_case(letter));
+    if runs("A") {
+        start_up(info);
+    }
+    if runs("B") {
+        small_plugin_run(info, identity);
+    }
+    if runs("C") {
+        throughput(info, &runtime, &token);
+    }
 }
