@@ -11,6 +11,7 @@ pub mod connection;
 pub mod exchange;
 pub mod http;
 pub mod plugin;
+pub mod policy;
 pub mod runtime;
 pub mod secret;
 

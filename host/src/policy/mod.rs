@@ -1,0 +1,345 @@
+//! The operator's policy: which plugins may run against the tenant (by the digest of the exact
+//! build, or by who signed it), and what each may do there. Deny by default: a plugin no rule
+//! admits does not run, and an admitted one gets what its manifest asks for intersected with
+//! what its rule grants ([`Grant`]). The [`gate`] checks every call against that grant before
+//! anything reaches the Exchange client.
+
+mod file;
+pub mod gate;
+pub mod grant;
+pub mod init;
+pub mod rule;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+
+pub use gate::Gate;
+pub use grant::{Caps, Grant, Missing};
+pub use rule::Rule;
+
+use crate::plugin::manifest::Manifest;
+use file::PolicyFile;
+use rule::{Problem, line_of};
+
+/// Why a policy cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file cannot be read.
+    #[error("cannot read the policy {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Not TOML, or not the policy's schema (the message names the line).
+    #[error("{origin}: {reason}")]
+    Parse {
+        /// The file.
+        origin: String,
+        /// The parser's message, with the line.
+        reason: String,
+    },
+    /// A value is wrong.
+    #[error("{origin} line {line}: {message}")]
+    Invalid {
+        /// The file.
+        origin: String,
+        /// Its line, from 1.
+        line: usize,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// A checked policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    origin: String,
+    digest: String,
+    keys: BTreeMap<String, String>,
+    revoked: Vec<(String, usize)>,
+    rules: Vec<Rule>,
+    warnings: Vec<String>,
+}
+
+/// The artifact asking to run: who it says it is and what vouches for it.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    /// Its manifest.
+    pub manifest: &'a Manifest,
+    /// The sha256 of its content (lowercase hex).
+    pub digest: &'a str,
+    /// Names of the policy's trusted keys whose signatures on it verified.
+    pub signers: &'a [String],
+}
+
+/// Why a plugin may not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its digest is on the revocation list.
+    Revoked {
+        /// The policy file.
+        origin: String,
+        /// The line that revokes it.
+        line: usize,
+    },
+    /// No rule admits this build.
+    NotAdmitted {
+        /// The policy file.
+        origin: String,
+        /// For each rule of the same name, why it does not admit this build.
+        near: Vec<String>,
+    },
+    /// Admitted, but its manifest asks for more than the rule grants.
+    Exceeds {
+        /// The policy file.
+        origin: String,
+        /// The rule's line.
+        line: usize,
+        /// What it lacks, each with the policy text that would allow it.
+        missing: Vec<Missing>,
+    },
+}
+
+/// A refusal with the plugin it concerns, for messages.
+pub struct Refused<'a> {
+    /// The refusal.
+    pub refusal: &'a Refusal,
+    /// The candidate.
+    pub candidate: Candidate<'a>,
+}
+
+impl fmt::Display for Refused<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.candidate.manifest;
+        let who = format!(
+            "plugin {} {} (digest {})",
+            m.name, m.version, self.candidate.digest
+        );
+        match self.refusal {
+            Refusal::Revoked { origin, line } => write!(
+                f,
+                "{who} is revoked by {origin} line {line}: it must not run, whoever signed it"
+            ),
+            Refusal::NotAdmitted { origin, near } if near.is_empty() => write!(
+                f,
+                "{who} is not admitted by {origin}: no rule names '{}'. Add one with `exorun policy init {}` (it pins this build's digest), then narrow what it grants",
+                m.name, m.name
+            ),
+            Refusal::NotAdmitted { origin, near } => {
+                write!(f, "{who} is not admitted by {origin}:")?;
+                for why in near {
+                    write!(f, "\n  - {why}")?;
+                }
+                Ok(())
+            }
+            Refusal::Exceeds {
+                origin,
+                line,
+                missing,
+            } => {
+                write!(
+                    f,
+                    "{who} asks for more than its rule ({origin} line {line}) grants:"
+                )?;
+                for what in missing {
+                    write!(f, "\n  - {what}")?;
+                }
+                write!(
+                    f,
+                    "\nGrant these, or set `narrow = true` in the rule to run it without them (each such call is then refused)."
+                )
+            }
+        }
+    }
+}
+
+impl Policy {
+    /// Reads and checks a policy file.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Policy::parse(&text, &path.display().to_string())
+    }
+
+    /// Checks a policy's text; `origin` names it in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+        let file: PolicyFile = toml::from_str(text).map_err(|e| PolicyError::Parse {
+            origin: origin.into(),
+            reason: e.to_string().trim_end().to_string(),
+        })?;
+        let invalid = |problem: Problem| PolicyError::Invalid {
+            origin: origin.into(),
+            line: line_of(text, problem.at),
+            message: problem.message,
+        };
+        let mut keys = BTreeMap::new();
+        for (name, key) in &file.trusted_keys {
+            if !is_minisign_public_key(key.get_ref()) {
+                return Err(invalid(Problem {
+                    at: key.span().start,
+                    message: format!(
+                        "trusted key '{name}' is not a minisign public key: give the base64 line of its .pub file (it starts with RW)"
+                    ),
+                }));
+            }
+            keys.insert(name.clone(), key.get_ref().trim().to_string());
+        }
+        let mut revoked = Vec::new();
+        for digest in &file.revoked {
+            let hex = digest
+                .get_ref()
+                .trim()
+                .trim_start_matches("sha256:")
+                .to_ascii_lowercase();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(Problem {
+                    at: digest.span().start,
+                    message: format!(
+                        "revoked digest '{}' is not a sha256 (64 hex digits)",
+                        digest.get_ref()
+                    ),
+                }));
+            }
+            revoked.push((hex, line_of(text, digest.span().start)));
+        }
+        let names: Vec<&str> = keys.keys().map(String::as_str).collect();
+        let mut problems = Vec::new();
+        let mut rules = Vec::new();
+        for rule in &file.plugins {
+            rules.push(rule::compile(text, rule, &names, &mut problems).map_err(invalid)?);
+        }
+        let warnings = problems
+            .into_iter()
+            .map(|p| format!("{origin} line {}: {}", line_of(text, p.at), p.message))
+            .collect();
+        Ok(Policy {
+            origin: origin.into(),
+            digest: crate::plugin::artifact::digest(text.as_bytes()),
+            keys,
+            revoked,
+            rules,
+            warnings,
+        })
+    }
+
+    /// Where it was read from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The sha256 of the policy text, recorded with each run.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// What is suspicious but allowed (names the cmdlet catalogue does not know).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The trusted keys: name and minisign public key (base64).
+    pub fn trusted_keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.keys.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule that admits `candidate`: revoked digests first, then the first rule of its
+    /// name whose digest and signers it meets.
+    pub fn rule_for(&self, candidate: Candidate<'_>) -> Result<&Rule, Refusal> {
+        if let Some((_, line)) = self.revoked.iter().find(|(d, _)| d == candidate.digest) {
+            return Err(Refusal::Revoked {
+                origin: self.origin.clone(),
+                line: *line,
+            });
+        }
+        let mut near = Vec::new();
+        for rule in self
+            .rules
+            .iter()
+            .filter(|r| r.name == candidate.manifest.name)
+        {
+            if let Some(pinned) = &rule.digest
+                && pinned != candidate.digest
+            {
+                near.push(format!(
+                    "the rule at line {} pins digest {pinned}, this build is {}: if this build was vetted, put its digest in the rule",
+                    rule.line, candidate.digest
+                ));
+                continue;
+            }
+            let signed = rule
+                .signed_by
+                .iter()
+                .filter(|k| candidate.signers.contains(k))
+                .count();
+            if signed < rule.min_signers {
+                let missing: Vec<&str> = rule
+                    .signed_by
+                    .iter()
+                    .filter(|k| !candidate.signers.contains(k))
+                    .map(String::as_str)
+                    .collect();
+                near.push(format!(
+                    "the rule at line {} needs {} signature(s) of {}; it has {} (missing: {})",
+                    rule.line,
+                    rule.min_signers,
+                    rule.signed_by.join(", "),
+                    signed,
+                    missing.join(", ")
+                ));
+                continue;
+            }
+            return Ok(rule);
+        }
+        Err(Refusal::NotAdmitted {
+            origin: self.origin.clone(),
+            near,
+        })
+    }
+
+    /// Admits `candidate` and gives its effective rights, or says why it may not run.
+    pub fn admit(&self, candidate: Candidate<'_>) -> Result<Grant, Refusal> {
+        let rule = self.rule_for(candidate)?;
+        let source = format!("{} line {}", self.origin, rule.line);
+        Grant::intersect(candidate.manifest, rule, source).map_err(|missing| Refusal::Exceeds {
+            origin: self.origin.clone(),
+            line: rule.line,
+            missing,
+        })
+    }
+}
+
+/// The base64 line of a minisign public key: "Ed", an 8-byte key id, a 32-byte key.
+fn is_minisign_public_key(text: &str) -> bool {
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .is_ok_and(|bytes| bytes.len() == 42 && bytes.starts_with(b"Ed"))
+}
+
+/// Where a policy is looked for when neither `--policy` nor `EXORUN_POLICY` nor the profile
+/// names one: the user's, then the machine's.
+pub fn default_paths() -> Vec<PathBuf> {
+    let user = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::home_dir().map(|h| h.join(".config")))
+        .map(|d| d.join("exorun").join("policy.toml"));
+    user.into_iter()
+        .chain(std::iter::once(PathBuf::from("/etc/exorun/policy.toml")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
