@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use exorun::Connection;
 use exorun::config::{CredentialSpec, Settings};
 use exorun::exchange::Surface;
+use exorun::policy::Grant;
 use exorun::runtime::{
-    LoadKind, MemoryCheckpoints, NoProgress, RunRequest, Runtime, RuntimeSettings, VecSink,
+    LoadKind, MemoryCheckpoints, NoProgress, Plugin, RunRequest, Runtime, RuntimeSettings, VecSink,
 };
 use exorun::secret::SecretSource;
 use serde_json::Value;
@@ -143,12 +144,13 @@ async fn load_vs_compile(name: &str) {
     );
 }
 
-fn request(connection: &Connection, input: &str) -> (RunRequest, Arc<VecSink>) {
+fn request(plugin: &Plugin, connection: &Connection, input: &str) -> (RunRequest, Arc<VecSink>) {
     let sink = Arc::new(VecSink::new());
     let request = RunRequest {
         input: input.into(),
         config: Default::default(),
         exchange: connection.exchange().clone(),
+        grant: Arc::new(Grant::from_manifest(plugin.manifest())),
         limits: exorun::runtime::RunLimits {
             memory_bytes: 64 << 20,
             timeout: Duration::from_secs(600),
@@ -245,7 +247,7 @@ fn main() {
         }
         let mut warm = Vec::new();
         for _ in 0..2000 {
-            let (request, _) = request(&connection, r#"{"attempt": "none"}"#);
+            let (request, _) = request(&hostile, &connection, r#"{"attempt": "none"}"#);
             let started = Instant::now();
             let _ = runtime.run(&hostile, request).await;
             warm.push(started.elapsed());
@@ -272,7 +274,7 @@ fn main() {
                 connection.exchange().invoke(Surface::Exchange, "Get-RecipientPermission", params).await.expect("send as");
             }
             let direct_time = started.elapsed();
-            let (request, _) = request(&connection, &input);
+            let (request, _) = request(&audit, &connection, &input);
             let started = Instant::now();
             let outcome = runtime.run(&audit, request).await.expect("audit run");
             let plugin_time = started.elapsed();

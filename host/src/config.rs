@@ -108,6 +108,8 @@ pub struct Settings {
     pub max_concurrency: Option<usize>,
     /// Record changing cmdlets instead of sending them.
     pub dry_run: Option<bool>,
+    /// The operator's policy file for plugin runs with these settings.
+    pub policy: Option<PathBuf>,
 }
 
 impl Settings {
@@ -126,6 +128,7 @@ impl Settings {
             page_size: self.page_size.or(lower.page_size),
             max_concurrency: self.max_concurrency.or(lower.max_concurrency),
             dry_run: self.dry_run.or(lower.dry_run),
+            policy: self.policy.or(lower.policy),
         }
     }
 }
@@ -223,6 +226,8 @@ pub struct Profile {
     pub page_size: Option<usize>,
     /// Concurrent requests per tenant.
     pub max_concurrency: Option<usize>,
+    /// The operator's policy file for plugin runs with this profile.
+    pub policy: Option<PathBuf>,
 }
 
 /// A command as a profile writes it: `"az account get-access-token --resource {resource}"`, or
@@ -446,6 +451,7 @@ impl Profile {
             page_size: self.page_size,
             max_concurrency: self.max_concurrency,
             dry_run: None,
+            policy: self.policy.as_ref().map(rel),
         })
     }
 }

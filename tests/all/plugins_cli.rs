@@ -22,14 +22,31 @@ fn cache_dir() -> String {
     dir.display().to_string()
 }
 
-/// `exorun <global flags> run <plugin> ...` as the admin app, with its own checkpoint directory.
+/// A policy admitting plugin `name` with exactly what its manifest requests, written by
+/// `exorun policy init` into the emulator's scratch directory (once).
+pub fn policy_for(sim: &Sim, name: &str) -> PathBuf {
+    let path = sim.dir.path().join(format!("policy-{name}.toml"));
+    if !path.exists() {
+        let (ok, _, err) = run(exorun(sim)
+            .args(["policy", "init", &plugin(name), "--out"])
+            .arg(&path));
+        assert!(ok, "policy init: {err}");
+    }
+    path
+}
+
+/// `exorun <global flags> run <plugin> ...` as the admin app, with its own checkpoint directory,
+/// under a policy that grants what the plugin requests.
 fn exorun_run(sim: &Sim, name: &str, args: &[&str]) -> Command {
+    let policy = policy_for(sim, name);
     let mut command = exorun(sim);
     command
         .args(pfx_flags(sim, "exorun-admin"))
         .args(["run", &plugin(name), "--cache-dir", &cache_dir()])
         .arg("--checkpoint-dir")
         .arg(sim.dir.path().join("checkpoints"))
+        .arg("--policy")
+        .arg(policy)
         .args(args);
     command
 }

@@ -256,20 +256,39 @@ impl ConnectionArgs {
             page_size: self.page_size,
             max_concurrency: self.max_concurrency,
             dry_run: None,
+            policy: None,
         })
     }
 
-    /// Flags over environment over profile.
-    pub fn settings(&self) -> anyhow::Result<Settings> {
+    /// The config file: `--config-file`/`EXORUN_CONFIG` (which must exist), else the default
+    /// path (which may not).
+    fn config_path(&self) -> (Option<PathBuf>, bool) {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let (path, must_exist) = match self
+        match self
             .config_file
             .clone()
             .or_else(|| env("EXORUN_CONFIG").map(PathBuf::from))
         {
             Some(path) => (Some(path), true),
             None => (config::default_config_path(), false),
+        }
+    }
+
+    /// The settings of profile `name` alone: a policy that names the credential profile a
+    /// plugin runs with is not overridden by the sign-in flags or the environment.
+    pub fn profile_settings(&self, name: &str) -> anyhow::Result<Settings> {
+        let (Some(path), _) = self.config_path() else {
+            anyhow::bail!(
+                "there is no config file to read profile '{name}' from: pass --config-file"
+            );
         };
+        Ok(ConfigFile::load(&path, true)?.settings(Some(name), &path)?)
+    }
+
+    /// Flags over environment over profile.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (path, must_exist) = self.config_path();
         let profile_name = self.profile.clone().or_else(|| env("EXORUN_PROFILE"));
         let profile = match &path {
             Some(path) => {

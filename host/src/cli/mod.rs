@@ -9,6 +9,7 @@ mod examples;
 mod invoke;
 mod output;
 mod plugin;
+mod policy;
 mod raw_row;
 mod run;
 
@@ -68,6 +69,9 @@ enum Command {
     /// Plugin artifacts: inspect, check, pack.
     #[command(subcommand)]
     Plugin(plugin::PluginCmd),
+    /// The operator's policy: init, check, explain.
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
     /// Print a shell completion script.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(completions::CompletionsCmd),
@@ -118,6 +122,7 @@ pub fn main() -> ExitCode {
             Command::Doctor(c) => c.command.run(&c.sign_in.over(before)).await,
             Command::Cert(cmd) => cmd.run(),
             Command::Plugin(cmd) => cmd.run().await,
+            Command::Policy(cmd) => cmd.run(),
             Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
             Command::Completions(cmd) => cmd.run(),
         }

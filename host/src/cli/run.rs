@@ -11,13 +11,15 @@ use anyhow::Context;
 use clap::Args;
 
 use exorun::Connection;
+use exorun::policy::Grant;
 use exorun::runtime::{
-    FileCheckpoints, LogProgress, ProgressSink, Record, RecordSink, RunRequest, Runtime,
+    FileCheckpoints, LogProgress, ProgressSink, Record, RecordSink, RunLimits, RunRequest, Runtime,
     RuntimeSettings,
 };
 
 use super::ConnectionArgs;
 use super::output::{Format, Progress, RowSink, count};
+use super::policy::{PolicyArg, admit};
 
 /// Run a plugin in the sandbox.
 #[derive(Args, Debug)]
@@ -51,6 +53,8 @@ pub struct RunCmd {
     /// Where checkpoints are kept so an interrupted run can resume (default ~/.local/state/exorun/checkpoints).
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
+    #[command(flatten)]
+    policy: PolicyArg,
 }
 
 /// `--input`: a JSON object given inline, or `@FILE`.
@@ -212,6 +216,52 @@ impl ProgressSink for BarProgress {
 }
 
 impl RunCmd {
+    /// The run's limits: the manifest's, or the flags', within the policy's caps; a flag above
+    /// a cap is refused rather than cut silently.
+    fn limits(&self, mut limits: RunLimits, grant: &Grant) -> anyhow::Result<RunLimits> {
+        let caps = grant.caps;
+        let above = |what: &str, asked: String, cap: String| {
+            anyhow::anyhow!(
+                "{what} {asked} is above what the policy ({}) allows {}: {cap}",
+                grant.source,
+                grant.plugin
+            )
+        };
+        if let Some(cap) = caps.timeout_secs.map(Duration::from_secs) {
+            match self.timeout {
+                Some(asked) if asked > cap => {
+                    return Err(above("--timeout", format!("{asked:?}"), format!("{cap:?}")));
+                }
+                _ => limits.timeout = limits.timeout.min(cap),
+            }
+        }
+        if let Some(timeout) = self.timeout {
+            limits.timeout = timeout;
+        }
+        if let Some(cap) = caps.memory_mb.map(|m| m << 20) {
+            match self.memory {
+                Some(asked) if asked > cap => {
+                    return Err(above(
+                        "--memory",
+                        format!("{} MiB", asked >> 20),
+                        format!("{} MiB", cap >> 20),
+                    ));
+                }
+                _ => limits.memory_bytes = limits.memory_bytes.min(cap),
+            }
+        }
+        if let Some(memory) = self.memory {
+            limits.memory_bytes = memory;
+        }
+        limits.fuel = match (self.fuel, caps.fuel) {
+            (Some(asked), Some(cap)) if asked > cap => {
+                return Err(above("--fuel", asked.to_string(), cap.to_string()));
+            }
+            (asked, cap) => asked.or(cap),
+        };
+        Ok(limits)
+    }
+
     fn input(&self) -> anyhow::Result<String> {
         match &self.input {
             Input::Inline(text) => Ok(text.clone()),
@@ -224,29 +274,36 @@ impl RunCmd {
         }
     }
 
-    /// Runs the command.
+    /// Runs the command: the plugin runs only if the policy admits it, with the grant's
+    /// rights, limits and credential profile.
     pub async fn run(self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
         let input = self.input()?;
         let config = self.config.iter().cloned().collect();
         let mut settings = args.settings()?;
-        if self.dry_run {
-            settings.dry_run = Some(true);
-        }
-        let connection = Connection::open(settings)?;
+        let policy = self.policy.load(settings.policy.clone(), &self.plugin)?;
         let mut runtime_settings = RuntimeSettings::default();
         if let Some(dir) = &self.cache_dir {
             runtime_settings.cache_dir = Some(dir.clone());
         }
         let runtime = Runtime::new(runtime_settings)?;
         let plugin = runtime.load(self.plugin.as_path()).await?;
-        let mut limits = plugin.default_limits();
-        if let Some(timeout) = self.timeout {
-            limits.timeout = timeout;
+        let grant = admit(&policy, plugin.manifest(), plugin.digest())?;
+        for withheld in &grant.withheld {
+            eprintln!("exorun: policy: {} runs without {withheld}", grant.plugin);
         }
-        if let Some(memory) = self.memory {
-            limits.memory_bytes = memory;
+        if let Some(profile) = &grant.profile {
+            settings = args.profile_settings(profile).with_context(|| {
+                format!(
+                    "the policy ({}) runs {} with profile '{profile}'",
+                    grant.source, grant.plugin
+                )
+            })?;
         }
-        limits.fuel = self.fuel;
+        if self.dry_run {
+            settings.dry_run = Some(true);
+        }
+        let connection = Connection::open(settings)?;
+        let limits = self.limits(plugin.default_limits(), &grant)?;
         let checkpoint_dir = self
             .checkpoint_dir
             .clone()
@@ -274,6 +331,7 @@ impl RunCmd {
                     input,
                     config,
                     exchange: connection.exchange().clone(),
+                    grant: Arc::new(grant),
                     limits,
                     sink: sink.clone(),
                     checkpoints: Arc::new(FileCheckpoints::new(checkpoint_dir)),

@@ -1,10 +1,12 @@
 //! A plugin's manifest: who it is, which cmdlets (and parameters) it calls, whether it changes
-//! anything, the limits it needs, the input it takes and the operator settings it reads. The runtime refuses any cmdlet or
-//! parameter a plugin did not declare; the operator's policy will narrow it further.
+//! anything, the limits it needs, the input it takes and the operator settings it reads. What
+//! it declares is the most it can get: the operator's policy grants at most that
+//! ([`crate::policy::Grant`]).
 
 use serde::{Deserialize, Serialize};
 
 use super::input::InputSchema;
+use crate::exchange::is_mutating;
 
 /// Manifest of one plugin, as written in its `manifest.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,9 +81,6 @@ pub enum ManifestError {
     Invalid(String),
 }
 
-/// Verbs of cmdlets that only read.
-const READ_VERBS: [&str; 5] = ["Get", "Test", "Search", "Export", "Resolve"];
-
 impl Manifest {
     /// Parses and checks a manifest.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
@@ -130,8 +129,7 @@ impl Manifest {
                     cmdlet.name
                 ));
             }
-            let reads = READ_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb));
-            if !reads && !self.mutates {
+            if is_mutating(&cmdlet.name) && !self.mutates {
                 return invalid(format!(
                     "{} changes things but the manifest says mutates = false",
                     cmdlet.name
@@ -189,41 +187,6 @@ impl Manifest {
         }
         Ok(())
     }
-
-    /// The declaration of `cmdlet` (any case) on the given surface, if declared.
-    pub fn cmdlet(&self, cmdlet: &str, compliance: bool) -> Option<&CmdletUse> {
-        self.cmdlets
-            .iter()
-            .find(|c| c.compliance == compliance && c.name.eq_ignore_ascii_case(cmdlet))
-    }
-
-    /// Checks a call against the declarations; the error says what was not declared.
-    pub fn allows(
-        &self,
-        cmdlet: &str,
-        parameters: &serde_json::Map<String, serde_json::Value>,
-        compliance: bool,
-    ) -> Result<(), String> {
-        let Some(declared) = self.cmdlet(cmdlet, compliance) else {
-            return Err(format!(
-                "plugin {} did not declare the cmdlet {cmdlet} in its manifest",
-                self.name
-            ));
-        };
-        for name in parameters.keys().filter(|k| !k.contains('@')) {
-            if !declared
-                .parameters
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(name))
-            {
-                return Err(format!(
-                    "plugin {} did not declare the parameter -{name} of {cmdlet} in its manifest",
-                    self.name
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -272,22 +235,9 @@ memory_mb = 64
     }
 
     #[test]
-    fn parses_and_checks_calls() {
+    fn parses_and_prints_back() {
         let m = Manifest::parse(INVENTORY).unwrap();
-        let mut params = serde_json::Map::new();
-        params.insert("resultsize".into(), "Unlimited".into());
-        assert!(m.allows("get-mailbox", &params, false).is_ok());
-        params.insert("Identity".into(), "x".into());
-        assert!(
-            m.allows("Get-Mailbox", &params, false)
-                .unwrap_err()
-                .contains("-Identity")
-        );
-        assert!(
-            m.allows("Set-Mailbox", &serde_json::Map::new(), false)
-                .unwrap_err()
-                .contains("Set-Mailbox")
-        );
+        assert_eq!(m.cmdlets[0].parameters, ["ResultSize", "Filter"]);
         assert_eq!(Manifest::parse(&m.to_toml()).unwrap(), m);
     }
 

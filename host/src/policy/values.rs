@@ -34,6 +34,36 @@ impl ValueCheck {
             && self.max.is_none()
     }
 
+    /// What it allows, in words: "required, matches *@contoso.com", "any value".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.required {
+            parts.push("required".to_string());
+        }
+        if let Some(values) = &self.values {
+            let list: Vec<String> = values.iter().map(shown).collect();
+            parts.push(format!("one of {}", list.join(", ")));
+        }
+        if !self.globs.is_empty() {
+            let globs: Vec<&str> = self.globs.iter().map(|(p, _)| p.as_str()).collect();
+            parts.push(format!("matches {}", globs.join(" or ")));
+        }
+        if !self.regexes.is_empty() {
+            let res: Vec<String> = self.regexes.iter().map(|(p, _)| format!("/{p}/")).collect();
+            parts.push(format!("matches {}", res.join(" or ")));
+        }
+        match (self.min, self.max) {
+            (Some(min), Some(max)) => parts.push(format!("{min} to {max}")),
+            (Some(min), None) => parts.push(format!("at least {min}")),
+            (None, Some(max)) => parts.push(format!("at most {max}")),
+            (None, None) => {}
+        }
+        if self.is_open() {
+            parts.push("any value".into());
+        }
+        parts.join(", ")
+    }
+
     /// Checks `value`; each item of a list must pass. The error says what the policy allows.
     pub fn check(&self, value: &Value) -> Result<(), String> {
         match value {

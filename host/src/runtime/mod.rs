@@ -20,6 +20,8 @@
 //!         input: r#"{"statistics": true}"#.into(),
 //!         config: Default::default(),
 //!         exchange: connection.exchange().clone(),
+//!         // Run with what its manifest asks for; the CLI takes the operator's policy instead.
+//!         grant: Arc::new(exorun::policy::Grant::from_manifest(plugin.manifest())),
 //!         limits: plugin.default_limits(),
 //!         sink: Arc::new(JsonLinesSink::new(std::io::BufWriter::new(std::io::stdout()))),
 //!         checkpoints: Arc::new(MemoryCheckpoints::new()),

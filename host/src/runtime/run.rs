@@ -27,6 +27,7 @@ use super::state::{MemoryLimiter, RunState};
 use super::stdio::Capture;
 use crate::exchange::ExchangeClient;
 use crate::plugin::manifest::Manifest;
+use crate::policy::{Gate, Grant};
 
 /// Memory a run gets when its manifest does not say.
 pub const DEFAULT_MEMORY_MB: u64 = 64;
@@ -73,6 +74,9 @@ pub struct RunRequest {
     pub config: BTreeMap<String, String>,
     /// The tenant's Exchange client (its settings decide dry run and page size).
     pub exchange: ExchangeClient,
+    /// What the plugin may do: the policy's [`Grant`] for it (or, for a library user who is
+    /// the operator, [`Grant::from_manifest`]).
+    pub grant: Arc<Grant>,
     /// The run's limits (see [`Plugin::default_limits`]).
     pub limits: RunLimits,
     /// Where the plugin's records go.
@@ -92,7 +96,7 @@ pub struct RunOutcome {
     pub records: u64,
     /// Cmdlets admitted (sent, or recorded in a dry run).
     pub cmdlet_calls: u64,
-    /// Cmdlets or parameters refused because the manifest does not declare them.
+    /// Calls the grant refused.
     pub denied: u64,
     /// What the plugin printed on stdout and stderr (the last 64 KiB; also logged).
     pub captured_output: String,
@@ -123,6 +127,10 @@ impl Runtime {
             .manifest
             .accepts_config(request.config.keys().map(String::as_str))
             .map_err(RunError::Config)?;
+        request
+            .grant
+            .check_config(request.config.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(RunError::Config)?;
         let pre = match request.limits.fuel {
             None => plugin.pre.clone(),
             Some(_) => self.metered(plugin).await?,
@@ -142,8 +150,7 @@ impl Runtime {
         let key = CheckpointKey::new(&name, &request.input);
         let parts = StateParts {
             exchange: ExchangeHost::new(
-                Some(request.exchange),
-                manifest,
+                Gate::new(request.grant, Some(request.exchange)),
                 deadline,
                 limits.memory_bytes,
             ),
@@ -205,8 +212,8 @@ impl Runtime {
         Ok(RunOutcome {
             summary,
             records: state.output.records,
-            cmdlet_calls: state.exchange.calls,
-            denied: state.exchange.denied,
+            cmdlet_calls: state.exchange.gate.calls,
+            denied: state.exchange.gate.denied,
             captured_output: captured,
         })
     }
@@ -234,7 +241,11 @@ impl Runtime {
         let capture = Capture::new(name);
         let sink: Arc<VecSink> = Arc::new(VecSink::new());
         let parts = StateParts {
-            exchange: ExchangeHost::new(None, plugin.manifest.clone(), deadline, memory_bytes),
+            exchange: ExchangeHost::new(
+                Gate::new(Arc::new(Grant::from_manifest(&plugin.manifest)), None),
+                deadline,
+                memory_bytes,
+            ),
             sink: sink.clone(),
             config: BTreeMap::new(),
             checkpoint: CheckpointHost::new(

@@ -1,20 +1,19 @@
-//! `exchange`: cmdlets a plugin asks for, checked against its manifest before anything is sent,
-//! then run with the tenant's credential by the [`ExchangeClient`], which the plugin never sees.
+//! `exchange`: cmdlets a plugin asks for, checked by the policy [`Gate`] against the run's
+//! grant before anything is sent, then run with the tenant's credential by the Exchange client,
+//! which the plugin never sees.
 //!
-//! A cmdlet runs on Exchange Online unless the manifest declares it for Security & Compliance
-//! only. Changes in a dry run are recorded by the client and reported to the plugin as
-//! `dry-run`. Every wait on the service is bounded by the run's deadline: epochs interrupt
-//! WebAssembly, not the host.
+//! Changes in a dry run are recorded by the client and reported to the plugin as `dry-run`.
+//! Every wait on the service is bounded by the run's deadline: epochs interrupt WebAssembly, not
+//! the host.
 
 use std::future::Future;
-use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::time::Instant;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 
-use crate::exchange::{ExchangeClient, ExchangeError, Query, RawRow, Surface, is_mutating};
-use crate::plugin::manifest::Manifest;
+use crate::exchange::{ExchangeError, Query, RawRow};
+use crate::policy::Gate;
+use crate::policy::gate::{Admitted, Refusal};
 use crate::runtime::bindings::exorun::plugin::exchange::{self, CmdletError};
 use crate::runtime::error::DeadlineReached;
 use crate::runtime::state::RunState;
@@ -38,90 +37,38 @@ enum QueryKind {
 
 /// The `exchange` interface of one run.
 pub(crate) struct ExchangeHost {
-    /// `None` when the plugin was only started to check it (no tenant, no `run`).
-    client: Option<ExchangeClient>,
-    manifest: Arc<Manifest>,
+    /// Checks each call against the run's grant; only it hands out queries.
+    pub(crate) gate: Gate,
     deadline: Instant,
     /// Bytes of results one `invoke` may collect: what fits in the plugin's memory.
     invoke_limit: u64,
     queries: ResourceTable,
     open_queries: usize,
-    /// Cmdlets admitted (sent, or recorded in a dry run).
-    pub(crate) calls: u64,
-    /// Cmdlets or parameters refused because the manifest does not declare them.
-    pub(crate) denied: u64,
 }
 
 impl ExchangeHost {
-    /// Cmdlets for the plugin with `manifest` through `client`, until `deadline`; `invoke`
-    /// results are limited to `invoke_limit` bytes.
-    pub(crate) fn new(
-        client: Option<ExchangeClient>,
-        manifest: Arc<Manifest>,
-        deadline: Instant,
-        invoke_limit: u64,
-    ) -> ExchangeHost {
+    /// Cmdlets admitted by `gate`, until `deadline`; `invoke` results are limited to
+    /// `invoke_limit` bytes.
+    pub(crate) fn new(gate: Gate, deadline: Instant, invoke_limit: u64) -> ExchangeHost {
         ExchangeHost {
-            client,
-            manifest,
+            gate,
             deadline,
             invoke_limit,
             queries: ResourceTable::new(),
             open_queries: 0,
-            calls: 0,
-            denied: 0,
         }
     }
 
-    /// Checks a call: there is a tenant, the parameters are a JSON object and the manifest
-    /// declares the cmdlet and each parameter. Gives the client and the surface to run it on,
-    /// and whether the call is a change recorded instead of sent (dry run).
+    /// The gate's decision, as the plugin is told it.
     fn admit(&mut self, cmdlet: &str, parameters: &str) -> Result<Admitted, CmdletError> {
-        let Some(client) = self.client.clone() else {
-            return Err(CmdletError::Unauthorized(format!(
-                "{cmdlet} was not sent: the plugin was started without a tenant, only to check it"
-            )));
-        };
-        let parameters = match serde_json::from_str::<Value>(parameters) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                return Err(CmdletError::InvalidParameter(format!(
-                    "the parameters of {cmdlet} must be a JSON object, like {{\"Identity\": \"ann@contoso.com\"}}"
-                )));
-            }
-            Err(e) => {
-                return Err(CmdletError::InvalidParameter(format!(
-                    "the parameters of {cmdlet} are not JSON: {e}"
-                )));
-            }
-        };
-        let compliance = self.manifest.cmdlet(cmdlet, false).is_none()
-            && self.manifest.cmdlet(cmdlet, true).is_some();
-        if let Err(why) = self.manifest.allows(cmdlet, &parameters, compliance) {
-            self.denied += 1;
-            tracing::warn!(target: "exorun::plugin", plugin = %self.manifest.name, cmdlet, "denied: {why}");
-            return Err(CmdletError::Denied(why));
-        }
-        self.calls += 1;
-        tracing::debug!(target: "exorun::plugin", plugin = %self.manifest.name, cmdlet, "cmdlet admitted");
-        let surface = if compliance {
-            Surface::Compliance
-        } else {
-            Surface::Exchange
-        };
-        let rehearsal = client.settings().dry_run && is_mutating(cmdlet);
-        Ok(Admitted {
-            query: client.query(surface, cmdlet, parameters),
-            rehearsal,
-        })
+        self.gate
+            .admit(cmdlet, parameters)
+            .map_err(|refusal| match refusal {
+                Refusal::Denied(why) => CmdletError::Denied(why),
+                Refusal::Malformed(why) => CmdletError::InvalidParameter(why),
+                Refusal::NoTenant(why) => CmdletError::Unauthorized(why),
+            })
     }
-}
-
-/// A call the manifest allows, ready to send.
-struct Admitted {
-    query: Query,
-    /// A change in a dry run: recorded, not sent.
-    rehearsal: bool,
 }
 
 /// Waits for `work` until `deadline`; past it the run is over (the call traps).

@@ -1,0 +1,254 @@
+//! `exorun policy init|check|explain`, and finding and applying the policy `exorun run`
+//! enforces.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use exorun::plugin::artifact::{digest, read_manifest};
+use exorun::plugin::manifest::Manifest;
+use exorun::policy::{Candidate, Grant, Policy, Refused, default_paths, init};
+
+/// `--policy`: where the operator's policy is.
+#[derive(Args, Clone, Debug, Default)]
+pub struct PolicyArg {
+    /// The operator's policy file (default: the profile's `policy`, then
+    /// ~/.config/exorun/policy.toml, then /etc/exorun/policy.toml)
+    #[arg(long, env = "EXORUN_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+impl PolicyArg {
+    /// The policy file: `--policy`/`EXORUN_POLICY`, else the profile's, else the first default
+    /// that exists.
+    fn path(&self, from_profile: Option<PathBuf>) -> Option<PathBuf> {
+        self.policy
+            .clone()
+            .or(from_profile)
+            .or_else(|| default_paths().into_iter().find(|p| p.exists()))
+    }
+
+    /// Reads the policy; none configured is an error that says how to make one.
+    pub fn load(&self, from_profile: Option<PathBuf>, plugin: &Path) -> anyhow::Result<Policy> {
+        let Some(path) = self.path(from_profile) else {
+            let defaults: Vec<String> = default_paths()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            anyhow::bail!(
+                "no policy is configured, and exorun runs no plugin without one (deny by default).\n  \
+                 Make one that admits this plugin with exactly what its manifest asks for:\n    \
+                 exorun policy init {plugin} --out {first}\n  \
+                 then narrow it (`exorun policy explain {plugin}` shows the result). Or name a policy \
+                 with --policy FILE or EXORUN_POLICY; looked in: {all}",
+                plugin = plugin.display(),
+                first = defaults.first().map_or("policy.toml", String::as_str),
+                all = defaults.join(", ")
+            );
+        };
+        Ok(Policy::load(&path)?)
+    }
+}
+
+/// The plugin's grant under `policy`, or the refusal with its reasons.
+pub fn admit(policy: &Policy, manifest: &Manifest, digest: &str) -> anyhow::Result<Grant> {
+    let candidate = Candidate {
+        manifest,
+        digest,
+        signers: &[],
+    };
+    policy.admit(candidate).map_err(|refusal| {
+        anyhow::anyhow!(
+            "{}",
+            Refused {
+                refusal: &refusal,
+                candidate
+            }
+        )
+    })
+}
+
+/// Policy commands.
+#[derive(Subcommand, Debug)]
+pub enum PolicyCmd {
+    /// Write a starting policy that pins each plugin's digest with exactly what its manifest
+    /// requests (commented, to narrow).
+    Init(Init),
+    /// Check a policy file: errors point at the line.
+    Check(Check),
+    /// Show what a plugin may do under the policy, or why it may not run and what would allow it.
+    Explain(Explain),
+}
+
+/// Options of `policy init`.
+#[derive(Args, Debug)]
+pub struct Init {
+    /// The plugin artifacts (.wasm).
+    #[arg(required = true)]
+    plugins: Vec<PathBuf>,
+    /// Write the policy here instead of to stdout (an existing file is not overwritten).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// Options of `policy check`.
+#[derive(Args, Debug)]
+pub struct Check {
+    /// The policy file (default: as `exorun run` finds it).
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    policy: PolicyArg,
+}
+
+/// Options of `policy explain`.
+#[derive(Args, Debug)]
+pub struct Explain {
+    /// The plugin artifact (.wasm).
+    plugin: PathBuf,
+    #[command(flatten)]
+    policy: PolicyArg,
+}
+
+impl PolicyCmd {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            PolicyCmd::Init(cmd) => cmd.run(),
+            PolicyCmd::Check(cmd) => cmd.run(),
+            PolicyCmd::Explain(cmd) => cmd.run(),
+        }
+    }
+}
+
+/// A plugin's manifest and content digest, read without running any of its code.
+fn identify(path: &Path) -> anyhow::Result<(Manifest, String)> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let manifest = read_manifest(&bytes, &path.display().to_string())?;
+    Ok((manifest, digest(&bytes)))
+}
+
+impl Init {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let plugins = self
+            .plugins
+            .iter()
+            .map(|p| identify(p))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let text = init::starting_policy(&plugins);
+        match &self.out {
+            Some(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .with_context(|| {
+                        format!(
+                            "cannot create {} (an existing policy is never overwritten: remove it or pick another name)",
+                            path.display()
+                        )
+                    })?;
+                file.write_all(text.as_bytes())?;
+                eprintln!(
+                    "wrote {}: {} plugin(s) pinned by digest; narrow it, then `exorun policy check {}`",
+                    path.display(),
+                    plugins.len(),
+                    path.display()
+                );
+            }
+            None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl Check {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let path = self.file.or_else(|| self.policy.path(None)).context(
+            "no policy file given or found: name one, e.g. `exorun policy check policy.toml`",
+        )?;
+        let policy = Policy::load(&path)?;
+        for warning in policy.warnings() {
+            eprintln!("warning: {warning}");
+        }
+        println!(
+            "{}: ok — {} rule(s), {} trusted key(s), digest {}",
+            path.display(),
+            policy.rules().len(),
+            policy.trusted_keys().count(),
+            policy.digest()
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl Explain {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let policy = self.policy.load(None, &self.plugin)?;
+        let (manifest, digest) = identify(&self.plugin)?;
+        let grant = match admit(&policy, &manifest, &digest) {
+            Ok(grant) => grant,
+            Err(refused) => {
+                eprintln!("{refused}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "plugin {} {} (digest {digest})\n  admitted by {}",
+            manifest.name, manifest.version, grant.source
+        )?;
+        match &grant.profile {
+            Some(profile) => writeln!(out, "  credential: profile '{profile}' of the config file")?,
+            None => writeln!(out, "  credential: the sign-in options of the command line")?,
+        }
+        writeln!(out, "  cmdlets:")?;
+        for cmdlet in &grant.cmdlets {
+            let note = match (cmdlet.mutating, cmdlet.compliance) {
+                (true, true) => " (changes; Security & Compliance)",
+                (true, false) => " (changes)",
+                (false, true) => " (Security & Compliance)",
+                (false, false) => "",
+            };
+            writeln!(out, "    {}{note}", cmdlet.name)?;
+            for (name, check) in &cmdlet.parameters {
+                writeln!(out, "      -{name}: {}", check.describe())?;
+            }
+        }
+        let changes = match (grant.read_only, grant.max_mutations) {
+            (true, _) => "none (read-only)".to_string(),
+            (false, Some(max)) => format!("at most {max} per run"),
+            (false, None) => "no limit".to_string(),
+        };
+        writeln!(out, "  changes: {changes}")?;
+        let caps = [
+            ("memory", grant.caps.memory_mb.map(|m| format!("{m} MiB"))),
+            ("time", grant.caps.timeout_secs.map(|s| format!("{s} s"))),
+            ("fuel", grant.caps.fuel.map(|f| f.to_string())),
+        ];
+        for (what, cap) in caps {
+            if let Some(cap) = cap {
+                writeln!(out, "  {what}: at most {cap}")?;
+            }
+        }
+        if let Some(config) = &grant.config {
+            if config.is_empty() {
+                writeln!(out, "  settings: none allowed")?;
+            }
+            for (key, check) in config {
+                writeln!(out, "  setting {key}: {}", check.describe())?;
+            }
+        }
+        for withheld in &grant.withheld {
+            writeln!(out, "  withheld (narrow = true): {withheld}")?;
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
