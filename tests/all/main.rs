@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod invoke_cli;
 mod plugins_cli;
+mod policy_cli;
 mod runtime;
 mod secrets;
 mod support;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use exorun::Connection;
 use exorun::config::Settings;
 use exorun::exchange::{Parameters, Surface};
+use exorun::policy::Grant;
 use exorun::runtime::{
     CheckpointKey, CheckpointStore, LoadKind, MemoryCheckpoints, NoProgress, Plugin, Record,
     RecordSink, RunError, RunOutcome, RunRequest, Runtime, RuntimeSettings, VecSink,
@@ -54,6 +55,7 @@ fn request(
         input: input.to_string(),
         config: BTreeMap::new(),
         exchange: connection.exchange().clone(),
+        grant: Arc::new(Grant::from_manifest(plugin.manifest())),
         limits: plugin.default_limits(),
         sink,
         checkpoints: Arc::new(MemoryCheckpoints::new()),

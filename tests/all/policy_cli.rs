@@ -1,0 +1,473 @@
+//! The operator's policy from the command line, against the emulator: a plugin runs only if the
+//! policy admits its build, with what its rule grants; refused calls never reach the service
+//! (the emulator's request log shows what was sent).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::cli::{exorun, pfx_flags, run};
+use crate::support::{Sim, artifact, start_with};
+
+fn plugin(name: &str) -> String {
+    artifact(name).display().to_string()
+}
+
+/// The starting policy `exorun policy init` writes for these plugins.
+fn init(sim: &Sim, names: &[&str]) -> String {
+    let (ok, out, err) = run(exorun(sim)
+        .args(["policy", "init"])
+        .args(names.iter().map(|n| plugin(n))));
+    assert!(ok, "policy init: {err}");
+    out
+}
+
+/// `text` with `from` replaced by `to`, which must be there.
+fn edit(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "the policy has no `{from}`:\n{text}");
+    text.replacen(from, to, 1)
+}
+
+/// `exorun run` of `name` as the admin app under the policy file `policy`.
+fn run_under(sim: &Sim, policy: &Path, name: &str, input: Value) -> Command {
+    let mut command = exorun(sim);
+    command
+        .args(pfx_flags(sim, "exorun-admin"))
+        .args(["run", &plugin(name), "--output", "jsonl", "--input"])
+        .arg(input.to_string())
+        .arg("--cache-dir")
+        .arg(Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-plugin-cache"))
+        .arg("--checkpoint-dir")
+        .arg(sim.dir.path().join("checkpoints"))
+        .arg("--policy")
+        .arg(policy);
+    command
+}
+
+/// The mailboxes of the tenant (UPNs), read through `exorun invoke`.
+fn mailboxes(sim: &Sim, n: usize) -> Vec<String> {
+    let (ok, out, err) = run(exorun(sim).args(pfx_flags(sim, "exorun-admin")).args([
+        "invoke",
+        "Get-Mailbox",
+        "-ResultSize",
+        &n.to_string(),
+        "--output",
+        "jsonl",
+    ]));
+    assert!(ok, "{err}");
+    out.lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["UserPrincipalName"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The cmdlets the emulator received (InvokeCommand), with their parameters.
+async fn sent(sim: &Sim) -> Vec<(String, Value)> {
+    sim.requests()
+        .await
+        .into_iter()
+        .filter(|e| e.endpoint == "invoke")
+        .map(|e| {
+            (
+                e.cmdlet.unwrap_or_default(),
+                e.parameters.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn records(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+async fn sim() -> Sim {
+    start_with(|c| c.scenario.tenants[0].mailboxes = 20).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_policy_nothing_runs_and_the_error_says_how_to_make_one() {
+    let sim = sim().await;
+    let without_policy = |input: Value| {
+        let mut command = exorun(&sim);
+        command
+            .args(pfx_flags(&sim, "exorun-admin"))
+            .args(["run", &plugin("auto-reply"), "--output", "jsonl", "--input"])
+            .arg(input.to_string());
+        command
+    };
+    let (ok, _, err) = run(&mut without_policy(
+        json!({"identities": ["ann@contoso.com"], "state": "Enabled"}),
+    ));
+    assert!(!ok);
+    let default = sim.dir.path().join(".config/exorun/policy.toml");
+    assert!(
+        err.contains("no policy is configured")
+            && err.contains(&format!(
+                "exorun policy init {} --out {}",
+                plugin("auto-reply"),
+                default.display()
+            )),
+        "{err}"
+    );
+    assert!(
+        sim.requests().await.is_empty(),
+        "not even a token was asked for"
+    );
+    // The command the message gives makes a policy where `exorun run` looks by default.
+    let init_default = || {
+        run(exorun(&sim)
+            .args(["policy", "init", &plugin("auto-reply"), "--out"])
+            .arg(&default))
+    };
+    let (ok, _, err) = init_default();
+    assert!(ok, "{err}");
+    let (ok, _, err) = init_default();
+    assert!(!ok && err.contains("never overwritten"), "{err}");
+    let target = mailboxes(&sim, 1).remove(0);
+    let (ok, out, err) = run(&mut without_policy(
+        json!({"identities": [target], "state": "Enabled"}),
+    ));
+    assert!(ok, "{err}");
+    assert_eq!(records(&out)[0]["Result"], "Updated", "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_outside_the_grant_is_refused_and_never_sent() {
+    let sim = sim().await;
+    let policy = edit(
+        &init(&sim, &["auto-reply"]),
+        "Identity = {}  # e.g. { glob = \"*@contoso.com\" } to limit the targets",
+        "Identity = { glob = \"*@contoso.com\", required = true }",
+    );
+    let policy = edit(
+        &policy,
+        "AutoReplyState = {}",
+        "AutoReplyState = { values = [\"Enabled\", \"Disabled\"] }",
+    );
+    let path = sim.write("policy.toml", policy);
+    let inside = mailboxes(&sim, 1).remove(0);
+    let outside = "admin@fabrikam.onmicrosoft.com";
+    let (ok, out, err) = run(&mut run_under(
+        &sim,
+        &path,
+        "auto-reply",
+        json!({"identities": [inside, outside], "state": "Enabled"}),
+    ));
+    assert!(ok, "{err}");
+    let rows = records(&out);
+    assert_eq!(rows[0]["Result"], "Updated");
+    assert_eq!(rows[1]["Result"], "Failed");
+    let detail = rows[1]["Detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("denied: -Identity of Set-MailboxAutoReplyConfiguration: 'admin@fabrikam.onmicrosoft.com' does not match *@contoso.com (policy: "),
+        "{detail}"
+    );
+    assert!(err.contains("1 cmdlet call, 1 denied"), "{err}");
+    let (ok, out, _) = run(&mut run_under(
+        &sim,
+        &path,
+        "auto-reply",
+        json!({"identities": [inside], "state": "Scheduled"}),
+    ));
+    assert!(ok);
+    assert!(
+        records(&out)[0]["Detail"]
+            .as_str()
+            .unwrap()
+            .contains("'Scheduled' is not one of the allowed values")
+    );
+    let sets: Vec<Value> = sent(&sim)
+        .await
+        .into_iter()
+        .filter(|(c, _)| c == "Set-MailboxAutoReplyConfiguration")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(sets.len(), 1, "only the granted change was sent: {sets:?}");
+    assert_eq!(sets[0]["Identity"], inside.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_build_a_revoked_one_or_one_asking_for_more_does_not_run() {
+    let sim = sim().await;
+    let policy = init(&sim, &["auto-reply"]);
+    let digest = policy
+        .lines()
+        .find_map(|l| l.strip_prefix("digest = \""))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let other = "0".repeat(64);
+    let input = json!({"identities": ["ann@contoso.com"], "state": "Enabled"});
+
+    let pinned_elsewhere = sim.write("other.toml", policy.replace(&digest, &other));
+    let (ok, _, err) = run(&mut run_under(
+        &sim,
+        &pinned_elsewhere,
+        "auto-reply",
+        input.clone(),
+    ));
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "plugin auto-reply 0.1.0 (digest {digest}) is not admitted by"
+        )) && err.contains(&format!("pins digest {other}, this build is {digest}")),
+        "{err}"
+    );
+
+    let revoked = sim.write(
+        "revoked.toml",
+        edit(
+            &policy,
+            "# revoked = [\"<sha256>\"]",
+            &format!("revoked = [\"{digest}\"]"),
+        ),
+    );
+    let (ok, _, err) = run(&mut run_under(&sim, &revoked, "auto-reply", input.clone()));
+    assert!(
+        !ok && err.contains("is revoked by") && err.contains("line 10"),
+        "{err}"
+    );
+
+    let read_only = sim.write(
+        "read-only.toml",
+        edit(&policy, "# read_only = true", "read_only = true"),
+    );
+    let (ok, _, err) = run(&mut run_under(
+        &sim,
+        &read_only,
+        "auto-reply",
+        input.clone(),
+    ));
+    assert!(!ok && err.contains("the rule is read_only"), "{err}");
+
+    let small = sim.write(
+        "small.toml",
+        edit(&policy, "memory_mb = 32", "memory_mb = 16"),
+    );
+    let (ok, _, err) = run(&mut run_under(&sim, &small, "auto-reply", input.clone()));
+    assert!(
+        !ok && err.contains("limits.memory_mb: the manifest asks for 32, the rule allows 16"),
+        "{err}"
+    );
+
+    let fewer = sim.write("fewer.toml", edit(&policy, "ExternalMessage = {}\n", ""));
+    let (ok, _, err) = run(&mut run_under(&sim, &fewer, "auto-reply", input.clone()));
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("asks for more than its rule")
+            && err.contains("parameter -ExternalMessage of Set-MailboxAutoReplyConfiguration: add `ExternalMessage = {}`")
+            && err.contains("narrow = true"),
+        "{err}"
+    );
+    let (ok, out, _) = run(exorun(&sim)
+        .args(["policy", "explain", &plugin("auto-reply"), "--policy"])
+        .arg(&fewer));
+    assert!(!ok && out.is_empty());
+    assert!(
+        sent(&sim).await.is_empty(),
+        "nothing was sent for a refused plugin"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narrowed_plugin_runs_without_what_it_was_not_granted() {
+    let sim = sim().await;
+    let policy = init(&sim, &["mailbox-permission-audit"]);
+    let start = policy
+        .find("[[plugin.cmdlet]]\nname = \"Get-RecipientPermission\"")
+        .unwrap();
+    let mut narrowed = policy[..start].to_string();
+    narrowed = edit(&narrowed, "# narrow = true", "narrow = true");
+    let path = sim.write("narrow.toml", &narrowed);
+    let targets = mailboxes(&sim, 2);
+    let (ok, _, err) = run(&mut run_under(
+        &sim,
+        &path,
+        "mailbox-permission-audit",
+        json!({"identities": targets}),
+    ));
+    assert!(
+        err.contains(
+            "policy: mailbox-permission-audit runs without cmdlet Get-RecipientPermission"
+        ),
+        "{err}"
+    );
+    // This plugin gives up at the first refusal: the denial reaches it with the reason.
+    assert!(!ok);
+    assert!(
+        err.contains("Get-RecipientPermission -Identity")
+            && err.contains(
+                "denied: plugin mailbox-permission-audit is not granted Get-RecipientPermission"
+            ),
+        "{err}"
+    );
+    let cmdlets: Vec<String> = sent(&sim).await.into_iter().map(|(c, _)| c).collect();
+    assert!(cmdlets.contains(&"Get-MailboxPermission".to_string()));
+    assert!(
+        !cmdlets.contains(&"Get-RecipientPermission".to_string()),
+        "{cmdlets:?}"
+    );
+
+    let (ok, out, err) = run(exorun(&sim)
+        .args([
+            "policy",
+            "explain",
+            &plugin("mailbox-permission-audit"),
+            "--policy",
+        ])
+        .arg(&path));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("admitted by")
+            && out.contains("withheld (narrow = true): cmdlet Get-RecipientPermission"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_per_run_and_settings_are_capped() {
+    let sim = sim().await;
+    let policy = edit(
+        &init(&sim, &["auto-reply"]),
+        "# max_mutations = 100",
+        "max_mutations = 1",
+    );
+    let path = sim.write("policy.toml", policy);
+    let targets = mailboxes(&sim, 3);
+    let (ok, out, err) = run(&mut run_under(
+        &sim,
+        &path,
+        "auto-reply",
+        json!({"identities": targets, "state": "Enabled"}),
+    ));
+    assert!(ok, "{err}");
+    let results: Vec<Value> = records(&out).iter().map(|r| r["Result"].clone()).collect();
+    assert_eq!(results, ["Updated", "Failed", "Failed"], "{out}");
+    assert!(
+        out.contains("has made the 1 change(s) one run may make"),
+        "{out}"
+    );
+
+    let policy = edit(
+        &init(&sim, &["mailbox-permission-audit"]),
+        "ignore_trustees = {}",
+        "ignore_trustees = { values = [\"svc-backup\"] }",
+    );
+    let path = sim.write("audit.toml", policy);
+    let (ok, _, err) = run(
+        run_under(&sim, &path, "mailbox-permission-audit", json!({}))
+            .args(["--config", "ignore_trustees=everyone"]),
+    );
+    assert!(
+        !ok && err.contains(
+            "setting ignore_trustees: 'everyone' is not one of the allowed values ('svc-backup')"
+        ),
+        "{err}"
+    );
+    let (ok, _, err) = run(
+        run_under(&sim, &path, "mailbox-permission-audit", json!({})).args(["--memory", "1GiB"]),
+    );
+    assert!(
+        !ok && err.contains("--memory 1024 MiB is above what the policy"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_picks_the_credential_a_plugin_runs_with() {
+    let sim = sim().await;
+    let reader = sim.app("exorun-reader");
+    let info = sim.info();
+    let config = format!(
+        "[profiles.reader]\napp_id = \"{}\"\norganization = \"{}\"\ncertificate_path = \"{}\"\ncertificate_password_file = \"{}\"\nauthority = \"{}\"\nexchange_url = \"{}\"\nca_file = \"{}\"\n",
+        reader.client_id,
+        info.tenant_domain,
+        reader.pfx.unwrap().display(),
+        reader.pfx_password_file.unwrap().display(),
+        info.base_url,
+        info.base_url,
+        info.ca_file.display()
+    );
+    let config = sim.write("config.toml", config);
+    let policy = edit(
+        &init(&sim, &["mailbox-inventory"]),
+        "# profile = \"reader\"",
+        "profile = \"reader\"",
+    );
+    let path = sim.write("policy.toml", policy);
+    let (ok, out, err) = run(run_under(
+        &sim,
+        &path,
+        "mailbox-inventory",
+        json!({"statistics": false}),
+    )
+    .arg("--config-file")
+    .arg(&config));
+    assert!(ok, "{err}");
+    assert_eq!(records(&out).len(), 20);
+    let apps: Vec<Option<String>> = sim
+        .requests()
+        .await
+        .into_iter()
+        .filter(|e| e.endpoint == "invoke")
+        .map(|e| e.app_id)
+        .collect();
+    assert!(!apps.is_empty());
+    assert!(
+        apps.iter()
+            .all(|a| a.as_deref() == Some(reader.client_id.as_str())),
+        "every call went as the reader app, not the admin app of the command line: {apps:?}"
+    );
+    let (ok, _, err) = run(&mut run_under(&sim, &path, "mailbox-inventory", json!({})));
+    assert!(
+        !ok && err.contains("runs mailbox-inventory with profile 'reader'"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_check_points_at_the_line_and_warns_of_unknown_names() {
+    let sim = sim().await;
+    let broken = sim.write(
+        "broken.toml",
+        "[[plugin]]\nname = \"auto-reply\"\ndigest = \"abc\"\n",
+    );
+    let (ok, _, err) = run(exorun(&sim).args(["policy", "check"]).arg(&broken));
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "{} line 3: digest 'abc' is not a sha256",
+            broken.display()
+        )),
+        "{err}"
+    );
+    let policy = edit(
+        &init(&sim, &["auto-reply"]),
+        "name = \"Set-MailboxAutoReplyConfiguration\"",
+        "name = \"Set-MailboxAutoReplyConfiguraton\"",
+    );
+    let path: PathBuf = sim.write("typo.toml", policy);
+    let (ok, out, err) = run(exorun(&sim).args(["policy", "check"]).arg(&path));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(": ok — 1 rule(s), 0 trusted key(s), digest "),
+        "{out}"
+    );
+    assert!(
+        err.contains("warning: ")
+            && err.contains("Set-MailboxAutoReplyConfiguraton is not in exorun's cmdlet catalogue")
+            && err.contains("did you mean Set-MailboxAutoReplyConfiguration?"),
+        "{err}"
+    );
+    let (ok, _, err) = run(exorun(&sim)
+        .env("EXORUN_POLICY", &path)
+        .args(["policy", "check"]));
+    assert!(ok, "EXORUN_POLICY names the file: {err}");
+}
