@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo: installs prerequisites, builds exorun and its Exchange Online emulator, starts the
 # emulator, and runs exorun against it the way an admin would: certificate sign-in, a checkup,
-# and cmdlets streamed page by page.
+# cmdlets streamed page by page, and plugins under an operator's policy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh
@@ -48,14 +48,22 @@ step exorun plugin inspect target/plugins/mailbox-permission-audit.wasm
 "$bin/exorun" plugin inspect target/plugins/mailbox-permission-audit.wasm
 step "exorun plugin check target/plugins/*.wasm   # compile (cached) and start each in an empty sandbox"
 "$bin/exorun" plugin check target/plugins/*.wasm --cache-dir "$state/cache"
+step "exorun policy init target/plugins/*.wasm --out policy.toml   # pin each build with exactly what it asks for"
+"$bin/exorun" policy init target/plugins/*.wasm --out "$state/policy.toml"
+# Narrow it as an operator would: auto-reply may change only mailboxes of contoso.com.
+sed -i '/^name = "auto-reply"/,/^\[\[plugin\]\]/ s/^Identity = {}.*/Identity = { glob = "*@contoso.com", required = true }/' "$state/policy.toml"
+export EXORUN_POLICY=$state/policy.toml
+step "exorun policy check && exorun policy explain target/plugins/auto-reply.wasm"
+"$bin/exorun" policy check
+"$bin/exorun" policy explain target/plugins/auto-reply.wasm
 step "exorun run target/plugins/mailbox-permission-audit.wasm --input '{\"identities\": [...]}'"
 shared=$(grep -m3 ',SharedMailbox,' "$state/mailboxes.csv" | cut -d, -f1 | python3 -c 'import json,sys; print(json.dumps({"identities": sys.stdin.read().split()}))')
 "$bin/exorun" "${cert[@]}" run target/plugins/mailbox-permission-audit.wasm --input "$shared" --cache-dir "$state/cache"
 step "exorun run target/plugins/stale-mailboxes.wasm --input '{\"days\": 180}' --output csv   # a Python plugin"
 "$bin/exorun" "${cert[@]}" run target/plugins/stale-mailboxes.wasm --input '{"days": 180}' --output csv --cache-dir "$state/cache" > "$state/stale.csv"
 head -6 "$state/stale.csv"
-step "exorun run --dry-run target/plugins/auto-reply.wasm ...   # changes are recorded, not sent"
+step "exorun run --dry-run target/plugins/auto-reply.wasm ...   # recorded, not sent; outside the policy: denied"
 "$bin/exorun" "${cert[@]}" run --dry-run target/plugins/auto-reply.wasm --cache-dir "$state/cache" \
-  --input "{\"identities\": [\"$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)\"], \"state\": \"Enabled\", \"internal_message\": \"Out until Monday\"}"
+  --input "{\"identities\": [\"$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)\", \"ceo@fabrikam.com\"], \"state\": \"Enabled\", \"internal_message\": \"Out until Monday\"}"
 step "exorun run target/plugins/hostile.wasm --input '{\"attempt\": \"undeclared\"}'   # the sandbox refuses"
 "$bin/exorun" "${cert[@]}" run target/plugins/hostile.wasm --input '{"attempt": "undeclared"}' --cache-dir "$state/cache" --output json
