@@ -137,6 +137,23 @@ fn small_plugin_run(info: &ReadyInfo, identity: &str) {
     let message = "Back on Monday.";
     let input = json!({"identities": [identity], "state": "Enabled", "internal_message": message})
         .to_string();
+    // The operator's policy, as `exorun policy init` writes it, narrowed to one domain: the
+    // run pays for reading it, admitting the plugin and checking the call.
+    let policy = checkpoints.path().join("policy.toml");
+    let written = Command::new(env!("CARGO_BIN_EXE_exorun"))
+        .args(["policy", "init"])
+        .arg(&artifact)
+        .output()
+        .expect("policy init runs");
+    assert!(written.status.success(), "policy init failed");
+    let text = String::from_utf8(written.stdout).expect("policy text");
+    let domain = identity.split_once('@').map_or("*", |(_, d)| d);
+    let text = text.replacen(
+        "Identity = {}",
+        &format!("Identity = {{ glob = \"*@{domain}\", required = true }}"),
+        1,
+    );
+    std::fs::write(&policy, text).expect("policy file");
     let run = || {
         let mut command = emulator::exorun(info);
         command
@@ -145,7 +162,9 @@ fn small_plugin_run(info: &ReadyInfo, identity: &str) {
             .args(["--input", &input, "--output", "jsonl", "--cache-dir"])
             .arg(cache.path())
             .arg("--checkpoint-dir")
-            .arg(checkpoints.path());
+            .arg(checkpoints.path())
+            .arg("--policy")
+            .arg(&policy);
         command
     };
     let invoke = || {
