@@ -430,6 +430,25 @@ async fn the_policy_picks_the_credential_a_plugin_runs_with() {
         !ok && err.contains("runs mailbox-inventory with profile 'reader'"),
         "{err}"
     );
+
+    // A profile can name the policy its runs use (relative to the config file).
+    std::fs::create_dir_all(sim.dir.path().join("ops")).unwrap();
+    std::fs::write(
+        sim.dir.path().join("ops/policy.toml"),
+        init(&sim, &["mailbox-inventory"]),
+    )
+    .unwrap();
+    let ops = sim.write(
+        "ops/config.toml",
+        "default_profile = \"ops\"\n[profiles.ops]\npolicy = \"policy.toml\"\n",
+    );
+    let (ok, out, err) = run(exorun(&sim)
+        .args(pfx_flags(&sim, "exorun-admin"))
+        .arg("--config-file")
+        .arg(&ops)
+        .args(["run", &plugin("mailbox-inventory"), "--output", "jsonl"]));
+    assert!(ok, "{err}");
+    assert_eq!(records(&out).len(), 20);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
