@@ -490,3 +490,109 @@ async fn policy_check_points_at_the_line_and_warns_of_unknown_names() {
         .args(["policy", "check"]));
     assert!(ok, "EXORUN_POLICY names the file: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_outside_the_target_scope_is_refused_and_never_sent() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 60).await;
+    let (ok, out, err) = run(exorun(&sim).args(pfx_flags(&sim, "exorun-admin")).args([
+        "invoke",
+        "Get-Mailbox",
+        "-ResultSize",
+        "Unlimited",
+        "--output",
+        "jsonl",
+    ]));
+    assert!(ok, "{err}");
+    let all = records(&out);
+    let of_type = |kind: &str| -> Vec<String> {
+        all.iter()
+            .filter(|m| m["RecipientTypeDetails"] == kind)
+            .map(|m| m["UserPrincipalName"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let users = of_type("UserMailbox");
+    let shared = of_type("SharedMailbox");
+    let (admin, user) = (users[0].clone(), users[1].clone());
+    let (ok, out, err) = run(exorun(&sim).args(pfx_flags(&sim, "exorun-admin")).args([
+        "invoke",
+        "Get-DistributionGroup",
+        "-ResultSize",
+        "1",
+        "--output",
+        "jsonl",
+    ]));
+    assert!(ok, "{err}");
+    let group = records(&out)[0]["Name"].as_str().unwrap().to_string();
+    let (ok, _, err) = run(exorun(&sim).args(pfx_flags(&sim, "exorun-admin")).args([
+        "invoke",
+        "Add-DistributionGroupMember",
+        "-Identity",
+        &group,
+        "-Member",
+        &admin,
+    ]));
+    assert!(ok, "{err}");
+    let policy = edit(
+        &init(&sim, &["auto-reply"]),
+        "# scope = \"RecipientTypeDetails -eq 'UserMailbox' -and -not (MemberOfGroup -eq 'Tenant Admins')\"",
+        &format!(
+            "scope = \"RecipientTypeDetails -eq 'UserMailbox' -and -not (MemberOfGroup -eq '{group}')\""
+        ),
+    );
+    let path = sim.write("scoped.toml", policy);
+    let before = sent(&sim).await.len();
+    let (ok, out, err) = run(&mut run_under(
+        &sim,
+        &path,
+        "auto-reply",
+        json!({"identities": [user, admin, shared[0], "nobody@contoso.com"], "state": "Enabled"}),
+    ));
+    assert!(ok, "{err}");
+    let rows = records(&out);
+    let detail = |i: usize| rows[i]["Detail"].as_str().unwrap_or_default().to_string();
+    assert_eq!(rows[0]["Result"], "Updated", "{out}");
+    for i in [1, 2] {
+        assert!(
+            detail(i).contains("the recipient is outside the target scope of plugin auto-reply")
+                && detail(i).contains(&format!("MemberOfGroup -eq '{group}'")),
+            "{}",
+            detail(i)
+        );
+    }
+    assert!(
+        detail(3).contains("no such recipient, so it cannot be checked"),
+        "{}",
+        detail(3)
+    );
+    let sent: Vec<(String, Value)> = sent(&sim).await.into_iter().skip(before).collect();
+    let changed: Vec<&Value> = sent
+        .iter()
+        .filter(|(c, _)| c == "Set-MailboxAutoReplyConfiguration")
+        .map(|(_, p)| &p["Identity"])
+        .collect();
+    assert_eq!(
+        changed,
+        [&Value::from(user.as_str())],
+        "only the target in scope was changed"
+    );
+    let members_read = sent
+        .iter()
+        .filter(|(c, _)| c == "Get-DistributionGroupMember")
+        .count();
+    assert_eq!(members_read, 1, "the group is read once per run");
+
+    let e = error_of(&sim, "scope = \"Name -gt 'A'\"");
+    assert!(
+        e.contains("scope: -gt is not supported in a target scope"),
+        "{e}"
+    );
+}
+
+/// `policy check`'s error for a rule with `line` added.
+fn error_of(sim: &Sim, line: &str) -> String {
+    let policy = edit(&init(sim, &["auto-reply"]), "# read_only = true", line);
+    let path = sim.write("check.toml", policy);
+    let (ok, _, err) = run(exorun(sim).args(["policy", "check"]).arg(&path));
+    assert!(!ok);
+    err
+}

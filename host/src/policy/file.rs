@@ -46,6 +46,9 @@ pub struct PluginRule {
     pub narrow: bool,
     /// Changing cmdlets one run may send.
     pub max_mutations: Option<u64>,
+    /// The recipients it may change: a filter the target (`-Identity`) of every changing
+    /// cmdlet must match (see [`super::scope`]).
+    pub scope: Option<Spanned<String>>,
     /// Caps on the run's resources.
     #[serde(default)]
     pub limits: LimitRule,

@@ -1,23 +1,26 @@
 //! The one place a plugin's cmdlet call is checked, between the runtime's `exchange` interface
 //! and the Exchange client: cmdlet, surface, parameter names, value types (from the cmdlet
-//! catalogue) and the operator's constraints, read-only, the number of changes. Only an
-//! admitted call yields a [`Query`]: a refused one cannot reach the client.
+//! catalogue) and the operator's constraints, read-only, the number of changes, and the target
+//! scope of a change (the host reads the target recipient first). Only an admitted call yields
+//! a [`Query`]: a refused one cannot reach the client.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use super::grant::{Grant, GrantedCmdlet};
 use super::rule::{is_cmdlet_name, is_parameter_name};
+use super::scope::{Members, Scope, ids};
 use super::values::check_kind;
 use crate::exchange::catalogue::{Catalogue, Lookup};
-use crate::exchange::{ExchangeClient, Query, Surface};
+use crate::exchange::{ExchangeClient, ExchangeError, Parameters, Query, Surface};
 
 /// The only annotation a parameter may carry: its OData type.
 const TYPE_ANNOTATION: &str = "@odata.type";
 
 /// Why a call was not admitted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Refusal {
     /// The grant does not allow it.
     Denied(String),
@@ -25,6 +28,9 @@ pub enum Refusal {
     Malformed(String),
     /// The run has no tenant (the plugin was only started to check it).
     NoTenant(String),
+    /// The target could not be read to check it against the scope (throttled, unreachable…):
+    /// not sent.
+    Unchecked(ExchangeError),
 }
 
 /// An admitted call, ready to send.
@@ -40,6 +46,8 @@ pub struct Gate {
     grant: Arc<Grant>,
     client: Option<ExchangeClient>,
     pub(super) mutations: u64,
+    /// Members of the groups the scope names, read once per run (by lowercase group name).
+    groups: HashMap<String, Members>,
     /// Calls admitted (sent, or recorded in a dry run).
     pub calls: u64,
     /// Calls refused by the grant.
@@ -53,6 +61,7 @@ impl Gate {
             grant,
             client,
             mutations: 0,
+            groups: HashMap::new(),
             calls: 0,
             denied: 0,
         }
@@ -64,7 +73,7 @@ impl Gate {
     }
 
     /// Checks a call and, if the grant allows it, gives the query that runs it.
-    pub fn admit(&mut self, cmdlet: &str, parameters: &str) -> Result<Admitted, Refusal> {
+    pub async fn admit(&mut self, cmdlet: &str, parameters: &str) -> Result<Admitted, Refusal> {
         let Some(client) = self.client.clone() else {
             return Err(Refusal::NoTenant(format!(
                 "{cmdlet} was not sent: the plugin was started without a tenant, only to check it"
@@ -83,33 +92,105 @@ impl Gate {
                 )));
             }
         };
-        let granted = match self.check(cmdlet, &parameters) {
-            Ok(granted) => granted,
-            Err(why) => {
-                self.denied += 1;
-                tracing::warn!(target: "exorun::policy", plugin = %self.grant.plugin, cmdlet, "denied: {why}");
-                return Err(Refusal::Denied(why));
-            }
+        let (name, compliance, mutating) = match self.check(cmdlet, &parameters) {
+            Ok(granted) => (granted.name.clone(), granted.compliance, granted.mutating),
+            Err(why) => return Err(self.deny(cmdlet, why)),
         };
-        let (surface, mutating, name) = (
-            if granted.compliance {
-                Surface::Compliance
-            } else {
-                Surface::Exchange
-            },
-            granted.mutating,
-            granted.name.clone(),
-        );
+        if mutating && let Some(scope) = self.grant.scope.clone() {
+            match self.in_scope(&client, &scope, &name, &parameters).await {
+                Ok(()) => {}
+                Err(Refusal::Denied(why)) => return Err(self.deny(cmdlet, why)),
+                Err(other) => return Err(other),
+            }
+        }
         if mutating {
             self.mutations += 1;
         }
         self.calls += 1;
         tracing::debug!(target: "exorun::policy", plugin = %self.grant.plugin, cmdlet, "admitted");
+        let surface = if compliance {
+            Surface::Compliance
+        } else {
+            Surface::Exchange
+        };
         let rehearsal = client.settings().dry_run && mutating;
         Ok(Admitted {
             query: client.query(surface, &name, parameters),
             rehearsal,
         })
+    }
+
+    fn deny(&mut self, cmdlet: &str, why: String) -> Refusal {
+        self.denied += 1;
+        tracing::warn!(target: "exorun::policy", plugin = %self.grant.plugin, cmdlet, "denied: {why}");
+        Refusal::Denied(why)
+    }
+
+    /// Reads the call's target (`-Identity`) and checks it against the scope; the groups the
+    /// scope names are read on first use.
+    async fn in_scope(
+        &mut self,
+        client: &ExchangeClient,
+        scope: &Scope,
+        cmdlet: &str,
+        parameters: &Parameters,
+    ) -> Result<(), Refusal> {
+        let (plugin, source) = (&self.grant.plugin, &self.grant.source);
+        let Some(target) = parameters
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Identity"))
+            .and_then(|(_, v)| v.as_str())
+        else {
+            return Err(Refusal::Denied(format!(
+                "{cmdlet} would change a recipient that must be checked against the target scope of plugin {plugin} ({source}): give -Identity as text"
+            )));
+        };
+        for group in scope.groups() {
+            let key = group.to_lowercase();
+            if self.groups.contains_key(&key) {
+                continue;
+            }
+            let members = read(client, "Get-DistributionGroupMember", &group, true)
+                .await
+                .map_err(|e| match e {
+                    ExchangeError::NotFound { .. } => Refusal::Denied(format!(
+                        "the target scope of plugin {plugin} ({source}) names the group '{group}', which does not exist: fix the scope"
+                    )),
+                    other => Refusal::Unchecked(other),
+                })?;
+            self.groups
+                .insert(key, members.iter().flat_map(ids).collect());
+        }
+        let found = read(client, "Get-Recipient", target, false)
+            .await
+            .map_err(|e| match e {
+                ExchangeError::NotFound { .. } => Refusal::Denied(format!(
+                    "{cmdlet} -Identity '{target}': no such recipient, so it cannot be checked against the target scope ({source})"
+                )),
+                other => Refusal::Unchecked(other),
+            })?;
+        let recipient = match found.as_slice() {
+            [one] => one,
+            [] => {
+                return Err(Refusal::Denied(format!(
+                    "{cmdlet} -Identity '{target}': no such recipient, so it cannot be checked against the target scope ({source})"
+                )));
+            }
+            _ => {
+                return Err(Refusal::Denied(format!(
+                    "{cmdlet} -Identity '{target}' names {} recipients: give one (its address or GUID) so it can be checked against the target scope ({source})",
+                    found.len()
+                )));
+            }
+        };
+        if scope.matches(recipient, &|group| self.groups.get(&group.to_lowercase())) {
+            Ok(())
+        } else {
+            Err(Refusal::Denied(format!(
+                "{cmdlet} -Identity '{target}': the recipient is outside the target scope of plugin {plugin} ({source}): {}",
+                scope.text()
+            )))
+        }
     }
 
     /// Everything but the JSON shape: the reason names what the grant lacks.
@@ -200,4 +281,19 @@ impl Gate {
         }
         Ok(granted)
     }
+}
+
+/// Runs a read the host makes for the scope check (`Get-Recipient`, or a group's members).
+async fn read(
+    client: &ExchangeClient,
+    cmdlet: &str,
+    identity: &str,
+    all: bool,
+) -> Result<Vec<Value>, ExchangeError> {
+    let mut params = Parameters::new();
+    params.insert("Identity".into(), Value::String(identity.into()));
+    if all {
+        params.insert("ResultSize".into(), Value::String("Unlimited".into()));
+    }
+    client.invoke(Surface::Exchange, cmdlet, params).await
 }

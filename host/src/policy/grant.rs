@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::rule::Rule;
+use super::scope::Scope;
 use super::values::ValueCheck;
 use crate::exchange::is_mutating;
 use crate::plugin::manifest::Manifest;
@@ -25,6 +27,8 @@ pub struct Grant {
     pub read_only: bool,
     /// Changing cmdlets one run may send.
     pub max_mutations: Option<u64>,
+    /// The recipients it may change.
+    pub scope: Option<Arc<Scope>>,
     /// Caps on the run's resources.
     pub caps: Caps,
     /// Allowed operator settings and their values; `None`: any the manifest declares.
@@ -165,6 +169,7 @@ impl Grant {
                 .collect(),
             read_only: false,
             max_mutations: None,
+            scope: None,
             caps: Caps::default(),
             config: None,
             profile: None,
@@ -245,6 +250,7 @@ impl Grant {
             cmdlets,
             read_only: rule.read_only,
             max_mutations: rule.max_mutations,
+            scope: rule.scope.clone(),
             caps: rule.caps,
             config: Some(rule.config.clone()),
             profile: rule.profile.clone(),

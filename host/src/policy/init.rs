@@ -29,6 +29,7 @@ pub fn starting_policy(plugins: &[(Manifest, String)]) -> String {
              # profile = \"reader\"  # run it with this credential profile (least privilege)\n\
              # read_only = true  # refuse every changing cmdlet\n\
              # max_mutations = 100  # changes one run may make\n\
+             # scope = \"RecipientTypeDetails -eq 'UserMailbox' -and -not (MemberOfGroup -eq 'Tenant Admins')\"  # recipients it may change\n\
              # narrow = true  # run with what is granted even if the manifest asks for more\n",
             name = manifest.name,
             version = manifest.version,

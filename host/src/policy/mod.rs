@@ -9,6 +9,7 @@ pub mod gate;
 pub mod grant;
 pub mod init;
 pub mod rule;
+pub mod scope;
 pub mod values;
 
 use std::collections::BTreeMap;

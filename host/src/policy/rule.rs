@@ -2,11 +2,13 @@
 //! part knowing the line it came from.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use toml::Spanned;
 
 use super::file::{PluginRule, ValueRule};
 use super::grant::Caps;
+use super::scope::Scope;
 use super::values::{ValueCheck, glob, whole};
 use crate::exchange::catalogue::{Catalogue, Lookup};
 
@@ -31,6 +33,8 @@ pub struct Rule {
     pub narrow: bool,
     /// Changing cmdlets one run may send.
     pub max_mutations: Option<u64>,
+    /// The recipients it may change.
+    pub scope: Option<Arc<Scope>>,
     /// Resource caps.
     pub caps: Caps,
     /// Allowed settings.
@@ -165,6 +169,18 @@ pub fn compile(
             ),
         ));
     }
+    let scope = raw
+        .scope
+        .as_ref()
+        .map(|text| {
+            Scope::parse(text.get_ref()).map(Arc::new).map_err(|why| {
+                problem(
+                    text.span().start,
+                    format!("scope: {why} (see docs/policy.md for the filters a scope takes)"),
+                )
+            })
+        })
+        .transpose()?;
     let mut config = BTreeMap::new();
     for (key, value) in &raw.config {
         config.insert(key.clone(), value_check(value)?);
@@ -240,6 +256,7 @@ pub fn compile(
         read_only: raw.read_only,
         narrow: raw.narrow,
         max_mutations: raw.max_mutations,
+        scope,
         caps: Caps {
             memory_mb: raw.limits.memory_mb,
             timeout_secs: raw.limits.timeout_secs,

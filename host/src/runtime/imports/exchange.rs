@@ -59,15 +59,20 @@ impl ExchangeHost {
         }
     }
 
-    /// The gate's decision, as the plugin is told it.
-    fn admit(&mut self, cmdlet: &str, parameters: &str) -> Result<Admitted, CmdletError> {
-        self.gate
-            .admit(cmdlet, parameters)
-            .map_err(|refusal| match refusal {
-                Refusal::Denied(why) => CmdletError::Denied(why),
-                Refusal::Malformed(why) => CmdletError::InvalidParameter(why),
-                Refusal::NoTenant(why) => CmdletError::Unauthorized(why),
-            })
+    /// The gate's decision, as the plugin is told it; the gate's own reads (a change's target)
+    /// are bounded by the run's deadline too.
+    async fn admit(
+        &mut self,
+        cmdlet: &str,
+        parameters: &str,
+    ) -> wasmtime::Result<Result<Admitted, CmdletError>> {
+        let decided = before(self.deadline, self.gate.admit(cmdlet, parameters)).await?;
+        Ok(decided.map_err(|refusal| match refusal {
+            Refusal::Denied(why) => CmdletError::Denied(why),
+            Refusal::Malformed(why) => CmdletError::InvalidParameter(why),
+            Refusal::NoTenant(why) => CmdletError::Unauthorized(why),
+            Refusal::Unchecked(error) => cmdlet_error(error),
+        }))
     }
 }
 
@@ -123,7 +128,7 @@ impl exchange::Host for ExchangeHost {
         let Admitted {
             mut query,
             rehearsal,
-        } = match self.admit(&cmdlet, &parameters) {
+        } = match self.admit(&cmdlet, &parameters).await? {
             Ok(admitted) => admitted,
             Err(refused) => return Ok(Err(refused)),
         };
@@ -163,7 +168,7 @@ impl exchange::HostQuery for ExchangeHost {
                 "the plugin has {MAX_OPEN_QUERIES} queries open at once, the most a run may have: drop finished queries"
             );
         }
-        let kind = match self.admit(&cmdlet, &parameters) {
+        let kind = match self.admit(&cmdlet, &parameters).await? {
             Ok(Admitted { query, rehearsal }) => QueryKind::Open { query, rehearsal },
             Err(refused) => QueryKind::Refused(refused),
         };
