@@ -735,7 +735,7 @@ async fn mailbox_inventory_resumes_where_a_failed_run_stopped() {
     let inventory = load("mailbox-inventory").await;
     let checkpoints = Arc::new(MemoryCheckpoints::new());
     let input = json!({"statistics": true});
-    let key = CheckpointKey::new("mailbox-inventory", &input.to_string());
+    let key = CheckpointKey::new("mailbox-inventory", inventory.digest(), &input.to_string());
 
     // Paging cursors that expire at once (a run slower than Exchange's 30 minutes): the first
     // page is listed, then reading the second one fails the run.
@@ -788,7 +788,7 @@ async fn mailbox_inventory_starts_over_when_its_checkpoint_no_longer_fits() {
     let order = mailbox_order(&connection).await;
     let inventory = load("mailbox-inventory").await;
     let input = json!({"statistics": false});
-    let key = CheckpointKey::new("mailbox-inventory", &input.to_string());
+    let key = CheckpointKey::new("mailbox-inventory", inventory.digest(), &input.to_string());
     for cursor in [
         // The 60th mailbox is no longer the one the interrupted run listed last.
         json!({"done": 60, "last": "someone-else"}).to_string(),

@@ -37,6 +37,10 @@ pub struct Grant {
     pub profile: Option<String>,
     /// Requested rights the rule does not grant (kept only when the rule narrows).
     pub withheld: Vec<Missing>,
+    /// Whose checkpoints its runs share: `None` for this build alone (its digest); for a
+    /// plugin admitted by its signers, its name and those signers, so a newly signed build
+    /// resumes where the last one stopped.
+    pub lineage: Option<String>,
 }
 
 /// Caps on a run's resources (`None`: no cap beyond the runtime's).
@@ -174,6 +178,7 @@ impl Grant {
             config: None,
             profile: None,
             withheld: Vec::new(),
+            lineage: None,
         }
     }
 
@@ -255,6 +260,11 @@ impl Grant {
             config: Some(rule.config.clone()),
             profile: rule.profile.clone(),
             withheld: missing,
+            lineage: rule.digest.is_none().then(|| {
+                let mut signers = rule.signed_by.clone();
+                signers.sort();
+                format!("{} signed by {}", rule.name, signers.join(", "))
+            }),
         })
     }
 

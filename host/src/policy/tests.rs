@@ -186,6 +186,15 @@ fn signers_admit_any_build_they_signed() {
     let manifest =
         Manifest::parse("name = 'auto-reply'\nversion = '1.0.0'\ndescription = 'd'").unwrap();
     let one = ["review".to_string()];
+    let grant = policy.admit(candidate(&manifest, OTHER, &one)).unwrap();
+    assert_eq!(
+        grant.lineage.as_deref(),
+        Some("auto-reply signed by author, review"),
+        "builds admitted by their signers share checkpoints"
+    );
+    let pinned = Policy::parse(HELPDESK, "policy.toml").unwrap();
+    let grant = pinned.admit(candidate(&auto_reply(), DIGEST, &[])).unwrap();
+    assert_eq!(grant.lineage, None, "a pinned build keeps its own");
     assert_eq!(
         policy
             .rule_for(candidate(&manifest, OTHER, &one))

@@ -81,7 +81,7 @@ pub struct RunRequest {
     pub limits: RunLimits,
     /// Where the plugin's records go.
     pub sink: Arc<dyn RecordSink>,
-    /// Where its checkpoint is kept (keyed by plugin name and input digest).
+    /// Where its checkpoint is kept (keyed by plugin name, build and input).
     pub checkpoints: Arc<dyn CheckpointStore>,
     /// Where its progress reports go.
     pub progress: Arc<dyn ProgressSink>,
@@ -147,7 +147,8 @@ impl Runtime {
         let manifest = plugin.manifest.clone();
         let name = manifest.name.clone();
         let capture = Capture::new(&name);
-        let key = CheckpointKey::new(&name, &request.input);
+        let lineage = request.grant.lineage.as_deref().unwrap_or(&plugin.digest);
+        let key = CheckpointKey::new(&name, lineage, &request.input);
         let parts = StateParts {
             exchange: ExchangeHost::new(
                 Gate::new(request.grant, Some(request.exchange)),
@@ -250,7 +251,7 @@ impl Runtime {
             config: BTreeMap::new(),
             checkpoint: CheckpointHost::new(
                 Arc::new(MemoryCheckpoints::new()),
-                CheckpointKey::new(name, "null"),
+                CheckpointKey::new(name, &plugin.digest, "null"),
                 sink,
             ),
             progress: Arc::new(NoProgress),

@@ -27,11 +27,13 @@ pub struct CheckpointKey {
 }
 
 impl CheckpointKey {
-    /// The key of `plugin` run on `input` (its SHA-256 is kept, not the input).
-    pub fn new(plugin: &str, input: &str) -> CheckpointKey {
+    /// The key of `plugin` run on `input` by the build(s) of `lineage`: the build's digest, or
+    /// what admitted it (see [`crate::policy::Grant::lineage`]), so another build with the same
+    /// name never resumes, or reads, this cursor. Only SHA-256s are kept, not the input.
+    pub fn new(plugin: &str, lineage: &str, input: &str) -> CheckpointKey {
         CheckpointKey {
             plugin: plugin.to_string(),
-            input_digest: digest(input.as_bytes()),
+            input_digest: digest(format!("{lineage}\n{input}").as_bytes()),
         }
     }
 
@@ -40,7 +42,7 @@ impl CheckpointKey {
         &self.plugin
     }
 
-    /// The SHA-256 of the input, lowercase hex.
+    /// The SHA-256 of the lineage and the input, lowercase hex.
     pub fn input_digest(&self) -> &str {
         &self.input_digest
     }
@@ -225,8 +227,8 @@ mod tests {
     use super::*;
 
     fn round_trip(store: &dyn CheckpointStore) {
-        let key = CheckpointKey::new("stale-mailboxes", r#"{"days":90}"#);
-        let other = CheckpointKey::new("stale-mailboxes", r#"{"days":30}"#);
+        let key = CheckpointKey::new("stale-mailboxes", "d1", r#"{"days":90}"#);
+        let other = CheckpointKey::new("stale-mailboxes", "d1", r#"{"days":30}"#);
         assert_eq!(store.restore(&key).unwrap(), None);
         store.save(&key, "page-3").unwrap();
         store.save(&key, "page-4").unwrap();
@@ -235,6 +237,12 @@ mod tests {
             store.restore(&other).unwrap(),
             None,
             "another input is other work"
+        );
+        let other_build = CheckpointKey::new("stale-mailboxes", "d2", r#"{"days":90}"#);
+        assert_eq!(
+            store.restore(&other_build).unwrap(),
+            None,
+            "another build of the same name never reads this cursor"
         );
         store.clear(&key).unwrap();
         store.clear(&key).unwrap();
@@ -252,7 +260,7 @@ mod tests {
         let dir = scratch.path().join("checkpoints");
         let store = FileCheckpoints::new(&dir);
         round_trip(&store);
-        let key = CheckpointKey::new("p", "{}");
+        let key = CheckpointKey::new("p", "d1", "{}");
         store.save(&key, "x").unwrap();
         let file = dir.join(format!("p-{}.cursor", key.input_digest()));
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
@@ -262,7 +270,7 @@ mod tests {
             let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!((mode(&dir), mode(&file)), (0o700, 0o600));
         }
-        let bad = CheckpointKey::new("../../etc", "{}");
+        let bad = CheckpointKey::new("../../etc", "d1", "{}");
         assert!(store.save(&bad, "x").is_err());
     }
 
@@ -270,7 +278,7 @@ mod tests {
     fn cursors_are_bounded() {
         let mut host = CheckpointHost::new(
             Arc::new(MemoryCheckpoints::new()),
-            CheckpointKey::new("p", "{}"),
+            CheckpointKey::new("p", "d1", "{}"),
             Arc::new(crate::runtime::VecSink::new()),
         );
         assert!(
