@@ -13,6 +13,7 @@ pub mod http;
 pub mod plugin;
 pub mod runtime;
 pub mod secret;
+pub mod signing;
 
 pub use connection::Connection;
 
