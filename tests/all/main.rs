@@ -6,5 +6,6 @@ mod invoke_cli;
 mod plugins_cli;
 mod runtime;
 mod secrets;
+mod signing;
 mod support;
 mod transport;
