@@ -14,6 +14,7 @@ pub mod plugin;
 pub mod policy;
 pub mod runtime;
 pub mod secret;
+pub mod signing;
 
 pub use connection::Connection;
 

@@ -7,5 +7,6 @@ mod plugins_cli;
 mod policy_cli;
 mod runtime;
 mod secrets;
+mod signing;
 mod support;
 mod transport;

@@ -92,12 +92,17 @@ fn plugin_inspect_and_check_read_and_start_plugins() {
     assert!(out.contains("links and starts within 64 MiB"), "{out}");
 
     let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-    let (ok, out, _) = run(binary()
+    let (ok, out, err) = run(binary()
         .args(["plugin", "check", "--cache-dir", &cache_dir()])
-        .arg(&readme));
+        .arg(&readme)
+        .arg(plugin("mailbox-inventory")));
     assert!(!ok);
     assert!(
-        out.contains("FAILED") && out.contains("does not start with the WebAssembly header"),
+        err.starts_with("FAILED  ") && err.contains("does not start with the WebAssembly header"),
+        "failures belong on stderr: {err}"
+    );
+    assert!(
+        out.starts_with("ok      mailbox-inventory") && !out.contains("FAILED"),
         "{out}"
     );
 }

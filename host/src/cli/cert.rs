@@ -96,7 +96,7 @@ impl CertCmd {
 }
 
 /// Writes a file only its owner can read.
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+pub(super) fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;

@@ -12,6 +12,7 @@ mod plugin;
 mod policy;
 mod raw_row;
 mod run;
+mod signing;
 
 use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
@@ -66,7 +67,7 @@ enum Command {
     /// Run a plugin in the sandbox against the tenant.
     #[command(after_help = examples::RUN)]
     Run(SignedIn<run::RunCmd>),
-    /// Plugin artifacts: inspect, check, pack.
+    /// Plugin artifacts: inspect, check, pack; keygen, sign, verify.
     #[command(subcommand)]
     Plugin(plugin::PluginCmd),
     /// The operator's policy: init, check, explain.
@@ -141,6 +142,7 @@ pub fn main() -> ExitCode {
             if error
                 .downcast_ref::<exorun::exchange::ParamError>()
                 .is_some()
+                || error.downcast_ref::<UsageError>().is_some()
             {
                 ExitCode::from(2)
             } else {
@@ -148,6 +150,17 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// An argument that names something unusable (a file that cannot be read, a key that is not
+/// one): exit code 2, like clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct UsageError(#[from] anyhow::Error);
+
+/// Marks `error` as a usage error.
+pub fn usage(error: impl Into<anyhow::Error>) -> anyhow::Error {
+    UsageError(error.into()).into()
 }
 
 /// The command line, or exit 2 with clap's message for a usage error.

@@ -1,5 +1,6 @@
 //! `exorun plugin ...`: pack a component with its manifest into an artifact, show an
-//! artifact's manifest without running any of its code, and check that it starts on this host.
+//! artifact's manifest and signers without running any of its code, check that it starts on this
+//! host, and (in `signing.rs`) make keys, sign and verify.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,17 +12,26 @@ use clap::{Args, Subcommand};
 use exorun::plugin::artifact::{digest, pack, read_manifest};
 use exorun::plugin::manifest::Manifest;
 use exorun::runtime::{LoadKind, Runtime, RuntimeSettings};
+use exorun::signing::{content_digest, embedded_signatures};
+
+use super::signing::{Keygen, Sign, Verify};
 
 /// Plugin artifact commands.
 #[derive(Subcommand, Debug)]
 pub enum PluginCmd {
-    /// Show a plugin's manifest and digest (nothing is run).
+    /// Show a plugin's manifest, digests and embedded signers (nothing is run).
     Inspect(Inspect),
     /// Pack a built component and its manifest.toml into one artifact.
     Pack(Pack),
     /// Compile (or load from the cache) a plugin and start it in an empty sandbox, without
     /// a tenant and without calling its `run`: does it link and start on this host?
     Check(Check),
+    /// Make a minisign-compatible key pair for signing plugins.
+    Keygen(Keygen),
+    /// Sign a plugin: embed the signature in the artifact, or write a detached .minisig.
+    Sign(Sign),
+    /// Check a plugin's signatures: exit 0 if every given key signed it, 1 if not.
+    Verify(Verify),
 }
 
 /// Options of `plugin check`.
@@ -65,6 +75,9 @@ impl PluginCmd {
             PluginCmd::Inspect(cmd) => cmd.run(),
             PluginCmd::Pack(cmd) => cmd.run(),
             PluginCmd::Check(cmd) => cmd.run().await,
+            PluginCmd::Keygen(cmd) => cmd.run(),
+            PluginCmd::Sign(cmd) => cmd.run(),
+            PluginCmd::Verify(cmd) => cmd.run(),
         }
     }
 }
@@ -105,7 +118,7 @@ impl Check {
                 }
                 Err(error) => {
                     failed += 1;
-                    println!("FAILED  {}: {error:#}", path.display());
+                    eprintln!("FAILED  {}: {error:#}", path.display());
                 }
             }
         }
@@ -123,10 +136,22 @@ impl Inspect {
             .with_context(|| format!("cannot read {}", self.plugin.display()))?;
         let origin = self.plugin.display().to_string();
         let manifest = read_manifest(&bytes, &origin)?;
+        let signatures = embedded_signatures(&bytes);
         let mut out = std::io::stdout().lock();
         if self.json {
             let mut value = serde_json::to_value(&manifest)?;
             value["sha256"] = digest(&bytes).into();
+            value["content_sha256"] = content_digest(&bytes).into();
+            value["signatures"] = signatures
+                .iter()
+                .map(|s| match s {
+                    Ok(s) => serde_json::json!({
+                        "key_id": s.key_id().to_string(),
+                        "trusted_comment": s.trusted_comment(),
+                    }),
+                    Err(e) => serde_json::json!({ "error": e.to_string() }),
+                })
+                .collect();
             writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -136,6 +161,23 @@ impl Inspect {
             manifest.name, manifest.version, manifest.description
         )?;
         writeln!(out, "  sha256:   {}", digest(&bytes))?;
+        writeln!(
+            out,
+            "  content:  {}  (sha256 without signatures: what a policy pins)",
+            content_digest(&bytes)
+        )?;
+        if !signatures.is_empty() {
+            writeln!(
+                out,
+                "  signed by (not verified here; `exorun plugin verify` checks):"
+            )?;
+            for signature in &signatures {
+                match signature {
+                    Ok(s) => writeln!(out, "    {}  {}", s.key_id(), s.trusted_comment())?,
+                    Err(e) => writeln!(out, "    unreadable: {}", first_line(&e.to_string()))?,
+                }
+            }
+        }
         writeln!(
             out,
             "  mutates:  {}",
@@ -204,4 +246,9 @@ impl Pack {
         );
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The first line of a message (the `fix:` line goes when it is listed).
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
 }
