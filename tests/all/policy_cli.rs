@@ -596,3 +596,145 @@ fn error_of(sim: &Sim, line: &str) -> String {
     assert!(!ok);
     err
 }
+
+/// `exorun plugin <args>` in `dir`; it must succeed.
+fn plugin_cmd(sim: &Sim, dir: &Path, args: &[&str]) {
+    let (ok, _, err) = run(exorun(sim).current_dir(dir).arg("plugin").args(args));
+    assert!(ok, "plugin {args:?}: {err}");
+}
+
+/// The base64 line of a minisign .pub file.
+fn key_line(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builds_are_admitted_by_who_signed_them() {
+    let sim = sim().await;
+    let dir = sim.dir.path();
+    for who in ["author", "review", "eve"] {
+        plugin_cmd(
+            &sim,
+            dir,
+            &[
+                "keygen",
+                "-p",
+                &format!("{who}.pub"),
+                "-s",
+                &format!("{who}.key"),
+                "--no-password",
+            ],
+        );
+    }
+    std::fs::copy(artifact("auto-reply"), dir.join("signed.wasm")).unwrap();
+    std::fs::copy(artifact("auto-reply"), dir.join("unsigned.wasm")).unwrap();
+    plugin_cmd(&sim, dir, &["sign", "signed.wasm", "-s", "author.key"]);
+    // The rule admits builds by signer, not one digest.
+    let policy = init(&sim, &["auto-reply"]);
+    let digest_line = policy.lines().find(|l| l.starts_with("digest = ")).unwrap();
+    let by_signers = |rule: &str, extra: &str| {
+        let text = edit(&policy, digest_line, rule);
+        format!(
+            "{extra}\n[trusted_keys]\nauthor = \"{}\"\nreview = \"{}\"\n{}",
+            key_line(&dir.join("author.pub")),
+            key_line(&dir.join("review.pub")),
+            text.replace("# [trusted_keys]\n", "")
+        )
+    };
+    let both = sim.write(
+        "both.toml",
+        by_signers("signed_by = [\"author\", \"review\"]", ""),
+    );
+    let target = mailboxes(&sim, 1).remove(0);
+    let input = json!({"identities": [target], "state": "Enabled"});
+    let run_file = |policy: &Path, file: &str| {
+        let mut command = run_under(&sim, policy, "auto-reply", input.clone());
+        // run_under names the built artifact; run the scratch copy instead.
+        let args: Vec<String> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .map(|a| {
+                if a == plugin("auto-reply") {
+                    dir.join(file).display().to_string()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        let mut fresh = exorun(&sim);
+        fresh.args(args);
+        run(&mut fresh)
+    };
+
+    let (ok, _, err) = run_file(&both, "signed.wasm");
+    assert!(!ok);
+    assert!(
+        err.contains("needs 2 signature(s) of author, review; it has 1 (missing: review)"),
+        "{err}"
+    );
+    plugin_cmd(&sim, dir, &["sign", "signed.wasm", "-s", "review.key"]);
+    let (ok, out, err) = run_file(&both, "signed.wasm");
+    assert!(ok, "{err}");
+    assert_eq!(records(&out)[0]["Result"], "Updated");
+
+    let (ok, _, err) = run_file(&both, "unsigned.wasm");
+    assert!(
+        !ok && err.contains("it has 0 (missing: author, review)"),
+        "{err}"
+    );
+
+    // One byte changed after signing, anywhere outside the signatures.
+    let mut bytes = std::fs::read(dir.join("signed.wasm")).unwrap();
+    let at = bytes.windows(10).position(|w| w == b"auto-reply").unwrap();
+    bytes[at] = b'A';
+    std::fs::write(dir.join("tampered.wasm"), &bytes).unwrap();
+    let (ok, _, err) = run_file(&both, "tampered.wasm");
+    assert!(
+        !ok && err.contains("is refused") && err.contains("modified after it was signed by key"),
+        "{err}"
+    );
+
+    // Signed by a key the policy does not trust: named, not counted.
+    std::fs::copy(artifact("auto-reply"), dir.join("eve.wasm")).unwrap();
+    plugin_cmd(&sim, dir, &["sign", "eve.wasm", "-s", "eve.key"]);
+    let one = sim.write(
+        "one.toml",
+        by_signers("signed_by = [\"author\", \"review\"]\nmin_signers = 1", ""),
+    );
+    let (ok, _, err) = run_file(&one, "eve.wasm");
+    assert!(
+        !ok && err.contains("carries signatures by keys") && err.contains("does not trust"),
+        "{err}"
+    );
+
+    // A revoked key refuses whatever else signed it.
+    plugin_cmd(&sim, dir, &["sign", "signed.wasm", "-s", "eve.key"]);
+    let revoked = sim.write(
+        "revoked.toml",
+        by_signers(
+            "signed_by = [\"author\", \"review\"]",
+            &format!("revoked_keys = [\"{}\"]", key_line(&dir.join("eve.pub"))),
+        ),
+    );
+    let (ok, _, err) = run_file(&revoked, "signed.wasm");
+    assert!(
+        !ok && err.contains("which") && err.contains("revokes"),
+        "{err}"
+    );
+    let (ok, _, err) = run_file(&one, "signed.wasm");
+    assert!(
+        ok,
+        "an extra untrusted signature does not block a build its trusted signers admit: {err}"
+    );
+    let sets = sent(&sim)
+        .await
+        .into_iter()
+        .filter(|(c, _)| c == "Set-MailboxAutoReplyConfiguration")
+        .count();
+    assert_eq!(sets, 2, "only the admitted runs sent anything");
+}

@@ -19,7 +19,7 @@ use exorun::runtime::{
 
 use super::ConnectionArgs;
 use super::output::{Format, Progress, RowSink, count};
-use super::policy::{PolicyArg, admit};
+use super::policy::{Admitted, PolicyArg, vet};
 
 /// Run a plugin in the sandbox.
 #[derive(Args, Debug)]
@@ -286,8 +286,17 @@ impl RunCmd {
             runtime_settings.cache_dir = Some(dir.clone());
         }
         let runtime = Runtime::new(runtime_settings)?;
+        let Admitted {
+            grant, file_digest, ..
+        } = vet(&policy, &self.plugin)?;
         let plugin = runtime.load(self.plugin.as_path()).await?;
-        let grant = admit(&policy, plugin.manifest(), plugin.digest())?;
+        if plugin.digest() != file_digest {
+            anyhow::bail!(
+                "{} changed while it was being loaded (it was checked against the policy as {file_digest}, then read as {}): run again",
+                self.plugin.display(),
+                plugin.digest()
+            );
+        }
         for withheld in &grant.withheld {
             eprintln!("exorun: policy: {} runs without {withheld}", grant.plugin);
         }

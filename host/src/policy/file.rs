@@ -17,6 +17,9 @@ pub struct PolicyFile {
     /// Content digests (sha256, hex) that must never run again, even when signed.
     #[serde(default)]
     pub revoked: Vec<Spanned<String>>,
+    /// Keys whose signatures refuse a plugin: a key id as minisign shows it, or a public key.
+    #[serde(default)]
+    pub revoked_keys: Vec<Spanned<String>>,
     /// One rule per admitted plugin.
     #[serde(default, rename = "plugin")]
     pub plugins: Vec<Spanned<PluginRule>>,

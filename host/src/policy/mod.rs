@@ -16,13 +16,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-
 pub use gate::Gate;
 pub use grant::{Caps, Grant, Missing};
 pub use rule::Rule;
 
 use crate::plugin::manifest::Manifest;
+use crate::signing::{KeyId, PublicKey};
 use file::PolicyFile;
 use rule::{Problem, line_of};
 
@@ -62,8 +61,9 @@ pub enum PolicyError {
 pub struct Policy {
     origin: String,
     digest: String,
-    keys: BTreeMap<String, String>,
+    keys: BTreeMap<String, PublicKey>,
     revoked: Vec<(String, usize)>,
+    revoked_keys: Vec<(KeyId, usize)>,
     rules: Vec<Rule>,
     warnings: Vec<String>,
 }
@@ -183,15 +183,38 @@ impl Policy {
         };
         let mut keys = BTreeMap::new();
         for (name, key) in &file.trusted_keys {
-            if !is_minisign_public_key(key.get_ref()) {
+            let parsed = PublicKey::parse(key.get_ref()).map_err(|e| {
+                invalid(Problem {
+                    at: key.span().start,
+                    message: format!(
+                        "trusted key '{name}' is not a minisign public key ({e}): give the base64 line of its .pub file (it starts with RW)"
+                    ),
+                })
+            })?;
+            keys.insert(name.clone(), parsed);
+        }
+        let mut revoked_keys = Vec::new();
+        for key in &file.revoked_keys {
+            let id = KeyId::from_hex(key.get_ref())
+                .or_else(|| PublicKey::parse(key.get_ref()).ok().map(|k| k.key_id()))
+                .ok_or_else(|| {
+                    invalid(Problem {
+                        at: key.span().start,
+                        message: format!(
+                            "revoked key '{}' is neither a key id (16 hex digits, as minisign shows it) nor a minisign public key",
+                            key.get_ref()
+                        ),
+                    })
+                })?;
+            if let Some((name, _)) = keys.iter().find(|(_, k)| k.key_id() == id) {
                 return Err(invalid(Problem {
                     at: key.span().start,
                     message: format!(
-                        "trusted key '{name}' is not a minisign public key: give the base64 line of its .pub file (it starts with RW)"
+                        "key {id} is both trusted (as '{name}') and revoked: remove it from [trusted_keys]"
                     ),
                 }));
             }
-            keys.insert(name.clone(), key.get_ref().trim().to_string());
+            revoked_keys.push((id, line_of(text, key.span().start)));
         }
         let mut revoked = Vec::new();
         for digest in &file.revoked {
@@ -226,6 +249,7 @@ impl Policy {
             digest: crate::plugin::artifact::digest(text.as_bytes()),
             keys,
             revoked,
+            revoked_keys,
             rules,
             warnings,
         })
@@ -246,9 +270,24 @@ impl Policy {
         &self.warnings
     }
 
-    /// The trusted keys: name and minisign public key (base64).
-    pub fn trusted_keys(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.keys.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    /// The trusted keys, by the names the rules use.
+    pub fn trusted_keys(&self) -> impl Iterator<Item = (&str, &PublicKey)> {
+        self.keys.iter().map(|(name, key)| (name.as_str(), key))
+    }
+
+    /// The name of the trusted key with this id.
+    pub fn key_name(&self, id: KeyId) -> Option<&str> {
+        self.trusted_keys()
+            .find(|(_, key)| key.key_id() == id)
+            .map(|(name, _)| name)
+    }
+
+    /// The line that revokes key `id`, if one does.
+    pub fn revokes_key(&self, id: KeyId) -> Option<usize> {
+        self.revoked_keys
+            .iter()
+            .find(|(revoked, _)| *revoked == id)
+            .map(|(_, line)| *line)
     }
 
     /// The rules.
@@ -320,13 +359,6 @@ impl Policy {
             missing,
         })
     }
-}
-
-/// The base64 line of a minisign public key: "Ed", an 8-byte key id, a 32-byte key.
-fn is_minisign_public_key(text: &str) -> bool {
-    base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .is_ok_and(|bytes| bytes.len() == 42 && bytes.starts_with(b"Ed"))
 }
 
 /// Where a policy is looked for when neither `--policy` nor `EXORUN_POLICY` nor the profile
