@@ -653,7 +653,7 @@ async fn builds_are_admitted_by_who_signed_them() {
     let target = mailboxes(&sim, 1).remove(0);
     let input = json!({"identities": [target], "state": "Enabled"});
     let run_file = |policy: &Path, file: &str| {
-        let mut command = run_under(&sim, policy, "auto-reply", input.clone());
+        let command = run_under(&sim, policy, "auto-reply", input.clone());
         // run_under names the built artifact; run the scratch copy instead.
         let args: Vec<String> = command
             .get_args()
