@@ -454,6 +454,58 @@ async fn a_cache_others_can_write_is_not_used() {
     assert_eq!(loaded(settings).await, LoadKind::DiskCache);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_or_changed_cache_entry_is_compiled_again() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("compiled");
+    let settings = RuntimeSettings {
+        cache_dir: Some(dir.clone()),
+        ..RuntimeSettings::default()
+    };
+    let load = |name: &'static str| {
+        let settings = settings.clone();
+        async move {
+            let runtime = Runtime::new(settings).unwrap();
+            let plugin = runtime.load(artifact(name)).await.unwrap();
+            runtime.check(&plugin).await.unwrap();
+            (plugin.digest().to_string(), plugin.loaded())
+        }
+    };
+    let (hostile, _) = load("hostile").await;
+    let (inventory, _) = load("mailbox-inventory").await;
+    let entry_of = |digest: &str| {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(digest))
+            .unwrap()
+    };
+    // mailbox-inventory's compiled code planted as hostile's entry.
+    std::fs::copy(entry_of(&inventory), entry_of(&hostile)).unwrap();
+    assert_eq!(
+        load("hostile").await.1,
+        LoadKind::Compiled,
+        "a foreign entry is not used"
+    );
+    assert_eq!(
+        load("hostile").await.1,
+        LoadKind::DiskCache,
+        "and is replaced"
+    );
+    // One byte of hostile's compiled code changed.
+    let entry = entry_of(&hostile);
+    let mut code = std::fs::read(&entry).unwrap();
+    let middle = code.len() / 2;
+    code[middle] ^= 0x01;
+    std::fs::write(&entry, &code).unwrap();
+    assert_eq!(
+        load("hostile").await.1,
+        LoadKind::Compiled,
+        "a changed entry is not used"
+    );
+    assert_eq!(load("hostile").await.1, LoadKind::DiskCache);
+}
+
 /// Runs one attack of the hostile plugin against a small tenant; the host must survive it.
 async fn attack(attempt: &str) -> (Sim, Result<RunOutcome, RunError>) {
     attack_with(attempt, |_| {}).await

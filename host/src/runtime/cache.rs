@@ -3,16 +3,25 @@
 //! A cache entry is native code that is mapped and run without checks, so it is treated as
 //! code: the directory is created private (0700), entries are written private (0600) and
 //! atomically (a temporary file renamed into place), and an entry is loaded only when it and
-//! its directory belong to this user and nobody else can write them. Anything else is refused,
-//! and the plugin compiled afresh.
+//! its directory belong to this user and nobody else can write them. Each entry starts with the
+//! digest of the plugin it was compiled from and the SHA-256 of its code: an entry planted under
+//! another plugin's name, or changed after it was written, is refused. Anything refused is
+//! compiled afresh.
 
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use openssl::sha::sha256;
+
 /// Extension of cache entries.
 const EXTENSION: &str = "cwasm";
+
+/// What every entry starts with: this tag, the plugin's digest (64 hex digits), then the
+/// SHA-256 of the code that follows.
+const TAG: &[u8; 8] = b"exorunC1";
+const HEADER: usize = TAG.len() + 64 + 32;
 
 /// A cache directory this process may read and write.
 #[derive(Debug)]
@@ -52,7 +61,7 @@ impl CompileCache {
     /// Whether `entry` may be loaded: it is a regular file (not a link) owned by this user and
     /// writable by nobody else, in a directory that is the same. `Ok(false)` when it does not
     /// exist; an error says what is wrong with it.
-    pub(crate) fn trusted(&self, entry: &Path) -> io::Result<bool> {
+    fn trusted(&self, entry: &Path) -> io::Result<bool> {
         let meta = match fs::symlink_metadata(entry) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -66,9 +75,45 @@ impl CompileCache {
         Ok(true)
     }
 
-    /// Writes `code` as `entry`: to a private temporary file first, renamed into place, so a
-    /// reader never sees half an entry.
-    pub(crate) fn store(&self, entry: &Path, code: &[u8]) -> io::Result<()> {
+    /// The code of `entry` if it may be loaded (see [`CompileCache::trusted`]) and was written
+    /// for the plugin `digest`, unchanged since; `Ok(None)` when there is no entry; an error
+    /// says what is wrong with it.
+    pub(crate) fn load(&self, entry: &Path, digest: &str) -> io::Result<Option<Vec<u8>>> {
+        if !self.trusted(entry)? {
+            return Ok(None);
+        }
+        let mut bytes = fs::read(entry)?;
+        if bytes.len() < HEADER || &bytes[..TAG.len()] != TAG {
+            return Err(bad_entry(entry, "it is not an entry exorun wrote"));
+        }
+        let written_for = &bytes[TAG.len()..TAG.len() + 64];
+        if written_for != digest.as_bytes() {
+            return Err(bad_entry(
+                entry,
+                &format!(
+                    "it was compiled from another plugin ({}), not {digest}",
+                    String::from_utf8_lossy(written_for)
+                ),
+            ));
+        }
+        if bytes[TAG.len() + 64..HEADER] != sha256(&bytes[HEADER..]) {
+            return Err(bad_entry(
+                entry,
+                "its code was changed after it was written",
+            ));
+        }
+        bytes.drain(..HEADER);
+        Ok(Some(bytes))
+    }
+
+    /// Writes `code` compiled from the plugin `digest` as `entry`: to a private temporary file
+    /// first, renamed into place, so a reader never sees half an entry.
+    pub(crate) fn store(&self, entry: &Path, digest: &str, code: &[u8]) -> io::Result<()> {
+        if digest.len() != 64 {
+            return Err(io::Error::other(format!(
+                "'{digest}' is not a plugin digest"
+            )));
+        }
         self.check_dir()?;
         let temp = self.dir.join(format!(
             ".{}.{}.{}.tmp",
@@ -80,6 +125,9 @@ impl CompileCache {
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let written = create_private_file(&temp).and_then(|mut file| {
+            file.write_all(TAG)?;
+            file.write_all(digest.as_bytes())?;
+            file.write_all(&sha256(code))?;
             file.write_all(code)?;
             file.sync_all()
         });
@@ -106,6 +154,15 @@ impl CompileCache {
         }
         check_owner_and_mode(&meta, self.uid, &self.dir)
     }
+}
+
+/// An entry whose content is not what this cache wrote for the plugin (`InvalidData`: it is
+/// removed and written afresh).
+fn bad_entry(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{} is not loaded: {why}", path.display()),
+    )
 }
 
 fn unsafe_entry(path: &Path, why: &str) -> io::Error {
@@ -223,10 +280,13 @@ mod tests {
         let entry = cache.entry("abc", "0123456789abcdef");
         assert_eq!(entry, dir.join("abc-0123456789abcdef.cwasm"));
         assert!(!cache.trusted(&entry).unwrap(), "absent");
-        cache.store(&entry, b"code").unwrap();
+        cache.store(&entry, DIGEST, b"code").unwrap();
         assert_eq!(mode(&entry), 0o600);
         assert!(cache.trusted(&entry).unwrap());
-        assert_eq!(fs::read(&entry).unwrap(), b"code");
+        assert_eq!(
+            cache.load(&entry, DIGEST).unwrap().as_deref(),
+            Some(&b"code"[..])
+        );
         let leftovers: Vec<_> = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -238,6 +298,56 @@ mod tests {
         );
         cache.discard(&entry);
         assert!(!entry.exists());
+    }
+
+    const DIGEST: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+    const OTHER: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+
+    #[test]
+    fn a_foreign_or_changed_entry_is_refused() {
+        let scratch = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(scratch.path()).unwrap();
+        // Another plugin's compiled code planted under this plugin's name.
+        let other = cache.entry(OTHER, "f");
+        cache.store(&other, OTHER, b"other code").unwrap();
+        let entry = cache.entry(DIGEST, "f");
+        fs::copy(&other, &entry).unwrap();
+        chmod(&entry, 0o600);
+        let e = cache.load(&entry, DIGEST).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            e.to_string().contains(&format!(
+                "compiled from another plugin ({OTHER}), not {DIGEST}"
+            )),
+            "{e}"
+        );
+        // This plugin's entry with its code changed.
+        cache.store(&entry, DIGEST, b"code").unwrap();
+        let mut bytes = fs::read(&entry).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        fs::write(&entry, &bytes).unwrap();
+        let e = cache.load(&entry, DIGEST).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("its code was changed after it was written"),
+            "{e}"
+        );
+        // Code that exorun did not write at all.
+        fs::write(&entry, b"\x7fELF...").unwrap();
+        assert!(
+            cache
+                .load(&entry, DIGEST)
+                .unwrap_err()
+                .to_string()
+                .contains("not an entry exorun wrote")
+        );
+        assert!(
+            cache
+                .load(&cache.entry(DIGEST, "g"), DIGEST)
+                .unwrap()
+                .is_none(),
+            "absent"
+        );
     }
 
     #[test]
@@ -254,7 +364,7 @@ mod tests {
         let dir = scratch.path().join("compiled");
         let cache = CompileCache::open(&dir).unwrap();
         let entry = cache.entry("abc", "f");
-        cache.store(&entry, b"code").unwrap();
+        cache.store(&entry, DIGEST, b"code").unwrap();
 
         chmod(&entry, 0o666);
         let e = cache.trusted(&entry).unwrap_err().to_string();

@@ -150,20 +150,20 @@ impl CompileJob {
             return Ok((self.compile()?, LoadKind::Compiled));
         };
         let entry = cache.entry(&self.digest, &self.fingerprint);
-        match cache.trusted(&entry) {
-            Ok(true) => {
-                // SAFETY: `deserialize_file` maps native code and runs it without checking it.
-                // The entry is code this user compiled: it is named by the plugin's digest and
-                // this engine's fingerprint, and `trusted` just checked that it and its
-                // directory belong to this user and that nobody else can write either, so no
-                // other user (and no plugin, which has no file system) can have planted or
-                // changed it. wasmtime still checks that it was compiled by this wasmtime
-                // version with this engine configuration and refuses it otherwise.
+        match cache.load(&entry, &self.digest) {
+            Ok(Some(code)) => {
+                // SAFETY: `deserialize` maps native code and runs it without checking it. The
+                // code is what this user compiled from this very plugin: `load` checked that the
+                // entry and its directory belong to this user and that nobody else can write
+                // either (no other user, and no plugin, which has no file system, can have
+                // planted it), that it was written for this plugin's digest, and that the code
+                // is unchanged since (its SHA-256). wasmtime still checks that it was compiled
+                // by this wasmtime version with this engine configuration.
                 #[expect(
                     unsafe_code,
                     reason = "loading a compiled plugin this user wrote, see SAFETY"
                 )]
-                let loaded = unsafe { Component::deserialize_file(&self.engine, &entry) };
+                let loaded = unsafe { Component::deserialize(&self.engine, &code) };
                 match loaded {
                     Ok(component) => return Ok((component, LoadKind::DiskCache)),
                     Err(error) => {
@@ -172,15 +172,18 @@ impl CompileJob {
                     }
                 }
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(error) => {
-                tracing::warn!(%error, "not using the compile cache; compiling the plugin")
+                tracing::warn!(%error, "not using the compile cache entry; compiling the plugin");
+                if error.kind() == std::io::ErrorKind::InvalidData {
+                    cache.discard(&entry);
+                }
             }
         }
         let component = self.compile()?;
         match component.serialize() {
             Ok(code) => {
-                if let Err(error) = cache.store(&entry, &code) {
+                if let Err(error) = cache.store(&entry, &self.digest, &code) {
                     tracing::warn!(dir = %cache.dir().display(), %error, "cannot write the compiled plugin to the cache");
                 }
             }
