@@ -231,7 +231,7 @@ async fn another_build_a_revoked_one_or_one_asking_for_more_does_not_run() {
     );
     let (ok, _, err) = run(&mut run_under(&sim, &revoked, "auto-reply", input.clone()));
     assert!(
-        !ok && err.contains("is revoked by") && err.contains("line 10"),
+        !ok && err.contains("is revoked by") && err.contains("line 6"),
         "{err}"
     );
 
@@ -737,4 +737,96 @@ async fn builds_are_admitted_by_who_signed_them() {
         .filter(|(c, _)| c == "Set-MailboxAutoReplyConfiguration")
         .count();
     assert_eq!(sets, 2, "only the admitted runs sent anything");
+}
+
+/// An example policy from `examples/policies/`.
+fn example(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../examples/policies/{name}")),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_policies_admit_what_they_say() {
+    let sim = sim().await;
+    let explain = |policy: &Path, file: &Path| {
+        run(exorun(&sim)
+            .args(["policy", "explain"])
+            .arg(file)
+            .arg("--policy")
+            .arg(policy))
+    };
+    // Reporting: the digests of today's builds put in, as an operator does after a review.
+    let mut reporting = example("reporting.toml");
+    for name in [
+        "mailbox-inventory",
+        "mailbox-permission-audit",
+        "stale-mailboxes",
+    ] {
+        let fresh = init(&sim, &[name]);
+        let today = fresh.lines().find(|l| l.starts_with("digest = ")).unwrap();
+        let today = &today[..today.find("  #").unwrap_or(today.len())];
+        let rule = reporting.find(&format!("name = \"{name}\"")).unwrap();
+        let line_start = rule + reporting[rule..].find("digest = ").unwrap();
+        let line_end = line_start + reporting[line_start..].find('\n').unwrap();
+        reporting.replace_range(line_start..line_end, today);
+    }
+    let path = sim.write("reporting.toml", reporting);
+    for name in [
+        "mailbox-inventory",
+        "mailbox-permission-audit",
+        "stale-mailboxes",
+    ] {
+        let (ok, out, err) = explain(&path, &artifact(name));
+        assert!(ok, "{name}: {err}");
+        assert!(
+            out.contains("credential: profile 'reader'")
+                && out.contains("changes: none (read-only)"),
+            "{out}"
+        );
+    }
+    let (ok, _, err) = explain(&path, &artifact("auto-reply"));
+    assert!(!ok && err.contains("no rule names 'auto-reply'"), "{err}");
+
+    // Helpdesk: the reviewer's key is ours; a build we signed is admitted, others are not.
+    let dir = sim.dir.path();
+    plugin_cmd(
+        &sim,
+        dir,
+        &[
+            "keygen",
+            "-p",
+            "review.pub",
+            "-s",
+            "review.key",
+            "--no-password",
+        ],
+    );
+    let helpdesk = example("helpdesk.toml");
+    let key = helpdesk
+        .lines()
+        .find_map(|l| l.strip_prefix("security-review = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    let path = sim.write(
+        "helpdesk.toml",
+        helpdesk.replace(&key, &key_line(&dir.join("review.pub"))),
+    );
+    std::fs::copy(artifact("auto-reply"), dir.join("auto-reply.wasm")).unwrap();
+    let (ok, _, err) = explain(&path, &dir.join("auto-reply.wasm"));
+    assert!(
+        !ok && err.contains("needs 1 signature(s) of security-review; it has 0"),
+        "{err}"
+    );
+    plugin_cmd(&sim, dir, &["sign", "auto-reply.wasm", "-s", "review.key"]);
+    let (ok, out, err) = explain(&path, &dir.join("auto-reply.wasm"));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("-Identity: required, matches *@contoso.com")
+            && out.contains("changes: at most 50 per run")
+            && out.contains("credential: profile 'helpdesk'"),
+        "{out}"
+    );
 }

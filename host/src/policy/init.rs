@@ -12,12 +12,13 @@ pub fn starting_policy(plugins: &[(Manifest, String)]) -> String {
          # Deny by default: a plugin no [[plugin]] rule admits does not run.\n\
          # Written by `exorun policy init`; check it with `exorun policy check`.\n\
          \n\
+         # Builds that must never run again, even if signed, and keys whose signatures refuse a build:\n\
+         # revoked = [\"<sha256>\"]\n\
+         # revoked_keys = [\"<key id>\"]\n\
+         \n\
          # Keys whose signatures you trust (minisign public keys, the base64 line of the .pub file):\n\
          # [trusted_keys]\n\
-         # security-review = \"RW...\"\n\
-         \n\
-         # Builds that must never run again, even if signed:\n\
-         # revoked = [\"<sha256>\"]\n",
+         # security-review = \"RW...\"\n",
     );
     for (manifest, digest) in plugins {
         let _ = write!(
