@@ -60,7 +60,7 @@ mod tests {
         assert_eq!(id.to_string(), "378E18C04D1A9CD7");
         assert_eq!(format!("{id:?}"), "KeyId(378E18C04D1A9CD7)");
         let other = KeyId([1, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(other.to_string(), "0000000000000001");
+        assert_eq!(other.to_string(), "1");
         assert_eq!(list(&[]), "");
         assert_eq!(list(&[id]), "378E18C04D1A9CD7");
         assert_eq!(
