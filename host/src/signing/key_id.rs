@@ -65,7 +65,7 @@ mod tests {
         assert_eq!(list(&[id]), "378E18C04D1A9CD7");
         assert_eq!(
             list(&[id, other, id]),
-            "378E18C04D1A9CD7, 0000000000000001 and 378E18C04D1A9CD7"
+            "378E18C04D1A9CD7, 1 and 378E18C04D1A9CD7"
         );
     }
 }
