@@ -1,0 +1,136 @@
+//! Secret parameter values kept out of the audit log: a value is replaced by [`REDACTED`] when
+//! the catalogue types its parameter as a secret (`SecureString`, `PSCredential`) or the name
+//! says it is one (it contains Password, Secret or Token, in any case). Names inside a
+//! hashtable value (`@{Password=…}`) are checked by the same rule.
+
+use serde_json::{Map, Value};
+
+use crate::exchange::catalogue::{Catalogue, Cmdlet, Lookup};
+
+/// What a secret value is replaced by.
+pub const REDACTED: &str = "[redacted]";
+
+/// Words that make a parameter's value a secret whatever its type.
+const SECRET_WORDS: [&str; 3] = ["password", "secret", "token"];
+
+/// `params` of `cmdlet` with every secret value replaced by [`REDACTED`].
+pub fn redact(cmdlet: &str, params: &Map<String, Value>) -> Map<String, Value> {
+    let known = Catalogue::get().cmdlet(cmdlet);
+    params
+        .iter()
+        .map(|(name, value)| {
+            let value = if is_secret(known, name) {
+                Value::String(REDACTED.into())
+            } else {
+                redact_inside(value)
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+/// Whether the parameter `name` of `cmdlet` (if the catalogue knows it) holds a secret.
+fn is_secret(cmdlet: Option<&Cmdlet>, name: &str) -> bool {
+    secret_name(name)
+        || cmdlet.is_some_and(|c| matches!(c.parameter(name), Lookup::Found(p) if p.is_secret()))
+}
+
+fn secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|word| name.contains(word))
+}
+
+/// A value with the secrets inside its objects (hashtables) and lists redacted.
+fn redact_inside(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, inner)| {
+                    let inner = if secret_name(key) {
+                        Value::String(REDACTED.into())
+                    } else {
+                        redact_inside(inner)
+                    };
+                    (key.clone(), inner)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact_inside).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn params(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn secrets_by_type_and_by_name_are_redacted_and_nothing_else() {
+        let redacted = redact(
+            "Set-Mailbox",
+            &params(json!({
+                "Identity": "room1",
+                "Password": "P@ssw0rd!",
+                "RoomMailboxPassword": "hunter2",
+                "HiddenFromAddressListsEnabled": true,
+            })),
+        );
+        assert_eq!(
+            Value::Object(redacted),
+            json!({
+                "Identity": "room1",
+                "Password": REDACTED,
+                "RoomMailboxPassword": REDACTED,
+                "HiddenFromAddressListsEnabled": true,
+            })
+        );
+        let unknown = redact(
+            "New-SomethingUnknown",
+            &params(json!({
+                "ClientSecret": "s3cret",
+                "apitoken": "t0ken",
+                "Settings": {"AdminPassword": "x", "Name": "y"},
+                "List": [{"refresh_token": "z"}],
+                "Name": "kept",
+            })),
+        );
+        assert_eq!(
+            Value::Object(unknown),
+            json!({
+                "ClientSecret": REDACTED,
+                "apitoken": REDACTED,
+                "Settings": {"AdminPassword": REDACTED, "Name": "y"},
+                "List": [{"refresh_token": REDACTED}],
+                "Name": "kept",
+            })
+        );
+    }
+
+    #[test]
+    fn the_catalogue_types_decide_for_names_without_a_secret_word() {
+        let cmdlet = Catalogue::get()
+            .cmdlets()
+            .iter()
+            .find(|c| {
+                c.parameters
+                    .iter()
+                    .any(|p| p.type_name == "PSCredential" && !secret_name(&p.name))
+            })
+            .expect("a cmdlet with a PSCredential parameter");
+        let parameter = cmdlet
+            .parameters
+            .iter()
+            .find(|p| p.type_name == "PSCredential")
+            .unwrap();
+        let mut given = Map::new();
+        given.insert(parameter.name.clone(), "user:pass".into());
+        let redacted = redact(&cmdlet.name, &given);
+        assert_eq!(redacted[&parameter.name], REDACTED, "{}", cmdlet.name);
+    }
+}
