@@ -1,5 +1,6 @@
 //! `exorun run <plugin>`: runs one plugin against the tenant in the sandbox, streaming its
-//! records to stdout and its progress to the terminal.
+//! records to stdout and its progress to the terminal; the run is audited, and the audit log's
+//! head is printed at the end.
 
 use std::io::{BufWriter, Stdout};
 use std::path::PathBuf;
@@ -11,12 +12,15 @@ use anyhow::Context;
 use clap::Args;
 
 use exorun::Connection;
+use exorun::audit::{CallContext, RunId};
+use exorun::config;
 use exorun::runtime::{
     FileCheckpoints, LogProgress, ProgressSink, Record, RecordSink, RunRequest, Runtime,
     RuntimeSettings,
 };
 
 use super::ConnectionArgs;
+use super::audit::{print_head, print_not_sent};
 use super::output::{Format, Progress, RowSink, count};
 
 /// Run a plugin in the sandbox.
@@ -133,14 +137,6 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
     Ok(value.saturating_mul(factor))
 }
 
-fn state_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::home_dir().map(|h| h.join(".local").join("state")))
-        .map(|d| d.join("exorun").join("checkpoints"))
-}
-
 /// Records to stdout in the chosen format, clearing the spinner around each one when they
 /// share the terminal.
 struct StdoutSink {
@@ -233,6 +229,7 @@ impl RunCmd {
             settings.dry_run = Some(true);
         }
         let connection = Connection::open(settings)?;
+        let before = connection.audit().head();
         let mut runtime_settings = RuntimeSettings::default();
         if let Some(dir) = &self.cache_dir {
             runtime_settings.cache_dir = Some(dir.clone());
@@ -250,7 +247,7 @@ impl RunCmd {
         let checkpoint_dir = self
             .checkpoint_dir
             .clone()
-            .or_else(state_dir)
+            .or_else(|| config::state_dir().map(|dir| dir.join("checkpoints")))
             .context("no checkpoint directory: pass --checkpoint-dir")?;
         let shown = Arc::new(Progress::start());
         let progress: Arc<dyn ProgressSink> = if shown.is_drawn() {
@@ -267,13 +264,18 @@ impl RunCmd {
             progress: shown.clone(),
         });
         let manifest = plugin.manifest().clone();
+        let run = RunId::new();
+        let exchange = connection.exchange().clone().with_context(CallContext {
+            run: Some(run),
+            ..CallContext::default()
+        });
         let result = runtime
             .run(
                 &plugin,
                 RunRequest {
                     input,
                     config,
-                    exchange: connection.exchange().clone(),
+                    exchange,
                     limits,
                     sink: sink.clone(),
                     checkpoints: Arc::new(FileCheckpoints::new(checkpoint_dir)),
@@ -284,23 +286,23 @@ impl RunCmd {
         shown.clear();
         sink.finish()?;
         for call in connection.exchange().dry_run_log() {
+            print_not_sent(&call);
+        }
+        let outcome =
+            result.with_context(|| format!("plugin {} {} failed", manifest.name, manifest.version));
+        if let Ok(outcome) = &outcome {
             eprintln!(
-                "dry run: {} was not sent ({})",
-                call.cmdlet,
-                serde_json::Value::Object(call.params)
+                "{} {}: {}, {}, {} denied; summary {}",
+                manifest.name,
+                manifest.version,
+                count(outcome.records, "record", "records"),
+                count(outcome.cmdlet_calls, "cmdlet call", "cmdlet calls"),
+                outcome.denied,
+                outcome.summary
             );
         }
-        let outcome = result
-            .with_context(|| format!("plugin {} {} failed", manifest.name, manifest.version))?;
-        eprintln!(
-            "{} {}: {}, {}, {} denied; summary {}",
-            manifest.name,
-            manifest.version,
-            count(outcome.records, "record", "records"),
-            count(outcome.cmdlet_calls, "cmdlet call", "cmdlet calls"),
-            outcome.denied,
-            outcome.summary
-        );
+        print_head(connection.audit(), run, before);
+        outcome?;
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -25,6 +25,7 @@ use super::imports::progress::{NoProgress, ProgressHost, ProgressSink};
 use super::plugin::Plugin;
 use super::state::{MemoryLimiter, RunState};
 use super::stdio::Capture;
+use crate::audit::{AuditError, CallContext, Event, Outcome, PluginRef, RunEnd, RunId, RunStart};
 use crate::exchange::ExchangeClient;
 use crate::plugin::manifest::Manifest;
 
@@ -86,6 +87,9 @@ pub struct RunRequest {
 /// What a finished run gives back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunOutcome {
+    /// The run's id in the audit log: the one in the client's call context
+    /// ([`ExchangeClient::with_context`]) when the caller set one, else a new one.
+    pub run: RunId,
     /// The plugin's summary (JSON, as the plugin wrote it).
     pub summary: String,
     /// Records emitted to the sink.
@@ -117,6 +121,10 @@ impl Runtime {
     /// Runs `plugin` once, after checking its input against the schema its manifest declares.
     /// Runs beyond the runtime's `max_concurrent_runs` wait for a slot
     /// first; the time limit starts when the run does.
+    ///
+    /// The run's start and end are recorded in the client's audit log, and each of its calls
+    /// with the run and the plugin; if a record cannot be written the run stops
+    /// ([`RunError::Audit`]).
     pub async fn run(&self, plugin: &Plugin, request: RunRequest) -> Result<RunOutcome, RunError> {
         check_input(plugin, &request.input)?;
         plugin
@@ -140,13 +148,32 @@ impl Runtime {
         let name = manifest.name.clone();
         let capture = Capture::new(&name);
         let key = CheckpointKey::new(&name, &request.input);
+        let audit = request.exchange.audit().clone();
+        let run = request.exchange.context().run.unwrap_or_default();
+        let plugin_ref = PluginRef {
+            name: name.clone(),
+            version: manifest.version.clone(),
+            digest: plugin.digest.clone(),
+        };
+        let context = CallContext {
+            run: Some(run),
+            plugin: Some(plugin_ref.clone()),
+            ..request.exchange.context().clone()
+        };
+        let exchange = request.exchange.with_context(context);
+        audit.record(Event::RunStart(RunStart {
+            run,
+            plugin: plugin_ref.clone(),
+            signers: Vec::new(),
+            policy_digest: None,
+            grants: None,
+            input_digest: key.input_digest().to_string(),
+            dry_run: exchange.settings().dry_run,
+            exorun: crate::VERSION.to_string(),
+        }))?;
+        let started = std::time::Instant::now();
         let parts = StateParts {
-            exchange: ExchangeHost::new(
-                Some(request.exchange),
-                manifest,
-                deadline,
-                limits.memory_bytes,
-            ),
+            exchange: ExchangeHost::new(Some(exchange), manifest, deadline, limits.memory_bytes),
             sink: request.sink.clone(),
             config: request.config,
             checkpoint: CheckpointHost::new(
@@ -169,9 +196,14 @@ impl Runtime {
                 .await
                 .map_err(Stage::Run)
         };
-        let ended = AssertUnwindSafe(tokio::time::timeout_at(deadline, call))
-            .catch_unwind()
-            .await;
+        // A record that cannot be written stops the run at once: the plugin may not go on
+        // unaudited (its calls are refused from then on anyway).
+        let ended = tokio::select! {
+            // A run whose plugin ends as the log breaks is told about the log.
+            biased;
+            error = audit.broken() => Ok(Ok(Err(Stage::Unaudited(error)))),
+            ended = AssertUnwindSafe(tokio::time::timeout_at(deadline, call)).catch_unwind() => ended,
+        };
         let captured = capture.finish();
         let finished = request.sink.finish();
         let state = store.data();
@@ -183,26 +215,40 @@ impl Runtime {
             captured: &captured,
         };
         let summary = match ended {
-            Err(panic) => return Err(RunError::Host(panic_text(&*panic))),
-            Ok(Err(_elapsed)) => {
-                return Err(RunError::Timeout {
-                    after: limits.timeout,
-                });
-            }
+            Err(panic) => Err(RunError::Host(panic_text(&*panic))),
+            Ok(Err(_elapsed)) => Err(RunError::Timeout {
+                after: limits.timeout,
+            }),
+            Ok(Ok(Err(Stage::Unaudited(error)))) => Err(RunError::Audit(error)),
             Ok(Ok(Err(Stage::Start(error)))) if !state.limiter.refused => {
-                return Err(RunError::Instantiate(format!("{error:#}")));
+                Err(RunError::Instantiate(format!("{error:#}")))
             }
-            Ok(Ok(Err(Stage::Start(error) | Stage::Run(error)))) => {
-                return Err(failure(error).into());
-            }
-            Ok(Ok(Ok(Err(message)))) => return Err(RunError::Plugin(message)),
-            Ok(Ok(Ok(Ok(summary)))) => summary,
+            Ok(Ok(Err(Stage::Start(error) | Stage::Run(error)))) => Err(failure(error).into()),
+            Ok(Ok(Ok(Err(message)))) => Err(RunError::Plugin(message)),
+            Ok(Ok(Ok(Ok(summary)))) => finished.map(|()| summary).map_err(RunError::Output),
         };
-        finished.map_err(RunError::Output)?;
+        // A broken log has no room for the end; any other failure is recorded with it.
+        if !matches!(summary, Err(RunError::Audit(_))) {
+            audit.record(Event::RunEnd(RunEnd {
+                run,
+                plugin: plugin_ref,
+                outcome: match summary {
+                    Ok(_) => Outcome::Succeeded,
+                    Err(_) => Outcome::Failed,
+                },
+                error: summary.as_ref().err().map(ToString::to_string),
+                records: state.output.records,
+                calls: state.exchange.calls,
+                denied: state.exchange.denied,
+                duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            }))?;
+        }
+        let summary = summary?;
         if let Err(error) = request.checkpoints.clear(&key) {
             tracing::warn!(plugin = %name, %error, "the run finished but its checkpoint could not be cleared");
         }
         Ok(RunOutcome {
+            run,
             summary,
             records: state.output.records,
             cmdlet_calls: state.exchange.calls,
@@ -320,6 +366,8 @@ enum Stage {
     Start(wasmtime::Error),
     /// In `run`.
     Run(wasmtime::Error),
+    /// Anywhere: the audit log could not be written.
+    Unaudited(AuditError),
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
