@@ -95,6 +95,11 @@ impl Connection {
         if configured.is_none() && !spec.names_its_tenant() {
             return Err(ConnectError::Missing(NO_ORGANIZATION.into()));
         }
+        // Before any secret is read or prompted for: a log that cannot be written stops here.
+        let audit = match &settings.audit_log {
+            Some(path) => Audit::open(path)?,
+            None => Audit::disabled(),
+        };
         let http = http::client(settings.ca_file.as_deref())?;
         let credential = token_source(&settings, &spec, configured.as_ref(), &http)?;
         let organization = match (configured, credential.tenant) {
@@ -109,10 +114,6 @@ impl Connection {
                 Some(configured)
             }
             (configured, from_token) => configured.or(from_token),
-        };
-        let audit = match &settings.audit_log {
-            Some(path) => Audit::open(path)?,
-            None => Audit::disabled(),
         };
         let label = CredentialLabel {
             kind: spec.kind().to_string(),

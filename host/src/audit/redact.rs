@@ -29,6 +29,53 @@ pub fn redact(cmdlet: &str, params: &Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
+/// `text` (a message that may quote a value back, such as the service's error) with each secret
+/// value of `params` of `cmdlet` replaced by [`REDACTED`].
+pub fn scrub(cmdlet: &str, params: &Map<String, Value>, text: &str) -> String {
+    let known = Catalogue::get().cmdlet(cmdlet);
+    let mut secrets = Vec::new();
+    for (name, value) in params {
+        if is_secret(known, name) {
+            strings(value, &mut secrets);
+        } else {
+            secrets_inside(value, &mut secrets);
+        }
+    }
+    secrets
+        .into_iter()
+        .filter(|secret| !secret.is_empty())
+        .fold(text.to_string(), |text, secret| {
+            text.replace(secret, REDACTED)
+        })
+}
+
+/// Every string in `value`.
+fn strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::String(text) => out.push(text),
+        Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
+        Value::Object(map) => map.values().for_each(|item| strings(item, out)),
+        _ => {}
+    }
+}
+
+/// The strings under secret names inside `value`'s objects.
+fn secrets_inside<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                if secret_name(key) {
+                    strings(inner, out);
+                } else {
+                    secrets_inside(inner, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| secrets_inside(item, out)),
+        _ => {}
+    }
+}
+
 /// Whether the parameter `name` of `cmdlet` (if the catalogue knows it) holds a secret.
 fn is_secret(cmdlet: Option<&Cmdlet>, name: &str) -> bool {
     secret_name(name)
@@ -109,6 +156,23 @@ mod tests {
                 "List": [{"refresh_token": REDACTED}],
                 "Name": "kept",
             })
+        );
+    }
+
+    #[test]
+    fn messages_that_quote_a_secret_back_are_scrubbed() {
+        let given = params(json!({
+            "Identity": "room1",
+            "Password": "P@ssw0rd!",
+            "Settings": {"ApiToken": ["t-123"]},
+        }));
+        assert_eq!(
+            scrub(
+                "Set-Mailbox",
+                &given,
+                "Cannot bind 'P@ssw0rd!' (or t-123) for room1"
+            ),
+            "Cannot bind '[redacted]' (or [redacted]) for room1"
         );
     }
 

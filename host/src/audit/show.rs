@@ -3,7 +3,7 @@
 //! [`super::verify`]'s job.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Take};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::AuditError;
 use super::record::{Decision, Event, Record};
+use super::writer::open_to_read;
 
 /// Which records to show; every condition given must hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -58,15 +59,11 @@ pub struct Entry {
     pub record: Result<Record, String>,
 }
 
-/// The lines of the log at `path`, in order.
+/// The lines of the log at `path`, in order, up to its end when they are asked for.
 pub fn entries(path: &Path) -> Result<Entries, AuditError> {
-    let file = File::open(path).map_err(|e| AuditError::Read {
-        path: path.to_path_buf(),
-        io: Arc::new(e),
-    })?;
     Ok(Entries {
         path: path.to_path_buf(),
-        reader: BufReader::new(file),
+        reader: BufReader::new(open_to_read(path)?),
         line: 0,
     })
 }
@@ -74,7 +71,7 @@ pub fn entries(path: &Path) -> Result<Entries, AuditError> {
 /// The lines of a log, read one at a time (see [`entries`]).
 pub struct Entries {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: BufReader<Take<File>>,
     line: u64,
 }
 

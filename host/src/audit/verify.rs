@@ -4,11 +4,10 @@
 //! inserted or moved, or a tail cut short. Lines cut cleanly off the end leave a shorter chain
 //! that is still whole; a head kept elsewhere (`--head`) tells them apart.
 //!
-//! The log is read once, as a stream, in constant memory; only after a break is the rest read
-//! again to say what happened.
+//! The log is read once, as a stream, in constant memory, up to its end when the check starts
+//! (runs may go on appending meanwhile); after a break the rest is read on to say what happened.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +15,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::AuditError;
-use super::writer::Head;
+use super::writer::{Head, open_to_read};
 use crate::plugin::artifact::digest;
 
 /// What [`verify`] found.
@@ -157,12 +156,11 @@ impl fmt::Display for Problem {
 /// Checks the chain of the log at `path`; with `head` (a hash kept elsewhere), also that no
 /// record after it was cut off.
 pub fn verify(path: &Path, head: Option<&str>) -> Result<Report, AuditError> {
-    let read = |e: io::Error| AuditError::Read {
+    let log = open_to_read(path)?;
+    check(BufReader::new(log), head).map_err(|e| AuditError::Read {
         path: path.to_path_buf(),
         io: Arc::new(e),
-    };
-    let file = File::open(path).map_err(read)?;
-    check(BufReader::new(file), head).map_err(read)
+    })
 }
 
 /// What chaining needs of a line.

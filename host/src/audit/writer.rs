@@ -177,6 +177,25 @@ impl Writer {
     }
 }
 
+/// The log at `path` opened for reading up to its end as it is now. The length is taken under a
+/// shared lock, so no append is half done at that point; appends made while the log is read
+/// are left for the next reader.
+pub(super) fn open_to_read(path: &Path) -> Result<io::Take<File>, AuditError> {
+    let error = |e: io::Error| AuditError::Read {
+        path: path.to_path_buf(),
+        io: Arc::new(e),
+    };
+    let file = File::open(path).map_err(error)?;
+    file.lock_shared().map_err(|e| AuditError::Lock {
+        path: path.to_path_buf(),
+        io: Arc::new(e),
+    })?;
+    let len = file.metadata().map(|m| m.len());
+    // Closing the file would release the lock too.
+    let _ = file.unlock();
+    Ok(io::Read::take(file, len.map_err(error)?))
+}
+
 /// Takes the exclusive lock on `file` (the log at `path`), waiting for another holder.
 fn lock<'a>(file: &'a File, path: &Path) -> Result<Locked<'a>, AuditError> {
     file.lock().map_err(|e| AuditError::Lock {

@@ -11,12 +11,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 
+use exorun::audit::redact::redact;
 use exorun::audit::{
     self, Audit, Call, Decision, Entry, Event, Filter, Head, Outcome, Record, RunEnd, RunId,
     RunStart, TokenAcquired,
 };
-
-use exorun::audit::redact::redact;
 use exorun::exchange::RecordedCall;
 
 use super::output::count;
@@ -43,11 +42,18 @@ struct LogOption {
 impl LogOption {
     /// `--log`, else `EXORUN_AUDIT_LOG`, else the default place.
     fn path(&self) -> anyhow::Result<PathBuf> {
+        let from_env = || {
+            std::env::var_os("EXORUN_AUDIT_LOG")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         self.log
             .clone()
-            .or_else(|| std::env::var_os("EXORUN_AUDIT_LOG").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .or_else(from_env)
             .or_else(audit::default_log_path)
-            .context("there is no home directory to find the audit log in\n  fix: pass --log FILE or set EXORUN_AUDIT_LOG")
+            .context(
+                "there is no home directory to find the audit log in\n  fix: pass --log FILE or set EXORUN_AUDIT_LOG",
+            )
     }
 }
 
@@ -167,16 +173,16 @@ impl VerifyCmd {
         let report = audit::verify(&path, self.head.as_deref())?;
         let mut out = std::io::stdout().lock();
         let Some(problem) = &report.problem else {
-            let head = report
-                .head
-                .as_ref()
-                .map_or_else(|| "no records".to_string(), |h| format!("head {}", h.hash));
-            writeln!(
-                out,
-                "✓ {}: {}, chain intact, {head}",
-                path.display(),
-                count(report.intact, "record", "records")
-            )?;
+            match &report.head {
+                Some(head) => writeln!(
+                    out,
+                    "✓ {}: {}, chain intact, head {}",
+                    path.display(),
+                    count(report.intact, "record", "records"),
+                    head.hash
+                )?,
+                None => writeln!(out, "✓ {}: no records yet", path.display())?,
+            }
             if let Some(line) = report.given_head_line {
                 let newer = report.intact - line;
                 writeln!(

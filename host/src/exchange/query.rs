@@ -18,6 +18,7 @@ use super::error::ExchangeError;
 use super::params::Parameters;
 use super::reply::{Fetched, PageRow};
 use super::transport::Request;
+use crate::audit::redact::scrub;
 use crate::audit::{Call, CallContext, Event};
 use crate::auth::AuthError;
 
@@ -219,8 +220,9 @@ impl Query {
         fetched: &Result<Fetched<R>, ExchangeError>,
         took: Duration,
     ) -> Option<Call> {
-        let mut call = self.audit_record()?;
-        call.page = self.audited.as_ref().map(|audited| audited.pages + 1);
+        let audited = self.audited.as_ref()?;
+        let mut call = Call::new(&audited.context, &self.cmdlet, &audited.params);
+        call.page = Some(audited.pages + 1);
         call.duration_ms = Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
         match fetched {
             Ok(fetched) => {
@@ -238,7 +240,7 @@ impl Query {
                         .clone_from(&message.client_request_id);
                     call.request_id.clone_from(&message.request_id);
                 }
-                call.error = Some(error.to_string());
+                call.error = Some(scrub(&self.cmdlet, &audited.params, &error.to_string()));
             }
         }
         Some(call)

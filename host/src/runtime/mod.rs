@@ -31,6 +31,7 @@
 //! # }
 //! ```
 
+mod audited;
 mod bindings;
 mod cache;
 mod engine;

@@ -13,6 +13,7 @@ use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::Runtime;
+use super::audited::RunRecord;
 use super::bindings::AutomationPre;
 use super::error::{Failure, RunError};
 use super::imports::checkpoint::MemoryCheckpoints;
@@ -25,7 +26,7 @@ use super::imports::progress::{NoProgress, ProgressHost, ProgressSink};
 use super::plugin::Plugin;
 use super::state::{MemoryLimiter, RunState};
 use super::stdio::Capture;
-use crate::audit::{AuditError, CallContext, Event, Outcome, PluginRef, RunEnd, RunId, RunStart};
+use crate::audit::{AuditError, RunId};
 use crate::exchange::ExchangeClient;
 use crate::plugin::manifest::Manifest;
 
@@ -148,30 +149,7 @@ impl Runtime {
         let name = manifest.name.clone();
         let capture = Capture::new(&name);
         let key = CheckpointKey::new(&name, &request.input);
-        let audit = request.exchange.audit().clone();
-        let run = request.exchange.context().run.unwrap_or_default();
-        let plugin_ref = PluginRef {
-            name: name.clone(),
-            version: manifest.version.clone(),
-            digest: plugin.digest.clone(),
-        };
-        let context = CallContext {
-            run: Some(run),
-            plugin: Some(plugin_ref.clone()),
-            ..request.exchange.context().clone()
-        };
-        let exchange = request.exchange.with_context(context);
-        audit.record(Event::RunStart(RunStart {
-            run,
-            plugin: plugin_ref.clone(),
-            signers: Vec::new(),
-            policy_digest: None,
-            grants: None,
-            input_digest: key.input_digest().to_string(),
-            dry_run: exchange.settings().dry_run,
-            exorun: crate::VERSION.to_string(),
-        }))?;
-        let started = std::time::Instant::now();
+        let (record, exchange) = RunRecord::start(plugin, key.input_digest(), request.exchange)?;
         let parts = StateParts {
             exchange: ExchangeHost::new(Some(exchange), manifest, deadline, limits.memory_bytes),
             sink: request.sink.clone(),
@@ -201,54 +179,20 @@ impl Runtime {
         let ended = tokio::select! {
             // A run whose plugin ends as the log breaks is told about the log.
             biased;
-            error = audit.broken() => Ok(Ok(Err(Stage::Unaudited(error)))),
+            error = record.audit().broken() => Ok(Ok(Err(Stage::Unaudited(error)))),
             ended = AssertUnwindSafe(tokio::time::timeout_at(deadline, call)).catch_unwind() => ended,
         };
         let captured = capture.finish();
         let finished = request.sink.finish();
         let state = store.data();
-        let failure = |error| Failure {
-            error,
-            memory_refused: state.limiter.refused,
-            memory_limit: limits.memory_bytes,
-            timeout: limits.timeout,
-            captured: &captured,
-        };
-        let summary = match ended {
-            Err(panic) => Err(RunError::Host(panic_text(&*panic))),
-            Ok(Err(_elapsed)) => Err(RunError::Timeout {
-                after: limits.timeout,
-            }),
-            Ok(Ok(Err(Stage::Unaudited(error)))) => Err(RunError::Audit(error)),
-            Ok(Ok(Err(Stage::Start(error)))) if !state.limiter.refused => {
-                Err(RunError::Instantiate(format!("{error:#}")))
-            }
-            Ok(Ok(Err(Stage::Start(error) | Stage::Run(error)))) => Err(failure(error).into()),
-            Ok(Ok(Ok(Err(message)))) => Err(RunError::Plugin(message)),
-            Ok(Ok(Ok(Ok(summary)))) => finished.map(|()| summary).map_err(RunError::Output),
-        };
-        // A broken log has no room for the end; any other failure is recorded with it.
-        if !matches!(summary, Err(RunError::Audit(_))) {
-            audit.record(Event::RunEnd(RunEnd {
-                run,
-                plugin: plugin_ref,
-                outcome: match summary {
-                    Ok(_) => Outcome::Succeeded,
-                    Err(_) => Outcome::Failed,
-                },
-                error: summary.as_ref().err().map(ToString::to_string),
-                records: state.output.records,
-                calls: state.exchange.calls,
-                denied: state.exchange.denied,
-                duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            }))?;
-        }
+        let summary = summary_of(ended, state, limits, &captured, finished);
+        record.end(&summary, state)?;
         let summary = summary?;
         if let Err(error) = request.checkpoints.clear(&key) {
             tracing::warn!(plugin = %name, %error, "the run finished but its checkpoint could not be cleared");
         }
         Ok(RunOutcome {
-            run,
+            run: record.run(),
             summary,
             records: state.output.records,
             cmdlet_calls: state.exchange.calls,
@@ -358,6 +302,41 @@ fn new_store(
             .map_err(|e| RunError::Host(e.to_string()))?;
     }
     Ok(store)
+}
+
+/// How the call of a plugin's `run` ended: a panic in the host, out of time, failed at a
+/// [`Stage`], or the plugin's own result.
+type Ended =
+    std::thread::Result<Result<Result<Result<String, String>, Stage>, tokio::time::error::Elapsed>>;
+
+/// The run's result from how its call ended; `finished` is how its record sink finished.
+fn summary_of(
+    ended: Ended,
+    state: &RunState,
+    limits: RunLimits,
+    captured: &str,
+    finished: std::io::Result<()>,
+) -> Result<String, RunError> {
+    let failure = |error| Failure {
+        error,
+        memory_refused: state.limiter.refused,
+        memory_limit: limits.memory_bytes,
+        timeout: limits.timeout,
+        captured,
+    };
+    match ended {
+        Err(panic) => Err(RunError::Host(panic_text(&*panic))),
+        Ok(Err(_elapsed)) => Err(RunError::Timeout {
+            after: limits.timeout,
+        }),
+        Ok(Ok(Err(Stage::Unaudited(error)))) => Err(RunError::Audit(error)),
+        Ok(Ok(Err(Stage::Start(error)))) if !state.limiter.refused => {
+            Err(RunError::Instantiate(format!("{error:#}")))
+        }
+        Ok(Ok(Err(Stage::Start(error) | Stage::Run(error)))) => Err(failure(error).into()),
+        Ok(Ok(Ok(Err(message)))) => Err(RunError::Plugin(message)),
+        Ok(Ok(Ok(Ok(summary)))) => finished.map(|()| summary).map_err(RunError::Output),
+    }
 }
 
 /// Where a run failed.
