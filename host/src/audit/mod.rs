@@ -42,7 +42,7 @@ use serde_json::{Map, Value};
 pub use error::AuditError;
 pub use record::{
     Call, CallContext, Decision, Event, Outcome, PluginRef, Record, RunEnd, RunId, RunStart,
-    TokenAcquired,
+    TokenAcquisition,
 };
 pub use show::{Entries, Entry, Filter, entries};
 pub use verify::{Problem, ProblemKind, Report, verify};
@@ -197,11 +197,11 @@ pub(crate) mod testkit {
     use std::path::{Path, PathBuf};
 
     use super::writer::{Head, Writer};
-    use super::{Event, TokenAcquired};
+    use super::{Event, TokenAcquisition};
 
     /// A token record whose app id is `app-{n}`.
     pub fn token_event(n: u64) -> Event {
-        Event::Token(TokenAcquired {
+        Event::Token(TokenAcquisition {
             app_id: Some(format!("app-{n}")),
             tenant: None,
             resource: "https://outlook.office365.com".into(),

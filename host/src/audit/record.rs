@@ -35,7 +35,7 @@ pub enum Event {
     /// A plugin run ended.
     RunEnd(RunEnd),
     /// A token was asked for.
-    Token(TokenAcquired),
+    Token(TokenAcquisition),
     /// A cmdlet was sent, rehearsed in a dry run, or refused.
     Call(Call),
 }
@@ -176,7 +176,7 @@ impl Call {
 
 /// A token asked of the credential: who for and until when, never the token itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TokenAcquired {
+pub struct TokenAcquisition {
     /// The app (client) id: the token's `appid` claim, else the configured one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,

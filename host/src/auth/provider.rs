@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use tokio::sync::Mutex;
 
 use super::{AccessToken, AuthError, Resource, TokenSource, claims};
-use crate::audit::{Audit, Event, TokenAcquired};
+use crate::audit::{Audit, Event, TokenAcquisition};
 use crate::secret::Secret;
 
 /// Tokens are refreshed when less than this remains (msal uses the same margin).
@@ -132,7 +132,7 @@ impl TokenProvider {
                 .filter(|value| !value.is_empty())
                 .cloned()
         };
-        let token = TokenAcquired {
+        let token = TokenAcquisition {
             app_id: claim(|c| &c.app_id).or_else(|| self.credential.app_id.clone()),
             tenant: claim(|c| &c.tenant_id).or_else(|| self.credential.tenant.clone()),
             resource: resource.identifier().to_string(),
@@ -260,7 +260,7 @@ mod tests {
 
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains(r#""t0""#), "{text}");
-        let tokens: Vec<TokenAcquired> = text
+        let tokens: Vec<TokenAcquisition> = text
             .lines()
             .map(|line| match serde_json::from_str(line).unwrap() {
                 crate::audit::Record {

@@ -14,7 +14,7 @@ use serde_json::Value;
 use exorun::audit::redact::redact;
 use exorun::audit::{
     self, Audit, Call, Decision, Entry, Event, Filter, Head, Outcome, Record, RunEnd, RunId,
-    RunStart, TokenAcquired,
+    RunStart, TokenAcquisition,
 };
 use exorun::exchange::RecordedCall;
 
@@ -348,7 +348,7 @@ fn run_end(end: &RunEnd) -> String {
     }
 }
 
-fn token_text(token: &TokenAcquired) -> String {
+fn token_text(token: &TokenAcquisition) -> String {
     let who = [
         Some(token.credential.clone()),
         token.app_id.as_ref().map(|a| format!("app {a}")),
