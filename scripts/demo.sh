@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: installs prerequisites, builds exorun and its Exchange Online emulator, starts the
 # emulator, and runs exorun against it the way an admin would: certificate sign-in, a checkup,
-# cmdlets streamed page by page, and plugins under an operator's policy.
+# cmdlets streamed page by page, plugins under an operator's policy, and the audit log they all
+# wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh
@@ -24,6 +25,7 @@ export EXORUN_COMPLIANCE_URL=$AZURE_AUTHORITY_HOST/compliance
 export EXORUN_CA_FILE=$(ready 'r["ca_file"]')
 export AZURE_TENANT_ID=$(ready 'r["tenant_domain"]')
 export AZURE_CLIENT_ID=$(ready "$admin[\"client_id\"]")
+export EXORUN_AUDIT_LOG=$state/audit.jsonl
 cert=(--certificate "$(ready "$admin[\"pfx\"]")" --certificate-password-file "$(ready "$admin[\"pfx_password_file\"]")")
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
@@ -67,3 +69,8 @@ step "exorun run --dry-run target/plugins/auto-reply.wasm ...   # recorded, not 
   --input "{\"identities\": [\"$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)\", \"ceo@fabrikam.com\"], \"state\": \"Enabled\", \"internal_message\": \"Out until Monday\"}"
 step "exorun run target/plugins/hostile.wasm --input '{\"attempt\": \"undeclared\"}'   # the sandbox refuses"
 "$bin/exorun" "${cert[@]}" run target/plugins/hostile.wasm --input '{"attempt": "undeclared"}' --cache-dir "$state/cache" --output json
+
+step "exorun audit show --plugin auto-reply   # every token, cmdlet, denial and run is in a hash-chained log"
+"$bin/exorun" audit show --plugin auto-reply
+step exorun audit verify
+"$bin/exorun" audit verify

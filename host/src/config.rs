@@ -21,6 +21,23 @@ pub fn default_config_path() -> Option<PathBuf> {
         .map(|d| d.join("exorun").join("config.toml"))
 }
 
+/// exorun's state directory: `$XDG_STATE_HOME/exorun`, else `~/.local/state/exorun`; `None`
+/// without a home. It holds the audit log and checkpoints.
+pub fn state_dir() -> Option<PathBuf> {
+    state_dir_from(
+        std::env::var_os("XDG_STATE_HOME").map(PathBuf::from),
+        std::env::home_dir(),
+    )
+}
+
+/// The XDG rule: a relative `XDG_STATE_HOME` is invalid and ignored.
+fn state_dir_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
+    let base = xdg
+        .filter(|p| p.is_absolute())
+        .or_else(|| home.map(|h| h.join(".local").join("state")))?;
+    Some(base.join("exorun"))
+}
+
 /// How the app authenticates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CredentialSpec {
@@ -67,6 +84,23 @@ pub enum CredentialSpec {
 }
 
 impl CredentialSpec {
+    /// What kind of credential this is, as the audit log names it (never its secret):
+    /// `certificate`, `certificate-thumbprint`, `client-secret`, `access-token`,
+    /// `access-token-file`, `access-token-command` or `managed-identity`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CredentialSpec::CertificateFile { .. } | CredentialSpec::PemPair { .. } => {
+                "certificate"
+            }
+            CredentialSpec::Thumbprint { .. } => "certificate-thumbprint",
+            CredentialSpec::ClientSecret(_) => "client-secret",
+            CredentialSpec::AccessToken(_) => "access-token",
+            CredentialSpec::AccessTokenFile(_) => "access-token-file",
+            CredentialSpec::AccessTokenCommand(_) => "access-token-command",
+            CredentialSpec::ManagedIdentity { .. } => "managed-identity",
+        }
+    }
+
     /// Whether the tokens of this credential say which tenant they are for, so that no
     /// organization need be configured: ready tokens and managed identities. App credentials
     /// (certificate, secret) need the tenant to ask Entra ID for a token at all.
@@ -110,6 +144,9 @@ pub struct Settings {
     pub dry_run: Option<bool>,
     /// The operator's policy file for plugin runs with these settings.
     pub policy: Option<PathBuf>,
+    /// The audit log every token and cmdlet is recorded in; `None`: nothing is audited (the
+    /// command line always names one, see [`crate::audit::default_log_path`]).
+    pub audit_log: Option<PathBuf>,
 }
 
 impl Settings {
@@ -129,6 +166,7 @@ impl Settings {
             max_concurrency: self.max_concurrency.or(lower.max_concurrency),
             dry_run: self.dry_run.or(lower.dry_run),
             policy: self.policy.or(lower.policy),
+            audit_log: self.audit_log.or(lower.audit_log),
         }
     }
 }
@@ -452,6 +490,7 @@ impl Profile {
             max_concurrency: self.max_concurrency,
             dry_run: None,
             policy: self.policy.as_ref().map(rel),
+            audit_log: None,
         })
     }
 }
@@ -491,6 +530,7 @@ pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Settings, Config
         exchange_url: get("EXORUN_EXCHANGE_URL"),
         compliance_url: get("EXORUN_COMPLIANCE_URL"),
         ca_file: get("EXORUN_CA_FILE").map(PathBuf::from),
+        audit_log: get("EXORUN_AUDIT_LOG").map(PathBuf::from),
         ..Settings::default()
     })
 }
@@ -498,6 +538,20 @@ pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Settings, Config
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_state_directory_follows_xdg_then_home() {
+        let home = Some(PathBuf::from("/home/ann"));
+        assert_eq!(
+            state_dir_from(Some("/x/state".into()), home.clone()),
+            Some(PathBuf::from("/x/state/exorun"))
+        );
+        assert_eq!(
+            state_dir_from(Some("relative".into()), home.clone()),
+            Some(PathBuf::from("/home/ann/.local/state/exorun"))
+        );
+        assert_eq!(state_dir_from(None, None), None);
+    }
 
     #[test]
     fn profiles_parse_with_aliases_and_relative_paths() {

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
+use crate::audit::{Audit, AuditError};
 use crate::auth::cert::{AssertionAlg, CertStore, Certificate, Password, find_by_thumbprint};
 use crate::auth::claims::{self, TokenClaims};
 use crate::auth::entra::{ClientCredential, ClientCredentials, DEFAULT_AUTHORITY};
 use crate::auth::identity::{AppId, Organization};
-use crate::auth::provider::TokenProvider;
+use crate::auth::provider::{CredentialLabel, TokenProvider};
 use crate::auth::sources::{ManagedIdentity, StaticToken, TokenCommand, TokenFile};
 use crate::auth::{AuthError, Resource, TokenSource};
 use crate::config::{CredentialSpec, Settings};
@@ -27,6 +28,9 @@ pub enum ConnectError {
     /// The HTTPS client could not be built.
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// The audit log cannot be appended to.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 /// A ready connection to one tenant's Exchange Online.
@@ -61,6 +65,7 @@ pub enum ConnectError {
 pub struct Connection {
     exchange: ExchangeClient,
     tokens: Arc<TokenProvider>,
+    audit: Audit,
     organization: Option<Organization>,
     certificate: Option<Arc<Certificate>>,
 }
@@ -69,7 +74,8 @@ pub struct Connection {
 const NO_ORGANIZATION: &str = "no organization\n  fix: pass --organization contoso.onmicrosoft.com (or the tenant ID), set AZURE_TENANT_ID, or put organization in the profile (with an access token or a managed identity it may be left out: the token names the tenant)";
 
 impl Connection {
-    /// Checks the settings, loads the credential and prepares the client. Nothing is sent yet.
+    /// Checks the settings, loads the credential, opens the audit log (when the settings name
+    /// one) and prepares the client. Nothing is sent yet.
     ///
     /// The organization may be left out with a ready access token or a managed identity: the
     /// token's `tid` claim names the tenant. A static token is read here; a token file, command
@@ -89,6 +95,11 @@ impl Connection {
         if configured.is_none() && !spec.names_its_tenant() {
             return Err(ConnectError::Missing(NO_ORGANIZATION.into()));
         }
+        // Before any secret is read or prompted for: a log that cannot be written stops here.
+        let audit = match &settings.audit_log {
+            Some(path) => Audit::open(path)?,
+            None => Audit::disabled(),
+        };
         let http = http::client(settings.ca_file.as_deref())?;
         let credential = token_source(&settings, &spec, configured.as_ref(), &http)?;
         let organization = match (configured, credential.tenant) {
@@ -104,7 +115,12 @@ impl Connection {
             }
             (configured, from_token) => configured.or(from_token),
         };
-        let tokens = Arc::new(TokenProvider::new(credential.source));
+        let label = CredentialLabel {
+            kind: spec.kind().to_string(),
+            app_id: settings.app_id.clone(),
+            tenant: organization.as_ref().map(ToString::to_string),
+        };
+        let tokens = Arc::new(TokenProvider::new(credential.source).audited(audit.clone(), label));
         let mut exchange_settings = ExchangeSettings {
             organization: organization.as_ref().map(ToString::to_string),
             ..ExchangeSettings::default()
@@ -123,10 +139,12 @@ impl Connection {
         }
         exchange_settings.retry = RetryPolicy::default();
         exchange_settings.dry_run = settings.dry_run.unwrap_or(false);
-        let exchange = ExchangeClient::new(http, tokens.clone(), exchange_settings);
+        let exchange =
+            ExchangeClient::new(http, tokens.clone(), exchange_settings).with_audit(audit.clone());
         Ok(Connection {
             exchange,
             tokens,
+            audit,
             organization,
             certificate: credential.certificate,
         })
@@ -135,6 +153,11 @@ impl Connection {
     /// The Exchange client (InvokeCommand, paging, retries).
     pub fn exchange(&self) -> &ExchangeClient {
         &self.exchange
+    }
+
+    /// The audit log tokens and cmdlets are recorded in (disabled when the settings name none).
+    pub fn audit(&self) -> &Audit {
+        &self.audit
     }
 
     /// The token provider (tokens are cached and refreshed here).

@@ -5,6 +5,7 @@
 //! run the cmdlets the operator granted. This crate is the library; the `exorun` binary is a thin
 //! shell over it. Start with [`Connection`].
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod connection;

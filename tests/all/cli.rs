@@ -557,6 +557,8 @@ fn completions_cover_every_command_for_each_shell() {
             "inspect",
             "cert",
             "completions",
+            "audit",
+            "verify",
             "output",
             "app-id",
         ] {
@@ -654,6 +656,8 @@ fn every_command_has_help() {
         vec!["plugin", "check", "--help"],
         vec!["plugin", "pack", "--help"],
         vec!["completions", "--help"],
+        vec!["audit", "verify", "--help"],
+        vec!["audit", "show", "--help"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_exorun"))
             .args(&args)
@@ -708,6 +712,7 @@ fn help_names_the_variables_and_never_their_values() {
         ("EXORUN_CA_FILE", "--ca-file"),
         ("EXORUN_PROFILE", "--profile"),
         ("EXORUN_CONFIG", "--config-file"),
+        ("EXORUN_AUDIT_LOG", "--audit-log"),
     ];
     let mut command = Command::new(env!("CARGO_BIN_EXE_exorun"));
     for (i, (name, _)) in variables.iter().enumerate() {

@@ -1,5 +1,6 @@
 //! Integration tests of the exorun host against exorun-sim over real HTTPS on loopback.
 
+mod audit;
 mod auth;
 mod cli;
 mod invoke_cli;

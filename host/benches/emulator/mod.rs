@@ -96,7 +96,8 @@ fn settings(info: &ReadyInfo) -> Settings {
 }
 
 /// The `exorun` binary (this build) with the sign-in options for the emulator's admin app
-/// (PFX certificate, `--ca-file` the emulator's CA) before the subcommand; output discarded.
+/// (PFX certificate, `--ca-file` the emulator's CA) before the subcommand, audited in the
+/// emulator's state directory (not the user's log); output discarded.
 pub fn exorun(info: &ReadyInfo) -> Command {
     let admin = info.app("exorun-admin").expect("admin app");
     let mut command = Command::new(env!("CARGO_BIN_EXE_exorun"));
@@ -119,6 +120,8 @@ pub fn exorun(info: &ReadyInfo) -> Command {
         ])
         .arg("--ca-file")
         .arg(&info.ca_file)
+        .arg("--audit-log")
+        .arg(info.state_dir.join("audit.jsonl"))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     command

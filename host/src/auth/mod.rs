@@ -105,4 +105,8 @@ pub enum AuthError {
         /// Where the token came from (never the token).
         source_name: String,
     },
+    /// The audit log could not be written, so nothing more is done: a token that cannot be
+    /// recorded is not used, and no request is sent unaudited.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }

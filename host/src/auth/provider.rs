@@ -1,6 +1,8 @@
 //! The token cache in front of a credential: one token per resource, refreshed at least five
 //! minutes before it expires (or when the issuer's `refresh_in` says), one refresh at a time no
 //! matter how many requests want a token, and a forced refresh when Exchange rejects a token.
+//! Every token asked of the credential is recorded in the audit log (never the token itself)
+//! before it is used.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use chrono::{Duration, Utc};
 use tokio::sync::Mutex;
 
 use super::{AccessToken, AuthError, Resource, TokenSource, claims};
+use crate::audit::{Audit, Event, TokenAcquisition};
 use crate::secret::Secret;
 
 /// Tokens are refreshed when less than this remains (msal uses the same margin).
@@ -18,14 +21,39 @@ pub const REFRESH_MARGIN: Duration = Duration::minutes(5);
 pub struct TokenProvider {
     source: Arc<dyn TokenSource>,
     cache: Mutex<HashMap<Resource, AccessToken>>,
+    audit: Audit,
+    credential: CredentialLabel,
+}
+
+/// What the audit log says about a credential whose tokens it records (never its secret).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CredentialLabel {
+    /// Its kind, e.g. `certificate` ([`CredentialSpec::kind`](crate::config::CredentialSpec::kind)).
+    pub kind: String,
+    /// The configured app (client) id, for tokens that do not name theirs.
+    pub app_id: Option<String>,
+    /// The configured tenant, for tokens that do not name theirs.
+    pub tenant: Option<String>,
 }
 
 impl TokenProvider {
-    /// A provider for `source`.
+    /// A provider for `source`, recording nothing.
     pub fn new(source: Arc<dyn TokenSource>) -> TokenProvider {
         TokenProvider {
             source,
             cache: Mutex::new(HashMap::new()),
+            audit: Audit::disabled(),
+            credential: CredentialLabel::default(),
+        }
+    }
+
+    /// This provider recording each token it asks of its source in `audit`, as one of
+    /// `credential`; a token that cannot be recorded is not used.
+    pub fn audited(self, audit: Audit, credential: CredentialLabel) -> TokenProvider {
+        TokenProvider {
+            audit,
+            credential,
+            ..self
         }
     }
 
@@ -42,7 +70,11 @@ impl TokenProvider {
         if let Some(token) = cache.get(&resource).filter(|t| is_fresh(t)) {
             return Ok(token.clone());
         }
-        let fresh = self.source.acquire(resource).await?;
+        // Once the audit log cannot be written, the credential is not used again.
+        self.audit.check()?;
+        let acquired = self.source.acquire(resource).await;
+        self.record(resource, &acquired)?;
+        let fresh = acquired?;
         tracing::debug!(resource = ?resource, expires_at = %fresh.expires_at, "acquired a token");
         cache.insert(resource, fresh.clone());
         Ok(fresh)
@@ -75,6 +107,40 @@ impl TokenProvider {
             }
         }
         self.token(resource).await
+    }
+}
+
+impl TokenProvider {
+    /// Records a token asked for `resource`: who it is for and until when, or why there is
+    /// none. The app and tenant are the token's own claims where it has them.
+    fn record(
+        &self,
+        resource: Resource,
+        acquired: &Result<AccessToken, AuthError>,
+    ) -> Result<(), AuthError> {
+        if !self.audit.is_enabled() {
+            return Ok(());
+        }
+        let claims = acquired
+            .as_ref()
+            .ok()
+            .and_then(|token| claims::decode(token.secret.expose()));
+        let claim = |read: fn(&claims::TokenClaims) -> &String| {
+            claims
+                .as_ref()
+                .map(read)
+                .filter(|value| !value.is_empty())
+                .cloned()
+        };
+        let token = TokenAcquisition {
+            app_id: claim(|c| &c.app_id).or_else(|| self.credential.app_id.clone()),
+            tenant: claim(|c| &c.tenant_id).or_else(|| self.credential.tenant.clone()),
+            resource: resource.identifier().to_string(),
+            credential: self.credential.kind.clone(),
+            expires_at: acquired.as_ref().ok().map(|token| token.expires_at),
+            error: acquired.as_ref().err().map(ToString::to_string),
+        };
+        Ok(self.audit.record(Event::Token(token))?)
     }
 }
 
@@ -152,6 +218,86 @@ mod tests {
             source.calls.load(Ordering::SeqCst),
             2,
             "under the 5-minute margin every call refreshes"
+        );
+    }
+
+    struct Refusing;
+
+    impl TokenSource for Refusing {
+        fn acquire(&self, _: Resource) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+            Box::pin(async {
+                Err(AuthError::ReadyToken(
+                    "the token file /run/t is empty".into(),
+                ))
+            })
+        }
+
+        fn describe(&self) -> String {
+            "refusing".into()
+        }
+    }
+
+    fn label() -> CredentialLabel {
+        CredentialLabel {
+            kind: "access-token-file".into(),
+            app_id: Some("1f7e0b59-3c3a-4d8e-9a57-2b4c8d1e6f30".into()),
+            tenant: Some("contoso.onmicrosoft.com".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_token_asked_for_is_recorded_and_never_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let (source, provider) = provider(Duration::hours(1));
+        let provider = provider.audited(Audit::open(&path).unwrap(), label());
+        provider.token(Resource::Exchange).await.unwrap();
+        provider.token(Resource::Exchange).await.unwrap();
+        assert_eq!(source.calls.load(Ordering::SeqCst), 1);
+        let refusing =
+            TokenProvider::new(Arc::new(Refusing)).audited(Audit::open(&path).unwrap(), label());
+        assert!(refusing.token(Resource::Compliance).await.is_err());
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(r#""t0""#), "{text}");
+        let tokens: Vec<TokenAcquisition> = text
+            .lines()
+            .map(|line| match serde_json::from_str(line).unwrap() {
+                crate::audit::Record {
+                    event: Event::Token(token),
+                    ..
+                } => token,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(tokens.len(), 2, "a cached token is not asked for again");
+        assert_eq!(tokens[0].credential, "access-token-file");
+        assert_eq!(tokens[0].app_id.as_deref(), label().app_id.as_deref());
+        assert_eq!(tokens[0].tenant.as_deref(), Some("contoso.onmicrosoft.com"));
+        assert_eq!(tokens[0].resource, "https://outlook.office365.com");
+        assert!(tokens[0].expires_at.is_some() && tokens[0].error.is_none());
+        assert_eq!(
+            tokens[1].error.as_deref(),
+            Some("the token file /run/t is empty")
+        );
+        assert_eq!(tokens[1].expires_at, None);
+    }
+
+    #[tokio::test]
+    async fn a_token_that_cannot_be_recorded_is_not_used() {
+        let (source, provider) = provider(Duration::hours(1));
+        let provider = provider.audited(
+            Audit::open(std::path::Path::new("/dev/full")).unwrap(),
+            label(),
+        );
+        for _ in 0..2 {
+            let e = provider.token(Resource::Exchange).await.unwrap_err();
+            assert!(matches!(e, AuthError::Audit(_)), "{e}");
+        }
+        assert_eq!(
+            source.calls.load(Ordering::SeqCst),
+            1,
+            "after the log broke, the source is not asked again"
         );
     }
 

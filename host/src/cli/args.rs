@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use exorun::audit;
 use exorun::auth::cert::AssertionAlg;
 use exorun::config::{self, CommandLine, ConfigFile, CredentialSpec, Settings};
 use exorun::exchange::MAX_PAGE_SIZE;
@@ -111,6 +112,10 @@ pub struct ConnectionArgs {
     /// Concurrent requests per tenant (at least 1, default 4)
     #[arg(long, value_parser = at_least_one)]
     pub max_concurrency: Option<usize>,
+    /// The audit log every token and cmdlet is appended to (default
+    /// ~/.local/state/exorun/audit.jsonl) [env: EXORUN_AUDIT_LOG]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 }
 
 /// `--access-token-command`: the program and its arguments, split from one string.
@@ -175,6 +180,7 @@ impl ConnectionArgs {
             x5c: self.x5c || lower.x5c,
             page_size: self.page_size.or(lower.page_size),
             max_concurrency: self.max_concurrency.or(lower.max_concurrency),
+            audit_log: self.audit_log.or(lower.audit_log),
         }
     }
 
@@ -257,6 +263,7 @@ impl ConnectionArgs {
             max_concurrency: self.max_concurrency,
             dry_run: None,
             policy: None,
+            audit_log: self.audit_log.clone(),
         })
     }
 
@@ -285,7 +292,8 @@ impl ConnectionArgs {
         Ok(ConfigFile::load(&path, true)?.settings(Some(name), &path)?)
     }
 
-    /// Flags over environment over profile.
+    /// Flags over environment over profile; the audit log defaults to
+    /// [`audit::default_log_path`], as the command line always keeps one.
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let (path, must_exist) = self.config_path();
@@ -300,7 +308,14 @@ impl ConnectionArgs {
             None => Settings::default(),
         };
         let env = config::from_env(|name| std::env::var(name).ok())?;
-        Ok(self.flags_layer()?.over(env.over(profile)))
+        let mut settings = self.flags_layer()?.over(env.over(profile));
+        settings.audit_log = settings.audit_log.or_else(audit::default_log_path);
+        if settings.audit_log.is_none() {
+            anyhow::bail!(
+                "there is no home directory for the audit log's default place\n  fix: pass --audit-log FILE or set EXORUN_AUDIT_LOG"
+            );
+        }
+        Ok(settings)
     }
 }
 

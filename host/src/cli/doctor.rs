@@ -1,16 +1,17 @@
 //! `exorun doctor`: checks the setup one step at a time (settings, files, key, validity, AppId,
-//! tenant, token, consent, role, a real cmdlet) and prints ✓ or ✗ with the fix for each ✗.
+//! tenant, audit log, token, consent, role, a real cmdlet) and prints ✓ or ✗ with the fix for each ✗.
 //! Steps that depend on a failed one are skipped, so the first ✗ is the thing to fix.
 
 use std::fmt;
 use std::io::ErrorKind;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::Utc;
 use clap::Args;
 
 use exorun::Connection;
+use exorun::audit::Audit;
 use exorun::auth::identity::{AppId, Organization};
 use exorun::auth::{AuthError, Resource};
 use exorun::config::{CredentialSpec, Settings};
@@ -21,6 +22,7 @@ use exorun::exchange::Surface;
 use exorun::secret::SecretSource;
 
 use super::ConnectionArgs;
+use super::output::count;
 
 /// Check the whole setup step by step.
 #[derive(Args, Debug)]
@@ -64,6 +66,9 @@ fn fail_with(
     }
 }
 
+/// The fix for an audit log exorun cannot append to (its errors carry their own fix).
+const AUDIT_FIX: &str = "let the user exorun runs as write the audit log, or name another with --audit-log (EXORUN_AUDIT_LOG)";
+
 /// The fix for a token error whose message does not carry one.
 fn auth_fix(error: &AuthError) -> String {
     match error {
@@ -89,6 +94,7 @@ fn auth_fix(error: &AuthError) -> String {
         AuthError::NoTenant { .. } => {
             "pass --organization contoso.onmicrosoft.com (or the tenant ID), set AZURE_TENANT_ID, or put organization in the profile".into()
         }
+        AuthError::Audit(_) => AUDIT_FIX.into(),
     }
 }
 
@@ -104,6 +110,7 @@ fn connect_fix(error: &ConnectError) -> String {
         ConnectError::Missing(_) => {
             "give the setting the message names (flag, environment variable or profile key)".into()
         }
+        ConnectError::Audit(_) => AUDIT_FIX.into(),
     }
 }
 
@@ -279,7 +286,25 @@ fn setup_checks(settings: &Settings) -> Vec<Check> {
     }
     out.push(check_files(&setting_files(settings)));
     out.extend(check_certificate(spec));
+    if let Some(path) = &settings.audit_log {
+        out.push(check_audit(path));
+    }
     out
+}
+
+/// The audit log must take records: it is opened (created if need be) and its last record read.
+fn check_audit(path: &Path) -> Check {
+    match Audit::open(path) {
+        Ok(audit) => ok(
+            "audit",
+            format!(
+                "{} ({} so far)",
+                path.display(),
+                count(audit.head().map_or(0, |head| head.seq), "record", "records")
+            ),
+        ),
+        Err(e) => fail_with("audit", &e, || AUDIT_FIX.into()),
+    }
 }
 
 /// The checks against the service: token, consent, role, a real cmdlet.

@@ -38,3 +38,18 @@ Examples:
   exorun run target/plugins/stale-mailboxes.wasm --input '{\"days\": 180}' --timeout 2h --memory 256MiB
 
   `exorun plugin inspect PLUGIN` shows the input a plugin takes and the settings it reads.";
+
+/// `exorun audit verify --help`.
+pub const AUDIT_VERIFY: &str = "\
+Examples:
+  exorun audit verify
+  # With the head an earlier run printed (audit: … head HASH), kept elsewhere
+  exorun audit verify --log /var/log/exorun/audit.jsonl \\
+      --head 3f2a9c0e5b7d41e8a6f2c9d3b1e0a4f7c8d2e6b9a1f3c5d7e0b2a4c6e8f1a3b5";
+
+/// `exorun audit show --help`.
+pub const AUDIT_SHOW: &str = "\
+Examples:
+  exorun audit show --since 24h
+  exorun audit show --plugin auto-reply --denied
+  exorun audit show --run 7c1e5a2b --output jsonl";

@@ -1,15 +1,18 @@
 //! `exorun invoke <Cmdlet> [-Param value ...]`: runs one cmdlet and streams every page to
-//! stdout, with a progress line on a terminal.
+//! stdout, with a progress line on a terminal; each request is audited, and the audit log's head
+//! is printed at the end.
 
 use std::process::ExitCode;
 
 use clap::Args;
 
 use exorun::Connection;
+use exorun::audit::{CallContext, RunId};
 use exorun::exchange::{ExchangeError, Page, Query, RawRow, Surface, bind};
 use tokio::sync::mpsc;
 
 use super::ConnectionArgs;
+use super::audit::{print_head, print_not_sent};
 use super::output::{Format, Progress, RowSink, count};
 
 /// Run one cmdlet and stream all of its results.
@@ -132,6 +135,7 @@ impl InvokeCmd {
             settings.dry_run = Some(true);
         }
         let connection = Connection::open(settings)?;
+        let before = connection.audit().head();
         // A Security & Compliance cmdlet goes there without --compliance, as after
         // Connect-IPPSSession.
         let surface = match binding.cmdlet {
@@ -139,6 +143,28 @@ impl InvokeCmd {
             Some(known) => known.surface,
             None => Surface::Exchange,
         };
+        let run = RunId::new();
+        let query = connection
+            .exchange()
+            .query(surface, &self.cmdlet, binding.params)
+            .with_context(CallContext {
+                run: Some(run),
+                decision: Some("the operator's own command (exorun invoke)".into()),
+                ..CallContext::default()
+            });
+        let streamed = self.stream(query).await;
+        if streamed.is_ok() {
+            for call in connection.exchange().dry_run_log() {
+                print_not_sent(&call);
+            }
+        }
+        print_head(connection.audit(), run, before);
+        streamed?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Streams every page of `query` to stdout, with a spinner on a terminal.
+    async fn stream(&self, query: Query) -> anyhow::Result<()> {
         let progress = Progress::start();
         progress.message(format!("{}: waiting for the first page", self.cmdlet));
         let stdout = std::io::stdout().lock();
@@ -147,9 +173,6 @@ impl InvokeCmd {
             self.output,
             self.property.clone(),
         );
-        let query = connection
-            .exchange()
-            .query(surface, &self.cmdlet, binding.params);
         let mut fetched = fetch_ahead(query);
         let (mut pages, mut rows) = (0u64, 0u64);
         while let Some(page) = fetched.recv().await {
@@ -179,14 +202,7 @@ impl InvokeCmd {
             count(rows, "row", "rows"),
             count(pages, "page", "pages")
         ));
-        for call in connection.exchange().dry_run_log() {
-            eprintln!(
-                "dry run: {} was not sent ({})",
-                call.cmdlet,
-                serde_json::Value::Object(call.params)
-            );
-        }
-        Ok(ExitCode::SUCCESS)
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch; one file per subcommand.
 
 mod args;
+mod audit;
 mod cert;
 mod completions;
 mod connect;
@@ -73,6 +74,9 @@ enum Command {
     /// The operator's policy: init, check, explain.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
+    /// The audit log: check its chain, list its records.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
     /// Print a shell completion script.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(completions::CompletionsCmd),
@@ -124,6 +128,7 @@ pub fn main() -> ExitCode {
             Command::Cert(cmd) => cmd.run(),
             Command::Plugin(cmd) => cmd.run().await,
             Command::Policy(cmd) => cmd.run(),
+            Command::Audit(cmd) => cmd.run(),
             Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
             Command::Completions(cmd) => cmd.run(),
         }
@@ -257,7 +262,13 @@ mod tests {
 
     #[test]
     fn the_examples_in_help_parse() {
-        for text in [examples::CONNECT, examples::INVOKE, examples::RUN] {
+        for text in [
+            examples::CONNECT,
+            examples::INVOKE,
+            examples::RUN,
+            examples::AUDIT_VERIFY,
+            examples::AUDIT_SHOW,
+        ] {
             let text = text.replace("\\\n", " ");
             let lines = text.lines().map(str::trim);
             for line in lines.filter(|l| l.starts_with("exorun ")) {

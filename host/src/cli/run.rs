@@ -1,5 +1,6 @@
 //! `exorun run <plugin>`: runs one plugin against the tenant in the sandbox, streaming its
-//! records to stdout and its progress to the terminal.
+//! records to stdout and its progress to the terminal; the run is audited, and the audit log's
+//! head is printed at the end.
 
 use std::io::{BufWriter, Stdout};
 use std::path::PathBuf;
@@ -11,6 +12,8 @@ use anyhow::Context;
 use clap::Args;
 
 use exorun::Connection;
+use exorun::audit::{CallContext, RunId};
+use exorun::config;
 use exorun::policy::Grant;
 use exorun::runtime::{
     FileCheckpoints, LogProgress, ProgressSink, Record, RecordSink, RunLimits, RunRequest, Runtime,
@@ -18,6 +21,7 @@ use exorun::runtime::{
 };
 
 use super::ConnectionArgs;
+use super::audit::{print_head, print_not_sent};
 use super::output::{Format, Progress, RowSink, count};
 use super::policy::{Admitted, PolicyArg, vet};
 
@@ -135,14 +139,6 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
         _ => return Err(not_a_size()),
     };
     Ok(value.saturating_mul(factor))
-}
-
-fn state_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::home_dir().map(|h| h.join(".local").join("state")))
-        .map(|d| d.join("exorun").join("checkpoints"))
 }
 
 /// Records to stdout in the chosen format, clearing the spinner around each one when they
@@ -301,22 +297,26 @@ impl RunCmd {
             eprintln!("exorun: policy: {} runs without {withheld}", grant.plugin);
         }
         if let Some(profile) = &grant.profile {
+            // The policy's credential; the command line's audit log still records it.
+            let audit_log = settings.audit_log.clone();
             settings = args.profile_settings(profile).with_context(|| {
                 format!(
                     "the policy ({}) runs {} with profile '{profile}'",
                     grant.source, grant.plugin
                 )
             })?;
+            settings.audit_log = audit_log;
         }
         if self.dry_run {
             settings.dry_run = Some(true);
         }
         let connection = Connection::open(settings)?;
+        let before = connection.audit().head();
         let limits = self.limits(plugin.default_limits(), &grant)?;
         let checkpoint_dir = self
             .checkpoint_dir
             .clone()
-            .or_else(state_dir)
+            .or_else(|| config::state_dir().map(|dir| dir.join("checkpoints")))
             .context("no checkpoint directory: pass --checkpoint-dir")?;
         let shown = Arc::new(Progress::start());
         let progress: Arc<dyn ProgressSink> = if shown.is_drawn() {
@@ -333,13 +333,18 @@ impl RunCmd {
             progress: shown.clone(),
         });
         let manifest = plugin.manifest().clone();
+        let run = RunId::new();
+        let exchange = connection.exchange().clone().with_context(CallContext {
+            run: Some(run),
+            ..CallContext::default()
+        });
         let result = runtime
             .run(
                 &plugin,
                 RunRequest {
                     input,
                     config,
-                    exchange: connection.exchange().clone(),
+                    exchange,
                     grant: Arc::new(grant),
                     limits,
                     sink: sink.clone(),
@@ -351,23 +356,23 @@ impl RunCmd {
         shown.clear();
         sink.finish()?;
         for call in connection.exchange().dry_run_log() {
+            print_not_sent(&call);
+        }
+        let outcome =
+            result.with_context(|| format!("plugin {} {} failed", manifest.name, manifest.version));
+        if let Ok(outcome) = &outcome {
             eprintln!(
-                "dry run: {} was not sent ({})",
-                call.cmdlet,
-                serde_json::Value::Object(call.params)
+                "{} {}: {}, {}, {} denied; summary {}",
+                manifest.name,
+                manifest.version,
+                count(outcome.records, "record", "records"),
+                count(outcome.cmdlet_calls, "cmdlet call", "cmdlet calls"),
+                outcome.denied,
+                outcome.summary
             );
         }
-        let outcome = result
-            .with_context(|| format!("plugin {} {} failed", manifest.name, manifest.version))?;
-        eprintln!(
-            "{} {}: {}, {}, {} denied; summary {}",
-            manifest.name,
-            manifest.version,
-            count(outcome.records, "record", "records"),
-            count(outcome.cmdlet_calls, "cmdlet call", "cmdlet calls"),
-            outcome.denied,
-            outcome.summary
-        );
+        print_head(connection.audit(), run, before);
+        outcome?;
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -36,6 +36,9 @@ pub enum Kind {
     Text,
 }
 
+/// .NET types whose values are secrets: a value of one is never written to the audit log.
+const SECRET_TYPES: [&str; 2] = ["SecureString", "PSCredential"];
+
 impl Kind {
     /// The binding kind of the parameter `name` of type `type_name`: the reference writes
     /// `Unlimited` for sizes and durations too (`Unlimited<ByteQuantifiedSize>`: "50 GB"), and
@@ -81,6 +84,15 @@ pub struct Parameter {
     pub position: Option<u32>,
     /// Other names PowerShell accepts for it.
     pub aliases: Vec<String>,
+}
+
+impl Parameter {
+    /// Whether its value is a secret, by its type (`SecureString`, `PSCredential`).
+    pub fn is_secret(&self) -> bool {
+        SECRET_TYPES
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&self.type_name))
+    }
 }
 
 /// One cmdlet with its parameters.

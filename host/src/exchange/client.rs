@@ -13,13 +13,18 @@ use super::params::Parameters;
 use super::query::Query;
 use super::settings::{ExchangeSettings, MAX_PAGE_SIZE};
 use super::transport::Transport;
+use crate::audit::{Audit, CallContext};
 use crate::auth::provider::TokenProvider;
 
 /// Runs cmdlets against one tenant. Clones share the connection pool, the token cache, the
-/// concurrency limit, the learned regional endpoint and the dry-run record.
+/// concurrency limit, the learned regional endpoint and the dry-run record; each request is
+/// recorded in the client's audit log with the client's call context (both kept by clones made
+/// after they are set).
 #[derive(Clone)]
 pub struct ExchangeClient {
     inner: Arc<Inner>,
+    audit: Audit,
+    context: Arc<CallContext>,
 }
 
 struct Inner {
@@ -44,7 +49,36 @@ impl ExchangeClient {
                 transport: Transport::new(http, tokens, settings),
                 recorded: Mutex::new(Vec::new()),
             }),
+            audit: Audit::disabled(),
+            context: Arc::new(CallContext::default()),
         }
+    }
+
+    /// This client recording every request it sends, and every change it rehearses in a dry
+    /// run, in `audit` (one record per page of results) before handing the result on. A
+    /// record that cannot be written fails the call, and nothing more is sent.
+    pub fn with_audit(self, audit: Audit) -> ExchangeClient {
+        ExchangeClient { audit, ..self }
+    }
+
+    /// The audit log this client records in.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// This client with `context` in the records of every call made through it: the run and
+    /// plugin the calls are for, and why they are allowed. One query can carry its own
+    /// ([`Query::with_context`]).
+    pub fn with_context(self, context: CallContext) -> ExchangeClient {
+        ExchangeClient {
+            context: Arc::new(context),
+            ..self
+        }
+    }
+
+    /// What the records of calls through this client say they are for.
+    pub fn context(&self) -> &CallContext {
+        &self.context
     }
 
     /// The settings in force (after range checks).
@@ -59,7 +93,7 @@ impl ExchangeClient {
 
     /// Starts `cmdlet` with `params`; nothing is sent until the first [`Query::next_page`].
     pub fn query(&self, surface: Surface, cmdlet: &str, params: Parameters) -> Query {
-        Query::new(self.clone(), surface, cmdlet, params)
+        Query::new(self.clone(), surface, cmdlet, params, self.context.clone())
     }
 
     /// Runs `cmdlet` and collects every page: for results known to be small. Large results
@@ -110,6 +144,8 @@ impl fmt::Debug for ExchangeClient {
         f.debug_struct("ExchangeClient")
             .field("settings", self.settings())
             .field("connection_id", &self.connection_id())
+            .field("audit", &self.audit)
+            .field("context", &self.context)
             .finish_non_exhaustive()
     }
 }

@@ -98,6 +98,35 @@ pub enum ExchangeError {
     },
 }
 
+impl ExchangeError {
+    /// The HTTP status the service last answered with, when the failure is its answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ExchangeError::InvalidParameter { .. } => Some(400),
+            ExchangeError::Unauthorized { .. } => Some(401),
+            ExchangeError::NoRole { .. } => Some(403),
+            ExchangeError::NotFound { .. } => Some(404),
+            ExchangeError::Throttled { .. } => Some(429),
+            ExchangeError::Service { status, .. } => Some(*status),
+            ExchangeError::Transport { .. }
+            | ExchangeError::UntrustedServer { .. }
+            | ExchangeError::Auth(_)
+            | ExchangeError::Redirect { .. } => None,
+        }
+    }
+
+    /// What the service said (with the request ids support asks for), when it said something.
+    pub fn service_message(&self) -> Option<&ServiceMessage> {
+        match self {
+            ExchangeError::NotFound { message, .. }
+            | ExchangeError::InvalidParameter { message, .. }
+            | ExchangeError::NoRole { message, .. }
+            | ExchangeError::Service { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+}
+
 fn last_wait(retry_after: &Option<Duration>) -> String {
     retry_after.map_or(String::new(), |d| {
         format!(" (it last asked to wait {:.1} s)", d.as_secs_f64())

@@ -1,7 +1,11 @@
 //! A cmdlet's results, one page at a time, in constant memory: a [`Query`] holds only the
 //! request body and the next page's link, so walking two million recipients costs one page.
+//! Each request (one per page) is recorded in the client's audit log before its page is handed
+//! on; a change rehearsed in a dry run is recorded too.
 
 use std::ops::Range;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -12,8 +16,11 @@ use super::Surface;
 use super::client::ExchangeClient;
 use super::error::ExchangeError;
 use super::params::Parameters;
-use super::reply::PageRow;
+use super::reply::{Fetched, PageRow};
 use super::transport::Request;
+use crate::audit::redact::scrub;
+use crate::audit::{Call, CallContext, Event};
+use crate::auth::AuthError;
 
 /// One page of a cmdlet's results, each row parsed as a `Row`: a [`Value`] by default, or the
 /// row's JSON text as the service sent it ([`RawRow`], from [`Query::next_raw_page`]).
@@ -79,6 +86,18 @@ pub struct Query {
     cmdlet: String,
     body: Bytes,
     state: State,
+    /// What its audit records need; `None` when the client does not audit.
+    audited: Option<Box<Audited>>,
+}
+
+/// What a query's audit records say.
+struct Audited {
+    /// What the call is for.
+    context: Arc<CallContext>,
+    /// Its parameters (redacted when a record is made).
+    params: Parameters,
+    /// Pages fetched so far.
+    pages: u32,
 }
 
 impl Query {
@@ -88,8 +107,16 @@ impl Query {
         surface: Surface,
         cmdlet: &str,
         params: Parameters,
+        context: Arc<CallContext>,
     ) -> Query {
         let rehearse = client.settings().dry_run && super::is_mutating(cmdlet);
+        let audited = client.audit().is_enabled().then(|| {
+            Box::new(Audited {
+                context,
+                params: params.clone(),
+                pages: 0,
+            })
+        });
         let (body, state) = if rehearse {
             (Bytes::new(), State::Rehearse(params))
         } else {
@@ -101,7 +128,17 @@ impl Query {
             cmdlet: cmdlet.to_string(),
             body,
             state,
+            audited,
         }
+    }
+
+    /// This query with `context` in its audit records instead of the client's: the run and
+    /// plugin it is for, why it is allowed, what the target-scope check found.
+    pub fn with_context(mut self, context: CallContext) -> Query {
+        if let Some(audited) = &mut self.audited {
+            audited.context = Arc::new(context);
+        }
+        self
     }
 
     /// The cmdlet this query runs.
@@ -124,27 +161,99 @@ impl Query {
         let link = match std::mem::replace(&mut self.state, State::Done) {
             State::Done => return Ok(None),
             State::Rehearse(params) => {
+                let mut call = self.audit_record();
+                if let Some(call) = &mut call {
+                    call.dry_run = true;
+                }
+                if let Err(error) = self.record(call) {
+                    self.state = State::Rehearse(params);
+                    return Err(error);
+                }
                 self.client.record(self.surface, &self.cmdlet, params);
                 return Ok(None);
             }
             State::First => None,
             State::Next(link) => Some(link),
         };
+        let retry = |link: Option<String>| link.map_or(State::First, State::Next);
+        // Nothing is sent once the audit log cannot be written.
+        if let Err(error) = self.client.audit().check() {
+            self.state = retry(link);
+            return Err(AuthError::Audit(error).into());
+        }
         let request = Request {
             surface: self.surface,
             cmdlet: &self.cmdlet,
             body: &self.body,
             url: link.as_deref(),
         };
-        match self.client.transport().fetch(request).await {
-            Ok(fetched) => {
+        let started = Instant::now();
+        let fetched = self.client.transport().fetch(request).await;
+        let call = self.page_record(&fetched, started.elapsed());
+        // The page is handed on only once its record is written; if it cannot be, that is
+        // the error to report, whatever the service said.
+        let recorded = self.record(call);
+        match (fetched, recorded) {
+            (Ok(fetched), Ok(())) => {
+                if let Some(audited) = &mut self.audited {
+                    audited.pages += 1;
+                }
                 self.state = fetched.next_link.map_or(State::Done, State::Next);
                 Ok(Some(fetched.page))
             }
-            Err(error) => {
-                self.state = link.map_or(State::First, State::Next);
+            (_, Err(error)) | (Err(error), Ok(())) => {
+                self.state = retry(link);
                 Err(error)
             }
+        }
+    }
+
+    /// The record of this call, without its outcome; `None` when the client does not audit.
+    fn audit_record(&self) -> Option<Call> {
+        let audited = self.audited.as_ref()?;
+        Some(Call::new(&audited.context, &self.cmdlet, &audited.params))
+    }
+
+    /// The record of the request for the next page, with what it brought.
+    fn page_record<R>(
+        &self,
+        fetched: &Result<Fetched<R>, ExchangeError>,
+        took: Duration,
+    ) -> Option<Call> {
+        let audited = self.audited.as_ref()?;
+        let mut call = Call::new(&audited.context, &self.cmdlet, &audited.params);
+        call.page = Some(audited.pages + 1);
+        call.duration_ms = Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
+        match fetched {
+            Ok(fetched) => {
+                call.status = Some(fetched.status);
+                call.rows = fetched.page.rows.len() as u64;
+                call.client_request_id = Some(fetched.page.client_request_id.clone());
+                call.request_id.clone_from(&fetched.page.request_id);
+            }
+            // The audit log itself failed (recording the token): there is nothing to record in.
+            Err(ExchangeError::Auth(AuthError::Audit(_))) => return None,
+            Err(error) => {
+                call.status = error.status();
+                if let Some(message) = error.service_message() {
+                    call.client_request_id
+                        .clone_from(&message.client_request_id);
+                    call.request_id.clone_from(&message.request_id);
+                }
+                call.error = Some(scrub(&self.cmdlet, &audited.params, &error.to_string()));
+            }
+        }
+        Some(call)
+    }
+
+    fn record(&self, call: Option<Call>) -> Result<(), ExchangeError> {
+        match call {
+            Some(call) => Ok(self
+                .client
+                .audit()
+                .record(Event::Call(call))
+                .map_err(AuthError::Audit)?),
+            None => Ok(()),
         }
     }
 

@@ -27,6 +27,8 @@ const CONCURRENCY_TEXT: &[u8] = b"maximum number of concurrent requests per tena
 
 /// A page (rows of type `R`) and the link to the next one.
 pub struct Fetched<R> {
+    /// The HTTP status it came with.
+    pub status: u16,
     /// The page.
     pub page: Page<R>,
     /// `@odata.nextLink`, when more pages follow.
@@ -227,6 +229,7 @@ impl Reply {
             })
             .collect();
         Outcome::Page(Fetched {
+            status: self.status,
             page: Page {
                 rows: envelope.value,
                 warnings,

@@ -13,6 +13,7 @@ use super::grant::{Grant, GrantedCmdlet};
 use super::rule::{is_cmdlet_name, is_parameter_name};
 use super::scope::{Members, Scope, ids};
 use super::values::check_kind;
+use crate::audit::{AuditError, CallContext};
 use crate::exchange::catalogue::{Catalogue, Lookup};
 use crate::exchange::{ExchangeClient, ExchangeError, Parameters, Query, Surface};
 
@@ -31,6 +32,8 @@ pub enum Refusal {
     /// The target could not be read to check it against the scope (throttled, unreachable…):
     /// not sent.
     Unchecked(ExchangeError),
+    /// The decision could not be written to the audit log: the run must stop.
+    AuditFailed(AuditError),
 }
 
 /// An admitted call, ready to send.
@@ -82,24 +85,41 @@ impl Gate {
         let parameters = match serde_json::from_str::<Value>(parameters) {
             Ok(Value::Object(map)) => map,
             Ok(_) => {
-                return Err(Refusal::Malformed(format!(
+                let why = format!(
                     "the parameters of {cmdlet} must be a JSON object, like {{\"Identity\": \"ann@contoso.com\"}}"
-                )));
+                );
+                return Err(self.refuse(
+                    &client,
+                    cmdlet,
+                    &Parameters::new(),
+                    why,
+                    Refusal::Malformed,
+                ));
             }
             Err(e) => {
-                return Err(Refusal::Malformed(format!(
-                    "the parameters of {cmdlet} are not JSON: {e}"
-                )));
+                let why = format!("the parameters of {cmdlet} are not JSON: {e}");
+                return Err(self.refuse(
+                    &client,
+                    cmdlet,
+                    &Parameters::new(),
+                    why,
+                    Refusal::Malformed,
+                ));
             }
         };
         let (name, compliance, mutating) = match self.check(cmdlet, &parameters) {
             Ok(granted) => (granted.name.clone(), granted.compliance, granted.mutating),
-            Err(why) => return Err(self.deny(cmdlet, why)),
+            Err(why) => {
+                return Err(self.refuse(&client, cmdlet, &parameters, why, Refusal::Denied));
+            }
         };
+        let mut target_scope = None;
         if mutating && let Some(scope) = self.grant.scope.clone() {
             match self.in_scope(&client, &scope, &name, &parameters).await {
-                Ok(()) => {}
-                Err(Refusal::Denied(why)) => return Err(self.deny(cmdlet, why)),
+                Ok(()) => target_scope = Some(format!("in scope: {}", scope.text())),
+                Err(Refusal::Denied(why)) => {
+                    return Err(self.refuse(&client, cmdlet, &parameters, why, Refusal::Denied));
+                }
                 Err(other) => return Err(other),
             }
         }
@@ -114,16 +134,38 @@ impl Gate {
             Surface::Exchange
         };
         let rehearsal = client.settings().dry_run && mutating;
+        let context = CallContext {
+            decision: Some(format!("allowed by {}", self.grant.source)),
+            target_scope,
+            ..client.context().clone()
+        };
         Ok(Admitted {
-            query: client.query(surface, &name, parameters),
+            query: client
+                .query(surface, &name, parameters)
+                .with_context(context),
             rehearsal,
         })
     }
 
-    fn deny(&mut self, cmdlet: &str, why: String) -> Refusal {
+    /// Counts, logs and audits a refusal; the record is written before the plugin hears of
+    /// it, and a log that cannot be written stops the run instead.
+    fn refuse(
+        &mut self,
+        client: &ExchangeClient,
+        cmdlet: &str,
+        parameters: &Parameters,
+        why: String,
+        kind: fn(String) -> Refusal,
+    ) -> Refusal {
         self.denied += 1;
         tracing::warn!(target: "exorun::policy", plugin = %self.grant.plugin, cmdlet, "denied: {why}");
-        Refusal::Denied(why)
+        match client
+            .audit()
+            .denied(client.context(), cmdlet, parameters, &why)
+        {
+            Ok(()) => kind(why),
+            Err(error) => Refusal::AuditFailed(error),
+        }
     }
 
     /// Reads the call's target (`-Identity`) and checks it against the scope; the groups the

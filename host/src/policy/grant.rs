@@ -37,6 +37,10 @@ pub struct Grant {
     pub profile: Option<String>,
     /// Requested rights the rule does not grant (kept only when the rule narrows).
     pub withheld: Vec<Missing>,
+    /// The trusted keys (by their policy names) whose signatures admitted it.
+    pub signers: Vec<String>,
+    /// The SHA-256 of the policy that granted it; `None` for [`Grant::from_manifest`].
+    pub policy_digest: Option<String>,
     /// Whose checkpoints its runs share: `None` for this build alone (its digest); for a
     /// plugin admitted by its signers, its name and those signers, so a newly signed build
     /// resumes where the last one stopped.
@@ -178,6 +182,8 @@ impl Grant {
             config: None,
             profile: None,
             withheld: Vec::new(),
+            signers: Vec::new(),
+            policy_digest: None,
             lineage: None,
         }
     }
@@ -260,11 +266,38 @@ impl Grant {
             config: Some(rule.config.clone()),
             profile: rule.profile.clone(),
             withheld: missing,
+            signers: Vec::new(),
+            policy_digest: None,
             lineage: rule.digest.is_none().then(|| {
                 let mut signers = rule.signed_by.clone();
                 signers.sort();
                 format!("{} signed by {}", rule.name, signers.join(", "))
             }),
+        })
+    }
+
+    /// The rights as the audit log records them: each cmdlet with its parameters' constraints
+    /// in words, and the run-wide limits.
+    pub fn summary(&self) -> Value {
+        let cmdlets: serde_json::Map<String, Value> = self
+            .cmdlets
+            .iter()
+            .map(|c| {
+                let parameters: serde_json::Map<String, Value> = c
+                    .parameters
+                    .iter()
+                    .map(|(name, check)| (name.clone(), Value::String(check.describe())))
+                    .collect();
+                (c.name.clone(), Value::Object(parameters))
+            })
+            .collect();
+        serde_json::json!({
+            "source": self.source,
+            "cmdlets": cmdlets,
+            "read_only": self.read_only,
+            "max_mutations": self.max_mutations,
+            "scope": self.scope.as_ref().map(|s| s.text()),
+            "profile": self.profile,
         })
     }
 

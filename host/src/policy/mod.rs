@@ -353,11 +353,16 @@ impl Policy {
     pub fn admit(&self, candidate: Candidate<'_>) -> Result<Grant, Refusal> {
         let rule = self.rule_for(candidate)?;
         let source = format!("{} line {}", self.origin, rule.line);
-        Grant::intersect(candidate.manifest, rule, source).map_err(|missing| Refusal::Exceeds {
-            origin: self.origin.clone(),
-            line: rule.line,
-            missing,
-        })
+        let mut grant = Grant::intersect(candidate.manifest, rule, source).map_err(|missing| {
+            Refusal::Exceeds {
+                origin: self.origin.clone(),
+                line: rule.line,
+                missing,
+            }
+        })?;
+        grant.signers = candidate.signers.to_vec();
+        grant.policy_digest = Some(self.digest.clone());
+        Ok(grant)
     }
 }
 

@@ -130,6 +130,9 @@ pub enum RunError {
     /// The plugin could not be prepared for a fuel-metered run.
     #[error(transparent)]
     Load(#[from] RuntimeError),
+    /// The audit log could not be written, so the run was not started or was stopped.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// The host itself failed while serving the plugin: a bug in exorun.
     #[error("exorun failed while running the plugin (please report this bug): {0}")]
     Host(String),

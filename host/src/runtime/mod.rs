@@ -33,6 +33,7 @@
 //! # }
 //! ```
 
+mod audited;
 mod bindings;
 mod cache;
 mod engine;

@@ -13,6 +13,7 @@ use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::Runtime;
+use super::audited::RunRecord;
 use super::bindings::AutomationPre;
 use super::error::{Failure, RunError};
 use super::imports::checkpoint::MemoryCheckpoints;
@@ -25,6 +26,7 @@ use super::imports::progress::{NoProgress, ProgressHost, ProgressSink};
 use super::plugin::Plugin;
 use super::state::{MemoryLimiter, RunState};
 use super::stdio::Capture;
+use crate::audit::{AuditError, RunId};
 use crate::exchange::ExchangeClient;
 use crate::plugin::manifest::Manifest;
 use crate::policy::{Gate, Grant};
@@ -90,6 +92,9 @@ pub struct RunRequest {
 /// What a finished run gives back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunOutcome {
+    /// The run's id in the audit log: the one in the client's call context
+    /// ([`ExchangeClient::with_context`]) when the caller set one, else a new one.
+    pub run: RunId,
     /// The plugin's summary (JSON, as the plugin wrote it).
     pub summary: String,
     /// Records emitted to the sink.
@@ -121,6 +126,10 @@ impl Runtime {
     /// Runs `plugin` once, after checking its input against the schema its manifest declares.
     /// Runs beyond the runtime's `max_concurrent_runs` wait for a slot
     /// first; the time limit starts when the run does.
+    ///
+    /// The run's start and end are recorded in the client's audit log, and each of its calls
+    /// with the run and the plugin; if a record cannot be written the run stops
+    /// ([`RunError::Audit`]).
     pub async fn run(&self, plugin: &Plugin, request: RunRequest) -> Result<RunOutcome, RunError> {
         check_input(plugin, &request.input)?;
         plugin
@@ -149,9 +158,12 @@ impl Runtime {
         let capture = Capture::new(&name);
         let lineage = request.grant.lineage.as_deref().unwrap_or(&plugin.digest);
         let key = CheckpointKey::new(&name, lineage, &request.input);
+        let input_digest = crate::plugin::artifact::digest(request.input.as_bytes());
+        let (record, exchange) =
+            RunRecord::start(plugin, &request.grant, &input_digest, request.exchange)?;
         let parts = StateParts {
             exchange: ExchangeHost::new(
-                Gate::new(request.grant, Some(request.exchange)),
+                Gate::new(request.grant, Some(exchange)),
                 deadline,
                 limits.memory_bytes,
             ),
@@ -177,40 +189,25 @@ impl Runtime {
                 .await
                 .map_err(Stage::Run)
         };
-        let ended = AssertUnwindSafe(tokio::time::timeout_at(deadline, call))
-            .catch_unwind()
-            .await;
+        // A record that cannot be written stops the run at once: the plugin may not go on
+        // unaudited (its calls are refused from then on anyway).
+        let ended = tokio::select! {
+            // A run whose plugin ends as the log breaks is told about the log.
+            biased;
+            error = record.audit().broken() => Ok(Ok(Err(Stage::Unaudited(error)))),
+            ended = AssertUnwindSafe(tokio::time::timeout_at(deadline, call)).catch_unwind() => ended,
+        };
         let captured = capture.finish();
         let finished = request.sink.finish();
         let state = store.data();
-        let failure = |error| Failure {
-            error,
-            memory_refused: state.limiter.refused,
-            memory_limit: limits.memory_bytes,
-            timeout: limits.timeout,
-            captured: &captured,
-        };
-        let summary = match ended {
-            Err(panic) => return Err(RunError::Host(panic_text(&*panic))),
-            Ok(Err(_elapsed)) => {
-                return Err(RunError::Timeout {
-                    after: limits.timeout,
-                });
-            }
-            Ok(Ok(Err(Stage::Start(error)))) if !state.limiter.refused => {
-                return Err(RunError::Instantiate(format!("{error:#}")));
-            }
-            Ok(Ok(Err(Stage::Start(error) | Stage::Run(error)))) => {
-                return Err(failure(error).into());
-            }
-            Ok(Ok(Ok(Err(message)))) => return Err(RunError::Plugin(message)),
-            Ok(Ok(Ok(Ok(summary)))) => summary,
-        };
-        finished.map_err(RunError::Output)?;
+        let summary = summary_of(ended, state, limits, &captured, finished);
+        record.end(&summary, state)?;
+        let summary = summary?;
         if let Err(error) = request.checkpoints.clear(&key) {
             tracing::warn!(plugin = %name, %error, "the run finished but its checkpoint could not be cleared");
         }
         Ok(RunOutcome {
+            run: record.run(),
             summary,
             records: state.output.records,
             cmdlet_calls: state.exchange.gate.calls,
@@ -326,12 +323,49 @@ fn new_store(
     Ok(store)
 }
 
+/// How the call of a plugin's `run` ended: a panic in the host, out of time, failed at a
+/// [`Stage`], or the plugin's own result.
+type Ended =
+    std::thread::Result<Result<Result<Result<String, String>, Stage>, tokio::time::error::Elapsed>>;
+
+/// The run's result from how its call ended; `finished` is how its record sink finished.
+fn summary_of(
+    ended: Ended,
+    state: &RunState,
+    limits: RunLimits,
+    captured: &str,
+    finished: std::io::Result<()>,
+) -> Result<String, RunError> {
+    let failure = |error| Failure {
+        error,
+        memory_refused: state.limiter.refused,
+        memory_limit: limits.memory_bytes,
+        timeout: limits.timeout,
+        captured,
+    };
+    match ended {
+        Err(panic) => Err(RunError::Host(panic_text(&*panic))),
+        Ok(Err(_elapsed)) => Err(RunError::Timeout {
+            after: limits.timeout,
+        }),
+        Ok(Ok(Err(Stage::Unaudited(error)))) => Err(RunError::Audit(error)),
+        Ok(Ok(Err(Stage::Start(error)))) if !state.limiter.refused => {
+            Err(RunError::Instantiate(format!("{error:#}")))
+        }
+        Ok(Ok(Err(Stage::Start(error) | Stage::Run(error)))) => Err(failure(error).into()),
+        Ok(Ok(Ok(Err(message)))) => Err(RunError::Plugin(message)),
+        Ok(Ok(Ok(Ok(summary)))) => finished.map(|()| summary).map_err(RunError::Output),
+    }
+}
+
 /// Where a run failed.
 enum Stage {
     /// Instantiating the component.
     Start(wasmtime::Error),
     /// In `run`.
     Run(wasmtime::Error),
+    /// Anywhere: the audit log could not be written.
+    Unaudited(AuditError),
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {

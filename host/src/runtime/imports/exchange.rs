@@ -67,12 +67,15 @@ impl ExchangeHost {
         parameters: &str,
     ) -> wasmtime::Result<Result<Admitted, CmdletError>> {
         let decided = before(self.deadline, self.gate.admit(cmdlet, parameters)).await?;
-        Ok(decided.map_err(|refusal| match refusal {
-            Refusal::Denied(why) => CmdletError::Denied(why),
-            Refusal::Malformed(why) => CmdletError::InvalidParameter(why),
-            Refusal::NoTenant(why) => CmdletError::Unauthorized(why),
-            Refusal::Unchecked(error) => cmdlet_error(error),
-        }))
+        Ok(match decided {
+            Ok(admitted) => Ok(admitted),
+            Err(Refusal::Denied(why)) => Err(CmdletError::Denied(why)),
+            Err(Refusal::Malformed(why)) => Err(CmdletError::InvalidParameter(why)),
+            Err(Refusal::NoTenant(why)) => Err(CmdletError::Unauthorized(why)),
+            Err(Refusal::Unchecked(error)) => Err(cmdlet_error(error)),
+            // Nothing may happen that the log does not record: the run stops here.
+            Err(Refusal::AuditFailed(error)) => return Err(wasmtime::Error::new(error)),
+        })
     }
 }
 
