@@ -245,6 +245,12 @@ async fn runs_are_recorded_and_show_filters_by_run_plugin_denial_and_time() {
     assert!(ok, "{err}");
 
     let inventory = artifact("mailbox-inventory");
+    let (ok, _, err) = run(exorun(&sim)
+        .args(["policy", "init"])
+        .arg(&inventory)
+        .arg("--out")
+        .arg(sim.dir.path().join(".config/exorun/policy.toml")));
+    assert!(ok, "{err}");
     let mut plugin_run = exorun(&sim);
     with_env(&mut plugin_run);
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-plugin-cache");

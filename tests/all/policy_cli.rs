@@ -191,6 +191,51 @@ async fn a_target_outside_the_grant_is_refused_and_never_sent() {
         .collect();
     assert_eq!(sets.len(), 1, "only the granted change was sent: {sets:?}");
     assert_eq!(sets[0]["Identity"], inside.as_str());
+
+    // The audit log has the refusals with their reasons, and the change with the grant that
+    // allowed it; its chain is intact.
+    let (ok, out, err) = run(exorun(&sim).args(["audit", "show", "--denied", "--output", "jsonl"]));
+    assert!(ok, "{err}");
+    let denied = records(&out);
+    assert_eq!(denied.len(), 2, "{out}");
+    assert!(
+        out.contains("does not match *@contoso.com")
+            && out.contains("admin@fabrikam.onmicrosoft.com"),
+        "{out}"
+    );
+    assert!(
+        out.contains("'Scheduled' is not one of the allowed values"),
+        "{out}"
+    );
+    let (ok, out, err) = run(exorun(&sim).args([
+        "audit",
+        "show",
+        "--plugin",
+        "auto-reply",
+        "--output",
+        "jsonl",
+    ]));
+    assert!(ok, "{err}");
+    let allowed: Vec<Value> = records(&out)
+        .into_iter()
+        .filter(|r| {
+            r.to_string().contains("Set-MailboxAutoReplyConfiguration")
+                && !r.to_string().contains("denied")
+        })
+        .collect();
+    assert!(
+        allowed
+            .iter()
+            .any(|r| r.to_string().contains("allowed by")
+                && r.to_string().contains("policy.toml line")),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"policy_digest\"") && out.contains("\"grants\""),
+        "run records name the policy and the rights: {out}"
+    );
+    let (ok, out, err) = run(exorun(&sim).args(["audit", "verify"]));
+    assert!(ok && out.contains("chain intact"), "{out}{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -607,14 +607,14 @@ async fn assert_denied_and_not_sent(attempt: &str, why: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_undeclared_cmdlet_is_denied_and_not_sent() {
-    assert_denied_and_not_sent("undeclared", "did not declare the cmdlet Set-Mailbox").await;
+    assert_denied_and_not_sent("undeclared", "is not granted Set-Mailbox").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_undeclared_parameter_is_denied_and_not_sent() {
     assert_denied_and_not_sent(
         "undeclared-parameter",
-        "did not declare the parameter -Filter",
+        "is not granted the parameter -Filter of Get-Mailbox",
     )
     .await;
 }
