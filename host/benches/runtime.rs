@@ -6,7 +6,11 @@
 //!    call).
 //! 3. One small cmdlet called from a plugin vs the same call made directly with the host's
 //!    transport, same emulator, same run.
-//! 4. Streaming 1,000,000 mailboxes through `mailbox-inventory` (the `exorun run` process) vs
+//! 4. The policy and the audit log: the same plugin runs with only its manifest's rights and no
+//!    audit log vs under a policy grant with value constraints, every call written to an audit
+//!    log (small cmdlets from `mailbox-permission-audit`; 1,000,000 mailboxes through
+//!    `mailbox-inventory`), interleaved in one process.
+//! 5. Streaming 1,000,000 mailboxes through `mailbox-inventory` (the `exorun run` process) vs
 //!    `exorun invoke Get-Mailbox` (the direct transport, same process kind), with the host
 //!    process's peak RSS; the emulator runs as its own process. For reference, the library's
 //!    page loop in this process (rows parsed, nothing written) on the same emulator.
@@ -19,9 +23,10 @@ use std::time::{Duration, Instant};
 use exorun::Connection;
 use exorun::config::{CredentialSpec, Settings};
 use exorun::exchange::Surface;
-use exorun::policy::Grant;
+use exorun::policy::{Candidate, Grant, Policy};
 use exorun::runtime::{
-    LoadKind, MemoryCheckpoints, NoProgress, Plugin, RunRequest, Runtime, RuntimeSettings, VecSink,
+    JsonLinesSink, LoadKind, MemoryCheckpoints, NoProgress, Plugin, RecordSink, RunRequest,
+    Runtime, RuntimeSettings, VecSink,
 };
 use exorun::secret::SecretSource;
 use serde_json::Value;
@@ -146,21 +151,71 @@ async fn load_vs_compile(name: &str) {
 
 fn request(plugin: &Plugin, connection: &Connection, input: &str) -> (RunRequest, Arc<VecSink>) {
     let sink = Arc::new(VecSink::new());
-    let request = RunRequest {
+    let grant = Arc::new(Grant::from_manifest(plugin.manifest()));
+    (governed(grant, connection, input, sink.clone()), sink)
+}
+
+/// A run request with `grant`, its records to `sink`.
+fn governed(
+    grant: Arc<Grant>,
+    connection: &Connection,
+    input: &str,
+    sink: Arc<dyn RecordSink>,
+) -> RunRequest {
+    RunRequest {
         input: input.into(),
         config: Default::default(),
         exchange: connection.exchange().clone(),
-        grant: Arc::new(Grant::from_manifest(plugin.manifest())),
+        grant,
         limits: exorun::runtime::RunLimits {
             memory_bytes: 64 << 20,
             timeout: Duration::from_secs(600),
             fuel: None,
         },
-        sink: sink.clone(),
+        sink,
         checkpoints: Arc::new(MemoryCheckpoints::new()),
         progress: Arc::new(NoProgress),
+    }
+}
+
+/// The grant of `plugin` under a policy that pins it and constrains `Identity` to the
+/// tenant's domain and `ResultSize` to a number (what an operator writes), as the CLI admits it.
+fn policy_grant(plugin: &Plugin, domain: &str) -> Arc<Grant> {
+    let mut text = format!(
+        "[[plugin]]\nname = \"{}\"\ndigest = \"{}\"\n",
+        plugin.manifest().name,
+        plugin.digest()
+    );
+    for cmdlet in &plugin.manifest().cmdlets {
+        text.push_str(&format!(
+            "[[plugin.cmdlet]]\nname = \"{}\"\n[plugin.cmdlet.parameters]\n",
+            cmdlet.name
+        ));
+        for parameter in &cmdlet.parameters {
+            let rule = match parameter.as_str() {
+                "Identity" => format!("{{ glob = \"*@{domain}\" }}"),
+                "ResultSize" => "{ regex = \"[0-9]+|Unlimited\" }".to_string(),
+                _ => "{}".to_string(),
+            };
+            text.push_str(&format!("{parameter} = {rule}\n"));
+        }
+    }
+    let policy = Policy::parse(&text, "bench policy").expect("policy");
+    let candidate = Candidate {
+        manifest: plugin.manifest(),
+        digest: plugin.digest(),
+        signers: &[],
     };
-    (request, sink)
+    Arc::new(policy.admit(candidate).expect("admitted"))
+}
+
+/// A connection like `settings` that writes every call to an audit log in `dir`.
+fn audited(ready: &Value, dir: &Path) -> Connection {
+    Connection::open(Settings {
+        audit_log: Some(dir.join("audit.jsonl")),
+        ..settings(ready)
+    })
+    .expect("audited connection")
 }
 
 fn peak_rss_and_time(command: &mut Command) -> (u64, Duration) {
@@ -290,17 +345,47 @@ fn main() {
         println!("Small cmdlets (Get-MailboxPermission + Get-RecipientPermission for 200 mailboxes), median of 5 after a warm-up:");
         println!("  direct transport (baseline)   {:>7.3} ms/call  1.00x", d.as_secs_f64() * 1e3 / calls);
         println!("  from mailbox-permission-audit {:>7.3} ms/call  {:.2}x", p.as_secs_f64() * 1e3 / calls, p.as_secs_f64() / d.as_secs_f64());
+
+        let domain = identities[0].split_once('@').map(|(_, d)| d.to_string()).expect("domain");
+        let audit_dir = tempfile::tempdir().expect("audit dir");
+        let logged = audited(&sim.ready, audit_dir.path());
+        let grant = policy_grant(&audit, &domain);
+        let (mut bare, mut governed_runs) = (Vec::new(), Vec::new());
+        for round in 0..6 {
+            let (request, _) = request(&audit, &connection, &input);
+            let started = Instant::now();
+            runtime.run(&audit, request).await.expect("bare run");
+            let bare_time = started.elapsed();
+            let started = Instant::now();
+            let outcome = runtime.run(&audit, governed(grant.clone(), &logged, &input, Arc::new(VecSink::new()))).await.expect("governed run");
+            let governed_time = started.elapsed();
+            assert_eq!((outcome.cmdlet_calls as usize, outcome.denied), (identities.len() * 2, 0));
+            if round > 0 {
+                bare.push(bare_time);
+                governed_runs.push(governed_time);
+            }
+        }
+        let (b, g) = (median(bare), median(governed_runs));
+        let records = std::fs::read_to_string(audit_dir.path().join("audit.jsonl")).expect("log").lines().count();
+        println!("Policy and audit log on those small cmdlets (median of 5 after a warm-up, interleaved):");
+        println!("  manifest's rights, no audit log (baseline)       {:>7.3} ms/call  1.00x", b.as_secs_f64() * 1e3 / calls);
+        println!("  policy grant with constraints + audit log        {:>7.3} ms/call  {:.3}x   target ≤ 1.05x  ({records} records written)", g.as_secs_f64() * 1e3 / calls, g.as_secs_f64() / b.as_secs_f64());
         drop(sim);
 
         let big_state = tempfile::tempdir().expect("state");
         let big = sim_process(1_000_000, big_state.path());
         let cache = tempfile::tempdir().expect("cache");
         let inventory = artifact("mailbox-inventory");
-        let run_args = ["run", inventory.to_str().expect("path"), "--input", r#"{"statistics": false}"#, "--output", "jsonl", "--cache-dir", cache.path().to_str().expect("cache")];
+        // The CLI runs plugins only under a policy and always audits: both in the bench's own scratch space.
+        let policy_file = big_state.path().join("policy.toml");
+        let written = Command::new(workspace().join("target/release/exorun")).args(["policy", "init"]).arg(&inventory).arg("--out").arg(&policy_file).output().expect("policy init");
+        assert!(written.status.success(), "policy init: {}", String::from_utf8_lossy(&written.stderr));
+        let audit_log = big_state.path().join("audit.jsonl");
+        let run_args = ["run", inventory.to_str().expect("path"), "--input", r#"{"statistics": false}"#, "--output", "jsonl", "--cache-dir", cache.path().to_str().expect("cache"), "--policy", policy_file.to_str().expect("policy"), "--audit-log", audit_log.to_str().expect("log")];
         let _ = peak_rss_and_time(&mut exorun_command(&big.ready, &run_args));
         let (mut invoke_runs, mut plugin_runs) = (Vec::new(), Vec::new());
         for _ in 0..2 {
-            invoke_runs.push(peak_rss_and_time(&mut exorun_command(&big.ready, &["invoke", "Get-Mailbox", "-ResultSize", "Unlimited", "--output", "jsonl"])));
+            invoke_runs.push(peak_rss_and_time(&mut exorun_command(&big.ready, &["invoke", "Get-Mailbox", "-ResultSize", "Unlimited", "--output", "jsonl", "--audit-log", audit_log.to_str().expect("log")])));
             plugin_runs.push(peak_rss_and_time(&mut exorun_command(&big.ready, &run_args)));
         }
         let big_connection = Connection::open(settings(&big.ready)).expect("connection");
@@ -316,6 +401,28 @@ fn main() {
             library_runs.push(started.elapsed());
         }
         let library = library_runs.into_iter().min().expect("runs");
+
+        let plugin = runtime.load(inventory.as_path()).await.expect("inventory");
+        let grant = policy_grant(&plugin, "contoso.com");
+        let big_audit = tempfile::tempdir().expect("audit dir");
+        let big_logged = audited(&big.ready, big_audit.path());
+        let input = r#"{"statistics": false}"#;
+        let (mut bare, mut governed_runs) = (Vec::new(), Vec::new());
+        for _ in 0..2 {
+            let sink: Arc<dyn RecordSink> = Arc::new(JsonLinesSink::new(std::io::sink()));
+            let started = Instant::now();
+            let bare_request = governed(Arc::new(Grant::from_manifest(plugin.manifest())), &big_connection, input, sink.clone());
+            runtime.run(&plugin, bare_request).await.expect("bare run");
+            bare.push(started.elapsed());
+            let started = Instant::now();
+            let outcome = runtime.run(&plugin, governed(grant.clone(), &big_logged, input, sink)).await.expect("governed run");
+            assert_eq!(outcome.records, 1_000_000);
+            governed_runs.push(started.elapsed());
+        }
+        let (b, g) = (bare.into_iter().min().expect("runs"), governed_runs.into_iter().min().expect("runs"));
+        println!("Policy and audit log on 1,000,000 mailboxes through mailbox-inventory (library runs in this process, best of 2, interleaved):");
+        println!("  manifest's rights, no audit log (baseline)   {:>6.2} s  1.00x", b.as_secs_f64());
+        println!("  policy grant + audit log (one record a page) {:>6.2} s  {:.3}x   target ≤ 1.05x", g.as_secs_f64(), g.as_secs_f64() / b.as_secs_f64());
         let best = |runs: &[(u64, Duration)]| runs.iter().map(|r| r.1).min().expect("runs");
         let rss = |runs: &[(u64, Duration)]| runs.iter().map(|r| r.0).max().expect("runs");
         let (i, r) = (best(&invoke_runs), best(&plugin_runs));
