@@ -194,30 +194,23 @@ impl Gate {
             }
             let members = read(client, "Get-DistributionGroupMember", &group, true)
                 .await
-                .map_err(|e| match e {
-                    ExchangeError::NotFound { .. } => Refusal::Denied(format!(
-                        "the target scope of plugin {plugin} ({source}) names the group '{group}', which does not exist: fix the scope"
-                    )),
-                    other => Refusal::Unchecked(other),
-                })?;
+                .map_err(|e| unless_missing(e, || format!(
+                    "the target scope of plugin {plugin} ({source}) names the group '{group}', which does not exist: fix the scope"
+                )))?;
             self.groups
                 .insert(key, members.iter().flat_map(ids).collect());
         }
+        let missing = || {
+            format!(
+                "{cmdlet} -Identity '{target}': no such recipient, so it cannot be checked against the target scope ({source})"
+            )
+        };
         let found = read(client, "Get-Recipient", target, false)
             .await
-            .map_err(|e| match e {
-                ExchangeError::NotFound { .. } => Refusal::Denied(format!(
-                    "{cmdlet} -Identity '{target}': no such recipient, so it cannot be checked against the target scope ({source})"
-                )),
-                other => Refusal::Unchecked(other),
-            })?;
+            .map_err(|e| unless_missing(e, missing))?;
         let recipient = match found.as_slice() {
             [one] => one,
-            [] => {
-                return Err(Refusal::Denied(format!(
-                    "{cmdlet} -Identity '{target}': no such recipient, so it cannot be checked against the target scope ({source})"
-                )));
-            }
+            [] => return Err(Refusal::Denied(missing())),
             _ => {
                 return Err(Refusal::Denied(format!(
                     "{cmdlet} -Identity '{target}' names {} recipients: give one (its address or GUID) so it can be checked against the target scope ({source})",
@@ -338,4 +331,13 @@ async fn read(
         params.insert("ResultSize".into(), Value::String("Unlimited".into()));
     }
     client.invoke(Surface::Exchange, cmdlet, params).await
+}
+
+/// A failed read as a refusal: a missing object is `denied` with `why`; anything else leaves
+/// the call unchecked, with the service's error.
+fn unless_missing(error: ExchangeError, why: impl FnOnce() -> String) -> Refusal {
+    match error {
+        ExchangeError::NotFound { .. } => Refusal::Denied(why()),
+        other => Refusal::Unchecked(other),
+    }
 }
