@@ -385,7 +385,7 @@ fn main() {
         let _ = peak_rss_and_time(&mut exorun_command(&big.ready, &run_args));
         let (mut invoke_runs, mut plugin_runs) = (Vec::new(), Vec::new());
         for _ in 0..2 {
-            invoke_runs.push(peak_rss_and_time(&mut exorun_command(&big.ready, &["invoke", "Get-Mailbox", "-ResultSize", "Unlimited", "--output", "jsonl", "--audit-log", audit_log.to_str().expect("log")])));
+            invoke_runs.push(peak_rss_and_time(&mut exorun_command(&big.ready, &["--audit-log", audit_log.to_str().expect("log"), "invoke", "Get-Mailbox", "-ResultSize", "Unlimited", "--output", "jsonl"])));
             plugin_runs.push(peak_rss_and_time(&mut exorun_command(&big.ready, &run_args)));
         }
         let big_connection = Connection::open(settings(&big.ready)).expect("connection");
