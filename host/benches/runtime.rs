@@ -1,4 +1,5 @@
-//! Plugin runtime benchmarks (run: `bash scripts/build-plugins.sh && cargo build --release -p exorun -p exorun-sim && cargo bench -p exorun --bench runtime`).
+//! Plugin runtime benchmarks (run: `bash scripts/build-plugins.sh && cargo build --release -p exorun -p exorun-sim && cargo bench -p exorun --bench runtime`;
+//! `-- small` after it runs only that part: load, warm, small, big).
 //!
 //! 1. Loading a plugin from the disk cache vs compiling it (the Rust and the Python plugin).
 //! 2. Warm instantiation: a fresh store and instance from the prepared `InstancePre` (pooling
@@ -278,10 +279,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // `cargo bench --bench runtime -- small` runs only that part (load, warm, small, big).
+    let chosen: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let runs = |part: &str| chosen.is_empty() || chosen.iter().any(|c| c == part);
     runtime_tokio.block_on(async {
-        println!("Loading a compiled plugin from the disk cache vs compiling it (median of 5 cached loads):");
-        load_vs_compile("mailbox-inventory").await;
-        load_vs_compile("stale-mailboxes").await;
+        if runs("load") {
+            println!("Loading a compiled plugin from the disk cache vs compiling it (median of 5 cached loads):");
+            load_vs_compile("mailbox-inventory").await;
+            load_vs_compile("stale-mailboxes").await;
+        }
 
         let state = tempfile::tempdir().expect("state");
         let sim = sim_process(1000, state.path());
@@ -290,6 +299,7 @@ fn main() {
 
         let hostile = runtime.load(artifact("hostile").as_path()).await.expect("hostile");
         let inventory = runtime.load(artifact("mailbox-inventory").as_path()).await.expect("inventory");
+        if runs("warm") {
         println!("Warm instantiation (new store + instance from InstancePre, pooling allocator; Runtime::check), median of 5000:");
         for (name, plugin) in [("mailbox-inventory", &inventory), ("hostile", &hostile)] {
             let mut instantiations = Vec::new();
@@ -310,6 +320,8 @@ fn main() {
         println!("Warm run (new store + instance from InstancePre, pooling allocator, one trivial run call), median of 2000:");
         println!("  {:.1} µs", median(warm).as_secs_f64() * 1e6);
 
+        }
+        if runs("small") {
         let identities: Vec<String> = connection
             .exchange()
             .invoke(Surface::Exchange, "Get-Mailbox", serde_json::from_value(serde_json::json!({"ResultSize": 200})).expect("params"))
@@ -351,26 +363,33 @@ fn main() {
         let logged = audited(&sim.ready, audit_dir.path());
         let grant = policy_grant(&audit, &domain);
         let (mut bare, mut governed_runs) = (Vec::new(), Vec::new());
-        for round in 0..6 {
-            let (request, _) = request(&audit, &connection, &input);
-            let started = Instant::now();
-            runtime.run(&audit, request).await.expect("bare run");
-            let bare_time = started.elapsed();
-            let started = Instant::now();
-            let outcome = runtime.run(&audit, governed(grant.clone(), &logged, &input, Arc::new(VecSink::new()))).await.expect("governed run");
-            let governed_time = started.elapsed();
-            assert_eq!((outcome.cmdlet_calls as usize, outcome.denied), (identities.len() * 2, 0));
-            if round > 0 {
-                bare.push(bare_time);
-                governed_runs.push(governed_time);
+        // Eleven rounds after a warm-up, the order swapped every round, so neither side always
+        // runs on a connection the other just warmed.
+        for round in 0..12 {
+            for governed_first in [round % 2 == 0, round % 2 == 1] {
+                let started = Instant::now();
+                if governed_first {
+                    let outcome = runtime.run(&audit, governed(grant.clone(), &logged, &input, Arc::new(VecSink::new()))).await.expect("governed run");
+                    assert_eq!((outcome.cmdlet_calls as usize, outcome.denied), (identities.len() * 2, 0));
+                } else {
+                    let (request, _) = request(&audit, &connection, &input);
+                    runtime.run(&audit, request).await.expect("bare run");
+                }
+                if round > 0 {
+                    if governed_first { &mut governed_runs } else { &mut bare }.push(started.elapsed());
+                }
             }
         }
         let (b, g) = (median(bare), median(governed_runs));
         let records = std::fs::read_to_string(audit_dir.path().join("audit.jsonl")).expect("log").lines().count();
-        println!("Policy and audit log on those small cmdlets (median of 5 after a warm-up, interleaved):");
+        println!("Policy and audit log on those small cmdlets (median of 11 after a warm-up, interleaved, order alternating):");
         println!("  manifest's rights, no audit log (baseline)       {:>7.3} ms/call  1.00x", b.as_secs_f64() * 1e3 / calls);
         println!("  policy grant with constraints + audit log        {:>7.3} ms/call  {:.3}x   target ≤ 1.05x  ({records} records written)", g.as_secs_f64() * 1e3 / calls, g.as_secs_f64() / b.as_secs_f64());
+        }
         drop(sim);
+        if !runs("big") {
+            return;
+        }
 
         let big_state = tempfile::tempdir().expect("state");
         let big = sim_process(1_000_000, big_state.path());

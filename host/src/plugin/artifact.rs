@@ -31,7 +31,13 @@ pub enum ArtifactError {
 
 /// The SHA-256 of an artifact, lowercase hex: what policies pin.
 pub fn digest(bytes: &[u8]) -> String {
-    sha256(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for b in sha256(bytes) {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    hex
 }
 
 /// One top-level section of an artifact, by where it lies in the file.
