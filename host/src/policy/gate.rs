@@ -70,11 +70,6 @@ impl Gate {
         }
     }
 
-    /// The grant it enforces.
-    pub fn grant(&self) -> &Grant {
-        &self.grant
-    }
-
     /// Checks a call and, if the grant allows it, gives the query that runs it.
     pub async fn admit(&mut self, cmdlet: &str, parameters: &str) -> Result<Admitted, Refusal> {
         let Some(client) = self.client.clone() else {

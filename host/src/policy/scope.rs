@@ -61,7 +61,7 @@ enum Operand {
 pub type Members = HashSet<String>;
 
 /// The property a scope uses for group membership.
-pub const MEMBER_OF_GROUP: &str = "MemberOfGroup";
+const MEMBER_OF_GROUP: &str = "MemberOfGroup";
 
 impl Scope {
     /// Parses a filter; the error says where and what was expected.

@@ -26,7 +26,7 @@ pub struct ValueCheck {
 
 impl ValueCheck {
     /// True if it constrains nothing but presence.
-    pub fn is_open(&self) -> bool {
+    fn is_open(&self) -> bool {
         self.values.is_none()
             && self.globs.is_empty()
             && self.regexes.is_empty()
