@@ -570,15 +570,20 @@ fn completions_cover_every_command_for_each_shell() {
     assert!(!ok && err.contains("possible values"), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_access_token_needs_no_organization() {
-    let sim = start().await;
+/// An Exchange token of the emulator's admin app, fetched through the library.
+async fn admin_token(sim: &Sim) -> exorun::auth::AccessToken {
     let admin = exorun::Connection::open(sim.secret_settings("exorun-admin")).unwrap();
-    let token = admin
+    admin
         .tokens()
         .token(exorun::auth::Resource::Exchange)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_needs_no_organization() {
+    let sim = start().await;
+    let token = admin_token(&sim).await;
     let (ok, out, err) = run(exorun(&sim)
         .env_remove("AZURE_TENANT_ID")
         .env("EXORUN_ACCESS_TOKEN", token.secret.expose())
@@ -608,12 +613,7 @@ async fn an_access_token_needs_no_organization() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_command_is_one_quoted_string_before_or_after_the_command() {
     let sim = start().await;
-    let admin = exorun::Connection::open(sim.secret_settings("exorun-admin")).unwrap();
-    let token = admin
-        .tokens()
-        .token(exorun::auth::Resource::Exchange)
-        .await
-        .unwrap();
+    let token = admin_token(&sim).await;
     let dir = sim.dir.path().join("token dir");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("token.txt");

@@ -79,27 +79,15 @@ impl Gate {
         };
         let parameters = match serde_json::from_str::<Value>(parameters) {
             Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                let why = format!(
-                    "the parameters of {cmdlet} must be a JSON object, like {{\"Identity\": \"ann@contoso.com\"}}"
-                );
-                return Err(self.refuse(
-                    &client,
-                    cmdlet,
-                    &Parameters::new(),
-                    why,
-                    Refusal::Malformed,
-                ));
-            }
-            Err(e) => {
-                let why = format!("the parameters of {cmdlet} are not JSON: {e}");
-                return Err(self.refuse(
-                    &client,
-                    cmdlet,
-                    &Parameters::new(),
-                    why,
-                    Refusal::Malformed,
-                ));
+            malformed => {
+                let why = match malformed {
+                    Err(e) => format!("the parameters of {cmdlet} are not JSON: {e}"),
+                    Ok(_) => format!(
+                        "the parameters of {cmdlet} must be a JSON object, like {{\"Identity\": \"ann@contoso.com\"}}"
+                    ),
+                };
+                let none = Parameters::new();
+                return Err(self.refuse(&client, cmdlet, &none, why, Refusal::Malformed));
             }
         };
         let (name, compliance, mutating) = match self.check(cmdlet, &parameters) {
