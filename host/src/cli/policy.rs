@@ -63,6 +63,8 @@ pub struct Admitted {
     pub manifest: Manifest,
     /// The sha256 of the whole file that was checked.
     pub file_digest: String,
+    /// Its content digest (without signatures): what the policy pins.
+    pub content_digest: String,
 }
 
 /// Reads the artifact at `path` once, verifies its signatures (embedded, and `PATH.minisig`
@@ -132,6 +134,7 @@ pub fn vet(policy: &Policy, path: &Path) -> anyhow::Result<Admitted> {
         grant,
         manifest,
         file_digest: digest(&bytes),
+        content_digest: verified.content_digest,
     })
 }
 
@@ -256,7 +259,10 @@ impl Explain {
     fn run(self) -> anyhow::Result<ExitCode> {
         let policy = self.policy.load(None, &self.plugin)?;
         let Admitted {
-            grant, manifest, ..
+            grant,
+            manifest,
+            content_digest: digest,
+            ..
         } = match vet(&policy, &self.plugin) {
             Ok(admitted) => admitted,
             Err(refused) => {
@@ -264,7 +270,6 @@ impl Explain {
                 return Ok(ExitCode::FAILURE);
             }
         };
-        let digest = identify(&self.plugin)?.1;
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
