@@ -1,5 +1,6 @@
 //! The sandboxed plugin runtime: automation scripts run as WebAssembly components that never see
-//! the credential and can only ask the host to run the cmdlets their manifest declares.
+//! the credential and can only ask the host to run the cmdlets their grant allows: what their
+//! manifest declares, narrowed by the operator's policy ([`crate::policy`]).
 //!
 //! One [`Runtime`] per process holds the wasmtime engine (async, epoch interruption, pooling
 //! allocator), the linker, the disk cache of compiled plugins and the plugins already prepared.
