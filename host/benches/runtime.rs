@@ -167,6 +167,7 @@ fn governed(
         input: input.into(),
         config: Default::default(),
         exchange: connection.exchange().clone(),
+        dry_run: false,
         grant,
         limits: exorun::runtime::RunLimits {
             memory_bytes: 64 << 20,

@@ -140,8 +140,6 @@ pub struct Settings {
     pub page_size: Option<usize>,
     /// Concurrent requests per tenant.
     pub max_concurrency: Option<usize>,
-    /// Record changing cmdlets instead of sending them.
-    pub dry_run: Option<bool>,
     /// The operator's policy file for plugin runs with these settings.
     pub policy: Option<PathBuf>,
     /// The audit log every token and cmdlet is recorded in; `None`: nothing is audited (the
@@ -164,7 +162,6 @@ impl Settings {
             x5c: self.x5c.or(lower.x5c),
             page_size: self.page_size.or(lower.page_size),
             max_concurrency: self.max_concurrency.or(lower.max_concurrency),
-            dry_run: self.dry_run.or(lower.dry_run),
             policy: self.policy.or(lower.policy),
             audit_log: self.audit_log.or(lower.audit_log),
         }
@@ -488,7 +485,6 @@ impl Profile {
             x5c: self.x5c,
             page_size: self.page_size,
             max_concurrency: self.max_concurrency,
-            dry_run: None,
             policy: self.policy.as_ref().map(rel),
             audit_log: None,
         })

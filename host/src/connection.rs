@@ -138,7 +138,6 @@ impl Connection {
             exchange_settings.max_concurrency = n.max(1);
         }
         exchange_settings.retry = RetryPolicy::default();
-        exchange_settings.dry_run = settings.dry_run.unwrap_or(false);
         let exchange =
             ExchangeClient::new(http, tokens.clone(), exchange_settings).with_audit(audit.clone());
         Ok(Connection {

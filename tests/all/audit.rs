@@ -591,6 +591,7 @@ async fn a_run_stops_as_soon_as_its_records_cannot_be_written() {
         input: r#"{"statistics": true}"#.into(),
         config: Default::default(),
         exchange: connection.exchange().clone(),
+        dry_run: false,
         grant: std::sync::Arc::new(exorun::policy::Grant::from_manifest(plugin.manifest())),
         limits: plugin.default_limits(),
         sink: std::sync::Arc::new(VecSink::new()),

@@ -239,6 +239,63 @@ async fn a_target_outside_the_grant_is_refused_and_never_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_checks_each_change_against_the_policy_shows_it_and_sends_nothing() {
+    let sim = sim().await;
+    let policy = edit(
+        &init(&sim, &["auto-reply"]),
+        "Identity = {}  # e.g. { glob = \"*@contoso.com\" } to limit the targets",
+        "Identity = { glob = \"*@contoso.com\", required = true }",
+    );
+    let path = sim.write("policy.toml", policy);
+    let inside = mailboxes(&sim, 1).remove(0);
+    let outside = "admin@fabrikam.onmicrosoft.com";
+    let (ok, out, err) = run(run_under(
+        &sim,
+        &path,
+        "auto-reply",
+        json!({"identities": [inside, outside], "state": "Enabled"}),
+    )
+    .arg("--dry-run"));
+    assert!(ok, "{err}");
+    let rows = records(&out);
+    assert_eq!(rows[0]["Result"], "DryRun", "{out}");
+    assert_eq!(
+        rows[1]["Result"], "Failed",
+        "the policy still refuses: {out}"
+    );
+    let shown = err
+        .lines()
+        .find(|l| l.starts_with("dry run: Set-MailboxAutoReplyConfiguration was not sent ("))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        shown.contains(&format!("\"Identity\":\"{inside}\"")),
+        "{shown}"
+    );
+    assert_eq!(err.matches("was not sent").count(), 1, "{err}");
+    assert!(
+        sent(&sim)
+            .await
+            .iter()
+            .all(|(c, _)| c != "Set-MailboxAutoReplyConfiguration"),
+        "nothing was changed"
+    );
+    let (ok, out, err) = run(exorun(&sim).args(["audit", "show", "--output", "jsonl"]));
+    assert!(ok, "{err}");
+    let rehearsed: Vec<Value> = records(&out)
+        .into_iter()
+        .filter(|r| r["dry_run"] == true)
+        .collect();
+    assert_eq!(rehearsed.len(), 2, "the run and its one change: {out}");
+    assert!(rehearsed.iter().any(|r| r["event"] == "run-start"));
+    assert!(
+        rehearsed
+            .iter()
+            .any(|r| r["cmdlet"] == "Set-MailboxAutoReplyConfiguration"
+                && r["decision"] == "allowed")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_build_a_revoked_one_or_one_asking_for_more_does_not_run() {
     let sim = sim().await;
     let policy = init(&sim, &["auto-reply"]);

@@ -55,6 +55,7 @@ fn request(
         input: input.to_string(),
         config: BTreeMap::new(),
         exchange: connection.exchange().clone(),
+        dry_run: false,
         grant: Arc::new(Grant::from_manifest(plugin.manifest())),
         limits: plugin.default_limits(),
         sink,
@@ -230,7 +231,7 @@ async fn auto_reply_sets_the_replies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_reply_in_a_dry_run_records_and_sends_nothing() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
-    let connection = connect(&sim, |s| s.dry_run = Some(true));
+    let connection = connect(&sim, |_| {});
     let plugin = load("auto-reply").await;
     let targets: Vec<String> = mailbox_upns(&connection)
         .await
@@ -239,22 +240,25 @@ async fn auto_reply_in_a_dry_run_records_and_sends_nothing() {
         .collect();
     let input = json!({"identities": targets, "state": "Enabled", "internal_message": "Away"});
 
-    let (outcome, records) = run(&plugin, &connection, input).await;
-    let outcome = outcome.unwrap();
+    let sink = Arc::new(VecSink::new());
+    let mut dry = request(&plugin, &connection, input.clone(), sink.clone());
+    dry.dry_run = true;
+    let outcome = runtime().run(&plugin, dry).await.unwrap();
+    let records = sink.records();
     assert!(
         records.iter().all(|r| text(r, "Result") == "DryRun"),
         "{records:?}"
     );
     assert!(text(&records[0], "Detail").contains("recorded, not sent"));
     assert_eq!(summary(&outcome)["dry_run"], 2);
-    let recorded = connection.exchange().dry_run_log();
-    assert_eq!(recorded.len(), 2);
+    let rehearsed = sink.rehearsals();
+    assert_eq!(rehearsed.len(), 2);
     assert!(
-        recorded
+        rehearsed
             .iter()
             .all(|c| c.cmdlet == "Set-MailboxAutoReplyConfiguration")
     );
-    assert_eq!(recorded[0].params["Identity"], targets[0].as_str());
+    assert_eq!(rehearsed[0].params["Identity"], targets[0].as_str());
 
     let sent = invoked(&sim).await;
     assert!(
@@ -262,16 +266,57 @@ async fn auto_reply_in_a_dry_run_records_and_sends_nothing() {
             .all(|(cmdlet, _)| cmdlet != "Set-MailboxAutoReplyConfiguration"),
         "{sent:?}"
     );
+    assert_eq!(
+        auto_reply_state(&connection, &targets[0]).await,
+        "Disabled",
+        "nothing changed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_and_a_live_run_share_a_connection_but_not_the_dry_run() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
+    let connection = connect(&sim, |_| {});
+    let plugin = load("auto-reply").await;
+    let targets: Vec<String> = mailbox_upns(&connection)
+        .await
+        .into_iter()
+        .take(2)
+        .collect();
+    let input =
+        |upn: &str| json!({"identities": [upn], "state": "Enabled", "internal_message": "Away"});
+    let (dry_sink, live_sink) = (Arc::new(VecSink::new()), Arc::new(VecSink::new()));
+    let mut dry = request(&plugin, &connection, input(&targets[0]), dry_sink.clone());
+    dry.dry_run = true;
+    let live = request(&plugin, &connection, input(&targets[1]), live_sink.clone());
+
+    let (dry, live) = tokio::join!(runtime().run(&plugin, dry), runtime().run(&plugin, live));
+    assert_eq!(summary(&dry.unwrap())["dry_run"], 1);
+    assert_eq!(summary(&live.unwrap())["dry_run"], 0);
+    assert_eq!(dry_sink.rehearsals().len(), 1);
+    assert!(
+        live_sink.rehearsals().is_empty(),
+        "the live run rehearsed nothing"
+    );
+    assert_eq!(auto_reply_state(&connection, &targets[0]).await, "Disabled");
+    assert_eq!(auto_reply_state(&connection, &targets[1]).await, "Enabled");
+}
+
+/// The `AutoReplyState` of `upn`'s mailbox.
+async fn auto_reply_state(connection: &Connection, upn: &str) -> String {
     let config = connection
         .exchange()
         .invoke(
             Surface::Exchange,
             "Get-MailboxAutoReplyConfiguration",
-            params(json!({"Identity": targets[0]})),
+            params(json!({"Identity": upn})),
         )
         .await
         .unwrap();
-    assert_eq!(config[0]["AutoReplyState"], "Disabled", "nothing changed");
+    config[0]["AutoReplyState"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Whether a permission row's `AccessRights` list holds `right`.

@@ -1,6 +1,6 @@
 //! The Exchange client against exorun-sim over HTTPS: paging, tokens that expire mid-query,
-//! retries of every injected fault with the same page, exhausted retries, error mapping, dry
-//! run, the Security & Compliance redirect and the per-tenant concurrency limit.
+//! retries of every injected fault with the same page, exhausted retries, error mapping, the
+//! Security & Compliance redirect and the per-tenant concurrency limit.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -523,58 +523,6 @@ async fn service_errors_become_typed_errors_with_fixes() {
         ],
         "one refresh, then the error"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn dry_run_records_changes_and_still_reads() {
-    let sim = start().await;
-    let client = client_with(
-        &sim,
-        "exorun-admin",
-        ExchangeSettings {
-            dry_run: true,
-            ..settings(&sim)
-        },
-    );
-    let mailbox = some_mailbox(&client).await;
-    clear_log(&sim).await;
-    let change = params(json!({"Identity": mailbox, "CustomAttribute1": "dry-run-value"}));
-    let rows = client
-        .invoke(Surface::Exchange, "Set-Mailbox", change.clone())
-        .await
-        .unwrap();
-    assert!(rows.is_empty());
-    let mut query = client.query(Surface::Exchange, "set-mailbox", change.clone());
-    assert!(query.next_page().await.unwrap().is_none());
-
-    let recorded = client.dry_run_log();
-    assert_eq!(recorded.len(), 2);
-    assert_eq!(
-        (
-            recorded[0].surface,
-            recorded[0].cmdlet.as_str(),
-            &recorded[0].params
-        ),
-        (Surface::Exchange, "Set-Mailbox", &change)
-    );
-
-    let mailbox = client
-        .invoke(
-            Surface::Exchange,
-            "Get-Mailbox",
-            params(json!({"Identity": mailbox})),
-        )
-        .await
-        .unwrap();
-    assert_eq!(mailbox.len(), 1);
-    assert_ne!(
-        mailbox[0]["CustomAttribute1"], "dry-run-value",
-        "nothing changed"
-    );
-
-    let log = invokes(&sim).await;
-    assert_eq!(log.len(), 1, "only the read was sent");
-    assert_eq!(log[0].cmdlet.as_deref(), Some("Get-Mailbox"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -152,6 +152,22 @@ impl Audit {
         self.record(Event::Call(call))
     }
 
+    /// Records that `cmdlet` with `params` (secret values are redacted), allowed in `context`,
+    /// was rehearsed in a dry run: recorded, not sent.
+    pub fn rehearsed(
+        &self,
+        context: &CallContext,
+        cmdlet: &str,
+        params: &Map<String, Value>,
+    ) -> Result<(), AuditError> {
+        if !self.is_enabled() {
+            return Ok(());
+        }
+        let mut call = Call::new(context, cmdlet, params);
+        call.dry_run = true;
+        self.record(Event::Call(call))
+    }
+
     /// Fails if a record could not be written: nothing more may be done unaudited.
     pub fn check(&self) -> Result<(), AuditError> {
         self.log.as_ref().map_or(Ok(()), |log| log.check())

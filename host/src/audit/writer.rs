@@ -4,7 +4,7 @@
 //! never fork the chain.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, Seek as _, SeekFrom, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -147,8 +147,14 @@ impl Writer {
         }
     }
 
+    /// The file's length, found by seeking to its end rather than by `stat`: a `stat` marks the
+    /// file's times as seen, which makes the kernel (Linux 6.13+, multigrain timestamps) write a
+    /// fresh fine-grained mtime into the inode on the next append — a journaled inode update on
+    /// every record that costs more than the record itself.
     fn len(&self) -> Result<u64, AuditError> {
-        Ok(self.file.metadata().map_err(|e| self.read_error(e))?.len())
+        (&self.file)
+            .seek(SeekFrom::End(0))
+            .map_err(|e| self.read_error(e))
     }
 
     /// The file's length and last record, read with the lock held.

@@ -261,7 +261,6 @@ impl ConnectionArgs {
             x5c: self.x5c.then_some(true),
             page_size: self.page_size,
             max_concurrency: self.max_concurrency,
-            dry_run: None,
             policy: None,
             audit_log: self.audit_log.clone(),
         })

@@ -16,7 +16,7 @@ use exorun::audit::{
     self, Audit, Call, Decision, Entry, Event, Filter, Head, Outcome, Record, RunEnd, RunId,
     RunStart, TokenAcquisition,
 };
-use exorun::exchange::RecordedCall;
+use exorun::exchange::Rehearsal;
 
 use super::output::count;
 
@@ -280,12 +280,12 @@ fn short(hash: &str) -> &str {
 }
 
 /// A dry run's report of a change it did not send, secret values redacted.
-pub fn print_not_sent(call: &RecordedCall) {
-    eprintln!(
+pub fn not_sent(change: &Rehearsal) -> String {
+    format!(
         "dry run: {} was not sent ({})",
-        call.cmdlet,
-        Value::Object(redact(&call.cmdlet, &call.params))
-    );
+        change.cmdlet,
+        Value::Object(redact(&change.cmdlet, &change.params))
+    )
 }
 
 /// The first line of a message (its fix is in the JSON).

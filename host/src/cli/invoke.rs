@@ -8,11 +8,13 @@ use clap::Args;
 
 use exorun::Connection;
 use exorun::audit::{CallContext, RunId};
-use exorun::exchange::{ExchangeError, Page, Query, RawRow, Surface, bind};
+use exorun::exchange::{
+    ExchangeError, Page, Parameters, Query, RawRow, Rehearsal, Surface, bind, is_mutating,
+};
 use tokio::sync::mpsc;
 
 use super::ConnectionArgs;
-use super::audit::{print_head, print_not_sent};
+use super::audit::{not_sent, print_head};
 use super::output::{Format, Progress, RowSink, count};
 
 /// Run one cmdlet and stream all of its results.
@@ -130,11 +132,7 @@ impl InvokeCmd {
         for warning in &binding.warnings {
             eprintln!("exorun: warning: {warning}");
         }
-        let mut settings = args.settings()?;
-        if self.dry_run {
-            settings.dry_run = Some(true);
-        }
-        let connection = Connection::open(settings)?;
+        let connection = Connection::open(args.settings()?)?;
         let before = connection.audit().head();
         // A Security & Compliance cmdlet goes there without --compliance, as after
         // Connect-IPPSSession.
@@ -144,23 +142,45 @@ impl InvokeCmd {
             None => Surface::Exchange,
         };
         let run = RunId::new();
-        let query = connection
-            .exchange()
-            .query(surface, &self.cmdlet, binding.params)
-            .with_context(CallContext {
-                run: Some(run),
-                decision: Some("the operator's own command (exorun invoke)".into()),
-                ..CallContext::default()
-            });
-        let streamed = self.stream(query).await;
-        if streamed.is_ok() {
-            for call in connection.exchange().dry_run_log() {
-                print_not_sent(&call);
-            }
-        }
+        let context = CallContext {
+            run: Some(run),
+            decision: Some("the operator's own command (exorun invoke)".into()),
+            ..CallContext::default()
+        };
+        let streamed = if self.dry_run && is_mutating(&self.cmdlet) {
+            self.rehearse(&connection, context, surface, binding.params)
+        } else {
+            let query = connection
+                .exchange()
+                .query(surface, &self.cmdlet, binding.params)
+                .with_context(context);
+            self.stream(query).await
+        };
         print_head(connection.audit(), run, before);
         streamed?;
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// Records the change in the audit log as rehearsed and shows it, instead of sending it.
+    fn rehearse(
+        &self,
+        connection: &Connection,
+        context: CallContext,
+        surface: Surface,
+        params: Parameters,
+    ) -> anyhow::Result<()> {
+        connection
+            .audit()
+            .rehearsed(&context, &self.cmdlet, &params)?;
+        eprintln!(
+            "{}",
+            not_sent(&Rehearsal {
+                surface,
+                cmdlet: self.cmdlet.clone(),
+                params,
+            })
+        );
+        Ok(())
     }
 
     /// Streams every page of `query` to stdout, with a spinner on a terminal.

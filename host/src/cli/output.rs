@@ -88,6 +88,14 @@ impl Progress {
         }
     }
 
+    /// Prints `line` on stderr, above the spinner if one is drawn.
+    pub fn note(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
     /// Runs `write` (which writes and flushes output) with the spinner cleared when it shares
     /// the terminal with stdout.
     pub fn around<R>(&self, write: impl FnOnce() -> R) -> R {

@@ -14,6 +14,7 @@ use clap::Args;
 use exorun::Connection;
 use exorun::audit::{CallContext, RunId};
 use exorun::config;
+use exorun::exchange::Rehearsal;
 use exorun::policy::Grant;
 use exorun::runtime::{
     FileCheckpoints, LogProgress, ProgressSink, Record, RecordSink, RunLimits, RunRequest, Runtime,
@@ -21,7 +22,7 @@ use exorun::runtime::{
 };
 
 use super::ConnectionArgs;
-use super::audit::{print_head, print_not_sent};
+use super::audit::{not_sent, print_head};
 use super::output::{Format, Progress, RowSink, count};
 use super::policy::{Admitted, PolicyArg, vet};
 
@@ -180,6 +181,10 @@ impl RecordSink for StdoutSink {
         }
     }
 
+    fn rehearsed(&self, change: &Rehearsal) {
+        self.progress.note(&not_sent(change));
+    }
+
     fn flush(&self) -> std::io::Result<()> {
         self.with(RowSink::flush)
     }
@@ -307,9 +312,6 @@ impl RunCmd {
             })?;
             settings.audit_log = audit_log;
         }
-        if self.dry_run {
-            settings.dry_run = Some(true);
-        }
         let connection = Connection::open(settings)?;
         let before = connection.audit().head();
         let limits = self.limits(plugin.default_limits(), &grant)?;
@@ -345,6 +347,7 @@ impl RunCmd {
                     input,
                     config,
                     exchange,
+                    dry_run: self.dry_run,
                     grant: Arc::new(grant),
                     limits,
                     sink: sink.clone(),
@@ -355,9 +358,6 @@ impl RunCmd {
             .await;
         shown.clear();
         sink.finish()?;
-        for call in connection.exchange().dry_run_log() {
-            print_not_sent(&call);
-        }
         let outcome =
             result.with_context(|| format!("plugin {} {} failed", manifest.name, manifest.version));
         if let Ok(outcome) = &outcome {

@@ -2,12 +2,11 @@
 //! Security & Compliance admin APIs, shared (cheaply cloned) by every plugin run against it.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::Surface;
-use super::dry_run::RecordedCall;
 use super::error::ExchangeError;
 use super::params::Parameters;
 use super::query::Query;
@@ -17,19 +16,14 @@ use crate::audit::{Audit, CallContext};
 use crate::auth::provider::TokenProvider;
 
 /// Runs cmdlets against one tenant. Clones share the connection pool, the token cache, the
-/// concurrency limit, the learned regional endpoint and the dry-run record; each request is
+/// concurrency limit and the learned regional endpoint; each request is
 /// recorded in the client's audit log with the client's call context (both kept by clones made
 /// after they are set).
 #[derive(Clone)]
 pub struct ExchangeClient {
-    inner: Arc<Inner>,
+    transport: Arc<Transport>,
     audit: Audit,
     context: Arc<CallContext>,
-}
-
-struct Inner {
-    transport: Transport,
-    recorded: Mutex<Vec<RecordedCall>>,
 }
 
 impl ExchangeClient {
@@ -45,18 +39,15 @@ impl ExchangeClient {
         settings.max_concurrency = settings.max_concurrency.max(1);
         settings.retry.max_attempts = settings.retry.max_attempts.max(1);
         ExchangeClient {
-            inner: Arc::new(Inner {
-                transport: Transport::new(http, tokens, settings),
-                recorded: Mutex::new(Vec::new()),
-            }),
+            transport: Arc::new(Transport::new(http, tokens, settings)),
             audit: Audit::disabled(),
             context: Arc::new(CallContext::default()),
         }
     }
 
-    /// This client recording every request it sends, and every change it rehearses in a dry
-    /// run, in `audit` (one record per page of results) before handing the result on. A
-    /// record that cannot be written fails the call, and nothing more is sent.
+    /// This client recording every request it sends in `audit` (one record per page of
+    /// results) before handing the result on. A record that cannot be written fails the call,
+    /// and nothing more is sent.
     pub fn with_audit(self, audit: Audit) -> ExchangeClient {
         ExchangeClient { audit, ..self }
     }
@@ -83,12 +74,12 @@ impl ExchangeClient {
 
     /// The settings in force (after range checks).
     pub fn settings(&self) -> &ExchangeSettings {
-        self.inner.transport.settings()
+        self.transport.settings()
     }
 
     /// The `connection-id` every request of this client carries, for the audit log.
     pub fn connection_id(&self) -> &str {
-        self.inner.transport.connection_id()
+        self.transport.connection_id()
     }
 
     /// Starts `cmdlet` with `params`; nothing is sent until the first [`Query::next_page`].
@@ -112,30 +103,8 @@ impl ExchangeClient {
         Ok(rows)
     }
 
-    /// The changes a dry run recorded instead of sending, oldest first.
-    pub fn dry_run_log(&self) -> Vec<RecordedCall> {
-        self.inner
-            .recorded
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
     pub(super) fn transport(&self) -> &Transport {
-        &self.inner.transport
-    }
-
-    pub(super) fn record(&self, surface: Surface, cmdlet: &str, params: Parameters) {
-        tracing::info!(cmdlet, ?surface, "dry run: recorded, not sent");
-        self.inner
-            .recorded
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(RecordedCall {
-                surface,
-                cmdlet: cmdlet.to_string(),
-                params,
-            });
+        &self.transport
     }
 }
 

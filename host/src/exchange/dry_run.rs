@@ -1,5 +1,5 @@
-//! Dry run: which cmdlets change a tenant, and the record of changes that were rehearsed
-//! instead of sent, so an admin sees exactly what a run would do before it does it.
+//! Dry run: which cmdlets change a tenant, and a change that was rehearsed instead of sent, so
+//! an admin sees exactly what a run would do before it does it.
 
 use super::Surface;
 use super::params::Parameters;
@@ -15,9 +15,9 @@ pub fn is_mutating(cmdlet: &str) -> bool {
     !verb.is_some_and(|verb| READING_VERBS.iter().any(|r| r.eq_ignore_ascii_case(verb)))
 }
 
-/// A changing cmdlet that a dry run recorded instead of sending.
+/// A changing cmdlet that a dry run recorded (in the audit log) and showed instead of sending.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RecordedCall {
+pub struct Rehearsal {
     /// Where it would have gone.
     pub surface: Surface,
     /// The cmdlet.

@@ -4,8 +4,8 @@
 //! sends, pages through results in constant memory ([`Query`]), gets a token for every request
 //! so runs outlive tokens, retries throttled and failed requests, holds a per-tenant concurrency
 //! limit, follows the Security & Compliance regional redirect only within the service, turns
-//! service errors into [`ExchangeError`]s an admin can act on, and in a dry run records changes
-//! instead of sending them.
+//! service errors into [`ExchangeError`]s an admin can act on. It sends what it is given: which
+//! cmdlets a dry run holds back ([`is_mutating`]) is decided above it, by the run.
 
 pub mod binding;
 pub mod catalogue;
@@ -26,7 +26,7 @@ mod value_syntax;
 pub use binding::{Binding, bind};
 pub use catalogue::Catalogue;
 pub use client::ExchangeClient;
-pub use dry_run::{RecordedCall, is_mutating};
+pub use dry_run::{Rehearsal, is_mutating};
 pub use error::ExchangeError;
 pub use params::{ParamError, Parameters, from_cli_args};
 pub use query::{Page, Query, RawRow};

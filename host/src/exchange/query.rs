@@ -1,7 +1,7 @@
 //! A cmdlet's results, one page at a time, in constant memory: a [`Query`] holds only the
 //! request body and the next page's link, so walking two million recipients costs one page.
 //! Each request (one per page) is recorded in the client's audit log before its page is handed
-//! on; a change rehearsed in a dry run is recorded too.
+//! on.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -71,8 +71,6 @@ enum State {
     First,
     /// The next page's link.
     Next(String),
-    /// A change in a dry run: recorded, not sent, on the first call.
-    Rehearse(Parameters),
     /// No more pages.
     Done,
 }
@@ -109,7 +107,6 @@ impl Query {
         params: Parameters,
         context: Arc<CallContext>,
     ) -> Query {
-        let rehearse = client.settings().dry_run && super::is_mutating(cmdlet);
         let audited = client.audit().is_enabled().then(|| {
             Box::new(Audited {
                 context,
@@ -117,17 +114,12 @@ impl Query {
                 pages: 0,
             })
         });
-        let (body, state) = if rehearse {
-            (Bytes::new(), State::Rehearse(params))
-        } else {
-            (request_body(cmdlet, params), State::First)
-        };
         Query {
             client,
             surface,
             cmdlet: cmdlet.to_string(),
-            body,
-            state,
+            body: request_body(cmdlet, params),
+            state: State::First,
             audited,
         }
     }
@@ -146,8 +138,7 @@ impl Query {
         &self.cmdlet
     }
 
-    /// The next page, or `None` after the last one (and at once for a change in a dry run,
-    /// which is recorded instead of sent).
+    /// The next page, or `None` after the last one.
     pub async fn next_page(&mut self) -> Result<Option<Page>, ExchangeError> {
         self.next_page_of().await
     }
@@ -160,18 +151,6 @@ impl Query {
     async fn next_page_of<R: PageRow>(&mut self) -> Result<Option<Page<R>>, ExchangeError> {
         let link = match std::mem::replace(&mut self.state, State::Done) {
             State::Done => return Ok(None),
-            State::Rehearse(params) => {
-                let mut call = self.audit_record();
-                if let Some(call) = &mut call {
-                    call.dry_run = true;
-                }
-                if let Err(error) = self.record(call) {
-                    self.state = State::Rehearse(params);
-                    return Err(error);
-                }
-                self.client.record(self.surface, &self.cmdlet, params);
-                return Ok(None);
-            }
             State::First => None,
             State::Next(link) => Some(link),
         };
@@ -206,12 +185,6 @@ impl Query {
                 Err(error)
             }
         }
-    }
-
-    /// The record of this call, without its outcome; `None` when the client does not audit.
-    fn audit_record(&self) -> Option<Call> {
-        let audited = self.audited.as_ref()?;
-        Some(Call::new(&audited.context, &self.cmdlet, &audited.params))
     }
 
     /// The record of the request for the next page, with what it brought.

@@ -1,5 +1,6 @@
 //! What the Exchange client is told: where the service is, which tenant, how big a page, how many
-//! requests at once, how to retry, and whether changes are only rehearsed (dry run).
+//! requests at once, how to retry. (Whether changes are only rehearsed is a setting of the run,
+//! decided by the policy gate, not of the client.)
 
 use std::time::Duration;
 
@@ -33,8 +34,6 @@ pub struct ExchangeSettings {
     pub max_concurrency: usize,
     /// How throttled and failed requests are retried.
     pub retry: RetryPolicy,
-    /// Record changing cmdlets instead of sending them; reading cmdlets still run.
-    pub dry_run: bool,
 }
 
 impl ExchangeSettings {
@@ -58,7 +57,6 @@ impl Default for ExchangeSettings {
             page_size: MAX_PAGE_SIZE,
             max_concurrency: 4,
             retry: RetryPolicy::default(),
-            dry_run: false,
         }
     }
 }
@@ -122,10 +120,7 @@ mod tests {
             s.compliance_url,
             "https://ps.compliance.protection.outlook.com"
         );
-        assert_eq!(
-            (s.page_size, s.max_concurrency, s.dry_run),
-            (1000, 4, false)
-        );
+        assert_eq!((s.page_size, s.max_concurrency), (1000, 4));
         assert_eq!(s.retry.max_attempts, 6);
     }
 

@@ -2,7 +2,8 @@
 //! and the Exchange client: cmdlet, surface, parameter names, value types (from the cmdlet
 //! catalogue) and the operator's constraints, read-only, the number of changes, and the target
 //! scope of a change (the host reads the target recipient first). Only an admitted call yields
-//! a [`Query`]: a refused one cannot reach the client.
+//! a [`Query`]: a refused one cannot reach the client, and in a dry run neither can a change
+//! (the gate records it as rehearsed instead).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use super::scope::{Members, Scope, ids};
 use super::values::check_kind;
 use crate::audit::{AuditError, CallContext};
 use crate::exchange::catalogue::{Catalogue, Lookup};
-use crate::exchange::{ExchangeClient, ExchangeError, Parameters, Query, Surface};
+use crate::exchange::{ExchangeClient, ExchangeError, Parameters, Query, Rehearsal, Surface};
 
 /// The only annotation a parameter may carry: its OData type.
 const TYPE_ANNOTATION: &str = "@odata.type";
@@ -36,18 +37,20 @@ pub enum Refusal {
     AuditFailed(AuditError),
 }
 
-/// An admitted call, ready to send.
-pub struct Admitted {
-    /// The query.
-    pub query: Query,
-    /// A change in a dry run: recorded, not sent.
-    pub rehearsal: bool,
+/// An admitted call.
+pub enum Admitted {
+    /// Ready to send.
+    Send(Query),
+    /// A change in a dry run: recorded in the audit log, not sent.
+    Rehearsed(Rehearsal),
 }
 
 /// Checks one run's calls against its grant.
 pub struct Gate {
     grant: Arc<Grant>,
     client: Option<ExchangeClient>,
+    /// Changes are rehearsed, not sent.
+    dry_run: bool,
     pub(super) mutations: u64,
     /// Members of the groups the scope names, read once per run (by lowercase group name).
     groups: HashMap<String, Members>,
@@ -58,11 +61,13 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// A gate for one run with `grant`, sending through `client` (`None`: no tenant).
-    pub fn new(grant: Arc<Grant>, client: Option<ExchangeClient>) -> Gate {
+    /// A gate for one run with `grant`, sending through `client` (`None`: no tenant); in a
+    /// `dry_run` changes are checked like any call, then recorded instead of sent.
+    pub fn new(grant: Arc<Grant>, client: Option<ExchangeClient>, dry_run: bool) -> Gate {
         Gate {
             grant,
             client,
+            dry_run,
             mutations: 0,
             groups: HashMap::new(),
             calls: 0,
@@ -116,18 +121,28 @@ impl Gate {
         } else {
             Surface::Exchange
         };
-        let rehearsal = client.settings().dry_run && mutating;
         let context = CallContext {
             decision: Some(format!("allowed by {}", self.grant.source)),
             target_scope,
             ..client.context().clone()
         };
-        Ok(Admitted {
-            query: client
+        if self.dry_run && mutating {
+            tracing::info!(target: "exorun::policy", plugin = %self.grant.plugin, cmdlet = %name, "dry run: recorded, not sent");
+            client
+                .audit()
+                .rehearsed(&context, &name, &parameters)
+                .map_err(Refusal::AuditFailed)?;
+            return Ok(Admitted::Rehearsed(Rehearsal {
+                surface,
+                cmdlet: name,
+                params: parameters,
+            }));
+        }
+        Ok(Admitted::Send(
+            client
                 .query(surface, &name, parameters)
                 .with_context(context),
-            rehearsal,
-        })
+        ))
     }
 
     /// Counts, logs and audits a refusal; the record is written before the plugin hears of

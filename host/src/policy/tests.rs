@@ -285,7 +285,7 @@ fn settings_are_checked_against_the_grant() {
 fn gate() -> Gate {
     let policy = Policy::parse(HELPDESK, "policy.toml").unwrap();
     let grant = policy.admit(candidate(&auto_reply(), DIGEST, &[])).unwrap();
-    Gate::new(Arc::new(grant), None)
+    Gate::new(Arc::new(grant), None, false)
 }
 
 fn checked(gate: &Gate, cmdlet: &str, params: serde_json::Value) -> Result<(), String> {

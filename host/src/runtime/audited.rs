@@ -22,13 +22,15 @@ pub(super) struct RunRecord {
 }
 
 impl RunRecord {
-    /// Records the start of a run of `plugin` with `grant` on the input with `input_digest`,
-    /// and gives the client its calls go through, whose context names the run and the plugin.
-    /// The run is the one `exchange`'s context names, if the caller set one, else a new one.
+    /// Records the start of a run of `plugin` with `grant` on the input with `input_digest`
+    /// (a `dry_run` or not), and gives the client its calls go through, whose context names
+    /// the run and the plugin. The run is the one `exchange`'s context names, if the caller set
+    /// one, else a new one.
     pub(super) fn start(
         plugin: &Plugin,
         grant: &Grant,
         input_digest: &str,
+        dry_run: bool,
         exchange: ExchangeClient,
     ) -> Result<(RunRecord, ExchangeClient), AuditError> {
         let run = exchange.context().run.unwrap_or_default();
@@ -51,7 +53,7 @@ impl RunRecord {
             policy_digest: grant.policy_digest.clone(),
             grants: Some(grant.summary()),
             input_digest: input_digest.to_string(),
-            dry_run: exchange.settings().dry_run,
+            dry_run,
             exorun: crate::VERSION.to_string(),
         }))?;
         let record = RunRecord {

@@ -74,8 +74,12 @@ pub struct RunRequest {
     pub input: String,
     /// The operator's values for `config.get`.
     pub config: BTreeMap<String, String>,
-    /// The tenant's Exchange client (its settings decide dry run and page size).
+    /// The tenant's Exchange client (its settings decide page size and concurrency).
     pub exchange: ExchangeClient,
+    /// A dry run: changes the grant allows are recorded in the audit log and handed to the
+    /// sink ([`RecordSink::rehearsed`]), not sent; the plugin is told `dry-run`. Reading
+    /// cmdlets still run.
+    pub dry_run: bool,
     /// What the plugin may do: the policy's [`Grant`] for it (or, for a library user who is
     /// the operator, [`Grant::from_manifest`]).
     pub grant: Arc<Grant>,
@@ -159,13 +163,19 @@ impl Runtime {
         let lineage = request.grant.lineage.as_deref().unwrap_or(&plugin.digest);
         let key = CheckpointKey::new(&name, lineage, &request.input);
         let input_digest = crate::plugin::artifact::digest(request.input.as_bytes());
-        let (record, exchange) =
-            RunRecord::start(plugin, &request.grant, &input_digest, request.exchange)?;
+        let (record, exchange) = RunRecord::start(
+            plugin,
+            &request.grant,
+            &input_digest,
+            request.dry_run,
+            request.exchange,
+        )?;
         let parts = StateParts {
             exchange: ExchangeHost::new(
-                Gate::new(request.grant, Some(exchange)),
+                Gate::new(request.grant, Some(exchange), request.dry_run),
                 deadline,
                 limits.memory_bytes,
+                request.sink.clone(),
             ),
             sink: request.sink.clone(),
             config: request.config,
@@ -240,9 +250,14 @@ impl Runtime {
         let sink: Arc<VecSink> = Arc::new(VecSink::new());
         let parts = StateParts {
             exchange: ExchangeHost::new(
-                Gate::new(Arc::new(Grant::from_manifest(&plugin.manifest)), None),
+                Gate::new(
+                    Arc::new(Grant::from_manifest(&plugin.manifest)),
+                    None,
+                    false,
+                ),
                 deadline,
                 memory_bytes,
+                sink.clone(),
             ),
             sink: sink.clone(),
             config: BTreeMap::new(),

@@ -2,11 +2,13 @@
 //! grant before anything is sent, then run with the tenant's credential by the Exchange client,
 //! which the plugin never sees.
 //!
-//! Changes in a dry run are recorded by the client and reported to the plugin as `dry-run`.
+//! Changes in a dry run are recorded by the gate, handed to the run's sink, and reported to the
+//! plugin as `dry-run`.
 //! Every wait on the service is bounded by the run's deadline: epochs interrupt WebAssembly, not
 //! the host.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
@@ -16,6 +18,7 @@ use crate::policy::Gate;
 use crate::policy::gate::{Admitted, Refusal};
 use crate::runtime::bindings::exorun::plugin::exchange::{self, CmdletError};
 use crate::runtime::error::DeadlineReached;
+use crate::runtime::imports::output::RecordSink;
 use crate::runtime::state::RunState;
 
 /// Queries one run may have open at once; each holds a request body and a link, so this bounds
@@ -31,14 +34,19 @@ pub struct QueryState {
 enum QueryKind {
     /// Refused before anything was sent: every `next-page` says why.
     Refused(CmdletError),
-    /// Admitted. `rehearsal`: a change in a dry run, recorded on the first `next-page`.
-    Open { query: Query, rehearsal: bool },
+    /// Admitted.
+    Open(Query),
+    /// A change in a dry run, recorded, not sent: the first `next-page` says so, later ones
+    /// find no more pages.
+    Rehearsed { told: bool },
 }
 
 /// The `exchange` interface of one run.
 pub(crate) struct ExchangeHost {
     /// Checks each call against the run's grant; only it hands out queries.
     pub(crate) gate: Gate,
+    /// Where changes a dry run rehearsed are handed.
+    rehearsals: Arc<dyn RecordSink>,
     deadline: Instant,
     /// Bytes of results one `invoke` may collect: what fits in the plugin's memory.
     invoke_limit: u64,
@@ -48,10 +56,16 @@ pub(crate) struct ExchangeHost {
 
 impl ExchangeHost {
     /// Cmdlets admitted by `gate`, until `deadline`; `invoke` results are limited to
-    /// `invoke_limit` bytes.
-    pub(crate) fn new(gate: Gate, deadline: Instant, invoke_limit: u64) -> ExchangeHost {
+    /// `invoke_limit` bytes; changes rehearsed in a dry run go to `rehearsals`.
+    pub(crate) fn new(
+        gate: Gate,
+        deadline: Instant,
+        invoke_limit: u64,
+        rehearsals: Arc<dyn RecordSink>,
+    ) -> ExchangeHost {
         ExchangeHost {
             gate,
+            rehearsals,
             deadline,
             invoke_limit,
             queries: ResourceTable::new(),
@@ -59,16 +73,21 @@ impl ExchangeHost {
         }
     }
 
-    /// The gate's decision, as the plugin is told it; the gate's own reads (a change's target)
-    /// are bounded by the run's deadline too.
+    /// The gate's decision, as the plugin is told it: a query to send, or (`None`) a change
+    /// rehearsed in a dry run, already handed to the run's sink. The gate's own reads (a
+    /// change's target) are bounded by the run's deadline too.
     async fn admit(
         &mut self,
         cmdlet: &str,
         parameters: &str,
-    ) -> wasmtime::Result<Result<Admitted, CmdletError>> {
+    ) -> wasmtime::Result<Result<Option<Query>, CmdletError>> {
         let decided = before(self.deadline, self.gate.admit(cmdlet, parameters)).await?;
         Ok(match decided {
-            Ok(admitted) => Ok(admitted),
+            Ok(Admitted::Send(query)) => Ok(Some(query)),
+            Ok(Admitted::Rehearsed(change)) => {
+                self.rehearsals.rehearsed(&change);
+                Ok(None)
+            }
             Err(Refusal::Denied(why)) => Err(CmdletError::Denied(why)),
             Err(Refusal::Malformed(why)) => Err(CmdletError::InvalidParameter(why)),
             Err(Refusal::NoTenant(why)) => Err(CmdletError::Unauthorized(why)),
@@ -128,11 +147,9 @@ impl exchange::Host for ExchangeHost {
         cmdlet: String,
         parameters: String,
     ) -> wasmtime::Result<Result<Vec<String>, CmdletError>> {
-        let Admitted {
-            mut query,
-            rehearsal,
-        } = match self.admit(&cmdlet, &parameters).await? {
-            Ok(admitted) => admitted,
+        let mut query = match self.admit(&cmdlet, &parameters).await? {
+            Ok(Some(query)) => query,
+            Ok(None) => return Ok(Err(dry_run(&cmdlet))),
             Err(refused) => return Ok(Err(refused)),
         };
         let mut rows = Vec::new();
@@ -153,9 +170,6 @@ impl exchange::Host for ExchangeHost {
                 rows.push(row);
             }
         }
-        if rehearsal {
-            return Ok(Err(dry_run(&cmdlet)));
-        }
         Ok(Ok(rows))
     }
 }
@@ -172,7 +186,8 @@ impl exchange::HostQuery for ExchangeHost {
             );
         }
         let kind = match self.admit(&cmdlet, &parameters).await? {
-            Ok(Admitted { query, rehearsal }) => QueryKind::Open { query, rehearsal },
+            Ok(Some(query)) => QueryKind::Open(query),
+            Ok(None) => QueryKind::Rehearsed { told: false },
             Err(refused) => QueryKind::Refused(refused),
         };
         let handle = self.queries.push(QueryState { cmdlet, kind })?;
@@ -186,14 +201,16 @@ impl exchange::HostQuery for ExchangeHost {
     ) -> wasmtime::Result<Result<Option<Vec<String>>, CmdletError>> {
         let deadline = self.deadline;
         let state = self.queries.get_mut(&this)?;
-        let (query, rehearsal) = match &mut state.kind {
+        let query = match &mut state.kind {
             QueryKind::Refused(refused) => return Ok(Err(refused.clone())),
-            QueryKind::Open { query, rehearsal } => (query, rehearsal),
+            QueryKind::Rehearsed { told: false } => {
+                state.kind = QueryKind::Rehearsed { told: true };
+                return Ok(Err(dry_run(&state.cmdlet)));
+            }
+            QueryKind::Rehearsed { told: true } => return Ok(Ok(None)),
+            QueryKind::Open(query) => query,
         };
         let page = before(deadline, query.next_raw_page()).await?;
-        if std::mem::take(rehearsal) {
-            return Ok(Err(dry_run(&state.cmdlet)));
-        }
         Ok(page
             .map(|page| page.map(|page| to_json(page.rows)))
             .map_err(cmdlet_error))

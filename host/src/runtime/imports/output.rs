@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value;
 use wasmtime::component::{HasSelf, Linker};
 
+use crate::exchange::Rehearsal;
 use crate::runtime::bindings::exorun::plugin::output;
 use crate::runtime::error::OutputFailed;
 use crate::runtime::state::RunState;
@@ -19,6 +20,12 @@ pub type Record = serde_json::Map<String, Value>;
 pub trait RecordSink: Send + Sync {
     /// Takes one record.
     fn emit(&self, record: Record) -> io::Result<()>;
+
+    /// Takes a change the run's dry run recorded instead of sending (the audit log has it
+    /// too), e.g. to show it or to add it to a plan. By default, nothing.
+    fn rehearsed(&self, change: &Rehearsal) {
+        let _ = change;
+    }
 
     /// Writes out what is buffered. Called before each checkpoint is saved, so a saved cursor
     /// never gets ahead of the records written; may be called any number of times.
@@ -66,6 +73,7 @@ impl RecordSink for JsonLinesSink {
 #[derive(Default)]
 pub struct VecSink {
     records: Mutex<Vec<Record>>,
+    rehearsals: Mutex<Vec<Rehearsal>>,
 }
 
 impl VecSink {
@@ -81,6 +89,14 @@ impl VecSink {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// The changes a dry run rehearsed so far, oldest first.
+    pub fn rehearsals(&self) -> Vec<Rehearsal> {
+        self.rehearsals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl RecordSink for VecSink {
@@ -90,6 +106,13 @@ impl RecordSink for VecSink {
             .unwrap_or_else(PoisonError::into_inner)
             .push(record);
         Ok(())
+    }
+
+    fn rehearsed(&self, change: &Rehearsal) {
+        self.rehearsals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(change.clone());
     }
 }
 
