@@ -27,6 +27,7 @@
 //! ```
 
 mod error;
+mod prepared;
 pub mod record;
 pub mod redact;
 mod show;
@@ -40,6 +41,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use serde_json::{Map, Value};
 
 pub use error::AuditError;
+pub use prepared::{CallOutcome, PreparedCall};
 pub use record::{
     Call, CallContext, Decision, Event, Outcome, PluginRef, Record, RunEnd, RunId, RunStart,
     TokenAcquisition,
@@ -121,6 +123,29 @@ impl Audit {
 
     /// Appends `event`. After a failure every record is refused with the first error.
     pub fn record(&self, event: Event) -> Result<(), AuditError> {
+        if !self.is_enabled() {
+            return Ok(());
+        }
+        let json = serde_json::to_vec(&event).expect("records always serialize");
+        self.append(&json)
+    }
+
+    /// Appends the record of a sent request: `call`'s first half, made before the request
+    /// went out, and its `outcome`.
+    pub fn record_call(
+        &self,
+        call: &PreparedCall,
+        outcome: &CallOutcome<'_>,
+    ) -> Result<(), AuditError> {
+        if !self.is_enabled() {
+            return Ok(());
+        }
+        self.append(&call.finish(outcome))
+    }
+
+    /// Appends an event already serialized. After a failure every record is refused with the
+    /// first error.
+    fn append(&self, event: &[u8]) -> Result<(), AuditError> {
         let Some(log) = &self.log else {
             return Ok(());
         };
@@ -233,7 +258,11 @@ pub(crate) mod testkit {
         let path = dir.path().join("audit.jsonl");
         let mut writer = Writer::open(&path).unwrap();
         let heads = (1..=n)
-            .map(|i| writer.append(token_event(i)).unwrap())
+            .map(|i| {
+                writer
+                    .append(&serde_json::to_vec(&token_event(i)).unwrap())
+                    .unwrap()
+            })
             .collect();
         (dir, path, heads)
     }

@@ -9,11 +9,10 @@ use std::os::unix::fs::{DirBuilderExt as _, FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::Utc;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::AuditError;
-use super::record::{Event, Record};
 use crate::plugin::artifact::digest;
 
 /// The last record of the log, as far as this writer knows.
@@ -38,6 +37,15 @@ struct Link {
     seq: u64,
 }
 
+/// What the writer puts before an event's fields: the first fields of a
+/// [`Record`](super::Record), in its order.
+#[derive(Serialize)]
+struct Header<'a> {
+    seq: u64,
+    prev: Option<&'a str>,
+    time: DateTime<Utc>,
+}
+
 /// One open log file.
 pub(super) struct Writer {
     path: PathBuf,
@@ -45,6 +53,8 @@ pub(super) struct Writer {
     /// The tip after this writer's last append (or read): while the file still has that
     /// length nobody else has appended, so the last line need not be read again.
     tip: Tip,
+    /// The line being written, kept to save an allocation per record.
+    line: Vec<u8>,
 }
 
 /// Holds a file's exclusive lock until dropped.
@@ -87,6 +97,7 @@ impl Writer {
             path: path.to_path_buf(),
             file,
             tip: Tip { len: 0, head: None },
+            line: Vec::new(),
         };
         let lock = lock(&writer.file, &writer.path)?;
         writer.tip = writer.read_tip()?;
@@ -99,35 +110,42 @@ impl Writer {
         self.tip.head.as_ref()
     }
 
-    /// Appends `event` as the next record and returns the new head.
-    pub(super) fn append(&mut self, event: Event) -> Result<Head, AuditError> {
+    /// Appends the event whose JSON object is `event` (`{"event":…, …}`, serialized by the
+    /// caller before the lock is taken) as the next record, and returns the new head.
+    pub(super) fn append(&mut self, event: &[u8]) -> Result<Head, AuditError> {
         let lock = lock(&self.file, &self.path)?;
         let len = self.len()?;
         if len != self.tip.len {
             self.tip = self.read_tip()?;
         }
-        let record = Record {
-            seq: self.tip.head.as_ref().map_or(1, |h| h.seq + 1),
-            prev: self.tip.head.as_ref().map(|h| h.hash.clone()),
+        let seq = self.tip.head.as_ref().map_or(1, |h| h.seq + 1);
+        let header = Header {
+            seq,
+            prev: self.tip.head.as_ref().map(|h| h.hash.as_str()),
             time: Utc::now(),
-            event,
         };
-        let mut line = serde_json::to_vec(&record).map_err(|e| self.write_error(e.into()))?;
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        serde_json::to_writer(&mut line, &header).expect("numbers and text always serialize");
+        // `{"seq":…,"time":"…"}` + `{"event":…}` → `{"seq":…,"time":"…","event":…}`
+        line.pop();
+        line.push(b',');
+        line.extend_from_slice(event.get(1..).unwrap_or_default());
         let hash = digest(&line);
         line.push(b'\n');
-        if let Err(error) = (&self.file).write_all(&line) {
+        let written = (&self.file).write_all(&line);
+        let appended = line.len() as u64;
+        self.line = line;
+        if let Err(error) = written {
             // Take back a partial line so the log stays whole; if even that fails, the next
             // append finds the half line and refuses to chain to it.
             let _ = self.file.set_len(len);
             return Err(self.write_error(error));
         }
         drop(lock);
-        let head = Head {
-            seq: record.seq,
-            hash,
-        };
+        let head = Head { seq, hash };
         self.tip = Tip {
-            len: len + line.len() as u64,
+            len: len + appended,
             head: Some(head.clone()),
         };
         Ok(head)
@@ -240,6 +258,25 @@ mod tests {
 
     use super::*;
     use crate::audit::testkit::token_event;
+    use crate::audit::{Event, Record};
+
+    fn json(event: Event) -> Vec<u8> {
+        serde_json::to_vec(&event).unwrap()
+    }
+
+    #[test]
+    fn a_line_is_the_record_the_header_and_event_make() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let mut writer = Writer::open(&path).unwrap();
+        for i in 0..2 {
+            writer.append(&json(token_event(i))).unwrap();
+        }
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let record: Record = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&record).unwrap(), line);
+        }
+    }
 
     #[test]
     fn records_chain_and_the_file_and_directory_are_private() {
@@ -247,8 +284,8 @@ mod tests {
         let path = dir.path().join("state/exorun/audit.jsonl");
         let mut writer = Writer::open(&path).unwrap();
         assert_eq!(writer.head(), None);
-        let first = writer.append(token_event(1)).unwrap();
-        let second = writer.append(token_event(2)).unwrap();
+        let first = writer.append(&json(token_event(1))).unwrap();
+        let second = writer.append(&json(token_event(2))).unwrap();
         assert_eq!((first.seq, second.seq), (1, 2));
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -269,9 +306,9 @@ mod tests {
             Some(&second),
             "a reopened log goes on from its end"
         );
-        assert_eq!(again.append(token_event(3)).unwrap().seq, 3);
+        assert_eq!(again.append(&json(token_event(3))).unwrap().seq, 3);
         assert_eq!(
-            writer.append(token_event(4)).unwrap().seq,
+            writer.append(&json(token_event(4))).unwrap().seq,
             4,
             "a writer sees what another appended"
         );
@@ -283,12 +320,12 @@ mod tests {
         for long in [0, 10, TAIL_CHUNK as usize - 30, 3 * TAIL_CHUNK as usize] {
             let path = dir.path().join(format!("{long}.jsonl"));
             let mut writer = Writer::open(&path).unwrap();
-            writer.append(token_event(0)).unwrap();
+            writer.append(&json(token_event(0))).unwrap();
             let mut event = token_event(1);
             if let Event::Token(token) = &mut event {
                 token.app_id = Some("x".repeat(long));
             }
-            let head = writer.append(event).unwrap();
+            let head = writer.append(&json(event)).unwrap();
             assert_eq!(Writer::open(&path).unwrap().head(), Some(&head), "{long}");
         }
     }
@@ -297,7 +334,10 @@ mod tests {
     fn a_half_written_or_foreign_last_line_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        Writer::open(&path).unwrap().append(token_event(1)).unwrap();
+        Writer::open(&path)
+            .unwrap()
+            .append(&json(token_event(1)))
+            .unwrap();
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(br#"{"seq":2,"pr"#).unwrap();
         let e = Writer::open(&path).err().unwrap();

@@ -19,7 +19,7 @@ use super::params::Parameters;
 use super::reply::{Fetched, PageRow};
 use super::transport::Request;
 use crate::audit::redact::scrub;
-use crate::audit::{Call, CallContext, Event};
+use crate::audit::{CallContext, CallOutcome, PreparedCall};
 use crate::auth::AuthError;
 
 /// One page of a cmdlet's results, each row parsed as a `Row`: a [`Value`] by default, or the
@@ -94,6 +94,8 @@ struct Audited {
     context: Arc<CallContext>,
     /// Its parameters (redacted when a record is made).
     params: Parameters,
+    /// The first half of its records, made while the first request is on the wire.
+    prepared: Option<PreparedCall>,
     /// Pages fetched so far.
     pages: u32,
 }
@@ -111,6 +113,7 @@ impl Query {
             Box::new(Audited {
                 context,
                 params: params.clone(),
+                prepared: None,
                 pages: 0,
             })
         });
@@ -129,6 +132,7 @@ impl Query {
     pub fn with_context(mut self, context: CallContext) -> Query {
         if let Some(audited) = &mut self.audited {
             audited.context = Arc::new(context);
+            audited.prepared = None;
         }
         self
     }
@@ -167,11 +171,14 @@ impl Query {
             url: link.as_deref(),
         };
         let started = Instant::now();
-        let fetched = self.client.transport().fetch(request).await;
-        let call = self.page_record(&fetched, started.elapsed());
+        let (fetched, ()) = futures::future::join(
+            self.client.transport().fetch(request),
+            prepare_meanwhile(self.audited.as_deref_mut(), &self.cmdlet),
+        )
+        .await;
         // The page is handed on only once its record is written; if it cannot be, that is
         // the error to report, whatever the service said.
-        let recorded = self.record(call);
+        let recorded = self.record(&fetched, started.elapsed());
         match (fetched, recorded) {
             (Ok(fetched), Ok(())) => {
                 if let Some(audited) = &mut self.audited {
@@ -187,47 +194,48 @@ impl Query {
         }
     }
 
-    /// The record of the request for the next page, with what it brought.
-    fn page_record<R>(
-        &self,
+    /// Records the request for the next page with what it brought (nothing when the client
+    /// does not audit, or when the audit log itself failed and there is nothing to record in).
+    fn record<R>(
+        &mut self,
         fetched: &Result<Fetched<R>, ExchangeError>,
         took: Duration,
-    ) -> Option<Call> {
-        let audited = self.audited.as_ref()?;
-        let mut call = Call::new(&audited.context, &self.cmdlet, &audited.params);
-        call.page = Some(audited.pages + 1);
-        call.duration_ms = Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
+    ) -> Result<(), ExchangeError> {
+        let Some(audited) = self.audited.as_deref_mut() else {
+            return Ok(());
+        };
+        let mut outcome = CallOutcome {
+            page: Some(audited.pages + 1),
+            duration_ms: Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX)),
+            ..CallOutcome::default()
+        };
+        let scrubbed;
         match fetched {
             Ok(fetched) => {
-                call.status = Some(fetched.status);
-                call.rows = fetched.page.rows.len() as u64;
-                call.client_request_id = Some(fetched.page.client_request_id.clone());
-                call.request_id.clone_from(&fetched.page.request_id);
+                outcome.status = Some(fetched.status);
+                outcome.rows = fetched.page.rows.len() as u64;
+                outcome.client_request_id = Some(&fetched.page.client_request_id);
+                outcome.request_id = fetched.page.request_id.as_deref();
             }
-            // The audit log itself failed (recording the token): there is nothing to record in.
-            Err(ExchangeError::Auth(AuthError::Audit(_))) => return None,
+            Err(ExchangeError::Auth(AuthError::Audit(_))) => return Ok(()),
             Err(error) => {
-                call.status = error.status();
+                outcome.status = error.status();
                 if let Some(message) = error.service_message() {
-                    call.client_request_id
-                        .clone_from(&message.client_request_id);
-                    call.request_id.clone_from(&message.request_id);
+                    outcome.client_request_id = message.client_request_id.as_deref();
+                    outcome.request_id = message.request_id.as_deref();
                 }
-                call.error = Some(scrub(&self.cmdlet, &audited.params, &error.to_string()));
+                scrubbed = scrub(&self.cmdlet, &audited.params, &error.to_string());
+                outcome.error = Some(&scrubbed);
             }
         }
-        Some(call)
-    }
-
-    fn record(&self, call: Option<Call>) -> Result<(), ExchangeError> {
-        match call {
-            Some(call) => Ok(self
-                .client
-                .audit()
-                .record(Event::Call(call))
-                .map_err(AuthError::Audit)?),
-            None => Ok(()),
-        }
+        let prepared = audited.prepared.get_or_insert_with(|| {
+            PreparedCall::new(&audited.context, &self.cmdlet, &audited.params)
+        });
+        Ok(self
+            .client
+            .audit()
+            .record_call(prepared, &outcome)
+            .map_err(AuthError::Audit)?)
     }
 
     /// The pages as a stream; it ends after the last page or after the first error.
@@ -241,6 +249,16 @@ impl Query {
             }
         })
     }
+}
+
+/// Makes the first half of `audited`'s records, once, after letting the request go out first:
+/// the work is done while the service answers rather than after.
+async fn prepare_meanwhile(audited: Option<&mut Audited>, cmdlet: &str) {
+    let Some(audited) = audited.filter(|a| a.prepared.is_none()) else {
+        return;
+    };
+    tokio::task::yield_now().await;
+    audited.prepared = Some(PreparedCall::new(&audited.context, cmdlet, &audited.params));
 }
 
 /// `{"CmdletInput":{"CmdletName":…,"Parameters":{…}}}` (PROTOCOL.md §1.2).
