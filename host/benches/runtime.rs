@@ -168,6 +168,7 @@ fn governed(
         config: Default::default(),
         exchange: connection.exchange().clone(),
         dry_run: false,
+        journal: None,
         grant,
         limits: exorun::runtime::RunLimits {
             memory_bytes: 64 << 20,

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod changes;
 pub mod config;
 pub mod connection;
 pub mod exchange;

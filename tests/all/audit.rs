@@ -592,6 +592,7 @@ async fn a_run_stops_as_soon_as_its_records_cannot_be_written() {
         config: Default::default(),
         exchange: connection.exchange().clone(),
         dry_run: false,
+        journal: None,
         grant: std::sync::Arc::new(exorun::policy::Grant::from_manifest(plugin.manifest())),
         limits: plugin.default_limits(),
         sink: std::sync::Arc::new(VecSink::new()),

@@ -1,8 +1,9 @@
 //! The plugin runtime against exorun-sim with the real plugins (`target/plugins`, built by
 //! `bash scripts/build-plugins.sh`): inventory, auto-reply (live and dry run), permission audit,
 //! the Python plugin and the disk cache, every attack of the hostile plugin (after each of which
-//! the host still runs plugins), a query that outlives its tokens, operator settings, and an
-//! inventory that resumes from its checkpoint after a failed run.
+//! the host still runs plugins), a query that outlives its tokens, operator settings, an
+//! inventory that resumes from its checkpoint after a failed run, and changes a journal answers
+//! instead of sending them again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use exorun::Connection;
+use exorun::changes::{ChangeJournal, MemoryJournal};
 use exorun::config::Settings;
 use exorun::exchange::{Parameters, Surface};
 use exorun::policy::Grant;
@@ -56,6 +58,7 @@ fn request(
         config: BTreeMap::new(),
         exchange: connection.exchange().clone(),
         dry_run: false,
+        journal: None,
         grant: Arc::new(Grant::from_manifest(plugin.manifest())),
         limits: plugin.default_limits(),
         sink,
@@ -300,6 +303,55 @@ async fn a_dry_run_and_a_live_run_share_a_connection_but_not_the_dry_run() {
     );
     assert_eq!(auto_reply_state(&connection, &targets[0]).await, "Disabled");
     assert_eq!(auto_reply_state(&connection, &targets[1]).await, "Enabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_the_journal_has_are_answered_from_it_and_not_sent_again() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
+    let connection = connect(&sim, |_| {});
+    let plugin = load("auto-reply").await;
+    let targets: Vec<String> = mailbox_upns(&connection)
+        .await
+        .into_iter()
+        .take(2)
+        .collect();
+    let input = json!({"identities": targets, "state": "Enabled", "internal_message": "Away"});
+    let journal = Arc::new(MemoryJournal::new());
+    let journaled = |journal: &Arc<MemoryJournal>| {
+        let journal: Arc<dyn ChangeJournal> = journal.clone();
+        move |request: &mut RunRequest| request.journal = Some(journal)
+    };
+
+    let (first, records) = run_with(&plugin, &connection, input.clone(), journaled(&journal)).await;
+    assert_eq!(summary(&first.unwrap())["updated"], 2, "{records:?}");
+    assert_eq!(sets(&sim).await, 2);
+    assert!(journal.unfinished().is_empty());
+
+    // The same work again (a resumed run): the plugin is told the changes were made, and
+    // nothing is sent a second time; reads still go out.
+    let (again, records) = run_with(&plugin, &connection, input.clone(), journaled(&journal)).await;
+    assert_eq!(summary(&again.unwrap())["updated"], 2, "{records:?}");
+    assert_eq!(sets(&sim).await, 2, "no change was sent again");
+
+    // Other work, with its own journal, sends its changes.
+    let (other, _) = run_with(
+        &plugin,
+        &connection,
+        input,
+        journaled(&Arc::new(MemoryJournal::new())),
+    )
+    .await;
+    assert_eq!(summary(&other.unwrap())["updated"], 2);
+    assert_eq!(sets(&sim).await, 4);
+}
+
+/// How many auto-reply changes the emulator received.
+async fn sets(sim: &Sim) -> usize {
+    invoked(sim)
+        .await
+        .into_iter()
+        .filter(|(cmdlet, _)| cmdlet == "Set-MailboxAutoReplyConfiguration")
+        .count()
 }
 
 /// The `AutoReplyState` of `upn`'s mailbox.

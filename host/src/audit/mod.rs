@@ -193,6 +193,25 @@ impl Audit {
         self.record(Event::Call(call))
     }
 
+    /// Records that `cmdlet` with `params`, allowed in `context`, was not sent again because an
+    /// interrupted attempt of the same work already made it (the run's journal says so).
+    pub fn replayed(
+        &self,
+        context: &CallContext,
+        cmdlet: &str,
+        params: &Map<String, Value>,
+    ) -> Result<(), AuditError> {
+        if !self.is_enabled() {
+            return Ok(());
+        }
+        let mut call = Call::new(context, cmdlet, params);
+        call.why = Some(format!(
+            "{}; made before the run was interrupted: answered from the run's journal, not sent again",
+            call.why.as_deref().unwrap_or("allowed")
+        ));
+        self.record(Event::Call(call))
+    }
+
     /// Fails if a record could not be written: nothing more may be done unaudited.
     pub fn check(&self) -> Result<(), AuditError> {
         self.log.as_ref().map_or(Ok(()), |log| log.check())

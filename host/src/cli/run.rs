@@ -348,6 +348,7 @@ impl RunCmd {
                     config,
                     exchange,
                     dry_run: self.dry_run,
+                    journal: None,
                     grant: Arc::new(grant),
                     limits,
                     sink: sink.clone(),

@@ -3,7 +3,8 @@
 //! catalogue) and the operator's constraints, read-only, the number of changes, and the target
 //! scope of a change (the host reads the target recipient first). Only an admitted call yields
 //! a [`Query`]: a refused one cannot reach the client, and in a dry run neither can a change
-//! (the gate records it as rehearsed instead).
+//! (the gate records it as rehearsed instead). When the run keeps a [`ChangeJournal`], a change
+//! an interrupted attempt already made is answered from it and not sent again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use super::rule::{is_cmdlet_name, is_parameter_name};
 use super::scope::{Members, Scope, ids};
 use super::values::check_kind;
 use crate::audit::{AuditError, CallContext};
+use crate::changes::{ChangeJournal, ChangeKey, ChangeResult, Ticket};
 use crate::exchange::catalogue::{Catalogue, Lookup};
 use crate::exchange::{ExchangeClient, ExchangeError, Parameters, Query, Rehearsal, Surface};
 
@@ -35,14 +37,25 @@ pub enum Refusal {
     Unchecked(ExchangeError),
     /// The decision could not be written to the audit log: the run must stop.
     AuditFailed(AuditError),
+    /// The change could not be written to the run's journal: not sent, and the run must stop.
+    JournalFailed(std::io::Error),
 }
 
 /// An admitted call.
 pub enum Admitted {
-    /// Ready to send.
-    Send(Query),
+    /// Ready to send; a change the run's journal keeps carries the ticket to write its result
+    /// down with once the service has answered.
+    Send {
+        /// The query that runs it.
+        query: Query,
+        /// For a journaled change.
+        ticket: Option<Ticket>,
+    },
     /// A change in a dry run: recorded in the audit log, not sent.
     Rehearsed(Rehearsal),
+    /// A change an interrupted attempt of the work already made: the rows it gave back, from
+    /// the journal; not sent again.
+    Replayed(Vec<String>),
 }
 
 /// Checks one run's calls against its grant.
@@ -51,6 +64,10 @@ pub struct Gate {
     client: Option<ExchangeClient>,
     /// Changes are rehearsed, not sent.
     dry_run: bool,
+    /// Where changes are written down before and after they are sent.
+    journal: Option<Arc<dyn ChangeJournal>>,
+    /// How many times each change (cmdlet, parameters digest) was asked for so far.
+    occurrences: HashMap<(String, String), u32>,
     pub(super) mutations: u64,
     /// Members of the groups the scope names, read once per run (by lowercase group name).
     groups: HashMap<String, Members>,
@@ -68,11 +85,19 @@ impl Gate {
             grant,
             client,
             dry_run,
+            journal: None,
+            occurrences: HashMap::new(),
             mutations: 0,
             groups: HashMap::new(),
             calls: 0,
             denied: 0,
         }
+    }
+
+    /// This gate writing each change down in `journal` before and after it is sent, and
+    /// answering from it the changes an earlier attempt finished.
+    pub fn with_journal(self, journal: Option<Arc<dyn ChangeJournal>>) -> Gate {
+        Gate { journal, ..self }
     }
 
     /// Checks a call and, if the grant allows it, gives the query that runs it.
@@ -138,11 +163,41 @@ impl Gate {
                 params: parameters,
             }));
         }
-        Ok(Admitted::Send(
-            client
+        let ticket = match (self.journal.clone(), mutating) {
+            (Some(journal), true) => {
+                let key = self.key(&name, &parameters);
+                if let Some(ChangeResult::Done { rows }) = journal.finished(&key) {
+                    client
+                        .audit()
+                        .replayed(&context, &name, &parameters)
+                        .map_err(Refusal::AuditFailed)?;
+                    return Ok(Admitted::Replayed(rows));
+                }
+                Some(Ticket::issue(journal, key).map_err(Refusal::JournalFailed)?)
+            }
+            _ => None,
+        };
+        Ok(Admitted::Send {
+            query: client
                 .query(surface, &name, parameters)
                 .with_context(context),
-        ))
+            ticket,
+        })
+    }
+
+    /// The journal's key of this change: which time the run asks for it.
+    fn key(&mut self, cmdlet: &str, parameters: &Parameters) -> ChangeKey {
+        let first = ChangeKey::new(cmdlet, parameters, 0);
+        let seen = self
+            .occurrences
+            .entry((first.cmdlet.clone(), first.params.clone()))
+            .or_insert(0);
+        let key = ChangeKey {
+            occurrence: *seen,
+            ..first
+        };
+        *seen += 1;
+        key
     }
 
     /// Counts, logs and audits a refusal; the record is written before the plugin hears of

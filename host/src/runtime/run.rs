@@ -27,6 +27,7 @@ use super::plugin::Plugin;
 use super::state::{MemoryLimiter, RunState};
 use super::stdio::Capture;
 use crate::audit::{AuditError, RunId};
+use crate::changes::ChangeJournal;
 use crate::exchange::ExchangeClient;
 use crate::plugin::manifest::Manifest;
 use crate::policy::{Gate, Grant};
@@ -80,6 +81,10 @@ pub struct RunRequest {
     /// sink ([`RecordSink::rehearsed`]), not sent; the plugin is told `dry-run`. Reading
     /// cmdlets still run.
     pub dry_run: bool,
+    /// Where the run's changes are written down before and after they are sent, so that a
+    /// retry of the same work after a crash does not make them twice (the workflow engine
+    /// keeps one per step and item); `None`: nothing is kept.
+    pub journal: Option<Arc<dyn ChangeJournal>>,
     /// What the plugin may do: the policy's [`Grant`] for it (or, for a library user who is
     /// the operator, [`Grant::from_manifest`]).
     pub grant: Arc<Grant>,
@@ -172,7 +177,8 @@ impl Runtime {
         )?;
         let parts = StateParts {
             exchange: ExchangeHost::new(
-                Gate::new(request.grant, Some(exchange), request.dry_run),
+                Gate::new(request.grant, Some(exchange), request.dry_run)
+                    .with_journal(request.journal),
                 deadline,
                 limits.memory_bytes,
                 request.sink.clone(),

@@ -3,7 +3,9 @@
 //! which the plugin never sees.
 //!
 //! Changes in a dry run are recorded by the gate, handed to the run's sink, and reported to the
-//! plugin as `dry-run`.
+//! plugin as `dry-run`. In a journaled run each change's result is written down once the
+//! service has answered it, and a change an interrupted attempt made is answered from the
+//! journal.
 //! Every wait on the service is bounded by the run's deadline: epochs interrupt WebAssembly, not
 //! the host.
 
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 
+use crate::changes::{ChangeResult, Ticket};
 use crate::exchange::{ExchangeError, Query, RawRow};
 use crate::policy::Gate;
 use crate::policy::gate::{Admitted, Refusal};
@@ -34,11 +37,18 @@ pub struct QueryState {
 enum QueryKind {
     /// Refused before anything was sent: every `next-page` says why.
     Refused(CmdletError),
-    /// Admitted.
-    Open(Query),
+    /// Admitted. A journaled change keeps its ticket and the rows so far, to write its result
+    /// down when the last page is in.
+    Open {
+        query: Query,
+        ticket: Option<(Ticket, Vec<String>)>,
+    },
     /// A change in a dry run, recorded, not sent: the first `next-page` says so, later ones
     /// find no more pages.
     Rehearsed { told: bool },
+    /// A change an interrupted attempt made: its rows from the journal on the first
+    /// `next-page` (taken then), no more pages after.
+    Replayed(Option<Vec<String>>),
 }
 
 /// The `exchange` interface of one run.
@@ -73,29 +83,47 @@ impl ExchangeHost {
         }
     }
 
-    /// The gate's decision, as the plugin is told it: a query to send, or (`None`) a change
-    /// rehearsed in a dry run, already handed to the run's sink. The gate's own reads (a
-    /// change's target) are bounded by the run's deadline too.
+    /// The gate's decision, as the plugin is told it (a change rehearsed in a dry run is
+    /// handed to the run's sink here). The gate's own reads (a change's target) are bounded by
+    /// the run's deadline too.
     async fn admit(
         &mut self,
         cmdlet: &str,
         parameters: &str,
-    ) -> wasmtime::Result<Result<Option<Query>, CmdletError>> {
+    ) -> wasmtime::Result<Result<Admitted, CmdletError>> {
         let decided = before(self.deadline, self.gate.admit(cmdlet, parameters)).await?;
         Ok(match decided {
-            Ok(Admitted::Send(query)) => Ok(Some(query)),
             Ok(Admitted::Rehearsed(change)) => {
                 self.rehearsals.rehearsed(&change);
-                Ok(None)
+                Ok(Admitted::Rehearsed(change))
             }
+            Ok(admitted) => Ok(admitted),
             Err(Refusal::Denied(why)) => Err(CmdletError::Denied(why)),
             Err(Refusal::Malformed(why)) => Err(CmdletError::InvalidParameter(why)),
             Err(Refusal::NoTenant(why)) => Err(CmdletError::Unauthorized(why)),
             Err(Refusal::Unchecked(error)) => Err(cmdlet_error(error)),
             // Nothing may happen that the log does not record: the run stops here.
             Err(Refusal::AuditFailed(error)) => return Err(wasmtime::Error::new(error)),
+            Err(Refusal::JournalFailed(error)) => return Err(journal_failed(error)),
         })
     }
+}
+
+/// The run stops when its journal cannot be written: a change whose result is not written
+/// down would be sent again by a resumed run.
+fn journal_failed(error: std::io::Error) -> wasmtime::Error {
+    wasmtime::Error::new(error).context("the run's journal could not be written")
+}
+
+/// Writes down what a journaled change gave back.
+fn finish(ticket: Ticket, result: &Result<Vec<String>, CmdletError>) -> wasmtime::Result<()> {
+    let result = match result {
+        Ok(rows) => ChangeResult::Done { rows: rows.clone() },
+        Err(error) => ChangeResult::Failed {
+            message: format!("{error:?}"),
+        },
+    };
+    ticket.finish(&result).map_err(journal_failed)
 }
 
 /// Waits for `work` until `deadline`; past it the run is over (the call traps).
@@ -147,31 +175,47 @@ impl exchange::Host for ExchangeHost {
         cmdlet: String,
         parameters: String,
     ) -> wasmtime::Result<Result<Vec<String>, CmdletError>> {
-        let mut query = match self.admit(&cmdlet, &parameters).await? {
-            Ok(Some(query)) => query,
-            Ok(None) => return Ok(Err(dry_run(&cmdlet))),
+        let (query, ticket) = match self.admit(&cmdlet, &parameters).await? {
+            Ok(Admitted::Send { query, ticket }) => (query, ticket),
+            Ok(Admitted::Rehearsed(_)) => return Ok(Err(dry_run(&cmdlet))),
+            Ok(Admitted::Replayed(rows)) => return Ok(Ok(rows)),
             Err(refused) => return Ok(Err(refused)),
         };
-        let mut rows = Vec::new();
-        let mut bytes = 0u64;
-        loop {
-            let page = match before(self.deadline, query.next_raw_page()).await? {
-                Ok(Some(page)) => page,
-                Ok(None) => break,
-                Err(error) => return Ok(Err(cmdlet_error(error))),
-            };
-            for row in to_json(page.rows) {
-                bytes += row.len() as u64;
-                if bytes > self.invoke_limit {
-                    return Ok(Err(CmdletError::Service(format!(
-                        "the results of {cmdlet} are larger than the plugin's memory: read them page by page with a query"
-                    ))));
-                }
-                rows.push(row);
-            }
+        let result = collect(&cmdlet, query, self.deadline, self.invoke_limit).await?;
+        if let Some(ticket) = ticket {
+            finish(ticket, &result)?;
         }
-        Ok(Ok(rows))
+        Ok(result)
     }
+}
+
+/// Every page of `query` (before `deadline`), up to `limit` bytes: what fits in the plugin's
+/// memory.
+async fn collect(
+    cmdlet: &str,
+    mut query: Query,
+    deadline: Instant,
+    limit: u64,
+) -> wasmtime::Result<Result<Vec<String>, CmdletError>> {
+    let mut rows = Vec::new();
+    let mut bytes = 0u64;
+    loop {
+        let page = match before(deadline, query.next_raw_page()).await? {
+            Ok(Some(page)) => page,
+            Ok(None) => break,
+            Err(error) => return Ok(Err(cmdlet_error(error))),
+        };
+        for row in to_json(page.rows) {
+            bytes += row.len() as u64;
+            if bytes > limit {
+                return Ok(Err(CmdletError::Service(format!(
+                    "the results of {cmdlet} are larger than the plugin's memory: read them page by page with a query"
+                ))));
+            }
+            rows.push(row);
+        }
+    }
+    Ok(Ok(rows))
 }
 
 impl exchange::HostQuery for ExchangeHost {
@@ -186,8 +230,12 @@ impl exchange::HostQuery for ExchangeHost {
             );
         }
         let kind = match self.admit(&cmdlet, &parameters).await? {
-            Ok(Some(query)) => QueryKind::Open(query),
-            Ok(None) => QueryKind::Rehearsed { told: false },
+            Ok(Admitted::Send { query, ticket }) => QueryKind::Open {
+                query,
+                ticket: ticket.map(|ticket| (ticket, Vec::new())),
+            },
+            Ok(Admitted::Rehearsed(_)) => QueryKind::Rehearsed { told: false },
+            Ok(Admitted::Replayed(rows)) => QueryKind::Replayed(Some(rows)),
             Err(refused) => QueryKind::Refused(refused),
         };
         let handle = self.queries.push(QueryState { cmdlet, kind })?;
@@ -201,19 +249,32 @@ impl exchange::HostQuery for ExchangeHost {
     ) -> wasmtime::Result<Result<Option<Vec<String>>, CmdletError>> {
         let deadline = self.deadline;
         let state = self.queries.get_mut(&this)?;
-        let query = match &mut state.kind {
+        let (query, ticket) = match &mut state.kind {
             QueryKind::Refused(refused) => return Ok(Err(refused.clone())),
             QueryKind::Rehearsed { told: false } => {
                 state.kind = QueryKind::Rehearsed { told: true };
                 return Ok(Err(dry_run(&state.cmdlet)));
             }
             QueryKind::Rehearsed { told: true } => return Ok(Ok(None)),
-            QueryKind::Open(query) => query,
+            QueryKind::Replayed(rows) => return Ok(Ok(rows.take())),
+            QueryKind::Open { query, ticket } => (query, ticket),
         };
         let page = before(deadline, query.next_raw_page()).await?;
-        Ok(page
+        let page = page
             .map(|page| page.map(|page| to_json(page.rows)))
-            .map_err(cmdlet_error))
+            .map_err(cmdlet_error);
+        // A journaled change is written down once it is over: at its last page or error.
+        match (&page, ticket.as_mut()) {
+            (Ok(Some(rows)), Some((_, kept))) => kept.extend(rows.iter().cloned()),
+            (Ok(None), Some(_)) | (Err(_), Some(_)) => {
+                if let Some((ticket, kept)) = ticket.take() {
+                    let result = page.as_ref().map(|_| kept).map_err(Clone::clone);
+                    finish(ticket, &result)?;
+                }
+            }
+            (_, None) => {}
+        }
+        Ok(page)
     }
 
     async fn drop(&mut self, this: Resource<QueryState>) -> wasmtime::Result<()> {

@@ -1,0 +1,178 @@
+//! The changes a run has made, kept so that a run resumed after a crash does not make them a
+//! second time. Before a change (a mutating cmdlet the policy admitted) is sent, the policy
+//! gate asks the run's [`ChangeJournal`] whether an earlier attempt of the same work already
+//! made it: if so the plugin gets that attempt's result and nothing is sent; if not, the intent
+//! is written down first and the result after. Only a change whose intent was written but
+//! whose result was not (the one in flight when the process died) can be sent twice.
+//!
+//! A change is known by its cmdlet, the digest of its parameters, and how many identical
+//! changes came before it in the same work ([`ChangeKey`]): a plugin that re-runs from the
+//! start asks for the same changes again and is answered from the journal.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Which change: the same cmdlet with the same parameters, the n-th time in one piece of work.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChangeKey {
+    /// The cmdlet, as admitted (its catalogue spelling).
+    pub cmdlet: String,
+    /// The SHA-256 of its parameters as JSON (keys sorted), lowercase hex.
+    pub params: String,
+    /// 0 for the first such change in the work, 1 for the second…
+    pub occurrence: u32,
+}
+
+impl ChangeKey {
+    /// The key of the `occurrence`-th change of `cmdlet` with `params`.
+    pub fn new(cmdlet: &str, params: &Map<String, Value>, occurrence: u32) -> ChangeKey {
+        let json = serde_json::to_vec(params).expect("a map of JSON values always serializes");
+        ChangeKey {
+            cmdlet: cmdlet.to_string(),
+            params: crate::plugin::artifact::digest(&json),
+            occurrence,
+        }
+    }
+}
+
+/// What a change the service answered gave back, as the plugin was told it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "result")]
+pub enum ChangeResult {
+    /// It was made; the rows the cmdlet returned, as JSON text.
+    Done {
+        /// The rows.
+        rows: Vec<String>,
+    },
+    /// The service refused or failed it (a retry of the work sends it again).
+    Failed {
+        /// The message the plugin got.
+        message: String,
+    },
+}
+
+/// Where a piece of work's changes are written down. A failing journal stops the work: a
+/// change that could not be recorded is not sent.
+pub trait ChangeJournal: Send + Sync {
+    /// The result of `key` if an earlier attempt of this work had one written down. Only a
+    /// change that was made ([`ChangeResult::Done`]) is answered from the journal; a failed
+    /// one is sent again when the work is retried.
+    fn finished(&self, key: &ChangeKey) -> Option<ChangeResult>;
+
+    /// Writes down that `key` is about to be sent; it must be stored before this returns.
+    fn intent(&self, key: &ChangeKey) -> io::Result<()>;
+
+    /// Writes down what `key` gave back.
+    fn outcome(&self, key: &ChangeKey, result: &ChangeResult) -> io::Result<()>;
+}
+
+/// A change on its way: written down as intended; its result is written with [`Ticket::finish`].
+pub struct Ticket {
+    journal: Arc<dyn ChangeJournal>,
+    key: ChangeKey,
+}
+
+impl Ticket {
+    /// Writes down `key`'s intent in `journal` and gives the ticket to finish it with.
+    pub fn issue(journal: Arc<dyn ChangeJournal>, key: ChangeKey) -> io::Result<Ticket> {
+        journal.intent(&key)?;
+        Ok(Ticket { journal, key })
+    }
+
+    /// Writes down what the change gave back.
+    pub fn finish(self, result: &ChangeResult) -> io::Result<()> {
+        self.journal.outcome(&self.key, result)
+    }
+}
+
+/// A journal in memory: for tests, and for library users who resume within one process.
+#[derive(Default)]
+pub struct MemoryJournal {
+    entries: Mutex<HashMap<ChangeKey, Option<ChangeResult>>>,
+}
+
+impl MemoryJournal {
+    /// An empty journal.
+    pub fn new() -> MemoryJournal {
+        MemoryJournal::default()
+    }
+
+    /// Changes intended but never finished (in flight when the work stopped).
+    pub fn unfinished(&self) -> Vec<ChangeKey> {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, result)| result.is_none())
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+}
+
+impl ChangeJournal for MemoryJournal {
+    fn finished(&self, key: &ChangeKey) -> Option<ChangeResult> {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+            .flatten()
+    }
+
+    fn intent(&self, key: &ChangeKey) -> io::Result<()> {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key.clone())
+            .or_insert(None);
+        Ok(())
+    }
+
+    fn outcome(&self, key: &ChangeKey, result: &ChangeResult) -> io::Result<()> {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), Some(result.clone()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(identity: &str) -> Map<String, Value> {
+        let mut map = Map::new();
+        map.insert("Identity".into(), identity.into());
+        map
+    }
+
+    #[test]
+    fn keys_tell_changes_and_repeats_apart() {
+        let a = ChangeKey::new("Set-Mailbox", &params("ann"), 0);
+        assert_eq!(a, ChangeKey::new("Set-Mailbox", &params("ann"), 0));
+        assert_ne!(a, ChangeKey::new("Set-Mailbox", &params("bob"), 0));
+        assert_ne!(a, ChangeKey::new("Set-Mailbox", &params("ann"), 1));
+        assert_ne!(a, ChangeKey::new("Set-User", &params("ann"), 0));
+    }
+
+    #[test]
+    fn a_finished_change_is_answered_and_an_unfinished_one_is_not() {
+        let journal = Arc::new(MemoryJournal::new());
+        let done = ChangeKey::new("Set-Mailbox", &params("ann"), 0);
+        let in_flight = ChangeKey::new("Set-Mailbox", &params("bob"), 0);
+        let result = ChangeResult::Done { rows: vec![] };
+        Ticket::issue(journal.clone(), done.clone())
+            .unwrap()
+            .finish(&result)
+            .unwrap();
+        let _never_finished = Ticket::issue(journal.clone(), in_flight.clone()).unwrap();
+        assert_eq!(journal.finished(&done), Some(result));
+        assert_eq!(journal.finished(&in_flight), None);
+        assert_eq!(journal.unfinished(), vec![in_flight]);
+    }
+}
