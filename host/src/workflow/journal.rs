@@ -1,0 +1,532 @@
+//! A workflow run's journal: one JSON Lines file in the run's directory, appended as the run
+//! goes — the run's inputs first, then each item's start and end (with the step's output), and
+//! between them each change's intent before it is sent and its result after. Every entry is
+//! written (one `write` of a whole line) before the engine moves on, so a process killed at
+//! any point leaves a journal that says what finished; [`JournalState::read`] rebuilds that,
+//! and a resumed run skips what finished and answers the changes of an interrupted item from
+//! it ([`ItemJournal`]).
+//!
+//! A line cut short by the kill is the last line and has no newline: it is ignored (the entry
+//! was not written, so the engine had not moved on).
+
+use std::collections::HashMap;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, BufRead as _, BufReader, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::changes::{ChangeJournal, ChangeKey, ChangeResult};
+
+/// The journal's file name inside a run's directory.
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+
+/// Where one item of one step ran: the tenant (profile) and the item's key (`""` for a step
+/// without `for_each`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ItemId {
+    /// The step's id.
+    pub step: String,
+    /// The tenant (profile name) it ran against.
+    pub tenant: String,
+    /// The item's key: a digest of the item's value (and which repeat of an equal value), so
+    /// a resumed run finds it again whatever the order of the list.
+    pub item: String,
+}
+
+/// How an item ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemOutcome {
+    /// The plugin returned its summary.
+    Succeeded,
+    /// It failed (after its retries).
+    Failed,
+    /// Its `when` condition was false.
+    Skipped,
+}
+
+/// The run as started: what `workflow resume` needs to run it again the same way.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    /// The run's id (also its directory's name).
+    pub id: String,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The workflow file, as given.
+    pub file: PathBuf,
+    /// The SHA-256 of the workflow file's text when the run started.
+    pub digest: String,
+    /// The inputs, defaults applied.
+    pub inputs: Map<String, Value>,
+    /// The tenants (profiles) it runs against.
+    pub tenants: Vec<String>,
+    /// Changes were rehearsed, not sent.
+    pub dry_run: bool,
+    /// The shard this run is, `(k, n)`, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<(u32, u32)>,
+    /// When it started.
+    pub started: DateTime<Utc>,
+}
+
+/// One line of the journal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "kebab-case")]
+pub enum Entry {
+    /// The run started (always the first line).
+    Run(RunHeader),
+    /// An item started its `attempt`-th try (1 for the first).
+    ItemStart {
+        /// Which item.
+        #[serde(flatten)]
+        id: ItemId,
+        /// Which try.
+        attempt: u32,
+    },
+    /// A change is about to be sent.
+    ChangeIntent {
+        /// For which item.
+        #[serde(flatten)]
+        id: ItemId,
+        /// Which change.
+        change: ChangeKey,
+    },
+    /// A change was answered.
+    ChangeOutcome {
+        /// For which item.
+        #[serde(flatten)]
+        id: ItemId,
+        /// Which change.
+        change: ChangeKey,
+        /// What it gave back.
+        result: ChangeResult,
+    },
+    /// An item ended.
+    ItemEnd {
+        /// Which item.
+        #[serde(flatten)]
+        id: ItemId,
+        /// Which try.
+        attempt: u32,
+        /// How.
+        outcome: ItemOutcome,
+        /// The plugin's summary (JSON), when it succeeded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<Value>,
+        /// Why it failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Records the plugin emitted.
+        #[serde(default)]
+        records: u64,
+    },
+    /// The run ended (every step done or the run stopped).
+    RunEnd {
+        /// Whether every item that ran succeeded.
+        succeeded: bool,
+        /// When.
+        ended: DateTime<Utc>,
+    },
+}
+
+/// Why a journal could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The run's directory or journal could not be made, read or written.
+    #[error("the run journal {path} could not be {doing}: {source}\nfix: check the permissions and free space of {dir}", dir = path.parent().unwrap_or(path).display())]
+    Io {
+        /// The journal file.
+        path: PathBuf,
+        /// What was being done: "created", "read", "written".
+        doing: &'static str,
+        /// Why.
+        source: io::Error,
+    },
+    /// A line is not a journal entry (the file was edited or is not a journal).
+    #[error(
+        "{path} line {line} is not a journal entry ({reason}): the run cannot be resumed from it"
+    )]
+    NotAnEntry {
+        /// The journal file.
+        path: PathBuf,
+        /// Its line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The journal does not start with the run's header.
+    #[error("{path} does not start with the run's header: it is not a run journal")]
+    NoHeader {
+        /// The journal file.
+        path: PathBuf,
+    },
+}
+
+/// A run's journal, open for appending; clones of the `Arc` share it.
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl Journal {
+    /// Creates the run's directory `dir` (mode 700) and its journal, starting with `header`.
+    pub fn create(dir: &Path, header: &RunHeader) -> Result<Journal, JournalError> {
+        let path = dir.join(JOURNAL_FILE);
+        let failed = |doing, source| JournalError::Io {
+            path: path.clone(),
+            doing,
+            source,
+        };
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| failed("created", e))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| failed("created", e))?;
+        let journal = Journal {
+            path,
+            file: Mutex::new(file),
+        };
+        journal.write(&Entry::Run(header.clone()))?;
+        Ok(journal)
+    }
+
+    /// Opens the journal in the run directory `dir` to go on appending (a resumed run).
+    pub fn reopen(dir: &Path) -> Result<Journal, JournalError> {
+        let path = dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|source| JournalError::Io {
+                path: path.clone(),
+                doing: "opened",
+                source,
+            })?;
+        let journal = Journal {
+            path,
+            file: Mutex::new(file),
+        };
+        journal.end_cut_line()?;
+        Ok(journal)
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `entry` as one line, written before this returns.
+    pub fn write(&self, entry: &Entry) -> Result<(), JournalError> {
+        let mut line = serde_json::to_vec(entry).expect("journal entries always serialize");
+        line.push(b'\n');
+        self.file
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .write_all(&line)
+            .map_err(|source| JournalError::Io {
+                path: self.path.clone(),
+                doing: "written",
+                source,
+            })
+    }
+
+    /// Ends a line a kill cut short, so the next entry starts on a line of its own (the cut
+    /// line stays, ignored by readers as any unparseable line before the end is not).
+    fn end_cut_line(&self) -> Result<(), JournalError> {
+        let text = std::fs::read(&self.path).map_err(|source| JournalError::Io {
+            path: self.path.clone(),
+            doing: "read",
+            source,
+        })?;
+        if text.last().is_some_and(|&b| b != b'\n') {
+            self.file
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .write_all(b"\n")
+                .map_err(|source| JournalError::Io {
+                    path: self.path.clone(),
+                    doing: "written",
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// What a journal says happened: the header, the last try of each item, and the changes each
+/// item had answered.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JournalState {
+    /// The run as started.
+    pub header: Option<RunHeader>,
+    /// Each item's last ending: outcome, output, records.
+    pub ended: HashMap<ItemId, Entry>,
+    /// Each item's tries so far.
+    pub attempts: HashMap<ItemId, u32>,
+    /// Each item's changes with their results.
+    pub changes: HashMap<ItemId, HashMap<ChangeKey, ChangeResult>>,
+    /// Changes written down as intended and never answered: in flight when the run stopped.
+    pub in_flight: Vec<(ItemId, ChangeKey)>,
+    /// Whether the run ended, and how.
+    pub finished: Option<bool>,
+}
+
+impl JournalState {
+    /// Reads the journal in the run directory `dir`. A last line without its newline (cut
+    /// by a kill) is ignored; any other line that is not an entry is an error.
+    pub fn read(dir: &Path) -> Result<JournalState, JournalError> {
+        let path = dir.join(JOURNAL_FILE);
+        let io = |source| JournalError::Io {
+            path: path.clone(),
+            doing: "read",
+            source,
+        };
+        let mut reader = BufReader::new(File::open(&path).map_err(io)?);
+        let mut state = JournalState::default();
+        let mut line = Vec::new();
+        let mut number = 0;
+        let mut intents: Vec<(ItemId, ChangeKey)> = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
+                break;
+            }
+            number += 1;
+            let Some(text) = line.strip_suffix(b"\n") else {
+                break; // cut by a kill: never written
+            };
+            if text.is_empty() {
+                continue;
+            }
+            let entry: Entry = match serde_json::from_slice(text) {
+                Ok(entry) => entry,
+                // The line a kill cut short, ended by the resumed run that reopened it.
+                Err(e) if e.is_eof() => continue,
+                Err(e) => {
+                    return Err(JournalError::NotAnEntry {
+                        path,
+                        line: number,
+                        reason: e.to_string(),
+                    });
+                }
+            };
+            state.apply(entry, &mut intents);
+        }
+        if state.header.is_none() {
+            return Err(JournalError::NoHeader { path });
+        }
+        state.in_flight = intents
+            .into_iter()
+            .filter(|(id, change)| {
+                !state
+                    .changes
+                    .get(id)
+                    .is_some_and(|answered| answered.contains_key(change))
+            })
+            .collect();
+        Ok(state)
+    }
+
+    fn apply(&mut self, entry: Entry, intents: &mut Vec<(ItemId, ChangeKey)>) {
+        match entry {
+            Entry::Run(header) => {
+                self.header.get_or_insert(header);
+            }
+            Entry::ItemStart { id, attempt } => {
+                let tries = self.attempts.entry(id.clone()).or_insert(0);
+                *tries = (*tries).max(attempt);
+                self.ended.remove(&id);
+            }
+            Entry::ChangeIntent { id, change } => intents.push((id, change)),
+            Entry::ChangeOutcome { id, change, result } => {
+                self.changes.entry(id).or_default().insert(change, result);
+            }
+            ended @ Entry::ItemEnd { .. } => {
+                if let Entry::ItemEnd { id, .. } = &ended {
+                    self.ended.insert(id.clone(), ended.clone());
+                }
+            }
+            Entry::RunEnd { succeeded, .. } => self.finished = Some(succeeded),
+        }
+    }
+
+    /// How `id` last ended, if it did.
+    pub fn outcome(&self, id: &ItemId) -> Option<ItemOutcome> {
+        match self.ended.get(id) {
+            Some(Entry::ItemEnd { outcome, .. }) => Some(*outcome),
+            _ => None,
+        }
+    }
+}
+
+/// The change journal of one item's try: writes its changes into the run's journal and
+/// answers those an earlier try of the same item made.
+pub struct ItemJournal {
+    journal: Arc<Journal>,
+    id: ItemId,
+    earlier: HashMap<ChangeKey, ChangeResult>,
+}
+
+impl ItemJournal {
+    /// The change journal of `id` in `journal`, knowing the changes `earlier` tries made.
+    pub fn new(
+        journal: Arc<Journal>,
+        id: ItemId,
+        earlier: HashMap<ChangeKey, ChangeResult>,
+    ) -> ItemJournal {
+        ItemJournal {
+            journal,
+            id,
+            earlier,
+        }
+    }
+}
+
+impl ChangeJournal for ItemJournal {
+    fn finished(&self, key: &ChangeKey) -> Option<ChangeResult> {
+        self.earlier.get(key).cloned()
+    }
+
+    fn intent(&self, key: &ChangeKey) -> io::Result<()> {
+        self.journal
+            .write(&Entry::ChangeIntent {
+                id: self.id.clone(),
+                change: key.clone(),
+            })
+            .map_err(io::Error::other)
+    }
+
+    fn outcome(&self, key: &ChangeKey, result: &ChangeResult) -> io::Result<()> {
+        self.journal
+            .write(&Entry::ChangeOutcome {
+                id: self.id.clone(),
+                change: key.clone(),
+                result: result.clone(),
+            })
+            .map_err(io::Error::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> RunHeader {
+        RunHeader {
+            id: "r1".into(),
+            workflow: "offboard-user".into(),
+            file: "offboard-user.toml".into(),
+            digest: "ab".repeat(32),
+            inputs: Map::new(),
+            tenants: vec!["contoso".into()],
+            dry_run: false,
+            shard: None,
+            started: Utc::now(),
+        }
+    }
+
+    fn item(step: &str, key: &str) -> ItemId {
+        ItemId {
+            step: step.into(),
+            tenant: "contoso".into(),
+            item: key.into(),
+        }
+    }
+
+    fn end(id: &ItemId, outcome: ItemOutcome) -> Entry {
+        Entry::ItemEnd {
+            id: id.clone(),
+            attempt: 1,
+            outcome,
+            output: Some(serde_json::json!({"changed": true})),
+            error: None,
+            records: 0,
+        }
+    }
+
+    #[test]
+    fn what_finished_and_what_was_in_flight_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("runs/r1");
+        let journal = Arc::new(Journal::create(&run, &header()).unwrap());
+        let (done, cut) = (item("convert", ""), item("remove", "g1"));
+        let key = |n| ChangeKey::new("Set-Mailbox", &Map::new(), n);
+        for id in [&done, &cut] {
+            journal
+                .write(&Entry::ItemStart {
+                    id: id.clone(),
+                    attempt: 1,
+                })
+                .unwrap();
+        }
+        let changes = ItemJournal::new(journal.clone(), done.clone(), HashMap::new());
+        changes.intent(&key(0)).unwrap();
+        changes
+            .outcome(&key(0), &ChangeResult::Done { rows: vec![] })
+            .unwrap();
+        journal.write(&end(&done, ItemOutcome::Succeeded)).unwrap();
+        ItemJournal::new(journal.clone(), cut.clone(), HashMap::new())
+            .intent(&key(1))
+            .unwrap();
+
+        let state = JournalState::read(&run).unwrap();
+        assert_eq!(state.header.as_ref().unwrap().workflow, "offboard-user");
+        assert_eq!(state.outcome(&done), Some(ItemOutcome::Succeeded));
+        assert_eq!(state.outcome(&cut), None);
+        assert_eq!(state.in_flight, vec![(cut.clone(), key(1))]);
+        assert_eq!(
+            state.changes[&done][&key(0)],
+            ChangeResult::Done { rows: vec![] }
+        );
+        assert_eq!(state.finished, None);
+    }
+
+    #[test]
+    fn a_line_cut_by_a_kill_is_ignored_and_the_next_entry_starts_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1");
+        drop(Journal::create(&run, &header()).unwrap());
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(run.join(JOURNAL_FILE))
+            .unwrap();
+        file.write_all(br#"{"entry":"item-end","step":"conv"#)
+            .unwrap();
+        assert!(JournalState::read(&run).unwrap().ended.is_empty());
+
+        let journal = Journal::reopen(&run).unwrap();
+        let id = item("convert", "");
+        journal.write(&end(&id, ItemOutcome::Failed)).unwrap();
+        let state = JournalState::read(&run).unwrap();
+        assert_eq!(state.outcome(&id), Some(ItemOutcome::Failed));
+    }
+
+    #[test]
+    fn a_foreign_file_is_refused_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(JOURNAL_FILE), "{\"entry\":\"nonsense\"}\n").unwrap();
+        let e = JournalState::read(dir.path()).unwrap_err();
+        assert!(matches!(e, JournalError::NotAnEntry { line: 1, .. }), "{e}");
+        std::fs::write(dir.path().join(JOURNAL_FILE), "").unwrap();
+        let e = JournalState::read(dir.path()).unwrap_err();
+        assert!(matches!(e, JournalError::NoHeader { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_run_directory_is_not_made_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Journal::create(dir.path(), &header()).unwrap());
+        let e = Journal::create(dir.path(), &header()).err().unwrap();
+        assert!(e.to_string().contains("could not be created"), "{e}");
+    }
+}
