@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod cli;
+mod fanout;
 mod invoke_cli;
 mod plugins_cli;
 mod policy_cli;
