@@ -76,7 +76,7 @@ pub fn start(mailboxes: usize) -> Emulator {
 }
 
 /// Library settings for the emulator's admin app (PFX certificate credential).
-fn settings(info: &ReadyInfo) -> Settings {
+pub fn settings(info: &ReadyInfo) -> Settings {
     let admin = info.app("exorun-admin").expect("admin app");
     Settings {
         app_id: Some(admin.client_id.clone()),
