@@ -1,0 +1,287 @@
+//! Where workflow runs keep their state, and what is there: each run has a directory named by
+//! its id (under `runs/` in exorun's state directory by default) holding its journal, its
+//! records and a lock file the running process holds, so a run is known to be running,
+//! finished or interrupted, and is never resumed twice at once.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::journal::{Entry, ItemOutcome, JOURNAL_FILE, JournalError, JournalState};
+
+/// The lock file in a run's directory.
+const LOCK_FILE: &str = "lock";
+
+/// `runs` in exorun's state directory (`$XDG_STATE_HOME/exorun`, else
+/// `~/.local/state/exorun`); `None` without a home.
+pub fn default_runs_dir() -> Option<PathBuf> {
+    crate::config::state_dir().map(|dir| dir.join("runs"))
+}
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// A process is running it now.
+    Running,
+    /// It ended, every item that ran having succeeded.
+    Succeeded,
+    /// It ended with failed items.
+    Failed,
+    /// It stopped without ending (killed, crashed, lost its machine): resume it.
+    Interrupted,
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Interrupted => "interrupted",
+        })
+    }
+}
+
+/// One run, as its directory tells it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// Its id.
+    pub id: String,
+    /// The workflow's name.
+    pub workflow: String,
+    /// When it started.
+    pub started: DateTime<Utc>,
+    /// Where it stands.
+    pub state: RunState,
+    /// Items that succeeded (or were skipped by their condition), failed, and tries in all.
+    pub succeeded: usize,
+    /// Items that failed.
+    pub failed: usize,
+    /// A dry run.
+    pub dry_run: bool,
+    /// Its directory.
+    pub dir: PathBuf,
+}
+
+/// Why a run's directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RunsError {
+    /// Another process is running it.
+    #[error(
+        "run {id} is being run by another process right now (its lock {lock} is held): wait for it to end, or stop that process first"
+    )]
+    Running {
+        /// The run.
+        id: String,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// No such run.
+    #[error("there is no run {id} in {dir}: `exorun workflow runs` lists the runs there")]
+    NoSuchRun {
+        /// The id asked for.
+        id: String,
+        /// Where runs were looked for.
+        dir: PathBuf,
+    },
+    /// The directory could not be read or the lock taken.
+    #[error("{path}: {source}")]
+    Io {
+        /// What could not be used.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The journal is unreadable.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// The lock a process holds on a run while it runs it; released when dropped (or when the
+/// process dies, however it dies).
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Takes the lock of the run in `dir` (whose id is `id`), or says who holds it.
+    pub fn acquire(dir: &Path, id: &str) -> Result<RunLock, RunsError> {
+        let path = dir.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| RunsError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(RunsError::Running {
+                id: id.to_string(),
+                lock: path,
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(RunsError::Io { path, source }),
+        }
+    }
+}
+
+/// The directory of run `id` in `runs`, which must hold a journal.
+pub fn find(runs: &Path, id: &str) -> Result<PathBuf, RunsError> {
+    let dir = runs.join(id);
+    let plain = !id.is_empty() && !id.contains(['/', '\\']) && id != "." && id != "..";
+    if plain && dir.join(JOURNAL_FILE).is_file() {
+        Ok(dir)
+    } else {
+        Err(RunsError::NoSuchRun {
+            id: id.to_string(),
+            dir: runs.to_path_buf(),
+        })
+    }
+}
+
+/// Every run in `runs`, newest first; directories without a readable journal are left out.
+pub fn list(runs: &Path) -> Result<Vec<RunSummary>, RunsError> {
+    let entries = match std::fs::read_dir(runs) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(RunsError::Io {
+                path: runs.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut found: Vec<RunSummary> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| summary(&entry.path()).ok())
+        .collect();
+    found.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.id.cmp(&b.id)));
+    Ok(found)
+}
+
+/// What the run in `dir` is and where it stands.
+pub fn summary(dir: &Path) -> Result<RunSummary, RunsError> {
+    let state = JournalState::read(dir)?;
+    let header = state.header.clone().ok_or_else(|| JournalError::NoHeader {
+        path: dir.join(JOURNAL_FILE),
+    })?;
+    let count = |wanted: &[ItemOutcome]| {
+        state
+            .ended
+            .values()
+            .filter(|e| matches!(e, Entry::ItemEnd { outcome, .. } if wanted.contains(outcome)))
+            .count()
+    };
+    let running = matches!(
+        RunLock::acquire(dir, &header.id),
+        Err(RunsError::Running { .. })
+    );
+    let run_state = match (running, state.finished) {
+        (true, _) => RunState::Running,
+        (false, Some(true)) => RunState::Succeeded,
+        (false, Some(false)) => RunState::Failed,
+        (false, None) => RunState::Interrupted,
+    };
+    Ok(RunSummary {
+        id: header.id,
+        workflow: header.workflow,
+        started: header.started,
+        state: run_state,
+        succeeded: count(&[ItemOutcome::Succeeded, ItemOutcome::Skipped]),
+        failed: count(&[ItemOutcome::Failed]),
+        dry_run: header.dry_run,
+        dir: dir.to_path_buf(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Map;
+
+    use super::*;
+    use crate::workflow::journal::{ItemId, Journal, RunHeader};
+
+    fn start(runs: &Path, id: &str, minutes_ago: i64) -> Journal {
+        let header = RunHeader {
+            id: id.into(),
+            workflow: "inventory".into(),
+            file: "inventory.toml".into(),
+            digest: String::new(),
+            inputs: Map::new(),
+            tenants: vec!["contoso".into()],
+            dry_run: false,
+            shard: None,
+            started: Utc::now() - chrono::Duration::minutes(minutes_ago),
+        };
+        Journal::create(&runs.join(id), &header).unwrap()
+    }
+
+    #[test]
+    fn runs_are_listed_newest_first_with_where_they_stand() {
+        let runs = tempfile::tempdir().unwrap();
+        let done = start(runs.path(), "done", 30);
+        done.write(&Entry::ItemEnd {
+            id: ItemId {
+                step: "s".into(),
+                tenant: "contoso".into(),
+                item: String::new(),
+            },
+            attempt: 1,
+            outcome: ItemOutcome::Succeeded,
+            output: None,
+            error: None,
+            records: 0,
+        })
+        .unwrap();
+        done.write(&Entry::RunEnd {
+            succeeded: true,
+            ended: Utc::now(),
+        })
+        .unwrap();
+        start(runs.path(), "killed", 20);
+        start(runs.path(), "now", 10);
+        let _held = RunLock::acquire(&runs.path().join("now"), "now").unwrap();
+        std::fs::create_dir(runs.path().join("not-a-run")).unwrap();
+
+        let listed = list(runs.path()).unwrap();
+        let seen: Vec<(&str, RunState, usize)> = listed
+            .iter()
+            .map(|r| (r.id.as_str(), r.state, r.succeeded))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("now", RunState::Running, 0),
+                ("killed", RunState::Interrupted, 0),
+                ("done", RunState::Succeeded, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_run_is_locked_by_one_process_at_a_time() {
+        let runs = tempfile::tempdir().unwrap();
+        start(runs.path(), "r1", 0);
+        let dir = find(runs.path(), "r1").unwrap();
+        let held = RunLock::acquire(&dir, "r1").unwrap();
+        let e = RunLock::acquire(&dir, "r1").unwrap_err();
+        assert!(e.to_string().contains("another process"), "{e}");
+        drop(held);
+        assert!(RunLock::acquire(&dir, "r1").is_ok());
+    }
+
+    #[test]
+    fn only_plain_ids_of_real_runs_are_found() {
+        let runs = tempfile::tempdir().unwrap();
+        start(runs.path(), "r1", 0);
+        for bad in ["", "..", "../r1", "r2", "r1/journal.jsonl"] {
+            let e = find(runs.path(), bad).unwrap_err();
+            assert!(e.to_string().contains("exorun workflow runs"), "{bad}: {e}");
+        }
+    }
+}
