@@ -24,6 +24,8 @@ struct Asked<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     run: Option<RunId>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    workflow: Option<RunId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     plugin: Option<&'a PluginRef>,
     cmdlet: &'a str,
     params: &'a Map<String, Value>,
@@ -67,6 +69,7 @@ impl PreparedCall {
     pub fn new(context: &CallContext, cmdlet: &str, params: &Map<String, Value>) -> PreparedCall {
         let asked = Asked {
             run: context.run,
+            workflow: context.workflow,
             plugin: context.plugin.as_ref(),
             cmdlet,
             params: &redact(cmdlet, params),
@@ -101,6 +104,7 @@ mod tests {
     fn context() -> CallContext {
         CallContext {
             run: Some(RunId::new()),
+            workflow: Some(RunId::new()),
             plugin: Some(PluginRef {
                 name: "auto-reply".into(),
                 version: "1.0.0".into(),

@@ -84,6 +84,8 @@ pub struct PluginRef {
 pub struct CallContext {
     /// The run the call belongs to.
     pub run: Option<RunId>,
+    /// The workflow run the plugin run belongs to, if a workflow ran it.
+    pub workflow: Option<RunId>,
     /// The plugin that asked for it (none for `exorun invoke`).
     pub plugin: Option<PluginRef>,
     /// Why it is allowed, e.g. which grant of the policy admits it.
@@ -109,6 +111,9 @@ pub struct Call {
     /// The run it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunId>,
+    /// The workflow run its plugin run belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<RunId>,
     /// The plugin that asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginRef>,
@@ -156,6 +161,7 @@ impl Call {
     pub fn new(context: &CallContext, cmdlet: &str, params: &Map<String, Value>) -> Call {
         Call {
             run: context.run,
+            workflow: context.workflow,
             plugin: context.plugin.clone(),
             cmdlet: cmdlet.to_string(),
             params: redact(cmdlet, params),
@@ -201,6 +207,9 @@ pub struct TokenAcquisition {
 pub struct RunStart {
     /// The run.
     pub run: RunId,
+    /// The workflow run it is a step (or an item of a step) of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<RunId>,
     /// The plugin.
     pub plugin: PluginRef,
     /// Who signed the artifact (key ids), as the policy checked them.
@@ -236,6 +245,9 @@ pub enum Outcome {
 pub struct RunEnd {
     /// The run.
     pub run: RunId,
+    /// The workflow run it is a step (or an item of a step) of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<RunId>,
     /// The plugin.
     pub plugin: PluginRef,
     /// Succeeded or failed.
@@ -264,6 +276,16 @@ impl Event {
         }
     }
 
+    /// The workflow run the record belongs to, if any.
+    pub fn workflow(&self) -> Option<RunId> {
+        match self {
+            Event::RunStart(start) => start.workflow,
+            Event::RunEnd(end) => end.workflow,
+            Event::Call(call) => call.workflow,
+            Event::Token(_) => None,
+        }
+    }
+
     /// The plugin the record is about, if any.
     pub fn plugin(&self) -> Option<&PluginRef> {
         match self {
@@ -283,6 +305,7 @@ mod tests {
     fn a_record_is_one_flat_json_object_and_reads_back() {
         let context = CallContext {
             run: Some(RunId::new()),
+            workflow: Some(RunId::new()),
             plugin: Some(PluginRef {
                 name: "auto-reply".into(),
                 version: "1.0.0".into(),

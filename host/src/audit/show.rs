@@ -10,13 +10,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::AuditError;
-use super::record::{Decision, Event, Record};
+use super::record::{Decision, Event, Record, RunId};
 use super::writer::open_to_read;
 
 /// Which records to show; every condition given must hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
-    /// Records of this run: its id or the first characters of it (any case).
+    /// Records of this run, or of the plugin runs of this workflow run: its id or the first
+    /// characters of it (any case).
     pub run: Option<String>,
     /// Records written at or after this time.
     pub since: Option<DateTime<Utc>>,
@@ -30,12 +31,16 @@ impl Filter {
     /// Whether `record` passes.
     pub fn matches(&self, record: &Record) -> bool {
         let event = &record.event;
-        let run = self.run.as_deref().is_none_or(|wanted| {
-            event.run().is_some_and(|run| {
-                let run = run.to_string();
-                run.len() >= wanted.len() && run[..wanted.len()].eq_ignore_ascii_case(wanted)
+        let starts = |id: Option<RunId>, wanted: &str| {
+            id.is_some_and(|id| {
+                let id = id.to_string();
+                id.len() >= wanted.len() && id[..wanted.len()].eq_ignore_ascii_case(wanted)
             })
-        });
+        };
+        let run = self
+            .run
+            .as_deref()
+            .is_none_or(|wanted| starts(event.run(), wanted) || starts(event.workflow(), wanted));
         let since = self.since.is_none_or(|since| record.time >= since);
         let plugin = self.plugin.as_deref().is_none_or(|wanted| {
             event
@@ -128,9 +133,10 @@ mod tests {
 
     #[test]
     fn filters_pick_by_run_time_plugin_and_refusal() {
-        let run = RunId::new();
+        let (run, workflow) = (RunId::new(), RunId::new());
         let context = CallContext {
             run: Some(run),
+            workflow: Some(workflow),
             plugin: Some(PluginRef {
                 name: "auto-reply".into(),
                 ..PluginRef::default()
@@ -150,6 +156,14 @@ mod tests {
             ..Filter::default()
         };
         assert!(by_run.matches(&allowed) && !by_run.matches(&token));
+        let by_workflow = Filter {
+            run: Some(workflow.to_string()),
+            ..Filter::default()
+        };
+        assert!(
+            by_workflow.matches(&allowed),
+            "a workflow's id picks its plugin runs' records"
+        );
         let other_run = Filter {
             run: Some(RunId::new().to_string()),
             ..Filter::default()

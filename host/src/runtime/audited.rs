@@ -17,6 +17,7 @@ use crate::policy::Grant;
 pub(super) struct RunRecord {
     audit: Audit,
     run: RunId,
+    workflow: Option<RunId>,
     plugin: PluginRef,
     started: Instant,
 }
@@ -48,6 +49,7 @@ impl RunRecord {
         let audit = exchange.audit().clone();
         audit.record(Event::RunStart(RunStart {
             run,
+            workflow: exchange.context().workflow,
             plugin: plugin.clone(),
             signers: grant.signers.clone(),
             policy_digest: grant.policy_digest.clone(),
@@ -59,6 +61,7 @@ impl RunRecord {
         let record = RunRecord {
             audit,
             run,
+            workflow: exchange.context().workflow,
             plugin,
             started: Instant::now(),
         };
@@ -87,6 +90,7 @@ impl RunRecord {
         }
         self.audit.record(Event::RunEnd(RunEnd {
             run: self.run,
+            workflow: self.workflow,
             plugin: self.plugin.clone(),
             outcome: match summary {
                 Ok(_) => Outcome::Succeeded,
