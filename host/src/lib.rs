@@ -16,6 +16,7 @@ pub mod policy;
 pub mod runtime;
 pub mod secret;
 pub mod signing;
+pub mod workflow;
 
 pub use connection::Connection;
 
