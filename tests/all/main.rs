@@ -11,3 +11,5 @@ mod secrets;
 mod signing;
 mod support;
 mod transport;
+mod workflow_check;
+mod workflow_partition;
