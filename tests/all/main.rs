@@ -12,3 +12,5 @@ mod secrets;
 mod signing;
 mod support;
 mod transport;
+mod workflow_check;
+mod workflow_partition;

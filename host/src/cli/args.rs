@@ -266,18 +266,9 @@ impl ConnectionArgs {
         })
     }
 
-    /// The config file: `--config-file`/`EXORUN_CONFIG` (which must exist), else the default
-    /// path (which may not).
+    /// The config file: see [`config_path`].
     fn config_path(&self) -> (Option<PathBuf>, bool) {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        match self
-            .config_file
-            .clone()
-            .or_else(|| env("EXORUN_CONFIG").map(PathBuf::from))
-        {
-            Some(path) => (Some(path), true),
-            None => (config::default_config_path(), false),
-        }
+        config_path(self.config_file.clone())
     }
 
     /// The settings of profile `name` alone: a policy that names the credential profile a
@@ -315,6 +306,20 @@ impl ConnectionArgs {
             );
         }
         Ok(settings)
+    }
+}
+
+/// The config file: `flag` (`--config-file`) or `EXORUN_CONFIG`, which must exist, else the
+/// default path, which may not; and whether it must exist.
+pub fn config_path(flag: Option<PathBuf>) -> (Option<PathBuf>, bool) {
+    match flag.or_else(|| {
+        std::env::var("EXORUN_CONFIG")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    }) {
+        Some(path) => (Some(path), true),
+        None => (config::default_config_path(), false),
     }
 }
 

@@ -14,6 +14,7 @@ mod policy;
 mod raw_row;
 mod run;
 mod signing;
+mod workflow;
 
 use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
@@ -77,6 +78,9 @@ enum Command {
     /// The audit log: check its chain, list its records.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Workflows: check a file, draw its steps.
+    #[command(subcommand)]
+    Workflow(workflow::WorkflowCmd),
     /// Print a shell completion script.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(completions::CompletionsCmd),
@@ -104,7 +108,7 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
-        .with_ansi(colour_logs(
+        .with_ansi(use_colour(
             std::io::stderr().is_terminal(),
             std::env::var_os("NO_COLOR").as_deref(),
         ))
@@ -129,6 +133,7 @@ pub fn main() -> ExitCode {
             Command::Plugin(cmd) => cmd.run().await,
             Command::Policy(cmd) => cmd.run(),
             Command::Audit(cmd) => cmd.run(),
+            Command::Workflow(cmd) => cmd.run(),
             Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
             Command::Completions(cmd) => cmd.run(),
         }
@@ -202,10 +207,10 @@ fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
     }
 }
 
-/// Logs are coloured only on a terminal, and not when `NO_COLOR` is set to anything but empty
-/// (<https://no-color.org>): escape codes in a log file are noise.
-fn colour_logs(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
-    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+/// Output (logs, the workflow graph) is coloured only on a terminal, and not when `NO_COLOR` is
+/// set to anything but empty (<https://no-color.org>): escape codes in a file are noise.
+fn use_colour(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// A closed pipe (`exorun invoke ... | head`) is success, not an error.
@@ -228,10 +233,10 @@ mod tests {
     #[test]
     fn logs_are_coloured_only_on_a_terminal_without_no_color() {
         use std::ffi::OsStr;
-        assert!(colour_logs(true, None));
-        assert!(colour_logs(true, Some(OsStr::new(""))));
-        assert!(!colour_logs(true, Some(OsStr::new("1"))));
-        assert!(!colour_logs(false, None));
+        assert!(use_colour(true, None));
+        assert!(use_colour(true, Some(OsStr::new(""))));
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(!use_colour(false, None));
     }
 
     #[test]

@@ -32,20 +32,33 @@ impl PolicyArg {
             .or_else(|| default_paths().into_iter().find(|p| p.exists()))
     }
 
-    /// Reads the policy; none configured is an error that says how to make one.
-    pub fn load(&self, from_profile: Option<PathBuf>, plugin: &Path) -> anyhow::Result<Policy> {
+    /// Reads the policy; none configured is an error that says how to make one that admits
+    /// `plugins` (the one `exorun run` runs, or a workflow's).
+    pub fn load(&self, from_profile: Option<PathBuf>, plugins: &[&Path]) -> anyhow::Result<Policy> {
         let Some(path) = self.path(from_profile) else {
             let defaults: Vec<String> = default_paths()
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect();
+            let shown: Vec<String> = plugins.iter().map(|p| p.display().to_string()).collect();
             anyhow::bail!(
                 "no policy is configured, and exorun runs no plugin without one (deny by default).\n  \
-                 Make one that admits this plugin with exactly what its manifest asks for:\n    \
-                 exorun policy init {plugin} --out {first}\n  \
-                 then narrow it (`exorun policy explain {plugin}` shows the result). Or name a policy \
+                 Make one that admits {which} with exactly what {whose} asks for:\n    \
+                 exorun policy init {plugins} --out {first}\n  \
+                 then narrow it (`exorun policy explain {explained}` shows the result). Or name a policy \
                  with --policy FILE or EXORUN_POLICY; looked in: {all}",
-                plugin = plugin.display(),
+                which = if plugins.len() == 1 {
+                    "this plugin"
+                } else {
+                    "these plugins"
+                },
+                whose = if plugins.len() == 1 {
+                    "its manifest"
+                } else {
+                    "each manifest"
+                },
+                plugins = shown.join(" "),
+                explained = shown.first().map_or("PLUGIN", String::as_str),
                 first = defaults.first().map_or("policy.toml", String::as_str),
                 all = defaults.join(", ")
             );
@@ -257,7 +270,7 @@ impl Check {
 
 impl Explain {
     fn run(self) -> anyhow::Result<ExitCode> {
-        let policy = self.policy.load(None, &self.plugin)?;
+        let policy = self.policy.load(None, &[self.plugin.as_path()])?;
         let Admitted {
             grant,
             manifest,

@@ -281,7 +281,9 @@ impl RunCmd {
         let input = self.input()?;
         let config = self.config.iter().cloned().collect();
         let mut settings = args.settings()?;
-        let policy = self.policy.load(settings.policy.clone(), &self.plugin)?;
+        let policy = self
+            .policy
+            .load(settings.policy.clone(), &[self.plugin.as_path()])?;
         let mut runtime_settings = RuntimeSettings::default();
         if let Some(dir) = &self.cache_dir {
             runtime_settings.cache_dir = Some(dir.clone());

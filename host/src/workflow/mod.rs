@@ -1,6 +1,43 @@
-//! Workflows: plugins chained into steps that run as a DAG, fanned out over lists, journaled so
-//! that a run killed at any point resumes where it stopped.
+//! Workflows: a TOML file that chains plugin runs. Each step runs a plugin with an input built
+//! from the workflow's inputs and earlier steps' results, optionally once per item of a list
+//! (`for_each`, at most `max_parallel` at once) and only when its condition holds; failures
+//! follow `on_error`. See `docs/workflow.md` for the file an admin writes.
+//!
+//! This module reads and checks the file ([`Workflow::load`]), and gives the engine what it
+//! needs to run one: steps in run order ([`Step`]), templates and conditions to evaluate
+//! against a [`Context`] ([`ValueTemplate::render`], [`Condition::holds`],
+//! [`FanOut::items`]), input binding ([`Inputs::bind`]) and partitions ([`Partition`]).
+//!
+//! The engine ([`engine::Engine`]) runs one: steps as a DAG, fan-out ([`fanout`]), a journal
+//! in the run's directory ([`journal`], [`runs`]) so that a run killed at any point resumes
+//! where it stopped.
 
+pub mod check;
+mod duration;
+
+pub mod error;
+pub mod eval;
+pub mod expr;
 pub mod fanout;
+mod file;
+pub mod graph;
+pub mod inputs;
 pub mod journal;
+mod lexer;
+mod load;
+mod order;
+pub mod partition;
 pub mod runs;
+mod source;
+pub mod spec;
+mod step;
+mod suggest;
+pub mod template;
+
+pub use error::{Location, Problem, WorkflowError};
+pub use eval::{Context, EvalError, truthy};
+pub use expr::{Expr, Key, Path, Segment, SyntaxError};
+pub use inputs::{InputDecl, InputError, InputErrors, InputType, Inputs};
+pub use partition::{Partition, PartitionError};
+pub use spec::{FanOut, ItemSource, OnError, PluginRef, Step, Target, Then, Workflow};
+pub use template::{Condition, Template, ValueTemplate};
