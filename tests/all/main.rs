@@ -14,3 +14,4 @@ mod support;
 mod transport;
 mod workflow_check;
 mod workflow_partition;
+mod workflow_run;

@@ -46,11 +46,11 @@ struct Cli {
 
 /// A command that signs in: its own options, then the sign-in options.
 #[derive(Args, Debug)]
-struct SignedIn<C: Args> {
+pub(crate) struct SignedIn<C: Args> {
     #[command(flatten)]
-    command: C,
+    pub(crate) command: C,
     #[command(flatten)]
-    sign_in: ConnectionArgs,
+    pub(crate) sign_in: ConnectionArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,7 +78,7 @@ enum Command {
     /// The audit log: check its chain, list its records.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
-    /// Workflows: check a file, draw its steps.
+    /// Workflows: run, resume, list runs; check a file, draw its steps.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCmd),
     /// Print a shell completion script.
@@ -133,7 +133,7 @@ pub fn main() -> ExitCode {
             Command::Plugin(cmd) => cmd.run().await,
             Command::Policy(cmd) => cmd.run(),
             Command::Audit(cmd) => cmd.run(),
-            Command::Workflow(cmd) => cmd.run(),
+            Command::Workflow(cmd) => cmd.run(before).await,
             Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
             Command::Completions(cmd) => cmd.run(),
         }

@@ -1,15 +1,31 @@
-//! `exorun workflow check|graph`: one file per subcommand under `workflow/`.
+//! `exorun workflow run|resume|runs|check|graph`: one file per subcommand under `workflow/`.
 
 mod check;
+mod events;
 mod graph;
+mod launch;
+mod resume;
+mod run;
+mod runs;
+mod summary;
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use super::{ConnectionArgs, SignedIn};
+
 /// Workflow commands.
 #[derive(Subcommand, Debug)]
 pub enum WorkflowCmd {
+    /// Run a workflow against its tenants: steps as a DAG, fan-out, journaled so it can be
+    /// resumed; --dry-run rehearses every change and prints the plan.
+    Run(SignedIn<run::RunCmd>),
+    /// Resume a run that stopped (killed, crashed, failed items): what finished is not run
+    /// again, the rest runs with the same inputs.
+    Resume(SignedIn<resume::ResumeCmd>),
+    /// List the runs kept on this machine, newest first, with where each stands.
+    Runs(runs::RunsCmd),
     /// Check a workflow file: its structure, then each step's plugin (there, its pinned digest,
     /// its signatures, admitted by the policy as `exorun run` would).
     Check(check::CheckCmd),
@@ -18,9 +34,12 @@ pub enum WorkflowCmd {
 }
 
 impl WorkflowCmd {
-    /// Runs the command.
-    pub fn run(self) -> anyhow::Result<ExitCode> {
+    /// Runs the command; `before` are the sign-in options given before `workflow`.
+    pub async fn run(self, before: ConnectionArgs) -> anyhow::Result<ExitCode> {
         match self {
+            WorkflowCmd::Run(c) => c.command.run(&c.sign_in.over(before)).await,
+            WorkflowCmd::Resume(c) => c.command.run(&c.sign_in.over(before)).await,
+            WorkflowCmd::Runs(cmd) => cmd.run(),
             WorkflowCmd::Check(cmd) => cmd.run(),
             WorkflowCmd::Graph(cmd) => cmd.run(),
         }

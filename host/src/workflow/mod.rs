@@ -14,7 +14,7 @@
 
 pub mod check;
 mod duration;
-
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod expr;

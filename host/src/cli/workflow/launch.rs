@@ -1,0 +1,252 @@
+//! What `workflow run` and `workflow resume` share: the tenants signed in, each step's plugin
+//! vetted by the policy and loaded, the run's lock taken, the engine run, the result shown.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use exorun::Connection;
+use exorun::config::Settings;
+use exorun::policy::Caps;
+use exorun::runtime::{LogProgress, RunLimits, Runtime, RuntimeSettings};
+use exorun::workflow::engine::{Engine, StepPlugin, Tenant};
+use exorun::workflow::journal::RunHeader;
+use exorun::workflow::runs::{RunLock, default_runs_dir};
+use exorun::workflow::{Step, Workflow};
+
+use super::super::ConnectionArgs;
+use super::super::policy::{Admitted, PolicyArg, vet};
+use super::events::CliEvents;
+use super::summary;
+
+/// What the run's result is printed as on stdout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Shown {
+    /// A summary table per tenant, the outputs, failures and (dry run) the plan.
+    #[default]
+    Table,
+    /// The whole result as one JSON document.
+    Json,
+}
+
+/// Options `run` and `resume` share.
+#[derive(Args, Debug, Clone)]
+pub struct LaunchArgs {
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// Where runs are kept (default ~/.local/state/exorun/runs)
+    #[arg(long, env = "EXORUN_RUNS_DIR", value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+    /// Where compiled plugins are cached (default ~/.cache/exorun/compiled)
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// How the result is printed on stdout.
+    #[arg(long, value_enum, default_value_t = Shown::Table)]
+    pub output: Shown,
+    /// Save a dry run's plan (every change that would be made, per tenant and item) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub plan_out: Option<PathBuf>,
+}
+
+impl LaunchArgs {
+    /// The runs directory.
+    pub fn runs_dir(&self) -> anyhow::Result<PathBuf> {
+        self.runs_dir.clone().or_else(default_runs_dir).context(
+            "there is no home directory for the runs: pass --runs-dir DIR or set EXORUN_RUNS_DIR",
+        )
+    }
+}
+
+/// The name the command line's own tenant is shown by: its profile, else `default`.
+pub fn command_line_tenant(args: &ConnectionArgs) -> String {
+    args.profile
+        .clone()
+        .or_else(|| {
+            std::env::var("EXORUN_PROFILE")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| "default".into())
+}
+
+/// Runs (or resumes) the run `header` describes, of `workflow`, in `dir`.
+pub async fn launch(
+    workflow: &Workflow,
+    header: &RunHeader,
+    dir: &Path,
+    launch: &LaunchArgs,
+    args: &ConnectionArgs,
+) -> anyhow::Result<ExitCode> {
+    let settings = args.settings()?;
+    let tenants = tenants(workflow, args, &settings)?;
+    let plugins = vet_steps(workflow, launch, &settings).await?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot make the run's directory {}", dir.display()))?;
+    let _lock = RunLock::acquire(dir, &header.id)?;
+    let events = CliEvents::new(header.dry_run);
+    let engine = Engine {
+        runtime: &plugins.runtime,
+        workflow,
+        plugins: &plugins.steps,
+        tenants: &tenants,
+        events: &events,
+        progress: Arc::new(LogProgress),
+    };
+    let result = engine.run(header, dir).await;
+    events.finish();
+    let result = result?;
+    summary::show(workflow, header, &result, launch)?;
+    Ok(if result.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The tenants the workflow runs against, signed in: the command line's, or each named
+/// profile's (with the command line's audit log).
+fn tenants(
+    workflow: &Workflow,
+    args: &ConnectionArgs,
+    settings: &Settings,
+) -> anyhow::Result<Vec<Tenant>> {
+    workflow
+        .target
+        .profiles()
+        .into_iter()
+        .map(|profile| {
+            let (name, settings) = match profile {
+                None => (command_line_tenant(args), settings.clone()),
+                Some(name) => {
+                    let mut profile = args.profile_settings(name).with_context(|| {
+                        format!("workflow {} runs against profile '{name}'", workflow.name)
+                    })?;
+                    profile.audit_log.clone_from(&settings.audit_log);
+                    (name.to_string(), profile)
+                }
+            };
+            let connection = Connection::open(settings)
+                .with_context(|| format!("cannot sign in to tenant '{name}'"))?;
+            Ok(Tenant {
+                name,
+                exchange: connection.exchange().clone(),
+            })
+        })
+        .collect()
+}
+
+/// The loaded plugins of a run, by step id.
+struct Loaded {
+    runtime: Runtime,
+    steps: HashMap<String, StepPlugin>,
+}
+
+/// Each step's plugin checked as `exorun run` checks one — signatures, the policy, the step's
+/// pinned digest — then loaded once however many steps run it.
+async fn vet_steps(
+    workflow: &Workflow,
+    launch: &LaunchArgs,
+    settings: &Settings,
+) -> anyhow::Result<Loaded> {
+    let paths: Vec<&Path> = workflow
+        .steps
+        .iter()
+        .map(|s| s.plugin.path.as_path())
+        .collect();
+    let policy = launch.policy.load(settings.policy.clone(), &paths)?;
+    let mut runtime_settings = RuntimeSettings::default();
+    if let Some(dir) = &launch.cache_dir {
+        runtime_settings.cache_dir = Some(dir.clone());
+    }
+    // Fan-outs run up to their max_parallel items at once.
+    let widest = workflow
+        .steps
+        .iter()
+        .filter_map(|s| s.for_each.as_ref().map(|f| f.max_parallel))
+        .max()
+        .unwrap_or(1);
+    runtime_settings.max_concurrent_runs = runtime_settings
+        .max_concurrent_runs
+        .max(u32::try_from(widest).unwrap_or(u32::MAX).min(256));
+    let runtime = Runtime::new(runtime_settings)?;
+    let mut steps = HashMap::new();
+    let mut loaded: HashMap<PathBuf, StepPlugin> = HashMap::new();
+    for step in &workflow.steps {
+        if let Some(done) = loaded.get(&step.plugin.path) {
+            steps.insert(step.id.clone(), done.clone());
+            continue;
+        }
+        let vetted = vet_step(&policy, step, &runtime, workflow).await?;
+        loaded.insert(step.plugin.path.clone(), vetted.clone());
+        steps.insert(step.id.clone(), vetted);
+    }
+    Ok(Loaded { runtime, steps })
+}
+
+async fn vet_step(
+    policy: &exorun::policy::Policy,
+    step: &Step,
+    runtime: &Runtime,
+    workflow: &Workflow,
+) -> anyhow::Result<StepPlugin> {
+    let path = &step.plugin.path;
+    let at = format!("{}:{}: step '{}'", workflow.file, step.plugin.at, step.id);
+    let Admitted {
+        grant,
+        file_digest,
+        content_digest,
+        ..
+    } = vet(policy, path).with_context(|| at.clone())?;
+    if !step.plugin.admits(&content_digest) {
+        anyhow::bail!(
+            "{at}: {} is not the build the step pins: its content digest is sha256:{content_digest}, the step pins sha256:{}",
+            path.display(),
+            step.plugin.digest.as_deref().unwrap_or_default()
+        );
+    }
+    if let Some(profile) = &grant.profile {
+        anyhow::bail!(
+            "{at}: the policy ({}) runs {} with profile '{profile}', but in a workflow the tenant's profile is the credential: give the workflow `profile = \"{profile}\"`, or drop `profile` from the plugin's rule",
+            grant.source,
+            grant.plugin
+        );
+    }
+    for withheld in &grant.withheld {
+        eprintln!(
+            "exorun: policy: {} (step '{}') runs without {withheld}",
+            grant.plugin, step.id
+        );
+    }
+    let plugin = runtime
+        .load(path.as_path())
+        .await
+        .with_context(|| at.clone())?;
+    if plugin.digest() != file_digest {
+        anyhow::bail!(
+            "{at}: {} changed while it was being loaded: run again",
+            path.display()
+        );
+    }
+    let limits = capped(plugin.default_limits(), &grant.caps);
+    Ok(StepPlugin {
+        plugin,
+        grant: Arc::new(grant),
+        limits,
+    })
+}
+
+/// `limits` within the policy's caps.
+fn capped(mut limits: RunLimits, caps: &Caps) -> RunLimits {
+    if let Some(mb) = caps.memory_mb {
+        limits.memory_bytes = limits.memory_bytes.min(mb << 20);
+    }
+    if let Some(secs) = caps.timeout_secs {
+        limits.timeout = limits.timeout.min(std::time::Duration::from_secs(secs));
+    }
+    limits.fuel = limits.fuel.or(caps.fuel);
+    limits
+}

@@ -1,0 +1,89 @@
+//! `exorun workflow run FILE`: starts a new run of a workflow (see [`super::launch`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use clap::Args;
+
+use exorun::audit::RunId;
+use exorun::plugin::artifact::digest;
+use exorun::workflow::engine::Shard;
+use exorun::workflow::journal::RunHeader;
+use exorun::workflow::{Workflow, WorkflowError};
+
+use super::super::ConnectionArgs;
+use super::launch::{LaunchArgs, command_line_tenant, launch};
+
+/// Options of `workflow run`.
+#[derive(Args, Debug)]
+pub struct RunCmd {
+    /// The workflow file (.toml).
+    file: PathBuf,
+    /// A workflow input, typed as the file declares it (repeatable): NAME=VALUE.
+    #[arg(long = "input", value_name = "NAME=VALUE", value_parser = name_value)]
+    inputs: Vec<(String, String)>,
+    /// Rehearse: every step runs, reads are sent, changes are recorded (audit log, plan), not
+    /// sent.
+    #[arg(long)]
+    dry_run: bool,
+    /// Run only shard K of N of every fan-out (e.g. 2/8), so a scheduler can spread a big run
+    /// over machines; each item is in exactly one shard.
+    #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
+    shard: Option<Shard>,
+    #[command(flatten)]
+    launch: LaunchArgs,
+}
+
+/// `NAME=VALUE`, as PowerShell users also write it (`-Name:Value` is not a thing here).
+fn name_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "'{text}' is not NAME=VALUE: give each input as --input user=ann@contoso.com"
+        )),
+    }
+}
+
+impl RunCmd {
+    /// Runs the command.
+    pub async fn run(self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
+        let workflow = match Workflow::load(&self.file) {
+            Ok(workflow) => workflow,
+            Err(WorkflowError::Invalid { problems }) => {
+                for problem in problems {
+                    eprintln!("{problem}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let inputs = workflow.inputs.bind(&self.inputs)?;
+        let text = std::fs::read(&self.file)
+            .with_context(|| format!("cannot read {}", self.file.display()))?;
+        let file = std::path::absolute(&self.file).unwrap_or_else(|_| self.file.clone());
+        let id = RunId::new().to_string();
+        let tenants = workflow
+            .target
+            .profiles()
+            .into_iter()
+            .map(|p| p.map_or_else(|| command_line_tenant(args), str::to_string))
+            .collect();
+        let header = RunHeader {
+            id: id.clone(),
+            workflow: workflow.name.clone(),
+            file,
+            digest: digest(&text),
+            inputs,
+            tenants,
+            dry_run: self.dry_run,
+            shard: self.shard.map(|s| (s.index, s.count)),
+            started: Utc::now(),
+        };
+        let dir = self.launch.runs_dir()?.join(&id);
+        launch(&workflow, &header, &dir, &self.launch, args).await
+    }
+}

@@ -1,0 +1,230 @@
+//! `exorun workflow run|resume|runs` against the emulator with real plugins under a policy:
+//! data passed from step to step, fan-out, the summary, a dry run's plan, and a resumed run
+//! that sends nothing twice (the emulator's request log shows what was sent).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::cli::{exorun, pfx_flags, run};
+use crate::support::{Sim, start_with};
+
+fn plugins_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins")
+}
+
+/// A workflow that lists people (echo), then sets an auto-reply for each, two at once.
+fn workflow(sim: &Sim) -> PathBuf {
+    sim.write(
+        "replies.toml",
+        format!(
+            r#"name = "replies"
+description = "Auto-replies for a list of people"
+plugin_dir = "{}"
+
+[inputs.people]
+type = "list"
+description = "objects with an upn"
+
+[inputs.message]
+type = "string"
+default = "Away"
+
+[[steps]]
+id = "list"
+plugin = "echo"
+input = {{ value = "listed", records = "${{inputs.people}}" }}
+
+[[steps]]
+id = "reply"
+plugin = "auto-reply"
+for_each = "${{steps.list.records}}"
+max_parallel = 2
+input = {{ identities = ["${{item.upn}}"], state = "Enabled", internal_message = "${{inputs.message}}" }}
+on_error = "continue"
+
+[outputs]
+listed = "${{steps.list.output.value}}"
+replied = "${{steps.reply.output.succeeded}}"
+"#,
+            plugins_dir().display()
+        ),
+    )
+}
+
+fn policy(sim: &Sim) -> PathBuf {
+    let (ok, out, err) = run(exorun(sim)
+        .args(["policy", "init"])
+        .args(["echo", "auto-reply"].map(|p| plugins_dir().join(format!("{p}.wasm")))));
+    assert!(ok, "{err}");
+    sim.write("policy.toml", out)
+}
+
+fn workflow_cmd(sim: &Sim, args: &[&str]) -> Command {
+    let mut command = exorun(sim);
+    command
+        .args(pfx_flags(sim, "exorun-admin"))
+        .arg("workflow")
+        .args(args)
+        .arg("--runs-dir")
+        .arg(sim.dir.path().join("runs"));
+    if args[0] != "runs" {
+        command
+            .arg("--cache-dir")
+            .arg(Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-plugin-cache"));
+    }
+    command
+}
+
+async fn mailboxes(sim: &Sim, n: usize) -> Vec<String> {
+    let (ok, out, err) = run(exorun(sim).args(pfx_flags(sim, "exorun-admin")).args([
+        "invoke",
+        "Get-Mailbox",
+        "-ResultSize",
+        &n.to_string(),
+        "--output",
+        "jsonl",
+    ]));
+    assert!(ok, "{err}");
+    out.lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["UserPrincipalName"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+async fn sets(sim: &Sim) -> Vec<String> {
+    sim.requests()
+        .await
+        .into_iter()
+        .filter(|e| e.cmdlet.as_deref() == Some("Set-MailboxAutoReplyConfiguration"))
+        .map(|e| {
+            e.parameters.unwrap()["Identity"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_passes_data_fans_out_and_a_resumed_run_sends_nothing_twice() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
+    let (file, policy) = (workflow(&sim), policy(&sim));
+    let upns = mailboxes(&sim, 3).await;
+    let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
+    let input = format!("people={people}");
+    let (ok, out, err) = run(workflow_cmd(&sim, &["run"])
+        .arg(&file)
+        .args(["--input", &input, "--policy"])
+        .arg(&policy));
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("Workflow replies, run "), "{out}");
+    assert!(out.contains("output listed = \"listed\""), "{out}");
+    assert!(out.contains("output replied = 3"), "{out}");
+    let mut sent = sets(&sim).await;
+    sent.sort();
+    let mut expected = upns.clone();
+    expected.sort();
+    assert_eq!(sent, expected, "one change per person");
+    assert!(
+        err.contains("step reply: 3 items"),
+        "plain progress lines off a terminal: {err}"
+    );
+
+    let (ok, listed, err) = run(&mut workflow_cmd(&sim, &["runs"]));
+    assert!(ok, "{err}");
+    let line = listed.lines().nth(1).unwrap_or_default();
+    assert!(
+        line.contains("replies") && line.contains("succeeded"),
+        "{listed}"
+    );
+    let id = line.split_whitespace().next().unwrap();
+
+    // Resuming a finished run (by the start of its id) runs nothing again.
+    let (ok, out, err) = run(workflow_cmd(&sim, &["resume", &id[..8]])
+        .arg("--policy")
+        .arg(&policy));
+    assert!(ok, "{out}\n{err}");
+    assert!(err.contains("already succeeded"), "{err}");
+    assert_eq!(sets(&sim).await.len(), 3, "nothing sent twice");
+
+    // The audit log has the workflow's run id on its plugin runs' records.
+    let (ok, out, err) =
+        run(exorun(&sim).args(["audit", "show", "--run", id, "--output", "jsonl"]));
+    assert!(ok, "{err}");
+    assert!(
+        out.lines().filter(|l| l.contains("\"run-start\"")).count() >= 4,
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_prints_and_saves_the_plan_and_sends_no_change() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
+    let (file, policy) = (workflow(&sim), policy(&sim));
+    let upns = mailboxes(&sim, 2).await;
+    let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
+    let plan = sim.dir.path().join("plan.json");
+    let (ok, out, err) = run(workflow_cmd(&sim, &["run"])
+        .arg(&file)
+        .args([
+            "--input",
+            &format!("people={people}"),
+            "--dry-run",
+            "--plan-out",
+        ])
+        .arg(&plan)
+        .arg("--policy")
+        .arg(&policy));
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("(dry run)") && out.contains("Plan: 2 changes would be made (none was sent)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "default / reply / {}: Set-MailboxAutoReplyConfiguration",
+            upns[0]
+        )),
+        "{out}"
+    );
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(saved.as_array().unwrap().len(), 2, "{saved}");
+    assert_eq!(saved[0]["cmdlet"], "Set-MailboxAutoReplyConfiguration");
+    assert!(sets(&sim).await.is_empty(), "a dry run sends no change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_and_plugins_outside_the_policy_are_refused_before_anything_runs() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 4).await;
+    let file = workflow(&sim);
+    let (ok, out, err) = run(exorun(&sim)
+        .args(["policy", "init"])
+        .arg(plugins_dir().join("echo.wasm")));
+    assert!(ok, "{err}");
+    let only_echo = sim.write("only-echo.toml", out);
+    let (ok, _, err) = run(workflow_cmd(&sim, &["run"])
+        .arg(&file)
+        .args(["--input", "people=[]", "--policy"])
+        .arg(&only_echo));
+    assert!(!ok);
+    assert!(
+        err.contains("step 'reply'") && err.contains("auto-reply"),
+        "{err}"
+    );
+    let (ok, _, err) = run(workflow_cmd(&sim, &["run"])
+        .arg(&file)
+        .args(["--input", "nobody=1", "--policy"])
+        .arg(&only_echo));
+    assert!(!ok);
+    assert!(err.contains("no input 'nobody'"), "{err}");
+    assert!(
+        sim.requests().await.iter().all(|e| e.endpoint != "invoke"),
+        "nothing was sent"
+    );
+}
