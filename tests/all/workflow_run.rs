@@ -16,6 +16,11 @@ fn plugins_dir() -> PathBuf {
 
 /// A workflow that lists people (echo), then sets an auto-reply for each, two at once.
 fn workflow(sim: &Sim) -> PathBuf {
+    workflow_at_most(sim, 2)
+}
+
+/// The same with `max_parallel` items at once.
+fn workflow_at_most(sim: &Sim, max_parallel: usize) -> PathBuf {
     sim.write(
         "replies.toml",
         format!(
@@ -40,7 +45,7 @@ input = {{ value = "listed", records = "${{inputs.people}}" }}
 id = "reply"
 plugin = "auto-reply"
 for_each = "${{steps.list.records}}"
-max_parallel = 2
+max_parallel = {}
 input = {{ identities = ["${{item.upn}}"], state = "Enabled", internal_message = "${{inputs.message}}" }}
 on_error = "continue"
 
@@ -48,7 +53,8 @@ on_error = "continue"
 listed = "${{steps.list.output.value}}"
 replied = "${{steps.reply.output.succeeded}}"
 "#,
-            plugins_dir().display()
+            plugins_dir().display(),
+            max_parallel
         ),
     )
 }
@@ -227,4 +233,72 @@ async fn inputs_and_plugins_outside_the_policy_are_refused_before_anything_runs(
         sim.requests().await.iter().all(|e| e.endpoint != "invoke"),
         "nothing was sent"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_any_point_a_run_resumes_and_sends_only_the_change_in_flight_again() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 12).await;
+    let (file, policy) = (workflow_at_most(&sim, 1), policy(&sim));
+    let upns = mailboxes(&sim, 10).await;
+    let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
+    // Slow answers, so the kill lands mid-run.
+    sim.put_control("faults", json!({"page_latency_ms": 80}))
+        .await;
+    let mut child = workflow_cmd(&sim, &["run"])
+        .arg(&file)
+        .args(["--input", &format!("people={people}"), "--policy"])
+        .arg(&policy)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_sets(&sim, 3).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = sets(&sim).await.len();
+
+    let (ok, listed, err) = run(&mut workflow_cmd(&sim, &["runs"]));
+    assert!(ok, "{err}");
+    let line = listed.lines().nth(1).unwrap_or_default();
+    assert!(line.contains("interrupted"), "{listed}");
+    let id = line.split_whitespace().next().unwrap().to_string();
+
+    // Killed again part way through the resumed run, then resumed to the end.
+    let mut child = workflow_cmd(&sim, &["resume", &id])
+        .arg("--policy")
+        .arg(&policy)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_sets(&sim, before + 3).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    sim.put_control("faults", json!({})).await;
+    let (ok, out, err) = run(workflow_cmd(&sim, &["resume", &id])
+        .arg("--policy")
+        .arg(&policy));
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("output replied = 10"), "{out}");
+
+    let sent = sets(&sim).await;
+    let mut distinct = sent.clone();
+    distinct.sort();
+    distinct.dedup();
+    let mut expected = upns.clone();
+    expected.sort();
+    assert_eq!(distinct, expected, "every person got the change");
+    assert!(
+        sent.len() <= upns.len() + 2,
+        "at most the one change in flight at each of the two kills was sent again: {sent:?}"
+    );
+}
+
+/// Waits (up to a minute) until the emulator has received `n` auto-reply changes.
+async fn wait_for_sets(sim: &Sim, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sets(sim).await.len() < n {
+        assert!(std::time::Instant::now() < deadline, "no progress");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
