@@ -2,16 +2,17 @@
 //! place in the file, so one run shows them all.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use toml::Spanned;
 
 use super::check::{self, Known, KnownStep, Place};
 use super::error::{Location, Problem, WorkflowError};
-use super::file::{InputTable, Node, NodeValue, Ordered, WorkflowFile};
+use super::file::{self, InputTable, Node, NodeValue, Ordered, WorkflowFile};
 use super::inputs::{InputDecl, InputType, Inputs};
-use super::order::{Edge, order};
+use super::order::{Edge, explain, order};
+use super::plugin::normalize;
 use super::source::offset_in_string;
 use super::spec::{Step, Target, Workflow};
 use super::step;
@@ -222,7 +223,7 @@ impl Loader<'_> {
 fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, WorkflowError> {
     let file = origin.display().to_string();
     let raw: WorkflowFile = toml::from_str(text).map_err(|e| WorkflowError::Invalid {
-        problems: vec![toml_problem(text, &file, &e)],
+        problems: vec![file::problem(text, &file, &e)],
     })?;
     let dir = origin
         .parent()
@@ -320,7 +321,8 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
         Ok(run_order) => run_order,
         Err(cycle) => {
             let ids: Vec<&str> = known_steps.iter().map(|s| s.id).collect();
-            cycle_problem(l, &cycle, &edges, &ids);
+            let (at, what, fix) = explain(&cycle, &edges, &ids);
+            l.problem(at, what, fix);
             (0..steps.len()).collect()
         }
     };
@@ -502,111 +504,4 @@ fn outputs(
             )
         })
         .collect()
-}
-
-/// The problem a cycle of needs makes, said from a reference in it if it has one.
-fn cycle_problem(l: &mut Loader<'_>, cycle: &[usize], edges: &[Edge], ids: &[&str]) {
-    let said = |e: &Edge| match &e.uses {
-        Some(path) => format!("{} uses {path}", ids[e.from]),
-        None => format!("{} needs {}", ids[e.from], ids[e.to]),
-    };
-    let Some(&first) = cycle.first() else { return };
-    match cycle.iter().position(|&i| edges[i].uses.is_some()) {
-        Some(at) => {
-            let edge = &edges[cycle[at]];
-            let (a, b) = (ids[edge.from], ids[edge.to]);
-            let rest: Vec<String> = cycle[at + 1..]
-                .iter()
-                .chain(&cycle[..at])
-                .map(|&i| said(&edges[i]))
-                .collect();
-            l.problem(
-                edge.at,
-                format!(
-                    "step '{a}' uses {}, but '{b}' runs after '{a}' ({})",
-                    edge.uses.as_deref().unwrap_or_default(),
-                    rest.join(", ")
-                ),
-                format!("a step can only use the results of steps that run before it: remove this reference, or the need that puts '{b}' after '{a}'"),
-            );
-        }
-        None => {
-            let all: Vec<String> = cycle.iter().map(|&i| said(&edges[i])).collect();
-            l.problem(
-                edges[first].at,
-                format!("steps need each other in a cycle: {}", all.join(", ")),
-                "remove one of these needs",
-            );
-        }
-    }
-}
-
-/// A TOML or schema error from the toml crate as a problem: an unknown key gets the key it was
-/// probably meant to be, a missing one what to add.
-fn toml_problem(text: &str, file: &str, error: &toml::de::Error) -> Problem {
-    let at = error.span().map_or(0, |s| s.start);
-    let message = error.message().trim();
-    let (what, fix) = if let Some(rest) = message.strip_prefix("unknown field `") {
-        let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-        let fix = match closest(name, keys.iter().copied()) {
-            Some(near) => format!("did you mean '{near}'?"),
-            None if keys.is_empty() => "remove it".to_string(),
-            None => format!("the keys here are: {}", keys.join(", ")),
-        };
-        (format!("unknown key '{name}'"), fix)
-    } else if let Some(rest) = message.strip_prefix("missing field `") {
-        let name = rest.trim_end_matches('`');
-        let example = match name {
-            "id" => "id = \"lookup\"",
-            "plugin" => "plugin = \"mailbox-inventory\"",
-            "type" => "type = \"string\"",
-            "name" => "name = \"offboard-user\"",
-            _ => "",
-        };
-        (
-            format!("missing key '{name}'"),
-            if example.is_empty() {
-                format!("add {name} = …")
-            } else {
-                format!("add it, e.g. {example}")
-            },
-        )
-    } else {
-        let plain = message
-            .replace('\n', "; ")
-            .replace("expected i64", "expected an integer")
-            .replace("a sequence", "a list")
-            .replace("a map", "a table");
-        (plain, String::new())
-    };
-    Problem {
-        file: file.to_string(),
-        at: Location::of(text, at),
-        what,
-        fix,
-    }
-}
-
-/// `path` without `.` and with `dir/..` taken out, as written (symbolic links are not
-/// followed): what the messages show and the files opened.
-pub(super) fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => match out.components().next_back() {
-                Some(Component::Normal(_)) => {
-                    out.pop();
-                }
-                Some(Component::RootDir | Component::Prefix(_)) => {}
-                _ => out.push(".."),
-            },
-            other => out.push(other.as_os_str()),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        out.push(".");
-    }
-    out
 }

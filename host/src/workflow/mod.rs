@@ -19,7 +19,9 @@ pub mod inputs;
 mod lexer;
 mod load;
 mod order;
+mod parser;
 pub mod partition;
+mod plugin;
 mod source;
 pub mod spec;
 mod step;
@@ -33,3 +35,6 @@ pub use inputs::{InputDecl, InputError, InputErrors, InputType, Inputs};
 pub use partition::{Partition, PartitionError};
 pub use spec::{FanOut, ItemSource, OnError, PluginRef, Step, Target, Then, Workflow};
 pub use template::{Condition, Template, ValueTemplate};
+
+#[cfg(test)]
+mod tests;
