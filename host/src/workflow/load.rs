@@ -239,18 +239,7 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
         problems: Vec::new(),
     };
     let l = &mut loader;
-    let name = raw.name.get_ref().clone();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        l.problem(
-            raw.name.span().start,
-            format!("the workflow's name '{name}' must be letters, digits, '-' and '_'"),
-            "e.g. name = \"offboard-user\"",
-        );
-    }
+    name(l, &raw.name);
     let target = target(l, &raw);
     let inputs = inputs(l, &raw.inputs);
     let known_steps: Vec<KnownStep<'_>> = raw
@@ -265,6 +254,49 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
         inputs: &inputs,
         steps: &known_steps,
     };
+    let (steps, edges) = steps(l, &raw, &known);
+    let outputs = outputs(l, &raw.outputs, &known);
+    let ids: Vec<&str> = known_steps.iter().map(|s| s.id).collect();
+    let run_order = match order(steps.len(), &edges) {
+        Ok(run_order) => run_order,
+        Err(cycle) => {
+            let (at, what, fix) = explain(&cycle, &edges, &ids);
+            l.problem(at, what, fix);
+            Vec::new()
+        }
+    };
+    if !loader.problems.is_empty() {
+        return Err(loader.into_error());
+    }
+    Ok(Workflow {
+        name: raw.name.get_ref().clone(),
+        description: raw.description.clone(),
+        file: loader.file.clone(),
+        target,
+        inputs,
+        steps: in_run_order(steps, &edges, &run_order, &ids),
+        outputs,
+    })
+}
+
+/// Checks the workflow's name.
+fn name(l: &mut Loader<'_>, name: &Spanned<String>) {
+    let text = name.get_ref();
+    if text.is_empty()
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        l.problem(
+            name.span().start,
+            format!("the workflow's name '{text}' must be letters, digits, '-' and '_'"),
+            "e.g. name = \"offboard-user\"",
+        );
+    }
+}
+
+/// The steps in file order, and what each needs (given in `needs` or used in a template).
+fn steps(l: &mut Loader<'_>, raw: &WorkflowFile, known: &Known<'_>) -> (Vec<Step>, Vec<Edge>) {
     if raw.steps.is_empty() {
         l.problem(
             0,
@@ -276,91 +308,72 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
         Some(dir) => normalize(&l.dir.join(dir.get_ref())),
         None => l.dir.clone(),
     };
+    let index_of = |id: &str| known.steps.iter().position(|s| s.id == id);
     let mut edges = Vec::new();
     let mut steps = Vec::new();
     for (index, table) in raw.steps.iter().enumerate() {
-        let id = table.get_ref().id.get_ref();
-        if l.identifier(&table.get_ref().id, "step id")
-            && let Some(first) = known_steps[..index].iter().position(|s| s.id == id)
+        let id = &table.get_ref().id;
+        if l.identifier(id, "step id")
+            && let Some(first) = index_of(id.get_ref()).filter(|&first| first < index)
         {
             let first_at = l.location(raw.steps[first].get_ref().id.span().start);
             l.problem(
-                table.get_ref().id.span().start,
+                id.span().start,
                 format!(
-                    "step id '{id}' is used twice (first at line {})",
+                    "step id '{}' is used twice (first at line {})",
+                    id.get_ref(),
                     first_at.line
                 ),
                 "give each step its own id",
             );
         }
-        let (step, uses) = step::build(l, table, &known, &plugin_dir, raw.plugin_dir.as_ref());
-        for need in &table.get_ref().needs {
-            if let Some(to) = known_steps.iter().position(|s| s.id == need.get_ref()) {
+        let (step, uses) = step::build(l, table, known, &plugin_dir, raw.plugin_dir.as_ref());
+        let mut wanted: Vec<(String, usize, Option<String>)> = table
+            .get_ref()
+            .needs
+            .iter()
+            .map(|need| (need.get_ref().clone(), need.span().start, None))
+            .collect();
+        wanted.extend(uses.into_iter().map(|u| (u.step, u.at, Some(u.path))));
+        for (wanted, at, uses) in wanted {
+            // Unknown steps and a step needing itself were reported where they are written.
+            if let Some(to) = index_of(&wanted).filter(|&to| to != index) {
                 edges.push(Edge {
                     from: index,
                     to,
-                    at: need.span().start,
-                    uses: None,
-                });
-            }
-        }
-        for used in uses {
-            if let Some(to) = known_steps.iter().position(|s| s.id == used.step) {
-                edges.push(Edge {
-                    from: index,
-                    to,
-                    at: used.at,
-                    uses: Some(used.path),
+                    at,
+                    uses,
                 });
             }
         }
         steps.push(step);
     }
-    let outputs = outputs(l, &raw.outputs, &known);
-    let run_order = match order(steps.len(), &edges) {
-        Ok(run_order) => run_order,
-        Err(cycle) => {
-            let ids: Vec<&str> = known_steps.iter().map(|s| s.id).collect();
-            let (at, what, fix) = explain(&cycle, &edges, &ids);
-            l.problem(at, what, fix);
-            (0..steps.len()).collect()
-        }
-    };
-    if !loader.problems.is_empty() {
-        return Err(loader.into_error());
-    }
+    (steps, edges)
+}
+
+/// The steps (in file order) in `run_order`, each with what it needs, in run order.
+fn in_run_order(steps: Vec<Step>, edges: &[Edge], run_order: &[usize], ids: &[&str]) -> Vec<Step> {
     let mut position = vec![0; steps.len()];
     for (at, &index) in run_order.iter().enumerate() {
         position[index] = at;
     }
     let mut needs: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
-    for edge in &edges {
+    for edge in edges {
         needs[edge.from].push(edge.to);
     }
     let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
     let mut ordered = Vec::with_capacity(slots.len());
-    for &index in &run_order {
+    for &index in run_order {
         let Some(mut step) = slots[index].take() else {
             continue;
         };
         let mut before = std::mem::take(&mut needs[index]);
         before.sort_by_key(|&i| position[i]);
         before.dedup();
-        step.needs = before
-            .iter()
-            .map(|&i| known_steps[i].id.to_string())
-            .collect();
+        step.needs = before.iter().map(|&i| ids[i].to_string()).collect();
         ordered.push(step);
     }
-    Ok(Workflow {
-        name,
-        description: raw.description.clone(),
-        file: loader.file.clone(),
-        target,
-        inputs,
-        steps: ordered,
-        outputs,
-    })
+    ordered
 }
 
 impl Loader<'_> {

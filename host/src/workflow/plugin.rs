@@ -19,8 +19,8 @@ pub(super) fn plugin(
 ) -> PluginRef {
     let written = raw.plugin.get_ref();
     let at = raw.plugin.span().start;
-    let is_path = written.contains(['/', '\\']) || written.ends_with(".wasm");
-    let path = if is_path {
+    let by_path = written.contains(['/', '\\']) || written.ends_with(".wasm");
+    let path = if by_path {
         normalize(&l.dir.join(written))
     } else {
         if written.is_empty()
@@ -36,75 +36,89 @@ pub(super) fn plugin(
         }
         normalize(&plugin_dir.join(format!("{written}.wasm")))
     };
-    let digest = raw.digest.as_ref().and_then(|d| {
-        let lower = d.get_ref().trim().to_ascii_lowercase();
-        let hex = lower.strip_prefix("sha256:").unwrap_or(&lower).to_string();
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Some(hex)
-        } else {
-            l.problem(
-                d.span().start,
-                format!("digest '{}' is not a sha256 digest", d.get_ref()),
-                "copy the content digest from `exorun plugin inspect` (sha256: and 64 hex digits)",
-            );
-            None
-        }
-    });
+    let digest = raw.digest.as_ref().and_then(|d| pinned(l, d));
     if l.check_files {
-        let found = l
-            .digests
-            .entry(path.clone())
-            .or_insert_with(|| match std::fs::read(&path) {
-                Ok(bytes) => Ok(content_digest(&bytes)),
-                Err(e) => Err(e.to_string()),
-            })
-            .clone();
-        match found {
-            Err(_) if !path.exists() => {
-                let fix = if is_path {
-                    "fix the path (it is relative to this file), or build the plugin (bash scripts/build-plugins.sh)".to_string()
-                } else {
-                    format!(
-                        "build the plugins (bash scripts/build-plugins.sh), or set plugin_dir to where they are ({})",
-                        match plugin_dir_written {
-                            Some(dir) => format!(
-                                "plugin_dir is \"{}\", relative to this file",
-                                dir.get_ref()
-                            ),
-                            None => "without plugin_dir, plugins are looked for beside this file"
-                                .to_string(),
-                        }
-                    )
-                };
-                l.problem(
-                    at,
-                    format!("plugin '{written}' is not at {}", path.display()),
-                    fix,
-                );
-            }
-            Err(why) => l.problem(
-                at,
-                format!("cannot read plugin {}: {why}", path.display()),
-                "check the file's permissions",
-            ),
-            Ok(actual) => {
-                if let (Some(pinned), Some(d)) = (&digest, &raw.digest)
-                    && *pinned != actual
-                {
-                    l.problem(
-                        d.span().start,
-                        format!("{} has content digest sha256:{actual}, but the step pins sha256:{pinned}", path.display()),
-                        "if this build was reviewed, pin its digest (`exorun plugin inspect` shows it); otherwise put the pinned build there",
-                    );
+        let fix = if by_path {
+            "fix the path (it is relative to this file), or build the plugin (bash scripts/build-plugins.sh)".to_string()
+        } else {
+            format!(
+                "build the plugins (bash scripts/build-plugins.sh), or set plugin_dir to where they are ({})",
+                match plugin_dir_written {
+                    Some(dir) =>
+                        format!("plugin_dir is \"{}\", relative to this file", dir.get_ref()),
+                    None =>
+                        "without plugin_dir, plugins are looked for beside this file".to_string(),
                 }
-            }
-        }
+            )
+        };
+        let pin = digest.as_deref().zip(raw.digest.as_ref());
+        check_file(l, &path, (written, at, &fix), pin);
     }
     PluginRef {
         written: written.clone(),
         path,
         digest,
         at: l.location(at),
+    }
+}
+
+/// The sha256 hex a `digest` pins (`sha256:` and 64 hex digits, any case), or a problem.
+fn pinned(l: &mut Loader<'_>, digest: &Spanned<String>) -> Option<String> {
+    let lower = digest.get_ref().trim().to_ascii_lowercase();
+    let hex = lower.strip_prefix("sha256:").unwrap_or(&lower);
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(hex.to_string());
+    }
+    l.problem(
+        digest.span().start,
+        format!("digest '{}' is not a sha256 digest", digest.get_ref()),
+        "copy the content digest from `exorun plugin inspect` (sha256: and 64 hex digits)",
+    );
+    None
+}
+
+/// Checks that the plugin file is at `path` (else the problem at the `plugin` value, as
+/// `written` at `at`, with `fix`) and has the content digest `pin` pins (else the problem at
+/// the `digest` value).
+fn check_file(
+    l: &mut Loader<'_>,
+    path: &Path,
+    (written, at, fix): (&str, usize, &str),
+    pin: Option<(&str, &Spanned<String>)>,
+) {
+    let found = l
+        .digests
+        .entry(path.to_path_buf())
+        .or_insert_with(|| match std::fs::read(path) {
+            Ok(bytes) => Ok(content_digest(&bytes)),
+            Err(e) => Err(e.to_string()),
+        })
+        .clone();
+    match found {
+        Err(_) if !path.exists() => l.problem(
+            at,
+            format!("plugin '{written}' is not at {}", path.display()),
+            fix,
+        ),
+        Err(why) => l.problem(
+            at,
+            format!("cannot read plugin {}: {why}", path.display()),
+            "check the file's permissions",
+        ),
+        Ok(actual) => {
+            if let Some((pinned, digest)) = pin
+                && pinned != actual
+            {
+                l.problem(
+                    digest.span().start,
+                    format!(
+                        "{} has content digest sha256:{actual}, but the step pins sha256:{pinned}",
+                        path.display()
+                    ),
+                    "if this build was reviewed, pin its digest (`exorun plugin inspect` shows it); otherwise put the pinned build there",
+                );
+            }
+        }
     }
 }
 

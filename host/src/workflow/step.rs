@@ -13,7 +13,7 @@ use super::partition::{Partition, PartitionError};
 use super::plugin::plugin;
 use super::spec::{DEFAULT_MAX_PARALLEL, FanOut, ItemSource, OnError, Step, Then};
 use super::suggest::closest;
-use super::template::ValueTemplate;
+use super::template::{Template, ValueTemplate};
 
 /// Most retries `on_error` may ask for.
 const MAX_RETRIES: i64 = 100;
@@ -45,7 +45,36 @@ pub(super) fn build(
         .for_each
         .as_ref()
         .and_then(|node| for_each(l, node, id, known, &mut uses));
-    let max_parallel = match (&raw.max_parallel, &raw.for_each) {
+    let max_parallel = max_parallel(l, raw);
+    let on_error = raw
+        .on_error
+        .as_ref()
+        .map_or(OnError::FAIL, |node| on_error(l, node));
+    let input = match &raw.input {
+        None => ValueTemplate::Object(Vec::new()),
+        Some(node) => input(l, node, me, known, &mut uses),
+    };
+    let config = config(l, raw, me, known, &mut uses);
+    let step = Step {
+        id: id.to_string(),
+        at: l.location(table.span().start),
+        plugin: plugin(l, raw, plugin_dir, plugin_dir_written),
+        needs: Vec::new(),
+        when,
+        for_each: source.map(|source| FanOut {
+            source,
+            max_parallel,
+        }),
+        on_error,
+        input,
+        config,
+    };
+    (step, uses)
+}
+
+/// `max_parallel`: at least 1, and only with `for_each`.
+fn max_parallel(l: &mut Loader<'_>, raw: &StepTable) -> usize {
+    match (&raw.max_parallel, &raw.for_each) {
         (Some(n), Some(_)) if *n.get_ref() < 1 => {
             l.problem(
                 n.span().start,
@@ -67,17 +96,18 @@ pub(super) fn build(
             DEFAULT_MAX_PARALLEL
         }
         (None, _) => DEFAULT_MAX_PARALLEL,
-    };
-    let on_error = raw
-        .on_error
-        .as_ref()
-        .map_or(OnError::FAIL, |node| on_error(l, node));
-    let input = match &raw.input {
-        None => ValueTemplate::Object(Vec::new()),
-        Some(node) => input(l, node, me, known, &mut uses),
-    };
-    let config = raw
-        .config
+    }
+}
+
+/// `config`: the plugin's settings, text templates.
+fn config(
+    l: &mut Loader<'_>,
+    raw: &StepTable,
+    me: KnownStep<'_>,
+    known: &Known<'_>,
+    uses: &mut Vec<Use>,
+) -> Vec<(String, Template)> {
+    raw.config
         .0
         .iter()
         .filter_map(|(key, value)| {
@@ -93,26 +123,11 @@ pub(super) fn build(
                 value.span().start,
                 Place::Step(me),
                 known,
-                &mut uses,
+                uses,
             )?;
             Some((key.get_ref().clone(), template))
         })
-        .collect();
-    let step = Step {
-        id: id.to_string(),
-        at: l.location(table.span().start),
-        plugin: plugin(l, raw, plugin_dir, plugin_dir_written),
-        needs: Vec::new(),
-        when,
-        for_each: source.map(|source| FanOut {
-            source,
-            max_parallel,
-        }),
-        on_error,
-        input,
-        config,
-    };
-    (step, uses)
+        .collect()
 }
 
 /// Checks one `needs` entry.

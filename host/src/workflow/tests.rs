@@ -301,3 +301,12 @@ fn synonyms_of_keys_from_other_tools_find_the_key() {
         ]
     );
 }
+
+#[test]
+fn a_step_needing_itself_is_said_once() {
+    let lines = problems("name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"p\"\nneeds = [\"a\"]\n");
+    assert_eq!(
+        lines,
+        ["wf.toml:5:10: error: step 'a' needs itself; remove it from needs"]
+    );
+}
