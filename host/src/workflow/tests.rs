@@ -310,3 +310,44 @@ fn a_step_needing_itself_is_said_once() {
         ["wf.toml:5:10: error: step 'a' needs itself; remove it from needs"]
     );
 }
+
+/// Any text, however broken, gives a workflow or problems: every prefix of a rich file, and the
+/// file with a troublesome character put at every place.
+#[test]
+fn broken_files_never_panic() {
+    let text = r#"name = "x"
+[inputs.user]
+type = "string"
+default = "é"
+[[steps]]
+id = "a"
+plugin = "p"
+when = "${inputs.user == 'a\\'b' and not (steps.b.status != \"x\")}"
+for_each = { partition = "range", property = "Name", bounds = ["g", "n"] }
+input = { f = """
+  ${item.filter} \
+  $${x} ${ item["k"][0] }""", n = [1, 2.5, true] }
+on_error = { retry = 2, backoff = "1m30s", then = "continue" }
+[[steps]]
+id = "b"
+plugin = "../q.wasm"
+[outputs]
+o = "${steps.a.items}"
+"#;
+    let origin = Path::new("wf.toml");
+    for (end, _) in text.char_indices() {
+        let _ = Workflow::parse(&text[..end], origin);
+    }
+    for (at, _) in text.char_indices() {
+        for c in [
+            '$', '{', '}', '"', '\'', '\\', '[', ']', '(', '!', '=', '<', '-', '.', 'é', '\n',
+        ] {
+            let mut broken = text.to_string();
+            broken.insert(at, c);
+            let _ = Workflow::parse(&broken, origin);
+        }
+    }
+    if let Err(e) = Workflow::parse(text, origin) {
+        panic!("{e}");
+    }
+}
