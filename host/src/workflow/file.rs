@@ -7,6 +7,9 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
+use super::error::{Location, Problem};
+use super::suggest::closest;
+
 /// The whole file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,6 +200,72 @@ impl<'de> Deserialize<'de> for NodeValue {
             }
         }
         deserializer.deserialize_any(Any)
+    }
+}
+
+/// The key meant by a word other tools use for it (`depends_on` is `needs`), if it belongs here.
+fn synonym<'k>(name: &str, keys: &[&'k str]) -> Option<&'k str> {
+    let meant = match name.to_ascii_lowercase().as_str() {
+        "depends_on" | "depends" | "dependencies" | "after" | "requires" => "needs",
+        "if" | "condition" | "only_if" => "when",
+        "loop" | "with_items" | "matrix" | "foreach" => "for_each",
+        "parallel" | "concurrency" | "max_concurrency" | "throttle_limit" | "throttlelimit" => {
+            "max_parallel"
+        }
+        "args" | "arguments" | "parameters" | "params" | "with" => "input",
+        "settings" => "config",
+        "on_failure" | "error_action" | "erroraction" | "continue_on_error" => "on_error",
+        "uses" | "run" | "module" => "plugin",
+        "name" => "id",
+        _ => return None,
+    };
+    keys.iter().copied().find(|k| *k == meant)
+}
+
+/// A TOML or schema error from the toml crate as a problem: an unknown key gets the key it was
+/// probably meant to be, a missing one what to add.
+pub(super) fn problem(text: &str, file: &str, error: &toml::de::Error) -> Problem {
+    let at = error.span().map_or(0, |s| s.start);
+    let message = error.message().trim();
+    let (what, fix) = if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let fix = match synonym(name, &keys).or_else(|| closest(name, keys.iter().copied())) {
+            Some(near) => format!("did you mean '{near}'?"),
+            None if keys.is_empty() => "remove it".to_string(),
+            None => format!("the keys here are: {}", keys.join(", ")),
+        };
+        (format!("unknown key '{name}'"), fix)
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.trim_end_matches('`');
+        let example = match name {
+            "id" => "id = \"lookup\"",
+            "plugin" => "plugin = \"mailbox-inventory\"",
+            "type" => "type = \"string\"",
+            "name" => "name = \"offboard-user\"",
+            _ => "",
+        };
+        (
+            format!("missing key '{name}'"),
+            if example.is_empty() {
+                format!("add {name} = …")
+            } else {
+                format!("add it, e.g. {example}")
+            },
+        )
+    } else {
+        let plain = message
+            .replace('\n', "; ")
+            .replace("expected i64", "expected an integer")
+            .replace("a sequence", "a list")
+            .replace("a map", "a table");
+        (plain, String::new())
+    };
+    Problem {
+        file: file.to_string(),
+        at: Location::of(text, at),
+        what,
+        fix,
     }
 }
 

@@ -2,16 +2,17 @@
 //! place in the file, so one run shows them all.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use toml::Spanned;
 
 use super::check::{self, Known, KnownStep, Place};
 use super::error::{Location, Problem, WorkflowError};
-use super::file::{InputTable, Node, NodeValue, Ordered, WorkflowFile};
+use super::file::{self, InputTable, Node, NodeValue, Ordered, WorkflowFile};
 use super::inputs::{InputDecl, InputType, Inputs};
-use super::order::{Edge, order};
+use super::order::{Edge, explain, order};
+use super::plugin::normalize;
 use super::source::offset_in_string;
 use super::spec::{Step, Target, Workflow};
 use super::step;
@@ -222,7 +223,7 @@ impl Loader<'_> {
 fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, WorkflowError> {
     let file = origin.display().to_string();
     let raw: WorkflowFile = toml::from_str(text).map_err(|e| WorkflowError::Invalid {
-        problems: vec![toml_problem(text, &file, &e)],
+        problems: vec![file::problem(text, &file, &e)],
     })?;
     let dir = origin
         .parent()
@@ -238,18 +239,7 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
         problems: Vec::new(),
     };
     let l = &mut loader;
-    let name = raw.name.get_ref().clone();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        l.problem(
-            raw.name.span().start,
-            format!("the workflow's name '{name}' must be letters, digits, '-' and '_'"),
-            "e.g. name = \"offboard-user\"",
-        );
-    }
+    name(l, &raw.name);
     let target = target(l, &raw);
     let inputs = inputs(l, &raw.inputs);
     let known_steps: Vec<KnownStep<'_>> = raw
@@ -264,6 +254,49 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
         inputs: &inputs,
         steps: &known_steps,
     };
+    let (steps, edges) = steps(l, &raw, &known);
+    let outputs = outputs(l, &raw.outputs, &known);
+    let ids: Vec<&str> = known_steps.iter().map(|s| s.id).collect();
+    let run_order = match order(steps.len(), &edges) {
+        Ok(run_order) => run_order,
+        Err(cycle) => {
+            let (at, what, fix) = explain(&cycle, &edges, &ids);
+            l.problem(at, what, fix);
+            Vec::new()
+        }
+    };
+    if !loader.problems.is_empty() {
+        return Err(loader.into_error());
+    }
+    Ok(Workflow {
+        name: raw.name.get_ref().clone(),
+        description: raw.description.clone(),
+        file: loader.file.clone(),
+        target,
+        inputs,
+        steps: in_run_order(steps, &edges, &run_order, &ids),
+        outputs,
+    })
+}
+
+/// Checks the workflow's name.
+fn name(l: &mut Loader<'_>, name: &Spanned<String>) {
+    let text = name.get_ref();
+    if text.is_empty()
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        l.problem(
+            name.span().start,
+            format!("the workflow's name '{text}' must be letters, digits, '-' and '_'"),
+            "e.g. name = \"offboard-user\"",
+        );
+    }
+}
+
+/// The steps in file order, and what each needs (given in `needs` or used in a template).
+fn steps(l: &mut Loader<'_>, raw: &WorkflowFile, known: &Known<'_>) -> (Vec<Step>, Vec<Edge>) {
     if raw.steps.is_empty() {
         l.problem(
             0,
@@ -275,90 +308,72 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
         Some(dir) => normalize(&l.dir.join(dir.get_ref())),
         None => l.dir.clone(),
     };
+    let index_of = |id: &str| known.steps.iter().position(|s| s.id == id);
     let mut edges = Vec::new();
     let mut steps = Vec::new();
     for (index, table) in raw.steps.iter().enumerate() {
-        let id = table.get_ref().id.get_ref();
-        if l.identifier(&table.get_ref().id, "step id")
-            && let Some(first) = known_steps[..index].iter().position(|s| s.id == id)
+        let id = &table.get_ref().id;
+        if l.identifier(id, "step id")
+            && let Some(first) = index_of(id.get_ref()).filter(|&first| first < index)
         {
             let first_at = l.location(raw.steps[first].get_ref().id.span().start);
             l.problem(
-                table.get_ref().id.span().start,
+                id.span().start,
                 format!(
-                    "step id '{id}' is used twice (first at line {})",
+                    "step id '{}' is used twice (first at line {})",
+                    id.get_ref(),
                     first_at.line
                 ),
                 "give each step its own id",
             );
         }
-        let (step, uses) = step::build(l, table, &known, &plugin_dir, raw.plugin_dir.as_ref());
-        for need in &table.get_ref().needs {
-            if let Some(to) = known_steps.iter().position(|s| s.id == need.get_ref()) {
+        let (step, uses) = step::build(l, table, known, &plugin_dir, raw.plugin_dir.as_ref());
+        let mut wanted: Vec<(String, usize, Option<String>)> = table
+            .get_ref()
+            .needs
+            .iter()
+            .map(|need| (need.get_ref().clone(), need.span().start, None))
+            .collect();
+        wanted.extend(uses.into_iter().map(|u| (u.step, u.at, Some(u.path))));
+        for (wanted, at, uses) in wanted {
+            // Unknown steps and a step needing itself were reported where they are written.
+            if let Some(to) = index_of(&wanted).filter(|&to| to != index) {
                 edges.push(Edge {
                     from: index,
                     to,
-                    at: need.span().start,
-                    uses: None,
-                });
-            }
-        }
-        for used in uses {
-            if let Some(to) = known_steps.iter().position(|s| s.id == used.step) {
-                edges.push(Edge {
-                    from: index,
-                    to,
-                    at: used.at,
-                    uses: Some(used.path),
+                    at,
+                    uses,
                 });
             }
         }
         steps.push(step);
     }
-    let outputs = outputs(l, &raw.outputs, &known);
-    let run_order = match order(steps.len(), &edges) {
-        Ok(run_order) => run_order,
-        Err(cycle) => {
-            let ids: Vec<&str> = known_steps.iter().map(|s| s.id).collect();
-            cycle_problem(l, &cycle, &edges, &ids);
-            (0..steps.len()).collect()
-        }
-    };
-    if !loader.problems.is_empty() {
-        return Err(loader.into_error());
-    }
+    (steps, edges)
+}
+
+/// The steps (in file order) in `run_order`, each with what it needs, in run order.
+fn in_run_order(steps: Vec<Step>, edges: &[Edge], run_order: &[usize], ids: &[&str]) -> Vec<Step> {
     let mut position = vec![0; steps.len()];
     for (at, &index) in run_order.iter().enumerate() {
         position[index] = at;
     }
     let mut needs: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
-    for edge in &edges {
+    for edge in edges {
         needs[edge.from].push(edge.to);
     }
     let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
     let mut ordered = Vec::with_capacity(slots.len());
-    for &index in &run_order {
+    for &index in run_order {
         let Some(mut step) = slots[index].take() else {
             continue;
         };
         let mut before = std::mem::take(&mut needs[index]);
         before.sort_by_key(|&i| position[i]);
         before.dedup();
-        step.needs = before
-            .iter()
-            .map(|&i| known_steps[i].id.to_string())
-            .collect();
+        step.needs = before.iter().map(|&i| ids[i].to_string()).collect();
         ordered.push(step);
     }
-    Ok(Workflow {
-        name,
-        description: raw.description.clone(),
-        file: loader.file.clone(),
-        target,
-        inputs,
-        steps: ordered,
-        outputs,
-    })
+    ordered
 }
 
 impl Loader<'_> {
@@ -502,111 +517,4 @@ fn outputs(
             )
         })
         .collect()
-}
-
-/// The problem a cycle of needs makes, said from a reference in it if it has one.
-fn cycle_problem(l: &mut Loader<'_>, cycle: &[usize], edges: &[Edge], ids: &[&str]) {
-    let said = |e: &Edge| match &e.uses {
-        Some(path) => format!("{} uses {path}", ids[e.from]),
-        None => format!("{} needs {}", ids[e.from], ids[e.to]),
-    };
-    let Some(&first) = cycle.first() else { return };
-    match cycle.iter().position(|&i| edges[i].uses.is_some()) {
-        Some(at) => {
-            let edge = &edges[cycle[at]];
-            let (a, b) = (ids[edge.from], ids[edge.to]);
-            let rest: Vec<String> = cycle[at + 1..]
-                .iter()
-                .chain(&cycle[..at])
-                .map(|&i| said(&edges[i]))
-                .collect();
-            l.problem(
-                edge.at,
-                format!(
-                    "step '{a}' uses {}, but '{b}' runs after '{a}' ({})",
-                    edge.uses.as_deref().unwrap_or_default(),
-                    rest.join(", ")
-                ),
-                format!("a step can only use the results of steps that run before it: remove this reference, or the need that puts '{b}' after '{a}'"),
-            );
-        }
-        None => {
-            let all: Vec<String> = cycle.iter().map(|&i| said(&edges[i])).collect();
-            l.problem(
-                edges[first].at,
-                format!("steps need each other in a cycle: {}", all.join(", ")),
-                "remove one of these needs",
-            );
-        }
-    }
-}
-
-/// A TOML or schema error from the toml crate as a problem: an unknown key gets the key it was
-/// probably meant to be, a missing one what to add.
-fn toml_problem(text: &str, file: &str, error: &toml::de::Error) -> Problem {
-    let at = error.span().map_or(0, |s| s.start);
-    let message = error.message().trim();
-    let (what, fix) = if let Some(rest) = message.strip_prefix("unknown field `") {
-        let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-        let fix = match closest(name, keys.iter().copied()) {
-            Some(near) => format!("did you mean '{near}'?"),
-            None if keys.is_empty() => "remove it".to_string(),
-            None => format!("the keys here are: {}", keys.join(", ")),
-        };
-        (format!("unknown key '{name}'"), fix)
-    } else if let Some(rest) = message.strip_prefix("missing field `") {
-        let name = rest.trim_end_matches('`');
-        let example = match name {
-            "id" => "id = \"lookup\"",
-            "plugin" => "plugin = \"mailbox-inventory\"",
-            "type" => "type = \"string\"",
-            "name" => "name = \"offboard-user\"",
-            _ => "",
-        };
-        (
-            format!("missing key '{name}'"),
-            if example.is_empty() {
-                format!("add {name} = …")
-            } else {
-                format!("add it, e.g. {example}")
-            },
-        )
-    } else {
-        let plain = message
-            .replace('\n', "; ")
-            .replace("expected i64", "expected an integer")
-            .replace("a sequence", "a list")
-            .replace("a map", "a table");
-        (plain, String::new())
-    };
-    Problem {
-        file: file.to_string(),
-        at: Location::of(text, at),
-        what,
-        fix,
-    }
-}
-
-/// `path` without `.` and with `dir/..` taken out, as written (symbolic links are not
-/// followed): what the messages show and the files opened.
-pub(super) fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => match out.components().next_back() {
-                Some(Component::Normal(_)) => {
-                    out.pop();
-                }
-                Some(Component::RootDir | Component::Prefix(_)) => {}
-                _ => out.push(".."),
-            },
-            other => out.push(other.as_os_str()),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        out.push(".");
-    }
-    out
 }

@@ -26,7 +26,9 @@ pub mod journal;
 mod lexer;
 mod load;
 mod order;
+mod parser;
 pub mod partition;
+mod plugin;
 pub mod runs;
 mod source;
 pub mod spec;
@@ -41,3 +43,6 @@ pub use inputs::{InputDecl, InputError, InputErrors, InputType, Inputs};
 pub use partition::{Partition, PartitionError};
 pub use spec::{FanOut, ItemSource, OnError, PluginRef, Step, Target, Then, Workflow};
 pub use template::{Condition, Template, ValueTemplate};
+
+#[cfg(test)]
+mod tests;

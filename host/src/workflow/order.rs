@@ -82,6 +82,47 @@ fn cycle(steps: usize, edges: &[Edge], placed: &[usize]) -> Vec<usize> {
     }
 }
 
+/// What is wrong with `cycle` (edge indexes, from [`order`]) among the steps `ids`: where to
+/// point (a reference in it if it has one, else its first `needs` entry), what, and the fix.
+pub(super) fn explain(cycle: &[usize], edges: &[Edge], ids: &[&str]) -> (usize, String, String) {
+    let id = |step: usize| ids.get(step).copied().unwrap_or("?");
+    let said = |e: &Edge| match &e.uses {
+        Some(path) => format!("{} uses {path}", id(e.from)),
+        None => format!("{} needs {}", id(e.from), id(e.to)),
+    };
+    let edge = |i: usize| &edges[i];
+    match cycle.iter().position(|&i| edges[i].uses.is_some()) {
+        Some(at) => {
+            let used = edge(cycle[at]);
+            let (a, b) = (id(used.from), id(used.to));
+            let rest: Vec<String> = cycle[at + 1..]
+                .iter()
+                .chain(&cycle[..at])
+                .map(|&i| said(edge(i)))
+                .collect();
+            (
+                used.at,
+                format!(
+                    "step '{a}' uses {}, but '{b}' runs after '{a}' ({})",
+                    used.uses.as_deref().unwrap_or_default(),
+                    rest.join(", ")
+                ),
+                format!(
+                    "a step can only use the results of steps that run before it: remove this reference, or the need that puts '{b}' after '{a}'"
+                ),
+            )
+        }
+        None => {
+            let all: Vec<String> = cycle.iter().map(|&i| said(edge(i))).collect();
+            (
+                cycle.first().map_or(0, |&i| edge(i).at),
+                format!("steps need each other in a cycle: {}", all.join(", ")),
+                "remove one of these needs".to_string(),
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +161,28 @@ mod tests {
         let cycle = order(3, &e).unwrap_err();
         let steps: Vec<(usize, usize)> = cycle.iter().map(|&i| (e[i].from, e[i].to)).collect();
         assert_eq!(steps, [(0, 1), (1, 2), (2, 0)]);
+        let (at, what, _) = explain(&cycle, &e, &["a", "b", "c"]);
+        assert_eq!(
+            (at, what.as_str()),
+            (
+                1,
+                "steps need each other in a cycle: a needs b, b needs c, c needs a"
+            )
+        );
+    }
+
+    #[test]
+    fn a_cycle_through_a_reference_is_said_from_the_reference() {
+        let mut e = edges(&[(1, 0), (0, 1)]);
+        e[1].uses = Some("steps.b.output".into());
+        e[1].at = 40;
+        let cycle = order(2, &e).unwrap_err();
+        let (at, what, fix) = explain(&cycle, &e, &["a", "b"]);
+        assert_eq!(at, 40);
+        assert_eq!(
+            what,
+            "step 'a' uses steps.b.output, but 'b' runs after 'a' (b needs a)"
+        );
+        assert!(fix.contains("remove this reference"), "{fix}");
     }
 }

@@ -35,7 +35,11 @@ pub(crate) fn offset_in_string(text: &str, start: usize, offset: usize) -> usize
     }
     let mut produced = 0;
     loop {
-        let rest = &text[pos..];
+        // Only a string the TOML parser took gets here, so escapes are whole; a position
+        // inside a character would mean otherwise: give up rather than guess.
+        let Some(rest) = text.get(pos..) else {
+            return start;
+        };
         let mut chars = rest.chars();
         let Some(c) = chars.next() else { break };
         let escape = if c == '\\' { chars.next() } else { None };

@@ -8,12 +8,12 @@ use toml::Spanned;
 use super::check::{Known, KnownStep, Place};
 use super::duration;
 use super::file::{Node, NodeValue, StepTable};
-use super::load::{Loader, Use, normalize};
+use super::load::{Loader, Use};
 use super::partition::{Partition, PartitionError};
-use super::spec::{DEFAULT_MAX_PARALLEL, FanOut, ItemSource, OnError, PluginRef, Step, Then};
+use super::plugin::plugin;
+use super::spec::{DEFAULT_MAX_PARALLEL, FanOut, ItemSource, OnError, Step, Then};
 use super::suggest::closest;
-use super::template::ValueTemplate;
-use crate::signing::content_digest;
+use super::template::{Template, ValueTemplate};
 
 /// Most retries `on_error` may ask for.
 const MAX_RETRIES: i64 = 100;
@@ -45,7 +45,36 @@ pub(super) fn build(
         .for_each
         .as_ref()
         .and_then(|node| for_each(l, node, id, known, &mut uses));
-    let max_parallel = match (&raw.max_parallel, &raw.for_each) {
+    let max_parallel = max_parallel(l, raw);
+    let on_error = raw
+        .on_error
+        .as_ref()
+        .map_or(OnError::FAIL, |node| on_error(l, node));
+    let input = match &raw.input {
+        None => ValueTemplate::Object(Vec::new()),
+        Some(node) => input(l, node, me, known, &mut uses),
+    };
+    let config = config(l, raw, me, known, &mut uses);
+    let step = Step {
+        id: id.to_string(),
+        at: l.location(table.span().start),
+        plugin: plugin(l, raw, plugin_dir, plugin_dir_written),
+        needs: Vec::new(),
+        when,
+        for_each: source.map(|source| FanOut {
+            source,
+            max_parallel,
+        }),
+        on_error,
+        input,
+        config,
+    };
+    (step, uses)
+}
+
+/// `max_parallel`: at least 1, and only with `for_each`.
+fn max_parallel(l: &mut Loader<'_>, raw: &StepTable) -> usize {
+    match (&raw.max_parallel, &raw.for_each) {
         (Some(n), Some(_)) if *n.get_ref() < 1 => {
             l.problem(
                 n.span().start,
@@ -67,17 +96,18 @@ pub(super) fn build(
             DEFAULT_MAX_PARALLEL
         }
         (None, _) => DEFAULT_MAX_PARALLEL,
-    };
-    let on_error = raw
-        .on_error
-        .as_ref()
-        .map_or(OnError::FAIL, |node| on_error(l, node));
-    let input = match &raw.input {
-        None => ValueTemplate::Object(Vec::new()),
-        Some(node) => input(l, node, me, known, &mut uses),
-    };
-    let config = raw
-        .config
+    }
+}
+
+/// `config`: the plugin's settings, text templates.
+fn config(
+    l: &mut Loader<'_>,
+    raw: &StepTable,
+    me: KnownStep<'_>,
+    known: &Known<'_>,
+    uses: &mut Vec<Use>,
+) -> Vec<(String, Template)> {
+    raw.config
         .0
         .iter()
         .filter_map(|(key, value)| {
@@ -93,26 +123,11 @@ pub(super) fn build(
                 value.span().start,
                 Place::Step(me),
                 known,
-                &mut uses,
+                uses,
             )?;
             Some((key.get_ref().clone(), template))
         })
-        .collect();
-    let step = Step {
-        id: id.to_string(),
-        at: l.location(table.span().start),
-        plugin: plugin(l, raw, plugin_dir, plugin_dir_written),
-        needs: Vec::new(),
-        when,
-        for_each: source.map(|source| FanOut {
-            source,
-            max_parallel,
-        }),
-        on_error,
-        input,
-        config,
-    };
-    (step, uses)
+        .collect()
 }
 
 /// Checks one `needs` entry.
@@ -139,107 +154,6 @@ fn needs(l: &mut Loader<'_>, id: &str, need: &Spanned<String>, known: &Known<'_>
                 None => format!("the other steps are: {}", ids.join(", ")),
             },
         );
-    }
-}
-
-/// The plugin a step runs: a name found in the plugin directory, or a path.
-fn plugin(
-    l: &mut Loader<'_>,
-    raw: &StepTable,
-    plugin_dir: &Path,
-    plugin_dir_written: Option<&Spanned<String>>,
-) -> PluginRef {
-    let written = raw.plugin.get_ref();
-    let at = raw.plugin.span().start;
-    let is_path = written.contains(['/', '\\']) || written.ends_with(".wasm");
-    let path = if is_path {
-        normalize(&l.dir.join(written))
-    } else {
-        if written.is_empty()
-            || !written
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            l.problem(
-                at,
-                format!("plugin '{written}' is neither a plugin name nor a path"),
-                "a name is lowercase letters, digits and '-', as in the plugin's manifest (found as <plugin_dir>/<name>.wasm); a path holds '/' or ends in .wasm",
-            );
-        }
-        normalize(&plugin_dir.join(format!("{written}.wasm")))
-    };
-    let digest = raw.digest.as_ref().and_then(|d| {
-        let hex = d
-            .get_ref()
-            .trim()
-            .trim_start_matches("sha256:")
-            .to_ascii_lowercase();
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Some(hex)
-        } else {
-            l.problem(
-                d.span().start,
-                format!("digest '{}' is not a sha256 digest", d.get_ref()),
-                "copy the content digest from `exorun plugin inspect` (sha256: and 64 hex digits)",
-            );
-            None
-        }
-    });
-    if l.check_files {
-        let found = l
-            .digests
-            .entry(path.clone())
-            .or_insert_with(|| match std::fs::read(&path) {
-                Ok(bytes) => Ok(content_digest(&bytes)),
-                Err(e) => Err(e.to_string()),
-            })
-            .clone();
-        match found {
-            Err(_) if !path.exists() => {
-                let fix = if is_path {
-                    "fix the path (it is relative to this file), or build the plugin (bash scripts/build-plugins.sh)".to_string()
-                } else {
-                    format!(
-                        "build the plugins (bash scripts/build-plugins.sh), or set plugin_dir to where they are ({})",
-                        match plugin_dir_written {
-                            Some(dir) => format!(
-                                "plugin_dir is \"{}\", relative to this file",
-                                dir.get_ref()
-                            ),
-                            None => "without plugin_dir, plugins are looked for beside this file"
-                                .to_string(),
-                        }
-                    )
-                };
-                l.problem(
-                    at,
-                    format!("plugin '{written}' is not at {}", path.display()),
-                    fix,
-                );
-            }
-            Err(why) => l.problem(
-                at,
-                format!("cannot read plugin {}: {why}", path.display()),
-                "check the file's permissions",
-            ),
-            Ok(actual) => {
-                if let (Some(pinned), Some(d)) = (&digest, &raw.digest)
-                    && *pinned != actual
-                {
-                    l.problem(
-                        d.span().start,
-                        format!("{} has content digest sha256:{actual}, but the step pins sha256:{pinned}", path.display()),
-                        "if this build was reviewed, pin its digest (`exorun plugin inspect` shows it); otherwise put the pinned build there",
-                    );
-                }
-            }
-        }
-    }
-    PluginRef {
-        written: written.clone(),
-        path,
-        digest,
-        at: l.location(at),
     }
 }
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::error::Location;
 use super::eval::{Context, EvalError};
 use super::expr::{self, Expr, Path, SyntaxError};
+use super::parser;
 
 /// A string with `${…}` expressions in it (or none: then it is plain text).
 #[derive(Clone, Debug, PartialEq)]
@@ -43,7 +44,7 @@ impl Template {
                 continue;
             }
             text.push_str(&source[rest..at]);
-            let (expr, end) = expr::parse_embedded(source, at + 2)?;
+            let (expr, end) = parser::parse_embedded(source, at + 2)?;
             if !text.is_empty() {
                 parts.push(Part::Text(std::mem::take(&mut text)));
             }
