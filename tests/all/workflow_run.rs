@@ -302,3 +302,61 @@ async fn wait_for_sets(sim: &Sim, n: usize) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_run_every_item_exactly_once_between_them() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 12).await;
+    let (file, policy) = (workflow(&sim), policy(&sim));
+    let upns = mailboxes(&sim, 9).await;
+    let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
+    let mut per_shard = Vec::new();
+    for shard in ["1/3", "2/3", "3/3"] {
+        let before = sets(&sim).await.len();
+        let (ok, out, err) = run(workflow_cmd(&sim, &["run"])
+            .arg(&file)
+            .args([
+                "--input",
+                &format!("people={people}"),
+                "--shard",
+                shard,
+                "--policy",
+            ])
+            .arg(&policy));
+        assert!(ok, "{shard}: {out}\n{err}");
+        per_shard.push(sets(&sim).await.len() - before);
+    }
+    let mut sent = sets(&sim).await;
+    sent.sort();
+    let mut expected = upns.clone();
+    expected.sort();
+    assert_eq!(
+        sent, expected,
+        "each person once, across the shards: {per_shard:?}"
+    );
+    assert!(
+        per_shard.iter().all(|&n| n < 9),
+        "the work was split: {per_shard:?}"
+    );
+
+    // A change outside any fan-out would run in every shard: refused.
+    let lone = sim.write(
+        "lone.toml",
+        format!(
+            "name = \"lone\"\nplugin_dir = \"{}\"\n\n[[steps]]\nid = \"reply\"\nplugin = \"auto-reply\"\ninput = {{ identities = [\"{}\"], state = \"Enabled\" }}\n",
+            plugins_dir().display(),
+            upns[0]
+        ),
+    );
+    let (ok, _, err) = run(workflow_cmd(&sim, &["run"])
+        .arg(&lone)
+        .args(["--shard", "1/2", "--policy"])
+        .arg(&policy));
+    assert!(!ok);
+    assert!(err.contains("every shard would run it"), "{err}");
+    for bad in ["0/3", "4/3", "3"] {
+        let (ok, _, err) = run(workflow_cmd(&sim, &["run"])
+            .arg(&lone)
+            .args(["--shard", bad]));
+        assert!(!ok && err.contains("K/N"), "{bad}: {err}");
+    }
+}

@@ -84,6 +84,18 @@ pub async fn launch(
     let settings = args.settings()?;
     let tenants = tenants(workflow, args, &settings)?;
     let plugins = vet_steps(workflow, launch, &settings).await?;
+    if let Some((index, count)) = header.shard {
+        for step in workflow.steps.iter().filter(|s| s.for_each.is_none()) {
+            if plugins.steps[&step.id].plugin.manifest().mutates {
+                anyhow::bail!(
+                    "{}:{}: step '{}' changes things and has no for_each, so every shard would run it (this is shard {index}/{count}): give it a for_each, or run the workflow without --shard",
+                    workflow.file,
+                    step.at,
+                    step.id
+                );
+            }
+        }
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot make the run's directory {}", dir.display()))?;
     let _lock = RunLock::acquire(dir, &header.id)?;
