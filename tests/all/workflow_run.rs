@@ -360,3 +360,128 @@ async fn shards_run_every_item_exactly_once_between_them() {
         assert!(!ok && err.contains("K/N"), "{bad}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_workflow_runs_in_each_tenant_with_results_per_tenant() {
+    let sim = start_with(|c| {
+        c.scenario.tenants[0].mailboxes = 3;
+        let mut fabrikam = exorun_sim::scenario::TenantSpec::named("fabrikam");
+        fabrikam.mailboxes = 4;
+        c.scenario.tenants.push(fabrikam);
+    })
+    .await;
+    let info = sim.info();
+    let mut config = String::new();
+    for tenant in &info.tenants {
+        let admin = tenant
+            .apps
+            .iter()
+            .find(|a| a.name == "exorun-admin")
+            .unwrap();
+        config.push_str(&format!(
+            "[profiles.{}]\nclient_id = \"{}\"\ntenant = \"{}\"\ncertificate_path = \"{}\"\ncertificate_password_file = \"{}\"\nauthority = \"{base}\"\nexchange_url = \"{base}\"\ncompliance_url = \"{base}/compliance\"\nca_file = \"{}\"\n\n",
+            tenant.name,
+            admin.client_id,
+            tenant.domain,
+            admin.pfx.as_ref().unwrap().display(),
+            admin.pfx_password_file.as_ref().unwrap().display(),
+            info.ca_file.display(),
+            base = info.base_url,
+        ));
+    }
+    let config = sim.write("config.toml", config);
+    let file = sim.write(
+        "nightly.toml",
+        format!(
+            r#"name = "nightly"
+plugin_dir = "{}"
+tenants = ["contoso", "fabrikam"]
+
+[[steps]]
+id = "mailboxes"
+plugin = "mailbox-inventory"
+input = {{ statistics = false }}
+
+[[steps]]
+id = "reply"
+plugin = "auto-reply"
+for_each = "${{steps.mailboxes.records}}"
+max_parallel = 3
+input = {{ identities = ["${{item.UserPrincipalName}}"], state = "Enabled" }}
+
+[outputs]
+tenant = "${{tenant}}"
+replied = "${{steps.reply.output.succeeded}}"
+"#,
+            plugins_dir().display()
+        ),
+    );
+    let (ok, out, err) = run(exorun(&sim).args(["policy", "init"]).args(
+        ["mailbox-inventory", "auto-reply"].map(|p| plugins_dir().join(format!("{p}.wasm"))),
+    ));
+    assert!(ok, "{err}");
+    let policy = sim.write("policy.toml", out);
+    let (ok, out, err) = run(exorun(&sim)
+        .arg("--config-file")
+        .arg(&config)
+        .args(["workflow", "run"])
+        .arg(&file)
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--runs-dir")
+        .arg(sim.dir.path().join("runs"))
+        .args(["--output", "json"]));
+    assert!(ok, "{out}\n{err}");
+    let result: Value = serde_json::from_str(&out).unwrap();
+    let replied: Vec<(String, Value)> = result["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["tenant"].as_str().unwrap().to_string(),
+                t["outputs"]["replied"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        replied,
+        [
+            ("contoso".to_string(), json!(3)),
+            ("fabrikam".to_string(), json!(4))
+        ],
+        "{out}"
+    );
+    assert_eq!(sets(&sim).await.len(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_runs_on_past_several_token_expiries() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
+    let (file, policy) = (workflow_at_most(&sim, 1), policy(&sim));
+    let upns = mailboxes(&sim, 8).await;
+    let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
+    sim.put_control("token-lifetime", json!({"seconds": 1}))
+        .await;
+    sim.put_control("faults", json!({"page_latency_ms": 400}))
+        .await;
+    let started = std::time::Instant::now();
+    let (ok, out, err) = run(workflow_cmd(&sim, &["run"])
+        .arg(&file)
+        .args(["--input", &format!("people={people}"), "--policy"])
+        .arg(&policy));
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("output replied = 8"), "{out}");
+    assert!(
+        started.elapsed() > std::time::Duration::from_secs(3),
+        "the run outlived three tokens"
+    );
+    let tokens = sim
+        .requests()
+        .await
+        .iter()
+        .filter(|e| e.endpoint == "token")
+        .count();
+    assert!(tokens >= 3, "a fresh token after each expiry: {tokens}");
+    assert_eq!(sets(&sim).await.len(), 8);
+}
