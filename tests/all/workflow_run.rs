@@ -51,7 +51,7 @@ on_error = "continue"
 
 [outputs]
 listed = "${{steps.list.output.value}}"
-replied = "${{steps.reply.output.succeeded}}"
+replied = "${{steps.reply.counts.succeeded}}"
 "#,
             plugins_dir().display(),
             max_parallel
@@ -411,7 +411,7 @@ input = {{ identities = ["${{item.UserPrincipalName}}"], state = "Enabled" }}
 
 [outputs]
 tenant = "${{tenant}}"
-replied = "${{steps.reply.output.succeeded}}"
+replied = "${{steps.reply.counts.succeeded}}"
 "#,
             plugins_dir().display()
         ),

@@ -11,7 +11,7 @@ use super::suggest::closest;
 pub const ROOTS: [&str; 5] = ["inputs", "steps", "item", "tenant", "run"];
 
 /// What `steps.<id>` has.
-pub const STEP_FIELDS: [&str; 4] = ["status", "output", "records", "items"];
+pub const STEP_FIELDS: [&str; 5] = ["status", "output", "records", "items", "counts"];
 
 /// What `run` has.
 pub const RUN_FIELDS: [&str; 2] = ["id", "dry_run"];

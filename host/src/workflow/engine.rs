@@ -114,6 +114,8 @@ pub struct StepSummary {
     pub status: StepStatus,
     /// Its items (one for a step without `for_each`).
     pub result: StepResult,
+    /// Each item's value, in the items' order (`null` for a step without `for_each`).
+    pub values: Vec<Value>,
     /// Why it did not run, or why it failed before any item ran (a template error).
     pub error: Option<String>,
     /// How long it ran.
@@ -295,7 +297,7 @@ impl Engine<'_> {
             if let Some(Value::Object(steps)) = context.get_mut("steps") {
                 steps.insert(
                     summary.id.clone(),
-                    step_value(&summary, keep.contains(&summary.id)),
+                    step_value(step, &summary, keep.contains(&summary.id)),
                 );
             }
             done.insert(summary.id.clone(), summary);
@@ -359,6 +361,7 @@ impl Engine<'_> {
                     id: step.id.clone(),
                     status: StepStatus::Failed,
                     result: StepResult::default(),
+                    values: Vec::new(),
                     error: Some(error),
                     duration: started.elapsed(),
                 });
@@ -376,13 +379,12 @@ impl Engine<'_> {
                     id: step.id.clone(),
                     status: StepStatus::Failed,
                     result: StepResult::default(),
+                    values: Vec::new(),
                     error: Some(format!("config of step '{}': {error}", step.id)),
                     duration: started.elapsed(),
                 });
             }
         };
-        let (runnable, skipped): (Vec<Prepared>, Vec<Prepared>) =
-            items.into_iter().partition(|p| p.input.is_some());
         let plan = StepPlan {
             step: step.id.clone(),
             tenant: tenant.name.clone(),
@@ -403,38 +405,54 @@ impl Engine<'_> {
             },
             keep_records: keep.contains(&step.id),
         };
-        let mut result = if runnable.is_empty() {
+        let runnable: Vec<Item> = items
+            .iter()
+            .filter_map(|p| {
+                p.input.as_ref().map(|input| Item {
+                    key: p.key.clone(),
+                    label: p.label.clone(),
+                    input: input.clone(),
+                })
+            })
+            .collect();
+        let ran = if runnable.is_empty() {
             StepResult::default()
         } else {
-            let items = runnable
-                .into_iter()
-                .map(|p| Item {
-                    key: p.key,
-                    label: p.label,
-                    input: p.input.unwrap_or_default(),
-                })
-                .collect();
             run_step(
                 self.runtime,
                 files,
                 &plan,
-                items,
+                runnable,
                 self.progress.clone(),
                 self.events,
             )
             .await?
         };
-        result.items.extend(skipped.into_iter().map(|p| ItemResult {
-            key: p.key,
-            label: p.label,
-            outcome: ItemOutcome::Skipped,
-            output: None,
-            error: None,
-            records: 0,
-            kept: Vec::new(),
-            rehearsals: Vec::new(),
-            tries: 0,
-        }));
+        // Back in the items' order, those the condition skipped in their places.
+        let mut ran_items = ran.items.into_iter();
+        let mut result = StepResult {
+            stopped: ran.stopped,
+            items: Vec::with_capacity(items.len()),
+        };
+        let mut values = Vec::with_capacity(items.len());
+        for prepared in items {
+            let item = match prepared.input {
+                Some(_) => ran_items.next().expect("one result per item run"),
+                None => ItemResult {
+                    key: prepared.key,
+                    label: prepared.label,
+                    outcome: ItemOutcome::Skipped,
+                    output: None,
+                    error: None,
+                    records: 0,
+                    kept: Vec::new(),
+                    rehearsals: Vec::new(),
+                    tries: 0,
+                },
+            };
+            result.items.push(item);
+            values.push(prepared.value);
+        }
         let status = if result.failed() > 0 {
             StepStatus::Failed
         } else if result.count(ItemOutcome::Succeeded) == 0 {
@@ -446,6 +464,7 @@ impl Engine<'_> {
             id: step.id.clone(),
             status,
             result,
+            values,
             error: None,
             duration: started.elapsed(),
         })
@@ -456,6 +475,8 @@ impl Engine<'_> {
 struct Prepared {
     key: String,
     label: String,
+    /// The item's value (`null` for a step without `for_each`).
+    value: Value,
     input: Option<String>,
 }
 
@@ -496,7 +517,12 @@ fn items(step: &Step, context: &Value, header: &RunHeader) -> Result<Vec<Prepare
         } else {
             None
         };
-        Ok(Prepared { key, label, input })
+        Ok(Prepared {
+            key,
+            label,
+            value: scope.root("item").cloned().unwrap_or(Value::Null),
+            input,
+        })
     };
     let Some(fan_out) = &step.for_each else {
         return Ok(vec![prepare(String::new(), step.id.clone(), context)?]);
@@ -571,28 +597,23 @@ fn not_run(step: &Step, why: String) -> StepSummary {
         id: step.id.clone(),
         status: StepStatus::NotRun,
         result: StepResult::default(),
+        values: Vec::new(),
         error: Some(why),
         duration: Duration::ZERO,
     }
 }
 
-/// What later steps see of a finished step: `output` (a step's summary, or for a fan-out the
-/// counts), `items` (each item's output), `records` (when a later step reads them), `status`.
-fn step_value(summary: &StepSummary, with_records: bool) -> Value {
+/// What later steps see of a finished step (the contract `docs/workflow.md` states): `status`,
+/// `output` (the summary; for a `for_each` step the list of the items' summaries), `records`
+/// (when a later template reads them), `items` (for a `for_each` step: `{item, status,
+/// output}` each) and `counts` (items, succeeded, failed, skipped).
+fn step_value(step: &Step, summary: &StepSummary, with_records: bool) -> Value {
     let items = &summary.result.items;
-    let outputs: Vec<Value> = items
-        .iter()
-        .map(|i| i.output.clone().unwrap_or(Value::Null))
-        .collect();
-    let output = if items.len() == 1 && items[0].key.is_empty() {
-        outputs[0].clone()
-    } else {
-        json!({
-            "items": items.len(),
-            "succeeded": summary.result.count(ItemOutcome::Succeeded),
-            "failed": summary.result.failed(),
-            "skipped": summary.result.count(ItemOutcome::Skipped),
-        })
+    let output_of = |i: &ItemResult| i.output.clone().unwrap_or(Value::Null);
+    let status_of = |outcome: ItemOutcome| match outcome {
+        ItemOutcome::Succeeded => "succeeded",
+        ItemOutcome::Failed => "failed",
+        ItemOutcome::Skipped => "skipped",
     };
     let records: Vec<Value> = if with_records {
         items
@@ -602,17 +623,34 @@ fn step_value(summary: &StepSummary, with_records: bool) -> Value {
     } else {
         Vec::new()
     };
-    json!({
-        "output": output,
-        "items": outputs,
-        "records": records,
+    let mut value = json!({
         "status": match summary.status {
             StepStatus::Succeeded => "succeeded",
             StepStatus::Failed => "failed",
             StepStatus::Skipped => "skipped",
             StepStatus::NotRun => "not-run",
         },
-    })
+        "records": records,
+        "counts": {
+            "items": items.len(),
+            "succeeded": summary.result.count(ItemOutcome::Succeeded),
+            "failed": summary.result.failed(),
+            "skipped": summary.result.count(ItemOutcome::Skipped),
+        },
+    });
+    if step.for_each.is_some() {
+        value["output"] = Value::Array(items.iter().map(output_of).collect());
+        value["items"] = Value::Array(
+            items
+                .iter()
+                .zip(&summary.values)
+                .map(|(i, item)| json!({"item": item, "status": status_of(i.outcome), "output": output_of(i)}))
+                .collect(),
+        );
+    } else {
+        value["output"] = items.first().map_or(Value::Null, output_of);
+    }
+    value
 }
 
 /// The steps whose records a template reads (`steps.<id>.records`): only those are kept in

@@ -6,7 +6,7 @@
 //! | root | value |
 //! |---|---|
 //! | `inputs` | object: each declared input, bound (see [`super::inputs::Inputs::bind`]) |
-//! | `steps` | object: per step id `{ "status", "output", "records", "items" }` of the steps that ran |
+//! | `steps` | object: per step id `{ "status", "output", "records", "items", "counts" }` of the steps that ran |
 //! | `item` | the current item of a step with `for_each` (absent elsewhere) |
 //! | `tenant` | the name of the profile the workflow runs against now (text, or null) |
 //! | `run` | object: `{ "id": text, "dry_run": boolean }` |
@@ -15,7 +15,8 @@
 //! `"skipped"` (its `when` was false); `output` is the summary its plugin returned (for a
 //! `for_each` step, the list of the items' summaries, in item order; null when skipped);
 //! `records` is the list of records it emitted; `items` (for a `for_each` step) is the list of
-//! `{ "item", "status", "output" }`, in item order.
+//! `{ "item", "status", "output" }`, in item order; `counts` is `{ "items", "succeeded", "failed",
+//! "skipped" }`.
 //!
 //! Text compares without regard to case, as Exchange compares names and addresses.
 
