@@ -4,6 +4,8 @@ mod audit;
 mod auth;
 mod cli;
 mod invoke_cli;
+mod offboarding;
+mod offboarding_policy;
 mod plugins_cli;
 mod policy_cli;
 mod runtime;
