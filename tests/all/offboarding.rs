@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use exorun::Connection;
 use exorun::exchange::Surface;
+use exorun::exchange::catalogue::{Catalogue, Lookup};
 use exorun::runtime::{Record, RunError, RunOutcome};
 use serde_json::{Value, json};
 
@@ -148,6 +149,49 @@ fn group_records(records: &[Record]) -> BTreeSet<(String, String, String)> {
             (field("group"), field("name"), field("primary_smtp_address"))
         })
         .collect()
+}
+
+/// The plugins the offboarding policy admits.
+const OFFBOARDING: [&str; 5] = [
+    "find-recipient",
+    "offboard-mailbox",
+    "auto-reply",
+    "grant-mailbox-access",
+    "remove-group-member",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogue_and_the_emulator_know_every_cmdlet_and_parameter_they_use() {
+    let catalogue = Catalogue::get();
+    for name in OFFBOARDING {
+        let plugin = load(name).await;
+        for cmdlet in &plugin.manifest().cmdlets {
+            let what = format!("{name}: {}", cmdlet.name);
+            // The catalogue types the values the policy gate checks.
+            let known = catalogue
+                .cmdlet(&cmdlet.name)
+                .unwrap_or_else(|| panic!("{what}: not in the catalogue"));
+            // The emulator runs it with these parameters.
+            let served = exorun_sim::exchange::cmdlets::find(
+                &cmdlet.name,
+                exorun_sim::exchange::cmdlets::Surface::Exchange,
+            )
+            .unwrap_or_else(|| panic!("{what}: the emulator does not serve it"));
+            for parameter in &cmdlet.parameters {
+                assert!(
+                    matches!(known.parameter(parameter), Lookup::Found(p) if p.name.eq_ignore_ascii_case(parameter)),
+                    "{what} -{parameter}: not in the catalogue"
+                );
+                assert!(
+                    served
+                        .params
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(parameter)),
+                    "{what} -{parameter}: the emulator does not take it"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

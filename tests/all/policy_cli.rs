@@ -879,6 +879,12 @@ async fn the_example_policies_admit_what_they_say() {
     // app; the plugins that change things once the reviewer signed them, with the helpdesk app
     // and only the few changes one leaver needs.
     let mut offboarding = example("offboarding.toml");
+    let as_shipped = sim.write("offboarding-as-shipped.toml", &offboarding);
+    let (ok, _, err) = run(exorun(&sim).args(["policy", "check"]).arg(&as_shipped));
+    assert!(
+        ok && !err.contains("warning"),
+        "every cmdlet and parameter it names is in the catalogue: {err}"
+    );
     assert!(offboarding.contains(&key));
     offboarding = offboarding.replace(&key, &key_line(&dir.join("review.pub")));
     let pinned = offboarding

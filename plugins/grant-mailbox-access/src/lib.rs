@@ -153,6 +153,66 @@ fn add(cmdlet: &str, params: Parameters) -> Result<bool, PluginError> {
     }
 }
 
+impl Summary {
+    /// Notes rights an addition granted, or in a dry run would have granted.
+    fn granting(&mut self, sent: bool, rights: &[&'static str]) {
+        self.changed |= sent;
+        self.dry_run |= !sent;
+        self.granted.extend_from_slice(rights);
+    }
+
+    /// Adds the mailbox rights among `wanted` the trustee does not hold yet.
+    fn grant_mailbox_rights(
+        &mut self,
+        wanted: &[&'static str],
+        automapping: bool,
+    ) -> Result<(), PluginError> {
+        let held = entries(
+            "Get-MailboxPermission",
+            &self.identity,
+            "User",
+            &self.trustee,
+        )?;
+        let (present, missing): (Vec<&'static str>, Vec<&'static str>) = wanted
+            .iter()
+            .partition(|right| held.iter().any(|e| e.holds(right)));
+        self.already_granted.extend(present);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let params = Parameters::new()
+            .with("Identity", self.identity.as_str())
+            .with("User", self.trustee.as_str())
+            .with("AccessRights", missing.clone())
+            .with("AutoMapping", automapping);
+        let sent = add("Add-MailboxPermission", params)?;
+        self.granting(sent, &missing);
+        Ok(())
+    }
+
+    /// Adds SendAs unless the trustee holds it.
+    fn grant_send_as(&mut self) -> Result<(), PluginError> {
+        let held = entries(
+            "Get-RecipientPermission",
+            &self.identity,
+            "Trustee",
+            &self.trustee,
+        )?;
+        if held.iter().any(|e| e.holds("SendAs")) {
+            self.already_granted.push("SendAs");
+            return Ok(());
+        }
+        let params = Parameters::new()
+            .with("Identity", self.identity.as_str())
+            .with("Trustee", self.trustee.as_str())
+            .with("AccessRights", vec!["SendAs"])
+            .with("Confirm", false);
+        let sent = add("Add-RecipientPermission", params)?;
+        self.granting(sent, &["SendAs"]);
+        Ok(())
+    }
+}
+
 fn run(input: Input) -> Result<Summary, PluginError> {
     let identity = input.identity.trim().to_string();
     let trustee = input.trustee.trim().to_string();
@@ -171,8 +231,6 @@ fn run(input: Input) -> Result<Summary, PluginError> {
         granted: Vec::new(),
         already_granted: Vec::new(),
     };
-    let (identity, trustee) = (summary.identity.clone(), summary.trustee.clone());
-
     let mut wanted: Vec<&'static str> = Vec::new();
     for right in input.access.iter().map(|r| r.as_str()) {
         if !wanted.contains(&right) {
@@ -180,51 +238,23 @@ fn run(input: Input) -> Result<Summary, PluginError> {
         }
     }
     if !wanted.is_empty() {
-        let held = entries("Get-MailboxPermission", &identity, "User", &trustee)?;
-        let (present, missing): (Vec<&'static str>, Vec<&'static str>) = wanted
-            .iter()
-            .partition(|right| held.iter().any(|e| e.holds(right)));
-        summary.already_granted.extend(present);
-        if !missing.is_empty() {
-            let params = Parameters::new()
-                .with("Identity", identity.as_str())
-                .with("User", trustee.as_str())
-                .with("AccessRights", missing.clone())
-                .with("AutoMapping", input.automapping);
-            let sent = add("Add-MailboxPermission", params)?;
-            summary.changed |= sent;
-            summary.dry_run |= !sent;
-            summary.granted.extend(missing);
-        }
+        summary.grant_mailbox_rights(&wanted, input.automapping)?;
     }
     if input.send_as {
-        let held = entries("Get-RecipientPermission", &identity, "Trustee", &trustee)?;
-        if held.iter().any(|e| e.holds("SendAs")) {
-            summary.already_granted.push("SendAs");
-        } else {
-            let params = Parameters::new()
-                .with("Identity", identity.as_str())
-                .with("Trustee", trustee.as_str())
-                .with("AccessRights", vec!["SendAs"])
-                .with("Confirm", false);
-            let sent = add("Add-RecipientPermission", params)?;
-            summary.changed |= sent;
-            summary.dry_run |= !sent;
-            summary.granted.push("SendAs");
-        }
+        summary.grant_send_as()?;
     }
-    info!(
-        "{trustee} on {identity}: {} {}{}",
-        if summary.granted.is_empty() {
-            "nothing".to_string()
-        } else {
+    let granted = match (summary.granted.is_empty(), summary.dry_run) {
+        (true, _) => "nothing granted".to_string(),
+        (false, false) => format!("{} granted", summary.granted.join(", ")),
+        (false, true) => format!(
+            "{} would be granted (dry run: recorded, not sent)",
             summary.granted.join(", ")
-        },
-        if summary.dry_run {
-            "would be granted (dry run: recorded, not sent)"
-        } else {
-            "granted"
-        },
+        ),
+    };
+    info!(
+        "{} on {}: {granted}{}",
+        summary.trustee,
+        summary.identity,
         if summary.already_granted.is_empty() {
             String::new()
         } else {

@@ -83,6 +83,54 @@ fn says_not_a_member(error: &CmdletError) -> bool {
     error.is_invalid_parameter() && error.message().contains("isn't a member of the group")
 }
 
+/// Why `member` is not to be removed from the group `group_guid`, or `None` if it is a member.
+fn gone(member: &str, group_guid: &str) -> Result<Option<Gone>, PluginError> {
+    let Some(recipient) = read("Get-Recipient", member)? else {
+        return Ok(Some(Gone::NoSuchRecipient));
+    };
+    let Some(dn) = recipient.distinguished_name else {
+        return Err(PluginError::new(format!(
+            "Get-Recipient -Identity {member} returned no DistinguishedName"
+        )));
+    };
+    Ok((!is_member(&dn, group_guid)?).then_some(Gone::NotAMember))
+}
+
+/// Sends the removal and says in `summary` what became of it.
+fn remove(summary: &mut Summary, group_shown: &str) -> Result<(), PluginError> {
+    let member = &summary.member;
+    let params = Parameters::new()
+        .with("Identity", summary.group.as_str())
+        .with("Member", member.as_str())
+        .with("BypassSecurityGroupManagerCheck", true)
+        .with("Confirm", false);
+    summary.detail = match invoke::<Value>("Remove-DistributionGroupMember", params) {
+        Ok(_) => {
+            summary.removed = true;
+            format!("'{member}' was removed from '{group_shown}'")
+        }
+        Err(CmdletError::DryRun(_)) => {
+            summary.dry_run = true;
+            format!(
+                "'{member}' would be removed from '{group_shown}' (dry run: recorded, not sent)"
+            )
+        }
+        Err(e) if says_not_a_member(&e) => {
+            warn!("{e}");
+            format!(
+                "'{member}' was no longer a member of '{group_shown}' when it was to be removed"
+            )
+        }
+        Err(e) => {
+            return Err(PluginError::from(e).context(format!(
+                "Remove-DistributionGroupMember -Identity {} -Member {member}",
+                summary.group
+            )));
+        }
+    };
+    Ok(())
+}
+
 fn run(input: Input) -> Result<Summary, PluginError> {
     let group = input.group.trim().to_string();
     let member = input.member.trim().to_string();
@@ -101,6 +149,7 @@ fn run(input: Input) -> Result<Summary, PluginError> {
             "Get-DistributionGroup -Identity {group} returned a group without a Guid"
         )));
     };
+    let group_shown = found.name.clone().unwrap_or_else(|| group.clone());
     let mut summary = Summary {
         group,
         member,
@@ -109,64 +158,17 @@ fn run(input: Input) -> Result<Summary, PluginError> {
         dry_run: false,
         detail: String::new(),
     };
-    let gone = match read("Get-Recipient", &summary.member)? {
-        None => Some(Gone::NoSuchRecipient),
-        Some(recipient) => match recipient.distinguished_name {
-            Some(dn) if is_member(&dn, &group_guid)? => None,
-            Some(_) => Some(Gone::NotAMember),
-            None => {
-                return Err(PluginError::new(format!(
-                    "Get-Recipient -Identity {} returned no DistinguishedName",
-                    summary.member
-                )));
-            }
-        },
-    };
-    let group_shown = summary
-        .group_name
-        .clone()
-        .unwrap_or_else(|| summary.group.clone());
-    if let Some(gone) = gone {
-        summary.detail = match gone {
-            Gone::NoSuchRecipient => format!(
+    match gone(&summary.member, &group_guid)? {
+        Some(Gone::NoSuchRecipient) => {
+            summary.detail = format!(
                 "there is no recipient '{}' any more, so it is in no group",
                 summary.member
-            ),
-            Gone::NotAMember => format!("'{}' is not a member of '{group_shown}'", summary.member),
-        };
-        info!("{}: nothing to remove", summary.detail);
-        return Ok(summary);
-    }
-    let params = Parameters::new()
-        .with("Identity", summary.group.as_str())
-        .with("Member", summary.member.as_str())
-        .with("BypassSecurityGroupManagerCheck", true)
-        .with("Confirm", false);
-    match invoke::<Value>("Remove-DistributionGroupMember", params) {
-        Ok(_) => {
-            summary.removed = true;
-            summary.detail = format!("'{}' was removed from '{group_shown}'", summary.member);
-        }
-        Err(CmdletError::DryRun(_)) => {
-            summary.dry_run = true;
-            summary.detail = format!(
-                "'{}' would be removed from '{group_shown}' (dry run: recorded, not sent)",
-                summary.member
             );
         }
-        Err(e) if says_not_a_member(&e) => {
-            warn!("{e}");
-            summary.detail = format!(
-                "'{}' was no longer a member of '{group_shown}' when it was to be removed",
-                summary.member
-            );
+        Some(Gone::NotAMember) => {
+            summary.detail = format!("'{}' is not a member of '{group_shown}'", summary.member);
         }
-        Err(e) => {
-            return Err(PluginError::from(e).context(format!(
-                "Remove-DistributionGroupMember -Identity {} -Member {}",
-                summary.group, summary.member
-            )));
-        }
+        None => remove(&mut summary, &group_shown)?,
     }
     info!("{}", summary.detail);
     Ok(summary)
