@@ -5,7 +5,6 @@ mod auth;
 mod cli;
 mod invoke_cli;
 mod offboarding;
-mod offboarding_policy;
 mod plugins_cli;
 mod policy_cli;
 mod runtime;

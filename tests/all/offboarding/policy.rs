@@ -10,8 +10,8 @@ use std::process::Command;
 use exorun::Connection;
 use serde_json::{Value, json};
 
+use super::{get, groups_of, holds, join_groups, leaver, tenant, text};
 use crate::cli::{exorun, pfx_flags, run};
-use crate::offboarding::{get, groups_of, holds, join_groups, leaver, tenant, text};
 use crate::policy_cli::{edit, example, init, key_line, plugin_cmd, records, sent};
 use crate::runtime::connect;
 use crate::support::{Sim, artifact};
