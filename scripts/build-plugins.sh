@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 COMPONENTIZE_PY_VERSION=0.25.1
-RUST_PLUGINS=(mailbox-inventory auto-reply mailbox-permission-audit hostile echo)
+RUST_PLUGINS=(mailbox-inventory auto-reply mailbox-permission-audit find-recipient offboard-mailbox grant-mailbox-access remove-group-member hostile echo)
 PYTHON_PLUGINS=(stale-mailboxes)
 
 python=1

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod fanout;
 mod invoke_cli;
+mod offboarding;
 mod plugins_cli;
 mod policy_cli;
 mod runtime;

@@ -15,7 +15,7 @@ fn plugin(name: &str) -> String {
 }
 
 /// The starting policy `exorun policy init` writes for these plugins.
-fn init(sim: &Sim, names: &[&str]) -> String {
+pub(crate) fn init(sim: &Sim, names: &[&str]) -> String {
     let (ok, out, err) = run(exorun(sim)
         .args(["policy", "init"])
         .args(names.iter().map(|n| plugin(n))));
@@ -24,13 +24,13 @@ fn init(sim: &Sim, names: &[&str]) -> String {
 }
 
 /// `text` with `from` replaced by `to`, which must be there.
-fn edit(text: &str, from: &str, to: &str) -> String {
+pub(crate) fn edit(text: &str, from: &str, to: &str) -> String {
     assert!(text.contains(from), "the policy has no `{from}`:\n{text}");
     text.replacen(from, to, 1)
 }
 
 /// `exorun run` of `name` as the admin app under the policy file `policy`.
-fn run_under(sim: &Sim, policy: &Path, name: &str, input: Value) -> Command {
+pub(crate) fn run_under(sim: &Sim, policy: &Path, name: &str, input: Value) -> Command {
     let mut command = exorun(sim);
     command
         .args(pfx_flags(sim, "exorun-admin"))
@@ -67,7 +67,7 @@ fn mailboxes(sim: &Sim, n: usize) -> Vec<String> {
 }
 
 /// The cmdlets the emulator received (InvokeCommand), with their parameters.
-async fn sent(sim: &Sim) -> Vec<(String, Value)> {
+pub(crate) async fn sent(sim: &Sim) -> Vec<(String, Value)> {
     sim.requests()
         .await
         .into_iter()
@@ -81,7 +81,7 @@ async fn sent(sim: &Sim) -> Vec<(String, Value)> {
         .collect()
 }
 
-fn records(out: &str) -> Vec<Value> {
+pub(crate) fn records(out: &str) -> Vec<Value> {
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
@@ -700,13 +700,13 @@ fn error_of(sim: &Sim, line: &str) -> String {
 }
 
 /// `exorun plugin <args>` in `dir`; it must succeed.
-fn plugin_cmd(sim: &Sim, dir: &Path, args: &[&str]) {
+pub(crate) fn plugin_cmd(sim: &Sim, dir: &Path, args: &[&str]) {
     let (ok, _, err) = run(exorun(sim).current_dir(dir).arg("plugin").args(args));
     assert!(ok, "plugin {args:?}: {err}");
 }
 
 /// The base64 line of a minisign .pub file.
-fn key_line(path: &Path) -> String {
+pub(crate) fn key_line(path: &Path) -> String {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -842,7 +842,7 @@ async fn builds_are_admitted_by_who_signed_them() {
 }
 
 /// An example policy from `examples/policies/`.
-fn example(name: &str) -> String {
+pub(crate) fn example(name: &str) -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../examples/policies/{name}")),
     )
@@ -930,5 +930,68 @@ async fn the_example_policies_admit_what_they_say() {
             && out.contains("changes: at most 50 per run")
             && out.contains("credential: profile 'helpdesk'"),
         "{out}"
+    );
+
+    // Offboarding: find-recipient by the digest of today's build, read-only, with the reader
+    // app; the plugins that change things once the reviewer signed them, with the helpdesk app
+    // and only the few changes one leaver needs.
+    let mut offboarding = example("offboarding.toml");
+    let as_shipped = sim.write("offboarding-as-shipped.toml", &offboarding);
+    let (ok, _, err) = run(exorun(&sim).args(["policy", "check"]).arg(&as_shipped));
+    assert!(
+        ok && !err.contains("warning"),
+        "every cmdlet and parameter it names is in the catalogue: {err}"
+    );
+    assert!(offboarding.contains(&key));
+    offboarding = offboarding.replace(&key, &key_line(&dir.join("review.pub")));
+    let pinned = offboarding
+        .lines()
+        .find(|l| l.starts_with("digest = "))
+        .unwrap()
+        .to_string();
+    let fresh = init(&sim, &["find-recipient"]);
+    let today = fresh.lines().find(|l| l.starts_with("digest = ")).unwrap();
+    let today = &today[..today.find("  #").unwrap_or(today.len())];
+    let path = sim.write("offboarding.toml", edit(&offboarding, &pinned, today));
+    let (ok, out, err) = explain(&path, &artifact("find-recipient"));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("credential: profile 'reader'")
+            && out.contains("changes: none (read-only)")
+            && out.contains("-Filter: required, matches /Members -eq '.+'/"),
+        "{out}"
+    );
+    for (name, changes) in [
+        ("offboard-mailbox", 1),
+        ("auto-reply", 50),
+        ("grant-mailbox-access", 2),
+        ("remove-group-member", 1),
+    ] {
+        let file = dir.join(format!("{name}.wasm"));
+        if !file.exists() {
+            std::fs::copy(artifact(name), &file).unwrap();
+            let (ok, _, err) = explain(&path, &file);
+            assert!(
+                !ok && err.contains("needs 1 signature(s) of security-review; it has 0"),
+                "{name}: {err}"
+            );
+            plugin_cmd(
+                &sim,
+                dir,
+                &["sign", &format!("{name}.wasm"), "-s", "review.key"],
+            );
+        }
+        let (ok, out, err) = explain(&path, &file);
+        assert!(ok, "{name}: {err}");
+        assert!(
+            out.contains("credential: profile 'helpdesk'")
+                && out.contains(&format!("changes: at most {changes} per run")),
+            "{name}: {out}"
+        );
+    }
+    let (ok, _, err) = explain(&path, &artifact("mailbox-inventory"));
+    assert!(
+        !ok && err.contains("no rule names 'mailbox-inventory'"),
+        "{err}"
     );
 }

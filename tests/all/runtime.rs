@@ -25,7 +25,7 @@ use crate::support::{Sim, artifact, start, start_with};
 
 /// The runtime most tests share, as a process shares one (compiled plugins cached on disk
 /// between test runs).
-fn runtime() -> &'static Runtime {
+pub(crate) fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         Runtime::new(RuntimeSettings {
@@ -36,12 +36,12 @@ fn runtime() -> &'static Runtime {
     })
 }
 
-async fn load(name: &str) -> Arc<Plugin> {
+pub(crate) async fn load(name: &str) -> Arc<Plugin> {
     runtime().load(artifact(name)).await.unwrap()
 }
 
 /// A connection to the emulator as the admin app, adjusted by `adjust`.
-fn connect(sim: &Sim, adjust: impl FnOnce(&mut Settings)) -> Connection {
+pub(crate) fn connect(sim: &Sim, adjust: impl FnOnce(&mut Settings)) -> Connection {
     let mut settings = sim.secret_settings("exorun-admin");
     adjust(&mut settings);
     Connection::open(settings).unwrap()
@@ -68,7 +68,7 @@ fn request(
 }
 
 /// Runs `plugin` on the shared runtime; the records it emitted come back too.
-async fn run(
+pub(crate) async fn run(
     plugin: &Plugin,
     connection: &Connection,
     input: Value,
@@ -76,7 +76,7 @@ async fn run(
     run_with(plugin, connection, input, |_| {}).await
 }
 
-async fn run_with(
+pub(crate) async fn run_with(
     plugin: &Plugin,
     connection: &Connection,
     input: Value,
@@ -89,14 +89,14 @@ async fn run_with(
     (outcome, sink.records())
 }
 
-fn params(value: Value) -> Parameters {
+pub(crate) fn params(value: Value) -> Parameters {
     match value {
         Value::Object(map) => map,
         other => panic!("not an object: {other}"),
     }
 }
 
-fn summary(outcome: &RunOutcome) -> Value {
+pub(crate) fn summary(outcome: &RunOutcome) -> Value {
     serde_json::from_str(&outcome.summary).unwrap()
 }
 
@@ -110,7 +110,7 @@ async fn mailbox_upns(connection: &Connection) -> BTreeSet<String> {
 }
 
 /// InvokeCommand requests the emulator saw, as (cmdlet, parameters).
-async fn invoked(sim: &Sim) -> Vec<(String, Value)> {
+pub(crate) async fn invoked(sim: &Sim) -> Vec<(String, Value)> {
     sim.requests()
         .await
         .into_iter()

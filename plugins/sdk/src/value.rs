@@ -1,4 +1,4 @@
-//! Reading the value formats Exchange prints.
+//! Reading the value formats Exchange prints, and writing values into the filters it reads.
 
 /// The byte count of an Exchange size (`ByteQuantifiedSize`), such as `"1.2 GB (1,288,490,189
 /// bytes)"`; also takes a plain number. `None` for `"Unlimited"` or anything else.
@@ -28,9 +28,35 @@ pub fn byte_size(text: &str) -> Option<u64> {
         })
 }
 
+/// `text` as an OPATH string literal for a `-Filter`: in single quotes, with each single quote
+/// doubled, so a value such as a distinguished name (`CN=Dara O'Neil,OU=...`) cannot end the
+/// literal early or add to the filter.
+///
+/// ```
+/// use exorun_plugin::value::opath_string;
+///
+/// assert_eq!(opath_string("CN=Dara O'Neil,OU=x"), "'CN=Dara O''Neil,OU=x'");
+/// let filter = format!("Members -eq {}", opath_string("CN=Ann Smith,OU=x"));
+/// assert_eq!(filter, "Members -eq 'CN=Ann Smith,OU=x'");
+/// ```
+pub fn opath_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opath_strings_double_their_quotes() {
+        assert_eq!(opath_string(""), "''");
+        assert_eq!(opath_string("a"), "'a'");
+        assert_eq!(
+            opath_string("' -or Name -like '*"),
+            "''' -or Name -like ''*'"
+        );
+        assert_eq!(opath_string("say \"hi\""), "'say \"hi\"'");
+    }
 
     #[test]
     fn sizes_as_exchange_prints_them() {

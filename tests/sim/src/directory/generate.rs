@@ -141,10 +141,31 @@ pub fn generate(
         store.insert(g.contact());
     }
     g.grant_shared_access(store, &shared, &users);
+    assign_managers(store, &users);
     let candidates: Vec<u32> = store.iter().map(|(id, _)| id).collect();
     for _ in 0..population.distribution_groups {
         let group = g.group(&candidates, &users);
         store.insert(group);
+    }
+}
+
+/// Gives each user a manager, the way an org chart does: the first user of each department heads
+/// it (no manager) and manages the department's other users. Draws nothing from the generator's
+/// random stream, so the rest of a seed's directory is as it was before managers existed.
+fn assign_managers(store: &mut RecipientStore, users: &[(u32, String)]) {
+    let mut heads: HashMap<&'static str, u32> = HashMap::new();
+    for &(id, _) in users {
+        let Some(department) = store.get(id).map(|r| r.department) else {
+            continue;
+        };
+        match heads.get(department) {
+            None => {
+                heads.insert(department, id);
+            }
+            Some(&head) => {
+                store.update(id, |r| r.manager = Some(head));
+            }
+        }
     }
 }
 
@@ -225,6 +246,7 @@ impl Generator {
             mailbox: None,
             members: Vec::new(),
             managed_by: Vec::new(),
+            manager: None,
         }
     }
 
@@ -496,5 +518,30 @@ mod tests {
         }
         let kinds: std::collections::HashSet<_> = store.iter().map(|(_, r)| r.kind).collect();
         assert_eq!(kinds.len(), 7);
+    }
+
+    #[test]
+    fn each_department_head_manages_its_other_users() {
+        let store = build(3, 300);
+        let users: Vec<&Recipient> = store
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| r.kind == RecipientKind::UserMailbox)
+            .collect();
+        let heads = users.iter().filter(|r| r.manager.is_none()).count();
+        assert_eq!(heads, DEPARTMENTS.len(), "one head per department");
+        for user in &users {
+            let Some(manager) = user.manager.and_then(|id| store.get(id)) else {
+                continue;
+            };
+            assert_eq!(manager.department, user.department, "{}", user.name);
+            assert_eq!(manager.kind, RecipientKind::UserMailbox);
+            assert!(manager.manager.is_none(), "a head has no manager");
+        }
+        assert!(
+            store
+                .iter()
+                .all(|(_, r)| r.kind == RecipientKind::UserMailbox || r.manager.is_none())
+        );
     }
 }

@@ -251,6 +251,8 @@ pub struct Recipient {
     pub members: Vec<u32>,
     /// Owners of a distribution group (recipient ids).
     pub managed_by: Vec<u32>,
+    /// The user's manager (a recipient id), Entra's `manager` that Get-User shows.
+    pub manager: Option<u32>,
 }
 
 impl Recipient {

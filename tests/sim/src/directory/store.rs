@@ -307,6 +307,7 @@ mod tests {
             mailbox: None,
             members: vec![],
             managed_by: vec![],
+            manager: None,
         }
     }
 

@@ -2,31 +2,51 @@
 
 use std::cell::OnceCell;
 
+use crate::directory::RecipientStore;
 use crate::directory::recipient::{Recipient, RecipientKind};
 use crate::opath::{PropertySource, Value};
 
 /// A recipient seen through `-Filter`.
+///
+/// `Members` and `Manager` link to other recipients, and Exchange filters them by the linked
+/// object's distinguished name (the filterable-properties reference: "This filter requires the
+/// distinguished name"), so they read as DNs: `Get-DistributionGroup -Filter "Members -eq
+/// '<DN>'"` finds the groups a recipient is a direct member of. Any other value (a name, an
+/// address) matches nothing here.
 pub struct FilterView<'a> {
     recipient: &'a Recipient,
+    store: &'a RecipientStore,
     email_addresses: OnceCell<Vec<String>>,
     guid: OnceCell<String>,
     external_id: OnceCell<String>,
+    members: OnceCell<Vec<String>>,
+    manager: OnceCell<Option<String>>,
 }
 
 impl<'a> FilterView<'a> {
-    /// Wraps a recipient; derived values are computed only if the filter asks for them.
-    pub fn new(recipient: &'a Recipient) -> FilterView<'a> {
+    /// Wraps a recipient of `store`; derived values are computed only if the filter asks for
+    /// them.
+    pub fn new(recipient: &'a Recipient, store: &'a RecipientStore) -> FilterView<'a> {
         FilterView {
             recipient,
+            store,
             email_addresses: OnceCell::new(),
             guid: OnceCell::new(),
             external_id: OnceCell::new(),
+            members: OnceCell::new(),
+            manager: OnceCell::new(),
         }
+    }
+
+    /// The distinguished name of the recipient with this id, unless it was removed.
+    fn dn_of(&self, id: u32) -> Option<String> {
+        let linked = self.store.get(id)?;
+        Some(self.store.distinguished_name(linked))
     }
 }
 
 /// Properties a `-Filter` may name (Exchange's filterable properties that the emulator models).
-pub const FILTERABLE: [&str; 28] = [
+pub const FILTERABLE: [&str; 30] = [
     "Name",
     "Alias",
     "DisplayName",
@@ -55,6 +75,8 @@ pub const FILTERABLE: [&str; 28] = [
     "Guid",
     "ExternalDirectoryObjectId",
     "IsShared",
+    "Members",
+    "Manager",
 ];
 
 impl PropertySource for FilterView<'_> {
@@ -123,6 +145,16 @@ impl PropertySource for FilterView<'_> {
             Value::Str(self.external_id.get_or_init(|| r.external_id.to_string()))
         } else if is("IsShared") {
             Value::Bool(r.kind == RecipientKind::SharedMailbox)
+        } else if is("Members") {
+            let dns = self
+                .members
+                .get_or_init(|| r.members.iter().filter_map(|&m| self.dn_of(m)).collect());
+            Value::List(dns.iter().map(String::as_str).collect())
+        } else if is("Manager") {
+            let dn = self
+                .manager
+                .get_or_init(|| r.manager.and_then(|m| self.dn_of(m)));
+            dn.as_deref().map_or(Value::Null, Value::Str)
         } else {
             return None;
         })

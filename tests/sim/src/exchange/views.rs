@@ -157,6 +157,12 @@ fn mailbox(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
         );
 }
 
+/// The `Name` of a recipient's manager (how Exchange shows a link to another object), if any.
+fn manager_name<'t>(tenant: &'t Tenant, r: &Recipient) -> Option<&'t str> {
+    let manager = r.manager.and_then(|id| tenant.recipients.get(id));
+    manager.map(|m| m.name.as_str())
+}
+
 fn recipient_row(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
     identity_block(w, tenant, r);
     let external = r.external_email.as_deref().map(|e| format!("SMTP:{e}"));
@@ -167,6 +173,7 @@ fn recipient_row(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
         .str("City", r.city)
         .str("Title", r.title)
         .str("Company", "")
+        .opt_str("Manager", manager_name(tenant, r))
         .opt_str(
             "ArchiveStatus",
             r.mailbox
@@ -192,6 +199,7 @@ fn user(w: &mut RowWriter<'_>, tenant: &Tenant, r: &Recipient) {
         .str("City", r.city)
         .str("Office", "")
         .str("Company", "")
+        .opt_str("Manager", manager_name(tenant, r))
         .str("CountryOrRegion", "United States")
         .str("WindowsEmailAddress", &r.primary_smtp)
         .str("RecipientType", r.kind.recipient_type())

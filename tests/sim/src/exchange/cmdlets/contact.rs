@@ -140,6 +140,7 @@ fn new_mail_contact(
         mailbox: None,
         members: Vec::new(),
         managed_by: Vec::new(),
+        manager: None,
     });
     Ok(Output::recipients(
         View::MailContact,

@@ -174,7 +174,7 @@ fn remove_distribution_group_member(
 mod tests {
     use serde_json::json;
 
-    use super::super::test_support::{NOW, name, nth, rows, run, tenant};
+    use super::super::test_support::{NOW, fail, name, nth, rows, run, tenant};
     use super::*;
     use crate::exchange::params::ResultSize;
 
@@ -294,6 +294,88 @@ mod tests {
             e.text,
             format!("The recipient \"{address}\" isn't a member of the group \"{group_name}\".")
         );
+    }
+
+    /// The DN of a recipient, as its rows show it.
+    fn dn(t: &Tenant, id: u32) -> String {
+        t.recipients
+            .distinguished_name(t.recipients.get(id).unwrap())
+    }
+
+    /// The `Name`s of rows.
+    fn names(rows: &[serde_json::Value]) -> Vec<String> {
+        rows.iter()
+            .map(|r| r["Name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_groups_of_a_member_are_found_by_its_distinguished_name() {
+        let mut t = tenant();
+        let group = nth(&t, RecipientKind::DistributionGroup, 0);
+        let member = t.recipients.get(group).unwrap().members[0];
+        let mut expected: Vec<String> = t
+            .recipients
+            .iter()
+            .filter(|(_, r)| r.members.contains(&member))
+            .map(|(_, r)| r.name.clone())
+            .collect();
+        expected.sort();
+        let filter = format!("Members -eq '{}'", dn(&t, member));
+        for cmdlet in ["Get-DistributionGroup", "Get-Recipient"] {
+            let out = run(
+                &mut t,
+                cmdlet,
+                json!({"Filter": filter, "ResultSize": "Unlimited"}),
+            );
+            let mut found = names(&rows(&t, &out.unwrap()));
+            found.sort();
+            assert_eq!(found, expected, "{cmdlet}");
+        }
+        // Any case, and -like, as for other text; a name or an address is not a DN.
+        let upper = format!("members -EQ '{}'", dn(&t, member).to_uppercase());
+        let out = run(&mut t, "Get-DistributionGroup", json!({"Filter": upper})).unwrap();
+        assert_eq!(rows(&t, &out).len(), expected.len());
+        let address = t.recipients.get(member).unwrap().primary_smtp.clone();
+        for value in [name(&t, member), address] {
+            let filter = format!("Members -eq '{value}'");
+            let out = run(&mut t, "Get-DistributionGroup", json!({"Filter": filter})).unwrap();
+            assert!(rows(&t, &out).is_empty(), "{value}");
+        }
+        // The member's removal shows at once; every generated group has members, so none is
+        // empty (`-eq $null`).
+        let params = json!({"Identity": name(&t, group), "Member": dn(&t, member), "BypassSecurityGroupManagerCheck": true, "Confirm": false});
+        run(&mut t, "Remove-DistributionGroupMember", params).unwrap();
+        let out = run(&mut t, "Get-DistributionGroup", json!({"Filter": filter})).unwrap();
+        assert!(!names(&rows(&t, &out)).contains(&name(&t, group)));
+        assert_eq!(rows(&t, &out).len(), expected.len() - 1);
+        let out = run(
+            &mut t,
+            "Get-DistributionGroup",
+            json!({"Filter": "Members -eq $null"}),
+        )
+        .unwrap();
+        assert!(rows(&t, &out).is_empty());
+    }
+
+    #[test]
+    fn members_are_added_and_removed_by_distinguished_name() {
+        let mut t = tenant();
+        let group = nth(&t, RecipientKind::DistributionGroup, 0);
+        let outsider = t
+            .recipients
+            .iter()
+            .map(|(id, _)| id)
+            .find(|id| *id != group && !t.recipients.get(group).unwrap().members.contains(id))
+            .unwrap();
+        let params = json!({"Identity": dn(&t, group), "Member": dn(&t, outsider)});
+        run(&mut t, "Add-DistributionGroupMember", params.clone()).unwrap();
+        assert!(t.recipients.get(group).unwrap().members.contains(&outsider));
+        run(&mut t, "Remove-DistributionGroupMember", params.clone()).unwrap();
+        assert!(!t.recipients.get(group).unwrap().members.contains(&outsider));
+        let e = fail(&mut t, "Remove-DistributionGroupMember", params);
+        assert_eq!(e.status, 400);
+        assert!(e.exception.ends_with("MemberNotFoundException"));
     }
 
     #[test]

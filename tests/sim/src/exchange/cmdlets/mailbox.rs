@@ -248,7 +248,87 @@ fn get_mailbox_statistics(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    use super::super::test_support::{fail, name, nth, ok, run, tenant};
     use super::*;
+
+    #[test]
+    fn set_mailbox_converts_to_shared_and_hides_from_address_lists() {
+        let mut t = tenant();
+        let id = nth(&t, RecipientKind::UserMailbox, 0);
+        let upn = t.recipients.get(id).unwrap().upn.clone().unwrap();
+        let before = ok(&mut t, "Get-Mailbox", json!({"Identity": upn}));
+        assert_eq!(before[0]["RecipientTypeDetails"], "UserMailbox");
+        let hidden = before[0]["HiddenFromAddressListsEnabled"]
+            .as_bool()
+            .unwrap();
+        let params =
+            json!({"Identity": upn, "Type": "shared", "HiddenFromAddressListsEnabled": !hidden});
+        let out = run(&mut t, "Set-Mailbox", params).unwrap();
+        assert!(rows_of(&t, &out).is_empty() && out.warnings.is_empty());
+        let after = ok(&mut t, "Get-Mailbox", json!({"Identity": upn}));
+        assert_eq!(after[0]["RecipientTypeDetails"], "SharedMailbox");
+        assert_eq!(after[0]["RecipientType"], "UserMailbox");
+        assert_eq!(after[0]["IsShared"], true);
+        assert_eq!(after[0]["HiddenFromAddressListsEnabled"], !hidden);
+        let recipient = ok(&mut t, "Get-Recipient", json!({"Identity": upn}));
+        assert_eq!(recipient[0]["RecipientTypeDetails"], "SharedMailbox");
+        assert_eq!(recipient[0]["HiddenFromAddressListsEnabled"], !hidden);
+        let shared = ok(
+            &mut t,
+            "Get-Mailbox",
+            json!({"RecipientTypeDetails": "SharedMailbox", "ResultSize": "Unlimited"}),
+        );
+        assert!(
+            shared
+                .iter()
+                .any(|m| m["UserPrincipalName"] == upn.as_str())
+        );
+        let filter = json!({"Filter": format!("HiddenFromAddressListsEnabled -eq ${}", !hidden), "ResultSize": "Unlimited"});
+        let found = ok(&mut t, "Get-Recipient", filter);
+        assert!(found.iter().any(|m| m["Name"] == name(&t, id).as_str()));
+        // The same change again is no error and changes nothing; Regular converts back.
+        let again = json!({"Identity": upn, "Type": "Shared"});
+        ok(&mut t, "Set-Mailbox", again);
+        ok(
+            &mut t,
+            "Set-Mailbox",
+            json!({"Identity": upn, "Type": "Regular"}),
+        );
+        assert_eq!(
+            t.recipients.get(id).unwrap().kind,
+            RecipientKind::UserMailbox
+        );
+        let e = fail(
+            &mut t,
+            "Set-Mailbox",
+            json!({"Identity": upn, "Type": "Team"}),
+        );
+        assert!(
+            e.text
+                .contains("Regular, Room, Equipment, Shared, Workspace"),
+            "{}",
+            e.text
+        );
+        let e = fail(
+            &mut t,
+            "Set-Mailbox",
+            json!({"Identity": upn, "HiddenFromAddressListsEnabled": "maybe"}),
+        );
+        assert_eq!(e.status, 400);
+        let contact = name(&t, nth(&t, RecipientKind::MailContact, 0));
+        let e = fail(
+            &mut t,
+            "Set-Mailbox",
+            json!({"Identity": contact, "Type": "Shared"}),
+        );
+        assert_eq!(e.status, 404);
+    }
+
+    fn rows_of(t: &Tenant, out: &Output) -> Vec<serde_json::Value> {
+        super::super::test_support::rows(t, out)
+    }
 
     #[test]
     fn forwarding_addresses_are_checked_and_normalized() {

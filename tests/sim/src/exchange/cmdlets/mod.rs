@@ -247,7 +247,7 @@ pub fn select_recipients(
                 anr_matches(r, &anr)
                     && filter
                         .as_ref()
-                        .is_none_or(|f| f.matches(&FilterView::new(r)))
+                        .is_none_or(|f| f.matches(&FilterView::new(r, &tenant.recipients)))
             })
         })
         .collect())

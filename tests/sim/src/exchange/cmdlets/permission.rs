@@ -519,6 +519,13 @@ mod tests {
             e.text
                 .contains("missing mandatory parameters: AccessRights. (Add-MailboxPermission)")
         );
+        let bad = json!({"Identity": mbx, "User": mbx, "AccessRights": "FullAccess", "AutoMapping": "maybe"});
+        let e = fail(&mut t, "Add-MailboxPermission", bad);
+        assert!(
+            e.text.contains("AutoMapping") && e.text.contains("Boolean"),
+            "{}",
+            e.text
+        );
         let bad = json!({"Identity": mbx, "User": mbx, "AccessRights": "FullAccess", "InheritanceType": "Some"});
         assert!(
             fail(&mut t, "Add-MailboxPermission", bad)

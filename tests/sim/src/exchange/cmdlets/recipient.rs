@@ -311,6 +311,63 @@ mod tests {
     }
 
     #[test]
+    fn users_show_their_manager_and_are_found_by_the_managers_dn() {
+        let mut t = tenant();
+        let (report, manager) = t
+            .recipients
+            .iter()
+            .find_map(|(id, r)| r.manager.map(|m| (id, m)))
+            .expect("the generated tenant has managers");
+        let report_name = name(&t, report);
+        let manager_name = name(&t, manager);
+        for cmdlet in ["Get-User", "Get-Recipient"] {
+            let out = run(&mut t, cmdlet, json!({"Identity": report_name})).unwrap();
+            assert_eq!(
+                rows(&t, &out)[0]["Manager"],
+                manager_name.as_str(),
+                "{cmdlet}"
+            );
+            let out = run(&mut t, cmdlet, json!({"Identity": manager_name})).unwrap();
+            assert!(
+                rows(&t, &out)[0]["Manager"].is_null(),
+                "a head has no manager"
+            );
+        }
+        let dn = t
+            .recipients
+            .distinguished_name(t.recipients.get(manager).unwrap());
+        let filter = format!("Manager -eq '{dn}'");
+        let out = run(
+            &mut t,
+            "Get-User",
+            json!({"Filter": filter, "ResultSize": "Unlimited"}),
+        )
+        .unwrap();
+        let reports: Vec<String> = rows(&t, &out)
+            .iter()
+            .map(|r| r["Name"].as_str().unwrap().to_string())
+            .collect();
+        let expected: Vec<String> = t
+            .recipients
+            .iter()
+            .filter(|(_, r)| r.manager == Some(manager))
+            .map(|(_, r)| r.name.clone())
+            .collect();
+        assert!(reports.contains(&report_name));
+        assert_eq!(reports, expected);
+        let out = run(
+            &mut t,
+            "Get-User",
+            json!({"Filter": "Manager -eq $null", "ResultSize": "Unlimited"}),
+        );
+        assert!(
+            rows(&t, &out.unwrap())
+                .iter()
+                .all(|r| r["Manager"].is_null())
+        );
+    }
+
+    #[test]
     fn get_user_skips_contacts_and_groups() {
         let mut t = tenant();
         let out = run(&mut t, "Get-User", json!({"ResultSize": "Unlimited"})).unwrap();
