@@ -2,3 +2,4 @@
 //! that a run killed at any point resumes where it stopped.
 
 pub mod journal;
+pub mod report;
