@@ -6,6 +6,7 @@ mod cli;
 mod invoke_cli;
 mod plugins_cli;
 mod policy_cli;
+mod report;
 mod runtime;
 mod secrets;
 mod signing;

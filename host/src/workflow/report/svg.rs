@@ -1,4 +1,5 @@
-//! A figure drawn as an inline SVG bar chart: columns for ordered bins, rows for named values;
+//! A figure drawn as an inline SVG bar chart: columns for ordered bins (rows when their labels
+//! would not fit under them), rows for named values;
 //! gridlines and tick labels on the count axis, both axes titled, each bar's count on it and a
 //! `<title>` on each bar for its tooltip. Colours come from the page's CSS classes, so one
 //! drawing reads in light and dark mode and in print; `role="img"` and an `aria-label` that
@@ -12,12 +13,15 @@ use super::chart::{Bar, Figure, Layout};
 use super::escape::Escaped;
 use super::format;
 
-/// The drawing's width in SVG units (it scales with the page).
-const WIDTH: f64 = 720.0;
+/// The drawing's width in SVG units: about the width of a chart's card on a wide screen, so
+/// its text is drawn near the page's size (it scales with the page).
+const WIDTH: f64 = 520.0;
 /// The average width of a 12px glyph of a system UI font.
 const GLYPH: f64 = 6.6;
-/// Columns: the drawing's height.
-const COLUMNS_HEIGHT: f64 = 320.0;
+/// Columns: the drawing's height, and where the columns stand, left to right.
+const COLUMNS_HEIGHT: f64 = 300.0;
+const COLUMNS_FROM: f64 = 64.0;
+const COLUMNS_TO: f64 = WIDTH - 16.0;
 /// Rows: one row's height, and its bar's.
 const ROW: f64 = 26.0;
 const ROW_BAR: f64 = 16.0;
@@ -59,16 +63,26 @@ impl Display for Svg<'_> {
             figure.value_axis,
             figure.bars.len(),
         );
-        match figure.layout {
-            Layout::Columns => columns(f, &summary, figure, total),
-            Layout::Rows => rows(f, &summary, figure, total),
+        let column_labels = match figure.layout {
+            Layout::Columns => column_labels(figure),
+            Layout::Rows => None,
+        };
+        match column_labels {
+            Some(labels) => columns(f, &summary, figure, total, &labels),
+            None => rows(f, &summary, figure, total),
         }
     }
 }
 
-/// Vertical bars side by side, labelled below.
-fn columns(f: &mut Formatter<'_>, summary: &str, figure: &Figure, total: u64) -> fmt::Result {
-    let (left, right, top, bottom) = (64.0, WIDTH - 16.0, 28.0, COLUMNS_HEIGHT - 76.0);
+/// Vertical bars side by side, each labelled below with its `labels` lines.
+fn columns(
+    f: &mut Formatter<'_>,
+    summary: &str,
+    figure: &Figure,
+    total: u64,
+    labels: &[Vec<String>],
+) -> fmt::Result {
+    let (left, right, top, bottom) = (COLUMNS_FROM, COLUMNS_TO, 28.0, COLUMNS_HEIGHT - 68.0);
     let ticks = Ticks::new(max(figure));
     open(f, COLUMNS_HEIGHT, summary)?;
     let y = |v: u64| bottom - ticks.share(v) * (bottom - top);
@@ -82,9 +96,9 @@ fn columns(f: &mut Formatter<'_>, summary: &str, figure: &Figure, total: u64) ->
             format::short(tick as f64)
         )?;
     }
-    let slot = (right - left) / figure.bars.len() as f64;
-    let width = (slot * 0.7).min(72.0);
-    for (i, bar) in figure.bars.iter().enumerate() {
+    let slot = column_slot(figure);
+    let width = (slot * 0.7).min(64.0);
+    for (i, (bar, lines)) in figure.bars.iter().zip(labels).enumerate() {
         let centre = left + slot * (i as f64 + 0.5);
         let at = y(bar.count);
         let height = visible(bottom - at, bar.count);
@@ -101,7 +115,7 @@ fn columns(f: &mut Formatter<'_>, summary: &str, figure: &Figure, total: u64) ->
             "<text class=\"value\" x=\"{centre:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{value}</text>",
             bottom - height - 6.0
         )?;
-        for (line, text) in label_lines(&bar.label, slot).iter().enumerate() {
+        for (line, text) in lines.iter().enumerate() {
             write!(
                 f,
                 "<text class=\"label\" x=\"{centre:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
@@ -132,9 +146,9 @@ fn rows(f: &mut Formatter<'_>, summary: &str, figure: &Figure, total: u64) -> fm
         .map(|b| b.label.chars().count())
         .max()
         .unwrap_or(0);
-    let left = (longest as f64 * GLYPH + 16.0).clamp(72.0, 260.0);
+    let left = (longest as f64 * GLYPH + 16.0).clamp(72.0, 220.0);
     let label_chars = ((left - 16.0) / GLYPH) as usize;
-    let (right, top) = (WIDTH - 72.0, 32.0);
+    let (right, top) = (WIDTH - 64.0, 32.0);
     let bottom = top + ROW * figure.bars.len() as f64;
     let height = bottom + 48.0;
     let ticks = Ticks::new(max(figure));
@@ -174,10 +188,9 @@ fn rows(f: &mut Formatter<'_>, summary: &str, figure: &Figure, total: u64) -> fm
     write!(
         f,
         "<line class=\"axis\" x1=\"{left}\" x2=\"{left}\" y1=\"{top}\" y2=\"{bottom}\"/>\
-         <text class=\"axis-title\" x=\"{:.1}\" y=\"18\" text-anchor=\"end\">{}</text>\
+         <text class=\"axis-title\" x=\"0\" y=\"18\">{}</text>\
          <text class=\"axis-title\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></svg>",
-        left - 8.0,
-        Escaped(&shortened(&figure.category_axis, label_chars)),
+        Escaped(&shortened(&figure.category_axis, (WIDTH / GLYPH) as usize)),
         (left + right) / 2.0,
         height - 8.0,
         Escaped(&figure.value_axis),
@@ -248,19 +261,27 @@ fn fitted_count(count: u64, slot: f64) -> String {
     }
 }
 
-/// A column's label in at most two lines that fit `slot`: split after a dash if it has to be.
-fn label_lines(label: &str, slot: f64) -> Vec<String> {
-    let fits = (slot / GLYPH).max(3.0) as usize;
-    if label.chars().count() <= fits {
-        return vec![label.to_string()];
-    }
-    match label.split_once('–') {
-        Some((first, second)) => vec![
-            shortened(&format!("{first}–"), fits),
-            shortened(second, fits),
-        ],
-        None => vec![shortened(label, fits)],
-    }
+/// The width of each column's slot.
+fn column_slot(figure: &Figure) -> f64 {
+    (COLUMNS_TO - COLUMNS_FROM) / figure.bars.len().max(1) as f64
+}
+
+/// Each column's label in lines that fit under it (a range split after its dash), or `None`
+/// when one does not fit, so the figure is drawn as rows.
+fn column_labels(figure: &Figure) -> Option<Vec<Vec<String>>> {
+    let fits = |text: &str| text.chars().count() as f64 * GLYPH <= column_slot(figure);
+    figure
+        .bars
+        .iter()
+        .map(|bar| {
+            if fits(&bar.label) {
+                return Some(vec![bar.label.clone()]);
+            }
+            let (first, second) = bar.label.split_once('–')?;
+            let first = format!("{first}–");
+            (fits(&first) && fits(second)).then(|| vec![first, second.to_string()])
+        })
+        .collect()
 }
 
 /// `text` cut to `chars` characters, the last one "…" if it was longer.
@@ -370,10 +391,36 @@ mod tests {
         );
         assert!(!svg.contains("<script") && !svg.contains("<b "), "{svg}");
         assert!(svg.contains("&lt;script&gt;"));
+        assert!(svg.contains("xxx…</text>"), "{svg}");
         assert!(
-            svg.contains(&format!(">{}…</text>", "x".repeat(35))),
+            !svg.contains(&format!(">{}</text>", "x".repeat(200))),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn columns_whose_labels_do_not_fit_stand_as_rows() {
+        let eight = [
+            "0 B",
+            "1–10 B",
+            "10–100 B",
+            "100 B–1 KB",
+            "1–10 KB",
+            "10–100 KB",
+        ];
+        let mut bars: Vec<(&str, u64)> = eight.iter().map(|l| (*l, 1)).collect();
+        bars.extend([("100 KB–1 MB", 2), ("1–10 MB", 3)]);
+        let svg = draw("Sizes", &figure(Layout::Columns, &bars));
+        assert!(svg.contains("rotate(-90)"), "columns: {svg}");
+        assert!(
+            svg.contains(">100 KB–</text>") && svg.contains(">1 MB</text>"),
+            "{svg}"
+        );
+        let labels: Vec<String> = (1..=13).map(|i| format!("{i}00 KB–{i}000 KB")).collect();
+        let bars: Vec<(&str, u64)> = labels.iter().map(|l| (l.as_str(), 1)).collect();
+        let svg = draw("Sizes", &figure(Layout::Columns, &bars));
+        assert!(!svg.contains("rotate(-90)"), "rows: {svg}");
+        assert!(svg.contains(">1300 KB–13000 KB</text>"), "{svg}");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 use std::fmt::{self, Formatter};
 
+use serde_json::Value;
+
 use super::super::escape::Escaped;
 use super::super::format;
 use super::super::model::{RunReport, StepReport, TenantReport};
@@ -103,34 +105,54 @@ pub(super) fn has_outputs(report: &RunReport) -> bool {
     report.steps().any(|(_, s)| s.output.is_some())
 }
 
-/// Each step's output summary, as indented JSON.
+/// Each step's output summary as indented JSON, a card per tenant.
 pub(super) fn outputs(f: &mut Formatter<'_>, report: &RunReport) -> fmt::Result {
     if !has_outputs(report) {
         return Ok(());
     }
     f.write_str("<section id=\"outputs\">\n<h2>Outputs</h2>\n")?;
-    for (tenant, step) in report.steps() {
-        let Some(output) = &step.output else {
+    for tenant in &report.tenants {
+        if tenant.steps.iter().all(|s| s.output.is_none()) {
             continue;
-        };
-        step_head(f, tenant, step, "output")?;
-        let text = serde_json::to_string_pretty(output).unwrap_or_else(|e| e.to_string());
-        let shown = match text.char_indices().nth(MAX_OUTPUT_CHARS) {
-            Some((cut, _)) => &text[..cut],
-            None => &text,
-        };
-        write!(f, "<pre>{}</pre>\n", Escaped(shown))?;
-        if shown.len() < text.len() {
-            write!(
-                f,
-                "<p class=\"more\">Cut at {} characters of {}.</p>\n",
-                format::count(MAX_OUTPUT_CHARS as u64),
-                format::count(text.chars().count() as u64)
-            )?;
+        }
+        write!(
+            f,
+            "<div class=\"card\">\n<div class=\"card-head\"><h3>{}</h3></div>\n",
+            Escaped(&tenant.tenant)
+        )?;
+        for step in &tenant.steps {
+            if let Some(output) = &step.output {
+                output_of(f, step, output)?;
+            }
         }
         f.write_str("</div>\n")?;
     }
     f.write_str("</section>\n")
+}
+
+/// One step's output, cut at [`MAX_OUTPUT_CHARS`].
+fn output_of(f: &mut Formatter<'_>, step: &StepReport, output: &Value) -> fmt::Result {
+    let text = serde_json::to_string_pretty(output).unwrap_or_else(|e| e.to_string());
+    let shown = match text.char_indices().nth(MAX_OUTPUT_CHARS) {
+        Some((cut, _)) => &text[..cut],
+        None => &text,
+    };
+    writeln!(
+        f,
+        "<p class=\"step-label\">step <code>{}</code> · {}</p><pre>{}</pre>",
+        Escaped(&step.step),
+        Escaped(&step.plugin),
+        Escaped(shown)
+    )?;
+    if shown.len() < text.len() {
+        writeln!(
+            f,
+            "<p class=\"more\">Cut at {} characters of {}.</p>",
+            format::count(MAX_OUTPUT_CHARS as u64),
+            format::count(text.chars().count() as u64)
+        )?;
+    }
+    Ok(())
 }
 
 /// Opens a card for one tenant's step, headed with `what`.
