@@ -543,12 +543,16 @@ impl Browser {
             tail(&stderr)
         );
         let netlog_text = std::fs::read_to_string(&netlog).unwrap_or_default();
-        let netlog = serde_json::from_str(&netlog_text).unwrap_or_else(|e| {
-            panic!(
-                "Chromium's network log is not JSON ({e}); its log ends:\n{}",
-                tail(&stderr)
-            )
-        });
+        // A log the browser did not get to close lacks its last "]}": read it all the same.
+        let closed = format!("{}]}}", netlog_text.trim_end().trim_end_matches(','));
+        let netlog = serde_json::from_str(&netlog_text)
+            .or_else(|_| serde_json::from_str(&closed))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "Chromium's network log is not JSON ({e}); its log ends:\n{}",
+                    tail(&stderr)
+                )
+            });
         Visit {
             stdout: std::fs::read_to_string(&stdout).unwrap(),
             stderr,

@@ -59,7 +59,8 @@ pub(super) struct Bar {
 /// How a figure's bars stand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Layout {
-    /// Columns along an ordered axis (bins, ages).
+    /// Columns along an ordered axis (bins, ages); drawn as rows when their labels would not
+    /// fit under them.
     Columns,
     /// Rows, one per value, for labels that are names.
     Rows,

@@ -43,9 +43,9 @@ pub(super) fn failures(f: &mut Formatter<'_>, report: &RunReport) -> fmt::Result
              </thead><tbody>\n",
         )?;
         for failure in step.failures.iter().take(MAX_LISTED) {
-            write!(
+            writeln!(
                 f,
-                "<tr><td class=\"wrap\"><code>{}</code></td><td><pre>{}</pre></td></tr>\n",
+                "<tr><td class=\"wrap\"><code>{}</code></td><td><pre>{}</pre></td></tr>",
                 Escaped(&failure.item),
                 Escaped(&failure.error)
             )?;
@@ -84,10 +84,10 @@ pub(super) fn plan(f: &mut Formatter<'_>, report: &RunReport) -> fmt::Result {
              </thead><tbody>\n",
         )?;
         for change in step.plan.iter().take(MAX_LISTED) {
-            write!(
+            writeln!(
                 f,
                 "<tr><td class=\"wrap\">{}</td><td><div class=\"change\"><code class=\"cmdlet\">\
-                 {}</code><code class=\"wrap\">{}</code></div></td></tr>\n",
+                 {}</code><code class=\"wrap\">{}</code></div></td></tr>",
                 Escaped(&change.item),
                 Escaped(&change.cmdlet),
                 Escaped(&change.parameters)
@@ -115,9 +115,9 @@ pub(super) fn outputs(f: &mut Formatter<'_>, report: &RunReport) -> fmt::Result 
         if tenant.steps.iter().all(|s| s.output.is_none()) {
             continue;
         }
-        write!(
+        writeln!(
             f,
-            "<div class=\"card\">\n<div class=\"card-head\"><h3>{}</h3></div>\n",
+            "<div class=\"card\">\n<div class=\"card-head\"><h3>{}</h3></div>",
             Escaped(&tenant.tenant)
         )?;
         for step in &tenant.steps {
@@ -162,10 +162,10 @@ fn step_head(
     step: &StepReport,
     what: &str,
 ) -> fmt::Result {
-    write!(
+    writeln!(
         f,
         "<div class=\"card\">\n<div class=\"card-head\"><h3>{}</h3><span class=\"sub\">step \
-         <code>{}</code> · {}</span></div>\n",
+         <code>{}</code> · {}</span></div>",
         Escaped(&tenant.tenant),
         Escaped(&step.step),
         Escaped(what)
@@ -177,9 +177,9 @@ fn left_out(f: &mut Formatter<'_>, len: usize, where_all: &str) -> fmt::Result {
     if len <= MAX_LISTED {
         return Ok(());
     }
-    write!(
+    writeln!(
         f,
-        "<p class=\"more\">… and {} more not shown; {where_all}.</p>\n",
+        "<p class=\"more\">… and {} more not shown; {where_all}.</p>",
         format::count((len - MAX_LISTED) as u64)
     )
 }

@@ -10,9 +10,9 @@ use super::{count_cell, plural};
 
 /// The workflow, the verdict banner and the run's facts.
 pub(super) fn header(f: &mut Formatter<'_>, report: &RunReport) -> fmt::Result {
-    write!(
+    writeln!(
         f,
-        "<header>\n<p class=\"eyebrow\">exorun · workflow run report</p>\n<h1>{}</h1>\n",
+        "<header>\n<p class=\"eyebrow\">exorun · workflow run report</p>\n<h1>{}</h1>",
         Escaped(&report.workflow)
     )?;
     if let Some(description) = report
@@ -20,7 +20,7 @@ pub(super) fn header(f: &mut Formatter<'_>, report: &RunReport) -> fmt::Result {
         .as_deref()
         .filter(|d| !d.trim().is_empty())
     {
-        write!(f, "<p class=\"lede\">{}</p>\n", Escaped(description))?;
+        writeln!(f, "<p class=\"lede\">{}</p>", Escaped(description))?;
     }
     let (class, headline, detail) = verdict(report);
     write!(
@@ -149,10 +149,10 @@ fn tenant_card(f: &mut Formatter<'_>, tenant: &TenantReport) -> fmt::Result {
     } else {
         ("quiet", "Nothing ran".to_string())
     };
-    write!(
+    writeln!(
         f,
         "<div class=\"card\">\n<div class=\"card-head\"><h3>{}</h3><span class=\"pill {class}\">\
-         {status}</span><span class=\"sub\">{} · {}</span></div>\n",
+         {status}</span><span class=\"sub\">{} · {}</span></div>",
         Escaped(&tenant.tenant),
         plural(tenant.steps.len() as u64, "step", "steps"),
         plural(totals.records, "record", "records"),
@@ -191,9 +191,9 @@ fn step_row(f: &mut Formatter<'_>, step: &StepReport) -> fmt::Result {
         StepStatus::Skipped => ("quiet", "Skipped"),
         StepStatus::Empty => ("quiet", "No items"),
     };
-    write!(
+    writeln!(
         f,
-        "<td class=\"num\">{}</td><td><span class=\"pill {class}\">{status}</span></td></tr>\n",
+        "<td class=\"num\">{}</td><td><span class=\"pill {class}\">{status}</span></td></tr>",
         format::duration(step.duration)
     )
 }
