@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod chromium;
 mod cli;
 mod invoke_cli;
 mod plugins_cli;
