@@ -50,3 +50,59 @@ fn dir(path: &Path) -> &Path {
         _ => Path::new("."),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use chrono::Utc;
+
+    use super::*;
+
+    fn run() -> RunReport {
+        RunReport {
+            workflow: "w".into(),
+            description: None,
+            run_id: "r".into(),
+            started: Utc::now(),
+            ended: Utc::now(),
+            dry_run: false,
+            shard: None,
+            tenants: vec![],
+        }
+    }
+
+    #[test]
+    fn the_report_replaces_the_old_one_whole_and_only_its_owner_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.html");
+        std::fs::write(&path, "old").unwrap();
+        assert_eq!(write(&path, &run(), &[]).unwrap(), path);
+        let page = std::fs::read_to_string(&path).unwrap();
+        assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["report.html"], "no temporary file is left");
+    }
+
+    #[test]
+    fn a_missing_directory_says_what_to_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no/such/report.html");
+        let e = write(&path, &run(), &[]).unwrap_err();
+        assert_eq!(e.path, path);
+        let text = e.to_string();
+        assert!(text.contains("could not be written"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "fix: check that {} exists",
+                dir.path().join("no/such").display()
+            )),
+            "{text}"
+        );
+    }
+}
