@@ -2,12 +2,14 @@
 
 mod audit;
 mod auth;
+mod chromium;
 mod cli;
 mod fanout;
 mod invoke_cli;
 mod offboarding;
 mod plugins_cli;
 mod policy_cli;
+mod report;
 mod runtime;
 mod secrets;
 mod signing;

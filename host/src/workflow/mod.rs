@@ -29,6 +29,7 @@ mod order;
 mod parser;
 pub mod partition;
 mod plugin;
+pub mod report;
 pub mod runs;
 mod source;
 pub mod spec;
