@@ -89,6 +89,22 @@ pub(crate) async fn run_with(
     (outcome, sink.records())
 }
 
+/// Runs `plugin` as a dry run on the shared runtime: the outcome and the changes it rehearsed.
+pub(crate) async fn rehearse(
+    plugin: &Plugin,
+    connection: &Connection,
+    input: Value,
+) -> (
+    Result<RunOutcome, RunError>,
+    Vec<exorun::exchange::Rehearsal>,
+) {
+    let sink = Arc::new(VecSink::new());
+    let mut request = request(plugin, connection, input, sink.clone());
+    request.dry_run = true;
+    let outcome = runtime().run(plugin, request).await;
+    (outcome, sink.rehearsals())
+}
+
 pub(crate) fn params(value: Value) -> Parameters {
     match value {
         Value::Object(map) => map,

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{changes, failure, get, holds, leaver, sent_since, tenant, text};
-use crate::runtime::{connect, invoked, load, run, summary};
+use crate::runtime::{connect, invoked, load, rehearse, run, summary};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grants_what_is_missing_once() {
@@ -88,7 +88,7 @@ async fn grants_what_is_missing_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_dry_run_or_for_someone_missing_sends_nothing() {
     let sim = tenant(20).await;
-    let connection = connect(&sim, |s| s.dry_run = Some(true));
+    let connection = connect(&sim, |_| {});
     let user = leaver(&connection).await;
     let mailbox = text(&user, "PrimarySmtpAddress");
     let trustee = text(
@@ -102,7 +102,7 @@ async fn in_a_dry_run_or_for_someone_missing_sends_nothing() {
     );
     let plugin = load("grant-mailbox-access").await;
     let before = invoked(&sim).await.len();
-    let (outcome, _) = run(
+    let (outcome, rehearsed) = rehearse(
         &plugin,
         &connection,
         json!({"identity": mailbox, "trustee": trustee, "send_as": true}),
@@ -114,12 +114,7 @@ async fn in_a_dry_run_or_for_someone_missing_sends_nothing() {
         (&json!(false), &json!(true))
     );
     assert_eq!(summary["granted"], json!(["FullAccess", "SendAs"]));
-    let recorded: Vec<String> = connection
-        .exchange()
-        .dry_run_log()
-        .iter()
-        .map(|c| c.cmdlet.clone())
-        .collect();
+    let recorded: Vec<String> = rehearsed.iter().map(|c| c.cmdlet.clone()).collect();
     assert_eq!(
         recorded,
         ["Add-MailboxPermission", "Add-RecipientPermission"]

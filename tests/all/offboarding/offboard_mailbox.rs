@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{changes, failure, get, leaver, sent_since, tenant, text};
-use crate::runtime::{connect, invoked, load, run, summary};
+use crate::runtime::{connect, invoked, load, rehearse, run, summary};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converts_and_hides_once() {
@@ -131,12 +131,12 @@ async fn refuses_a_missing_or_resource_mailbox_and_sends_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_dry_run_says_what_it_would_change_and_sends_nothing() {
     let sim = tenant(30).await;
-    let connection = connect(&sim, |s| s.dry_run = Some(true));
+    let connection = connect(&sim, |_| {});
     let user = leaver(&connection).await;
     let address = text(&user, "PrimarySmtpAddress");
     let plugin = load("offboard-mailbox").await;
     let before = invoked(&sim).await.len();
-    let (outcome, _) = run(
+    let (outcome, rehearsed) = rehearse(
         &plugin,
         &connection,
         json!({"identity": address, "convert_to_shared": true, "hide_from_address_lists": true}),
@@ -152,7 +152,7 @@ async fn in_a_dry_run_says_what_it_would_change_and_sends_nothing() {
         summary["changes"][1]["property"],
         "HiddenFromAddressListsEnabled"
     );
-    let recorded = connection.exchange().dry_run_log();
+    let recorded = rehearsed;
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].cmdlet, "Set-Mailbox");
     assert_eq!(recorded[0].params["Type"], "Shared");
