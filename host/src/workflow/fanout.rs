@@ -214,8 +214,10 @@ pub async fn run_step(
     events.started(&plan.step, &plan.tenant, items.len(), done);
     let writer = Arc::new(RecordsFile::open(&path, &plan.step)?);
     let stop = AtomicBool::new(false);
-    let results = futures::stream::iter(items.into_iter().zip(finished))
-        .map(|(item, finished)| {
+    // Unordered, so an item waiting out a throttling `Retry-After` holds one slot, not every
+    // slot behind it; the results are put back in the items' order after.
+    let mut results = futures::stream::iter(items.into_iter().zip(finished).enumerate())
+        .map(|(index, (item, finished))| {
             let (writer, stop, progress) = (writer.clone(), &stop, progress.clone());
             let earlier_changes = files
                 .earlier
@@ -225,7 +227,7 @@ pub async fn run_step(
                 .unwrap_or_default();
             let attempt = files.earlier.attempts.get(&id(&item)).copied().unwrap_or(0);
             let kept = kept_earlier.remove(&item.key);
-            async move {
+            let ran = async move {
                 if let Some(mut result) = finished {
                     result.kept = kept.unwrap_or_default();
                     return Ok(result);
@@ -253,13 +255,18 @@ pub async fn run_step(
                 }
                 events.item_ended(&plan.step, &plan.tenant, &result);
                 Ok(result)
-            }
+            };
+            async move { (index, ran.await) }
         })
-        .buffered(plan.max_parallel.max(1))
-        .collect::<Vec<Result<ItemResult, StepError>>>()
+        .buffer_unordered(plan.max_parallel.max(1))
+        .collect::<Vec<(usize, Result<ItemResult, StepError>)>>()
         .await;
     writer.flush()?;
-    let items = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    results.sort_unstable_by_key(|(index, _)| *index);
+    let items = results
+        .into_iter()
+        .map(|(_, result)| result)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(StepResult {
         stopped: stop.load(Ordering::Relaxed),
         items,
