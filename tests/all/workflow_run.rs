@@ -412,6 +412,12 @@ input = {{ identities = ["${{item.UserPrincipalName}}"], state = "Enabled" }}
 [outputs]
 tenant = "${{tenant}}"
 replied = "${{steps.reply.counts.succeeded}}"
+
+[[report.charts]]
+title = "Mailboxes by kind"
+step = "mailboxes"
+kind = "top"
+field = "RecipientTypeDetails"
 "#,
             plugins_dir().display()
         ),
@@ -453,6 +459,17 @@ replied = "${{steps.reply.counts.succeeded}}"
         "{out}"
     );
     assert_eq!(sets(&sim).await.len(), 7);
+    let report = Path::new(result["directory"].as_str().unwrap()).join("report.html");
+    assert!(
+        err.contains(&format!("report: {}", report.display())),
+        "{err}"
+    );
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains("Mailboxes by kind") && html.contains("<svg"),
+        "a chart of both tenants' records"
+    );
+    assert!(html.contains("fabrikam") && html.contains("contoso"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -475,6 +475,40 @@ fn read_records(
     Ok(by_item)
 }
 
+/// Calls `each` with every record of `step` in `path` that belongs to an item's finished try
+/// (as `state` journaled it), one at a time: for reading a big step's records back without
+/// holding them (the run's report charts them).
+pub fn each_record(
+    path: &Path,
+    state: &JournalState,
+    step: &str,
+    mut each: impl FnMut(&Record),
+) -> io::Result<()> {
+    let finished: std::collections::HashMap<&str, u32> = state
+        .ended
+        .iter()
+        .filter(|(id, _)| id.step == step)
+        .filter_map(|(id, entry)| match entry {
+            Entry::ItemEnd { attempt, .. } => Some((id.item.as_str(), *attempt)),
+            _ => None,
+        })
+        .collect();
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for line in BufReader::new(file).lines() {
+        let Ok(line) = serde_json::from_str::<RecordLine<'_>>(&line?) else {
+            continue;
+        };
+        if finished.get(line.item.as_ref()) == Some(&line.attempt) {
+            each(&line.record);
+        }
+    }
+    Ok(())
+}
+
 /// A step's records file, shared by its items.
 struct RecordsFile {
     step: String,

@@ -33,6 +33,8 @@ pub(super) struct WorkflowFile {
     /// The workflow's results, in file order.
     #[serde(default)]
     pub outputs: Ordered<Node>,
+    /// The charts of its run's report.
+    pub report: Option<Spanned<super::report::ReportSpec>>,
 }
 
 /// One `[inputs.NAME]` table.

@@ -257,6 +257,11 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
     let (steps, edges) = steps(l, &raw, &known);
     let outputs = outputs(l, &raw.outputs, &known);
     let ids: Vec<&str> = known_steps.iter().map(|s| s.id).collect();
+    if let Some(report) = &raw.report
+        && let Err(error) = report.get_ref().check_steps(&ids)
+    {
+        l.problem(report.span().start, error.to_string(), String::new());
+    }
     let run_order = match order(steps.len(), &edges) {
         Ok(run_order) => run_order,
         Err(cycle) => {
@@ -276,6 +281,7 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
         inputs,
         steps: in_run_order(steps, &edges, &run_order, &ids),
         outputs,
+        report: raw.report.as_ref().map(|r| r.get_ref().clone()),
     })
 }
 

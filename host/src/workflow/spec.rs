@@ -33,6 +33,8 @@ pub struct Workflow {
     pub steps: Vec<Step>,
     /// Its results, in file order: values whose strings are templates over the finished steps.
     pub outputs: Vec<(String, ValueTemplate)>,
+    /// The charts its run's HTML report draws (`[[report.charts]]`).
+    pub report: Option<super::report::ReportSpec>,
 }
 
 impl Workflow {

@@ -15,6 +15,7 @@ use exorun::policy::Caps;
 use exorun::runtime::{LogProgress, RunLimits, Runtime, RuntimeSettings};
 use exorun::workflow::engine::{Engine, StepPlugin, Tenant};
 use exorun::workflow::journal::RunHeader;
+use exorun::workflow::report;
 use exorun::workflow::runs::{RunLock, default_runs_dir};
 use exorun::workflow::{Step, Workflow};
 
@@ -111,12 +112,32 @@ pub async fn launch(
     let result = engine.run(header, dir).await;
     events.finish();
     let result = result?;
+    let report = write_report(workflow, header, &result, &plugins.steps, dir);
     summary::show(workflow, header, &result, launch)?;
+    match report {
+        Ok(path) => eprintln!("exorun: report: {}", path.display()),
+        Err(error) => {
+            eprintln!("exorun: warning: the run's report could not be written: {error:#}")
+        }
+    }
     Ok(if result.succeeded() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Writes the run's self-contained HTML report (`report.html` in the run's directory).
+fn write_report(
+    workflow: &Workflow,
+    header: &RunHeader,
+    result: &exorun::workflow::engine::RunResult,
+    plugins: &HashMap<String, StepPlugin>,
+    dir: &Path,
+) -> anyhow::Result<PathBuf> {
+    let run = report::of_run(workflow, header, result, plugins, chrono::Utc::now());
+    let charts = report::charts(workflow, header, dir)?;
+    Ok(report::write(&dir.join("report.html"), &run, &charts)?)
 }
 
 /// The tenants the workflow runs against, signed in: the command line's, or each named

@@ -54,12 +54,14 @@ mod file;
 mod format;
 mod html;
 mod model;
+mod run;
 mod spec;
 mod svg;
 
 pub use chart::Chart;
 pub use file::{WriteError, write};
 pub use model::{Failure, PlannedChange, RunReport, StepReport, StepStatus, TenantReport, Totals};
+pub use run::{charts, of_run};
 pub use spec::{ChartKind, ChartSpec, ReportSpec, SpecError, Unit};
 
 /// The report of `report` as one self-contained HTML page, with `charts` drawn from the
