@@ -297,7 +297,7 @@ fn synonyms_of_keys_from_other_tools_find_the_key() {
     assert_eq!(
         lines,
         [
-            "wf.toml:2:1: error: unknown key 'colour'; the keys here are: name, description, plugin_dir, profile, tenants, inputs, steps, outputs"
+            "wf.toml:2:1: error: unknown key 'colour'; the keys here are: name, description, plugin_dir, profile, tenants, inputs, steps, outputs, report"
         ]
     );
 }
