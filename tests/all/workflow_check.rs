@@ -145,6 +145,10 @@ fn each_valid_workflow_passes_under_a_policy_for_its_plugins() {
             "mailbox-inventory",
             "auto-reply",
             "mailbox-permission-audit",
+            "find-recipient",
+            "offboard-mailbox",
+            "grant-mailbox-access",
+            "remove-group-member",
         ],
         &policy,
     );
@@ -194,6 +198,10 @@ fn the_summary_counts_steps_and_inputs() {
             "mailbox-inventory",
             "auto-reply",
             "mailbox-permission-audit",
+            "find-recipient",
+            "offboard-mailbox",
+            "grant-mailbox-access",
+            "remove-group-member",
         ],
         &policy,
     );

@@ -48,6 +48,9 @@ pub struct StepPlugin {
     pub grant: Arc<Grant>,
     /// Each run's limits (the plugin's own, within the policy's caps).
     pub limits: RunLimits,
+    /// The client of the credential profile the policy runs this plugin with, used instead of
+    /// the tenant's (`None`: the tenant's).
+    pub exchange: Option<ExchangeClient>,
 }
 
 /// One part of a run split over machines: items whose key falls in shard `index` of `count`.
@@ -390,7 +393,10 @@ impl Engine<'_> {
             tenant: tenant.name.clone(),
             plugin: plugin.plugin.clone(),
             grant: plugin.grant.clone(),
-            exchange: exchange.clone(),
+            exchange: match &plugin.exchange {
+                Some(own) => own.clone().with_context(exchange.context().clone()),
+                None => exchange.clone(),
+            },
             config,
             limits: plugin.limits,
             dry_run: header.dry_run,

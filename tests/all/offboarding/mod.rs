@@ -10,6 +10,7 @@ mod grant_mailbox_access;
 mod offboard_mailbox;
 mod policy;
 mod remove_group_member;
+mod workflow;
 
 use std::collections::BTreeSet;
 

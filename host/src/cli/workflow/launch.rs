@@ -84,7 +84,7 @@ pub async fn launch(
 ) -> anyhow::Result<ExitCode> {
     let settings = args.settings()?;
     let tenants = tenants(workflow, args, &settings)?;
-    let plugins = vet_steps(workflow, launch, &settings).await?;
+    let plugins = vet_steps(workflow, launch, &settings, args).await?;
     if let Some((index, count)) = header.shard {
         for step in workflow.steps.iter().filter(|s| s.for_each.is_none()) {
             if plugins.steps[&step.id].plugin.manifest().mutates {
@@ -184,6 +184,7 @@ async fn vet_steps(
     workflow: &Workflow,
     launch: &LaunchArgs,
     settings: &Settings,
+    args: &ConnectionArgs,
 ) -> anyhow::Result<Loaded> {
     let paths: Vec<&Path> = workflow
         .steps
@@ -213,7 +214,7 @@ async fn vet_steps(
             steps.insert(step.id.clone(), done.clone());
             continue;
         }
-        let vetted = vet_step(&policy, step, &runtime, workflow).await?;
+        let vetted = vet_step(&policy, step, &runtime, workflow, settings, args).await?;
         loaded.insert(step.plugin.path.clone(), vetted.clone());
         steps.insert(step.id.clone(), vetted);
     }
@@ -225,6 +226,8 @@ async fn vet_step(
     step: &Step,
     runtime: &Runtime,
     workflow: &Workflow,
+    settings: &Settings,
+    args: &ConnectionArgs,
 ) -> anyhow::Result<StepPlugin> {
     let path = &step.plugin.path;
     let at = format!("{}:{}: step '{}'", workflow.file, step.plugin.at, step.id);
@@ -241,13 +244,26 @@ async fn vet_step(
             step.plugin.digest.as_deref().unwrap_or_default()
         );
     }
-    if let Some(profile) = &grant.profile {
-        anyhow::bail!(
-            "{at}: the policy ({}) runs {} with profile '{profile}', but in a workflow the tenant's profile is the credential: give the workflow `profile = \"{profile}\"`, or drop `profile` from the plugin's rule",
+    // The policy's credential for this plugin; the command line's audit log still records it.
+    // Across several tenants one profile cannot stand for each of them.
+    let exchange = match (&grant.profile, &workflow.target) {
+        (None, _) => None,
+        (Some(profile), exorun::workflow::Target::Tenants(_)) => anyhow::bail!(
+            "{at}: the policy ({}) runs {} with profile '{profile}', but this workflow runs against several tenants, each with its own profile: drop `profile` from the plugin's rule for this workflow's policy",
             grant.source,
             grant.plugin
-        );
-    }
+        ),
+        (Some(profile), _) => {
+            let mut own = args.profile_settings(profile).with_context(|| {
+                format!(
+                    "{at}: the policy ({}) runs {} with profile '{profile}'",
+                    grant.source, grant.plugin
+                )
+            })?;
+            own.audit_log.clone_from(&settings.audit_log);
+            Some(Connection::open(own)?.exchange().clone())
+        }
+    };
     for withheld in &grant.withheld {
         eprintln!(
             "exorun: policy: {} (step '{}') runs without {withheld}",
@@ -269,6 +285,7 @@ async fn vet_step(
         plugin,
         grant: Arc::new(grant),
         limits,
+        exchange,
     })
 }
 
