@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: installs prerequisites, builds exorun and its Exchange Online emulator, starts the
 # emulator, and runs exorun against it the way an admin would: certificate sign-in, a checkup,
-# cmdlets streamed page by page, plugins under an operator's policy, and the audit log they all
-# wrote.
+# cmdlets streamed page by page, plugins under an operator's policy, workflows (an inventory in
+# parallel streams with its HTML report, an offboarding dry run and then the real one), and the
+# audit log they all wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh
@@ -69,6 +70,20 @@ step "exorun run --dry-run target/plugins/auto-reply.wasm ...   # recorded, not 
   --input "{\"identities\": [\"$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)\", \"ceo@fabrikam.com\"], \"state\": \"Enabled\", \"internal_message\": \"Out until Monday\"}"
 step "exorun run target/plugins/hostile.wasm --input '{\"attempt\": \"undeclared\"}'   # the sandbox refuses"
 "$bin/exorun" "${cert[@]}" run target/plugins/hostile.wasm --input '{"attempt": "undeclared"}' --cache-dir "$state/cache" --output json
+
+# Runs (journals, records, HTML reports) stay after the demo, to be opened.
+runs=target/demo-runs
+rm -rf "$runs"
+step "exorun workflow run examples/workflows/mailbox-inventory.toml   # 37 parallel streams, every mailbox once, a report with charts"
+"$bin/exorun" "${cert[@]}" workflow run examples/workflows/mailbox-inventory.toml --cache-dir "$state/cache" --runs-dir "$runs"
+# A leaver whose manager the directory knows, so the manager gets access.
+leaver=$("$bin/exorun" "${cert[@]}" invoke Get-User -RecipientTypeDetails UserMailbox -Filter 'Manager -ne $null' -ResultSize 1 --output csv --property UserPrincipalName | sed -n 2p)
+step "exorun workflow run examples/workflows/offboard-user.toml --input user=$leaver --dry-run   # the plan: nothing is sent"
+"$bin/exorun" "${cert[@]}" workflow run examples/workflows/offboard-user.toml --input "user=$leaver" --dry-run --cache-dir "$state/cache" --runs-dir "$runs"
+step "exorun workflow run examples/workflows/offboard-user.toml --input user=$leaver"
+"$bin/exorun" "${cert[@]}" workflow run examples/workflows/offboard-user.toml --input "user=$leaver" --cache-dir "$state/cache" --runs-dir "$runs"
+step "exorun workflow runs   # each run's journal: a killed run resumes with exorun workflow resume ID"
+"$bin/exorun" workflow runs --runs-dir "$runs"
 
 step "exorun audit show --plugin auto-reply   # every token, cmdlet, denial and run is in a hash-chained log"
 "$bin/exorun" audit show --plugin auto-reply
