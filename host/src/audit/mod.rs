@@ -168,13 +168,10 @@ impl Audit {
         params: &Map<String, Value>,
         reason: &str,
     ) -> Result<(), AuditError> {
-        if !self.is_enabled() {
-            return Ok(());
-        }
-        let mut call = Call::new(context, cmdlet, params);
-        call.decision = Decision::Denied;
-        call.why = Some(reason.to_string());
-        self.record(Event::Call(call))
+        self.unsent(context, cmdlet, params, |call| {
+            call.decision = Decision::Denied;
+            call.why = Some(reason.to_string());
+        })
     }
 
     /// Records that `cmdlet` with `params` (secret values are redacted), allowed in `context`,
@@ -185,12 +182,7 @@ impl Audit {
         cmdlet: &str,
         params: &Map<String, Value>,
     ) -> Result<(), AuditError> {
-        if !self.is_enabled() {
-            return Ok(());
-        }
-        let mut call = Call::new(context, cmdlet, params);
-        call.dry_run = true;
-        self.record(Event::Call(call))
+        self.unsent(context, cmdlet, params, |call| call.dry_run = true)
     }
 
     /// Records that `cmdlet` with `params`, allowed in `context`, was not sent again because an
@@ -201,14 +193,27 @@ impl Audit {
         cmdlet: &str,
         params: &Map<String, Value>,
     ) -> Result<(), AuditError> {
+        self.unsent(context, cmdlet, params, |call| {
+            call.why = Some(format!(
+                "{}; made before the run was interrupted: answered from the run's journal, not sent again",
+                call.why.as_deref().unwrap_or("allowed")
+            ));
+        })
+    }
+
+    /// Records a call that was not sent, as `adjust` says why (nothing when not auditing).
+    fn unsent(
+        &self,
+        context: &CallContext,
+        cmdlet: &str,
+        params: &Map<String, Value>,
+        adjust: impl FnOnce(&mut Call),
+    ) -> Result<(), AuditError> {
         if !self.is_enabled() {
             return Ok(());
         }
         let mut call = Call::new(context, cmdlet, params);
-        call.why = Some(format!(
-            "{}; made before the run was interrupted: answered from the run's journal, not sent again",
-            call.why.as_deref().unwrap_or("allowed")
-        ));
+        adjust(&mut call);
         self.record(Event::Call(call))
     }
 

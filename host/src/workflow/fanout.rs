@@ -438,51 +438,31 @@ fn read_records(
     earlier: &JournalState,
     step: &str,
 ) -> Result<BTreeMap<String, Vec<Record>>, StepError> {
-    let failed = |source| StepError::Records {
+    let mut by_item: BTreeMap<String, Vec<Record>> = BTreeMap::new();
+    each_record(path, earlier, step, |item, record| {
+        by_item
+            .entry(item.to_string())
+            .or_default()
+            .push(record.clone());
+    })
+    .map_err(|source| StepError::Records {
         step: step.to_string(),
         doing: "read",
         path: path.to_path_buf(),
         source,
-    };
-    let finished: std::collections::HashMap<&str, u32> = earlier
-        .ended
-        .iter()
-        .filter(|(id, _)| id.step == step)
-        .filter_map(|(id, entry)| match entry {
-            Entry::ItemEnd { attempt, .. } => Some((id.item.as_str(), *attempt)),
-            _ => None,
-        })
-        .collect();
-    let mut by_item: BTreeMap<String, Vec<Record>> = BTreeMap::new();
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(by_item),
-        Err(e) => return Err(failed(e)),
-    };
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(failed)?;
-        // A line cut by a kill belongs to a try that did not finish.
-        let Ok(line) = serde_json::from_str::<RecordLine<'_>>(&line) else {
-            continue;
-        };
-        if finished.get(line.item.as_ref()) == Some(&line.attempt) {
-            by_item
-                .entry(line.item.into_owned())
-                .or_default()
-                .push(line.record);
-        }
-    }
+    })?;
     Ok(by_item)
 }
 
 /// Calls `each` with every record of `step` in `path` that belongs to an item's finished try
-/// (as `state` journaled it), one at a time: for reading a big step's records back without
-/// holding them (the run's report charts them).
+/// (as `state` journaled it), and the item's key, one at a time: for reading a big step's
+/// records back without holding them (the run's report charts them). A line cut by a kill
+/// belongs to a try that did not finish.
 pub fn each_record(
     path: &Path,
     state: &JournalState,
     step: &str,
-    mut each: impl FnMut(&Record),
+    mut each: impl FnMut(&str, &Record),
 ) -> io::Result<()> {
     let finished: std::collections::HashMap<&str, u32> = state
         .ended
@@ -503,7 +483,7 @@ pub fn each_record(
             continue;
         };
         if finished.get(line.item.as_ref()) == Some(&line.attempt) {
-            each(&line.record);
+            each(&line.item, &line.record);
         }
     }
     Ok(())

@@ -112,13 +112,14 @@ pub fn charts(
         let mut chart = Chart::new(chart_spec.clone());
         for tenant in &header.tenants {
             let path = records_path(dir, tenant, &chart_spec.step);
-            each_record(&path, &state, &chart_spec.step, |record| chart.add(record)).map_err(
-                |source| crate::workflow::journal::JournalError::Io {
-                    path: path.clone(),
-                    doing: "read",
-                    source,
-                },
-            )?;
+            each_record(&path, &state, &chart_spec.step, |_, record| {
+                chart.add(record)
+            })
+            .map_err(|source| crate::workflow::journal::JournalError::Io {
+                path: path.clone(),
+                doing: "read",
+                source,
+            })?;
         }
         charts.push(chart);
     }
