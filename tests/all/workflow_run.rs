@@ -502,3 +502,47 @@ async fn a_workflow_runs_on_past_several_token_expiries() {
     assert!(tokens >= 3, "a fresh token after each expiry: {tokens}");
     assert_eq!(sets(&sim).await.len(), 8);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_run_started_again_resumes_instead_of_starting_over() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 6).await;
+    let (file, policy) = (workflow(&sim), policy(&sim));
+    let upns = mailboxes(&sim, 3).await;
+    let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
+    let input = format!("people={people}");
+    let named = |id: &str, input: &str| {
+        let mut command = workflow_cmd(&sim, &["run"]);
+        command
+            .arg(&file)
+            .args(["--input", input, "--run-id", id, "--policy"])
+            .arg(&policy);
+        command
+    };
+    let (ok, out, err) = run(&mut named("nightly-2026-11-29.shard-1", &input));
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("run nightly-2026-11-29.shard-1"), "{out}");
+    // The scheduler starts it again (a restarted pod): nothing is sent twice.
+    let (ok, out, err) = run(&mut named("nightly-2026-11-29.shard-1", &input));
+    assert!(ok, "{out}\n{err}");
+    assert!(err.contains("resuming it"), "{err}");
+    assert_eq!(sets(&sim).await.len(), 3);
+    // Another input under the same id is refused; so is an id that is not a plain name.
+    let (ok, _, err) = run(&mut named("nightly-2026-11-29.shard-1", "people=[]"));
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(&mut named("../escape", &input));
+    assert!(!ok && err.contains("cannot be a run id"), "{err}");
+    // Its plugin runs are found in the audit log by the name.
+    let (ok, out, err) = run(exorun(&sim).args([
+        "audit",
+        "show",
+        "--run",
+        "nightly-2026-11-29.shard-1",
+        "--output",
+        "jsonl",
+    ]));
+    assert!(ok, "{err}");
+    assert!(
+        out.lines().filter(|l| l.contains("\"run-start\"")).count() >= 4,
+        "{out}"
+    );
+}

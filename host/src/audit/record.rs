@@ -50,6 +50,21 @@ impl RunId {
     pub fn new() -> RunId {
         RunId(Uuid::new_v4())
     }
+
+    /// The id of the run named `name` (a workflow run's `--run-id`): the name itself if it is a
+    /// UUID, else one derived from it, the same every time, so every attempt of a named run is
+    /// recorded under one id.
+    pub fn named(name: &str) -> RunId {
+        match name.parse::<Uuid>() {
+            Ok(uuid) => RunId(uuid),
+            Err(_) => {
+                let hash = openssl::sha::sha256(name.as_bytes());
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&hash[..16]);
+                RunId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+            }
+        }
+    }
 }
 
 impl Default for RunId {

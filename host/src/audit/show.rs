@@ -37,10 +37,11 @@ impl Filter {
                 id.len() >= wanted.len() && id[..wanted.len()].eq_ignore_ascii_case(wanted)
             })
         };
-        let run = self
-            .run
-            .as_deref()
-            .is_none_or(|wanted| starts(event.run(), wanted) || starts(event.workflow(), wanted));
+        let run = self.run.as_deref().is_none_or(|wanted| {
+            starts(event.run(), wanted)
+                || starts(event.workflow(), wanted)
+                || event.workflow() == Some(RunId::named(wanted))
+        });
         let since = self.since.is_none_or(|since| record.time >= since);
         let plugin = self.plugin.as_deref().is_none_or(|wanted| {
             event

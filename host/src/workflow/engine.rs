@@ -205,8 +205,7 @@ impl Engine<'_> {
         };
         let journal = Arc::new(journal);
         let earlier = JournalState::read(dir)?;
-        let id: RunId =
-            serde_json::from_value(Value::String(header.id.clone())).unwrap_or_default();
+        let id = RunId::named(&header.id);
         let files = RunFiles {
             journal: &journal,
             earlier: &earlier,

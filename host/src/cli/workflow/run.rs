@@ -10,7 +10,7 @@ use clap::Args;
 use exorun::audit::RunId;
 use exorun::plugin::artifact::digest;
 use exorun::workflow::engine::Shard;
-use exorun::workflow::journal::RunHeader;
+use exorun::workflow::journal::{JournalState, RunHeader};
 use exorun::workflow::{Workflow, WorkflowError};
 
 use super::super::ConnectionArgs;
@@ -32,6 +32,11 @@ pub struct RunCmd {
     /// over machines; each item is in exactly one shard.
     #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
     shard: Option<Shard>,
+    /// The run's id, for a scheduler that restarts what it started (e.g. the job's name and
+    /// shard): a run with this id that stopped is resumed, one that finished is not run again.
+    /// Letters, digits, '.', '_' and '-'. Default: a new random id.
+    #[arg(long, value_name = "ID", value_parser = run_id)]
+    run_id: Option<String>,
     #[command(flatten)]
     launch: LaunchArgs,
 }
@@ -45,6 +50,20 @@ fn name_value(text: &str) -> Result<(String, String), String> {
         _ => Err(format!(
             "'{text}' is not NAME=VALUE: give each input as --input user=ann@contoso.com"
         )),
+    }
+}
+
+/// A run id given by hand: it names a directory, so plain characters only.
+fn run_id(text: &str) -> Result<String, String> {
+    let plain = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if plain && !text.is_empty() && !text.starts_with('.') && text.len() <= 100 {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "'{text}' cannot be a run id: use up to 100 letters, digits, '.', '_' and '-', not starting with '.' (e.g. inventory-2026-11-29-shard-3)"
+        ))
     }
 }
 
@@ -65,7 +84,10 @@ impl RunCmd {
         let text = std::fs::read(&self.file)
             .with_context(|| format!("cannot read {}", self.file.display()))?;
         let file = std::path::absolute(&self.file).unwrap_or_else(|_| self.file.clone());
-        let id = RunId::new().to_string();
+        let id = self
+            .run_id
+            .clone()
+            .unwrap_or_else(|| RunId::new().to_string());
         let tenants = workflow
             .target
             .profiles()
@@ -84,6 +106,22 @@ impl RunCmd {
             started: Utc::now(),
         };
         let dir = self.launch.runs_dir()?.join(&id);
+        if let Ok(earlier) = JournalState::read(&dir)
+            && let Some(started) = earlier.header
+        {
+            let same = started.digest == header.digest
+                && started.inputs == header.inputs
+                && started.dry_run == header.dry_run
+                && started.shard == header.shard;
+            if !same {
+                anyhow::bail!(
+                    "run {id} already exists ({}) with another workflow file, inputs, dry run or shard: give another --run-id, or `exorun workflow resume {id}` to go on with it as it started",
+                    dir.display()
+                );
+            }
+            eprintln!("exorun: run {id} exists: resuming it (what finished is not run again)");
+            return launch(&workflow, &started, &dir, &self.launch, args).await;
+        }
         launch(&workflow, &header, &dir, &self.launch, args).await
     }
 }
