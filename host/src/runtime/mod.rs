@@ -21,6 +21,8 @@
 //!         input: r#"{"statistics": true}"#.into(),
 //!         config: Default::default(),
 //!         exchange: connection.exchange().clone(),
+//!         dry_run: false,
+//!         journal: None,
 //!         // Run with what its manifest asks for; the CLI takes the operator's policy instead.
 //!         grant: Arc::new(exorun::policy::Grant::from_manifest(plugin.manifest())),
 //!         limits: plugin.default_limits(),
