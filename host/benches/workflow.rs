@@ -28,7 +28,7 @@ use exorun::runtime::{
     MemoryCheckpoints, NoProgress, Plugin, RunRequest, Runtime, RuntimeSettings, VecSink,
 };
 use exorun::workflow::fanout::{
-    Item, ItemResult, OnError, Retry, RunFiles, StepEvents, StepPlan, run_step,
+    Item, ItemResult, OnError, Retry, RunFiles, StepEvents, StepPlan, StepResult, run_step,
 };
 use exorun::workflow::journal::{Journal, JournalState, RunHeader};
 use serde_json::Map;
@@ -93,14 +93,15 @@ async fn alone(
     )
 }
 
-/// One step of `ITEMS` items of `plugin`, 32 at once, journaled in `dir` and audited through
-/// `connection`: (wall, CPU) per item.
-async fn fanned_out(
+/// Runs `items` as one step of `plugin`, 32 at once, journaled in a new run directory `dir` and
+/// audited through `connection`; gives the step's result.
+async fn step(
     runtime: &Runtime,
     plugin: &Arc<Plugin>,
     connection: &Connection,
     dir: &Path,
-) -> (Duration, Duration) {
+    items: Vec<Item>,
+) -> StepResult {
     let header = RunHeader {
         id: "bench".into(),
         workflow: "bench".into(),
@@ -115,7 +116,7 @@ async fn fanned_out(
     let journal = Arc::new(Journal::create(dir, &header).expect("journal"));
     let earlier = JournalState::read(dir).expect("journal reads");
     let plan = StepPlan {
-        step: "echo".into(),
+        step: plugin.manifest().name.clone(),
         tenant: "bench".into(),
         plugin: plugin.clone(),
         grant: Arc::new(Grant::from_manifest(plugin.manifest())),
@@ -133,24 +134,27 @@ async fn fanned_out(
         earlier: &earlier,
         dir,
     };
+    run_step(runtime, &files, &plan, items, Arc::new(NoProgress), &Quiet)
+        .await
+        .expect("step")
+}
+
+/// One step of `ITEMS` items of `plugin` (see [`step`]): (wall, CPU) per item.
+async fn fanned_out(
+    runtime: &Runtime,
+    plugin: &Arc<Plugin>,
+    connection: &Connection,
+    dir: &Path,
+) -> (Duration, Duration) {
     let (wall, cpu) = (Instant::now(), cpu_time());
-    let result = run_step(
-        runtime,
-        &files,
-        &plan,
-        items(),
-        Arc::new(NoProgress),
-        &Quiet,
-    )
-    .await
-    .expect("step");
+    let result = step(runtime, plugin, connection, dir, items()).await;
     let (wall, cpu) = (wall.elapsed(), cpu_time() - cpu);
     assert_eq!(result.failed(), 0);
     (wall / ITEMS as u32, cpu / ITEMS as u32)
 }
 
-/// One step of `auto-reply` over `upns`, 32 at once, journaled in `dir` and audited: the wall
-/// time, and how many items failed.
+/// One step of `auto-reply` over `upns` (see [`step`]): the wall time, and how many items
+/// failed.
 async fn mutations(
     runtime: &Runtime,
     plugin: &Arc<Plugin>,
@@ -158,33 +162,6 @@ async fn mutations(
     upns: &[String],
     dir: &Path,
 ) -> (Duration, usize) {
-    let header = RunHeader {
-        id: "mutations".into(),
-        workflow: "bench".into(),
-        file: "bench.toml".into(),
-        digest: String::new(),
-        inputs: Map::new(),
-        tenants: vec!["bench".into()],
-        dry_run: false,
-        shard: None,
-        started: Utc::now(),
-    };
-    let journal = Arc::new(Journal::create(dir, &header).expect("journal"));
-    let earlier = JournalState::read(dir).expect("journal reads");
-    let plan = StepPlan {
-        step: "reply".into(),
-        tenant: "bench".into(),
-        plugin: plugin.clone(),
-        grant: Arc::new(Grant::from_manifest(plugin.manifest())),
-        exchange: connection.exchange().clone(),
-        config: Default::default(),
-        limits: plugin.default_limits(),
-        dry_run: false,
-        max_parallel: 32,
-        retry: Retry::NONE,
-        on_error: OnError::Continue,
-        keep_records: false,
-    };
     let items = upns
         .iter()
         .map(|upn| Item {
@@ -193,15 +170,8 @@ async fn mutations(
             input: serde_json::json!({"identities": [upn], "state": "Enabled", "internal_message": "Away"}).to_string(),
         })
         .collect();
-    let files = RunFiles {
-        journal: &journal,
-        earlier: &earlier,
-        dir,
-    };
     let started = Instant::now();
-    let result = run_step(runtime, &files, &plan, items, Arc::new(NoProgress), &Quiet)
-        .await
-        .expect("step");
+    let result = step(runtime, plugin, connection, dir, items).await;
     (started.elapsed(), result.failed())
 }
 
