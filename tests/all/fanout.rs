@@ -1,6 +1,7 @@
 //! One workflow step fanned out over items against the emulator, with the real auto-reply
 //! plugin: bounded concurrency, every try journaled, a resumed run that runs nothing finished
-//! again (the emulator's request log shows no change sent twice), and `on_error = "fail"`.
+//! again (the emulator's request log shows no change sent twice), `on_error = "fail"`, and a
+//! throttled item that lets its siblings work while it waits.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -14,6 +15,7 @@ use exorun::workflow::fanout::{
     Item, ItemResult, OnError, Retry, RunFiles, StepEvents, StepPlan, StepResult, run_step,
 };
 use exorun::workflow::journal::{ItemOutcome, Journal, JournalState, RunHeader};
+use exorun::workflow::slots::Waits;
 use serde_json::{Map, json};
 
 use crate::support::{Sim, artifact, start_with};
@@ -43,6 +45,12 @@ impl StepEvents for Heard {
     }
     fn retrying(&self, _: &str, _: &str, label: &str, _: &str, _: Duration) {
         self.push(format!("{label}: retrying"));
+    }
+    fn throttled(&self, step: &str, _: &str, waits: Waits) {
+        self.push(format!(
+            "{step}: throttled {}, {} waiting",
+            waits.throttled, waits.waiting
+        ));
     }
 }
 
@@ -272,4 +280,60 @@ async fn on_error_fail_starts_no_further_item_and_continue_runs_them_all() {
             }
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_item_lends_its_slot_to_its_siblings_while_it_waits() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 6).await;
+    let connection = Connection::open(sim.secret_settings("exorun-admin")).unwrap();
+    let plugin = runtime().load(artifact("auto-reply")).await.unwrap();
+    let upns = mailboxes(&connection, 4).await;
+    let run = sim.dir.path().join("runs/run-1");
+    let journal = Arc::new(Journal::create(&run, &header()).unwrap());
+    let mut plan = plan(plugin, &connection, OnError::Continue);
+    plan.max_parallel = 1;
+    let heard = Heard::default();
+    // The first item's first request is answered 429 with a two-second Retry-After.
+    sim.put_control(
+        "faults",
+        json!({"script": ["throttle"], "retry_after": 2.0}),
+    )
+    .await;
+
+    let result = step(
+        &run,
+        &journal,
+        &plan,
+        upns.iter().map(|u| item(u)).collect(),
+        &heard,
+    )
+    .await;
+
+    assert_eq!(result.count(ItemOutcome::Succeeded), 4, "{result:?}");
+    assert!(result.items.iter().all(|i| i.tries == 1), "{result:?}");
+    let mut expected = upns[1..].to_vec();
+    expected.push(upns[0].clone());
+    let made: Vec<String> = sim
+        .requests()
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.status == 200 && e.cmdlet.as_deref() == Some("Set-MailboxAutoReplyConfiguration")
+        })
+        .map(|e| {
+            e.parameters.unwrap()["Identity"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        made, expected,
+        "with one slot, the other three items ran while the first waited out its Retry-After"
+    );
+    let heard = heard.0.lock().unwrap();
+    assert!(
+        heard.contains(&"auto-reply: throttled 1, 1 waiting".to_string()),
+        "the wait is shown while it lasts: {heard:?}"
+    );
 }

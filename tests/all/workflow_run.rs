@@ -470,6 +470,35 @@ field = "RecipientTypeDetails"
         "a chart of both tenants' records"
     );
     assert!(html.contains("fabrikam") && html.contains("contoso"));
+
+    // The results as CSV for a spreadsheet: whose each row is, and every mailbox once.
+    let id = result["run"].as_str().unwrap();
+    let records = |args: &[&str]| {
+        run(exorun(&sim)
+            .args(["workflow", "records"])
+            .args(args)
+            .arg("--runs-dir")
+            .arg(sim.dir.path().join("runs")))
+    };
+    let (ok, _, err) = records(&[&id[..8]]);
+    assert!(
+        !ok && err.contains("records of 2 steps: name one (mailboxes, reply)"),
+        "{err}"
+    );
+    let (ok, csv, err) = records(&[&id[..8], "mailboxes", "--output", "csv"]);
+    assert!(ok, "{err}");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(&reader.headers().unwrap()[0], "Tenant", "{csv}");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let per_tenant = |t: &str| rows.iter().filter(|r| &r[0] == t).count();
+    assert_eq!(
+        (per_tenant("contoso"), per_tenant("fabrikam")),
+        (3, 4),
+        "{csv}"
+    );
+    let (ok, jsonl, err) = records(&[id, "reply", "--tenant", "fabrikam", "--output", "jsonl"]);
+    assert!(ok, "{err}");
+    assert_eq!(jsonl.lines().count(), 4, "{jsonl}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,10 @@
-//! `exorun workflow run|resume|runs|check|graph`: one file per subcommand under `workflow/`.
+//! `exorun workflow run|resume|runs|records|check|graph`: one file per subcommand under `workflow/`.
 
 mod check;
 mod events;
 mod graph;
 mod launch;
+mod records;
 mod resume;
 mod run;
 mod runs;
@@ -26,6 +27,8 @@ pub enum WorkflowCmd {
     Resume(SignedIn<resume::ResumeCmd>),
     /// List the runs kept on this machine, newest first, with where each stands.
     Runs(runs::RunsCmd),
+    /// Write a run's results (a step's records) as a table, JSON, JSON Lines or CSV.
+    Records(records::RecordsCmd),
     /// Check a workflow file: its structure, then each step's plugin (there, its pinned digest,
     /// its signatures, admitted by the policy as `exorun run` would).
     Check(check::CheckCmd),
@@ -40,6 +43,7 @@ impl WorkflowCmd {
             WorkflowCmd::Run(c) => c.command.run(&c.sign_in.over(before)).await,
             WorkflowCmd::Resume(c) => c.command.run(&c.sign_in.over(before)).await,
             WorkflowCmd::Runs(cmd) => cmd.run(),
+            WorkflowCmd::Records(cmd) => cmd.run(),
             WorkflowCmd::Check(cmd) => cmd.run(),
             WorkflowCmd::Graph(cmd) => cmd.run(),
         }

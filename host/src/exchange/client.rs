@@ -10,6 +10,7 @@ use super::Surface;
 use super::error::ExchangeError;
 use super::params::Parameters;
 use super::query::Query;
+use super::retry_wait::RetryWait;
 use super::settings::{ExchangeSettings, MAX_PAGE_SIZE};
 use super::transport::Transport;
 use crate::audit::{Audit, CallContext};
@@ -24,6 +25,7 @@ pub struct ExchangeClient {
     transport: Arc<Transport>,
     audit: Audit,
     context: Arc<CallContext>,
+    retry_wait: Option<Arc<dyn RetryWait>>,
 }
 
 impl ExchangeClient {
@@ -42,6 +44,7 @@ impl ExchangeClient {
             transport: Arc::new(Transport::new(http, tokens, settings)),
             audit: Audit::disabled(),
             context: Arc::new(CallContext::default()),
+            retry_wait: None,
         }
     }
 
@@ -70,6 +73,20 @@ impl ExchangeClient {
     /// What the records of calls through this client say they are for.
     pub fn context(&self) -> &CallContext {
         &self.context
+    }
+
+    /// This client handing its requests' retry waits to `retry_wait` instead of sleeping
+    /// through them itself (see [`RetryWait`]).
+    pub fn with_retry_wait(self, retry_wait: Arc<dyn RetryWait>) -> ExchangeClient {
+        ExchangeClient {
+            retry_wait: Some(retry_wait),
+            ..self
+        }
+    }
+
+    /// Who waits out this client's retries, when not the client itself.
+    pub(super) fn retry_wait(&self) -> Option<&dyn RetryWait> {
+        self.retry_wait.as_deref()
     }
 
     /// The settings in force (after range checks).

@@ -17,6 +17,7 @@ pub mod params;
 mod query;
 mod reply;
 mod retry;
+mod retry_wait;
 pub mod role_hint;
 mod service_message;
 mod settings;
@@ -30,6 +31,7 @@ pub use dry_run::{Rehearsal, is_mutating};
 pub use error::ExchangeError;
 pub use params::{ParamError, Parameters, from_cli_args};
 pub use query::{Page, Query, RawRow};
+pub use retry_wait::RetryWait;
 pub use service_message::ServiceMessage;
 pub use settings::{
     DEFAULT_COMPLIANCE_URL, DEFAULT_EXCHANGE_URL, ExchangeSettings, MAX_PAGE_SIZE, MAX_RETRY_AFTER,

@@ -169,6 +169,7 @@ impl Query {
             cmdlet: &self.cmdlet,
             body: &self.body,
             url: link.as_deref(),
+            retry_wait: self.client.retry_wait(),
         };
         let started = Instant::now();
         let (fetched, ()) = futures::future::join(

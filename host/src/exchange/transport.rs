@@ -19,6 +19,7 @@ use super::endpoint::{anchor_mailbox, invoke_url, within_service};
 use super::error::{ExchangeError, unauthorized_message};
 use super::reply::{Fetched, Outcome, PageRow, Reply};
 use super::retry::Failure;
+use super::retry_wait::RetryWait;
 use super::service_message::ServiceMessage;
 use super::settings::ExchangeSettings;
 use crate::auth::provider::TokenProvider;
@@ -37,6 +38,8 @@ pub struct Request<'a> {
     pub body: &'a Bytes,
     /// A next-page link, or `None` for the surface's InvokeCommand URL.
     pub url: Option<&'a str>,
+    /// Who waits out a retry, if not the transport itself.
+    pub retry_wait: Option<&'a dyn RetryWait>,
 }
 
 /// The HTTP side of one client: shared by every query of it.
@@ -200,7 +203,13 @@ impl Transport {
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "retrying the same request"
             );
-            tokio::time::sleep(wait).await;
+            match request.retry_wait {
+                Some(retry_wait) => {
+                    let throttled = matches!(failure, Failure::Throttled { .. });
+                    retry_wait.wait_out(wait, throttled).await;
+                }
+                None => tokio::time::sleep(wait).await,
+            }
         }
     }
 

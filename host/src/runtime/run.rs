@@ -98,6 +98,11 @@ pub struct RunRequest {
     pub progress: Arc<dyn ProgressSink>,
 }
 
+/// One of the runtime's run slots, held for a run to come ([`Runtime::reserve`]).
+pub struct RunSlot<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
 /// What a finished run gives back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunOutcome {
@@ -140,6 +145,35 @@ impl Runtime {
     /// with the run and the plugin; if a record cannot be written the run stops
     /// ([`RunError::Audit`]).
     pub async fn run(&self, plugin: &Plugin, request: RunRequest) -> Result<RunOutcome, RunError> {
+        self.run_in(None, plugin, request).await
+    }
+
+    /// One of the runtime's run slots, taken ahead of a run ([`Runtime::run_reserved`]),
+    /// waiting for it if all are taken.
+    pub async fn reserve(&self) -> Result<RunSlot<'_>, RunError> {
+        Ok(RunSlot {
+            _permit: self.slot().await?,
+        })
+    }
+
+    /// [`Runtime::run`] in a slot taken with [`Runtime::reserve`]: for a caller with a turn of
+    /// its own to take once the runtime's is taken (a fan-out's `max_parallel`), so that it
+    /// never holds its own turn while it waits for the runtime's.
+    pub async fn run_reserved(
+        &self,
+        slot: RunSlot<'_>,
+        plugin: &Plugin,
+        request: RunRequest,
+    ) -> Result<RunOutcome, RunError> {
+        self.run_in(Some(slot), plugin, request).await
+    }
+
+    async fn run_in(
+        &self,
+        slot: Option<RunSlot<'_>>,
+        plugin: &Plugin,
+        request: RunRequest,
+    ) -> Result<RunOutcome, RunError> {
         check_input(plugin, &request.input)?;
         plugin
             .manifest
@@ -153,7 +187,10 @@ impl Runtime {
             None => plugin.pre.clone(),
             Some(_) => self.metered(plugin).await?,
         };
-        let _slot = self.slot().await?;
+        let _slot = match slot {
+            Some(slot) => slot,
+            None => self.reserve().await?,
+        };
         let limits = RunLimits {
             memory_bytes: request
                 .limits

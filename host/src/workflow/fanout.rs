@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::journal::{
     Entry, ItemId, ItemJournal, ItemOutcome, Journal, JournalError, JournalState,
 };
+use super::slots::{Slots, Waits, alive};
 use crate::exchange::{ExchangeClient, Rehearsal};
 use crate::policy::Grant;
 use crate::runtime::{
@@ -143,6 +144,9 @@ pub trait StepEvents: Send + Sync {
     fn item_ended(&self, step: &str, tenant: &str, item: &ItemResult);
     /// An item failed and will be tried again after `wait`.
     fn retrying(&self, step: &str, tenant: &str, label: &str, error: &str, wait: Duration);
+    /// The step's throttling waits changed (shown live: a storm of 429s otherwise looks like
+    /// a stalled run). Displays that do not show them need not listen.
+    fn throttled(&self, _step: &str, _tenant: &str, _waits: Waits) {}
 }
 
 /// Why a step could not go on: the run must stop (a failed item is not this).
@@ -214,11 +218,12 @@ pub async fn run_step(
     events.started(&plan.step, &plan.tenant, items.len(), done);
     let writer = Arc::new(RecordsFile::open(&path, &plan.step)?);
     let stop = AtomicBool::new(false);
-    // Unordered, so an item waiting out a throttling `Retry-After` holds one slot, not every
-    // slot behind it; the results are put back in the items' order after.
-    let mut results = futures::stream::iter(items.into_iter().zip(finished).enumerate())
+    let slots = Slots::new(plan.max_parallel);
+    // Unordered, so an item waiting out a throttling `Retry-After` holds up no other; the
+    // results are put back in the items' order after.
+    let running = futures::stream::iter(items.into_iter().zip(finished).enumerate())
         .map(|(index, (item, finished))| {
-            let (writer, stop, progress) = (writer.clone(), &stop, progress.clone());
+            let (writer, stop, progress, slots) = (writer.clone(), &stop, progress.clone(), &slots);
             let earlier_changes = files
                 .earlier
                 .changes
@@ -232,18 +237,13 @@ pub async fn run_step(
                     result.kept = kept.unwrap_or_default();
                     return Ok(result);
                 }
-                if stop.load(Ordering::Relaxed) {
-                    return Ok(ItemResult {
-                        outcome: ItemOutcome::Skipped,
-                        error: Some("not started: an earlier item failed and the step says on_error = \"fail\"".into()),
-                        ..blank(&item)
-                    });
-                }
                 let tries = Tries {
                     runtime,
                     plan,
                     journal: files.journal,
                     writer: &writer,
+                    slots,
+                    stop,
                     progress,
                     events,
                 };
@@ -258,9 +258,12 @@ pub async fn run_step(
             };
             async move { (index, ran.await) }
         })
-        .buffer_unordered(plan.max_parallel.max(1))
-        .collect::<Vec<(usize, Result<ItemResult, StepError>)>>()
-        .await;
+        .buffer_unordered(alive(plan.max_parallel))
+        .collect::<Vec<(usize, Result<ItemResult, StepError>)>>();
+    let mut results = with_waits_shown(running, &slots, |waits| {
+        events.throttled(&plan.step, &plan.tenant, waits);
+    })
+    .await;
     writer.flush()?;
     results.sort_unstable_by_key(|(index, _)| *index);
     let items = results
@@ -307,12 +310,42 @@ fn earlier_result(earlier: &JournalState, id: &ItemId, item: &Item) -> Option<It
     }
 }
 
+/// Drives `running` to its end, telling `show` the step's throttling waits whenever they
+/// changed, at most every [`WAITS_SHOWN_EVERY`].
+async fn with_waits_shown<T>(
+    running: impl std::future::Future<Output = T>,
+    slots: &Slots,
+    show: impl Fn(Waits),
+) -> T {
+    let mut running = std::pin::pin!(running);
+    let mut tick = tokio::time::interval(WAITS_SHOWN_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shown = Waits::default();
+    loop {
+        tokio::select! {
+            done = &mut running => return done,
+            _ = tick.tick() => {
+                let waits = slots.waits();
+                if waits != shown {
+                    show(waits);
+                    shown = waits;
+                }
+            }
+        }
+    }
+}
+
+/// How often a step's throttling waits are looked at for the progress display.
+const WAITS_SHOWN_EVERY: Duration = Duration::from_millis(250);
+
 /// The tries of one item.
 struct Tries<'a> {
     runtime: &'a Runtime,
     plan: &'a StepPlan,
     journal: &'a Arc<Journal>,
     writer: &'a Arc<RecordsFile>,
+    slots: &'a Arc<Slots>,
+    stop: &'a AtomicBool,
     progress: Arc<dyn ProgressSink>,
     events: &'a dyn StepEvents,
 }
@@ -332,6 +365,20 @@ impl Tries<'_> {
             Arc::new(ItemJournal::new(self.journal.clone(), id.clone(), changes));
         let mut tries = 0;
         loop {
+            // The runtime's turn first, then the step's: an item never holds a working slot
+            // while it waits for an instance that items waiting out a retry hold.
+            let reserved = self.runtime.reserve().await;
+            let slot = Arc::new(self.slots.take().await);
+            if tries == 0 && self.stop.load(Ordering::Relaxed) {
+                return Ok(ItemResult {
+                    outcome: ItemOutcome::Skipped,
+                    error: Some(
+                        "not started: an earlier item failed and the step says on_error = \"fail\""
+                            .into(),
+                    ),
+                    ..blank(item)
+                });
+            }
             attempt += 1;
             tries += 1;
             self.journal.write(&Entry::ItemStart {
@@ -349,7 +396,7 @@ impl Tries<'_> {
             let request = RunRequest {
                 input: item.input.clone(),
                 config: plan.config.clone(),
-                exchange: plan.exchange.clone(),
+                exchange: plan.exchange.clone().with_retry_wait(slot.clone()),
                 dry_run: plan.dry_run,
                 journal: Some(item_journal.clone()),
                 grant: plan.grant.clone(),
@@ -358,7 +405,15 @@ impl Tries<'_> {
                 checkpoints: Arc::new(MemoryCheckpoints::new()),
                 progress: self.progress.clone(),
             };
-            let ran = self.runtime.run(&plan.plugin, request).await;
+            let ran = match reserved {
+                Ok(reserved) => {
+                    self.runtime
+                        .run_reserved(reserved, &plan.plugin, request)
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            slot.release();
             self.writer.flush()?;
             let mut result = ItemResult {
                 records: sink.records.load(Ordering::Relaxed),

@@ -31,6 +31,7 @@ pub mod partition;
 mod plugin;
 pub mod report;
 pub mod runs;
+pub mod slots;
 mod source;
 pub mod spec;
 mod step;

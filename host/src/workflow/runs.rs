@@ -86,6 +86,14 @@ pub enum RunsError {
         /// Where runs were looked for.
         dir: PathBuf,
     },
+    /// The id given is the start of several runs' ids.
+    #[error("'{id}' is the start of {} runs' ids ({}): give more of it", .matching.len(), .matching.join(", "))]
+    Ambiguous {
+        /// The id asked for.
+        id: String,
+        /// The runs whose ids start with it.
+        matching: Vec<String>,
+    },
     /// The directory could not be read or the lock taken.
     #[error("{path}: {source}")]
     Io {
@@ -130,17 +138,29 @@ impl RunLock {
     }
 }
 
-/// The directory of run `id` in `runs`, which must hold a journal.
+/// The directory of run `id` in `runs`, which must hold a journal; `id` may be the start of
+/// one run's id (as people copy the first characters of a UUID), in any case.
 pub fn find(runs: &Path, id: &str) -> Result<PathBuf, RunsError> {
     let dir = runs.join(id);
     let plain = !id.is_empty() && !id.contains(['/', '\\']) && id != "." && id != "..";
     if plain && dir.join(JOURNAL_FILE).is_file() {
-        Ok(dir)
-    } else {
-        Err(RunsError::NoSuchRun {
+        return Ok(dir);
+    }
+    let wanted = id.to_lowercase();
+    let mut matching: Vec<RunSummary> = list(runs)?
+        .into_iter()
+        .filter(|r| plain && r.id.to_lowercase().starts_with(&wanted))
+        .collect();
+    match matching.len() {
+        1 => Ok(matching.remove(0).dir),
+        0 => Err(RunsError::NoSuchRun {
             id: id.to_string(),
             dir: runs.to_path_buf(),
-        })
+        }),
+        _ => Err(RunsError::Ambiguous {
+            id: id.to_string(),
+            matching: matching.into_iter().map(|r| r.id).collect(),
+        }),
     }
 }
 
@@ -283,5 +303,21 @@ mod tests {
             let e = find(runs.path(), bad).unwrap_err();
             assert!(e.to_string().contains("exorun workflow runs"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_start_of_one_id_finds_it_and_of_two_asks_for_more() {
+        let runs = tempfile::tempdir().unwrap();
+        start(runs.path(), "3f2a9c01-night", 2);
+        start(runs.path(), "3f2b7d44-night", 1);
+        assert_eq!(
+            find(runs.path(), "3F2A").unwrap(),
+            runs.path().join("3f2a9c01-night")
+        );
+        let e = find(runs.path(), "3f2").unwrap_err().to_string();
+        assert!(
+            e.contains("start of 2 runs' ids") && e.contains("3f2b7d44-night"),
+            "{e}"
+        );
     }
 }

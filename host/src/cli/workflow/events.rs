@@ -1,6 +1,7 @@
 //! How a workflow run shows its progress: on a terminal, a bar per step and tenant (done of
-//! total, rate, time left); otherwise (pipes, cron logs, CI) plain lines: a step's start, every
-//! tenth of its items, its end. Failures and retries are always one line each.
+//! total, rate, time left, throttling waits); otherwise (pipes, cron logs, CI) plain lines: a
+//! step's start, every tenth of its items (with the throttling waits so far), its end.
+//! Failures and retries are always one line each.
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
@@ -11,12 +12,14 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use exorun::workflow::fanout::{ItemResult, StepEvents};
 use exorun::workflow::journal::ItemOutcome;
+use exorun::workflow::slots::Waits;
 
 /// One step of one tenant as shown.
 struct Shown {
     bar: Option<ProgressBar>,
     total: usize,
     done: usize,
+    waits: Waits,
 }
 
 /// The run's progress on stderr.
@@ -60,6 +63,19 @@ impl CliEvents {
     }
 }
 
+/// "throttled 37× (41 s waited), 5 waiting now": the service asked the step to slow down.
+fn describe(waits: Waits) -> String {
+    let now = match waits.waiting {
+        0 => String::new(),
+        n => format!(", {n} waiting now"),
+    };
+    format!(
+        "throttled {}× ({:.0} s waited){now}",
+        waits.throttled,
+        waits.waited.as_secs_f64()
+    )
+}
+
 fn style() -> ProgressStyle {
     ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -93,7 +109,12 @@ impl StepEvents for CliEvents {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(
                 (tenant.to_string(), step.to_string()),
-                Shown { bar, total, done },
+                Shown {
+                    bar,
+                    total,
+                    done,
+                    waits: Waits::default(),
+                },
             );
     }
 
@@ -115,12 +136,27 @@ impl StepEvents for CliEvents {
             None => {
                 let tenth = (shown.total / 10).max(1);
                 if shown.total > 1 && (shown.done % tenth == 0 || shown.done == shown.total) {
+                    let waits = match shown.waits.throttled {
+                        0 => String::new(),
+                        _ => format!(", {}", describe(shown.waits)),
+                    };
                     eprintln!(
-                        "exorun: {tenant}: step {step}: {}/{} done",
+                        "exorun: {tenant}: step {step}: {}/{} done{waits}",
                         shown.done, shown.total
                     );
                 }
             }
+        }
+    }
+
+    fn throttled(&self, step: &str, tenant: &str, waits: Waits) {
+        let mut steps = self.steps.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(shown) = steps.get_mut(&(tenant.to_string(), step.to_string())) else {
+            return;
+        };
+        shown.waits = waits;
+        if let Some(bar) = &shown.bar {
+            bar.set_message(describe(waits));
         }
     }
 

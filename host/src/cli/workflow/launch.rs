@@ -17,6 +17,7 @@ use exorun::workflow::engine::{Engine, StepPlugin, Tenant};
 use exorun::workflow::journal::RunHeader;
 use exorun::workflow::report;
 use exorun::workflow::runs::{RunLock, default_runs_dir};
+use exorun::workflow::slots::alive;
 use exorun::workflow::{Step, Workflow};
 
 use super::super::ConnectionArgs;
@@ -196,7 +197,8 @@ async fn vet_steps(
     if let Some(dir) = &launch.cache_dir {
         runtime_settings.cache_dir = Some(dir.clone());
     }
-    // Fan-outs run up to their max_parallel items at once.
+    // Fan-outs run up to their max_parallel items at once, and keep more alive while some
+    // wait out a throttle.
     let widest = workflow
         .steps
         .iter()
@@ -205,7 +207,7 @@ async fn vet_steps(
         .unwrap_or(1);
     runtime_settings.max_concurrent_runs = runtime_settings
         .max_concurrent_runs
-        .max(u32::try_from(widest).unwrap_or(u32::MAX).min(256));
+        .max(u32::try_from(alive(widest)).unwrap_or(u32::MAX).min(512));
     let runtime = Runtime::new(runtime_settings)?;
     let mut steps = HashMap::new();
     let mut loaded: HashMap<PathBuf, StepPlugin> = HashMap::new();

@@ -8,7 +8,7 @@ use clap::Args;
 
 use exorun::plugin::artifact::digest;
 use exorun::workflow::journal::JournalState;
-use exorun::workflow::runs::{RunState, find, list, summary};
+use exorun::workflow::runs::{RunState, find, summary};
 use exorun::workflow::{Workflow, WorkflowError};
 
 use super::super::ConnectionArgs;
@@ -27,29 +27,7 @@ impl ResumeCmd {
     /// Runs the command.
     pub async fn run(self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
         let runs = self.launch.runs_dir()?;
-        let dir = match find(&runs, &self.run) {
-            Ok(dir) => dir,
-            Err(not_found) => {
-                let wanted = self.run.to_lowercase();
-                let matching: Vec<_> = list(&runs)?
-                    .into_iter()
-                    .filter(|r| !wanted.is_empty() && r.id.to_lowercase().starts_with(&wanted))
-                    .collect();
-                match matching.as_slice() {
-                    [one] => one.dir.clone(),
-                    [] => return Err(not_found.into()),
-                    many => anyhow::bail!(
-                        "'{}' is the start of {} runs' ids ({}): give more of it",
-                        self.run,
-                        many.len(),
-                        many.iter()
-                            .map(|r| r.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                }
-            }
-        };
+        let dir = find(&runs, &self.run)?;
         let state = summary(&dir)?;
         if state.state == RunState::Succeeded {
             eprintln!(
