@@ -10,7 +10,10 @@
 //!    item per mailbox, 32 at once, journaled and audited) with 5 % of requests answered 429
 //!    (`Retry-After: 1`) against the same run without faults, on a fresh emulator each; the
 //!    emulator's request log must show every mailbox changed exactly once (none lost, none
-//!    repeated). `-- mutations` runs only this part.
+//!    repeated). Twice: with the emulator answering as fast as it can (a fault-free run takes
+//!    about 3 s, so one item meeting three 429s in a row adds 3 s no client honouring
+//!    `Retry-After` can avoid), and with 5 ms added to each answer, still far quicker than the
+//!    service. `-- mutations` runs only this part.
 
 // The module is shared with the other benches, which use the parts this one does not.
 #[allow(dead_code)]
@@ -311,18 +314,13 @@ fn throttled_mutations(latency_ms: u64) {
     );
     let clean: Vec<&Row> = rows.iter().filter(|r| r.label == "no faults").collect();
     let base = clean.iter().map(|r| r.took).sum::<Duration>() / clean.len() as u32;
-    let base_requests = clean.iter().map(|r| r.requests).sum::<usize>() / clean.len();
     for row in &rows {
-        // No client can do better than the fault-free pace over all the requests it had to
-        // send, plus the longest chain of Retry-After waits one item met.
-        let floor =
-            base.as_secs_f64() * row.requests as f64 / base_requests as f64 + row.chain as f64;
         println!(
-            "  {:<26} {:>6.2} s  {:.2}x   floor {:.2}x (longest Retry-After chain {} s)   failed {}, changed exactly once {}/{}, repeated {}   target ≤ 1.3x, none lost or repeated",
+            "  {:<26} {:>6.2} s  {:.2}x   {} requests, the most 429s one item met: {} (1 s each, one after another)   failed {}, changed exactly once {}/{}, repeated {}   target ≤ 1.3x, none lost or repeated",
             row.label,
             row.took.as_secs_f64(),
             row.took.as_secs_f64() / base.as_secs_f64(),
-            floor / base.as_secs_f64(),
+            row.requests,
             row.chain,
             row.failed,
             row.once,
