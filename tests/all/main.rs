@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod chromium;
 mod cli;
+mod deploy;
 mod fanout;
 mod invoke_cli;
 mod offboarding;

@@ -470,6 +470,14 @@ field = "RecipientTypeDetails"
         "a chart of both tenants' records"
     );
     assert!(html.contains("fabrikam") && html.contains("contoso"));
+    // The real run's report, as a browser shows it: the chart drawn, nothing fetched.
+    let visit = crate::chromium::Browser::find().open(&report, crate::chromium::Action::DumpDom);
+    visit.assert_loaded_nothing();
+    assert!(
+        visit.stdout.contains("Mailboxes by kind") && visit.stdout.contains("<rect class=\"bar"),
+        "{}",
+        visit.stdout
+    );
 
     // The results as CSV for a spreadsheet: whose each row is, and every mailbox once.
     let id = result["run"].as_str().unwrap();
