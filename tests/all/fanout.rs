@@ -100,6 +100,11 @@ fn item(upn: &str) -> Item {
     }
 }
 
+/// One item per UPN.
+fn items_of(upns: &[String]) -> Vec<Item> {
+    upns.iter().map(|u| item(u)).collect()
+}
+
 async fn mailboxes(connection: &Connection, n: usize) -> Vec<String> {
     let rows = connection
         .exchange()
@@ -147,25 +152,48 @@ async fn step(
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn items_run_once_each_and_a_resumed_step_runs_nothing_finished_again() {
-    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 12).await;
+/// An emulator with `mailboxes` mailboxes, the auto-reply step against it, the UPNs of the
+/// first `n`, and a new run (its directory and journal).
+struct Setup {
+    sim: Sim,
+    connection: Connection,
+    plan: StepPlan,
+    upns: Vec<String>,
+    run: std::path::PathBuf,
+    journal: Arc<Journal>,
+}
+
+async fn setup(mailboxes_in_tenant: usize, n: usize) -> Setup {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = mailboxes_in_tenant).await;
     let connection = Connection::open(sim.secret_settings("exorun-admin")).unwrap();
     let plugin = runtime().load(artifact("auto-reply")).await.unwrap();
-    let upns = mailboxes(&connection, 6).await;
+    let upns = mailboxes(&connection, n).await;
     let run = sim.dir.path().join("runs/run-1");
     let journal = Arc::new(Journal::create(&run, &header()).unwrap());
     let plan = plan(plugin, &connection, OnError::Continue);
+    Setup {
+        sim,
+        connection,
+        plan,
+        upns,
+        run,
+        journal,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_run_once_each_and_a_resumed_step_runs_nothing_finished_again() {
+    let Setup {
+        sim,
+        connection,
+        plan,
+        upns,
+        run,
+        journal,
+    } = setup(12, 6).await;
     let heard = Heard::default();
 
-    let first = step(
-        &run,
-        &journal,
-        &plan,
-        upns.iter().map(|u| item(u)).collect(),
-        &heard,
-    )
-    .await;
+    let first = step(&run, &journal, &plan, items_of(&upns), &heard).await;
     assert_eq!(first.count(ItemOutcome::Succeeded), 6, "{first:?}");
     assert!(first.items.iter().all(|i| i.tries == 1 && i.records == 1));
     assert_eq!(
@@ -186,14 +214,7 @@ async fn items_run_once_each_and_a_resumed_step_runs_nothing_finished_again() {
     // Resumed with two more items: the six finished ones are not run again, their output and
     // records come from the journal and the records file.
     let more = mailboxes(&connection, 8).await;
-    let again = step(
-        &run,
-        &journal,
-        &plan,
-        more.iter().map(|u| item(u)).collect(),
-        &heard,
-    )
-    .await;
+    let again = step(&run, &journal, &plan, items_of(&more), &heard).await;
     assert_eq!(again.count(ItemOutcome::Succeeded), 8);
     assert_eq!(again.items.iter().filter(|i| i.tries == 0).count(), 6);
     assert!(
@@ -284,13 +305,14 @@ async fn on_error_fail_starts_no_further_item_and_continue_runs_them_all() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_item_lends_its_slot_to_its_siblings_while_it_waits() {
-    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 6).await;
-    let connection = Connection::open(sim.secret_settings("exorun-admin")).unwrap();
-    let plugin = runtime().load(artifact("auto-reply")).await.unwrap();
-    let upns = mailboxes(&connection, 4).await;
-    let run = sim.dir.path().join("runs/run-1");
-    let journal = Arc::new(Journal::create(&run, &header()).unwrap());
-    let mut plan = plan(plugin, &connection, OnError::Continue);
+    let Setup {
+        sim,
+        mut plan,
+        upns,
+        run,
+        journal,
+        ..
+    } = setup(6, 4).await;
     plan.max_parallel = 1;
     let heard = Heard::default();
     // The first item's first request is answered 429 with a two-second Retry-After.
@@ -300,14 +322,7 @@ async fn a_throttled_item_lends_its_slot_to_its_siblings_while_it_waits() {
     )
     .await;
 
-    let result = step(
-        &run,
-        &journal,
-        &plan,
-        upns.iter().map(|u| item(u)).collect(),
-        &heard,
-    )
-    .await;
+    let result = step(&run, &journal, &plan, items_of(&upns), &heard).await;
 
     assert_eq!(result.count(ItemOutcome::Succeeded), 4, "{result:?}");
     assert!(result.items.iter().all(|i| i.tries == 1), "{result:?}");
