@@ -1,7 +1,8 @@
 //! One workflow step fanned out over items against the emulator, with the real auto-reply
 //! plugin: bounded concurrency, every try journaled, a resumed run that runs nothing finished
-//! again (the emulator's request log shows no change sent twice), `on_error = "fail"`, and a
-//! throttled item that lets its siblings work while it waits.
+//! again (the emulator's request log shows no change sent twice), `on_error = "fail"`, a
+//! throttled item that lets its siblings work while it waits, and no more items sending at
+//! once than `max_parallel` says.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -351,4 +352,41 @@ async fn a_throttled_item_lends_its_slot_to_its_siblings_while_it_waits() {
         heard.contains(&"auto-reply: throttled 1, 1 waiting".to_string()),
         "the wait is shown while it lasts: {heard:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_than_max_parallel_items_send_at_once() {
+    // The emulator refuses a third request in flight for the tenant (Exchange's concurrency
+    // 429) and holds each one 30 ms; the client alone would send four at once.
+    for (max_parallel, refused) in [(2, false), (4, true)] {
+        let Setup {
+            sim,
+            mut plan,
+            upns,
+            run,
+            journal,
+            ..
+        } = setup(8, 8).await;
+        assert_eq!(plan.exchange.settings().max_concurrency, 4);
+        plan.max_parallel = max_parallel;
+        sim.put_control("throttle", json!({"tenant_concurrency": 2}))
+            .await;
+        sim.put_control("faults", json!({"page_latency_ms": 30}))
+            .await;
+
+        let result = step(&run, &journal, &plan, items_of(&upns), &Heard::default()).await;
+
+        assert_eq!(result.count(ItemOutcome::Succeeded), 8, "{result:?}");
+        let concurrency_429s = sim
+            .requests()
+            .await
+            .iter()
+            .filter(|e| e.endpoint == "invoke" && e.status == 429)
+            .count();
+        assert_eq!(
+            concurrency_429s > 0,
+            refused,
+            "max_parallel = {max_parallel}: {concurrency_429s} requests over the tenant's two"
+        );
+    }
 }

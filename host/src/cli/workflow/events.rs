@@ -63,11 +63,12 @@ impl CliEvents {
     }
 }
 
-/// "throttled 37× (41 s waited), 5 waiting now": the service asked the step to slow down.
-fn describe(waits: Waits) -> String {
+/// "throttled 37× (41 s waited)": the service asked the step to slow down; `live` (a bar)
+/// adds ", 5 waiting now", which a log line read later would get wrong.
+fn describe(waits: Waits, live: bool) -> String {
     let now = match waits.waiting {
-        0 => String::new(),
-        n => format!(", {n} waiting now"),
+        n if n > 0 && live => format!(", {n} waiting now"),
+        _ => String::new(),
     };
     format!(
         "throttled {}× ({:.0} s waited){now}",
@@ -138,7 +139,7 @@ impl StepEvents for CliEvents {
                 if shown.total > 1 && (shown.done % tenth == 0 || shown.done == shown.total) {
                     let waits = match shown.waits.throttled {
                         0 => String::new(),
-                        _ => format!(", {}", describe(shown.waits)),
+                        _ => format!(", {}", describe(shown.waits, false)),
                     };
                     eprintln!(
                         "exorun: {tenant}: step {step}: {}/{} done{waits}",
@@ -156,7 +157,7 @@ impl StepEvents for CliEvents {
         };
         shown.waits = waits;
         if let Some(bar) = &shown.bar {
-            bar.set_message(describe(waits));
+            bar.set_message(describe(waits, true));
         }
     }
 
@@ -165,5 +166,24 @@ impl StepEvents for CliEvents {
             "exorun: {tenant}: step {step}: {label} failed ({error}); trying again in {:.1} s",
             wait.as_secs_f64()
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_live_bar_says_how_many_wait_now() {
+        let waits = Waits {
+            waiting: 5,
+            throttled: 37,
+            waited: Duration::from_secs(41),
+        };
+        assert_eq!(
+            describe(waits, true),
+            "throttled 37× (41 s waited), 5 waiting now"
+        );
+        assert_eq!(describe(waits, false), "throttled 37× (41 s waited)");
     }
 }
