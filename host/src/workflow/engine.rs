@@ -443,17 +443,7 @@ impl Engine<'_> {
         for prepared in items {
             let item = match prepared.input {
                 Some(_) => ran_items.next().expect("one result per item run"),
-                None => ItemResult {
-                    key: prepared.key,
-                    label: prepared.label,
-                    outcome: ItemOutcome::Skipped,
-                    output: None,
-                    error: None,
-                    records: 0,
-                    kept: Vec::new(),
-                    rehearsals: Vec::new(),
-                    tries: 0,
-                },
+                None => ItemResult::skipped(prepared.key, prepared.label),
             };
             result.items.push(item);
             values.push(prepared.value);

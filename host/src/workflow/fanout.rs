@@ -276,19 +276,27 @@ pub async fn run_step(
     })
 }
 
-/// An item's result with nothing in it yet.
-fn blank(item: &Item) -> ItemResult {
-    ItemResult {
-        key: item.key.clone(),
-        label: item.label.clone(),
-        outcome: ItemOutcome::Skipped,
-        output: None,
-        error: None,
-        records: 0,
-        kept: Vec::new(),
-        rehearsals: Vec::new(),
-        tries: 0,
+impl ItemResult {
+    /// The result of an item that did not run (skipped, nothing in it): what the others start
+    /// from.
+    pub fn skipped(key: String, label: String) -> ItemResult {
+        ItemResult {
+            key,
+            label,
+            outcome: ItemOutcome::Skipped,
+            output: None,
+            error: None,
+            records: 0,
+            kept: Vec::new(),
+            rehearsals: Vec::new(),
+            tries: 0,
+        }
     }
+}
+
+/// `item`'s result with nothing in it yet.
+fn blank(item: &Item) -> ItemResult {
+    ItemResult::skipped(item.key.clone(), item.label.clone())
 }
 
 /// The result an earlier attempt of the run journaled for `id`, if it succeeded or was skipped

@@ -6,21 +6,24 @@ use serde_json::json;
 use super::{changes, failure, get, holds, leaver, sent_since, tenant, text};
 use crate::runtime::{connect, invoked, load, rehearse, run, summary};
 
+/// The address of `user`'s manager.
+async fn manager_of(connection: &exorun::Connection, user: &serde_json::Value) -> String {
+    let manager = get(
+        connection,
+        "Get-Recipient",
+        json!({"Identity": text(user, "Manager")}),
+    )
+    .await;
+    text(&manager[0], "PrimarySmtpAddress")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grants_what_is_missing_once() {
     let sim = tenant(30).await;
     let connection = connect(&sim, |_| {});
     let user = leaver(&connection).await;
     let mailbox = text(&user, "PrimarySmtpAddress");
-    let manager = text(
-        &get(
-            &connection,
-            "Get-Recipient",
-            json!({"Identity": text(&user, "Manager")}),
-        )
-        .await[0],
-        "PrimarySmtpAddress",
-    );
+    let manager = manager_of(&connection, &user).await;
     assert!(!holds(&connection, &mailbox, &manager, "FullAccess").await);
     let plugin = load("grant-mailbox-access").await;
     let input = json!({"identity": mailbox, "trustee": manager, "access": ["FullAccess"], "send_as": true, "automapping": false});
@@ -91,15 +94,7 @@ async fn in_a_dry_run_or_for_someone_missing_sends_nothing() {
     let connection = connect(&sim, |_| {});
     let user = leaver(&connection).await;
     let mailbox = text(&user, "PrimarySmtpAddress");
-    let trustee = text(
-        &get(
-            &connection,
-            "Get-Recipient",
-            json!({"Identity": text(&user, "Manager")}),
-        )
-        .await[0],
-        "PrimarySmtpAddress",
-    );
+    let trustee = manager_of(&connection, &user).await;
     let plugin = load("grant-mailbox-access").await;
     let before = invoked(&sim).await.len();
     let (outcome, rehearsed) = rehearse(

@@ -5,14 +5,20 @@ use serde_json::json;
 use super::{changes, failure, groups_of, join_groups, leaver, sent_since, tenant, text};
 use crate::runtime::{connect, invoked, load, rehearse, run, summary};
 
+/// A leaver's address, and the id and name of the one group they were put in.
+async fn leaver_in_a_group(connection: &exorun::Connection) -> (String, String, String) {
+    let user = leaver(connection).await;
+    let member = text(&user, "PrimarySmtpAddress");
+    join_groups(connection, &member, 1).await;
+    let (group, group_name, _) = groups_of(connection, &member).await.pop_first().unwrap();
+    (member, group, group_name)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removes_once_and_a_member_gone_is_no_error() {
     let sim = tenant(30).await;
     let connection = connect(&sim, |_| {});
-    let user = leaver(&connection).await;
-    let member = text(&user, "PrimarySmtpAddress");
-    join_groups(&connection, &member, 1).await;
-    let (group, group_name, _) = groups_of(&connection, &member).await.pop_first().unwrap();
+    let (member, group, group_name) = leaver_in_a_group(&connection).await;
     let plugin = load("remove-group-member").await;
     let input = json!({"group": group, "member": member});
 
@@ -91,10 +97,7 @@ async fn removes_once_and_a_member_gone_is_no_error() {
 async fn in_a_dry_run_sends_nothing() {
     let sim = tenant(20).await;
     let connection = connect(&sim, |_| {});
-    let user = leaver(&connection).await;
-    let member = text(&user, "PrimarySmtpAddress");
-    join_groups(&connection, &member, 1).await;
-    let (group, group_name, _) = groups_of(&connection, &member).await.pop_first().unwrap();
+    let (member, group, group_name) = leaver_in_a_group(&connection).await;
     let plugin = load("remove-group-member").await;
     let before = invoked(&sim).await.len();
     let (outcome, rehearsed) = rehearse(
