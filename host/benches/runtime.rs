@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use exorun::Connection;
 use exorun::config::{CredentialSpec, Settings};
 use exorun::exchange::Surface;
-use exorun::policy::{Candidate, Grant, Policy};
+use exorun::policy::{Grant, Policy, Submitted};
 use exorun::runtime::{
     JsonLinesSink, LoadKind, MemoryCheckpoints, NoProgress, Plugin, RecordSink, RunRequest,
     Runtime, RuntimeSettings, VecSink,
@@ -206,12 +206,11 @@ fn policy_grant(plugin: &Plugin, domain: &str) -> Arc<Grant> {
         }
     }
     let policy = Policy::parse(&text, "bench policy").expect("policy");
-    let candidate = Candidate {
-        manifest: plugin.manifest(),
-        digest: plugin.digest(),
-        signers: &[],
-    };
-    Arc::new(policy.admit(candidate).expect("admitted"))
+    let bytes = std::fs::read(artifact(&plugin.manifest().name)).expect("artifact");
+    let vetted = policy
+        .vet(Submitted::from_bytes("bench plugin", bytes, None))
+        .expect("admitted");
+    Arc::new(vetted.grant)
 }
 
 /// A connection like `settings` that writes every call to an audit log in `dir`.

@@ -1,5 +1,6 @@
 //! Integration tests of the exorun host against exorun-sim over real HTTPS on loopback.
 
+mod admission;
 mod audit;
 mod auth;
 mod chromium;

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use exorun::plugin::artifact::{digest, read_manifest};
+use exorun::plugin::artifact::read_manifest;
 use exorun::plugin::manifest::Manifest;
-use exorun::policy::{Candidate, Grant, Policy, Refused, default_paths, init};
-use exorun::signing::{PublicKey, content_digest, verify};
+use exorun::policy::{Policy, Submitted, Vetted, default_paths, init};
+use exorun::signing::content_digest;
 
 /// `--policy`: where the operator's policy is.
 #[derive(Args, Clone, Debug, Default)]
@@ -65,90 +65,6 @@ impl PolicyArg {
         };
         Ok(Policy::load(&path)?)
     }
-}
-
-/// A plugin admitted by the policy: its rights, and the sha256 of the file as it was checked
-/// (the runtime must load these very bytes).
-pub struct Admitted {
-    /// What it may do.
-    pub grant: Grant,
-    /// The manifest read from the checked bytes.
-    pub manifest: Manifest,
-    /// The sha256 of the whole file that was checked.
-    pub file_digest: String,
-    /// Its content digest (without signatures): what the policy pins.
-    pub content_digest: String,
-}
-
-/// Reads the artifact at `path` once, verifies its signatures (embedded, and `PATH.minisig`
-/// beside it, as minisign looks for it) against the policy's trusted keys, and admits it or
-/// says why not: a signature that no longer matches (tampered), one by a revoked key, no rule
-/// for this build, or more asked than granted.
-pub fn vet(policy: &Policy, path: &Path) -> anyhow::Result<Admitted> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut detached_path = path.as_os_str().to_owned();
-    detached_path.push(".minisig");
-    let detached = match std::fs::read_to_string(&detached_path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => anyhow::bail!("cannot read {}: {e}", Path::new(&detached_path).display()),
-    };
-    let keys: Vec<PublicKey> = policy.trusted_keys().map(|(_, key)| key.clone()).collect();
-    // Signatures first: a changed manifest is reported as the tampering it is.
-    let verified = verify(&bytes, detached.as_deref(), &keys)
-        .map_err(|e| anyhow::anyhow!("plugin {} is refused: {e}", path.display()))?;
-    let manifest = read_manifest(&bytes, &path.display().to_string())?;
-    let who = format!(
-        "plugin {} {} ({})",
-        manifest.name,
-        manifest.version,
-        path.display()
-    );
-    let all_ids = verified
-        .signers
-        .iter()
-        .map(|s| s.key_id)
-        .chain(verified.untrusted.iter().map(|u| u.key_id));
-    for id in all_ids {
-        if let Some(line) = policy.revokes_key(id) {
-            anyhow::bail!(
-                "{who} is refused: it is signed by key {id}, which {} revokes (line {line})",
-                policy.origin()
-            );
-        }
-    }
-    let signers: Vec<String> = verified
-        .signers
-        .iter()
-        .filter_map(|s| policy.key_name(s.key_id).map(str::to_string))
-        .collect();
-    let candidate = Candidate {
-        manifest: &manifest,
-        digest: &verified.content_digest,
-        signers: &signers,
-    };
-    let grant = policy.admit(candidate).map_err(|refusal| {
-        let mut message = Refused {
-            refusal: &refusal,
-            candidate,
-        }
-        .to_string();
-        if !verified.untrusted.is_empty() {
-            let ids: Vec<String> = verified.untrusted.iter().map(|u| u.key_id.to_string()).collect();
-            message.push_str(&format!(
-                "\n  It carries signatures by keys {} does not trust: {} (add a key to [trusted_keys] if you trust it)",
-                policy.origin(),
-                ids.join(", ")
-            ));
-        }
-        anyhow::anyhow!("{message}")
-    })?;
-    Ok(Admitted {
-        grant,
-        manifest,
-        file_digest: digest(&bytes),
-        content_digest: verified.content_digest,
-    })
 }
 
 /// Policy commands.
@@ -271,13 +187,13 @@ impl Check {
 impl Explain {
     fn run(self) -> anyhow::Result<ExitCode> {
         let policy = self.policy.load(None, &[self.plugin.as_path()])?;
-        let Admitted {
+        let Vetted {
             grant,
             manifest,
             content_digest: digest,
             ..
-        } = match vet(&policy, &self.plugin) {
-            Ok(admitted) => admitted,
+        } = match policy.vet(Submitted::read(&self.plugin)?) {
+            Ok(vetted) => vetted,
             Err(refused) => {
                 eprintln!("{refused}");
                 return Ok(ExitCode::FAILURE);

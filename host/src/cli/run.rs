@@ -15,16 +15,16 @@ use exorun::Connection;
 use exorun::audit::{CallContext, RunId};
 use exorun::config;
 use exorun::exchange::Rehearsal;
-use exorun::policy::Grant;
+use exorun::policy::Submitted;
 use exorun::runtime::{
-    FileCheckpoints, LogProgress, ProgressSink, Record, RecordSink, RunLimits, RunRequest, Runtime,
+    FileCheckpoints, LogProgress, ProgressSink, Record, RecordSink, Requested, RunRequest, Runtime,
     RuntimeSettings,
 };
 
 use super::ConnectionArgs;
 use super::audit::{not_sent, print_head};
 use super::output::{Format, Progress, RowSink, count};
-use super::policy::{Admitted, PolicyArg, vet};
+use super::policy::PolicyArg;
 
 /// Run a plugin in the sandbox.
 #[derive(Args, Debug)]
@@ -217,52 +217,6 @@ impl ProgressSink for BarProgress {
 }
 
 impl RunCmd {
-    /// The run's limits: the manifest's, or the flags', within the policy's caps; a flag above
-    /// a cap is refused rather than cut silently.
-    fn limits(&self, mut limits: RunLimits, grant: &Grant) -> anyhow::Result<RunLimits> {
-        let caps = grant.caps;
-        let above = |what: &str, asked: String, cap: String| {
-            anyhow::anyhow!(
-                "{what} {asked} is above what the policy ({}) allows {}: {cap}",
-                grant.source,
-                grant.plugin
-            )
-        };
-        if let Some(cap) = caps.timeout_secs.map(Duration::from_secs) {
-            match self.timeout {
-                Some(asked) if asked > cap => {
-                    return Err(above("--timeout", format!("{asked:?}"), format!("{cap:?}")));
-                }
-                _ => limits.timeout = limits.timeout.min(cap),
-            }
-        }
-        if let Some(timeout) = self.timeout {
-            limits.timeout = timeout;
-        }
-        if let Some(cap) = caps.memory_mb.map(|m| m << 20) {
-            match self.memory {
-                Some(asked) if asked > cap => {
-                    return Err(above(
-                        "--memory",
-                        format!("{} MiB", asked >> 20),
-                        format!("{} MiB", cap >> 20),
-                    ));
-                }
-                _ => limits.memory_bytes = limits.memory_bytes.min(cap),
-            }
-        }
-        if let Some(memory) = self.memory {
-            limits.memory_bytes = memory;
-        }
-        limits.fuel = match (self.fuel, caps.fuel) {
-            (Some(asked), Some(cap)) if asked > cap => {
-                return Err(above("--fuel", asked.to_string(), cap.to_string()));
-            }
-            (asked, cap) => asked.or(cap),
-        };
-        Ok(limits)
-    }
-
     fn input(&self) -> anyhow::Result<String> {
         match &self.input {
             Input::Inline(text) => Ok(text.clone()),
@@ -289,17 +243,9 @@ impl RunCmd {
             runtime_settings.cache_dir = Some(dir.clone());
         }
         let runtime = Runtime::new(runtime_settings)?;
-        let Admitted {
-            grant, file_digest, ..
-        } = vet(&policy, &self.plugin)?;
-        let plugin = runtime.load(self.plugin.as_path()).await?;
-        if plugin.digest() != file_digest {
-            anyhow::bail!(
-                "{} changed while it was being loaded (it was checked against the policy as {file_digest}, then read as {}): run again",
-                self.plugin.display(),
-                plugin.digest()
-            );
-        }
+        let vetted = policy.vet(Submitted::read(&self.plugin)?)?;
+        let plugin = runtime.load(&vetted).await?;
+        let grant = vetted.grant;
         for withheld in &grant.withheld {
             eprintln!("exorun: policy: {} runs without {withheld}", grant.plugin);
         }
@@ -316,7 +262,14 @@ impl RunCmd {
         }
         let connection = Connection::open(settings)?;
         let before = connection.audit().head();
-        let limits = self.limits(plugin.default_limits(), &grant)?;
+        let limits = plugin.default_limits().requested(
+            Requested {
+                timeout: self.timeout,
+                memory_bytes: self.memory,
+                fuel: self.fuel,
+            },
+            &grant,
+        )?;
         let checkpoint_dir = self
             .checkpoint_dir
             .clone()

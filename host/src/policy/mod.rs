@@ -4,6 +4,7 @@
 //! what its rule grants ([`Grant`]). The [`gate`] checks every call against that grant before
 //! anything reaches the Exchange client.
 
+mod admission;
 mod file;
 pub mod gate;
 pub mod grant;
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use admission::{AdmissionError, NotAdmitted, Submitted, Vetted};
 pub use gate::Gate;
 pub use grant::{Caps, Grant, Missing};
 pub use rule::Rule;
@@ -297,7 +299,7 @@ impl Policy {
 
     /// The rule that admits `candidate`: revoked digests first, then the first rule of its
     /// name whose digest and signers it meets.
-    pub fn rule_for(&self, candidate: Candidate<'_>) -> Result<&Rule, Refusal> {
+    pub(crate) fn rule_for(&self, candidate: Candidate<'_>) -> Result<&Rule, Refusal> {
         if let Some((_, line)) = self.revoked.iter().find(|(d, _)| d == candidate.digest) {
             return Err(Refusal::Revoked {
                 origin: self.origin.clone(),
@@ -349,8 +351,9 @@ impl Policy {
         })
     }
 
-    /// Admits `candidate` and gives its effective rights, or says why it may not run.
-    pub fn admit(&self, candidate: Candidate<'_>) -> Result<Grant, Refusal> {
+    /// Admits `candidate` and gives its effective rights, or says why it may not run. Only
+    /// [`Policy::vet`] calls it: it alone checks the signatures and revoked keys first.
+    pub(crate) fn admit(&self, candidate: Candidate<'_>) -> Result<Grant, Refusal> {
         let rule = self.rule_for(candidate)?;
         let source = format!("{} line {}", self.origin, rule.line);
         let mut grant = Grant::intersect(candidate.manifest, rule, source).map_err(|missing| {

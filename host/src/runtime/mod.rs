@@ -58,7 +58,10 @@ pub use imports::checkpoint::{
 pub use imports::output::{JsonLinesSink, Record, RecordSink, VecSink};
 pub use imports::progress::{LogProgress, NoProgress, ProgressSink};
 pub use plugin::{Artifact, LoadKind, Plugin};
-pub use run::{DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, RunLimits, RunOutcome, RunRequest, RunSlot};
+pub use run::{
+    AboveCap, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Requested, RunLimits, RunOutcome, RunRequest,
+    RunSlot,
+};
 pub use settings::{RuntimeSettings, default_cache_dir};
 
 use cache::CompileCache;

@@ -16,6 +16,7 @@ use super::{Metering, Runtime};
 use crate::plugin::artifact::{digest, read_manifest};
 use crate::plugin::input::InputSchema;
 use crate::plugin::manifest::Manifest;
+use crate::policy::Vetted;
 
 /// A plugin artifact to load: a file, or its bytes.
 #[derive(Clone, Debug)]
@@ -24,6 +25,23 @@ pub enum Artifact {
     File(PathBuf),
     /// A packed component's bytes.
     Bytes(Arc<[u8]>),
+    /// The bytes a policy admitted ([`Policy::vet`](crate::policy::Policy::vet)), named by
+    /// where they were read from: what was checked is what is compiled.
+    Vetted {
+        /// Where the artifact was read from, for messages.
+        origin: String,
+        /// The checked bytes.
+        bytes: Arc<[u8]>,
+    },
+}
+
+impl From<&Vetted> for Artifact {
+    fn from(vetted: &Vetted) -> Artifact {
+        Artifact::Vetted {
+            origin: vetted.origin().to_string(),
+            bytes: vetted.bytes().clone(),
+        }
+    }
 }
 
 impl From<PathBuf> for Artifact {
@@ -55,7 +73,7 @@ impl Artifact {
                     path: path.clone(),
                     source,
                 }),
-            Artifact::Bytes(bytes) => Ok(bytes.clone()),
+            Artifact::Bytes(bytes) | Artifact::Vetted { bytes, .. } => Ok(bytes.clone()),
         }
     }
 
@@ -64,6 +82,7 @@ impl Artifact {
         match self {
             Artifact::File(path) => path.display().to_string(),
             Artifact::Bytes(_) => "the plugin".into(),
+            Artifact::Vetted { origin, .. } => origin.clone(),
         }
     }
 }

@@ -30,7 +30,7 @@ use crate::audit::{AuditError, RunId};
 use crate::changes::ChangeJournal;
 use crate::exchange::ExchangeClient;
 use crate::plugin::manifest::Manifest;
-use crate::policy::{Gate, Grant};
+use crate::policy::{Caps, Gate, Grant};
 
 /// Memory a run gets when its manifest does not say.
 pub const DEFAULT_MEMORY_MB: u64 = 64;
@@ -67,6 +67,94 @@ impl RunLimits {
             fuel: None,
         }
     }
+
+    /// These limits within a policy's `caps`: the smaller of each, and the cap's fuel where
+    /// none is set.
+    pub fn within(mut self, caps: &Caps) -> RunLimits {
+        if let Some(mb) = caps.memory_mb {
+            self.memory_bytes = self.memory_bytes.min(mb.saturating_mul(1 << 20));
+        }
+        if let Some(secs) = caps.timeout_secs {
+            self.timeout = self.timeout.min(Duration::from_secs(secs));
+        }
+        self.fuel = self.fuel.or(caps.fuel);
+        self
+    }
+
+    /// These limits (a manifest's) with what a caller asked for in their place, each checked
+    /// against `grant`'s caps: a request above a cap is refused, never cut silently; what is
+    /// not asked for is kept within the caps.
+    pub fn requested(self, asked: Requested, grant: &Grant) -> Result<RunLimits, AboveCap> {
+        let caps = grant.caps;
+        let above = |limit: &'static str, asked: String, cap: String| AboveCap {
+            limit,
+            asked,
+            cap,
+            rule: grant.source.clone(),
+            plugin: grant.plugin.clone(),
+        };
+        let mut limits = self.within(&caps);
+        if let Some(timeout) = asked.timeout {
+            if let Some(cap) = caps.timeout_secs.map(Duration::from_secs)
+                && timeout > cap
+            {
+                return Err(above(
+                    "--timeout",
+                    format!("{timeout:?}"),
+                    format!("{cap:?}"),
+                ));
+            }
+            limits.timeout = timeout;
+        }
+        if let Some(memory) = asked.memory_bytes {
+            if let Some(cap) = caps.memory_mb.map(|m| m.saturating_mul(1 << 20))
+                && memory > cap
+            {
+                return Err(above(
+                    "--memory",
+                    format!("{} MiB", memory >> 20),
+                    format!("{} MiB", cap >> 20),
+                ));
+            }
+            limits.memory_bytes = memory;
+        }
+        if let Some(fuel) = asked.fuel {
+            if let Some(cap) = caps.fuel
+                && fuel > cap
+            {
+                return Err(above("--fuel", fuel.to_string(), cap.to_string()));
+            }
+            limits.fuel = Some(fuel);
+        }
+        Ok(limits)
+    }
+}
+
+/// Limits a caller asks for instead of the manifest's (`exorun run --timeout/--memory/--fuel`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Requested {
+    /// Wall-clock time.
+    pub timeout: Option<Duration>,
+    /// Linear memory, bytes.
+    pub memory_bytes: Option<u64>,
+    /// Fuel.
+    pub fuel: Option<u64>,
+}
+
+/// A requested limit above what the policy allows the plugin.
+#[derive(Debug, thiserror::Error)]
+#[error("{limit} {asked} is above what the policy ({rule}) allows {plugin}: {cap}")]
+pub struct AboveCap {
+    /// Which limit, by the option that asks for it (`--memory`).
+    pub limit: &'static str,
+    /// What was asked.
+    pub asked: String,
+    /// The cap.
+    pub cap: String,
+    /// The rule that sets the cap.
+    pub rule: String,
+    /// The plugin.
+    pub plugin: String,
 }
 
 /// One run's input and surroundings.

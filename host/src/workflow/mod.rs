@@ -12,6 +12,7 @@
 //! in the run's directory ([`journal`], [`runs`]) so that a run killed at any point resumes
 //! where it stopped.
 
+pub mod admission;
 pub mod check;
 mod duration;
 pub mod engine;

@@ -9,12 +9,12 @@ use std::process::ExitCode;
 use clap::Args;
 
 use exorun::config::ConfigFile;
-use exorun::policy::Policy;
+use exorun::policy::{Policy, Submitted};
 use exorun::workflow::{Problem, Step, Workflow, WorkflowError};
 
 use super::super::args::config_path;
 use super::super::output::count;
-use super::super::policy::{PolicyArg, vet};
+use super::super::policy::PolicyArg;
 
 /// Options of `workflow check`.
 #[derive(Args, Debug)]
@@ -134,15 +134,15 @@ fn by_plugin(steps: &[Step]) -> Vec<(&Step, Vec<&str>)> {
 /// Why `policy` would not run `step`'s plugin, as `exorun run` says it, at the step's `plugin`
 /// line; `None` when it would.
 fn admit(workflow: &Workflow, policy: &Policy, step: &Step, others: &[&str]) -> Option<Problem> {
-    let what = match vet(policy, &step.plugin.path) {
-        Ok(admitted) if step.plugin.admits(&admitted.content_digest) => return None,
-        Ok(admitted) => format!(
+    let what = match Submitted::read(&step.plugin.path).and_then(|a| policy.vet(a)) {
+        Ok(vetted) if step.plugin.admits(&vetted.content_digest) => return None,
+        Ok(vetted) => format!(
             "{} changed while it was checked: its content digest is now sha256:{}, and the step pins sha256:{}",
             step.plugin.path.display(),
-            admitted.content_digest,
+            vetted.content_digest,
             step.plugin.digest.as_deref().unwrap_or_default()
         ),
-        Err(refusal) => format!("{refusal:#}"),
+        Err(refusal) => refusal.to_string(),
     };
     let steps = if others.is_empty() {
         format!("step '{}'", step.id)

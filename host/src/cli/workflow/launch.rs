@@ -11,8 +11,8 @@ use clap::{Args, ValueEnum};
 
 use exorun::Connection;
 use exorun::config::Settings;
-use exorun::policy::Caps;
-use exorun::runtime::{LogProgress, RunLimits, Runtime, RuntimeSettings};
+use exorun::runtime::{LogProgress, Runtime, RuntimeSettings};
+use exorun::workflow::admission::vet_step;
 use exorun::workflow::engine::{Engine, StepPlugin, Tenant};
 use exorun::workflow::journal::RunHeader;
 use exorun::workflow::report;
@@ -21,7 +21,7 @@ use exorun::workflow::slots::alive;
 use exorun::workflow::{Step, Workflow};
 
 use super::super::ConnectionArgs;
-use super::super::policy::{Admitted, PolicyArg, vet};
+use super::super::policy::PolicyArg;
 use super::events::CliEvents;
 use super::summary;
 
@@ -216,14 +216,16 @@ async fn vet_steps(
             steps.insert(step.id.clone(), done.clone());
             continue;
         }
-        let vetted = vet_step(&policy, step, &runtime, workflow, settings, args).await?;
+        let vetted = load_step(&policy, step, &runtime, workflow, settings, args).await?;
         loaded.insert(step.plugin.path.clone(), vetted.clone());
         steps.insert(step.id.clone(), vetted);
     }
     Ok(Loaded { runtime, steps })
 }
 
-async fn vet_step(
+/// A step's plugin vetted ([`vet_step`]), loaded from the checked bytes, with the connection
+/// of the credential profile its rule names.
+async fn load_step(
     policy: &exorun::policy::Policy,
     step: &Step,
     runtime: &Runtime,
@@ -231,31 +233,13 @@ async fn vet_step(
     settings: &Settings,
     args: &ConnectionArgs,
 ) -> anyhow::Result<StepPlugin> {
-    let path = &step.plugin.path;
+    let vetted = vet_step(policy, workflow, step)?;
     let at = format!("{}:{}: step '{}'", workflow.file, step.plugin.at, step.id);
-    let Admitted {
-        grant,
-        file_digest,
-        content_digest,
-        ..
-    } = vet(policy, path).with_context(|| at.clone())?;
-    if !step.plugin.admits(&content_digest) {
-        anyhow::bail!(
-            "{at}: {} is not the build the step pins: its content digest is sha256:{content_digest}, the step pins sha256:{}",
-            path.display(),
-            step.plugin.digest.as_deref().unwrap_or_default()
-        );
-    }
+    let grant = &vetted.grant;
     // The policy's credential for this plugin; the command line's audit log still records it.
-    // Across several tenants one profile cannot stand for each of them.
-    let exchange = match (&grant.profile, &workflow.target) {
-        (None, _) => None,
-        (Some(profile), exorun::workflow::Target::Tenants(_)) => anyhow::bail!(
-            "{at}: the policy ({}) runs {} with profile '{profile}', but this workflow runs against several tenants, each with its own profile: drop `profile` from the plugin's rule for this workflow's policy",
-            grant.source,
-            grant.plugin
-        ),
-        (Some(profile), _) => {
+    let exchange = match &grant.profile {
+        None => None,
+        Some(profile) => {
             let mut own = args.profile_settings(profile).with_context(|| {
                 format!(
                     "{at}: the policy ({}) runs {} with profile '{profile}'",
@@ -272,33 +256,12 @@ async fn vet_step(
             grant.plugin, step.id
         );
     }
-    let plugin = runtime
-        .load(path.as_path())
-        .await
-        .with_context(|| at.clone())?;
-    if plugin.digest() != file_digest {
-        anyhow::bail!(
-            "{at}: {} changed while it was being loaded: run again",
-            path.display()
-        );
-    }
-    let limits = capped(plugin.default_limits(), &grant.caps);
+    let plugin = runtime.load(&vetted).await.with_context(|| at.clone())?;
+    let limits = plugin.default_limits().within(&grant.caps);
     Ok(StepPlugin {
         plugin,
-        grant: Arc::new(grant),
+        grant: Arc::new(vetted.grant),
         limits,
         exchange,
     })
-}
-
-/// `limits` within the policy's caps.
-fn capped(mut limits: RunLimits, caps: &Caps) -> RunLimits {
-    if let Some(mb) = caps.memory_mb {
-        limits.memory_bytes = limits.memory_bytes.min(mb << 20);
-    }
-    if let Some(secs) = caps.timeout_secs {
-        limits.timeout = limits.timeout.min(std::time::Duration::from_secs(secs));
-    }
-    limits.fuel = limits.fuel.or(caps.fuel);
-    limits
 }
