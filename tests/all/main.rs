@@ -18,5 +18,6 @@ mod signing;
 mod support;
 mod transport;
 mod workflow_check;
+mod workflow_filters;
 mod workflow_partition;
 mod workflow_run;

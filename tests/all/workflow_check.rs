@@ -1,10 +1,12 @@
 //! `exorun workflow check` and `exorun workflow graph` as an admin runs them. Every file in
 //! `tests/workflows/invalid/` makes `check` print exactly the text in the `.err` file beside it
 //! (exit 1); every file in `tests/workflows/valid/` and `examples/workflows/` passes under a
-//! policy made for the built plugins, and draws as the `.graph` file beside it where there is one. The policy decides as it
-//! does for `exorun run`: the same refusal, the same message when there is none.
+//! policy made for the built plugins, and draws as the `.graph` file beside it where there is one;
+//! every file in `tests/workflows/warnings/` passes with exactly the warnings in the `.warn` file
+//! beside it. The policy decides as it does for `exorun run`: the same refusal, the same message
+//! when there is none.
 //!
-//! `EXORUN_BLESS=1` writes the `.err` and `.graph` files from what the commands print instead of
+//! `EXORUN_BLESS=1` writes the `.err`, `.warn` and `.graph` files from what the commands print instead of
 //! comparing; review the diff before committing it.
 
 use std::path::{Path, PathBuf};
@@ -184,6 +186,35 @@ fn each_valid_workflow_passes_under_a_policy_for_its_plugins() {
         if expected.exists() || (blessing() && file.starts_with(workflows())) {
             compare(&expected, &drawn, &mut wrong);
         }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn values_written_into_filters_as_they_are_are_warned_of_and_the_check_passes() {
+    let home = tempfile::tempdir().unwrap();
+    let policy = home.path().join("policy.toml");
+    policy_for(home.path(), &["mailbox-inventory"], &policy);
+    let dir = workflows().join("warnings");
+    let mut wrong = Vec::new();
+    let files = files("warnings");
+    assert!(!files.is_empty());
+    for file in &files {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let output = exorun(home.path())
+            .current_dir(&dir)
+            .args(["workflow", "check", name, "--policy"])
+            .arg(&policy)
+            .output()
+            .unwrap();
+        let (out, err) = text(&output);
+        assert!(output.status.success(), "{name}: {err}");
+        assert!(out.starts_with("ok: "), "{name}: {out}");
+        assert!(
+            !err.is_empty() && err.lines().all(|l| l.contains(": warning: ")),
+            "{name}: {err}"
+        );
+        compare(&file.with_extension("warn"), &err, &mut wrong);
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

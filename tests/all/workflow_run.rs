@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use crate::cli::{exorun, pfx_flags, run};
 use crate::support::{Sim, start_with};
 
-fn plugins_dir() -> PathBuf {
+/// Where scripts/build-plugins.sh puts the plugins.
+pub(crate) fn plugins_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins")
 }
 
@@ -67,7 +68,9 @@ fn policy(sim: &Sim) -> PathBuf {
     sim.write("policy.toml", out)
 }
 
-fn workflow_cmd(sim: &Sim, args: &[&str]) -> Command {
+/// `exorun workflow ARGS` as the admin app, with the run and plugin-cache directories of the
+/// tests.
+pub(crate) fn workflow_cmd(sim: &Sim, args: &[&str]) -> Command {
     let mut command = exorun(sim);
     command
         .args(pfx_flags(sim, "exorun-admin"))
@@ -103,7 +106,8 @@ async fn mailboxes(sim: &Sim, n: usize) -> Vec<String> {
         .collect()
 }
 
-async fn sets(sim: &Sim) -> Vec<String> {
+/// The identities the emulator received an auto-reply change for, in order.
+pub(crate) async fn sets(sim: &Sim) -> Vec<String> {
     sim.requests()
         .await
         .into_iter()

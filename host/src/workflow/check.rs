@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use super::expr::{Key, Path};
+use super::functions::Function;
 use super::inputs::{InputType, Inputs};
 use super::suggest::closest;
 
@@ -23,6 +24,22 @@ pub(super) struct KnownStep<'a> {
     pub id: &'a str,
     /// Whether it has `for_each`.
     pub fans_out: bool,
+    /// Whether its `for_each` is a partition (whose `item.filter` is a filter exorun makes).
+    pub partitioned: bool,
+}
+
+impl<'a> KnownStep<'a> {
+    /// The step a `[[steps]]` table makes.
+    pub fn of(table: &'a super::file::StepTable) -> KnownStep<'a> {
+        KnownStep {
+            id: table.id.get_ref(),
+            fans_out: table.for_each.is_some(),
+            partitioned: table
+                .for_each
+                .as_ref()
+                .is_some_and(|node| matches!(node.0.get_ref(), super::file::NodeValue::Table(_))),
+        }
+    }
 }
 
 /// What expressions can name: the declared inputs and the steps.
@@ -129,6 +146,13 @@ pub(super) fn check(
             (Some(_), None) => Ok(None),
         },
         other => {
+            if let Some(function) = Function::named(other) {
+                return Err(fault(
+                    whole,
+                    format!("{other} is a function, and here it is not called"),
+                    format!("write {}", function.example()),
+                ));
+            }
             let near = closest(other, ROOTS);
             Err(fault(
                 whole,
@@ -303,14 +327,17 @@ mod tests {
         KnownStep {
             id: "lookup",
             fans_out: false,
+            partitioned: false,
         },
         KnownStep {
             id: "convert",
             fans_out: true,
+            partitioned: false,
         },
         KnownStep {
             id: "notify",
             fans_out: false,
+            partitioned: false,
         },
     ];
 
@@ -464,6 +491,19 @@ mod tests {
                 .contains("outputs cannot use item")
         );
         assert!(run("steps", NOTIFY).unwrap_err().1.contains("steps alone"));
+        assert_eq!(
+            run("opath", NOTIFY),
+            Err((
+                0,
+                "opath is a function, and here it is not called".into(),
+                "write PrimarySmtpAddress -eq ${opath(inputs.user)}".into()
+            ))
+        );
+        // Paths inside a call are checked like any other.
+        assert_eq!(
+            run("opath(inputs.usr)", NOTIFY).unwrap_err().1,
+            "inputs.usr is not a declared input"
+        );
         assert!(
             run("run.id.x", NOTIFY)
                 .unwrap_err()

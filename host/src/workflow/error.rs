@@ -51,6 +51,22 @@ pub struct Problem {
     pub fix: String,
 }
 
+/// Something in a workflow file that works for plain values but is likely unsafe (a value
+/// written into a filter as it is): said like a [`Problem`], as `warning:`. The workflow can
+/// still run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{at}: warning: {what}; {fix}")]
+pub struct Warning {
+    /// The file, as the user named it.
+    pub file: String,
+    /// Where in it.
+    pub at: Location,
+    /// What is wrong.
+    pub what: String,
+    /// What to write instead.
+    pub fix: String,
+}
+
 /// Why a workflow cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
@@ -118,6 +134,16 @@ mod tests {
         assert_eq!(
             problem.to_string(),
             "wf.toml:3:7: error: unknown key 'nedds'; did you mean 'needs'?"
+        );
+        let warning = Warning {
+            file: "wf.toml".into(),
+            at: Location { line: 3, column: 7 },
+            what: "${inputs.user} is written into filter 'filter' as it is".into(),
+            fix: "write ${opath(inputs.user)}".into(),
+        };
+        assert_eq!(
+            warning.to_string(),
+            "wf.toml:3:7: warning: ${inputs.user} is written into filter 'filter' as it is; write ${opath(inputs.user)}"
         );
         let error = WorkflowError::Invalid {
             problems: vec![problem.clone(), problem],

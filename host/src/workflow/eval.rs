@@ -93,6 +93,19 @@ pub enum EvalError {
         /// What it gave.
         found: String,
     },
+    /// A function refused its value (`opath_prefix` of `*`): the call as written, where it is,
+    /// what is wrong and what to do.
+    #[error("{call}{place}: {what}; {fix}")]
+    Refused {
+        /// The call as written, e.g. `opath(inputs.user)`.
+        call: String,
+        /// Where it is: ` in "…" (line N)`, or empty when not known.
+        place: String,
+        /// What is wrong with the value.
+        what: String,
+        /// What to do.
+        fix: String,
+    },
     /// An ordering of values that have none.
     #[error(
         "cannot compare {left} with {right} using {op}: only numbers with numbers and text with text"
@@ -123,6 +136,23 @@ impl Expr {
             ExprKind::Compare(op, a, b) => {
                 let (a, b) = (a.eval(context)?, b.eval(context)?);
                 Cow::Owned(Value::Bool(compare(*op, &a, &b)?))
+            }
+            ExprKind::Call(call) => {
+                let args = call
+                    .args
+                    .iter()
+                    .map(|arg| arg.eval(context).map(Cow::into_owned))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let value = call
+                    .function
+                    .apply(&args)
+                    .map_err(|refusal| EvalError::Refused {
+                        call: call.written.clone(),
+                        place: String::new(),
+                        what: refusal.what,
+                        fix: refusal.fix,
+                    })?;
+                Cow::Owned(value)
             }
         })
     }
@@ -315,6 +345,36 @@ mod tests {
         assert_eq!(
             eval("steps.lookup.output == steps.lookup.output").unwrap(),
             json!(true)
+        );
+    }
+
+    #[test]
+    fn calls_give_their_function_s_value_or_say_why_not() {
+        assert_eq!(
+            eval("opath(inputs.user)").unwrap(),
+            json!("'Ann@Contoso.com'")
+        );
+        assert_eq!(eval("opath(inputs.max)").unwrap(), json!("5"));
+        assert_eq!(eval("opath_prefix('Ann')").unwrap(), json!("'Ann*'"));
+        assert_eq!(
+            eval("opath('a') == \"'a'\"").unwrap(),
+            json!(true),
+            "a call is a value like any other"
+        );
+        assert_eq!(
+            eval("opath_prefix( '*' )").unwrap_err().to_string(),
+            "opath_prefix( '*' ): the value is the text \"*\", and a -like pattern cannot hold *: Exchange has no escape for it, so it would match more than the text; give text without * and ?; to compare a whole value write -eq ${opath(…)}"
+        );
+        assert_eq!(
+            eval("opath(inputs.tags)").unwrap_err().to_string(),
+            "opath(inputs.tags): the value is a list of 0 items, and an OPATH literal is one text, number or boolean; pass one field or item (e.g. item.PrimarySmtpAddress), or run the step once per item with for_each"
+        );
+        // A path that has no value is said as for any path.
+        assert!(
+            eval("opath(inputs.nope)")
+                .unwrap_err()
+                .to_string()
+                .starts_with("inputs has no field 'nope'")
         );
     }
 

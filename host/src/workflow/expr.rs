@@ -6,19 +6,22 @@
 //! and        := not (('and' | '&&') not)*
 //! not        := ('not' | '!') not | comparison
 //! comparison := value (('==' | '!=' | '<' | '<=' | '>' | '>=') value)?
-//! value      := 'text' | "text" | number | true | false | null | path | '(' expr ')'
+//! value      := 'text' | "text" | number | true | false | null | call | path | '(' expr ')'
+//! call       := function '(' (expr (',' expr)*)? ')'
 //! path       := name ('.' name | '[' index ']' | '[' 'key' ']')*
 //! ```
 //!
 //! A path starts at one of the roots the engine supplies (`inputs`, `steps`, `item`, `tenant`,
-//! `run`); names may hold `-` and `_` (step ids do). Parsing keeps byte offsets of every part, so
-//! the checker and the error messages can point at the very character.
+//! `run`); names may hold `-` and `_` (step ids do). A call names one of the
+//! [`Function`]s (`opath`, `opath_prefix`). Parsing keeps byte offsets of every part, so the
+//! checker and the error messages can point at the very character.
 
 use std::fmt;
 use std::ops::Range;
 
 use serde_json::Value;
 
+use super::functions::Function;
 use super::lexer::{Tok, in_word, starts_word};
 use super::parser;
 
@@ -68,6 +71,19 @@ pub(super) enum ExprKind {
     Or(Box<Expr>, Box<Expr>),
     /// `a == b` and the other comparisons.
     Compare(Comparison, Box<Expr>, Box<Expr>),
+    /// `opath(inputs.user)`.
+    Call(Call),
+}
+
+/// A function call: the function, its arguments, and the call as written (for messages).
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Call {
+    /// The function.
+    pub(super) function: Function,
+    /// The values it is given, in order.
+    pub(super) args: Vec<Expr>,
+    /// The call as written, e.g. `opath(inputs.user)`.
+    pub(super) written: String,
 }
 
 /// A comparison operator.
@@ -180,6 +196,14 @@ impl Expr {
         self.span.clone()
     }
 
+    /// The function this expression calls, if it is a call.
+    pub fn function(&self) -> Option<Function> {
+        match &self.kind {
+            ExprKind::Call(call) => Some(call.function),
+            _ => None,
+        }
+    }
+
     /// Every path in the expression, in the order written.
     pub fn paths(&self) -> Vec<&Path> {
         let mut out = Vec::new();
@@ -196,6 +220,7 @@ impl Expr {
                 a.collect_paths(out);
                 b.collect_paths(out);
             }
+            ExprKind::Call(call) => call.args.iter().for_each(|arg| arg.collect_paths(out)),
         }
     }
 }

@@ -42,6 +42,8 @@ pub(super) enum Tok {
     RBracket,
     /// `.`
     Dot,
+    /// `,`: between a function's arguments.
+    Comma,
     /// `}`: the end of a `${…}`.
     Close,
 }
@@ -67,6 +69,7 @@ impl Tok {
             Tok::LBracket => "'['".into(),
             Tok::RBracket => "']'".into(),
             Tok::Dot => "'.'".into(),
+            Tok::Comma => "','".into(),
             Tok::Close => "'}'".into(),
         }
     }
@@ -126,6 +129,7 @@ pub(super) fn next(text: &str, at: usize) -> Result<Option<Token>, SyntaxError> 
         '[' => symbol(Tok::LBracket, 1),
         ']' => symbol(Tok::RBracket, 1),
         '.' => symbol(Tok::Dot, 1),
+        ',' => symbol(Tok::Comma, 1),
         '}' => symbol(Tok::Close, 1),
         '=' => Err(SyntaxError::new(
             start,
@@ -197,7 +201,7 @@ pub(super) fn next(text: &str, at: usize) -> Result<Option<Token>, SyntaxError> 
         other => Err(SyntaxError::new(
             start,
             format!("unexpected character '{other}'"),
-            "an expression is made of names (inputs.user), quoted text, numbers, true, false, null, comparisons (== != < <= > >=), and, or, not and parentheses",
+            "an expression is made of names (inputs.user), quoted text, numbers, true, false, null, comparisons (== != < <= > >=), and, or, not, parentheses and function calls (opath(inputs.user))",
         )),
     }
 }

@@ -8,9 +8,10 @@ use serde_json::Value;
 use toml::Spanned;
 
 use super::check::{self, Known, KnownStep, Place};
-use super::error::{Location, Problem, WorkflowError};
+use super::error::{Location, Problem, Warning, WorkflowError};
 use super::file::{self, InputTable, Node, NodeValue, Ordered, WorkflowFile};
 use super::inputs::{InputDecl, InputType, Inputs};
+use super::lint::{self, Severity};
 use super::order::{Edge, explain, order};
 use super::plugin::normalize;
 use super::source::offset_in_string;
@@ -61,12 +62,27 @@ pub(super) struct Loader<'a> {
     /// Content digests of plugin files already read.
     pub digests: HashMap<PathBuf, Result<String, String>>,
     problems: Vec<(usize, String, String)>,
+    warnings: Vec<(usize, String, String)>,
 }
 
 impl Loader<'_> {
     /// Records a problem at byte offset `at`.
     pub fn problem(&mut self, at: usize, what: impl Into<String>, fix: impl Into<String>) {
         self.problems.push((at, what.into(), fix.into()));
+    }
+
+    /// Checks the `${…}`s of `template`, the value of filter field `key` of `step` in the
+    /// string that starts at `start` (see [`lint`]): its errors are problems, its warnings kept
+    /// for `workflow check`.
+    pub fn filter(&mut self, step: KnownStep<'_>, key: &str, template: &Template, start: usize) {
+        for finding in lint::check_filter(key, template, step.partitioned) {
+            let at = offset_in_string(self.text, start, finding.at);
+            let entry = (at, finding.what, finding.fix);
+            match finding.severity {
+                Severity::Error => self.problems.push(entry),
+                Severity::Warning => self.warnings.push(entry),
+            }
+        }
     }
 
     /// The location of byte offset `at`.
@@ -165,7 +181,13 @@ impl Loader<'_> {
                 fields
                     .iter()
                     .map(|(key, value)| {
-                        (key.clone(), self.value_template(value, place, known, uses))
+                        let template = self.value_template(value, place, known, uses);
+                        if let (Place::Step(step), ValueTemplate::Text(text)) = (place, &template)
+                            && lint::is_filter_field(key)
+                        {
+                            self.filter(step, key, text, value.0.span().start);
+                        }
+                        (key.clone(), template)
                     })
                     .collect(),
             ),
@@ -237,6 +259,7 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
         check_files,
         digests: HashMap::new(),
         problems: Vec::new(),
+        warnings: Vec::new(),
     };
     let l = &mut loader;
     name(l, &raw.name);
@@ -245,10 +268,7 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
     let known_steps: Vec<KnownStep<'_>> = raw
         .steps
         .iter()
-        .map(|s| KnownStep {
-            id: s.get_ref().id.get_ref(),
-            fans_out: s.get_ref().for_each.is_some(),
-        })
+        .map(|s| KnownStep::of(s.get_ref()))
         .collect();
     let known = Known {
         inputs: &inputs,
@@ -282,6 +302,7 @@ fn build(text: &str, origin: &Path, check_files: bool) -> Result<Workflow, Workf
         steps: in_run_order(steps, &edges, &run_order, &ids),
         outputs,
         report: raw.report.as_ref().map(|r| r.get_ref().clone()),
+        warnings: loader.warnings(),
     })
 }
 
@@ -383,6 +404,22 @@ fn in_run_order(steps: Vec<Step>, edges: &[Edge], run_order: &[usize], ids: &[&s
 }
 
 impl Loader<'_> {
+    /// The warnings, in file order.
+    fn warnings(&self) -> Vec<Warning> {
+        let mut warnings = self.warnings.clone();
+        warnings.sort_by_key(|(at, _, _)| *at);
+        warnings.dedup();
+        warnings
+            .into_iter()
+            .map(|(at, what, fix)| Warning {
+                file: self.file.clone(),
+                at: Location::of(self.text, at),
+                what,
+                fix,
+            })
+            .collect()
+    }
+
     /// The problems, in file order, as an error.
     fn into_error(self) -> WorkflowError {
         let mut problems: Vec<(usize, String, String)> = self.problems;

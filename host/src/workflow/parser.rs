@@ -5,8 +5,10 @@ use std::ops::Range;
 
 use serde_json::Value;
 
-use super::expr::{Comparison, Expr, ExprKind, Key, Path, Segment, SyntaxError};
+use super::expr::{Call, Comparison, Expr, ExprKind, Key, Path, Segment, SyntaxError};
+use super::functions::Function;
 use super::lexer::{self, Tok, Token};
+use super::suggest::closest;
 
 /// Parentheses and `not`s nested deeper than this are refused rather than risking the stack.
 const MAX_DEPTH: usize = 64;
@@ -206,6 +208,17 @@ impl<'a> Parser<'a> {
             Tok::Word(w) if w == "and" || w == "or" || w == "not" => {
                 Err(expected(token.tok.shown(), token.span.start))
             }
+            Tok::Word(w)
+                if matches!(
+                    self.peek()?,
+                    Some(Token {
+                        tok: Tok::LParen,
+                        ..
+                    })
+                ) =>
+            {
+                self.call(w, token.span.clone())
+            }
             Tok::Word(w) => self.path(w.clone(), token.span.clone()),
             Tok::Text(t) => literal(Value::String(t.clone())),
             Tok::Number(n) => literal(Value::Number(n.clone())),
@@ -227,6 +240,80 @@ impl<'a> Parser<'a> {
             }
             other => Err(expected(other.shown(), token.span.start)),
         }
+    }
+
+    /// A call of the function `name` (written at `name_span`), whose `(` is next.
+    fn call(&mut self, name: &str, name_span: Range<usize>) -> Result<Expr, SyntaxError> {
+        let Some(function) = Function::named(name) else {
+            let names = Function::ALL.map(Function::name);
+            return Err(SyntaxError::new(
+                name_span.start,
+                format!("there is no function '{name}'"),
+                match closest(name, names) {
+                    Some(near) => format!("did you mean {near}(…)?"),
+                    None => format!("the functions are {}", names.join(" and ")),
+                },
+            ));
+        };
+        let Some(open) = self.bump()? else {
+            return Err(SyntaxError::new(
+                name_span.end,
+                "expected ( after a function's name",
+                format!("write {}", function.example()),
+            ));
+        };
+        self.deeper(open.span.start)?;
+        let mut args = Vec::new();
+        let close = match self.eat(|t| matches!(t, Tok::RParen))? {
+            Some(close) => close,
+            None => loop {
+                args.push(self.expr()?);
+                if self.eat(|t| matches!(t, Tok::Comma))?.is_some() {
+                    continue;
+                }
+                match self.bump()? {
+                    Some(
+                        close @ Token {
+                            tok: Tok::RParen, ..
+                        },
+                    ) => break close,
+                    Some(Token {
+                        tok: Tok::Close, ..
+                    })
+                    | None => {
+                        return Err(SyntaxError::new(
+                            open.span.start,
+                            format!("this ( of {name}(…) is not closed"),
+                            "add ) after its values, separated by commas",
+                        ));
+                    }
+                    Some(token) => return Err(after_value(&token)),
+                }
+            },
+        };
+        self.depth -= 1;
+        if args.len() != function.arity() {
+            return Err(SyntaxError::new(
+                name_span.start,
+                format!(
+                    "{name}(…) takes {} value{}, and {} {} given",
+                    function.arity(),
+                    if function.arity() == 1 { "" } else { "s" },
+                    args.len(),
+                    if args.len() == 1 { "is" } else { "are" }
+                ),
+                format!("write {}", function.example()),
+            ));
+        }
+        let span = name_span.start..close.span.end;
+        Ok(Expr {
+            kind: ExprKind::Call(Call {
+                function,
+                args,
+                written: self.text[span.clone()].to_string(),
+            }),
+            span,
+        })
     }
 
     fn path(&mut self, root: String, root_span: Range<usize>) -> Result<Expr, SyntaxError> {
@@ -328,6 +415,10 @@ mod tests {
             ExprKind::Compare(op, a, b) => {
                 format!("({} {} {})", shape(a), op.symbol(), shape(b))
             }
+            ExprKind::Call(call) => {
+                let args: Vec<String> = call.args.iter().map(shape).collect();
+                format!("{}({})", call.function.name(), args.join(", "))
+            }
         }
     }
 
@@ -392,6 +483,84 @@ mod tests {
         assert!(parse(&deep).unwrap_err().what.contains("nested too deeply"));
         let nots = format!("{}a", "not ".repeat(100));
         assert!(parse(&nots).unwrap_err().what.contains("nested too deeply"));
+    }
+
+    #[test]
+    fn calls_take_expressions_and_are_values() {
+        assert_eq!(parsed("opath(inputs.user)"), "opath(inputs.user)");
+        assert_eq!(
+            parsed("opath_prefix( item[\"a b\"] ) == 'x' and not opath(1)"),
+            "((opath_prefix(item[\"a b\"]) == \"x\") and (not opath(1)))"
+        );
+        assert_eq!(parsed("opath((a or b))"), "opath((a or b))");
+        // A name followed by anything but ( is a path; a function's name as a field stays one.
+        assert_eq!(parsed("opath"), "opath");
+        assert_eq!(parsed("item.opath"), "item.opath");
+        let e = parse("x == opath(steps.a.output)").unwrap();
+        let paths: Vec<String> = e.paths().iter().map(|p| p.to_string()).collect();
+        assert_eq!(paths, ["x", "steps.a.output"]);
+        let (call, end) = parse_embedded("${opath(inputs.user)}!", 2).unwrap();
+        assert_eq!(end, 21);
+        assert_eq!(call.span(), 2..20);
+        assert_eq!(call.function(), Some(Function::Opath));
+    }
+
+    #[test]
+    fn mistaken_calls_say_what_to_write() {
+        let cases = [
+            (
+                "opth(inputs.user)",
+                0,
+                "there is no function 'opth'",
+                "did you mean opath(…)?",
+            ),
+            (
+                "lower(inputs.user)",
+                0,
+                "there is no function 'lower'",
+                "the functions are opath and opath_prefix",
+            ),
+            (
+                "opath()",
+                0,
+                "opath(…) takes 1 value, and 0 are given",
+                "write PrimarySmtpAddress -eq ${opath(inputs.user)}",
+            ),
+            (
+                "x and opath_prefix(a, b)",
+                6,
+                "opath_prefix(…) takes 1 value, and 2 are given",
+                "write DisplayName -like ${opath_prefix(inputs.name)}",
+            ),
+            (
+                "opath(a",
+                5,
+                "this ( of opath(…) is not closed",
+                "add ) after its values, separated by commas",
+            ),
+            (
+                "opath(a b)",
+                8,
+                "unexpected 'b' after a complete value",
+                "join values with a comparison (== != < <= > >=), and, or",
+            ),
+            (
+                "opath(a,)",
+                8,
+                "expected a value, found ')'",
+                "e.g. inputs.user, steps.lookup.output.found, 'text', 3, true",
+            ),
+        ];
+        for (text, at, what, fix) in cases {
+            let e = parse(text).unwrap_err();
+            assert_eq!(
+                (e.at, e.what.as_str(), e.fix.as_str()),
+                (at, what, fix),
+                "{text}"
+            );
+        }
+        let deep = format!("{}a{}", "opath(".repeat(100), ")".repeat(100));
+        assert!(parse(&deep).unwrap_err().what.contains("nested too deeply"));
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Workflow {
     pub outputs: Vec<(String, ValueTemplate)>,
     /// The charts its run's HTML report draws (`[[report.charts]]`).
     pub report: Option<super::report::ReportSpec>,
+    /// What `workflow check` warns of (values written into a filter as they are), in file
+    /// order.
+    pub warnings: Vec<super::error::Warning>,
 }
 
 impl Workflow {

@@ -8,6 +8,7 @@ use toml::Spanned;
 use super::check::{Known, KnownStep, Place};
 use super::duration;
 use super::file::{Node, NodeValue, StepTable};
+use super::lint;
 use super::load::{Loader, Use};
 use super::partition::{Partition, PartitionError};
 use super::plugin::plugin;
@@ -29,10 +30,7 @@ pub(super) fn build(
 ) -> (Step, Vec<Use>) {
     let raw = table.get_ref();
     let id = raw.id.get_ref().as_str();
-    let me = KnownStep {
-        id,
-        fans_out: raw.for_each.is_some(),
-    };
+    let me = KnownStep::of(raw);
     let mut uses = Vec::new();
     for need in &raw.needs {
         needs(l, id, need, known);
@@ -125,6 +123,9 @@ fn config(
                 known,
                 uses,
             )?;
+            if lint::is_filter_field(key.get_ref()) {
+                l.filter(me, key.get_ref(), &template, value.span().start);
+            }
             Some((key.get_ref().clone(), template))
         })
         .collect()

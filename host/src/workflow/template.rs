@@ -21,7 +21,7 @@ pub struct Template {
 
 /// A piece of a template.
 #[derive(Clone, Debug, PartialEq)]
-enum Part {
+pub(super) enum Part {
     /// Literal text (`$${` already turned into `${`).
     Text(String),
     /// A `${…}`.
@@ -91,6 +91,33 @@ impl Template {
         }
     }
 
+    /// The template's pieces, in order: literal text and `${…}`s.
+    pub(super) fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// `error`, with the template and its line named when a function refused a value (other
+    /// errors name their path, which says enough).
+    fn placed(&self, error: EvalError) -> EvalError {
+        match error {
+            EvalError::Refused {
+                call,
+                place,
+                what,
+                fix,
+            } if place.is_empty() => EvalError::Refused {
+                call,
+                place: match self.at {
+                    Some(at) => format!(" in \"{}\" (line {})", self.source, at.line),
+                    None => format!(" in \"{}\"", self.source),
+                },
+                what,
+                fix,
+            },
+            other => other,
+        }
+    }
+
     /// The template's expressions, in order.
     pub fn expressions(&self) -> impl Iterator<Item = &Expr> {
         self.parts.iter().filter_map(|part| match part {
@@ -108,7 +135,10 @@ impl Template {
     /// written in.
     pub fn render(&self, context: &dyn Context) -> Result<Value, EvalError> {
         if let Some(expr) = self.single() {
-            return Ok(expr.eval(context)?.into_owned());
+            return expr
+                .eval(context)
+                .map(|value| value.into_owned())
+                .map_err(|e| self.placed(e));
         }
         self.render_text(context).map(Value::String)
     }
@@ -120,7 +150,7 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Expr(expr) => match &*expr.eval(context)? {
+                Part::Expr(expr) => match &*expr.eval(context).map_err(|e| self.placed(e))? {
                     Value::String(text) => out.push_str(text),
                     other => out.push_str(&other.to_string()),
                 },
@@ -234,7 +264,7 @@ impl Condition {
     /// Whether the condition holds in `context` (see [`super::eval::truthy`]).
     pub fn holds(&self, context: &dyn Context) -> Result<bool, EvalError> {
         match self.template.single() {
-            Some(expr) => expr.is_true(context),
+            Some(expr) => expr.is_true(context).map_err(|e| self.template.placed(e)),
             None => Ok(false),
         }
     }
@@ -271,6 +301,44 @@ mod tests {
         assert_eq!(render("plain"), json!("plain"));
         assert_eq!(render(""), json!(""));
         assert_eq!(render("cost: $5, {x}"), json!("cost: $5, {x}"));
+    }
+
+    #[test]
+    fn a_refused_value_names_the_template_and_its_line() {
+        let context = json!({"inputs": {"user": ""}});
+        let t = Template::parse("Name -eq ${opath(inputs.user)}").unwrap();
+        assert_eq!(
+            t.render(&context).unwrap_err().to_string(),
+            "opath(inputs.user) in \"Name -eq ${opath(inputs.user)}\": the value is the text \"\", and an empty OPATH text matches every recipient that has no value for the property; check the input; to find recipients without a value, write -eq $null in the filter itself"
+        );
+        let t = t.located(Location { line: 7, column: 3 });
+        assert!(
+            t.render(&context)
+                .unwrap_err()
+                .to_string()
+                .starts_with("opath(inputs.user) in \"Name -eq ${opath(inputs.user)}\" (line 7): ")
+        );
+        let one = Template::parse("${opath_prefix(inputs.user)}").unwrap();
+        assert!(
+            one.render(&context)
+                .unwrap_err()
+                .to_string()
+                .starts_with("opath_prefix(inputs.user) in \"${opath_prefix(inputs.user)}\": ")
+        );
+        let when = Condition::parse("opath(inputs.user) == 'x'").unwrap();
+        assert!(
+            when.holds(&context)
+                .unwrap_err()
+                .to_string()
+                .contains(" in \"opath")
+        );
+        let filter = Template::parse("Name -eq ${opath(inputs.name)}").unwrap();
+        assert_eq!(
+            filter
+                .render(&json!({"inputs": {"name": "x' -or Name -like '*"}}))
+                .unwrap(),
+            json!("Name -eq 'x'' -or Name -like ''*'")
+        );
     }
 
     #[test]

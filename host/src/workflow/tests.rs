@@ -27,7 +27,7 @@ name = "order"
 [[steps]]
 id = "report"
 plugin = "mailbox-inventory"
-input = { filter = "Name -eq '${steps.lookup.output.name}'" }
+input = { filter = "Name -eq ${opath(steps.lookup.output.name)}" }
 needs = ["archive"]
 
 [[steps]]

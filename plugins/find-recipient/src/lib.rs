@@ -5,7 +5,8 @@
 //! mail-enabled security groups it is a direct member of, the way an admin finds them:
 //! `Get-DistributionGroup -Filter "Members -eq '<its DN>'"`. Emits one record per group, so a
 //! later step can fan out over them, and returns the recipient's summary. A recipient that does
-//! not exist is no error: the summary says `"found": false`.
+//! not exist is no error: the summary says `"found": false`. An identity holding `*` (a
+//! wildcard to `-Identity`) or naming several recipients is refused: the lookup is of one.
 
 use exorun_plugin::{CmdletError, Parameters, PluginError, emit, info, invoke, query, value, warn};
 use serde::{Deserialize, Serialize};
@@ -88,12 +89,17 @@ impl Summary {
     }
 }
 
-/// The one recipient `identity` names, or `None` if there is none.
+/// The one recipient `identity` names, or `None` if there is none; an identity that names
+/// several (Exchange's `-Identity` takes wildcards) is an error, never the first of them.
 fn recipient(identity: &str) -> Result<Option<Recipient>, PluginError> {
     match invoke::<Recipient>(
         "Get-Recipient",
         Parameters::new().with("Identity", identity),
     ) {
+        Ok(rows) if rows.len() > 1 => Err(PluginError::new(format!(
+            "'{identity}' names {} recipients, and a lookup is of one: give its primary address, UPN or GUID",
+            rows.len()
+        ))),
         Ok(rows) => Ok(rows.into_iter().next()),
         Err(CmdletError::NotFound(_)) => Ok(None),
         Err(e) => Err(PluginError::from(e).context(format!("Get-Recipient -Identity {identity}"))),
@@ -153,6 +159,11 @@ fn run(input: Input) -> Result<Summary, PluginError> {
         return Err(PluginError::new(
             "`identity` is empty: name the recipient to look up (an address, UPN, alias or GUID)",
         ));
+    }
+    if identity.contains('*') {
+        return Err(PluginError::new(format!(
+            "`identity` '{identity}' holds *, which Exchange's -Identity reads as a wildcard that can name many recipients: name one recipient by its address, UPN, alias or GUID"
+        )));
     }
     let Some(found) = recipient(&identity)? else {
         warn!("no recipient '{identity}' in this tenant");

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use exorun::runtime::Record;
 use serde_json::{Value, json};
 
-use super::{changes, get, groups_of, join_groups, leaver, sent_since, tenant, text};
+use super::{changes, failure, get, groups_of, join_groups, leaver, sent_since, tenant, text};
 use crate::runtime::{connect, invoked, load, run, summary};
 
 /// The group records of find-recipient as (group, name, address).
@@ -101,4 +101,28 @@ async fn says_found_false_for_a_missing_recipient() {
     assert!(records.is_empty());
     let sent = sent_since(&sim, before).await;
     assert_eq!(sent.len(), 1, "one Get-Recipient, nothing else: {sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_an_identity_with_a_wildcard_before_asking_exchange() {
+    // Exchange's -Identity reads * as a wildcard: `*` would name every recipient, and the first
+    // of them would be offboarded.
+    let sim = tenant(10).await;
+    let connection = connect(&sim, |_| {});
+    let plugin = load("find-recipient").await;
+    let before = invoked(&sim).await.len();
+    for identity in ["*", "ann*@contoso.com"] {
+        let (outcome, records) = run(&plugin, &connection, json!({"identity": identity})).await;
+        assert_eq!(
+            failure(outcome),
+            format!(
+                "`identity` '{identity}' holds *, which Exchange's -Identity reads as a wildcard that can name many recipients: name one recipient by its address, UPN, alias or GUID"
+            )
+        );
+        assert!(records.is_empty());
+    }
+    assert!(
+        sent_since(&sim, before).await.is_empty(),
+        "nothing was asked"
+    );
 }

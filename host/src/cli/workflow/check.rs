@@ -1,4 +1,5 @@
-//! `exorun workflow check FILE`: the file's structure (every problem, with its place), then
+//! `exorun workflow check FILE`: the file's structure (every problem, with its place; and
+//! warnings, such as a value written into a filter without `opath(…)`), then
 //! each step's plugin as `exorun run` would take it: the file there, its pinned digest, its
 //! signatures, and admitted by the operator's policy (found as `run` finds it, through the
 //! profiles the workflow runs against).
@@ -30,8 +31,8 @@ pub struct CheckCmd {
 }
 
 impl CheckCmd {
-    /// Checks the workflow: problems to stderr, one per line; a summary to stdout when all is
-    /// well (exit 0), else exit 1.
+    /// Checks the workflow: problems and warnings to stderr, one per line; a summary to stdout
+    /// when there are no problems (exit 0, warnings or not), else exit 1.
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let workflow = match Workflow::load(&self.file) {
             Ok(workflow) => workflow,
@@ -43,6 +44,9 @@ impl CheckCmd {
             }
             Err(other) => return Err(other.into()),
         };
+        for warning in &workflow.warnings {
+            eprintln!("{warning}");
+        }
         let policies = self.policies(&workflow)?;
         let mut refused = 0;
         for policy in &policies {
