@@ -5,6 +5,7 @@ mod auth;
 mod chromium;
 mod cli;
 mod deploy;
+mod failures;
 mod fanout;
 mod invoke_cli;
 mod offboarding;
