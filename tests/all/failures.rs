@@ -431,3 +431,27 @@ input = {{ identities = ["${{item.upn}}"], state = "Enabled" }}
     assert_eq!(again.len(), 3, "{again:?}");
     assert!(again.iter().all(|(app, _)| *app == fabrikam), "{again:?}");
 }
+
+/// The Python plugin goes on past a mailbox whose statistics it may not read, and counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_plugin_counts_the_mailboxes_it_could_not_read() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 3).await;
+    let connection = connect(&sim, |_| {});
+    let plugin = load("stale-mailboxes").await;
+    let (outcome, records) =
+        crate::runtime::run_with(&plugin, &connection, json!({"days": 0}), |request| {
+            let mut grant = exorun::policy::Grant::from_manifest(plugin.manifest());
+            grant.cmdlets.retain(|c| c.name != "Get-MailboxStatistics");
+            request.grant = std::sync::Arc::new(grant);
+        })
+        .await;
+    let outcome = outcome.unwrap();
+    assert!(records.is_empty(), "{records:?}");
+    assert_eq!(outcome.failures.failed, 3, "{}", outcome.summary);
+    assert_eq!(outcome.failures.errors.len(), 3);
+    assert!(
+        outcome.failures.errors[0].contains(": Get-MailboxStatistics: denied: "),
+        "{:?}",
+        outcome.failures.errors
+    );
+}
