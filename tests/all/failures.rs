@@ -2,8 +2,9 @@
 //! summary's standard `failed`/`errors` fields) that some of its units failed exits non-zero;
 //! in a workflow its item fails, the run and `workflow runs` say so, and `workflow resume` runs
 //! exactly the failed items again. Tried against the emulator with the Exchange of one tenant
-//! going away mid-fan-out, a tenant that cannot sign in at all, and `exorun run` on its own; and
-//! a summary whose failure fields are malformed is an error, not a success.
+//! going away mid-fan-out, a tenant that cannot sign in at all (or whose credential cannot be
+//! read), and `exorun run` on its own; and a summary whose failure fields are malformed is an
+//! error, not a success.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -454,4 +455,85 @@ async fn the_python_plugin_counts_the_mailboxes_it_could_not_read() {
         "{:?}",
         outcome.failures.errors
     );
+}
+
+/// Two tenants; the credential of one (fabrikam) cannot even be read: the other still runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_whose_credential_cannot_be_read_fails_alone_and_resume_runs_it() {
+    let sim = two_tenants(2, 2).await;
+    let policy = policy(&sim, &["mailbox-inventory"]);
+    let missing = sim.dir.path().join("fabrikam-moved.pfx");
+    let info = sim.info();
+    let fabrikam_pfx = info.tenants[1]
+        .apps
+        .iter()
+        .find(|a| a.name == "exorun-admin")
+        .unwrap()
+        .pfx
+        .clone()
+        .unwrap();
+    let broken = profiles(&sim, |tenant, profile| {
+        if tenant == "fabrikam" {
+            profile.replace(
+                &fabrikam_pfx.display().to_string(),
+                &missing.display().to_string(),
+            )
+        } else {
+            profile
+        }
+    });
+    let file = sim.write(
+        "inventory.toml",
+        format!(
+            r#"name = "inventory"
+plugin_dir = "{}"
+tenants = ["contoso", "fabrikam"]
+
+[[steps]]
+id = "mailboxes"
+plugin = "mailbox-inventory"
+input = {{ statistics = false }}
+"#,
+            plugins_dir().display()
+        ),
+    );
+    let (ok, out, err) = run(workflow_cmd(&sim, &broken, &["run"])
+        .arg(&file)
+        .arg("--policy")
+        .arg(&policy));
+    assert!(!ok, "{out}\n{err}");
+    assert!(out.contains("contoso: succeeded"), "{out}");
+    assert!(out.contains("fabrikam: failed\n"), "{out}");
+    assert!(
+        out.contains("  mailboxes: not run: tenant 'fabrikam' cannot be signed in to: "),
+        "{out}"
+    );
+    assert!(
+        err.contains("exorun: warning: cannot sign in to tenant 'fabrikam': "),
+        "{err}"
+    );
+    let line = listed_run(&sim, &broken);
+    assert!(
+        line.contains("inventory") && line.contains("failed"),
+        "{line}"
+    );
+    let id = line.split_whitespace().next().unwrap().to_string();
+
+    let fixed = profiles(&sim, |_, profile| profile);
+    let before = sim.requests().await.len();
+    let (ok, out, err) = run(workflow_cmd(&sim, &fixed, &["resume", &id])
+        .arg("--policy")
+        .arg(&policy));
+    assert!(ok, "{out}\n{err}");
+    let listed: Vec<String> = sim.requests().await[before..]
+        .iter()
+        .filter(|e| e.cmdlet.as_deref() == Some("Get-Mailbox"))
+        .map(|e| e.app_id.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        listed,
+        [admin_app(&sim, "fabrikam")],
+        "only fabrikam's step ran again"
+    );
+    assert!(listed_run(&sim, &fixed).contains("succeeded"));
 }
