@@ -65,9 +65,10 @@ shared=$(grep -m3 ',SharedMailbox,' "$state/mailboxes.csv" | cut -d, -f1 | pytho
 step "exorun run target/plugins/stale-mailboxes.wasm --input '{\"days\": 180}' --output csv   # a Python plugin"
 "$bin/exorun" "${cert[@]}" run target/plugins/stale-mailboxes.wasm --input '{"days": 180}' --output csv --cache-dir "$state/cache" > "$state/stale.csv"
 head -6 "$state/stale.csv"
-step "exorun run --dry-run target/plugins/auto-reply.wasm ...   # recorded, not sent; outside the policy: denied"
+step "exorun run --dry-run target/plugins/auto-reply.wasm ...   # recorded, not sent; outside the policy: denied, so exit 1"
 "$bin/exorun" "${cert[@]}" run --dry-run target/plugins/auto-reply.wasm --cache-dir "$state/cache" \
-  --input "{\"identities\": [\"$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)\", \"ceo@fabrikam.com\"], \"state\": \"Enabled\", \"internal_message\": \"Out until Monday\"}"
+  --input "{\"identities\": [\"$(sed -n 2p "$state/mailboxes.csv" | cut -d, -f1)\", \"ceo@fabrikam.com\"], \"state\": \"Enabled\", \"internal_message\": \"Out until Monday\"}" \
+  || echo "(exit $?: the refused change is work not done, so the run is not reported as a success)"
 step "exorun run target/plugins/hostile.wasm --input '{\"attempt\": \"undeclared\"}'   # the sandbox refuses"
 "$bin/exorun" "${cert[@]}" run target/plugins/hostile.wasm --input '{"attempt": "undeclared"}' --cache-dir "$state/cache" --output json
 

@@ -3,7 +3,9 @@
 Streams Get-Mailbox page by page through the host's `query` resource, reads each mailbox's
 Get-MailboxStatistics and emits {"UserPrincipalName", "LastLogonTime", "DaysSinceLogon"} for the
 stale ones (LastLogonTime and DaysSinceLogon are null for a mailbox never logged on to).
-Summary: {"stale": n, "checked": m}.
+A mailbox whose statistics cannot be read does not stop the others: it is counted in the
+contract's standard summary fields `failed` and `errors`, so the host reports the run as failed
+work. Summary: {"stale": n, "checked": m, "failed": f, "errors": ["<mailbox>: <why>", ...]}.
 
 Built with componentize-py against wit/plugin.wit (world `automation`): see
 scripts/build-plugins.sh.
@@ -18,6 +20,9 @@ from componentize_py_types import Err
 from wit_world.imports import exchange, log, output, progress
 
 DEFAULT_DAYS = 90
+
+# Most error texts the summary carries (the count goes on past them), as the Rust SDK keeps.
+MAX_ERRORS = 100
 
 # Exchange prints dates as 2026-01-01T08:07:47.0000000+00:00 (or ...Z in the *UTC properties).
 _DATE = re.compile(
@@ -38,6 +43,22 @@ _ERROR_KINDS = {
 
 class PluginFailure(Exception):
     """A failure that ends the run with this message."""
+
+
+class Failures:
+    """The mailboxes whose work failed: the summary's standard `failed` and `errors` fields."""
+
+    def __init__(self):
+        self.failed = 0
+        self.errors = []
+
+    def add(self, unit, error):
+        self.failed += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(f"{unit}: {error}")
+
+    def fields(self):
+        return {"failed": self.failed, "errors": self.errors} if self.errors else {"failed": self.failed}
 
 
 def describe(error):
@@ -85,8 +106,9 @@ def read_days(input_text):
     return days
 
 
-def statistics(mailbox):
-    """The mailbox's Get-MailboxStatistics row, or None if it has none."""
+def statistics(mailbox, failures):
+    """The mailbox's Get-MailboxStatistics row, or None if it has none or it cannot be read
+    (counted in `failures`)."""
     identity = mailbox.get("Guid") or mailbox.get("UserPrincipalName") or mailbox.get("PrimarySmtpAddress")
     if not identity:
         log.log(log.Level.WARN, "a mailbox without Guid, UserPrincipalName or PrimarySmtpAddress was skipped")
@@ -97,7 +119,9 @@ def statistics(mailbox):
         if isinstance(e.value, exchange.CmdletError_NotFound):
             log.log(log.Level.WARN, f"no statistics for {identity}: {e.value.value}")
             return None
-        raise PluginFailure(f"Get-MailboxStatistics -Identity {identity}: {describe(e.value)}")
+        log.log(log.Level.WARN, f"no statistics for {identity}: {describe(e.value)}")
+        failures.add(identity, f"Get-MailboxStatistics: {describe(e.value)}")
+        return None
     return json.loads(rows[0]) if rows else None
 
 
@@ -112,6 +136,7 @@ def audit(days):
     now = datetime.now(timezone.utc)
     cutoff = now - timedelta(days=days)
     stale = checked = listed = 0
+    failures = Failures()
     params = json.dumps({"ResultSize": "Unlimited"})
     with exchange.Query("Get-Mailbox", params) as query:
         while True:
@@ -124,7 +149,7 @@ def audit(days):
             for text in page:
                 mailbox = json.loads(text)
                 listed += 1
-                stats = statistics(mailbox)
+                stats = statistics(mailbox, failures)
                 if stats is None:
                     continue
                 checked += 1
@@ -142,8 +167,8 @@ def audit(days):
                 emit({"UserPrincipalName": mailbox.get("UserPrincipalName"), "LastLogonTime": last, "DaysSinceLogon": age})
                 stale += 1
             progress.report(listed, 0, f"{listed} mailboxes, {stale} stale")
-    log.log(log.Level.INFO, f"{stale} of {checked} mailboxes not logged on to for {days} days")
-    return {"stale": stale, "checked": checked}
+    log.log(log.Level.INFO, f"{stale} of {checked} mailboxes not logged on to for {days} days, {failures.failed} not read")
+    return {"stale": stale, "checked": checked, **failures.fields()}
 
 
 class WitWorld(wit_world.WitWorld):

@@ -1,8 +1,9 @@
 //! One workflow step fanned out over items against the emulator, with the real auto-reply
 //! plugin: bounded concurrency, every try journaled, a resumed run that runs nothing finished
 //! again (the emulator's request log shows no change sent twice), `on_error = "fail"`, a
-//! throttled item that lets its siblings work while it waits, and no more items sending at
-//! once than `max_parallel` says.
+//! throttled item that lets its siblings work while it waits, no more items sending at once
+//! than `max_parallel` says, and an item whose plugin says a unit of its work failed retried
+//! with only the change not made sent again.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -389,4 +390,50 @@ async fn no_more_than_max_parallel_items_send_at_once() {
             "max_parallel = {max_parallel}: {concurrency_429s} requests over the tenant's two"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_whose_plugin_says_a_unit_failed_is_retried_and_sends_only_what_was_not_made() {
+    let Setup {
+        sim,
+        mut plan,
+        upns,
+        run,
+        journal,
+        ..
+    } = setup(4, 2).await;
+    plan.retry = Retry {
+        attempts: 2,
+        backoff: Duration::from_millis(1),
+    };
+    let heard = Heard::default();
+    // One item changes two mailboxes; the first change's answer is cut, so it may or may not
+    // have been made: auto-reply counts it failed and goes on with the second.
+    sim.put_control("faults", json!({"script": ["drop"]})).await;
+    let both = Item {
+        key: "both".into(),
+        label: "both".into(),
+        input: json!({"identities": upns, "state": "Enabled"}).to_string(),
+    };
+
+    let result = step(&run, &journal, &plan, vec![both], &heard).await;
+
+    let item = &result.items[0];
+    assert_eq!(item.outcome, ItemOutcome::Succeeded, "{item:?}");
+    assert_eq!(
+        item.tries, 2,
+        "the partial failure was tried again: {item:?}"
+    );
+    assert!(
+        heard
+            .0
+            .lock()
+            .unwrap()
+            .contains(&"both: retrying".to_string())
+    );
+    assert_eq!(
+        sets(&sim).await,
+        [upns[0].clone(), upns[1].clone(), upns[0].clone()],
+        "the retry sent the failed change again, not the one made"
+    );
 }

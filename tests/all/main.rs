@@ -6,6 +6,7 @@ mod auth;
 mod chromium;
 mod cli;
 mod deploy;
+mod failures;
 mod fanout;
 mod invoke_cli;
 mod offboarding;

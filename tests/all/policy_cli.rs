@@ -160,7 +160,12 @@ async fn a_target_outside_the_grant_is_refused_and_never_sent() {
         "auto-reply",
         json!({"identities": [inside, outside], "state": "Enabled"}),
     ));
-    assert!(ok, "{err}");
+    // A change the policy refused is one not made: the run is failed work.
+    assert!(
+        !ok && err.contains("exorun: FAILED: plugin auto-reply 0.1.0 ran, but ")
+            && err.contains("1 unit of its work failed: admin@fabrikam.onmicrosoft.com: denied: "),
+        "{err}"
+    );
     let rows = records(&out);
     assert_eq!(rows[0]["Result"], "Updated");
     assert_eq!(rows[1]["Result"], "Failed");
@@ -176,7 +181,7 @@ async fn a_target_outside_the_grant_is_refused_and_never_sent() {
         "auto-reply",
         json!({"identities": [inside], "state": "Scheduled"}),
     ));
-    assert!(ok);
+    assert!(!ok, "a refused value is a change not made");
     assert!(
         records(&out)[0]["Detail"]
             .as_str()
@@ -256,7 +261,12 @@ async fn a_dry_run_checks_each_change_against_the_policy_shows_it_and_sends_noth
         json!({"identities": [inside, outside], "state": "Enabled"}),
     )
     .arg("--dry-run"));
-    assert!(ok, "{err}");
+    // A change the policy refused is one not made: the run is failed work.
+    assert!(
+        !ok && err.contains("exorun: FAILED: plugin auto-reply 0.1.0 ran, but ")
+            && err.contains("1 unit of its work failed: admin@fabrikam.onmicrosoft.com: denied: "),
+        "{err}"
+    );
     let rows = records(&out);
     assert_eq!(rows[0]["Result"], "DryRun", "{out}");
     assert_eq!(
@@ -449,7 +459,12 @@ async fn changes_per_run_and_settings_are_capped() {
         "auto-reply",
         json!({"identities": targets, "state": "Enabled"}),
     ));
-    assert!(ok, "{err}");
+    // A change the policy refused is one not made: the run is failed work.
+    assert!(
+        !ok && err.contains("exorun: FAILED: plugin auto-reply 0.1.0 ran, but ")
+            && err.contains("2 units of its work failed: "),
+        "{err}"
+    );
     let results: Vec<Value> = records(&out).iter().map(|r| r["Result"].clone()).collect();
     assert_eq!(results, ["Updated", "Failed", "Failed"], "{out}");
     assert!(
@@ -649,7 +664,12 @@ async fn a_change_outside_the_target_scope_is_refused_and_never_sent() {
         "auto-reply",
         json!({"identities": [user, admin, shared[0], "nobody@contoso.com"], "state": "Enabled"}),
     ));
-    assert!(ok, "{err}");
+    // A change the policy refused is one not made: the run is failed work.
+    assert!(
+        !ok && err.contains("exorun: FAILED: plugin auto-reply 0.1.0 ran, but ")
+            && err.contains(" of its work failed: "),
+        "{err}"
+    );
     let rows = records(&out);
     let detail = |i: usize| rows[i]["Detail"].as_str().unwrap_or_default().to_string();
     assert_eq!(rows[0]["Result"], "Updated", "{out}");

@@ -531,6 +531,8 @@ async fn the_python_plugin_loads_from_the_disk_cache_the_second_time() {
     let summary = summary(&outcome);
     assert_eq!(summary["checked"], 30, "{summary}");
     assert_eq!(summary["stale"], outcome.records, "{summary}");
+    assert_eq!(summary["failed"], 0, "every mailbox was read: {summary}");
+    assert!(!outcome.failures.any());
     assert!(outcome.records > 0);
     assert!(
         sink.records()

@@ -328,7 +328,15 @@ impl RunCmd {
             );
         }
         print_head(connection.audit(), run, before);
-        outcome?;
+        let outcome = outcome?;
+        if outcome.failures.any() {
+            // A line a cron log shows as it is: how many, and where the details are.
+            eprintln!(
+                "exorun: FAILED: plugin {} {} ran, but {}\n  the records it wrote say which units failed and why; fix the cause and run it again",
+                manifest.name, manifest.version, outcome.failures
+            );
+            return Ok(ExitCode::FAILURE);
+        }
         Ok(ExitCode::SUCCESS)
     }
 }

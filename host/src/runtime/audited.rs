@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use super::error::RunError;
+use super::failures::Failures;
 use super::plugin::Plugin;
 use super::state::RunState;
 use crate::audit::{
@@ -78,11 +79,11 @@ impl RunRecord {
         &self.audit
     }
 
-    /// Records how the run ended and what `state` counted; not when the log itself broke
-    /// (there is nothing to record in).
+    /// Records how the run ended (failed, too, when its plugin says some of its work failed)
+    /// and what `state` counted; not when the log itself broke (there is nothing to record in).
     pub(super) fn end(
         &self,
-        summary: &Result<String, RunError>,
+        summary: &Result<(String, Failures), RunError>,
         state: &RunState,
     ) -> Result<(), AuditError> {
         if matches!(summary, Err(RunError::Audit(_))) {
@@ -93,10 +94,14 @@ impl RunRecord {
             workflow: self.workflow,
             plugin: self.plugin.clone(),
             outcome: match summary {
-                Ok(_) => Outcome::Succeeded,
-                Err(_) => Outcome::Failed,
+                Ok((_, failures)) if !failures.any() => Outcome::Succeeded,
+                _ => Outcome::Failed,
             },
-            error: summary.as_ref().err().map(ToString::to_string),
+            error: match summary {
+                Ok((_, failures)) if failures.any() => Some(format!("the plugin says {failures}")),
+                Ok(_) => None,
+                Err(error) => Some(error.to_string()),
+            },
             records: state.output.records,
             calls: state.exchange.gate.calls,
             denied: state.exchange.gate.denied,

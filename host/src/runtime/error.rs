@@ -118,6 +118,17 @@ pub enum RunError {
     /// The plugin's `run` returned an error.
     #[error("the plugin failed: {0}")]
     Plugin(String),
+    /// The plugin returned a summary whose `failed` or `errors` field is malformed: its
+    /// failed work cannot be counted, so the run is not taken for a success.
+    #[error(
+        "plugin {plugin} returned a summary exorun cannot read: {problem}; its failed work cannot be counted, so the run is not reported as a success\n  fix: the plugin's author must write \"failed\" as the count of failed units and \"errors\" as a list of text (the Rust SDK's exorun_plugin::Failures writes both; see wit/plugin.wit)"
+    )]
+    Summary {
+        /// The plugin's name.
+        plugin: String,
+        /// What is wrong with the summary.
+        problem: super::failures::SummaryError,
+    },
     /// The run's record sink failed (disk full, closed pipe...), so the run was stopped.
     #[error("writing the plugin's records failed: {0}")]
     Output(#[source] std::io::Error),

@@ -41,6 +41,7 @@ mod bindings;
 mod cache;
 mod engine;
 mod error;
+mod failures;
 mod imports;
 mod plugin;
 mod run;
@@ -52,6 +53,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use error::{RunError, RuntimeError};
+pub use failures::{Failures, SummaryError};
 pub use imports::checkpoint::{
     CheckpointKey, CheckpointStore, FileCheckpoints, MAX_CURSOR_BYTES, MemoryCheckpoints,
 };

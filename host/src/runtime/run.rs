@@ -16,6 +16,7 @@ use super::Runtime;
 use super::audited::RunRecord;
 use super::bindings::AutomationPre;
 use super::error::{Failure, RunError};
+use super::failures::Failures;
 use super::imports::checkpoint::MemoryCheckpoints;
 use super::imports::checkpoint::{CheckpointHost, CheckpointKey, CheckpointStore};
 use super::imports::config::ConfigHost;
@@ -199,6 +200,9 @@ pub struct RunOutcome {
     pub run: RunId,
     /// The plugin's summary (JSON, as the plugin wrote it).
     pub summary: String,
+    /// The units of its work the plugin says failed (its summary's `failed` and `errors`): a
+    /// run with any is failed work, not success, however it returned.
+    pub failures: Failures,
     /// Records emitted to the sink.
     pub records: u64,
     /// Cmdlets admitted (sent, or recorded in a dry run).
@@ -341,15 +345,24 @@ impl Runtime {
         let captured = capture.finish();
         let finished = request.sink.finish();
         let state = store.data();
-        let summary = summary_of(ended, state, limits, &captured, finished);
+        let summary = summary_of(ended, state, limits, &captured, finished).and_then(|summary| {
+            match Failures::of_summary(&summary) {
+                Ok(failures) => Ok((summary, failures)),
+                Err(problem) => Err(RunError::Summary {
+                    plugin: name.clone(),
+                    problem,
+                }),
+            }
+        });
         record.end(&summary, state)?;
-        let summary = summary?;
+        let (summary, failures) = summary?;
         if let Err(error) = request.checkpoints.clear(&key) {
             tracing::warn!(plugin = %name, %error, "the run finished but its checkpoint could not be cleared");
         }
         Ok(RunOutcome {
             run: record.run(),
             summary,
+            failures,
             records: state.output.records,
             cmdlet_calls: state.exchange.gate.calls,
             denied: state.exchange.gate.denied,

@@ -35,8 +35,10 @@ use crate::runtime::{Plugin, ProgressSink, RunLimits, Runtime};
 pub struct Tenant {
     /// The profile's name (`default` for the command line's).
     pub name: String,
-    /// Its Exchange client (its audit log records every call).
-    pub exchange: ExchangeClient,
+    /// Its Exchange client (its audit log records every call), or why it could not be opened
+    /// (its credential unreadable...): then none of its steps runs and the tenant fails, while
+    /// the other tenants run, and a resumed run tries it again.
+    pub exchange: Result<ExchangeClient, String>,
 }
 
 /// A step's plugin, vetted by the caller: loaded, and what the policy grants it.
@@ -240,10 +242,13 @@ impl Engine<'_> {
         files: &RunFiles<'_>,
         keep: &HashSet<String>,
     ) -> Result<TenantResult, EngineError> {
-        let exchange = tenant.exchange.clone().with_context(CallContext {
-            workflow: Some(id),
-            ..tenant.exchange.context().clone()
-        });
+        let exchange = match &tenant.exchange {
+            Ok(exchange) => exchange.clone().with_context(CallContext {
+                workflow: Some(id),
+                ..exchange.context().clone()
+            }),
+            Err(why) => return Ok(self.signed_out(tenant, why)),
+        };
         let mut context = Map::new();
         context.insert("inputs".into(), Value::Object(header.inputs.clone()));
         context.insert("steps".into(), Value::Object(Map::new()));
@@ -337,6 +342,28 @@ impl Engine<'_> {
             steps,
             outputs,
         })
+    }
+
+    /// The result of a tenant that could not be signed in to: no step ran.
+    fn signed_out(&self, tenant: &Tenant, why: &str) -> TenantResult {
+        TenantResult {
+            tenant: tenant.name.clone(),
+            steps: self
+                .workflow
+                .steps
+                .iter()
+                .map(|step| {
+                    not_run(
+                        step,
+                        format!(
+                            "not run: tenant '{}' cannot be signed in to: {why}",
+                            tenant.name
+                        ),
+                    )
+                })
+                .collect(),
+            outputs: Map::new(),
+        }
     }
 
     /// One step for one tenant: its items, its condition, its run.

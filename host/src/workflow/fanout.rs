@@ -101,7 +101,8 @@ pub struct ItemResult {
     pub label: String,
     /// How it ended.
     pub outcome: ItemOutcome,
-    /// The plugin's summary (JSON), when it succeeded.
+    /// The plugin's summary (JSON), when its plugin returned one (also when the summary says
+    /// some of its work failed, which fails the item).
     pub output: Option<Value>,
     /// Why it failed.
     pub error: Option<String>,
@@ -435,24 +436,26 @@ impl Tries<'_> {
                 tries,
                 ..blank(item)
             };
-            let error = match ran {
+            // Why the try failed, and whether another could go differently.
+            let (text, retry) = match ran {
                 Ok(outcome) => {
-                    result.outcome = ItemOutcome::Succeeded;
                     result.output = Some(
                         serde_json::from_str(&outcome.summary)
                             .unwrap_or(Value::String(outcome.summary)),
                     );
-                    None
+                    if !outcome.failures.any() {
+                        result.outcome = ItemOutcome::Succeeded;
+                        self.end(&id, attempt, &result)?;
+                        return Ok(result);
+                    }
+                    // Its plugin went on past failed units: the item is failed work, tried
+                    // again (the change journal answers the changes already made).
+                    (format!("the plugin says {}", outcome.failures), true)
                 }
                 Err(error @ RunError::Audit(_)) => return Err(StepError::Audit(error)),
-                Err(error) => Some(error),
+                Err(error) => (error.to_string(), worth_retrying(&error)),
             };
-            let Some(error) = error else {
-                self.end(&id, attempt, &result)?;
-                return Ok(result);
-            };
-            let text = error.to_string();
-            if tries < plan.retry.attempts && worth_retrying(&error) {
+            if tries < plan.retry.attempts && retry {
                 let wait = plan.retry.backoff.saturating_mul(1 << (tries - 1).min(16));
                 self.events
                     .retrying(&plan.step, &plan.tenant, &item.label, &text, wait);

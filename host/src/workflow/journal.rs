@@ -42,9 +42,10 @@ pub struct ItemId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ItemOutcome {
-    /// The plugin returned its summary.
+    /// The plugin returned its summary, which reports no failed work.
     Succeeded,
-    /// It failed (after its retries).
+    /// It failed (after its retries): its plugin failed, or its summary says some of its work
+    /// failed.
     Failed,
     /// Its `when` condition was false.
     Skipped,
@@ -115,7 +116,8 @@ pub enum Entry {
         attempt: u32,
         /// How.
         outcome: ItemOutcome,
-        /// The plugin's summary (JSON), when it succeeded.
+        /// The plugin's summary (JSON), when its plugin returned one (a failed item's too, when
+        /// its summary says some of its work failed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output: Option<Value>,
         /// Why it failed.
@@ -369,12 +371,13 @@ impl JournalState {
     }
 }
 
-/// The change journal of one item's try: writes its changes into the run's journal and
-/// answers those an earlier try of the same item made.
+/// The change journal of one item's tries: writes its changes into the run's journal and
+/// answers those an earlier try of the same item made, in an earlier attempt of the run or
+/// earlier in this one (a retry after some of its work failed sends only what was not made).
 pub struct ItemJournal {
     journal: Arc<Journal>,
     id: ItemId,
-    earlier: HashMap<ChangeKey, ChangeResult>,
+    earlier: Mutex<HashMap<ChangeKey, ChangeResult>>,
 }
 
 impl ItemJournal {
@@ -387,14 +390,18 @@ impl ItemJournal {
         ItemJournal {
             journal,
             id,
-            earlier,
+            earlier: Mutex::new(earlier),
         }
     }
 }
 
 impl ChangeJournal for ItemJournal {
     fn finished(&self, key: &ChangeKey) -> Option<ChangeResult> {
-        self.earlier.get(key).cloned()
+        self.earlier
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
     }
 
     fn intent(&self, key: &ChangeKey) -> io::Result<()> {
@@ -413,7 +420,12 @@ impl ChangeJournal for ItemJournal {
                 change: key.clone(),
                 result: result.clone(),
             })
-            .map_err(io::Error::other)
+            .map_err(io::Error::other)?;
+        self.earlier
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), result.clone());
+        Ok(())
     }
 }
 
@@ -489,6 +501,26 @@ mod tests {
             ChangeResult::Done { rows: vec![] }
         );
         assert_eq!(state.finished, None);
+    }
+
+    #[test]
+    fn a_retry_in_the_same_attempt_is_answered_the_changes_its_first_try_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Arc::new(Journal::create(&dir.path().join("r1"), &header()).unwrap());
+        let changes = ItemJournal::new(journal, item("reply", "k"), HashMap::new());
+        let key = |n| ChangeKey::new("Set-MailboxAutoReplyConfiguration", &Map::new(), n);
+        let done = ChangeResult::Done { rows: vec![] };
+        let failed = ChangeResult::Failed {
+            message: "transport: cut".into(),
+        };
+        changes.intent(&key(0)).unwrap();
+        changes.outcome(&key(0), &done).unwrap();
+        changes.intent(&key(1)).unwrap();
+        changes.outcome(&key(1), &failed).unwrap();
+        assert_eq!(changes.finished(&key(0)), Some(done));
+        // The gate sends a failed change again; only a made one is answered.
+        assert_eq!(changes.finished(&key(1)), Some(failed));
+        assert_eq!(changes.finished(&key(2)), None);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! `auto-reply`: sets the automatic replies (out of office) of a list of mailboxes.
 //!
 //! Calls `Set-MailboxAutoReplyConfiguration` once per identity and emits one record per identity
-//! saying what happened; a mailbox that fails does not stop the others. In a dry run the host
-//! records each change instead of sending it, and the record says `DryRun`.
+//! saying what happened; a mailbox that fails does not stop the others, and is counted in the
+//! summary's standard `failed`/`errors` fields, so the host reports the run as failed work. In a
+//! dry run the host records each change instead of sending it, and the record says `DryRun`.
 
-use exorun_plugin::{CmdletError, Parameters, PluginError, emit, info, progress, warn};
+use exorun_plugin::{CmdletError, Failures, Parameters, PluginError, emit, info, progress, warn};
 use serde::{Deserialize, Serialize};
 
 const CMDLET: &str = "Set-MailboxAutoReplyConfiguration";
@@ -61,14 +62,16 @@ struct Row<'a> {
     detail: Option<String>,
 }
 
-/// The run's summary: how many mailboxes ended each way.
+/// The run's summary: how many mailboxes ended each way; the failed ones as the contract's
+/// `failed` and `errors`.
 #[derive(Default, Serialize)]
 struct Summary {
     total: u64,
     updated: u64,
     not_found: u64,
     dry_run: u64,
-    failed: u64,
+    #[serde(flatten)]
+    failures: Failures,
 }
 
 impl State {
@@ -127,15 +130,16 @@ fn run(input: Input) -> Result<Summary, PluginError> {
                 Err(CmdletError::NotFound(text)) => (Outcome::NotFound, Some(text)),
                 Err(e) => {
                     warn!("{identity}: {e}");
+                    summary.failures.add(identity, &e);
                     (Outcome::Failed, Some(e.to_string()))
                 }
             };
-        *match result {
-            Outcome::Updated => &mut summary.updated,
-            Outcome::NotFound => &mut summary.not_found,
-            Outcome::DryRun => &mut summary.dry_run,
-            Outcome::Failed => &mut summary.failed,
-        } += 1;
+        match result {
+            Outcome::Updated => summary.updated += 1,
+            Outcome::NotFound => summary.not_found += 1,
+            Outcome::DryRun => summary.dry_run += 1,
+            Outcome::Failed => {}
+        }
         emit(&Row {
             identity,
             result,
@@ -145,7 +149,10 @@ fn run(input: Input) -> Result<Summary, PluginError> {
     }
     info!(
         "{} updated, {} not found, {} dry run, {} failed",
-        summary.updated, summary.not_found, summary.dry_run, summary.failed
+        summary.updated,
+        summary.not_found,
+        summary.dry_run,
+        summary.failures.count()
     );
     Ok(summary)
 }

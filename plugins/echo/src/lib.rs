@@ -1,9 +1,11 @@
 //! `echo`: hands its input's `value` back in its summary and emits the `records` it is given;
-//! with `fail` it fails with that message. It asks for no cmdlet: the smallest step there is,
+//! with `fail` it fails with that message, and it reports each of `failed_units` as a unit of its
+//! work that failed (the contract's `failed`/`errors`), as a plugin that goes on past a failed
+//! mailbox does. It asks for no cmdlet: the smallest step there is,
 //! for trying workflows out (data passing, fan-out, `on_error`) and for measuring what the host
 //! adds to each step.
 
-use exorun_plugin::emit;
+use exorun_plugin::{Failures, emit};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -17,6 +19,8 @@ struct Input {
     records: Vec<Map<String, Value>>,
     #[serde(default)]
     fail: Option<String>,
+    #[serde(default)]
+    failed_units: Vec<String>,
 }
 
 /// The run's summary.
@@ -26,6 +30,9 @@ struct Summary {
     value: Value,
     /// Records emitted.
     records: usize,
+    /// `failed_units`, reported as failed.
+    #[serde(flatten)]
+    failures: Failures,
 }
 
 fn run(input: Input) -> Result<Summary, String> {
@@ -35,9 +42,14 @@ fn run(input: Input) -> Result<Summary, String> {
     if let Some(message) = input.fail {
         return Err(message);
     }
+    let mut failures = Failures::new();
+    for unit in &input.failed_units {
+        failures.add(unit, "failed, as the input asked");
+    }
     Ok(Summary {
         value: input.value,
         records: input.records.len(),
+        failures,
     })
 }
 

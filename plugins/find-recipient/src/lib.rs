@@ -8,7 +8,9 @@
 //! not exist is no error: the summary says `"found": false`. An identity holding `*` (a
 //! wildcard to `-Identity`) or naming several recipients is refused: the lookup is of one.
 
-use exorun_plugin::{CmdletError, Parameters, PluginError, emit, info, invoke, query, value, warn};
+use exorun_plugin::{
+    CmdletError, Failures, Parameters, PluginError, emit, info, invoke, query, value, warn,
+};
 use serde::{Deserialize, Serialize};
 
 /// The recipient to look up: any identity Exchange takes (address, UPN, alias, name, GUID, DN).
@@ -72,6 +74,9 @@ struct Summary {
     distinguished_name: Option<String>,
     manager: Option<Manager>,
     groups: u64,
+    /// A manager that could not be read (not one that does not exist) is failed work.
+    #[serde(flatten)]
+    failures: Failures,
 }
 
 impl Summary {
@@ -85,6 +90,7 @@ impl Summary {
             distinguished_name: None,
             manager: None,
             groups: 0,
+            failures: Failures::new(),
         }
     }
 }
@@ -107,12 +113,13 @@ fn recipient(identity: &str) -> Result<Option<Recipient>, PluginError> {
 }
 
 /// The manager Exchange names (`Manager` holds the manager's name), with its address if it is
-/// a recipient; a manager that cannot be read is named only.
-fn manager(name: String) -> Manager {
+/// a recipient; a manager that cannot be read is named only, and counted in `failures`.
+fn manager(name: String, failures: &mut Failures) -> Manager {
     let found = match recipient(&name) {
         Ok(found) => found,
         Err(e) => {
             warn!("the manager '{name}' could not be read: {e}");
+            failures.add(format!("manager '{name}'"), &e);
             None
         }
     };
@@ -176,7 +183,11 @@ fn run(input: Input) -> Result<Summary, PluginError> {
             0
         }
     };
-    let manager = found.manager.filter(|m| !m.is_empty()).map(manager);
+    let mut failures = Failures::new();
+    let manager = found
+        .manager
+        .filter(|m| !m.is_empty())
+        .map(|name| manager(name, &mut failures));
     info!(
         "{identity}: {} ({}), member of {groups} group(s){}",
         found.name.as_deref().unwrap_or_default(),
@@ -198,6 +209,7 @@ fn run(input: Input) -> Result<Summary, PluginError> {
         distinguished_name: found.distinguished_name,
         manager,
         groups,
+        failures,
     })
 }
 

@@ -2,7 +2,9 @@
 //!
 //! The input `{"attempt": "<name>"}` picks one attack. Where the plugin survives it, the summary
 //! says how it went: `{"attempt": ..., "outcome": "blocked" | "escaped" | "done", "detail": ...}`.
-//! `loop`, `memory` and `panic` are meant to be stopped by the host instead.
+//! `loop`, `memory` and `panic` are meant to be stopped by the host instead; `bad-summary`
+//! returns a summary whose standard `failed` field is not a count, which the host must not take
+//! for a success.
 
 use std::hint::black_box;
 use std::io::Read;
@@ -24,10 +26,13 @@ struct Summary {
     /// `blocked` (the sandbox held), `escaped` (it did not) or `done` (nothing to judge here).
     outcome: &'static str,
     detail: String,
+    /// Set by `bad-summary` only: not the count the contract's `failed` must be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed: Option<&'static str>,
 }
 
 const ATTEMPTS: &str =
-    "env, file, socket, loop, memory, undeclared, undeclared-parameter, panic, stdout";
+    "env, file, socket, loop, memory, undeclared, undeclared-parameter, panic, stdout, bad-summary";
 
 /// Reads the process environment: a sandboxed plugin has none.
 fn env() -> (bool, String) {
@@ -148,6 +153,15 @@ fn run(input: Input) -> Result<Summary, String> {
                 attempt: input.attempt,
                 outcome: "done",
                 detail: "wrote one line to stdout and one to stderr".into(),
+                failed: None,
+            });
+        }
+        "bad-summary" => {
+            return Ok(Summary {
+                attempt: input.attempt,
+                outcome: "done",
+                detail: "says \"failed\": \"some\" instead of a count".into(),
+                failed: Some("some"),
             });
         }
         other => return Err(format!("unknown attempt '{other}': one of {ATTEMPTS}")),
@@ -157,6 +171,7 @@ fn run(input: Input) -> Result<Summary, String> {
         attempt: input.attempt,
         outcome,
         detail,
+        failed: None,
     })
 }
 

@@ -54,6 +54,10 @@
 //!   not fit) and writes your summary as JSON; your error's `Display` is the run's error.
 //! * [`invoke`] and [`query`] send any `Serialize` parameters and read results into any
 //!   `Deserialize` type, [`serde_json::Value`] included; [`CmdletError`] says why a call failed.
+//! * [`Failures`], flattened into your summary, reports the units of work (mailboxes, members...)
+//!   that failed while the rest went on: the host then counts the run as failed work (non-zero
+//!   exit, a failed workflow item that `on_error` retries and `workflow resume` runs again),
+//!   never as success. A plugin that goes on past a failed unit must use it.
 //! * [`emit`], [`progress`], [`config`], [`checkpoint`], [`log`] and the [`info!`] family wrap the
 //!   rest of the contract.
 //!
@@ -62,6 +66,7 @@
 
 mod error;
 mod exchange;
+mod failures;
 mod host;
 pub mod log;
 mod run;
@@ -69,6 +74,7 @@ pub mod value;
 
 pub use error::{CmdletError, PluginError};
 pub use exchange::{Pages, Parameters, Query, invoke, query};
+pub use failures::{Failures, MAX_ERRORS};
 pub use host::{checkpoint, config, emit, progress};
 pub use run::decode_input;
 

@@ -56,6 +56,7 @@ async fn reports_the_user_its_manager_and_its_groups() {
                 "primary_smtp_address": text(&manager, "PrimarySmtpAddress"),
             },
             "groups": expected.len(),
+            "failed": 0,
         })
     );
     assert_eq!(group_records(&records), expected, "one record per group");

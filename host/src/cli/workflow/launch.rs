@@ -142,7 +142,8 @@ fn write_report(
 }
 
 /// The tenants the workflow runs against, signed in: the command line's, or each named
-/// profile's (with the command line's audit log).
+/// profile's (with the command line's audit log). A profile that cannot be read stops the run;
+/// a tenant whose connection cannot be opened is a failed tenant of it.
 fn tenants(
     workflow: &Workflow,
     args: &ConnectionArgs,
@@ -163,12 +164,15 @@ fn tenants(
                     (name.to_string(), profile)
                 }
             };
-            let connection = Connection::open(settings)
-                .with_context(|| format!("cannot sign in to tenant '{name}'"))?;
-            Ok(Tenant {
-                name,
-                exchange: connection.exchange().clone(),
-            })
+            // A tenant that cannot be opened fails on its own; the others run.
+            let exchange = Connection::open(settings)
+                .map(|connection| connection.exchange().clone())
+                .map_err(|error| {
+                    let error = anyhow::Error::from(error);
+                    eprintln!("exorun: warning: cannot sign in to tenant '{name}': {error:#}");
+                    format!("{error:#}")
+                });
+            Ok(Tenant { name, exchange })
         })
         .collect()
 }

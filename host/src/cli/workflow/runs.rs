@@ -1,4 +1,5 @@
-//! `exorun workflow runs`: the runs kept on this machine, newest first, with where each stands.
+//! `exorun workflow runs`: the runs kept on this machine, newest first, with where each stands
+//! (a failed run with how many of its items failed).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
-use exorun::workflow::runs::{default_runs_dir, list};
+use exorun::workflow::runs::{RunState, default_runs_dir, list};
 
 /// Options of `workflow runs`.
 #[derive(Args, Debug)]
@@ -31,18 +32,27 @@ impl RunsCmd {
         }
         writeln!(
             out,
-            "{:<36}  {:<20}  {:<19}  {:<11}  {:>6}  {:>6}",
+            "{:<36}  {:<20}  {:<19}  {:<28}  {:>6}  {:>6}",
             "RUN", "WORKFLOW", "STARTED (UTC)", "STATE", "DONE", "FAILED"
         )?;
         for run in runs {
+            // A partial failure says how partial: "failed: 18 of 40 items".
+            let state = match run.state {
+                RunState::Failed if run.failed > 0 => format!(
+                    "failed: {} of {} items",
+                    run.failed,
+                    run.failed + run.succeeded
+                ),
+                state => state.to_string(),
+            };
             let state = if run.dry_run {
-                format!("{} (dry)", run.state)
+                format!("{state} (dry)")
             } else {
-                run.state.to_string()
+                state
             };
             writeln!(
                 out,
-                "{:<36}  {:<20}  {:<19}  {:<11}  {:>6}  {:>6}",
+                "{:<36}  {:<20}  {:<19}  {:<28}  {:>6}  {:>6}",
                 run.id,
                 run.workflow,
                 run.started.format("%Y-%m-%d %H:%M:%S"),

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use exorun::audit::redact::redact;
 use exorun::workflow::Workflow;
-use exorun::workflow::engine::{RunResult, StepStatus, StepSummary};
+use exorun::workflow::engine::{RunResult, StepStatus, StepSummary, TenantResult};
 use exorun::workflow::journal::{ItemOutcome, RunHeader};
 
 use super::launch::{LaunchArgs, Shown};
@@ -78,6 +78,25 @@ fn step_json(step: &StepSummary) -> Value {
     })
 }
 
+/// How a tenant's run went, in words: `succeeded`, or `failed: 18 of 40 items` (a step that
+/// failed before any item ran says why below the table).
+fn tenant_status(tenant: &TenantResult) -> String {
+    if tenant.succeeded() {
+        return "succeeded".into();
+    }
+    let (failed, items) = tenant.steps.iter().fold((0, 0), |(failed, items), step| {
+        (
+            failed + step.result.failed(),
+            items + step.result.items.len(),
+        )
+    });
+    if failed == 0 {
+        "failed".into()
+    } else {
+        format!("failed: {failed} of {items} items")
+    }
+}
+
 /// Every change a dry run rehearsed: tenant, step, item, cmdlet, parameters (secrets redacted).
 fn plan(result: &RunResult) -> Vec<Value> {
     let mut plan = Vec::new();
@@ -141,6 +160,7 @@ fn table(
                 step.duration.as_secs_f64()
             )?;
         }
+        writeln!(out, "{}: {}", tenant.tenant, tenant_status(tenant))?;
         for (name, value) in &tenant.outputs {
             writeln!(out, "  output {name} = {value}")?;
         }

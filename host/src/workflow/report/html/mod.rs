@@ -235,7 +235,7 @@ mod tests {
         let order = [
             "<h1>Nightly ",
             "class=\"banner fail\"",
-            "<strong>1 item failed</strong>",
+            "<strong>1 of 5 items failed</strong>",
             "<dt>Duration</dt><dd>1 min 30 s</dd>",
             "<dt>Shard</dt><dd>1 of 2</dd>",
             "<section class=\"tiles\"",

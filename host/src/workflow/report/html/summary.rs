@@ -63,7 +63,15 @@ fn verdict(report: &RunReport) -> (&'static str, String, String) {
     if totals.failed > 0 {
         (
             "fail",
-            format!("{} failed", plural(totals.failed, "item", "items")),
+            format!(
+                "{} of {} failed",
+                format::count(totals.failed),
+                plural(
+                    totals.failed + totals.succeeded + totals.skipped,
+                    "item",
+                    "items"
+                )
+            ),
             format!(
                 "in {} of {}; the failures are listed below.",
                 plural(failed_steps, "step", "steps"),
