@@ -12,6 +12,8 @@ use exorun::config::{self, CommandLine, ConfigFile, CredentialSpec, Settings};
 use exorun::exchange::MAX_PAGE_SIZE;
 use exorun::secret::SecretSource;
 
+use super::secret_names::{SecretFile, SecretKind, VariableName};
+
 /// Assertion algorithm names on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Alg {
@@ -53,11 +55,11 @@ pub struct ConnectionArgs {
     /// Separate PEM private key for --certificate.
     #[arg(long, requires = "certificate")]
     pub key: Option<PathBuf>,
-    /// Variable holding the PFX (or key) password.
-    #[arg(long)]
+    /// Variable holding the PFX (or key) password (its name: never the password itself).
+    #[arg(long, value_name = "VARIABLE", value_parser = VariableName(SecretKind::Password))]
     pub certificate_password_env: Option<String>,
     /// File holding the PFX (or key) password.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", value_parser = SecretFile(SecretKind::Password))]
     pub certificate_password_file: Option<PathBuf>,
     /// Ask for the PFX (or key) password on the terminal.
     #[arg(long)]
@@ -66,17 +68,19 @@ pub struct ConnectionArgs {
     /// EXORUN_CERT_STORE_MACHINE]
     #[arg(long)]
     pub thumbprint: Option<String>,
-    /// Variable holding the client secret [env: AZURE_CLIENT_SECRET holds the secret itself]
-    #[arg(long)]
+    /// Variable holding the client secret (its name: never the secret itself) [env:
+    /// AZURE_CLIENT_SECRET holds the secret itself]
+    #[arg(long, value_name = "VARIABLE", value_parser = VariableName(SecretKind::ClientSecret))]
     pub client_secret_env: Option<String>,
     /// File holding the client secret.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", value_parser = SecretFile(SecretKind::ClientSecret))]
     pub client_secret_file: Option<PathBuf>,
-    /// Variable holding a ready access token [env: EXORUN_ACCESS_TOKEN holds the token itself]
-    #[arg(long)]
+    /// Variable holding a ready access token (its name: never the token itself) [env:
+    /// EXORUN_ACCESS_TOKEN holds the token itself]
+    #[arg(long, value_name = "VARIABLE", value_parser = VariableName(SecretKind::AccessToken))]
     pub access_token_env: Option<String>,
     /// File holding a ready access token (read again when it nears expiry).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", value_parser = SecretFile(SecretKind::AccessToken))]
     pub access_token_file: Option<PathBuf>,
     /// Command that prints an access token, as one quoted string split like a shell would, e.g.
     /// 'az account get-access-token --resource {resource} --query accessToken -o tsv'; {resource}
@@ -184,7 +188,36 @@ impl ConnectionArgs {
         }
     }
 
+    /// Checks that each variable and file named for a secret is there; one that is not may be
+    /// the secret itself, given where its name belongs, so it is never named back.
+    fn check_secret_names(&self) -> anyhow::Result<()> {
+        let variables = [
+            (&self.certificate_password_env, SecretKind::Password),
+            (&self.client_secret_env, SecretKind::ClientSecret),
+            (&self.access_token_env, SecretKind::AccessToken),
+        ];
+        for (name, kind) in variables {
+            if let Some(name) = name {
+                kind.check_variable(name)
+                    .map_err(|e| super::usage(anyhow::anyhow!(e)))?;
+            }
+        }
+        let files = [
+            (&self.certificate_password_file, SecretKind::Password),
+            (&self.client_secret_file, SecretKind::ClientSecret),
+            (&self.access_token_file, SecretKind::AccessToken),
+        ];
+        for (path, kind) in files {
+            if let Some(path) = path {
+                kind.check_file(path)
+                    .map_err(|e| super::usage(anyhow::anyhow!(e)))?;
+            }
+        }
+        Ok(())
+    }
+
     fn flags_layer(&self) -> anyhow::Result<Settings> {
+        self.check_secret_names()?;
         let password = if self.prompt_password {
             Some(SecretSource::Prompt("Certificate password".into()))
         } else {

@@ -13,6 +13,7 @@ mod plugin;
 mod policy;
 mod raw_row;
 mod run;
+mod secret_names;
 mod signing;
 mod workflow;
 
