@@ -873,3 +873,74 @@ async fn streaming_100000_mailboxes_keeps_memory_flat() {
         "streaming 100,000 mailboxes took {large} KiB at peak, 10,000 took {small} KiB: memory grows with the result"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cert_new_checks_everything_before_writing_and_reads_a_distinguished_name() {
+    let sim = start().await;
+    let out_dir = sim.dir.path().join("certs");
+    let cert_new = |args: &[&str]| {
+        let output = exorun(&sim)
+            .args(["cert", "new", "--out"])
+            .arg(&out_dir)
+            .args(args)
+            .output()
+            .unwrap();
+        let (out, err) = text(&output);
+        (output.status.code(), out, err)
+    };
+    let written = || {
+        std::fs::read_dir(&out_dir)
+            .map(|d| d.count())
+            .unwrap_or_default()
+    };
+    for (args, expected) in [
+        (
+            &["--subject", "exorun-automation", "--days", "0"][..],
+            "1 to 36500",
+        ),
+        (
+            &["--subject", "CN=x, FOO=bar"],
+            "FOO is not an attribute exorun writes",
+        ),
+        (&["--subject", "O=Contoso"], "has no CN"),
+    ] {
+        let (code, _, err) = cert_new(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(written(), 0, "{args:?}: nothing was written");
+    }
+    let (code, _, err) = cert_new(&["--subject", "exorun-automation", "--days", "30"]);
+    assert_eq!(code, Some(0), "the corrected rerun works: {err}");
+
+    let (code, out, err) = cert_new(&["--subject", "CN=x, O=Contoso\\, Ltd, C=US"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("x.cer"),
+        "the files are named by the CN: {out}"
+    );
+    let cer = std::fs::read(out_dir.join("x.cer")).unwrap();
+    let cert = openssl::x509::X509::from_der(&cer).unwrap();
+    let entries: Vec<(String, String)> = cert
+        .subject_name()
+        .entries()
+        .map(|e| {
+            (
+                e.object().nid().short_name().unwrap().to_string(),
+                e.data().to_string().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("C".to_string(), "US".to_string()),
+            ("O".to_string(), "Contoso, Ltd".to_string()),
+            ("CN".to_string(), "x".to_string())
+        ],
+        "stored in reverse, so viewers show it as written"
+    );
+    assert!(
+        out.contains("subject:  CN=x, O=Contoso\\, Ltd, C=US"),
+        "{out}"
+    );
+}
