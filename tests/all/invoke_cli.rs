@@ -171,3 +171,131 @@ async fn a_server_certificate_that_does_not_verify_says_to_trust_its_ca_once() {
         "{err}"
     );
 }
+
+/// Runs `exorun invoke ARGS` as the admin app; the exit code, stdout and stderr.
+fn invoke(sim: &crate::support::Sim, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = exorun(sim)
+        .args(pfx_flags(sim, "exorun-admin"))
+        .arg("invoke")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn powershell_habits_get_the_exorun_form_and_nothing_is_sent() {
+    let sim = start().await;
+    for (args, expected) in [
+        // bash expanded an unquoted `-Name:$false` to `-Name:`.
+        (
+            &["Set-Mailbox", "room1", "-HiddenFromAddressListsEnabled:"][..],
+            "-HiddenFromAddressListsEnabled: has nothing after the colon: in bash an unquoted $false becomes nothing; write -HiddenFromAddressListsEnabled:'$false' in single quotes, or -HiddenFromAddressListsEnabled:false",
+        ),
+        (
+            &["Set-Mailbox", "room1", "-Office:"],
+            "-Office: has nothing after the colon: in bash an unquoted $word (such as $null) becomes nothing; write it in single quotes, e.g. -Office:'$null'",
+        ),
+        (
+            &["Set-Mailbox", "room1", "-Office", "x", "-WhatIf"],
+            "-WhatIf is PowerShell's rehearsal: exorun's is --dry-run",
+        ),
+        (
+            &["Set-Mailbox", "room1", "-Office", "x", "-Confirm"],
+            "exorun never asks before a change",
+        ),
+        (
+            &["Set-Mailbox", "room1", "-Office", "x", "--dryrun"],
+            "'--dryrun' is not an option: did you mean --dry-run?",
+        ),
+        (
+            &["Set-Mailbox", "room1", "-Office", "x", "--whatif"],
+            "'--whatif' is not an option: did you mean --dry-run?",
+        ),
+        (
+            &["Get-Mailbox -Identity ann"],
+            "'Get-Mailbox -Identity ann' is a whole command line in one argument: split it, as in `exorun invoke Get-Mailbox -Identity ann`",
+        ),
+        (
+            &[
+                "--dry-run",
+                "Set-Mailbox",
+                "room1",
+                "-LitigationHoldDate",
+                "next tuesday",
+            ],
+            "-LitigationHoldDate takes a date, not 'next tuesday': write 2026-12-31, 2026-12-31T17:00:00 (ISO 8601; Z or +01:00 for a zone) or 12/31/2026 5:00 PM (month first, as en-US)",
+        ),
+        (
+            &[
+                "--dry-run",
+                "Set-Mailbox",
+                "room1",
+                "-LitigationHoldDate",
+                "31/12/2026",
+            ],
+            "-LitigationHoldDate takes a date, not '31/12/2026'",
+        ),
+        (
+            &["--dry-run", "Set-Mailbox", "room1", "-Type", "Shard"],
+            "-Type takes one of Regular, Room, Equipment, Shared, Workspace, not 'Shard'",
+        ),
+        (
+            &["--compliance", "Get-Mailbox"],
+            "Get-Mailbox is an Exchange Online cmdlet, not a Security & Compliance one: leave out --compliance",
+        ),
+    ] {
+        let (code, _, err) = invoke(&sim, args);
+        assert_eq!(code, Some(2), "{args:?}: a usage error: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    assert!(
+        sim.requests().await.iter().all(|e| e.cmdlet.is_none()),
+        "no cmdlet was sent"
+    );
+
+    // The date forms PowerShell binds, and `-Confirm:$false`, which exorun need not be told.
+    for date in [
+        "2026-12-31",
+        "2026-12-31T17:00:00Z",
+        "2026-12-31 17:00",
+        "12/31/2026",
+        "12/31/2026 5:00 PM",
+    ] {
+        let (code, _, err) = invoke(
+            &sim,
+            &[
+                "--dry-run",
+                "Set-Mailbox",
+                "room1",
+                "-LitigationHoldDate",
+                date,
+            ],
+        );
+        assert_eq!(code, Some(0), "{date}: {err}");
+    }
+    let (code, _, err) = invoke(
+        &sim,
+        &[
+            "--dry-run",
+            "Set-Mailbox",
+            "room1",
+            "-Type",
+            "shared",
+            "-Confirm:$false",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("-Confirm:$false is left out: exorun never asks before a change"),
+        "{err}"
+    );
+    assert!(
+        sim.requests().await.iter().all(|e| e.cmdlet.is_none()),
+        "a dry run sends no change"
+    );
+}
