@@ -210,6 +210,7 @@ fn policy_grant(plugin: &Plugin, domain: &str) -> Arc<Grant> {
         manifest: plugin.manifest(),
         digest: plugin.digest(),
         signers: &[],
+        file: None,
     };
     Arc::new(policy.admit(candidate).expect("admitted"))
 }
