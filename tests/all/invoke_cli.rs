@@ -299,3 +299,35 @@ async fn powershell_habits_get_the_exorun_form_and_nothing_is_sent() {
         "a dry run sends no change"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paging_cursor_that_expires_mid_stream_is_named_with_the_rows_written() {
+    let sim = crate::support::start_with(|c| c.scenario.tenants[0].mailboxes = 250).await;
+    // Cursors that expire at once, as after a reader slower than Exchange's 30 minutes.
+    sim.put_control("faults", serde_json::json!({"cursor_ttl_secs": 0}))
+        .await;
+    let (code, out, err) = invoke(
+        &sim,
+        &[
+            "--page-size",
+            "100",
+            "Get-Mailbox",
+            "-ResultSize",
+            "Unlimited",
+            "--output",
+            "jsonl",
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(out.lines().count(), 100, "the first page was written");
+    assert!(
+        err.contains(
+            "Get-Mailbox stopped after 100 rows in 1 page were written: the output is incomplete"
+        ) && err.contains("the paging cursor expired before the next page was read")
+            && err.contains("Expired or Invalid pagination request")
+            && err.contains("keeps a next-page link for 30 minutes")
+            && err.contains("fix: run it again"),
+        "{err}"
+    );
+    assert!(!err.contains("refused its parameters"), "{err}");
+}

@@ -232,7 +232,20 @@ impl InvokeCmd {
                 Ok(page) => page,
                 Err(e) => {
                     progress.clear();
-                    return Err(anyhow::Error::new(e).context(format!("{} failed", self.cmdlet)));
+                    // What was written stays as it is (JSON without its closing bracket, so it
+                    // cannot be mistaken for the whole result).
+                    sink.flush()?;
+                    let context = if pages == 0 {
+                        format!("{} failed", self.cmdlet)
+                    } else {
+                        format!(
+                            "{} stopped after {} in {} were written: the output is incomplete",
+                            self.cmdlet,
+                            count(rows, "row", "rows"),
+                            count(pages, "page", "pages")
+                        )
+                    };
+                    return Err(anyhow::Error::new(e).context(context));
                 }
             };
             pages += 1;
