@@ -1047,3 +1047,45 @@ async fn policy_hints_are_commands_that_work_when_pasted() {
         assert!(out.contains("ok — 1 rule(s)"), "{out}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_profile_is_reached_through_the_authority_and_ca_of_the_environment() {
+    let sim = sim().await;
+    let reader = sim.app("exorun-reader");
+    // The profile names the app and its credential only: where Entra ID and Exchange are, and
+    // the CA to trust, come from AZURE_AUTHORITY_HOST, EXORUN_EXCHANGE_URL and EXORUN_CA_FILE.
+    let config = sim.write(
+        "config.toml",
+        format!(
+            "[profiles.reader]\napp_id = \"{}\"\norganization = \"{}\"\ncertificate_path = \"{}\"\ncertificate_password_file = \"{}\"\n",
+            reader.client_id,
+            sim.info().tenant_domain,
+            reader.pfx.unwrap().display(),
+            reader.pfx_password_file.unwrap().display(),
+        ),
+    );
+    let policy = edit(
+        &init(&sim, &["mailbox-inventory"]),
+        "# profile = \"reader\"",
+        "profile = \"reader\"",
+    );
+    let path = sim.write("policy.toml", policy);
+    let (ok, out, err) = run(run_under(
+        &sim,
+        &path,
+        "mailbox-inventory",
+        json!({"statistics": false}),
+    )
+    .arg("--config-file")
+    .arg(&config));
+    assert!(ok, "{err}");
+    assert_eq!(records(&out).len(), 20);
+    assert!(
+        sim.requests()
+            .await
+            .iter()
+            .filter(|e| e.endpoint == "invoke")
+            .all(|e| e.app_id.as_deref() == Some(reader.client_id.as_str())),
+        "every call went as the reader app"
+    );
+}
