@@ -209,6 +209,11 @@ async fn powershell_habits_get_the_exorun_form_and_nothing_is_sent() {
             "exorun never asks before a change",
         ),
         (
+            // `-Confirm:$false` unquoted in bash.
+            &["Set-Mailbox", "room1", "-Office", "x", "-Confirm:"],
+            "-Confirm: has nothing after the colon: in bash an unquoted $false becomes nothing; write -Confirm:'$false'",
+        ),
+        (
             &["Set-Mailbox", "room1", "-Office", "x", "--dryrun"],
             "'--dryrun' is not an option: did you mean --dry-run?",
         ),
@@ -330,4 +335,27 @@ async fn a_paging_cursor_that_expires_mid_stream_is_named_with_the_rows_written(
         "{err}"
     );
     assert!(!err.contains("refused its parameters"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_and_errors_piped_into_a_reader_that_stops_end_quietly() {
+    let sim = start().await;
+    // `exorun invoke … 2>&1 | head -1`: both streams go to a reader that has gone away.
+    for args in [
+        &["Get-Mailbox", "-ResultSize", "5", "-ErrorAction", "Stop"][..],
+        &["Get-Mailbox", "-ResultSize", "5", "--output", "json"],
+    ] {
+        let mut child = exorun(&sim)
+            .args(pfx_flags(&sim, "exorun-admin"))
+            .arg("invoke")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}: no panic (101)");
+    }
 }

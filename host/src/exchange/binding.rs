@@ -72,6 +72,12 @@ fn without_prompts(
             });
         }
         if is(["Confirm", "cf"]) {
+            if inline == Some("") {
+                return Err(ParamError::EmptyAfterColon {
+                    name: name.to_string(),
+                    boolean: true,
+                });
+            }
             match inline.map(parse_bool) {
                 Some(Some(false)) => warnings.push(format!(
                     "-{name}:$false is left out: exorun never asks before a change"
