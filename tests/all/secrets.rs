@@ -192,3 +192,30 @@ async fn a_secret_given_where_a_name_belongs_is_refused_and_never_shown() {
         "{err}"
     );
 }
+
+#[test]
+fn cert_new_never_echoes_a_password_given_where_its_name_belongs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, secret) in [
+        ("--password-env", "hunter2 pw!"),
+        ("--password-env", "Summer2026"),
+        ("--password-file", "hunter2pw"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_exorun"))
+            .env_clear()
+            .args(["cert", "new", "--subject", "x", "--out"])
+            .arg(dir.path().join("out"))
+            .args([flag, secret])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {err}");
+        assert!(!err.contains(secret), "{flag} echoed its value: {err}");
+        assert!(
+            err.contains(&format!("{flag} takes the name of"))
+                && err.contains("refused on the command line on purpose"),
+            "{flag}: {err}"
+        );
+        assert!(!dir.path().join("out").exists(), "nothing was written");
+    }
+}

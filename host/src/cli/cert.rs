@@ -10,6 +10,8 @@ use clap::{Args, Subcommand};
 use exorun::auth::cert::{Password, Subject, new_self_signed, write_bundle};
 use exorun::secret::{Secret, SecretSource};
 
+use super::secret_names::{SecretFile, SecretKind, VariableName};
+
 /// Certificate commands.
 #[derive(Subcommand, Debug)]
 pub enum CertCmd {
@@ -33,11 +35,17 @@ pub struct NewCert {
     /// File stem (default: the subject's common name).
     #[arg(long)]
     name: Option<String>,
-    /// Variable holding the PFX password (default: a random one written to <name>.pfx-password).
-    #[arg(long)]
+    /// Variable holding the PFX password, by its name (default: a random one written to
+    /// <name>.pfx-password).
+    #[arg(long, value_name = "VARIABLE", value_parser = VariableName(SecretKind::NewPfxPassword))]
     password_env: Option<String>,
     /// File holding the PFX password.
-    #[arg(long, conflicts_with = "password_env")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "password_env",
+        value_parser = SecretFile(SecretKind::NewPfxPassword)
+    )]
     password_file: Option<PathBuf>,
 }
 
@@ -66,9 +74,18 @@ impl CertCmd {
                 "-",
             )
         });
+        let kind = SecretKind::NewPfxPassword;
         let (password, keep_password) = match (&cmd.password_env, &cmd.password_file) {
-            (Some(env), _) => (Password::read(&SecretSource::Env(env.clone()))?, false),
-            (None, Some(file)) => (Password::read(&SecretSource::File(file.clone()))?, false),
+            (Some(env), _) => {
+                kind.check_variable(env)
+                    .map_err(|e| super::usage(anyhow::anyhow!(e)))?;
+                (Password::read(&SecretSource::Env(env.clone()))?, false)
+            }
+            (None, Some(file)) => {
+                kind.check_file(file)
+                    .map_err(|e| super::usage(anyhow::anyhow!(e)))?;
+                (Password::read(&SecretSource::File(file.clone()))?, false)
+            }
             (None, None) => {
                 let mut bytes = [0u8; 18];
                 openssl::rand::rand_bytes(&mut bytes)?;

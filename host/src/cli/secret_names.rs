@@ -18,6 +18,8 @@ pub enum SecretKind {
     ClientSecret,
     /// A ready access token.
     AccessToken,
+    /// The password `cert new` protects the new PFX with.
+    NewPfxPassword,
 }
 
 impl SecretKind {
@@ -26,6 +28,7 @@ impl SecretKind {
             SecretKind::Password => "the certificate's password",
             SecretKind::ClientSecret => "the client secret",
             SecretKind::AccessToken => "the access token",
+            SecretKind::NewPfxPassword => "the new PFX's password",
         }
     }
 
@@ -34,6 +37,7 @@ impl SecretKind {
             SecretKind::Password => "--certificate-password-env",
             SecretKind::ClientSecret => "--client-secret-env",
             SecretKind::AccessToken => "--access-token-env",
+            SecretKind::NewPfxPassword => "--password-env",
         }
     }
 
@@ -42,12 +46,13 @@ impl SecretKind {
             SecretKind::Password => "--certificate-password-file",
             SecretKind::ClientSecret => "--client-secret-file",
             SecretKind::AccessToken => "--access-token-file",
+            SecretKind::NewPfxPassword => "--password-file",
         }
     }
 
     fn example_variable(self) -> &'static str {
         match self {
-            SecretKind::Password => "PFX_PASSWORD",
+            SecretKind::Password | SecretKind::NewPfxPassword => "PFX_PASSWORD",
             SecretKind::ClientSecret => "EXO_CLIENT_SECRET",
             SecretKind::AccessToken => "EXO_TOKEN",
         }
