@@ -222,6 +222,16 @@ async fn powershell_habits_get_the_exorun_form_and_nothing_is_sent() {
             "'--whatif' is not an option: did you mean --dry-run?",
         ),
         (
+            // `Get-Mailbox ann@contoso.com, bob@contoso.com` split by bash at the space.
+            &[
+                "Get-Recipient",
+                "-Identity",
+                "ann@contoso.com,",
+                "bob@contoso.com",
+            ],
+            "-Identity has a list that ends with a comma ('ann@contoso.com,'): bash splits `a, b` at the space into two arguments; write the list without spaces (a,b), or quote it whole ('a, b')",
+        ),
+        (
             &["Get-Mailbox -Identity ann"],
             "'Get-Mailbox -Identity ann' is a whole command line in one argument: split it, as in `exorun invoke Get-Mailbox -Identity ann`",
         ),

@@ -134,6 +134,16 @@ pub enum ParamError {
         /// The cmdlet.
         cmdlet: String,
     },
+    /// A value ending in a comma: bash split `a, b` at the space into two arguments.
+    #[error(
+        "-{name} has a list that ends with a comma ('{value}'): bash splits `a, b` at the space into two arguments; write the list without spaces (a,b), or quote it whole ('a, b')"
+    )]
+    TrailingComma {
+        /// The parameter.
+        name: String,
+        /// The value as given.
+        value: String,
+    },
     /// A value's syntax is wrong (unterminated quote or hashtable, stray characters…).
     #[error("the value of -{name} cannot be read: {problem} in `{value}`")]
     Syntax {
@@ -280,6 +290,12 @@ pub(super) fn parse_value(name: &str, text: &str) -> Result<Value, ParamError> {
         .any(|f| f.eq_ignore_ascii_case(name))
     {
         return Ok(Value::String(rewrite_filter(text)));
+    }
+    if text.trim_end().ends_with(',') {
+        return Err(ParamError::TrailingComma {
+            name: name.to_string(),
+            value: text.to_string(),
+        });
     }
     super::value_syntax::parse(text).map_err(|problem| ParamError::Syntax {
         name: name.to_string(),
