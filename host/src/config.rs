@@ -3,7 +3,9 @@
 //! `AZURE_CLIENT_CERTIFICATE_PATH`, `AZURE_CLIENT_CERTIFICATE_PASSWORD`, `AZURE_CLIENT_SECRET`,
 //! `AZURE_AUTHORITY_HOST`, `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`), and a profile in the TOML
 //! config file. A layer that names a credential replaces the credential of the layers below it;
-//! naming two credentials in one layer is an error, never a silent choice.
+//! naming two credentials in one layer is an error, never a silent choice. Flags choose for the
+//! command they are given with; the environment and a profile must agree, and must not give the
+//! credential and its app id separately ([`layer`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -168,6 +170,220 @@ impl Settings {
     }
 }
 
+/// A setting whose source is shown (`connect`, `doctor`) and must not be given two ways.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// The application (client) ID.
+    AppId,
+    /// The tenant.
+    Organization,
+    /// The credential.
+    Credential,
+    /// The Entra authority host.
+    Authority,
+    /// The Exchange Online URL.
+    ExchangeUrl,
+    /// The Security & Compliance URL.
+    ComplianceUrl,
+    /// The extra CA file.
+    CaFile,
+}
+
+impl Setting {
+    /// Every setting, in the order they are shown.
+    pub const ALL: [Setting; 7] = [
+        Setting::AppId,
+        Setting::Organization,
+        Setting::Credential,
+        Setting::Authority,
+        Setting::ExchangeUrl,
+        Setting::ComplianceUrl,
+        Setting::CaFile,
+    ];
+
+    /// Its name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Setting::AppId => "app id",
+            Setting::Organization => "organization",
+            Setting::Credential => "credential",
+            Setting::Authority => "authority",
+            Setting::ExchangeUrl => "exchange url",
+            Setting::ComplianceUrl => "compliance url",
+            Setting::CaFile => "ca file",
+        }
+    }
+
+    /// Its value in `settings`, as it may be shown (a credential by its kind and file, never a
+    /// secret).
+    fn shown(self, settings: &Settings) -> Option<String> {
+        match self {
+            Setting::AppId => settings.app_id.clone(),
+            Setting::Organization => settings.organization.clone(),
+            Setting::Credential => settings.credential.as_ref().map(describe_credential),
+            Setting::Authority => settings.authority.clone(),
+            Setting::ExchangeUrl => settings.exchange_url.clone(),
+            Setting::ComplianceUrl => settings.compliance_url.clone(),
+            Setting::CaFile => settings.ca_file.as_ref().map(|p| p.display().to_string()),
+        }
+    }
+
+    /// The option that sets it (for a credential, the one of its kind).
+    fn flag(self, settings: &Settings) -> &'static str {
+        match self {
+            Setting::AppId => "--app-id",
+            Setting::Organization => "--organization",
+            Setting::Credential => match settings.credential {
+                Some(CredentialSpec::Thumbprint { .. }) => "--thumbprint",
+                Some(CredentialSpec::ClientSecret(_)) => "--client-secret-env/--client-secret-file",
+                Some(CredentialSpec::AccessToken(_)) => "--access-token-env",
+                Some(CredentialSpec::AccessTokenFile(_)) => "--access-token-file",
+                Some(CredentialSpec::AccessTokenCommand(_)) => "--access-token-command",
+                Some(CredentialSpec::ManagedIdentity { .. }) => "--managed-identity",
+                _ => "--certificate",
+            },
+            Setting::Authority => "--authority",
+            Setting::ExchangeUrl => "--exchange-url",
+            Setting::ComplianceUrl => "--compliance-url",
+            Setting::CaFile => "--ca-file",
+        }
+    }
+
+    /// The environment variable that sets it (for a credential, the one of its kind).
+    fn variable(self, settings: &Settings) -> &'static str {
+        match self {
+            Setting::AppId => "AZURE_CLIENT_ID",
+            Setting::Organization => "AZURE_TENANT_ID",
+            Setting::Credential => match settings.credential {
+                Some(CredentialSpec::ClientSecret(_)) => "AZURE_CLIENT_SECRET",
+                Some(CredentialSpec::AccessToken(_)) => "EXORUN_ACCESS_TOKEN",
+                _ => "AZURE_CLIENT_CERTIFICATE_PATH",
+            },
+            Setting::Authority => "AZURE_AUTHORITY_HOST",
+            Setting::ExchangeUrl => "EXORUN_EXCHANGE_URL",
+            Setting::ComplianceUrl => "EXORUN_COMPLIANCE_URL",
+            Setting::CaFile => "EXORUN_CA_FILE",
+        }
+    }
+}
+
+/// A credential as it may be shown: its kind, and its file where it has one.
+fn describe_credential(credential: &CredentialSpec) -> String {
+    match credential {
+        CredentialSpec::CertificateFile { path, .. }
+        | CredentialSpec::PemPair { cert: path, .. } => {
+            format!("certificate {}", path.display())
+        }
+        CredentialSpec::Thumbprint { thumbprint, .. } => format!("certificate {thumbprint}"),
+        CredentialSpec::AccessTokenFile(path) => format!("access-token-file {}", path.display()),
+        other => other.kind().to_string(),
+    }
+}
+
+/// Where the settings of one layer come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Command-line options.
+    Flags,
+    /// Environment variables.
+    Environment,
+    /// A profile of a config file.
+    Profile {
+        /// The profile's name.
+        name: String,
+        /// The config file.
+        file: PathBuf,
+    },
+}
+
+impl Origin {
+    /// Where `setting` came from, as `connect`, `doctor` and errors name it.
+    fn of(&self, setting: Setting, settings: &Settings) -> String {
+        match self {
+            Origin::Flags => setting.flag(settings).to_string(),
+            Origin::Environment => setting.variable(settings).to_string(),
+            Origin::Profile { name, file } => format!("profile '{name}' ({})", file.display()),
+        }
+    }
+}
+
+/// The settings of all layers, with where each setting came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layered {
+    /// The settings.
+    pub settings: Settings,
+    /// Each setting that is set, with where it came from (e.g. `AZURE_TENANT_ID`).
+    pub sources: Vec<(Setting, String)>,
+}
+
+/// Flags over environment over a profile. Flags win, as they are given for this very command;
+/// the environment and a profile must not disagree, nor may one give the credential and the
+/// other the app id it belongs to: exorun never mixes them silently.
+pub fn layer(
+    flags: Settings,
+    env: Settings,
+    profile: Option<(Settings, Origin)>,
+) -> Result<Layered, ConfigError> {
+    let (profile, profile_origin) = profile.unwrap_or((Settings::default(), Origin::Flags));
+    let layers = [
+        (&flags, Origin::Flags),
+        (&env, Origin::Environment),
+        (&profile, profile_origin),
+    ];
+    let from = |setting: Setting| {
+        layers
+            .iter()
+            .find(|(settings, _)| setting.shown(settings).is_some())
+            .map(|(settings, origin)| (origin.clone(), origin.of(setting, settings)))
+    };
+    for setting in Setting::ALL {
+        if setting.shown(&flags).is_some() {
+            continue;
+        }
+        if let (Some(env_value), Some(profile_value)) =
+            (setting.shown(&env), setting.shown(&profile))
+            && env_value != profile_value
+        {
+            return Err(ConfigError::Conflict {
+                setting: setting.label(),
+                first: format!("{} says {env_value}", layers[1].1.of(setting, &env)),
+                second: format!("{} says {profile_value}", layers[2].1.of(setting, &profile)),
+                fix: format!(
+                    "unset {} to use the profile's, or pass {} to choose for this command",
+                    setting.variable(&env),
+                    setting.flag(&env)
+                ),
+            });
+        }
+    }
+    let app_credential = !flags
+        .credential
+        .as_ref()
+        .or(env.credential.as_ref())
+        .or(profile.credential.as_ref())
+        .is_some_and(CredentialSpec::names_its_tenant);
+    if app_credential
+        && let (Some((app_origin, app_source)), Some((cred_origin, cred_source))) =
+            (from(Setting::AppId), from(Setting::Credential))
+        && app_origin != Origin::Flags
+        && cred_origin != Origin::Flags
+        && app_origin != cred_origin
+    {
+        return Err(ConfigError::Mixed {
+            credential: cred_source,
+            app_id: app_source,
+        });
+    }
+    let sources = Setting::ALL
+        .into_iter()
+        .filter_map(|setting| from(setting).map(|(_, source)| (setting, source)))
+        .collect();
+    Ok(Layered {
+        settings: flags.over(env.over(profile)),
+        sources,
+    })
+}
+
 /// Why settings could not be assembled.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -204,6 +420,30 @@ pub enum ConfigError {
         layer: String,
         /// Which ones.
         which: String,
+    },
+    /// Two places give one setting differently, or give parts of the app's identity.
+    #[error(
+        "the {setting} is given two ways: {first}, and {second}; exorun does not pick one silently\n  fix: {fix}"
+    )]
+    Conflict {
+        /// The setting.
+        setting: &'static str,
+        /// The first place and what it says.
+        first: String,
+        /// The second place and what it says.
+        second: String,
+        /// What to do.
+        fix: String,
+    },
+    /// The credential and the app id it belongs to come from different places.
+    #[error(
+        "the credential comes from {credential} but the app id from {app_id}: a credential belongs to one app, and exorun does not mix them silently\n  fix: give both in one place (app_id in the profile, or AZURE_CLIENT_ID with the credential's variable), or pass --app-id to choose for this command"
+    )]
+    Mixed {
+        /// Where the credential came from.
+        credential: String,
+        /// Where the app id came from.
+        app_id: String,
     },
     /// A value is malformed.
     #[error("{0}")]
@@ -329,6 +569,11 @@ impl ConfigFile {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })
+    }
+
+    /// The profile `name` names, or the default profile when `name` is `None`.
+    pub fn profile_name<'a>(&'a self, name: Option<&'a str>) -> Option<&'a str> {
+        name.or(self.default_profile.as_deref())
     }
 
     /// The settings of profile `name` (or the default profile); relative paths are taken
@@ -647,6 +892,67 @@ mod tests {
         assert!(
             e.contains("certificate_thumbprint and client_secret"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn layers_never_mix_silently_and_say_where_each_setting_came_from() {
+        let profile = |app_id: Option<&str>| Settings {
+            app_id: app_id.map(String::from),
+            credential: Some(CredentialSpec::CertificateFile {
+                path: "/etc/exorun/reader.pfx".into(),
+                password: None,
+            }),
+            ..Settings::default()
+        };
+        let origin = Origin::Profile {
+            name: "reader".into(),
+            file: "/etc/exorun/config.toml".into(),
+        };
+        let env = Settings {
+            app_id: Some("env-app".into()),
+            organization: Some("contoso.onmicrosoft.com".into()),
+            ..Settings::default()
+        };
+        let e = layer(
+            Settings::default(),
+            env.clone(),
+            Some((profile(Some("reader-app")), origin.clone())),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("the app id is given two ways: AZURE_CLIENT_ID says env-app, and profile 'reader' (/etc/exorun/config.toml) says reader-app"),
+            "{e}"
+        );
+        let e = layer(
+            Settings::default(),
+            env.clone(),
+            Some((profile(None), origin.clone())),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("the credential comes from profile 'reader' (/etc/exorun/config.toml) but the app id from AZURE_CLIENT_ID"),
+            "{e}"
+        );
+        // A flag chooses for this command; the same value twice is no conflict.
+        let flags = Settings {
+            app_id: Some("flag-app".into()),
+            ..Settings::default()
+        };
+        let layered = layer(flags, env, Some((profile(Some("reader-app")), origin))).unwrap();
+        assert_eq!(layered.settings.app_id.as_deref(), Some("flag-app"));
+        assert_eq!(
+            layered.sources,
+            [
+                (Setting::AppId, "--app-id".to_string()),
+                (Setting::Organization, "AZURE_TENANT_ID".to_string()),
+                (
+                    Setting::Credential,
+                    "profile 'reader' (/etc/exorun/config.toml)".to_string()
+                ),
+            ]
         );
     }
 

@@ -873,3 +873,155 @@ async fn streaming_100000_mailboxes_keeps_memory_flat() {
         "streaming 100,000 mailboxes took {large} KiB at peak, 10,000 took {small} KiB: memory grows with the result"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cert_new_checks_everything_before_writing_and_reads_a_distinguished_name() {
+    let sim = start().await;
+    let out_dir = sim.dir.path().join("certs");
+    let cert_new = |args: &[&str]| {
+        let output = exorun(&sim)
+            .args(["cert", "new", "--out"])
+            .arg(&out_dir)
+            .args(args)
+            .output()
+            .unwrap();
+        let (out, err) = text(&output);
+        (output.status.code(), out, err)
+    };
+    let written = || {
+        std::fs::read_dir(&out_dir)
+            .map(|d| d.count())
+            .unwrap_or_default()
+    };
+    for (args, expected) in [
+        (
+            &["--subject", "exorun-automation", "--days", "0"][..],
+            "1 to 36500",
+        ),
+        (
+            &["--subject", "CN=x, FOO=bar"],
+            "FOO is not an attribute exorun writes",
+        ),
+        (&["--subject", "O=Contoso"], "has no CN"),
+    ] {
+        let (code, _, err) = cert_new(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(written(), 0, "{args:?}: nothing was written");
+    }
+    let (code, _, err) = cert_new(&["--subject", "exorun-automation", "--days", "30"]);
+    assert_eq!(code, Some(0), "the corrected rerun works: {err}");
+
+    let (code, out, err) = cert_new(&["--subject", "CN=x, O=Contoso\\, Ltd, C=US"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("x.cer"),
+        "the files are named by the CN: {out}"
+    );
+    let cer = std::fs::read(out_dir.join("x.cer")).unwrap();
+    let cert = openssl::x509::X509::from_der(&cer).unwrap();
+    let entries: Vec<(String, String)> = cert
+        .subject_name()
+        .entries()
+        .map(|e| {
+            (
+                e.object().nid().short_name().unwrap().to_string(),
+                e.data().to_string().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("C".to_string(), "US".to_string()),
+            ("O".to_string(), "Contoso, Ltd".to_string()),
+            ("CN".to_string(), "x".to_string())
+        ],
+        "stored in reverse, so viewers show it as written"
+    );
+    assert!(
+        out.contains("subject:  CN=x, O=Contoso\\, Ltd, C=US"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_from_a_profile_and_the_environment_never_mix_silently() {
+    let sim = start().await;
+    let (admin, reader) = (sim.app("exorun-admin"), sim.app("exorun-reader"));
+    let profile = |with_app_id: bool| {
+        let app_id = if with_app_id {
+            format!("app_id = \"{}\"\n", reader.client_id)
+        } else {
+            String::new()
+        };
+        sim.write(
+            "config.toml",
+            format!(
+                "[profiles.reader]\n{app_id}certificate_path = \"{}\"\ncertificate_password_file = \"{}\"\n",
+                reader.pfx.clone().unwrap().display(),
+                reader.pfx_password_file.clone().unwrap().display()
+            ),
+        )
+    };
+    let with_profile = |config: &Path, command: &str| {
+        let mut c = exorun(&sim);
+        c.arg("--config-file")
+            .arg(config)
+            .args(["--profile", "reader", command]);
+        c
+    };
+
+    // The profile's app id and an ambient AZURE_CLIENT_ID disagree: an error naming both.
+    let config = profile(true);
+    let (ok, _, err) =
+        run(with_profile(&config, "connect").env("AZURE_CLIENT_ID", &admin.client_id));
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "the app id is given two ways: AZURE_CLIENT_ID says {}, and profile 'reader' ({}) says {}; exorun does not pick one silently",
+            admin.client_id,
+            config.display(),
+            reader.client_id
+        )) && err.contains("fix: unset AZURE_CLIENT_ID to use the profile's, or pass --app-id"),
+        "{err}"
+    );
+    // The profile gives the certificate and the environment the app id: also an error.
+    let config = profile(false);
+    let (ok, _, err) =
+        run(with_profile(&config, "connect").env("AZURE_CLIENT_ID", &admin.client_id));
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "the credential comes from profile 'reader' ({}) but the app id from AZURE_CLIENT_ID",
+            config.display()
+        )),
+        "{err}"
+    );
+    assert!(sim.requests().await.is_empty(), "nothing was sent");
+
+    // Without the conflict, connect and doctor say where each setting came from.
+    let config = profile(true);
+    for command in ["connect", "doctor"] {
+        let (ok, out, err) = run(&mut with_profile(&config, command));
+        assert!(ok, "{command}: {out}{err}");
+        let from_profile = format!("profile 'reader' ({})", config.display());
+        for line in [
+            format!("app id          {from_profile}"),
+            "organization    AZURE_TENANT_ID".to_string(),
+            format!("credential      {from_profile}"),
+            "authority       AZURE_AUTHORITY_HOST".to_string(),
+            "ca file         EXORUN_CA_FILE".to_string(),
+        ] {
+            assert!(out.contains(&line), "{command}: {line}\n{out}");
+        }
+    }
+    let (ok, out, err) = run(exorun(&sim)
+        .args(pfx_flags(&sim, "exorun-admin"))
+        .arg("connect"));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("app id          --app-id") && out.contains("credential      --certificate"),
+        "{out}"
+    );
+}

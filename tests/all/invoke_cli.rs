@@ -171,3 +171,201 @@ async fn a_server_certificate_that_does_not_verify_says_to_trust_its_ca_once() {
         "{err}"
     );
 }
+
+/// Runs `exorun invoke ARGS` as the admin app; the exit code, stdout and stderr.
+fn invoke(sim: &crate::support::Sim, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = exorun(sim)
+        .args(pfx_flags(sim, "exorun-admin"))
+        .arg("invoke")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn powershell_habits_get_the_exorun_form_and_nothing_is_sent() {
+    let sim = start().await;
+    for (args, expected) in [
+        // bash expanded an unquoted `-Name:$false` to `-Name:`.
+        (
+            &["Set-Mailbox", "room1", "-HiddenFromAddressListsEnabled:"][..],
+            "-HiddenFromAddressListsEnabled: has nothing after the colon: in bash an unquoted $false becomes nothing; write -HiddenFromAddressListsEnabled:'$false' in single quotes, or -HiddenFromAddressListsEnabled:false",
+        ),
+        (
+            &["Set-Mailbox", "room1", "-Office:"],
+            "-Office: has nothing after the colon: in bash an unquoted $word (such as $null) becomes nothing; write it in single quotes, e.g. -Office:'$null'",
+        ),
+        (
+            &["Set-Mailbox", "room1", "-Office", "x", "-WhatIf"],
+            "-WhatIf is PowerShell's rehearsal: exorun's is --dry-run",
+        ),
+        (
+            &["Set-Mailbox", "room1", "-Office", "x", "-Confirm"],
+            "exorun never asks before a change",
+        ),
+        (
+            // `-Confirm:$false` unquoted in bash.
+            &["Set-Mailbox", "room1", "-Office", "x", "-Confirm:"],
+            "-Confirm: has nothing after the colon: in bash an unquoted $false becomes nothing; write -Confirm:'$false'",
+        ),
+        (
+            &["Set-Mailbox", "room1", "-Office", "x", "--dryrun"],
+            "'--dryrun' is not an option: did you mean --dry-run?",
+        ),
+        (
+            &["Set-Mailbox", "room1", "-Office", "x", "--whatif"],
+            "'--whatif' is not an option: did you mean --dry-run?",
+        ),
+        (
+            // `Get-Mailbox ann@contoso.com, bob@contoso.com` split by bash at the space.
+            &[
+                "Get-Recipient",
+                "-Identity",
+                "ann@contoso.com,",
+                "bob@contoso.com",
+            ],
+            "-Identity has a list that ends with a comma ('ann@contoso.com,'): bash splits `a, b` at the space into two arguments; write the list without spaces (a,b), or quote it whole ('a, b')",
+        ),
+        (
+            &["Get-Mailbox -Identity ann"],
+            "'Get-Mailbox -Identity ann' is a whole command line in one argument: split it, as in `exorun invoke Get-Mailbox -Identity ann`",
+        ),
+        (
+            &[
+                "--dry-run",
+                "Set-Mailbox",
+                "room1",
+                "-LitigationHoldDate",
+                "next tuesday",
+            ],
+            "-LitigationHoldDate takes a date, not 'next tuesday': write 2026-12-31, 2026-12-31T17:00:00 (ISO 8601; Z or +01:00 for a zone) or 12/31/2026 5:00 PM (month first, as en-US)",
+        ),
+        (
+            &[
+                "--dry-run",
+                "Set-Mailbox",
+                "room1",
+                "-LitigationHoldDate",
+                "31/12/2026",
+            ],
+            "-LitigationHoldDate takes a date, not '31/12/2026'",
+        ),
+        (
+            &["--dry-run", "Set-Mailbox", "room1", "-Type", "Shard"],
+            "-Type takes one of Regular, Room, Equipment, Shared, Workspace, not 'Shard'",
+        ),
+        (
+            &["--compliance", "Get-Mailbox"],
+            "Get-Mailbox is an Exchange Online cmdlet, not a Security & Compliance one: leave out --compliance",
+        ),
+    ] {
+        let (code, _, err) = invoke(&sim, args);
+        assert_eq!(code, Some(2), "{args:?}: a usage error: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    assert!(
+        sim.requests().await.iter().all(|e| e.cmdlet.is_none()),
+        "no cmdlet was sent"
+    );
+
+    // The date forms PowerShell binds, and `-Confirm:$false`, which exorun need not be told.
+    for date in [
+        "2026-12-31",
+        "2026-12-31T17:00:00Z",
+        "2026-12-31 17:00",
+        "12/31/2026",
+        "12/31/2026 5:00 PM",
+    ] {
+        let (code, _, err) = invoke(
+            &sim,
+            &[
+                "--dry-run",
+                "Set-Mailbox",
+                "room1",
+                "-LitigationHoldDate",
+                date,
+            ],
+        );
+        assert_eq!(code, Some(0), "{date}: {err}");
+    }
+    let (code, _, err) = invoke(
+        &sim,
+        &[
+            "--dry-run",
+            "Set-Mailbox",
+            "room1",
+            "-Type",
+            "shared",
+            "-Confirm:$false",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("-Confirm:$false is left out: exorun never asks before a change"),
+        "{err}"
+    );
+    assert!(
+        sim.requests().await.iter().all(|e| e.cmdlet.is_none()),
+        "a dry run sends no change"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paging_cursor_that_expires_mid_stream_is_named_with_the_rows_written() {
+    let sim = crate::support::start_with(|c| c.scenario.tenants[0].mailboxes = 250).await;
+    // Cursors that expire at once, as after a reader slower than Exchange's 30 minutes.
+    sim.put_control("faults", serde_json::json!({"cursor_ttl_secs": 0}))
+        .await;
+    let (code, out, err) = invoke(
+        &sim,
+        &[
+            "--page-size",
+            "100",
+            "Get-Mailbox",
+            "-ResultSize",
+            "Unlimited",
+            "--output",
+            "jsonl",
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(out.lines().count(), 100, "the first page was written");
+    assert!(
+        err.contains(
+            "Get-Mailbox stopped after 100 rows in 1 page were written: the output is incomplete"
+        ) && err.contains("the paging cursor expired before the next page was read")
+            && err.contains("Expired or Invalid pagination request")
+            && err.contains("keeps a next-page link for 30 minutes")
+            && err.contains("fix: run it again"),
+        "{err}"
+    );
+    assert!(!err.contains("refused its parameters"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_and_errors_piped_into_a_reader_that_stops_end_quietly() {
+    let sim = start().await;
+    // `exorun invoke … 2>&1 | head -1`: both streams go to a reader that has gone away.
+    for args in [
+        &["Get-Mailbox", "-ResultSize", "5", "-ErrorAction", "Stop"][..],
+        &["Get-Mailbox", "-ResultSize", "5", "--output", "json"],
+    ] {
+        let mut child = exorun(&sim)
+            .args(pfx_flags(&sim, "exorun-admin"))
+            .arg("invoke")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}: no panic (101)");
+    }
+}

@@ -1015,3 +1015,97 @@ async fn the_example_policies_admit_what_they_say() {
         "{err}"
     );
 }
+
+/// The command between the first pair of backticks after `after` in `message`, run as the
+/// admin would paste it.
+fn pasted(sim: &Sim, message: &str, after: &str) -> (bool, String, String) {
+    let rest = &message[message
+        .find(after)
+        .unwrap_or_else(|| panic!("{after}: {message}"))..];
+    let start = rest.find('`').unwrap() + 1;
+    let line = &rest[start..start + rest[start..].find('`').unwrap()];
+    let argv = shell_words::split(line).unwrap();
+    assert_eq!(argv[0], "exorun", "{line}");
+    run(exorun(sim).args(&argv[1..]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_hints_are_commands_that_work_when_pasted() {
+    let sim = start_with(|_| {}).await;
+    let only_echo = sim.write("only echo.toml", init(&sim, &["echo"]));
+    let explain = |plugin: &Path, policy: Option<&Path>| {
+        let mut command = exorun(&sim);
+        command.args(["policy", "explain"]).arg(plugin);
+        if let Some(policy) = policy {
+            command.arg("--policy").arg(policy);
+        }
+        run(&mut command)
+    };
+
+    // A plugin no rule names: the hint names its file, and pasting it prints a rule for it.
+    let (ok, _, err) = explain(&artifact("auto-reply"), Some(&only_echo));
+    assert!(!ok && err.contains("no rule names 'auto-reply'"), "{err}");
+    let (ok, out, err) = pasted(&sim, &err, "no rule names");
+    assert!(ok, "{err}");
+    assert!(out.contains("name = \"auto-reply\""), "{out}");
+
+    // A policy file given where the plugin goes: the hint checks the policy instead of making
+    // one that would admit the policy file as a plugin.
+    for policy in [Some(only_echo.as_path()), None] {
+        let (ok, _, err) = explain(&only_echo, policy);
+        assert!(!ok, "{err}");
+        assert!(
+            err.contains(&format!(
+                "{} is a policy file, not a plugin: `policy explain` takes the plugin (.wasm)",
+                only_echo.display()
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("policy init"), "{err}");
+        let (ok, out, err) = pasted(&sim, &err, "to check the policy");
+        assert!(ok, "{err}");
+        assert!(out.contains("ok — 1 rule(s)"), "{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_profile_is_reached_through_the_authority_and_ca_of_the_environment() {
+    let sim = sim().await;
+    let reader = sim.app("exorun-reader");
+    // The profile names the app and its credential only: where Entra ID and Exchange are, and
+    // the CA to trust, come from AZURE_AUTHORITY_HOST, EXORUN_EXCHANGE_URL and EXORUN_CA_FILE.
+    let config = sim.write(
+        "config.toml",
+        format!(
+            "[profiles.reader]\napp_id = \"{}\"\norganization = \"{}\"\ncertificate_path = \"{}\"\ncertificate_password_file = \"{}\"\n",
+            reader.client_id,
+            sim.info().tenant_domain,
+            reader.pfx.unwrap().display(),
+            reader.pfx_password_file.unwrap().display(),
+        ),
+    );
+    let policy = edit(
+        &init(&sim, &["mailbox-inventory"]),
+        "# profile = \"reader\"",
+        "profile = \"reader\"",
+    );
+    let path = sim.write("policy.toml", policy);
+    let (ok, out, err) = run(run_under(
+        &sim,
+        &path,
+        "mailbox-inventory",
+        json!({"statistics": false}),
+    )
+    .arg("--config-file")
+    .arg(&config));
+    assert!(ok, "{err}");
+    assert_eq!(records(&out).len(), 20);
+    assert!(
+        sim.requests()
+            .await
+            .iter()
+            .filter(|e| e.endpoint == "invoke")
+            .all(|e| e.app_id.as_deref() == Some(reader.client_id.as_str())),
+        "every call went as the reader app"
+    );
+}

@@ -135,3 +135,87 @@ fn debug_output_redacts() {
     let credential = exorun::auth::entra::ClientCredential::Secret(secret);
     assert!(!format!("{credential:?}").contains("shh"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_given_where_a_name_belongs_is_refused_and_never_shown() {
+    let sim = start().await;
+    let admin = sim.app("exorun-admin");
+    let pfx = admin.pfx.clone().unwrap();
+    for (flag, secret) in [
+        ("--certificate-password-env", "p@ss word!2026"),
+        ("--certificate-password-env", "Summer2026"),
+        ("--client-secret-env", "Xy8Q~abc.def_ghi-jkl"),
+        ("--client-secret-file", "Xy8Q~abc.def_ghi-jkl"),
+        ("--certificate-password-file", "p@ss word!2026"),
+        ("--access-token-env", "eyJhbGciOi.x.y"),
+    ] {
+        for before in [true, false] {
+            let mut command = exorun(&sim);
+            command.args(["--app-id", &admin.client_id]);
+            if flag.starts_with("--certificate") {
+                command.arg("--certificate").arg(&pfx);
+            }
+            if before {
+                command.args([flag, secret, "connect"]);
+            } else {
+                command.args(["connect", flag, secret]);
+            }
+            let output = command.env("RUST_LOG", "trace").output().unwrap();
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert_eq!(output.status.code(), Some(2), "{flag}: {all}");
+            assert!(!all.contains(secret), "{flag} echoed its value: {all}");
+            assert!(
+                all.contains(&format!("{flag} takes the name of"))
+                    && all.contains("it is not shown here, in case it is the secret itself")
+                    && all.contains("Secrets are refused on the command line on purpose"),
+                "{flag}: {all}"
+            );
+        }
+    }
+    assert!(sim.requests().await.is_empty(), "nothing was sent");
+
+    // A variable written with its `$` is named back without it (it is a name, not a secret).
+    let output = exorun(&sim)
+        .args(["--app-id", &admin.client_id, "--certificate"])
+        .arg(&pfx)
+        .args(["--certificate-password-env", "$PFX_PW", "connect"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--certificate-password-env takes the variable's name without the $: --certificate-password-env PFX_PW"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cert_new_never_echoes_a_password_given_where_its_name_belongs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, secret) in [
+        ("--password-env", "hunter2 pw!"),
+        ("--password-env", "Summer2026"),
+        ("--password-file", "hunter2pw"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_exorun"))
+            .env_clear()
+            .args(["cert", "new", "--subject", "x", "--out"])
+            .arg(dir.path().join("out"))
+            .args([flag, secret])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {err}");
+        assert!(!err.contains(secret), "{flag} echoed its value: {err}");
+        assert!(
+            err.contains(&format!("{flag} takes the name of"))
+                && err.contains("refused on the command line on purpose"),
+            "{flag}: {err}"
+        );
+        assert!(!dir.path().join("out").exists(), "nothing was written");
+    }
+}

@@ -210,6 +210,30 @@ async fn a_dry_run_prints_and_saves_the_plan_and_sends_no_change() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_out_without_a_dry_run_is_refused_before_anything_is_sent() {
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 4).await;
+    let (file, policy) = (workflow(&sim), policy(&sim));
+    let upns = mailboxes(&sim, 2).await;
+    let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
+    let plan = sim.dir.path().join("plan.json");
+    let (ok, out, err) = run(workflow_cmd(&sim, &["run"])
+        .arg(&file)
+        .args(["--input", &format!("people={people}"), "--plan-out"])
+        .arg(&plan)
+        .arg("--policy")
+        .arg(&policy));
+    assert!(!ok, "{out}\n{err}");
+    assert!(
+        err.contains("--plan-out saves a dry run's plan")
+            && err.contains("nothing was run")
+            && err.contains("add --dry-run"),
+        "{err}"
+    );
+    assert!(sets(&sim).await.is_empty(), "no change was sent");
+    assert!(!plan.exists(), "no plan was written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inputs_and_plugins_outside_the_policy_are_refused_before_anything_runs() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 4).await;
     let file = workflow(&sim);

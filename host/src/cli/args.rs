@@ -8,9 +8,11 @@ use clap::{Args, ValueEnum};
 
 use exorun::audit;
 use exorun::auth::cert::AssertionAlg;
-use exorun::config::{self, CommandLine, ConfigFile, CredentialSpec, Settings};
+use exorun::config::{self, CommandLine, ConfigFile, CredentialSpec, Layered, Origin, Settings};
 use exorun::exchange::MAX_PAGE_SIZE;
 use exorun::secret::SecretSource;
+
+use super::secret_names::{SecretFile, SecretKind, VariableName};
 
 /// Assertion algorithm names on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -53,11 +55,11 @@ pub struct ConnectionArgs {
     /// Separate PEM private key for --certificate.
     #[arg(long, requires = "certificate")]
     pub key: Option<PathBuf>,
-    /// Variable holding the PFX (or key) password.
-    #[arg(long)]
+    /// Variable holding the PFX (or key) password (its name: never the password itself).
+    #[arg(long, value_name = "VARIABLE", value_parser = VariableName(SecretKind::Password))]
     pub certificate_password_env: Option<String>,
     /// File holding the PFX (or key) password.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", value_parser = SecretFile(SecretKind::Password))]
     pub certificate_password_file: Option<PathBuf>,
     /// Ask for the PFX (or key) password on the terminal.
     #[arg(long)]
@@ -66,17 +68,19 @@ pub struct ConnectionArgs {
     /// EXORUN_CERT_STORE_MACHINE]
     #[arg(long)]
     pub thumbprint: Option<String>,
-    /// Variable holding the client secret [env: AZURE_CLIENT_SECRET holds the secret itself]
-    #[arg(long)]
+    /// Variable holding the client secret (its name: never the secret itself) [env:
+    /// AZURE_CLIENT_SECRET holds the secret itself]
+    #[arg(long, value_name = "VARIABLE", value_parser = VariableName(SecretKind::ClientSecret))]
     pub client_secret_env: Option<String>,
     /// File holding the client secret.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", value_parser = SecretFile(SecretKind::ClientSecret))]
     pub client_secret_file: Option<PathBuf>,
-    /// Variable holding a ready access token [env: EXORUN_ACCESS_TOKEN holds the token itself]
-    #[arg(long)]
+    /// Variable holding a ready access token (its name: never the token itself) [env:
+    /// EXORUN_ACCESS_TOKEN holds the token itself]
+    #[arg(long, value_name = "VARIABLE", value_parser = VariableName(SecretKind::AccessToken))]
     pub access_token_env: Option<String>,
     /// File holding a ready access token (read again when it nears expiry).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", value_parser = SecretFile(SecretKind::AccessToken))]
     pub access_token_file: Option<PathBuf>,
     /// Command that prints an access token, as one quoted string split like a shell would, e.g.
     /// 'az account get-access-token --resource {resource} --query accessToken -o tsv'; {resource}
@@ -184,7 +188,36 @@ impl ConnectionArgs {
         }
     }
 
+    /// Checks that each variable and file named for a secret is there; one that is not may be
+    /// the secret itself, given where its name belongs, so it is never named back.
+    fn check_secret_names(&self) -> anyhow::Result<()> {
+        let variables = [
+            (&self.certificate_password_env, SecretKind::Password),
+            (&self.client_secret_env, SecretKind::ClientSecret),
+            (&self.access_token_env, SecretKind::AccessToken),
+        ];
+        for (name, kind) in variables {
+            if let Some(name) = name {
+                kind.check_variable(name)
+                    .map_err(|e| super::usage(anyhow::anyhow!(e)))?;
+            }
+        }
+        let files = [
+            (&self.certificate_password_file, SecretKind::Password),
+            (&self.client_secret_file, SecretKind::ClientSecret),
+            (&self.access_token_file, SecretKind::AccessToken),
+        ];
+        for (path, kind) in files {
+            if let Some(path) = path {
+                kind.check_file(path)
+                    .map_err(|e| super::usage(anyhow::anyhow!(e)))?;
+            }
+        }
+        Ok(())
+    }
+
     fn flags_layer(&self) -> anyhow::Result<Settings> {
+        self.check_secret_names()?;
         let password = if self.prompt_password {
             Some(SecretSource::Prompt("Certificate password".into()))
         } else {
@@ -271,41 +304,80 @@ impl ConnectionArgs {
         config_path(self.config_file.clone())
     }
 
-    /// The settings of profile `name` alone: a policy that names the credential profile a
-    /// plugin runs with is not overridden by the sign-in flags or the environment.
+    /// The settings of profile `name`, which a policy or workflow names for a plugin's runs:
+    /// the app id, tenant and credential are the profile's alone (the sign-in flags and the
+    /// environment never override them); where and how the service is reached (authority,
+    /// URLs, CA file, paging, concurrency) comes from them where the profile does not say, and
+    /// may not disagree with the profile.
     pub fn profile_settings(&self, name: &str) -> anyhow::Result<Settings> {
         let (Some(path), _) = self.config_path() else {
             anyhow::bail!(
                 "there is no config file to read profile '{name}' from: pass --config-file"
             );
         };
-        Ok(ConfigFile::load(&path, true)?.settings(Some(name), &path)?)
+        let profile = ConfigFile::load(&path, true)?.settings(Some(name), &path)?;
+        let reach = |s: Settings| Settings {
+            authority: s.authority,
+            exchange_url: s.exchange_url,
+            compliance_url: s.compliance_url,
+            ca_file: s.ca_file,
+            page_size: s.page_size,
+            max_concurrency: s.max_concurrency,
+            ..Settings::default()
+        };
+        let env = config::from_env(|name| std::env::var(name).ok())?;
+        let origin = Origin::Profile {
+            name: name.to_string(),
+            file: path,
+        };
+        Ok(config::layer(
+            reach(self.flags_layer()?),
+            reach(env),
+            Some((profile, origin)),
+        )?
+        .settings)
     }
 
     /// Flags over environment over profile; the audit log defaults to
     /// [`audit::default_log_path`], as the command line always keeps one.
     pub fn settings(&self) -> anyhow::Result<Settings> {
+        Ok(self.layered()?.settings)
+    }
+
+    /// [`Self::settings`] with where each came from (`connect` and `doctor` show it). The
+    /// environment and a profile may not disagree, nor give the credential and its app id
+    /// separately (see [`config::layer`]).
+    pub fn layered(&self) -> anyhow::Result<Layered> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let (path, must_exist) = self.config_path();
         let profile_name = self.profile.clone().or_else(|| env("EXORUN_PROFILE"));
         let profile = match &path {
             Some(path) => {
-                ConfigFile::load(path, must_exist)?.settings(profile_name.as_deref(), path)?
+                let file = ConfigFile::load(path, must_exist)?;
+                let settings = file.settings(profile_name.as_deref(), path)?;
+                file.profile_name(profile_name.as_deref()).map(|name| {
+                    let origin = Origin::Profile {
+                        name: name.to_string(),
+                        file: path.clone(),
+                    };
+                    (settings, origin)
+                })
             }
             None if profile_name.is_some() => {
                 anyhow::bail!("--profile needs a config file: pass --config-file")
             }
-            None => Settings::default(),
+            None => None,
         };
         let env = config::from_env(|name| std::env::var(name).ok())?;
-        let mut settings = self.flags_layer()?.over(env.over(profile));
-        settings.audit_log = settings.audit_log.or_else(audit::default_log_path);
+        let mut layered = config::layer(self.flags_layer()?, env, profile)?;
+        let settings = &mut layered.settings;
+        settings.audit_log = settings.audit_log.take().or_else(audit::default_log_path);
         if settings.audit_log.is_none() {
             anyhow::bail!(
                 "there is no home directory for the audit log's default place\n  fix: pass --audit-log FILE or set EXORUN_AUDIT_LOG"
             );
         }
-        Ok(settings)
+        Ok(layered)
     }
 }
 

@@ -9,6 +9,7 @@ use clap::Args;
 
 use exorun::Connection;
 use exorun::auth::Resource;
+use exorun::config::Layered;
 use exorun::exchange::Surface;
 
 use super::ConnectionArgs;
@@ -27,7 +28,8 @@ pub struct ConnectCmd {
 impl ConnectCmd {
     /// Runs the command.
     pub async fn run(self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
-        let connection = Connection::open(args.settings()?)?;
+        let layered = args.layered()?;
+        let connection = Connection::open(layered.settings.clone())?;
         let resource = if self.compliance {
             Resource::Compliance
         } else {
@@ -79,6 +81,9 @@ impl ConnectCmd {
                 (expires - Utc::now()).num_minutes()
             );
         }
+        for line in sources(&layered) {
+            println!("{line}");
+        }
         let mut healthy = true;
         if !claims.roles.iter().any(|r| r == "Exchange.ManageAsApp") {
             healthy = false;
@@ -123,4 +128,14 @@ impl ConnectCmd {
             ExitCode::from(2)
         })
     }
+}
+
+/// Where each setting came from, one line each, for `connect` and `doctor`: settings from
+/// flags, variables and a profile are never mixed silently.
+pub(super) fn sources(layered: &Layered) -> Vec<String> {
+    let mut lines = vec!["  settings from:".to_string()];
+    for (setting, source) in &layered.sources {
+        lines.push(format!("    {:<16}{source}", setting.label()));
+    }
+    lines
 }

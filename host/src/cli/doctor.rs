@@ -383,8 +383,11 @@ async fn checks(settings: Settings) -> Vec<Check> {
 impl DoctorCmd {
     /// Runs the checklist.
     pub async fn run(self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
-        let settings = args.settings()?;
-        let results = checks(settings).await;
+        let layered = args.layered()?;
+        for line in super::connect::sources(&layered) {
+            println!("{}", line.trim_start_matches("  "));
+        }
+        let results = checks(layered.settings).await;
         let mut failed = false;
         for check in &results {
             match &check.result {

@@ -16,7 +16,7 @@ const VAGUE: [&str; 3] = [
 fn bundle(dir: &Path) -> PathBuf {
     let cert = new_self_signed("doctor-test", 30).expect("a new certificate");
     let password = Password::given(Secret::new("pfx-pw"));
-    write_bundle(&cert, dir, "app", &password).expect("the bundle");
+    write_bundle(&cert, dir, "app", &password, false).expect("the bundle");
     dir.join("app.pfx")
 }
 

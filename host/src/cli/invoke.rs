@@ -9,7 +9,8 @@ use clap::Args;
 use exorun::Connection;
 use exorun::audit::{CallContext, RunId};
 use exorun::exchange::{
-    ExchangeError, Page, Parameters, Query, RawRow, Rehearsal, Surface, bind, is_mutating,
+    Catalogue, ExchangeError, Page, Parameters, Query, RawRow, Rehearsal, Surface, bind,
+    is_mutating,
 };
 use tokio::sync::mpsc;
 
@@ -65,6 +66,18 @@ impl InvokeCmd {
     /// the command runs.
     pub fn split_options(&mut self) -> Result<Vec<String>, clap::Error> {
         use clap::error::ErrorKind;
+        if self.cmdlet.contains(char::is_whitespace) {
+            let words = shell_words::split(&self.cmdlet)
+                .unwrap_or_else(|_| self.cmdlet.split_whitespace().map(str::to_string).collect());
+            let line = shell_words::join(words.iter().chain(&self.parameters));
+            return Err(usage(
+                ErrorKind::InvalidValue,
+                format!(
+                    "'{}' is a whole command line in one argument: split it, as in `exorun invoke {line}` (quote only a value that has spaces)",
+                    self.cmdlet
+                ),
+            ));
+        }
         let mut cmdlet_args = Vec::new();
         let mut rest = std::mem::take(&mut self.parameters).into_iter();
         while let Some(arg) = rest.next() {
@@ -102,6 +115,12 @@ impl InvokeCmd {
                     .extend(value("property")?.split(',').map(str::to_string)),
                 "compliance" => self.compliance = true,
                 "dry-run" => self.dry_run = true,
+                "dryrun" | "dry_run" | "dry" | "whatif" | "what-if" | "what_if" => {
+                    return Err(usage(
+                        ErrorKind::UnknownArgument,
+                        format!("'--{name}' is not an option: did you mean --dry-run?"),
+                    ));
+                }
                 other if is_sign_in_option(other) => {
                     return Err(usage(
                         ErrorKind::UnknownArgument,
@@ -131,6 +150,19 @@ impl InvokeCmd {
         let binding = bind(&self.cmdlet, &cmdlet_args)?;
         for warning in &binding.warnings {
             eprintln!("exorun: warning: {warning}");
+        }
+        if self.compliance
+            && let Some(known) = binding.cmdlet
+            && known.surface == Surface::Exchange
+            && !Catalogue::get()
+                .cmdlets()
+                .iter()
+                .any(|c| c.surface == Surface::Compliance && c.name == known.name)
+        {
+            return Err(super::usage(anyhow::anyhow!(
+                "{} is an Exchange Online cmdlet, not a Security & Compliance one: leave out --compliance (a catalogued cmdlet is sent where it belongs without it)",
+                known.name
+            )));
         }
         let connection = Connection::open(args.settings()?)?;
         let before = connection.audit().head();
@@ -200,7 +232,20 @@ impl InvokeCmd {
                 Ok(page) => page,
                 Err(e) => {
                     progress.clear();
-                    return Err(anyhow::Error::new(e).context(format!("{} failed", self.cmdlet)));
+                    // What was written stays as it is (JSON without its closing bracket, so it
+                    // cannot be mistaken for the whole result).
+                    sink.flush()?;
+                    let context = if pages == 0 {
+                        format!("{} failed", self.cmdlet)
+                    } else {
+                        format!(
+                            "{} stopped after {} in {} were written: the output is incomplete",
+                            self.cmdlet,
+                            count(rows, "row", "rows"),
+                            count(pages, "page", "pages")
+                        )
+                    };
+                    return Err(anyhow::Error::new(e).context(context));
                 }
             };
             pages += 1;

@@ -13,6 +13,7 @@ mod plugin;
 mod policy;
 mod raw_row;
 mod run;
+mod secret_names;
 mod signing;
 mod workflow;
 
@@ -124,20 +125,29 @@ pub fn main() -> ExitCode {
         }
     };
     let before = cli.sign_in;
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Connect(c) => c.command.run(&c.sign_in.over(before)).await,
-            Command::Invoke(c) => c.command.run(&c.sign_in.over(before)).await,
-            Command::Doctor(c) => c.command.run(&c.sign_in.over(before)).await,
-            Command::Cert(cmd) => cmd.run(),
-            Command::Plugin(cmd) => cmd.run().await,
-            Command::Policy(cmd) => cmd.run(),
-            Command::Audit(cmd) => cmd.run(),
-            Command::Workflow(cmd) => cmd.run(before).await,
-            Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
-            Command::Completions(cmd) => cmd.run(),
-        }
-    });
+    quiet_on_closed_output();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            match cli.command {
+                Command::Connect(c) => c.command.run(&c.sign_in.over(before)).await,
+                Command::Invoke(c) => c.command.run(&c.sign_in.over(before)).await,
+                Command::Doctor(c) => c.command.run(&c.sign_in.over(before)).await,
+                Command::Cert(cmd) => cmd.run(),
+                Command::Plugin(cmd) => cmd.run().await,
+                Command::Policy(cmd) => cmd.run(),
+                Command::Audit(cmd) => cmd.run(),
+                Command::Workflow(cmd) => cmd.run(before).await,
+                Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
+                Command::Completions(cmd) => cmd.run(),
+            }
+        })
+    }));
+    let result = match result {
+        Ok(result) => result,
+        // stdout or stderr closed (`exorun … 2>&1 | head`): as with a closed pipe below.
+        Err(payload) if is_closed_output(payload.as_ref()) => return ExitCode::SUCCESS,
+        Err(payload) => std::panic::resume_unwind(payload),
+    };
     match result {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
@@ -213,6 +223,28 @@ fn use_colour(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
     is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
+/// The panic `println!`/`eprintln!` raise when stdout or stderr is a pipe whose reader has
+/// gone (`exorun invoke … 2>&1 | head`): nobody is left to read a message about it.
+fn is_closed_output(payload: &(dyn std::any::Any + Send)) -> bool {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    message.starts_with("failed printing to std") && message.contains("os error 32")
+}
+
+/// Keeps the panic hook from trying to report a closed stdout or stderr on that same stderr;
+/// every other panic is reported as before.
+fn quiet_on_closed_output() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_closed_output(info.payload()) {
+            report(info);
+        }
+    }));
+}
+
 /// A closed pipe (`exorun invoke ... | head`) is success, not an error.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error
@@ -224,6 +256,20 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_closed_stdout_or_stderr_ends_quietly() {
+        let closed: Box<dyn std::any::Any + Send> =
+            Box::new("failed printing to stderr: Broken pipe (os error 32)".to_string());
+        assert!(is_closed_output(closed.as_ref()));
+        for other in [
+            "failed printing to stdout: No space left on device (os error 28)",
+            "index out of bounds",
+        ] {
+            let payload: Box<dyn std::any::Any + Send> = Box::new(other.to_string());
+            assert!(!is_closed_output(payload.as_ref()), "{other}");
+        }
+    }
 
     #[test]
     fn the_command_line_is_well_formed() {

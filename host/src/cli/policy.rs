@@ -40,7 +40,7 @@ impl PolicyArg {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect();
-            let shown: Vec<String> = plugins.iter().map(|p| p.display().to_string()).collect();
+            let shown: Vec<String> = plugins.iter().map(|p| quoted(p)).collect();
             anyhow::bail!(
                 "no policy is configured, and exorun runs no plugin without one (deny by default).\n  \
                  Make one that admits {which} with exactly what {whose} asks for:\n    \
@@ -59,12 +59,19 @@ impl PolicyArg {
                 },
                 plugins = shown.join(" "),
                 explained = shown.first().map_or("PLUGIN", String::as_str),
-                first = defaults.first().map_or("policy.toml", String::as_str),
+                first = defaults
+                    .first()
+                    .map_or_else(|| "policy.toml".into(), |p| quoted(Path::new(p))),
                 all = defaults.join(", ")
             );
         };
         Ok(Policy::load(&path)?)
     }
+}
+
+/// A path as a shell reads it back, for commands to paste.
+fn quoted(path: &Path) -> String {
+    shell_words::quote(&path.display().to_string()).into_owned()
 }
 
 /// Policy commands.
@@ -186,6 +193,16 @@ impl Check {
 
 impl Explain {
     fn run(self) -> anyhow::Result<ExitCode> {
+        if let Err(not_a_plugin) = identify(&self.plugin) {
+            if Policy::load(&self.plugin).is_ok() {
+                let file = quoted(&self.plugin);
+                anyhow::bail!(
+                    "{} is a policy file, not a plugin: `policy explain` takes the plugin (.wasm), as in `exorun policy explain PLUGIN.wasm --policy {file}`; to check the policy: `exorun policy check {file}`",
+                    self.plugin.display()
+                );
+            }
+            return Err(not_a_plugin);
+        }
         let policy = self.policy.load(None, &[self.plugin.as_path()])?;
         let Vetted {
             grant,

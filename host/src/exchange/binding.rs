@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 use super::catalogue::{Catalogue, Cmdlet, Kind, Lookup, Parameter};
+use super::date_value::is_date;
 use super::params::{self, Arg, ParamError, Parameters};
 
 /// PowerShell's common parameters: they steer the local shell, not the cmdlet, so they are left
@@ -44,6 +45,58 @@ pub struct Binding {
 /// Binds arguments for `cmdlet`: by its types when the catalogue knows it, else as plain
 /// PowerShell syntax with a warning that the parameters were not checked.
 pub fn bind(cmdlet: &str, args: &[String]) -> Result<Binding, ParamError> {
+    let (args, warnings) = without_prompts(cmdlet, args)?;
+    let mut binding = bind_checked(cmdlet, &args)?;
+    binding.warnings.splice(0..0, warnings);
+    Ok(binding)
+}
+
+/// The arguments without PowerShell's `-WhatIf` and `-Confirm`, which steer prompts and
+/// rehearsals exorun does its own way: `-WhatIf` is refused for `--dry-run`, `-Confirm` (a
+/// prompt exorun would never show) is refused, and `-Confirm:$false` is left out with a warning.
+fn without_prompts(
+    cmdlet: &str,
+    args: &[String],
+) -> Result<(Vec<String>, Vec<String>), ParamError> {
+    let mut kept = Vec::new();
+    let mut warnings = Vec::new();
+    for arg in args {
+        let Ok(params::Arg::Name { name, inline }) = params::classify(arg) else {
+            kept.push(arg.clone());
+            continue;
+        };
+        let is = |names: [&str; 2]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+        if is(["WhatIf", "wi"]) {
+            return Err(ParamError::WhatIf {
+                cmdlet: cmdlet.to_string(),
+            });
+        }
+        if is(["Confirm", "cf"]) {
+            if inline == Some("") {
+                return Err(ParamError::EmptyAfterColon {
+                    name: name.to_string(),
+                    boolean: true,
+                });
+            }
+            match inline.map(parse_bool) {
+                Some(Some(false)) => warnings.push(format!(
+                    "-{name}:$false is left out: exorun never asks before a change"
+                )),
+                _ => {
+                    return Err(ParamError::Confirm {
+                        cmdlet: cmdlet.to_string(),
+                    });
+                }
+            }
+            continue;
+        }
+        kept.push(arg.clone());
+    }
+    Ok((kept, warnings))
+}
+
+/// [`bind`] once `-WhatIf` and `-Confirm` are dealt with.
+fn bind_checked(cmdlet: &str, args: &[String]) -> Result<Binding, ParamError> {
     let catalogue = Catalogue::get();
     match catalogue.cmdlet(cmdlet) {
         Some(known) => bind_typed(known, args),
@@ -121,6 +174,12 @@ pub fn bind_typed(cmdlet: &'static Cmdlet, args: &[String]) -> Result<Binding, P
                 });
             }
         };
+        if inline == Some("") {
+            return Err(ParamError::EmptyAfterColon {
+                name: parameter.name.clone(),
+                boolean: matches!(parameter.kind, Kind::Switch | Kind::Bool),
+            });
+        }
         let value = if parameter.kind == Kind::Switch {
             last_switch = inline.is_none().then_some(parameter.name.as_str());
             match inline {
@@ -226,6 +285,15 @@ fn convert(parameter: &Parameter, text: &str) -> Result<Value, ParamError> {
                 None => return Err(wrong(&format!("one of {}", choices.join(", ")))),
             }
         }
+        Kind::DateTime => match scalar_text(&value) {
+            Some(date) if is_date(&date) => Value::String(date),
+            _ => {
+                return Err(ParamError::NotADate {
+                    name: parameter.name.clone(),
+                    value: text.to_string(),
+                });
+            }
+        },
         Kind::List => match value {
             Value::Array(items) => Value::Array(
                 items

@@ -29,10 +29,13 @@ pub enum Kind {
     Unlimited,
     /// One of a fixed set of words (the reference lists them as `A | B | C`).
     Choice(Vec<String>),
+    /// `DateTime`: a date, with or without a time, in a form PowerShell binds (ISO 8601,
+    /// `12/31/2026` month first); sent as the text given.
+    DateTime,
     /// Several values (`MultiValuedProperty`, arrays, address collections): `a,b`, `@(…)`, or a
     /// hashtable `@{Add=…; Remove=…}` that changes the list.
     List,
-    /// Text, and everything else (identities, addresses, dates, sizes): one value sent as text.
+    /// Text, and everything else (identities, addresses, sizes): one value sent as text.
     Text,
 }
 
@@ -59,6 +62,7 @@ impl Kind {
             "Boolean" | "$true | $false" => Kind::Bool,
             "Int16" | "Int32" | "Int64" | "UInt16" | "UInt32" | "UInt64" | "Byte" => Kind::Integer,
             "Unlimited" | "Unlimited<Int32>" | "Unlimited<UInt32>" => Kind::Unlimited,
+            "DateTime" => Kind::DateTime,
             _ if choices.len() > 1 => Kind::Choice(choices.into_iter().map(String::from).collect()),
             _ if type_name.ends_with("[]")
                 || type_name.ends_with("Collection")

@@ -31,6 +31,17 @@ pub enum ExchangeError {
         /// What the service said.
         message: Box<ServiceMessage>,
     },
+    /// HTTP 400 to a next-page link: no parameters were sent, so it is the paging cursor that
+    /// the service no longer has (Exchange keeps one for 30 minutes, PROTOCOL.md §1.4).
+    #[error(
+        "{cmdlet}: the paging cursor expired before the next page was read ({message}): Exchange Online keeps a next-page link for 30 minutes\n  fix: run it again, and read the pages without long pauses: write them to a file (--output jsonl > rows.jsonl) and work on that, rather than pipe them into something slow"
+    )]
+    CursorExpired {
+        /// The cmdlet.
+        cmdlet: String,
+        /// What the service said.
+        message: Box<ServiceMessage>,
+    },
     /// HTTP 401 even with a freshly issued token: consent or the token itself is wrong.
     #[error("Exchange Online refused the access token: {message}")]
     Unauthorized {
@@ -102,7 +113,9 @@ impl ExchangeError {
     /// The HTTP status the service last answered with, when the failure is its answer.
     pub fn status(&self) -> Option<u16> {
         match self {
-            ExchangeError::InvalidParameter { .. } => Some(400),
+            ExchangeError::InvalidParameter { .. } | ExchangeError::CursorExpired { .. } => {
+                Some(400)
+            }
             ExchangeError::Unauthorized { .. } => Some(401),
             ExchangeError::NoRole { .. } => Some(403),
             ExchangeError::NotFound { .. } => Some(404),
@@ -120,6 +133,7 @@ impl ExchangeError {
         match self {
             ExchangeError::NotFound { message, .. }
             | ExchangeError::InvalidParameter { message, .. }
+            | ExchangeError::CursorExpired { message, .. }
             | ExchangeError::NoRole { message, .. }
             | ExchangeError::Service { message, .. } => Some(message),
             _ => None,

@@ -10,6 +10,7 @@
 pub mod binding;
 pub mod catalogue;
 mod client;
+pub(crate) mod date_value;
 mod dry_run;
 mod endpoint;
 mod error;

@@ -82,6 +82,14 @@ pub enum ParamError {
         /// What it takes, in words.
         expected: String,
     },
+    /// A `DateTime` parameter given text that is not a date.
+    #[error("-{name} takes a date, not '{value}': write {forms}", forms = super::date_value::DATE_FORMS)]
+    NotADate {
+        /// The parameter.
+        name: String,
+        /// The value as given.
+        value: String,
+    },
     /// A list given to a parameter that takes one value.
     #[error(
         "-{name} takes one value, not a list ('{value}'): if the comma is part of the text, quote it, e.g. -{name} \"'Smith, John'\""
@@ -100,6 +108,40 @@ pub enum ParamError {
         /// The switch.
         switch: String,
         /// The value that followed it.
+        value: String,
+    },
+    /// `-Name:` with nothing after the colon (bash drops an unquoted `$false` or `$null`).
+    #[error("{}", empty_after_colon(.name, *.boolean))]
+    EmptyAfterColon {
+        /// The parameter.
+        name: String,
+        /// Whether it takes `$true`/`$false`.
+        boolean: bool,
+    },
+    /// `-WhatIf`: PowerShell's rehearsal, which exorun does with `--dry-run`.
+    #[error(
+        "-WhatIf is PowerShell's rehearsal: exorun's is --dry-run, which records the change in the audit log and shows it without sending it\n  fix: write `exorun invoke --dry-run {cmdlet} …` without -WhatIf"
+    )]
+    WhatIf {
+        /// The cmdlet.
+        cmdlet: String,
+    },
+    /// `-Confirm` (or `-Confirm:$true`): a prompt before the change, which exorun never shows.
+    #[error(
+        "-Confirm asks for a prompt before the change, and exorun never asks before a change: it runs unattended\n  fix: rehearse with `exorun invoke --dry-run {cmdlet} …` first, then run it without -Confirm"
+    )]
+    Confirm {
+        /// The cmdlet.
+        cmdlet: String,
+    },
+    /// A value ending in a comma: bash split `a, b` at the space into two arguments.
+    #[error(
+        "-{name} has a list that ends with a comma ('{value}'): bash splits `a, b` at the space into two arguments; write the list without spaces (a,b), or quote it whole ('a, b')"
+    )]
+    TrailingComma {
+        /// The parameter.
+        name: String,
+        /// The value as given.
         value: String,
     },
     /// A value's syntax is wrong (unterminated quote or hashtable, stray characters…).
@@ -148,6 +190,18 @@ fn missing_value(name: &str, boolean: bool) -> String {
     }
 }
 
+fn empty_after_colon(name: &str, boolean: bool) -> String {
+    if boolean {
+        format!(
+            "-{name}: has nothing after the colon: in bash an unquoted $false becomes nothing; write -{name}:'$false' in single quotes, or -{name}:false"
+        )
+    } else {
+        format!(
+            "-{name}: has nothing after the colon: in bash an unquoted $word (such as $null) becomes nothing; write it in single quotes, e.g. -{name}:'$null'"
+        )
+    }
+}
+
 /// Tells a parameter name from a value.
 pub(super) fn classify(arg: &str) -> Result<Arg<'_>, ParamError> {
     let Some(spec) = arg.strip_prefix('-').filter(|rest| starts_name(rest)) else {
@@ -186,6 +240,12 @@ pub fn from_cli_args(args: &[String]) -> Result<Parameters, ParamError> {
             Arg::Name { name, inline } => (name, inline),
         };
         let text = match inline {
+            Some("") => {
+                return Err(ParamError::EmptyAfterColon {
+                    name: name.to_string(),
+                    boolean: false,
+                });
+            }
             Some(value) => Some(value.to_string()),
             None => iter.next_if(|next| !is_parameter_name(next)).cloned(),
         };
@@ -230,6 +290,12 @@ pub(super) fn parse_value(name: &str, text: &str) -> Result<Value, ParamError> {
         .any(|f| f.eq_ignore_ascii_case(name))
     {
         return Ok(Value::String(rewrite_filter(text)));
+    }
+    if text.trim_end().ends_with(',') {
+        return Err(ParamError::TrailingComma {
+            name: name.to_string(),
+            value: text.to_string(),
+        });
     }
     super::value_syntax::parse(text).map_err(|problem| ParamError::Syntax {
         name: name.to_string(),

@@ -188,6 +188,12 @@ impl Query {
                 self.state = fetched.next_link.map_or(State::Done, State::Next);
                 Ok(Some(fetched.page))
             }
+            (Err(ExchangeError::InvalidParameter { cmdlet, message }), Ok(()))
+                if link.is_some() =>
+            {
+                // No parameters go with a next-page link: what was refused is the cursor.
+                Err(ExchangeError::CursorExpired { cmdlet, message })
+            }
             (_, Err(error)) | (Err(error), Ok(())) => {
                 self.state = retry(link);
                 Err(error)

@@ -20,6 +20,7 @@ use crate::signing::{KeyId, PublicKey, SigningError, verify};
 #[derive(Clone)]
 pub struct Submitted {
     origin: String,
+    path: Option<PathBuf>,
     bytes: Arc<[u8]>,
     detached: Option<String>,
 }
@@ -47,6 +48,7 @@ impl Submitted {
         };
         Ok(Submitted {
             origin: path.display().to_string(),
+            path: Some(path.to_path_buf()),
             bytes: bytes.into(),
             detached,
         })
@@ -60,6 +62,7 @@ impl Submitted {
     ) -> Submitted {
         Submitted {
             origin: origin.into(),
+            path: None,
             bytes: bytes.into(),
             detached,
         }
@@ -165,42 +168,37 @@ pub struct NotAdmitted {
     pub untrusted: Vec<KeyId>,
     /// The policy file.
     pub policy: String,
+    /// The artifact's file, for hints that give a command to paste.
+    pub path: Option<PathBuf>,
 }
 
 impl std::fmt::Display for NotAdmitted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&refused_text(
-            &self.manifest,
-            &self.content_digest,
-            &self.refusal,
-            &self.untrusted,
-            &self.policy,
-        ))
+        let candidate = Candidate {
+            manifest: &self.manifest,
+            digest: &self.content_digest,
+            signers: &[],
+            file: self.path.as_deref(),
+        };
+        write!(
+            f,
+            "{}",
+            Refused {
+                refusal: &self.refusal,
+                candidate
+            }
+        )?;
+        if !self.untrusted.is_empty() {
+            let ids: Vec<String> = self.untrusted.iter().map(KeyId::to_string).collect();
+            write!(
+                f,
+                "\n  It carries signatures by keys {} does not trust: {} (add a key to [trusted_keys] if you trust it)",
+                self.policy,
+                ids.join(", ")
+            )?;
+        }
+        Ok(())
     }
-}
-
-/// The refusal as `exorun run` says it, with the keys the policy could be told to trust.
-fn refused_text(
-    manifest: &Manifest,
-    digest: &str,
-    refusal: &Refusal,
-    untrusted: &[KeyId],
-    policy: &str,
-) -> String {
-    let candidate = Candidate {
-        manifest,
-        digest,
-        signers: &[],
-    };
-    let mut text = Refused { refusal, candidate }.to_string();
-    if !untrusted.is_empty() {
-        let ids: Vec<String> = untrusted.iter().map(KeyId::to_string).collect();
-        text.push_str(&format!(
-            "\n  It carries signatures by keys {policy} does not trust: {} (add a key to [trusted_keys] if you trust it)",
-            ids.join(", ")
-        ));
-    }
-    text
 }
 
 impl Policy {
@@ -209,6 +207,7 @@ impl Policy {
     pub fn vet(&self, artifact: Submitted) -> Result<Vetted, AdmissionError> {
         let Submitted {
             origin,
+            path,
             bytes,
             detached,
         } = artifact;
@@ -247,6 +246,7 @@ impl Policy {
             manifest: &manifest,
             digest: &verified.content_digest,
             signers: &signers,
+            file: path.as_deref(),
         };
         let grant = match self.admit(candidate) {
             Ok(grant) => grant,
@@ -257,6 +257,7 @@ impl Policy {
                     content_digest: verified.content_digest,
                     untrusted: verified.untrusted.iter().map(|u| u.key_id).collect(),
                     policy: self.origin().to_string(),
+                    path,
                 })));
             }
         };

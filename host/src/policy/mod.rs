@@ -79,6 +79,8 @@ pub struct Candidate<'a> {
     pub digest: &'a str,
     /// Names of the policy's trusted keys whose signatures on it verified.
     pub signers: &'a [String],
+    /// Its file, for hints that give a command to paste.
+    pub file: Option<&'a std::path::Path>,
 }
 
 /// Why a plugin may not run.
@@ -129,11 +131,17 @@ impl fmt::Display for Refused<'_> {
                 f,
                 "{who} is revoked by {origin} line {line}: it must not run, whoever signed it"
             ),
-            Refusal::NotAdmitted { origin, near } if near.is_empty() => write!(
-                f,
-                "{who} is not admitted by {origin}: no rule names '{}'. Add one with `exorun policy init {}` (it pins this build's digest), then narrow what it grants",
-                m.name, m.name
-            ),
+            Refusal::NotAdmitted { origin, near } if near.is_empty() => {
+                let file = self.candidate.file.map_or_else(
+                    || format!("{}.wasm", m.name),
+                    |p| shell_words::quote(&p.display().to_string()).into_owned(),
+                );
+                write!(
+                    f,
+                    "{who} is not admitted by {origin}: no rule names '{}'. `exorun policy init {file}` prints a rule for this build (pinned by its digest): copy its [[plugin]] section into {origin}, then narrow what it grants",
+                    m.name
+                )
+            }
             Refusal::NotAdmitted { origin, near } => {
                 write!(f, "{who} is not admitted by {origin}:")?;
                 for why in near {

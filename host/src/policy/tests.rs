@@ -62,6 +62,7 @@ fn candidate<'a>(manifest: &'a Manifest, digest: &'a str, signers: &'a [String])
         manifest,
         digest,
         signers,
+        file: None,
     }
 }
 

@@ -6,6 +6,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::exchange::catalogue::Kind;
+use crate::exchange::date_value::{DATE_FORMS, is_date};
 
 /// The operator's constraints on one parameter, ready to check values.
 #[derive(Clone, Debug, Default)]
@@ -166,6 +167,7 @@ pub fn check_kind(kind: &Kind, value: &Value) -> Result<(), String> {
             }),
             one => is_scalar(one),
         },
+        Kind::DateTime => value.as_str().is_some_and(is_date),
         Kind::Text => is_scalar(value) && !value.is_null(),
     };
     if fits {
@@ -180,6 +182,7 @@ pub fn check_kind(kind: &Kind, value: &Value) -> Result<(), String> {
             "{} is not a value, a list of values or {{\"Add\": …, \"Remove\": …}}",
             shown(value)
         ),
+        Kind::DateTime => format!("{} is not a date ({DATE_FORMS})", shown(value)),
         Kind::Text => format!("{} is not one value", shown(value)),
     })
 }

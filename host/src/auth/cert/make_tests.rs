@@ -70,7 +70,7 @@ fn bundle_files_parse_back() -> TestResult {
     let dir = tempfile::tempdir()?;
     let cert = made();
     let bundle_password = password("bundle-pw");
-    let bundle = write_bundle(&cert, dir.path(), "exorun", &bundle_password)?;
+    let bundle = write_bundle(&cert, dir.path(), "exorun", &bundle_password, false)?;
     assert_eq!(bundle.cer, dir.path().join("exorun.cer"));
     assert_eq!(bundle.thumbprint, cert.thumbprint_sha1_hex());
 
@@ -124,7 +124,7 @@ fn bundle_never_overwrites() -> TestResult {
     let cert = made();
     let pw = password("pw");
     std::fs::write(dir.path().join("taken.pfx"), b"keep me")?;
-    match write_bundle(&cert, dir.path(), "taken", &pw) {
+    match write_bundle(&cert, dir.path(), "taken", &pw, false) {
         Err(error @ CertError::WouldOverwrite { .. }) => {
             assert!(error.to_string().contains("taken.pfx"), "{error}");
         }
@@ -136,8 +136,8 @@ fn bundle_never_overwrites() -> TestResult {
     );
     assert_eq!(std::fs::read(dir.path().join("taken.pfx"))?, b"keep me");
 
-    write_bundle(&cert, dir.path(), "fresh", &pw)?;
-    let again = write_bundle(&cert, dir.path(), "fresh", &pw);
+    write_bundle(&cert, dir.path(), "fresh", &pw, false)?;
+    let again = write_bundle(&cert, dir.path(), "fresh", &pw, false);
     assert!(
         matches!(again, Err(CertError::WouldOverwrite { .. })),
         "{again:?}"
@@ -146,10 +146,43 @@ fn bundle_never_overwrites() -> TestResult {
 }
 
 #[test]
+fn a_kept_password_is_written_with_the_bundle_or_not_at_all() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let cert = made();
+    let pw = password("kept-pw");
+    std::fs::write(dir.path().join("taken.pfx-password"), b"keep me")?;
+    let taken = write_bundle(&cert, dir.path(), "taken", &pw, true);
+    assert!(
+        matches!(taken, Err(CertError::WouldOverwrite { .. })),
+        "{taken:?}"
+    );
+    assert!(!dir.path().join("taken.cer").exists(), "nothing written");
+
+    let nested = dir.path().join("new").join("dir");
+    let bundle = write_bundle(&cert, &nested, "kept", &pw, true)?;
+    let path = bundle.password.expect("the password file");
+    assert_eq!(std::fs::read_to_string(&path)?, "kept-pw");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode(&path)?, 0o600);
+        assert_eq!(mode(&bundle.pfx)?, 0o600);
+        assert_eq!(mode(&bundle.cer)?, 0o644);
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&nested)?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".exorun-new-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file is left");
+    Ok(())
+}
+
+#[test]
 fn bundle_stem_must_be_a_plain_name() -> TestResult {
     let dir = tempfile::tempdir()?;
     for stem in ["", "..", "a/b", "a\\b"] {
-        let result = write_bundle(&made(), dir.path(), stem, &password("pw"));
+        let result = write_bundle(&made(), dir.path(), stem, &password("pw"), false);
         assert!(
             matches!(result, Err(CertError::InvalidNewCertificate { .. })),
             "{stem:?}: {result:?}"

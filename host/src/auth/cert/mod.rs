@@ -14,6 +14,7 @@ mod make;
 mod password;
 mod sniff;
 mod store;
+mod subject;
 #[cfg(test)]
 mod testkit;
 
@@ -33,6 +34,7 @@ pub use make::{Bundle, new_self_signed, write_bundle};
 pub use password::{Password, PasswordSource};
 pub use sniff::{ContentKind, Damage};
 pub use store::{CertStore, StoreLocation, find_by_thumbprint, normalize_thumbprint};
+pub use subject::Subject;
 
 /// The smallest RSA key Entra ID accepts for certificate credentials.
 const MIN_RSA_BITS: u32 = 2048;

@@ -13,6 +13,7 @@ use openssl::x509::X509;
 
 use super::Password;
 use super::make::build_self_signed;
+use super::subject::Subject;
 use crate::secret::Secret;
 
 /// Result type for tests, so setup failures report instead of panicking mid-line.
@@ -41,7 +42,7 @@ pub(super) fn ec_key() -> PKey<Private> {
 pub(super) fn cert_between(key: &PKey<Private>, cn: &str, from_days: i64, to_days: i64) -> X509 {
     let now = Utc::now();
     build_self_signed(
-        cn,
+        &Subject::common_name_only(cn),
         key,
         now + TimeDelta::days(from_days),
         now + TimeDelta::days(to_days),

@@ -49,7 +49,8 @@ pub struct LaunchArgs {
     /// How the result is printed on stdout.
     #[arg(long, value_enum, default_value_t = Shown::Table)]
     pub output: Shown,
-    /// Save a dry run's plan (every change that would be made, per tenant and item) as JSON.
+    /// Save a dry run's plan (every change that would be made, per tenant and item) as JSON;
+    /// only with a dry run, as a run that makes the changes has no plan.
     #[arg(long, value_name = "FILE")]
     pub plan_out: Option<PathBuf>,
 }
@@ -83,6 +84,15 @@ pub async fn launch(
     launch: &LaunchArgs,
     args: &ConnectionArgs,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &launch.plan_out
+        && !header.dry_run
+    {
+        return Err(super::super::usage(anyhow::anyhow!(
+            "--plan-out saves a dry run's plan, and run {} is not a dry run, so nothing was run or sent and {} was not written\n  fix: add --dry-run to rehearse and save the plan, or leave out --plan-out to make the changes",
+            header.id,
+            path.display()
+        )));
+    }
     let settings = args.settings()?;
     let tenants = tenants(workflow, args, &settings)?;
     let plugins = vet_steps(workflow, launch, &settings, args).await?;

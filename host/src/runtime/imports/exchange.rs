@@ -138,7 +138,8 @@ async fn before<F: Future>(deadline: Instant, work: F) -> wasmtime::Result<F::Ou
 pub(crate) fn cmdlet_error(error: ExchangeError) -> CmdletError {
     match error {
         ExchangeError::NotFound { message, .. } => CmdletError::NotFound(message.text),
-        ExchangeError::InvalidParameter { message, .. } => {
+        ExchangeError::InvalidParameter { message, .. }
+        | ExchangeError::CursorExpired { message, .. } => {
             CmdletError::InvalidParameter(message.text)
         }
         e @ (ExchangeError::Unauthorized { .. }
