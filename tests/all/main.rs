@@ -6,6 +6,7 @@ mod chromium;
 mod cli;
 mod deploy;
 mod fanout;
+mod gate;
 mod invoke_cli;
 mod offboarding;
 mod plugins_cli;

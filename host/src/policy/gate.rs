@@ -11,17 +11,15 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::canonical::{Asker, Call, names_as_written};
 use super::grant::{Grant, GrantedCmdlet};
-use super::rule::{is_cmdlet_name, is_parameter_name};
+use super::rule::is_cmdlet_name;
 use super::scope::{Members, Scope, ids};
 use super::values::check_kind;
 use crate::audit::{AuditError, CallContext};
 use crate::changes::{ChangeJournal, ChangeKey, ChangeResult, Ticket};
-use crate::exchange::catalogue::{Catalogue, Lookup};
+use crate::exchange::catalogue::{Catalogue, Names};
 use crate::exchange::{ExchangeClient, ExchangeError, Parameters, Query, Rehearsal, Surface};
-
-/// The only annotation a parameter may carry: its OData type.
-const TYPE_ANNOTATION: &str = "@odata.type";
 
 /// Why a call was not admitted.
 #[derive(Debug)]
@@ -71,6 +69,9 @@ pub struct Gate {
     pub(super) mutations: u64,
     /// Members of the groups the scope names, read once per run (by lowercase group name).
     groups: HashMap<String, Members>,
+    /// The recipients changes named, as the scope check read them, once per run (by the
+    /// lowercase text that named them).
+    recipients: HashMap<String, Vec<Value>>,
     /// Calls admitted (sent, or recorded in a dry run).
     pub calls: u64,
     /// Calls refused by the grant.
@@ -89,6 +90,7 @@ impl Gate {
             occurrences: HashMap::new(),
             mutations: 0,
             groups: HashMap::new(),
+            recipients: HashMap::new(),
             calls: 0,
             denied: 0,
         }
@@ -102,6 +104,7 @@ impl Gate {
 
     /// Checks a call and, if the grant allows it, gives the query that runs it.
     pub async fn admit(&mut self, cmdlet: &str, parameters: &str) -> Result<Admitted, Refusal> {
+        let parameters_text = parameters;
         let Some(client) = self.client.clone() else {
             return Err(Refusal::NoTenant(format!(
                 "{cmdlet} was not sent: the plugin was started without a tenant, only to check it"
@@ -120,18 +123,63 @@ impl Gate {
                 return Err(self.refuse(&client, cmdlet, &none, why, Refusal::Malformed));
             }
         };
-        let (name, compliance, mutating) = match self.check(cmdlet, &parameters) {
-            Ok(granted) => (granted.name.clone(), granted.compliance, granted.mutating),
-            Err(why) => {
-                return Err(self.refuse(&client, cmdlet, &parameters, why, Refusal::Denied));
-            }
-        };
-        let mut target_scope = None;
-        if mutating && let Some(scope) = self.grant.scope.clone() {
-            match self.in_scope(&client, &scope, &name, &parameters).await {
-                Ok(()) => target_scope = Some(format!("in scope: {}", scope.text())),
-                Err(Refusal::Denied(why)) => {
+        if let Some(repeated) = repeated_name(parameters_text) {
+            let repeated = repeated.escape_debug();
+            let why = format!(
+                "-{repeated} of {cmdlet} is given twice (as '{repeated}' and '{repeated}'): give each parameter once"
+            );
+            return Err(self.refuse(&client, cmdlet, &parameters, why, Refusal::Denied));
+        }
+        let grant = self.grant.clone();
+        let (name, compliance, mutating, parameters) =
+            match check(&grant, self.mutations, cmdlet, &parameters) {
+                Ok((granted, call)) => (
+                    granted.name.clone(),
+                    granted.compliance,
+                    granted.mutating,
+                    call.to_parameters(),
+                ),
+                Err(why) => {
                     return Err(self.refuse(&client, cmdlet, &parameters, why, Refusal::Denied));
+                }
+            };
+        // The journal's key is the checked, canonical change before recipients are resolved:
+        // a resumed run finds what an earlier attempt made even when the recipient has since
+        // left the scope (converted, moved) or another took its name.
+        let key = match (&self.journal, mutating && !self.dry_run) {
+            (Some(_), true) => Some(self.key(&name, &parameters)),
+            _ => None,
+        };
+        let surface = if compliance {
+            Surface::Compliance
+        } else {
+            Surface::Exchange
+        };
+        if let (Some(journal), Some(key)) = (&self.journal, &key)
+            && let Some(ChangeResult::Done { rows }) = journal.finished(key)
+        {
+            self.mutations += 1;
+            self.calls += 1;
+            let context = CallContext {
+                decision: Some(format!("allowed by {}", self.grant.source)),
+                ..client.context().clone()
+            };
+            client
+                .audit()
+                .replayed(&context, &name, &parameters)
+                .map_err(Refusal::AuditFailed)?;
+            return Ok(Admitted::Replayed(rows));
+        }
+        let mut target_scope = None;
+        let mut sent = parameters;
+        if mutating && let Some(scope) = self.grant.scope.clone() {
+            match self.in_scope(&client, &scope, &name, &sent).await {
+                Ok((resolved, checked)) => {
+                    target_scope = Some(checked);
+                    sent = resolved;
+                }
+                Err(Refusal::Denied(why)) => {
+                    return Err(self.refuse(&client, cmdlet, &sent, why, Refusal::Denied));
                 }
                 Err(other) => return Err(other),
             }
@@ -141,11 +189,6 @@ impl Gate {
         }
         self.calls += 1;
         tracing::debug!(target: "exorun::policy", plugin = %self.grant.plugin, cmdlet, "admitted");
-        let surface = if compliance {
-            Surface::Compliance
-        } else {
-            Surface::Exchange
-        };
         let context = CallContext {
             decision: Some(format!("allowed by {}", self.grant.source)),
             target_scope,
@@ -155,32 +198,22 @@ impl Gate {
             tracing::info!(target: "exorun::policy", plugin = %self.grant.plugin, cmdlet = %name, "dry run: recorded, not sent");
             client
                 .audit()
-                .rehearsed(&context, &name, &parameters)
+                .rehearsed(&context, &name, &sent)
                 .map_err(Refusal::AuditFailed)?;
             return Ok(Admitted::Rehearsed(Rehearsal {
                 surface,
                 cmdlet: name,
-                params: parameters,
+                params: sent,
             }));
         }
-        let ticket = match (self.journal.clone(), mutating) {
-            (Some(journal), true) => {
-                let key = self.key(&name, &parameters);
-                if let Some(ChangeResult::Done { rows }) = journal.finished(&key) {
-                    client
-                        .audit()
-                        .replayed(&context, &name, &parameters)
-                        .map_err(Refusal::AuditFailed)?;
-                    return Ok(Admitted::Replayed(rows));
-                }
+        let ticket = match (self.journal.clone(), key) {
+            (Some(journal), Some(key)) => {
                 Some(Ticket::issue(journal, key).map_err(Refusal::JournalFailed)?)
             }
             _ => None,
         };
         Ok(Admitted::Send {
-            query: client
-                .query(surface, &name, parameters)
-                .with_context(context),
+            query: client.query(surface, &name, sent).with_context(context),
             ticket,
         })
     }
@@ -221,25 +254,18 @@ impl Gate {
         }
     }
 
-    /// Reads the call's target (`-Identity`) and checks it against the scope; the groups the
-    /// scope names are read on first use.
+    /// Reads every recipient the change names ([`Grant::scope_targets`]) and checks each
+    /// against the scope; the groups the scope names are read on first use. Gives the
+    /// parameters to send, each recipient named by the `Guid` of the object the check read,
+    /// and what was checked, for the audit log.
     async fn in_scope(
         &mut self,
         client: &ExchangeClient,
         scope: &Scope,
         cmdlet: &str,
         parameters: &Parameters,
-    ) -> Result<(), Refusal> {
-        let (plugin, source) = (&self.grant.plugin, &self.grant.source);
-        let Some(target) = parameters
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("Identity"))
-            .and_then(|(_, v)| v.as_str())
-        else {
-            return Err(Refusal::Denied(format!(
-                "{cmdlet} would change a recipient that must be checked against the target scope of plugin {plugin} ({source}): give -Identity as text"
-            )));
-        };
+    ) -> Result<(Parameters, String), Refusal> {
+        let (plugin, source) = (self.grant.plugin.clone(), self.grant.source.clone());
         for group in scope.groups() {
             let key = group.to_lowercase();
             if self.groups.contains_key(&key) {
@@ -253,122 +279,259 @@ impl Gate {
             self.groups
                 .insert(key, members.iter().flat_map(ids).collect());
         }
-        let missing = || {
-            format!(
-                "{cmdlet} -Identity '{target}': no such recipient, so it cannot be checked against the target scope ({source})"
-            )
+        let targets = self.grant.scope_targets(cmdlet);
+        let mut sent = parameters.clone();
+        let mut checked = Vec::new();
+        for (name, names) in &targets {
+            let Some(value) = parameters.get(name) else {
+                continue;
+            };
+            let items = recipients_in(value).ok_or_else(|| {
+                Refusal::Denied(format!(
+                    "{cmdlet} -{name}: give the recipients it names as text, so each can be checked against the target scope of plugin {plugin} ({source})"
+                ))
+            })?;
+            let mut resolved = HashMap::new();
+            for item in &items {
+                let id = self
+                    .target(client, scope, cmdlet, name, item, *names)
+                    .await?;
+                checked.push(match &id {
+                    Some(id) => format!("-{name} '{item}' ({id})"),
+                    None => format!("-{name} '{item}' (outside the tenant)"),
+                });
+                if let Some(id) = id {
+                    resolved.insert(item.to_string(), id);
+                }
+            }
+            if *names == Some(Names::Recipient) {
+                sent.insert(name.clone(), named_by_id(value, &resolved));
+            }
+        }
+        if checked.is_empty() {
+            let names: Vec<String> = targets.iter().map(|(n, _)| format!("-{n}")).collect();
+            return Err(Refusal::Denied(format!(
+                "{cmdlet} would change a recipient that must be checked against the target scope of plugin {plugin} ({source}): give {} as text",
+                names.join(" or ")
+            )));
+        }
+        Ok((
+            sent,
+            format!("in scope: {}; checked {}", scope.text(), checked.join(", ")),
+        ))
+    }
+
+    /// Reads one recipient a change names (once per run) and checks it against the scope:
+    /// the id to send it by, or `None` for an allowed address outside the tenant.
+    async fn target(
+        &mut self,
+        client: &ExchangeClient,
+        scope: &Scope,
+        cmdlet: &str,
+        name: &str,
+        item: &str,
+        names: Option<Names>,
+    ) -> Result<Option<String>, Refusal> {
+        let (plugin, source) = (&self.grant.plugin, &self.grant.source);
+        let address = names == Some(Names::Address);
+        let identity = if address {
+            item.strip_prefix("smtp:")
+                .or_else(|| item.strip_prefix("SMTP:"))
+                .unwrap_or(item)
+        } else {
+            item
         };
-        let found = read(client, "Get-Recipient", target, false)
-            .await
-            .map_err(|e| unless_missing(e, missing))?;
+        let key = identity.to_lowercase();
+        let found = match self.recipients.get(&key) {
+            Some(found) => found.clone(),
+            None => {
+                let found = match read(client, "Get-Recipient", identity, false).await {
+                    Ok(rows) => rows,
+                    Err(ExchangeError::NotFound { .. }) => Vec::new(),
+                    Err(other) => return Err(Refusal::Unchecked(other)),
+                };
+                self.recipients.insert(key, found.clone());
+                found
+            }
+        };
         let recipient = match found.as_slice() {
             [one] => one,
-            [] => return Err(Refusal::Denied(missing())),
+            [] if address && self.grant.external_targets => return Ok(None),
+            [] if address => {
+                return Err(Refusal::Denied(format!(
+                    "{cmdlet} -{name} '{item}': no recipient has this address, so it is outside the tenant, and plugin {plugin} may not name one ({source}): set `external_targets = true` in its rule to allow it"
+                )));
+            }
+            [] => {
+                return Err(Refusal::Denied(format!(
+                    "{cmdlet} -{name} '{item}': no such recipient, so it cannot be checked against the target scope ({source})"
+                )));
+            }
             _ => {
                 return Err(Refusal::Denied(format!(
-                    "{cmdlet} -Identity '{target}' names {} recipients: give one (its address or GUID) so it can be checked against the target scope ({source})",
+                    "{cmdlet} -{name} '{item}' names {} recipients: give one (its address or GUID) so it can be checked against the target scope ({source})",
                     found.len()
                 )));
             }
         };
-        if scope.matches(recipient, &|group| self.groups.get(&group.to_lowercase())) {
-            Ok(())
-        } else {
-            Err(Refusal::Denied(format!(
-                "{cmdlet} -Identity '{target}': the recipient is outside the target scope of plugin {plugin} ({source}): {}",
+        if !scope.matches(recipient, &|group| self.groups.get(&group.to_lowercase())) {
+            return Err(Refusal::Denied(format!(
+                "{cmdlet} -{name} '{item}': the recipient is outside the target scope of plugin {plugin} ({source}): {}",
                 scope.text()
-            )))
+            )));
+        }
+        let id = ["Guid", "ExternalDirectoryObjectId"]
+            .iter()
+            .find_map(|k| recipient.get(*k).and_then(Value::as_str))
+            .filter(|id| !id.is_empty());
+        match (id, address) {
+            (_, true) => Ok(Some(identity.to_string())),
+            (Some(id), false) => Ok(Some(id.to_string())),
+            (None, false) => Err(Refusal::Denied(format!(
+                "{cmdlet} -{name} '{item}': the service gave the recipient without its Guid, so the change could not name exactly the object checked: not sent"
+            ))),
         }
     }
 
-    /// Everything but the JSON shape: the reason names what the grant lacks.
+    /// Everything but the JSON shape: the reason names what the grant lacks. What it gives
+    /// back are the call's parameters as they are checked and sent ([`Call`]).
+    #[cfg(test)]
     pub(super) fn check(
         &self,
         cmdlet: &str,
         parameters: &Map<String, Value>,
-    ) -> Result<&GrantedCmdlet, String> {
-        let grant = &*self.grant;
-        let plugin = &grant.plugin;
-        if !is_cmdlet_name(cmdlet) {
-            return Err(format!(
-                "'{}' is not a cmdlet name (Verb-Noun, letters and digits only)",
-                cmdlet.escape_debug()
-            ));
-        }
-        let Some(granted) = grant.cmdlet(cmdlet) else {
-            let names: Vec<&str> = grant.cmdlets.iter().map(|c| c.name.as_str()).collect();
-            return Err(format!(
-                "plugin {plugin} is not granted {cmdlet} ({}); it may call {}",
-                grant.source,
-                if names.is_empty() {
-                    "no cmdlet".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ));
-        };
-        if granted.mutating && grant.read_only {
-            return Err(format!(
-                "{cmdlet} changes the tenant and plugin {plugin} is read-only ({})",
-                grant.source
-            ));
-        }
-        if granted.mutating
-            && let Some(max) = grant.max_mutations
-            && self.mutations >= max
-        {
-            return Err(format!(
-                "plugin {plugin} has made the {max} change(s) one run may make ({})",
-                grant.source
-            ));
-        }
-        let catalogued = Catalogue::get().cmdlet(&granted.name);
-        for (name, value) in parameters {
-            let (base, annotation) = match name.split_once('@') {
-                Some((base, rest)) => (base, Some(rest)),
-                None => (name.as_str(), None),
-            };
-            if !is_parameter_name(base) {
-                return Err(format!(
-                    "'{}' is not a parameter name (letters and digits only)",
-                    name.escape_debug()
-                ));
-            }
-            let Some((granted_name, rule)) = granted.parameter(base) else {
-                return Err(format!(
-                    "plugin {plugin} is not granted the parameter -{base} of {cmdlet} ({})",
-                    grant.source
-                ));
-            };
-            if let Some(annotation) = annotation {
-                if format!("@{annotation}") != TYPE_ANNOTATION || !value.is_string() {
-                    return Err(format!(
-                        "'{name}' is not allowed: a parameter may carry only its type, as {granted_name}{TYPE_ANNOTATION} with a text value"
-                    ));
-                }
-                continue;
-            }
-            if let Some(Lookup::Found(parameter)) = catalogued.map(|c| c.parameter(base)) {
-                check_kind(&parameter.kind, value)
-                    .map_err(|why| format!("-{granted_name} of {cmdlet}: {why}"))?;
-            }
-            rule.check(value).map_err(|why| {
-                format!(
-                    "-{granted_name} of {cmdlet}: {why} (policy: {})",
-                    grant.source
-                )
-            })?;
-        }
-        for (name, rule) in &granted.parameters {
-            if rule.required && !parameters.keys().any(|k| k.eq_ignore_ascii_case(name)) {
-                return Err(format!(
-                    "{cmdlet} must be given -{name} (policy: {})",
-                    grant.source
-                ));
-            }
-        }
-        Ok(granted)
+    ) -> Result<(&GrantedCmdlet, Parameters), String> {
+        check(&self.grant, self.mutations, cmdlet, parameters)
+            .map(|(granted, call)| (granted, call.to_parameters()))
     }
+}
+
+/// Checks a call against `grant` when the run has made `mutations` changes so far: the
+/// granted cmdlet and the call's parameters, each once by its canonical name.
+fn check<'g>(
+    grant: &'g Grant,
+    mutations: u64,
+    cmdlet: &str,
+    parameters: &Map<String, Value>,
+) -> Result<(&'g GrantedCmdlet, Call<'g, 'static>), String> {
+    let plugin = &grant.plugin;
+    if !is_cmdlet_name(cmdlet) {
+        return Err(format!(
+            "'{}' is not a cmdlet name (Verb-Noun, letters and digits only)",
+            cmdlet.escape_debug()
+        ));
+    }
+    let Some(granted) = grant.cmdlet(cmdlet) else {
+        let names: Vec<&str> = grant.cmdlets.iter().map(|c| c.name.as_str()).collect();
+        return Err(format!(
+            "plugin {plugin} is not granted {cmdlet} ({}); it may call {}",
+            grant.source,
+            if names.is_empty() {
+                "no cmdlet".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+    };
+    if granted.mutating && grant.read_only {
+        return Err(format!(
+            "{cmdlet} changes the tenant and plugin {plugin} is read-only ({})",
+            grant.source
+        ));
+    }
+    if granted.mutating
+        && let Some(max) = grant.max_mutations
+        && mutations >= max
+    {
+        return Err(format!(
+            "plugin {plugin} has made the {max} change(s) one run may make ({})",
+            grant.source
+        ));
+    }
+    let catalogued = Catalogue::get().cmdlet(&granted.name);
+    let asker = Asker {
+        plugin,
+        source: &grant.source,
+    };
+    let call = Call::resolve(cmdlet, granted, catalogued, parameters, &asker)?;
+    for checked in call.iter() {
+        let name = &checked.name;
+        if let Some(parameter) = checked.parameter {
+            check_kind(&parameter.kind, &checked.value)
+                .map_err(|why| format!("-{name} of {cmdlet}: {why}"))?;
+        }
+        checked
+            .rule
+            .check(&checked.value)
+            .map_err(|why| format!("-{name} of {cmdlet}: {why} (policy: {})", grant.source))?;
+    }
+    for (name, rule) in &granted.parameters {
+        if rule.required && !call.iter().any(|c| std::ptr::eq(c.rule, rule)) {
+            return Err(format!(
+                "{cmdlet} must be given -{name} (policy: {})",
+                grant.source
+            ));
+        }
+    }
+    Ok((granted, call))
+}
+
+/// The recipients a value names: one text, a list of texts, or a hashtable's `Add` and
+/// `Remove` lists; `None` if any is not text.
+fn recipients_in(value: &Value) -> Option<Vec<&str>> {
+    fn push<'v>(value: &'v Value, items: &mut Vec<&'v str>) -> Option<()> {
+        match value {
+            Value::Array(list) => list
+                .iter()
+                .try_for_each(|v| v.as_str().map(|s| items.push(s))),
+            one => one.as_str().map(|s| items.push(s)),
+        }
+    }
+    let mut items = Vec::new();
+    match value {
+        Value::Object(changes) => {
+            for (verb, list) in changes {
+                if verb != "@odata.type" {
+                    push(list, &mut items)?;
+                }
+            }
+        }
+        other => push(other, &mut items)?,
+    }
+    Some(items)
+}
+
+/// `value` with each recipient it names replaced by the id the check read it by.
+fn named_by_id(value: &Value, ids: &HashMap<String, String>) -> Value {
+    match value {
+        Value::String(s) => Value::String(ids.get(s).cloned().unwrap_or_else(|| s.clone())),
+        Value::Array(items) => Value::Array(items.iter().map(|v| named_by_id(v, ids)).collect()),
+        Value::Object(changes) => Value::Object(
+            changes
+                .iter()
+                .map(|(k, v)| {
+                    let v = if k == "@odata.type" {
+                        v.clone()
+                    } else {
+                        named_by_id(v, ids)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A name the parameters' JSON text gives twice in exactly the same spelling (a JSON parser
+/// would silently keep the last).
+pub(super) fn repeated_name(text: &str) -> Option<String> {
+    let mut names = names_as_written(text).ok()?;
+    names.sort();
+    names
+        .windows(2)
+        .find(|w| w[0] == w[1])
+        .map(|w| w[0].clone())
 }
 
 /// Runs a read the host makes for the scope check (`Get-Recipient`, or a group's members).

@@ -4,6 +4,7 @@
 //! what its rule grants ([`Grant`]). The [`gate`] checks every call against that grant before
 //! anything reaches the Exchange client.
 
+pub mod canonical;
 mod file;
 pub mod gate;
 pub mod grant;
