@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use exorun::Connection;
+use exorun::changes::{ChangeJournal, ChangeResult, MemoryJournal};
 use exorun::exchange::Surface;
 use exorun::plugin::manifest::Manifest;
 use exorun::policy::gate::{Admitted, Refusal};
@@ -186,6 +187,11 @@ const NOT_SHARED: &str = "RecipientTypeDetails -ne 'SharedMailbox'";
 /// A gate for a plugin granted the changing cmdlets below under `scope` (and `extra` rule
 /// lines), sending through the tenant's connection; a `dry_run` records changes instead.
 fn gate(tenant: &Tenant, extra: &str, dry_run: bool) -> Gate {
+    gate_in(tenant, NOT_SHARED, extra, dry_run)
+}
+
+/// [`gate`] with another scope.
+fn gate_in(tenant: &Tenant, scope: &str, extra: &str, dry_run: bool) -> Gate {
     let manifest = Manifest::parse(
         r#"
 name = "changer"
@@ -214,7 +220,7 @@ parameters = ["Identity", "GrantSendOnBehalfTo", "ForwardingAddress", "Forwardin
 [[plugin]]
 name = "changer"
 digest = "{digest}"
-scope = "{NOT_SHARED}"
+scope = "{scope}"
 {extra}
 [[plugin.cmdlet]]
 name = "Add-DistributionGroupMember"
@@ -454,4 +460,55 @@ async fn a_rehearsed_change_shows_the_resolved_recipients_read_once() {
         json!({"ForwardingSmtpAddress": "boss@fabrikam.example", "Identity": user_id})
     );
     assert_eq!(tenant.sent_changes().await, [], "a dry run sends no change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_finds_the_change_an_earlier_attempt_made() {
+    let tenant = Tenant::new().await;
+    let group = tenant.group().await;
+    let journal: Arc<dyn ChangeJournal> = Arc::new(MemoryJournal::new());
+    let mut first = gate(&tenant, "", false).with_journal(Some(journal.clone()));
+    match first
+        .admit(
+            "Add-DistributionGroupMember",
+            &json!({"Identity": group, "Member": tenant.user}).to_string(),
+        )
+        .await
+    {
+        Ok(Admitted::Send {
+            mut query,
+            ticket: Some(ticket),
+        }) => {
+            query.next_page().await.unwrap();
+            ticket
+                .finish(&ChangeResult::Done { rows: Vec::new() })
+                .unwrap();
+        }
+        _ => panic!("not sent with a ticket"),
+    }
+    // The attempt is interrupted; the member has since left the scope. The same change,
+    // spelled otherwise, is answered from the journal: not read, not sent again.
+    let mut second = gate_in(
+        &tenant,
+        "RecipientTypeDetails -eq 'SharedMailbox'",
+        "",
+        false,
+    )
+    .with_journal(Some(journal));
+    let reads = invoked(&tenant.sim).await.len();
+    assert!(matches!(
+        second
+            .admit(
+                "add-distributiongroupmember",
+                &json!({"member": tenant.user, "identity": group}).to_string(),
+            )
+            .await,
+        Ok(Admitted::Replayed(_))
+    ));
+    assert_eq!(
+        invoked(&tenant.sim).await.len(),
+        reads,
+        "nothing read or sent"
+    );
+    assert_eq!(tenant.sent_changes().await.len(), 1);
 }

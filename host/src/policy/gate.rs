@@ -1,7 +1,9 @@
 //! The one place a plugin's cmdlet call is checked, between the runtime's `exchange` interface
 //! and the Exchange client: cmdlet, surface, parameter names, value types (from the cmdlet
 //! catalogue) and the operator's constraints, read-only, the number of changes, and the target
-//! scope of a change (the host reads the target recipient first). Only an admitted call yields
+//! scope of a change (every recipient it names is read first, see [`super::targets`]). Each
+//! parameter is named once: what is sent is built from the checked, canonical parameters
+//! ([`super::canonical`]), never forwarded from the plugin. Only an admitted call yields
 //! a [`Query`]: a refused one cannot reach the client, and in a dry run neither can a change
 //! (the gate records it as rehearsed instead). When the run keeps a [`ChangeJournal`], a change
 //! an interrupted attempt already made is answered from it and not sent again.
@@ -14,11 +16,11 @@ use serde_json::{Map, Value};
 use super::canonical::{Asker, Call, names_as_written};
 use super::grant::{Grant, GrantedCmdlet};
 use super::rule::is_cmdlet_name;
-use super::scope::{Members, Scope, ids};
+use super::targets::Targets;
 use super::values::check_kind;
 use crate::audit::{AuditError, CallContext};
 use crate::changes::{ChangeJournal, ChangeKey, ChangeResult, Ticket};
-use crate::exchange::catalogue::{Catalogue, Names};
+use crate::exchange::catalogue::Catalogue;
 use crate::exchange::{ExchangeClient, ExchangeError, Parameters, Query, Rehearsal, Surface};
 
 /// Why a call was not admitted.
@@ -67,11 +69,8 @@ pub struct Gate {
     /// How many times each change (cmdlet, parameters digest) was asked for so far.
     occurrences: HashMap<(String, String), u32>,
     pub(super) mutations: u64,
-    /// Members of the groups the scope names, read once per run (by lowercase group name).
-    groups: HashMap<String, Members>,
-    /// The recipients changes named, as the scope check read them, once per run (by the
-    /// lowercase text that named them).
-    recipients: HashMap<String, Vec<Value>>,
+    /// What the scope checks read so far.
+    targets: Targets,
     /// Calls admitted (sent, or recorded in a dry run).
     pub calls: u64,
     /// Calls refused by the grant.
@@ -89,8 +88,7 @@ impl Gate {
             journal: None,
             occurrences: HashMap::new(),
             mutations: 0,
-            groups: HashMap::new(),
-            recipients: HashMap::new(),
+            targets: Targets::default(),
             calls: 0,
             denied: 0,
         }
@@ -173,7 +171,11 @@ impl Gate {
         let mut target_scope = None;
         let mut sent = parameters;
         if mutating && let Some(scope) = self.grant.scope.clone() {
-            match self.in_scope(&client, &scope, &name, &sent).await {
+            match self
+                .targets
+                .check(&self.grant, &client, &scope, &name, &sent)
+                .await
+            {
                 Ok((resolved, checked)) => {
                     target_scope = Some(checked);
                     sent = resolved;
@@ -251,145 +253,6 @@ impl Gate {
         {
             Ok(()) => kind(why),
             Err(error) => Refusal::AuditFailed(error),
-        }
-    }
-
-    /// Reads every recipient the change names ([`Grant::scope_targets`]) and checks each
-    /// against the scope; the groups the scope names are read on first use. Gives the
-    /// parameters to send, each recipient named by the `Guid` of the object the check read,
-    /// and what was checked, for the audit log.
-    async fn in_scope(
-        &mut self,
-        client: &ExchangeClient,
-        scope: &Scope,
-        cmdlet: &str,
-        parameters: &Parameters,
-    ) -> Result<(Parameters, String), Refusal> {
-        let (plugin, source) = (self.grant.plugin.clone(), self.grant.source.clone());
-        for group in scope.groups() {
-            let key = group.to_lowercase();
-            if self.groups.contains_key(&key) {
-                continue;
-            }
-            let members = read(client, "Get-DistributionGroupMember", &group, true)
-                .await
-                .map_err(|e| unless_missing(e, || format!(
-                    "the target scope of plugin {plugin} ({source}) names the group '{group}', which does not exist: fix the scope"
-                )))?;
-            self.groups
-                .insert(key, members.iter().flat_map(ids).collect());
-        }
-        let targets = self.grant.scope_targets(cmdlet);
-        let mut sent = parameters.clone();
-        let mut checked = Vec::new();
-        for (name, names) in &targets {
-            let Some(value) = parameters.get(name) else {
-                continue;
-            };
-            let items = recipients_in(value).ok_or_else(|| {
-                Refusal::Denied(format!(
-                    "{cmdlet} -{name}: give the recipients it names as text, so each can be checked against the target scope of plugin {plugin} ({source})"
-                ))
-            })?;
-            let mut resolved = HashMap::new();
-            for item in &items {
-                let id = self
-                    .target(client, scope, cmdlet, name, item, *names)
-                    .await?;
-                checked.push(match &id {
-                    Some(id) => format!("-{name} '{item}' ({id})"),
-                    None => format!("-{name} '{item}' (outside the tenant)"),
-                });
-                if let Some(id) = id {
-                    resolved.insert(item.to_string(), id);
-                }
-            }
-            if *names == Some(Names::Recipient) {
-                sent.insert(name.clone(), named_by_id(value, &resolved));
-            }
-        }
-        if checked.is_empty() {
-            let names: Vec<String> = targets.iter().map(|(n, _)| format!("-{n}")).collect();
-            return Err(Refusal::Denied(format!(
-                "{cmdlet} would change a recipient that must be checked against the target scope of plugin {plugin} ({source}): give {} as text",
-                names.join(" or ")
-            )));
-        }
-        Ok((
-            sent,
-            format!("in scope: {}; checked {}", scope.text(), checked.join(", ")),
-        ))
-    }
-
-    /// Reads one recipient a change names (once per run) and checks it against the scope:
-    /// the id to send it by, or `None` for an allowed address outside the tenant.
-    async fn target(
-        &mut self,
-        client: &ExchangeClient,
-        scope: &Scope,
-        cmdlet: &str,
-        name: &str,
-        item: &str,
-        names: Option<Names>,
-    ) -> Result<Option<String>, Refusal> {
-        let (plugin, source) = (&self.grant.plugin, &self.grant.source);
-        let address = names == Some(Names::Address);
-        let identity = if address {
-            item.strip_prefix("smtp:")
-                .or_else(|| item.strip_prefix("SMTP:"))
-                .unwrap_or(item)
-        } else {
-            item
-        };
-        let key = identity.to_lowercase();
-        let found = match self.recipients.get(&key) {
-            Some(found) => found.clone(),
-            None => {
-                let found = match read(client, "Get-Recipient", identity, false).await {
-                    Ok(rows) => rows,
-                    Err(ExchangeError::NotFound { .. }) => Vec::new(),
-                    Err(other) => return Err(Refusal::Unchecked(other)),
-                };
-                self.recipients.insert(key, found.clone());
-                found
-            }
-        };
-        let recipient = match found.as_slice() {
-            [one] => one,
-            [] if address && self.grant.external_targets => return Ok(None),
-            [] if address => {
-                return Err(Refusal::Denied(format!(
-                    "{cmdlet} -{name} '{item}': no recipient has this address, so it is outside the tenant, and plugin {plugin} may not name one ({source}): set `external_targets = true` in its rule to allow it"
-                )));
-            }
-            [] => {
-                return Err(Refusal::Denied(format!(
-                    "{cmdlet} -{name} '{item}': no such recipient, so it cannot be checked against the target scope ({source})"
-                )));
-            }
-            _ => {
-                return Err(Refusal::Denied(format!(
-                    "{cmdlet} -{name} '{item}' names {} recipients: give one (its address or GUID) so it can be checked against the target scope ({source})",
-                    found.len()
-                )));
-            }
-        };
-        if !scope.matches(recipient, &|group| self.groups.get(&group.to_lowercase())) {
-            return Err(Refusal::Denied(format!(
-                "{cmdlet} -{name} '{item}': the recipient is outside the target scope of plugin {plugin} ({source}): {}",
-                scope.text()
-            )));
-        }
-        let id = ["Guid", "ExternalDirectoryObjectId"]
-            .iter()
-            .find_map(|k| recipient.get(*k).and_then(Value::as_str))
-            .filter(|id| !id.is_empty());
-        match (id, address) {
-            (_, true) => Ok(Some(identity.to_string())),
-            (Some(id), false) => Ok(Some(id.to_string())),
-            (None, false) => Err(Refusal::Denied(format!(
-                "{cmdlet} -{name} '{item}': the service gave the recipient without its Guid, so the change could not name exactly the object checked: not sent"
-            ))),
         }
     }
 
@@ -476,53 +339,6 @@ fn check<'g>(
     Ok((granted, call))
 }
 
-/// The recipients a value names: one text, a list of texts, or a hashtable's `Add` and
-/// `Remove` lists; `None` if any is not text.
-fn recipients_in(value: &Value) -> Option<Vec<&str>> {
-    fn push<'v>(value: &'v Value, items: &mut Vec<&'v str>) -> Option<()> {
-        match value {
-            Value::Array(list) => list
-                .iter()
-                .try_for_each(|v| v.as_str().map(|s| items.push(s))),
-            one => one.as_str().map(|s| items.push(s)),
-        }
-    }
-    let mut items = Vec::new();
-    match value {
-        Value::Object(changes) => {
-            for (verb, list) in changes {
-                if verb != "@odata.type" {
-                    push(list, &mut items)?;
-                }
-            }
-        }
-        other => push(other, &mut items)?,
-    }
-    Some(items)
-}
-
-/// `value` with each recipient it names replaced by the id the check read it by.
-fn named_by_id(value: &Value, ids: &HashMap<String, String>) -> Value {
-    match value {
-        Value::String(s) => Value::String(ids.get(s).cloned().unwrap_or_else(|| s.clone())),
-        Value::Array(items) => Value::Array(items.iter().map(|v| named_by_id(v, ids)).collect()),
-        Value::Object(changes) => Value::Object(
-            changes
-                .iter()
-                .map(|(k, v)| {
-                    let v = if k == "@odata.type" {
-                        v.clone()
-                    } else {
-                        named_by_id(v, ids)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
 /// A name the parameters' JSON text gives twice in exactly the same spelling (a JSON parser
 /// would silently keep the last).
 pub(super) fn repeated_name(text: &str) -> Option<String> {
@@ -532,28 +348,4 @@ pub(super) fn repeated_name(text: &str) -> Option<String> {
         .windows(2)
         .find(|w| w[0] == w[1])
         .map(|w| w[0].clone())
-}
-
-/// Runs a read the host makes for the scope check (`Get-Recipient`, or a group's members).
-async fn read(
-    client: &ExchangeClient,
-    cmdlet: &str,
-    identity: &str,
-    all: bool,
-) -> Result<Vec<Value>, ExchangeError> {
-    let mut params = Parameters::new();
-    params.insert("Identity".into(), Value::String(identity.into()));
-    if all {
-        params.insert("ResultSize".into(), Value::String("Unlimited".into()));
-    }
-    client.invoke(Surface::Exchange, cmdlet, params).await
-}
-
-/// A failed read as a refusal: a missing object is `denied` with `why`; anything else leaves
-/// the call unchecked, with the service's error.
-fn unless_missing(error: ExchangeError, why: impl FnOnce() -> String) -> Refusal {
-    match error {
-        ExchangeError::NotFound { .. } => Refusal::Denied(why()),
-        other => Refusal::Unchecked(other),
-    }
 }

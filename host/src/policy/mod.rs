@@ -11,6 +11,7 @@ pub mod grant;
 pub mod init;
 pub mod rule;
 pub mod scope;
+pub mod targets;
 pub mod values;
 
 use std::collections::BTreeMap;
