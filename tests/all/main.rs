@@ -8,6 +8,7 @@ mod cli;
 mod deploy;
 mod failures;
 mod fanout;
+mod gate;
 mod invoke_cli;
 mod offboarding;
 mod plugins_cli;

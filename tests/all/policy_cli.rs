@@ -692,16 +692,36 @@ async fn a_change_outside_the_target_scope_is_refused_and_never_sent() {
         .filter(|(c, _)| c == "Set-MailboxAutoReplyConfiguration")
         .map(|(_, p)| &p["Identity"])
         .collect();
+    let user_guid = all
+        .iter()
+        .find(|m| m["UserPrincipalName"] == user.as_str())
+        .map(|m| m["Guid"].clone())
+        .unwrap();
     assert_eq!(
         changed,
-        [&Value::from(user.as_str())],
-        "only the target in scope was changed"
+        [&user_guid],
+        "only the target in scope was changed, named by the Guid the check read"
     );
     let members_read = sent
         .iter()
         .filter(|(c, _)| c == "Get-DistributionGroupMember")
         .count();
     assert_eq!(members_read, 1, "the group is read once per run");
+
+    let (ok, out, err) = run(exorun(&sim)
+        .args(["policy", "explain", &plugin("auto-reply"), "--policy"])
+        .arg(&path));
+    assert!(ok, "{err}");
+    for line in [
+        "    Set-MailboxAutoReplyConfiguration (changes)\n".to_string(),
+        "      scope checked on: -Identity\n".to_string(),
+        format!(
+            "  scope: RecipientTypeDetails -eq 'UserMailbox' -and -not (MemberOfGroup -eq '{group}')\n"
+        ),
+        "  addresses outside the tenant: refused\n".to_string(),
+    ] {
+        assert!(out.contains(&line), "{line:?} in {out}");
+    }
 
     let e = error_of(&sim, "scope = \"Name -gt 'A'\"");
     assert!(

@@ -238,6 +238,23 @@ impl Explain {
             for (name, check) in &cmdlet.parameters {
                 writeln!(out, "      -{name}: {}", check.describe())?;
             }
+            if cmdlet.mutating && grant.scope.is_some() {
+                let on: Vec<String> = grant
+                    .scope_targets(&cmdlet.name)
+                    .iter()
+                    .map(|(name, _)| format!("-{name}"))
+                    .collect();
+                writeln!(out, "      scope checked on: {}", on.join(", "))?;
+            }
+        }
+        if let Some(scope) = &grant.scope {
+            writeln!(out, "  scope: {}", scope.text())?;
+            let external = if grant.external_targets {
+                "allowed"
+            } else {
+                "refused"
+            };
+            writeln!(out, "  addresses outside the tenant: {external}")?;
         }
         let changes = match (grant.read_only, grant.max_mutations) {
             (true, _) => "none (read-only)".to_string(),

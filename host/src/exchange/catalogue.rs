@@ -75,6 +75,19 @@ impl Kind {
     }
 }
 
+/// What a parameter of a changing cmdlet names, for the target scope: every recipient a change
+/// names is read and checked against the plugin's scope before the change is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Names {
+    /// A recipient, by any of its ids (an `…IdParameter`, or a list of them): checked, and sent
+    /// as the `Guid` of the recipient the check read.
+    Recipient,
+    /// An email address (`ForwardingSmtpAddress`): checked like a recipient when it is one;
+    /// an address no recipient has is outside the tenant.
+    Address,
+}
+
 /// One parameter of a cmdlet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parameter {
@@ -88,6 +101,8 @@ pub struct Parameter {
     pub position: Option<u32>,
     /// Other names PowerShell accepts for it.
     pub aliases: Vec<String>,
+    /// The recipients or addresses it names, for a changing cmdlet's target scope.
+    pub names: Option<Names>,
 }
 
 impl Parameter {
@@ -145,6 +160,11 @@ impl Cmdlet {
         }
     }
 
+    /// The parameters that name recipients or addresses (what a target scope checks).
+    pub fn naming(&self) -> impl Iterator<Item = &Parameter> {
+        self.parameters.iter().filter(|p| p.names.is_some())
+    }
+
     /// The parameter names closest to a mistyped one, best first.
     pub fn closest_parameters(&self, name: &str) -> Vec<&str> {
         closest(name, self.parameters.iter().map(|p| p.name.as_str()))
@@ -179,6 +199,7 @@ enum Entry {
         position: Option<u32>,
         #[serde(default)]
         aliases: Vec<String>,
+        names: Option<Names>,
     },
 }
 
@@ -209,13 +230,14 @@ impl Catalogue {
                 let parameters = params
                     .into_iter()
                     .map(|(name, entry)| {
-                        let (type_name, position, aliases) = match entry {
-                            Entry::Type(t) => (t, None, Vec::new()),
+                        let (type_name, position, aliases, names) = match entry {
+                            Entry::Type(t) => (t, None, Vec::new(), None),
                             Entry::Full {
                                 type_name,
                                 position,
                                 aliases,
-                            } => (type_name, position, aliases),
+                                names,
+                            } => (type_name, position, aliases, names),
                         };
                         Parameter {
                             kind: Kind::of_parameter(&name, &type_name),
@@ -223,6 +245,7 @@ impl Catalogue {
                             type_name,
                             position,
                             aliases,
+                            names,
                         }
                     })
                     .collect();
@@ -316,6 +339,44 @@ mod tests {
             names.sort();
             names.dedup();
             assert_eq!(names.len(), cmdlet.parameters.len(), "{}", cmdlet.name);
+        }
+    }
+
+    #[test]
+    fn changing_cmdlets_mark_the_parameters_that_name_recipients() {
+        let naming = |cmdlet: &str| -> Vec<(String, Names)> {
+            Catalogue::get()
+                .cmdlet(cmdlet)
+                .unwrap()
+                .naming()
+                .map(|p| (p.name.clone(), p.names.unwrap()))
+                .collect()
+        };
+        let recipients = |names: &[&str]| -> Vec<(String, Names)> {
+            names
+                .iter()
+                .map(|n| (n.to_string(), Names::Recipient))
+                .collect()
+        };
+        assert_eq!(
+            naming("Remove-DistributionGroupMember"),
+            recipients(&["Identity", "Member"])
+        );
+        assert_eq!(
+            naming("Add-MailboxPermission"),
+            recipients(&["Identity", "User"])
+        );
+        assert_eq!(
+            naming("Update-DistributionGroupMember"),
+            recipients(&["Identity", "Members"])
+        );
+        let set = naming("Set-Mailbox");
+        assert!(set.contains(&("ForwardingSmtpAddress".into(), Names::Address)));
+        assert!(set.contains(&("GrantSendOnBehalfTo".into(), Names::Recipient)));
+        for cmdlet in Catalogue::get().cmdlets() {
+            if !crate::exchange::is_mutating(&cmdlet.name) {
+                assert_eq!(cmdlet.naming().count(), 0, "{} only reads", cmdlet.name);
+            }
         }
     }
 

@@ -38,6 +38,7 @@ pub use settings::{
     DEFAULT_COMPLIANCE_URL, DEFAULT_EXCHANGE_URL, ExchangeSettings, MAX_PAGE_SIZE, MAX_RETRY_AFTER,
     RetryPolicy,
 };
+pub use value_syntax::HASHTABLE_TYPE;
 
 use crate::auth::Resource;
 

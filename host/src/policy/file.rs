@@ -52,6 +52,13 @@ pub struct PluginRule {
     /// The recipients it may change: a filter the target (`-Identity`) of every changing
     /// cmdlet must match (see [`super::scope`]).
     pub scope: Option<Spanned<String>>,
+    /// Which parameters of a changing cmdlet the scope is checked on (`["Identity", "Member"]`);
+    /// default: every parameter the cmdlet catalogue marks as naming a recipient, and `Identity`.
+    pub scope_on: Option<Spanned<Vec<String>>>,
+    /// An address outside the tenant (one no recipient has, e.g. `-ForwardingSmtpAddress`) may
+    /// be given to a changing cmdlet under a scope.
+    #[serde(default)]
+    pub external_targets: bool,
     /// Caps on the run's resources.
     #[serde(default)]
     pub limits: LimitRule,

@@ -1,7 +1,9 @@
 //! The one place a plugin's cmdlet call is checked, between the runtime's `exchange` interface
 //! and the Exchange client: cmdlet, surface, parameter names, value types (from the cmdlet
 //! catalogue) and the operator's constraints, read-only, the number of changes, and the target
-//! scope of a change (the host reads the target recipient first). Only an admitted call yields
+//! scope of a change (every recipient it names is read first, see [`super::targets`]). Each
+//! parameter is named once: what is sent is built from the checked, canonical parameters
+//! ([`super::canonical`]), never forwarded from the plugin. Only an admitted call yields
 //! a [`Query`]: a refused one cannot reach the client, and in a dry run neither can a change
 //! (the gate records it as rehearsed instead). When the run keeps a [`ChangeJournal`], a change
 //! an interrupted attempt already made is answered from it and not sent again.
@@ -11,17 +13,15 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::canonical::{Asker, Call, names_as_written};
 use super::grant::{Grant, GrantedCmdlet};
-use super::rule::{is_cmdlet_name, is_parameter_name};
-use super::scope::{Members, Scope, ids};
+use super::rule::is_cmdlet_name;
+use super::targets::Targets;
 use super::values::check_kind;
 use crate::audit::{AuditError, CallContext};
 use crate::changes::{ChangeJournal, ChangeKey, ChangeResult, Ticket};
-use crate::exchange::catalogue::{Catalogue, Lookup};
+use crate::exchange::catalogue::Catalogue;
 use crate::exchange::{ExchangeClient, ExchangeError, Parameters, Query, Rehearsal, Surface};
-
-/// The only annotation a parameter may carry: its OData type.
-const TYPE_ANNOTATION: &str = "@odata.type";
 
 /// Why a call was not admitted.
 #[derive(Debug)]
@@ -69,8 +69,8 @@ pub struct Gate {
     /// How many times each change (cmdlet, parameters digest) was asked for so far.
     occurrences: HashMap<(String, String), u32>,
     pub(super) mutations: u64,
-    /// Members of the groups the scope names, read once per run (by lowercase group name).
-    groups: HashMap<String, Members>,
+    /// What the scope checks read so far.
+    targets: Targets,
     /// Calls admitted (sent, or recorded in a dry run).
     pub calls: u64,
     /// Calls refused by the grant.
@@ -88,7 +88,7 @@ impl Gate {
             journal: None,
             occurrences: HashMap::new(),
             mutations: 0,
-            groups: HashMap::new(),
+            targets: Targets::default(),
             calls: 0,
             denied: 0,
         }
@@ -102,6 +102,7 @@ impl Gate {
 
     /// Checks a call and, if the grant allows it, gives the query that runs it.
     pub async fn admit(&mut self, cmdlet: &str, parameters: &str) -> Result<Admitted, Refusal> {
+        let parameters_text = parameters;
         let Some(client) = self.client.clone() else {
             return Err(Refusal::NoTenant(format!(
                 "{cmdlet} was not sent: the plugin was started without a tenant, only to check it"
@@ -120,18 +121,67 @@ impl Gate {
                 return Err(self.refuse(&client, cmdlet, &none, why, Refusal::Malformed));
             }
         };
-        let (name, compliance, mutating) = match self.check(cmdlet, &parameters) {
-            Ok(granted) => (granted.name.clone(), granted.compliance, granted.mutating),
-            Err(why) => {
-                return Err(self.refuse(&client, cmdlet, &parameters, why, Refusal::Denied));
-            }
-        };
-        let mut target_scope = None;
-        if mutating && let Some(scope) = self.grant.scope.clone() {
-            match self.in_scope(&client, &scope, &name, &parameters).await {
-                Ok(()) => target_scope = Some(format!("in scope: {}", scope.text())),
-                Err(Refusal::Denied(why)) => {
+        if let Some(repeated) = repeated_name(parameters_text) {
+            let repeated = repeated.escape_debug();
+            let why = format!(
+                "-{repeated} of {cmdlet} is given twice (as '{repeated}' and '{repeated}'): give each parameter once"
+            );
+            return Err(self.refuse(&client, cmdlet, &parameters, why, Refusal::Denied));
+        }
+        let grant = self.grant.clone();
+        let (name, compliance, mutating, parameters) =
+            match check(&grant, self.mutations, cmdlet, &parameters) {
+                Ok((granted, call)) => (
+                    granted.name.clone(),
+                    granted.compliance,
+                    granted.mutating,
+                    call.to_parameters(),
+                ),
+                Err(why) => {
                     return Err(self.refuse(&client, cmdlet, &parameters, why, Refusal::Denied));
+                }
+            };
+        // The journal's key is the checked, canonical change before recipients are resolved:
+        // a resumed run finds what an earlier attempt made even when the recipient has since
+        // left the scope (converted, moved) or another took its name.
+        let key = match (&self.journal, mutating && !self.dry_run) {
+            (Some(_), true) => Some(self.key(&name, &parameters)),
+            _ => None,
+        };
+        let surface = if compliance {
+            Surface::Compliance
+        } else {
+            Surface::Exchange
+        };
+        if let (Some(journal), Some(key)) = (&self.journal, &key)
+            && let Some(ChangeResult::Done { rows }) = journal.finished(key)
+        {
+            self.mutations += 1;
+            self.calls += 1;
+            let context = CallContext {
+                decision: Some(format!("allowed by {}", self.grant.source)),
+                ..client.context().clone()
+            };
+            client
+                .audit()
+                .replayed(&context, &name, &parameters)
+                .map_err(Refusal::AuditFailed)?;
+            return Ok(Admitted::Replayed(rows));
+        }
+        let mut target_scope = None;
+        let mut sent = parameters;
+        if mutating && let Some(scope) = self.grant.scope.clone() {
+            match self
+                .targets
+                .check(&self.grant, &client, &scope, &name, &sent)
+                .await
+            {
+                Ok((resolved, checked)) => {
+                    target_scope = Some(checked);
+                    sent = resolved;
+                }
+                Err(Refusal::Denied(why)) => {
+                    return Err(self.refuse(&client, cmdlet, &sent, why, Refusal::Denied));
                 }
                 Err(other) => return Err(other),
             }
@@ -141,11 +191,6 @@ impl Gate {
         }
         self.calls += 1;
         tracing::debug!(target: "exorun::policy", plugin = %self.grant.plugin, cmdlet, "admitted");
-        let surface = if compliance {
-            Surface::Compliance
-        } else {
-            Surface::Exchange
-        };
         let context = CallContext {
             decision: Some(format!("allowed by {}", self.grant.source)),
             target_scope,
@@ -155,32 +200,22 @@ impl Gate {
             tracing::info!(target: "exorun::policy", plugin = %self.grant.plugin, cmdlet = %name, "dry run: recorded, not sent");
             client
                 .audit()
-                .rehearsed(&context, &name, &parameters)
+                .rehearsed(&context, &name, &sent)
                 .map_err(Refusal::AuditFailed)?;
             return Ok(Admitted::Rehearsed(Rehearsal {
                 surface,
                 cmdlet: name,
-                params: parameters,
+                params: sent,
             }));
         }
-        let ticket = match (self.journal.clone(), mutating) {
-            (Some(journal), true) => {
-                let key = self.key(&name, &parameters);
-                if let Some(ChangeResult::Done { rows }) = journal.finished(&key) {
-                    client
-                        .audit()
-                        .replayed(&context, &name, &parameters)
-                        .map_err(Refusal::AuditFailed)?;
-                    return Ok(Admitted::Replayed(rows));
-                }
+        let ticket = match (self.journal.clone(), key) {
+            (Some(journal), Some(key)) => {
                 Some(Ticket::issue(journal, key).map_err(Refusal::JournalFailed)?)
             }
             _ => None,
         };
         Ok(Admitted::Send {
-            query: client
-                .query(surface, &name, parameters)
-                .with_context(context),
+            query: client.query(surface, &name, sent).with_context(context),
             ticket,
         })
     }
@@ -221,176 +256,96 @@ impl Gate {
         }
     }
 
-    /// Reads the call's target (`-Identity`) and checks it against the scope; the groups the
-    /// scope names are read on first use.
-    async fn in_scope(
-        &mut self,
-        client: &ExchangeClient,
-        scope: &Scope,
-        cmdlet: &str,
-        parameters: &Parameters,
-    ) -> Result<(), Refusal> {
-        let (plugin, source) = (&self.grant.plugin, &self.grant.source);
-        let Some(target) = parameters
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("Identity"))
-            .and_then(|(_, v)| v.as_str())
-        else {
-            return Err(Refusal::Denied(format!(
-                "{cmdlet} would change a recipient that must be checked against the target scope of plugin {plugin} ({source}): give -Identity as text"
-            )));
-        };
-        for group in scope.groups() {
-            let key = group.to_lowercase();
-            if self.groups.contains_key(&key) {
-                continue;
-            }
-            let members = read(client, "Get-DistributionGroupMember", &group, true)
-                .await
-                .map_err(|e| unless_missing(e, || format!(
-                    "the target scope of plugin {plugin} ({source}) names the group '{group}', which does not exist: fix the scope"
-                )))?;
-            self.groups
-                .insert(key, members.iter().flat_map(ids).collect());
-        }
-        let missing = || {
-            format!(
-                "{cmdlet} -Identity '{target}': no such recipient, so it cannot be checked against the target scope ({source})"
-            )
-        };
-        let found = read(client, "Get-Recipient", target, false)
-            .await
-            .map_err(|e| unless_missing(e, missing))?;
-        let recipient = match found.as_slice() {
-            [one] => one,
-            [] => return Err(Refusal::Denied(missing())),
-            _ => {
-                return Err(Refusal::Denied(format!(
-                    "{cmdlet} -Identity '{target}' names {} recipients: give one (its address or GUID) so it can be checked against the target scope ({source})",
-                    found.len()
-                )));
-            }
-        };
-        if scope.matches(recipient, &|group| self.groups.get(&group.to_lowercase())) {
-            Ok(())
-        } else {
-            Err(Refusal::Denied(format!(
-                "{cmdlet} -Identity '{target}': the recipient is outside the target scope of plugin {plugin} ({source}): {}",
-                scope.text()
-            )))
-        }
-    }
-
-    /// Everything but the JSON shape: the reason names what the grant lacks.
+    /// Everything but the JSON shape: the reason names what the grant lacks. What it gives
+    /// back are the call's parameters as they are checked and sent ([`Call`]).
+    #[cfg(test)]
     pub(super) fn check(
         &self,
         cmdlet: &str,
         parameters: &Map<String, Value>,
-    ) -> Result<&GrantedCmdlet, String> {
-        let grant = &*self.grant;
-        let plugin = &grant.plugin;
-        if !is_cmdlet_name(cmdlet) {
-            return Err(format!(
-                "'{}' is not a cmdlet name (Verb-Noun, letters and digits only)",
-                cmdlet.escape_debug()
-            ));
-        }
-        let Some(granted) = grant.cmdlet(cmdlet) else {
-            let names: Vec<&str> = grant.cmdlets.iter().map(|c| c.name.as_str()).collect();
-            return Err(format!(
-                "plugin {plugin} is not granted {cmdlet} ({}); it may call {}",
-                grant.source,
-                if names.is_empty() {
-                    "no cmdlet".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ));
-        };
-        if granted.mutating && grant.read_only {
-            return Err(format!(
-                "{cmdlet} changes the tenant and plugin {plugin} is read-only ({})",
-                grant.source
-            ));
-        }
-        if granted.mutating
-            && let Some(max) = grant.max_mutations
-            && self.mutations >= max
-        {
-            return Err(format!(
-                "plugin {plugin} has made the {max} change(s) one run may make ({})",
-                grant.source
-            ));
-        }
-        let catalogued = Catalogue::get().cmdlet(&granted.name);
-        for (name, value) in parameters {
-            let (base, annotation) = match name.split_once('@') {
-                Some((base, rest)) => (base, Some(rest)),
-                None => (name.as_str(), None),
-            };
-            if !is_parameter_name(base) {
-                return Err(format!(
-                    "'{}' is not a parameter name (letters and digits only)",
-                    name.escape_debug()
-                ));
-            }
-            let Some((granted_name, rule)) = granted.parameter(base) else {
-                return Err(format!(
-                    "plugin {plugin} is not granted the parameter -{base} of {cmdlet} ({})",
-                    grant.source
-                ));
-            };
-            if let Some(annotation) = annotation {
-                if format!("@{annotation}") != TYPE_ANNOTATION || !value.is_string() {
-                    return Err(format!(
-                        "'{name}' is not allowed: a parameter may carry only its type, as {granted_name}{TYPE_ANNOTATION} with a text value"
-                    ));
-                }
-                continue;
-            }
-            if let Some(Lookup::Found(parameter)) = catalogued.map(|c| c.parameter(base)) {
-                check_kind(&parameter.kind, value)
-                    .map_err(|why| format!("-{granted_name} of {cmdlet}: {why}"))?;
-            }
-            rule.check(value).map_err(|why| {
-                format!(
-                    "-{granted_name} of {cmdlet}: {why} (policy: {})",
-                    grant.source
-                )
-            })?;
-        }
-        for (name, rule) in &granted.parameters {
-            if rule.required && !parameters.keys().any(|k| k.eq_ignore_ascii_case(name)) {
-                return Err(format!(
-                    "{cmdlet} must be given -{name} (policy: {})",
-                    grant.source
-                ));
-            }
-        }
-        Ok(granted)
+    ) -> Result<(&GrantedCmdlet, Parameters), String> {
+        check(&self.grant, self.mutations, cmdlet, parameters)
+            .map(|(granted, call)| (granted, call.to_parameters()))
     }
 }
 
-/// Runs a read the host makes for the scope check (`Get-Recipient`, or a group's members).
-async fn read(
-    client: &ExchangeClient,
+/// Checks a call against `grant` when the run has made `mutations` changes so far: the
+/// granted cmdlet and the call's parameters, each once by its canonical name.
+fn check<'g>(
+    grant: &'g Grant,
+    mutations: u64,
     cmdlet: &str,
-    identity: &str,
-    all: bool,
-) -> Result<Vec<Value>, ExchangeError> {
-    let mut params = Parameters::new();
-    params.insert("Identity".into(), Value::String(identity.into()));
-    if all {
-        params.insert("ResultSize".into(), Value::String("Unlimited".into()));
+    parameters: &Map<String, Value>,
+) -> Result<(&'g GrantedCmdlet, Call<'g, 'static>), String> {
+    let plugin = &grant.plugin;
+    if !is_cmdlet_name(cmdlet) {
+        return Err(format!(
+            "'{}' is not a cmdlet name (Verb-Noun, letters and digits only)",
+            cmdlet.escape_debug()
+        ));
     }
-    client.invoke(Surface::Exchange, cmdlet, params).await
+    let Some(granted) = grant.cmdlet(cmdlet) else {
+        let names: Vec<&str> = grant.cmdlets.iter().map(|c| c.name.as_str()).collect();
+        return Err(format!(
+            "plugin {plugin} is not granted {cmdlet} ({}); it may call {}",
+            grant.source,
+            if names.is_empty() {
+                "no cmdlet".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+    };
+    if granted.mutating && grant.read_only {
+        return Err(format!(
+            "{cmdlet} changes the tenant and plugin {plugin} is read-only ({})",
+            grant.source
+        ));
+    }
+    if granted.mutating
+        && let Some(max) = grant.max_mutations
+        && mutations >= max
+    {
+        return Err(format!(
+            "plugin {plugin} has made the {max} change(s) one run may make ({})",
+            grant.source
+        ));
+    }
+    let catalogued = Catalogue::get().cmdlet(&granted.name);
+    let asker = Asker {
+        plugin,
+        source: &grant.source,
+    };
+    let call = Call::resolve(cmdlet, granted, catalogued, parameters, &asker)?;
+    for checked in call.iter() {
+        let name = &checked.name;
+        if let Some(parameter) = checked.parameter {
+            check_kind(&parameter.kind, &checked.value)
+                .map_err(|why| format!("-{name} of {cmdlet}: {why}"))?;
+        }
+        checked
+            .rule
+            .check(&checked.value)
+            .map_err(|why| format!("-{name} of {cmdlet}: {why} (policy: {})", grant.source))?;
+    }
+    for (name, rule) in &granted.parameters {
+        if rule.required && !call.iter().any(|c| std::ptr::eq(c.rule, rule)) {
+            return Err(format!(
+                "{cmdlet} must be given -{name} (policy: {})",
+                grant.source
+            ));
+        }
+    }
+    Ok((granted, call))
 }
 
-/// A failed read as a refusal: a missing object is `denied` with `why`; anything else leaves
-/// the call unchecked, with the service's error.
-fn unless_missing(error: ExchangeError, why: impl FnOnce() -> String) -> Refusal {
-    match error {
-        ExchangeError::NotFound { .. } => Refusal::Denied(why()),
-        other => Refusal::Unchecked(other),
-    }
+/// A name the parameters' JSON text gives twice in exactly the same spelling (a JSON parser
+/// would silently keep the last).
+pub(super) fn repeated_name(text: &str) -> Option<String> {
+    let mut names = names_as_written(text).ok()?;
+    names.sort();
+    names
+        .windows(2)
+        .find(|w| w[0] == w[1])
+        .map(|w| w[0].clone())
 }

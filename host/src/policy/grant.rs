@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::rule::Rule;
 use super::scope::Scope;
 use super::values::ValueCheck;
+use crate::exchange::catalogue::{Catalogue, Lookup, Names};
 use crate::exchange::is_mutating;
 use crate::plugin::manifest::Manifest;
 
@@ -29,6 +30,10 @@ pub struct Grant {
     pub max_mutations: Option<u64>,
     /// The recipients it may change.
     pub scope: Option<Arc<Scope>>,
+    /// The parameters the scope is checked on, if the rule names them (see [`Grant::scope_targets`]).
+    pub scope_on: Option<Vec<String>>,
+    /// Addresses outside the tenant allowed under the scope.
+    pub external_targets: bool,
     /// Caps on the run's resources.
     pub caps: Caps,
     /// Allowed operator settings and their values; `None`: any the manifest declares.
@@ -178,6 +183,8 @@ impl Grant {
             read_only: false,
             max_mutations: None,
             scope: None,
+            scope_on: None,
+            external_targets: false,
             caps: Caps::default(),
             config: None,
             profile: None,
@@ -262,6 +269,8 @@ impl Grant {
             read_only: rule.read_only,
             max_mutations: rule.max_mutations,
             scope: rule.scope.clone(),
+            scope_on: rule.scope_on.clone(),
+            external_targets: rule.external_targets,
             caps: rule.caps,
             config: Some(rule.config.clone()),
             profile: rule.profile.clone(),
@@ -314,6 +323,37 @@ impl Grant {
         } else {
             first
         })
+    }
+
+    /// The parameters of changing cmdlet `cmdlet` whose recipients the scope checks, with what
+    /// each names: those `scope_on` lists, else every one the catalogue marks, and `Identity`.
+    /// A parameter the catalogue does not mark counts as naming one recipient by its name,
+    /// which is sent as given. Empty without a scope.
+    pub fn scope_targets(&self, cmdlet: &str) -> Vec<(String, Option<Names>)> {
+        if self.scope.is_none() {
+            return Vec::new();
+        }
+        let catalogued = Catalogue::get().cmdlet(cmdlet);
+        let known = |name: &str| -> (String, Option<Names>) {
+            match catalogued.map(|c| c.parameter(name)) {
+                Some(Lookup::Found(p)) => (p.name.clone(), p.names),
+                _ => (name.to_string(), None),
+            }
+        };
+        let mut targets: Vec<(String, Option<Names>)> = match &self.scope_on {
+            Some(names) => names.iter().map(|n| known(n)).collect(),
+            None => {
+                let mut marked: Vec<(String, Option<Names>)> = catalogued
+                    .map(|c| c.naming().map(|p| (p.name.clone(), p.names)).collect())
+                    .unwrap_or_default();
+                if !marked.iter().any(|(n, _)| n == "Identity") {
+                    marked.insert(0, known("Identity"));
+                }
+                marked
+            }
+        };
+        targets.dedup_by(|a, b| a.0.eq_ignore_ascii_case(&b.0));
+        targets
     }
 
     /// Checks operator settings (`--config`) against the grant; the error names the key or

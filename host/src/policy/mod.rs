@@ -5,12 +5,14 @@
 //! anything reaches the Exchange client.
 
 mod admission;
+pub mod canonical;
 mod file;
 pub mod gate;
 pub mod grant;
 pub mod init;
 pub mod rule;
 pub mod scope;
+pub mod targets;
 pub mod values;
 
 use std::collections::BTreeMap;

@@ -35,6 +35,10 @@ pub struct Rule {
     pub max_mutations: Option<u64>,
     /// The recipients it may change.
     pub scope: Option<Arc<Scope>>,
+    /// The parameters the scope is checked on, if the rule names them.
+    pub scope_on: Option<Vec<String>>,
+    /// Addresses outside the tenant allowed under the scope.
+    pub external_targets: bool,
     /// Resource caps.
     pub caps: Caps,
     /// Allowed settings.
@@ -181,6 +185,29 @@ pub fn compile(
             })
         })
         .transpose()?;
+    let scope_on = raw
+        .scope_on
+        .as_ref()
+        .map(|names| {
+            if scope.is_none() {
+                return Err(problem(
+                    names.span().start,
+                    "scope_on names the parameters a scope is checked on, but the rule has no scope: add one or remove scope_on".into(),
+                ));
+            }
+            match names.get_ref().iter().find(|n| !is_parameter_name(n)) {
+                Some(bad) => Err(problem(
+                    names.span().start,
+                    format!("scope_on: '{bad}' is not a parameter name (letters and digits only)"),
+                )),
+                None if names.get_ref().is_empty() => Err(problem(
+                    names.span().start,
+                    "scope_on is empty, so the scope would check nothing: name at least one parameter, such as \"Identity\"".into(),
+                )),
+                None => Ok(names.get_ref().clone()),
+            }
+        })
+        .transpose()?;
     let mut config = BTreeMap::new();
     for (key, value) in &raw.config {
         config.insert(key.clone(), value_check(value)?);
@@ -257,6 +284,8 @@ pub fn compile(
         narrow: raw.narrow,
         max_mutations: raw.max_mutations,
         scope,
+        scope_on,
+        external_targets: raw.external_targets,
         caps: Caps {
             memory_mb: raw.limits.memory_mb,
             timeout_secs: raw.limits.timeout_secs,

@@ -450,3 +450,67 @@ fn a_starting_policy_admits_exactly_what_the_manifest_requests() {
     assert_eq!(granted, requested);
     assert!(grant.check_config([("tone", "anything")]).is_ok());
 }
+
+#[test]
+fn scope_on_needs_a_scope_and_parameter_names() {
+    let base = format!("[[plugin]]\nname = \"x\"\ndigest = \"{DIGEST}\"\n");
+    let e = error(&format!("{base}scope_on = [\"Identity\"]\n"));
+    assert!(
+        e.contains("line 4: scope_on names the parameters a scope is checked on, but the rule has no scope: add one or remove scope_on"),
+        "{e}"
+    );
+    let scoped = format!("{base}scope = \"Name -eq 'a'\"\n");
+    let e = error(&format!("{scoped}scope_on = [\"Iden tity\"]\n"));
+    assert!(
+        e.contains("line 5: scope_on: 'Iden tity' is not a parameter name"),
+        "{e}"
+    );
+    let e = error(&format!("{scoped}scope_on = []\n"));
+    assert!(
+        e.contains("scope_on is empty, so the scope would check nothing"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_scope_is_checked_on_every_recipient_a_change_names() {
+    use crate::exchange::catalogue::Names;
+    let mut grant = Grant::from_manifest(&auto_reply());
+    assert!(grant.scope_targets("Set-Mailbox").is_empty(), "no scope");
+    grant.scope = Some(Arc::new(scope::Scope::parse("Name -eq 'a'").unwrap()));
+    let on = |grant: &Grant, cmdlet: &str| -> Vec<(String, Option<Names>)> {
+        grant.scope_targets(cmdlet)
+    };
+    let recipient = |name: &str| (name.to_string(), Some(Names::Recipient));
+    assert_eq!(
+        on(&grant, "remove-distributiongroupmember"),
+        [recipient("Identity"), recipient("Member")]
+    );
+    let set = on(&grant, "Set-Mailbox");
+    assert!(set.contains(&("ForwardingSmtpAddress".into(), Some(Names::Address))));
+    assert!(set.contains(&recipient("GrantSendOnBehalfTo")));
+    assert_eq!(
+        on(&grant, "Set-Frobnicator"),
+        [("Identity".to_string(), None)],
+        "a cmdlet the catalogue lacks: -Identity"
+    );
+    grant.scope_on = Some(vec!["member".into(), "Custom".into()]);
+    assert_eq!(
+        on(&grant, "Remove-DistributionGroupMember"),
+        [recipient("Member"), ("Custom".to_string(), None)]
+    );
+}
+
+#[test]
+fn a_name_given_twice_in_the_same_spelling_is_found() {
+    assert_eq!(
+        gate::repeated_name(
+            r#"{"Identity": "ann", "AutoReplyState": "Enabled", "Identity": "room1"}"#
+        ),
+        Some("Identity".to_string())
+    );
+    assert_eq!(
+        gate::repeated_name(r#"{"Identity": "ann", "identity": "room1"}"#),
+        None
+    );
+}

@@ -65,10 +65,15 @@ impl ValueCheck {
         parts.join(", ")
     }
 
-    /// Checks `value`; each item of a list must pass. The error says what the policy allows.
+    /// Checks `value`; each item of a list must pass, and each item a hashtable
+    /// (`{"Add": […], "Remove": […]}`) adds or removes. The error says what the policy allows.
     pub fn check(&self, value: &Value) -> Result<(), String> {
         match value {
             Value::Array(items) => items.iter().try_for_each(|item| self.check_one(item)),
+            Value::Object(changes) => changes
+                .iter()
+                .filter(|(verb, _)| !verb.starts_with('@'))
+                .try_for_each(|(_, items)| self.check(items)),
             one => self.check_one(one),
         }
     }
@@ -272,9 +277,25 @@ mod tests {
         let e = check(domain.clone(), json!(["a@contoso.com", "b@fabrikam.com"])).unwrap_err();
         assert_eq!(e, "'b@fabrikam.com' does not match *@contoso.com");
         assert!(
-            check(domain, json!({"x": 1}))
+            check(domain.clone(), json!({"Add": [{"x": 1}]}))
                 .unwrap_err()
                 .contains("not text")
+        );
+        assert!(
+            check(
+                domain.clone(),
+                json!({"Add": ["a@contoso.com"], "Remove": "b@contoso.com"})
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            check(
+                domain,
+                json!({"Add": ["a@contoso.com"], "Remove": ["b@fabrikam.com"]})
+            )
+            .unwrap_err(),
+            "'b@fabrikam.com' does not match *@contoso.com",
+            "a hashtable's items"
         );
         let capped = ValueCheck {
             max: Some(1000),

@@ -5,18 +5,28 @@
 //! `loop`, `memory` and `panic` are meant to be stopped by the host instead; `bad-summary`
 //! returns a summary whose standard `failed` field is not a count, which the host must not take
 //! for a success.
+//!
+//! The parameter attacks (`case-twin`, `alias-twin`, `prefix-twin`, `unicode-twin`,
+//! `type-mismatch`) call `Set-MailboxAutoReplyConfiguration` on `target` while naming `other`
+//! (or a second value) under another spelling of a parameter; `spelling` names the parameters
+//! in lowercase and by prefix, once each, which the host must send in their catalogue spelling.
 
 use std::hint::black_box;
 use std::io::Read;
 
 use exorun_plugin::{CmdletError, Parameters};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 /// Which attack to run.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Input {
     attempt: String,
+    /// The mailbox a parameter attack names first (one the policy's scope allows).
+    target: Option<String>,
+    /// The mailbox it names under a second spelling (one the scope forbids).
+    other: Option<String>,
 }
 
 /// How the attack went.
@@ -31,8 +41,10 @@ struct Summary {
     failed: Option<&'static str>,
 }
 
-const ATTEMPTS: &str =
-    "env, file, socket, loop, memory, undeclared, undeclared-parameter, panic, stdout, bad-summary";
+const ATTEMPTS: &str = "env, file, socket, loop, memory, undeclared, undeclared-parameter, panic, stdout, bad-summary, case-twin, alias-twin, prefix-twin, unicode-twin, type-mismatch, spelling";
+
+/// The changing cmdlet the parameter attacks call.
+const AUTO_REPLY: &str = "Set-MailboxAutoReplyConfiguration";
 
 /// Reads the process environment: a sandboxed plugin has none.
 fn env() -> (bool, String) {
@@ -126,7 +138,47 @@ fn refused(result: Result<Vec<serde_json::Value>, CmdletError>) -> (bool, String
     }
 }
 
+/// The parameters of one parameter attack on `target`, naming `other` too where it can.
+fn twin_parameters(attempt: &str, target: &str, other: &str) -> Option<Value> {
+    Some(match attempt {
+        "case-twin" => json!({"Identity": target, "identity": other, "AutoReplyState": "Enabled"}),
+        "alias-twin" => json!({"Identity": target, "AutoReplyState": "Enabled", "Confirm": false, "cf": true}),
+        "prefix-twin" => json!({"Identity": target, "Ident": other, "AutoReplyState": "Enabled"}),
+        "unicode-twin" => json!({"Identity": target, "Identıty": other, "AutoReplyState": "Enabled"}),
+        "type-mismatch" => json!({
+            "Identity": target,
+            "Identity@odata.type": "#Collection(Exchange.GenericHashTable)",
+            "AutoReplyState": "Enabled"
+        }),
+        _ => return None,
+    })
+}
+
 fn run(input: Input) -> Result<Summary, String> {
+    let target = input.target.as_deref().unwrap_or("ann@contoso.com");
+    let other = input.other.as_deref().unwrap_or("room1@contoso.com");
+    if input.attempt == "spelling" {
+        let params = json!({"ident": target, "autoreplystate": "Enabled"});
+        let detail = match exorun_plugin::invoke::<Value>(AUTO_REPLY, params) {
+            Ok(rows) => format!("sent; {} objects back", rows.len()),
+            Err(e) => format!("refused: {e}"),
+        };
+        return Ok(Summary {
+            attempt: input.attempt,
+            outcome: "done",
+            detail,
+            failed: None,
+        });
+    }
+    if let Some(params) = twin_parameters(&input.attempt, target, other) {
+        let (held, detail) = refused(exorun_plugin::invoke(AUTO_REPLY, params));
+        return Ok(Summary {
+            attempt: input.attempt,
+            outcome: if held { "blocked" } else { "escaped" },
+            detail,
+            failed: None,
+        });
+    }
     let (held, detail) = match input.attempt.as_str() {
         "env" => env(),
         "file" => file(),

@@ -68,6 +68,22 @@ impl CmdletError {
         }
     }
 
+    /// A parameter is given twice (its name in two spellings: PowerShell binds names in any
+    /// case).
+    pub fn parameter_twice(name: &str) -> CmdletError {
+        CmdletError {
+            status: 400,
+            code: "BadRequest",
+            message: "Invalid Operation",
+            error_id: "",
+            exception: "System.Management.Automation.ParameterBindingException",
+            text: format!(
+                "Cannot bind parameter because parameter '{name}' is specified more than once. To provide multiple values to parameters that can accept multiple values, use the array syntax. For example, \"-parameter value1,value2,value3\"."
+            ),
+            in_details: true,
+        }
+    }
+
     /// A mandatory parameter is missing.
     pub fn missing_parameter(cmdlet: &str, name: &str) -> CmdletError {
         CmdletError {

@@ -48,7 +48,10 @@ impl<'a> Params<'a> {
         map: &'a Map<String, Value>,
         allowed: &[&str],
     ) -> Result<Params<'a>, CmdletError> {
-        for name in map.keys() {
+        for (at, name) in map.keys().enumerate() {
+            if map.keys().take(at).any(|k| k.eq_ignore_ascii_case(name)) {
+                return Err(CmdletError::parameter_twice(name));
+            }
             if name.contains('@') {
                 // OData annotations such as "Foo@odata.type" travel beside their parameter.
                 continue;
@@ -214,6 +217,19 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_name_given_twice_in_any_case_is_refused_like_powershell() {
+        let m = map(json!({"Identity": "ann", "identity": "room1"}));
+        let e = Params::new("Set-Mailbox", &m, &["Identity"]).err().unwrap();
+        assert!(
+            e.text.starts_with(
+                "Cannot bind parameter because parameter 'identity' is specified more than once."
+            ),
+            "{}",
+            e.text
+        );
     }
 
     #[test]
