@@ -160,6 +160,7 @@ fn tenants(
                         format!("workflow {} runs against profile '{name}'", workflow.name)
                     })?;
                     profile.audit_log.clone_from(&settings.audit_log);
+                    profile.audit_key.clone_from(&settings.audit_key);
                     (name.to_string(), profile)
                 }
             };
@@ -263,6 +264,7 @@ async fn vet_step(
                 )
             })?;
             own.audit_log.clone_from(&settings.audit_log);
+            own.audit_key.clone_from(&settings.audit_key);
             Some(Connection::open(own)?.exchange().clone())
         }
     };
