@@ -176,15 +176,6 @@ impl Audit {
         self.append(&call.intent(), true)
     }
 
-    /// Returns once every record written through this handle is on disk.
-    pub fn sync(&self) -> Result<(), AuditError> {
-        let Some(log) = &self.log else {
-            return Ok(());
-        };
-        log.check()?;
-        log.sync(log.commit.wrote())
-    }
-
     /// Appends the record of a sent request: `call`'s first half, made before the request
     /// went out, and its `outcome`.
     pub fn record_call(
@@ -462,6 +453,35 @@ mod tests {
         assert_eq!(call.why.as_deref(), Some("outside the target scope"));
         assert_eq!(call.run, context.run);
         assert_eq!(call.params["Identity"], "ceo@contoso.com");
+    }
+
+    #[test]
+    fn an_intent_is_marked_and_a_keyed_handle_macs_every_record() {
+        let (dir, path, _) = log_of(0);
+        let key = AuditKey::create(&dir.path().join("audit.key")).unwrap();
+        let audit = Audit::open_keyed(&path, Some(key.clone())).unwrap();
+        let context = CallContext::default();
+        let mut params = Map::new();
+        params.insert("Identity".into(), "ann@contoso.com".into());
+        let call = PreparedCall::new(&context, "Set-Mailbox", &params);
+        audit.intent(&call).unwrap();
+        audit.record_call(&call, &CallOutcome::default()).unwrap();
+        audit.record_synced(token_event(1)).unwrap();
+        let records: Vec<Record> = lines_of(&path)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let Event::Call(intent) = &records[0].event else {
+            panic!("{records:?}")
+        };
+        let Event::Call(outcome) = &records[1].event else {
+            panic!("{records:?}")
+        };
+        assert!(intent.intent && !outcome.intent);
+        assert!(records.iter().all(|r| r.mac.is_some()), "{records:?}");
+        let report = verify_with_key(&path, None, Some(&key)).unwrap();
+        assert_eq!((report.problem, report.keyed), (None, 3));
+        assert!(!format!("{audit:?}").contains("key"), "{audit:?}");
     }
 
     #[tokio::test]
