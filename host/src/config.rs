@@ -147,6 +147,9 @@ pub struct Settings {
     /// The audit log every token and cmdlet is recorded in; `None`: nothing is audited (the
     /// command line always names one, see [`crate::audit::default_log_path`]).
     pub audit_log: Option<PathBuf>,
+    /// The operator's audit key file ([`crate::audit::AuditKey`]): with one, every record
+    /// carries a MAC made with it. Kept apart from the log; never a value on the command line.
+    pub audit_key: Option<PathBuf>,
 }
 
 impl Settings {
@@ -166,6 +169,7 @@ impl Settings {
             max_concurrency: self.max_concurrency.or(lower.max_concurrency),
             policy: self.policy.or(lower.policy),
             audit_log: self.audit_log.or(lower.audit_log),
+            audit_key: self.audit_key.or(lower.audit_key),
         }
     }
 }
@@ -732,6 +736,7 @@ impl Profile {
             max_concurrency: self.max_concurrency,
             policy: self.policy.as_ref().map(rel),
             audit_log: None,
+            audit_key: None,
         })
     }
 }
@@ -772,6 +777,7 @@ pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Settings, Config
         compliance_url: get("EXORUN_COMPLIANCE_URL"),
         ca_file: get("EXORUN_CA_FILE").map(PathBuf::from),
         audit_log: get("EXORUN_AUDIT_LOG").map(PathBuf::from),
+        audit_key: get("EXORUN_AUDIT_KEY").map(PathBuf::from),
         ..Settings::default()
     })
 }

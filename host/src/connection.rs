@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::audit::{Audit, AuditError};
+use crate::audit::{Audit, AuditError, AuditKey};
 use crate::auth::cert::{AssertionAlg, CertStore, Certificate, Password, find_by_thumbprint};
 use crate::auth::claims::{self, TokenClaims};
 use crate::auth::entra::{ClientCredential, ClientCredentials, DEFAULT_AUTHORITY};
@@ -97,7 +97,11 @@ impl Connection {
         }
         // Before any secret is read or prompted for: a log that cannot be written stops here.
         let audit = match &settings.audit_log {
-            Some(path) => Audit::open(path)?,
+            Some(path) => {
+                let key = settings.audit_key.as_deref().map(AuditKey::load);
+                let key = key.transpose().map_err(AuditError::from)?;
+                Audit::open_keyed(path, key)?
+            }
             None => Audit::disabled(),
         };
         let http = http::client(settings.ca_file.as_deref())?;

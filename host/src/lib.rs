@@ -11,6 +11,7 @@ pub mod changes;
 pub mod config;
 pub mod connection;
 pub mod exchange;
+pub mod group_commit;
 pub mod http;
 pub mod plugin;
 pub mod policy;

@@ -83,21 +83,28 @@ async fn invoke_records_its_token_and_each_page_and_prints_the_head() {
     let log = sim.dir.path().join(".local/state/exorun/audit.jsonl");
     let head = last_hash(&log);
     assert!(
-        err.contains(&format!("audit: 4 records, head {head} (run ")),
+        err.contains(&format!("audit: 5 records, head {head} (run ")),
         "{err}"
     );
     assert!(err.contains(&format!("log {})", log.display())), "{err}");
 
     let records = records(&log);
-    let token = &records[0];
+    let asked = &records[0];
+    assert_eq!(
+        (&asked["event"], &asked["intent"]),
+        (&json!("token"), &json!(true))
+    );
+    assert_eq!(asked["resource"], "https://outlook.office365.com");
+    let token = &records[1];
     assert_eq!(token["event"], "token");
+    assert_eq!(token.get("intent"), None);
     assert_eq!(token["credential"], "certificate");
     assert_eq!(token["app_id"], sim.app("exorun-admin").client_id.as_str());
     assert_eq!(token["tenant"], sim.info().tenant_id.as_str());
     assert_eq!(token["resource"], "https://outlook.office365.com");
     assert!(token["expires_at"].is_string(), "{token}");
 
-    let calls = &records[1..];
+    let calls = &records[2..];
     let invoke_run = run_id(&err);
     let sent: Vec<Option<String>> = sim
         .requests()
@@ -108,7 +115,8 @@ async fn invoke_records_its_token_and_each_page_and_prints_the_head() {
         .collect();
     for (i, call) in calls.iter().enumerate() {
         assert_eq!(call["event"], "call");
-        assert_eq!(call["seq"], i + 2);
+        assert_eq!(call["seq"], i + 3);
+        assert_eq!(call.get("intent"), None, "a read has no intent record");
         assert_eq!(call["cmdlet"], "Get-Mailbox");
         assert_eq!(call["params"], json!({"ResultSize": "Unlimited"}));
         assert_eq!(call["decision"], "allowed");
@@ -131,14 +139,14 @@ async fn invoke_records_its_token_and_each_page_and_prints_the_head() {
     assert_eq!(
         out,
         format!(
-            "✓ {}: 4 records, chain intact, head {head}\n",
+            "✓ {}: 5 records, chain intact, head {head}\n",
             log.display()
         )
     );
     let (ok, out, _) = audit(&log, &["verify", "--head", &head]);
     assert!(ok);
     assert!(
-        out.contains("the given head is record 4; 0 records were written after it"),
+        out.contains("the given head is record 5; 0 records were written after it"),
         "{out}"
     );
 }
@@ -153,7 +161,11 @@ async fn verify_names_the_line_of_each_kind_of_tampering() {
     }
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    assert_eq!(lines.len(), 6, "a token and a call per invoke: {text}");
+    assert_eq!(
+        lines.len(),
+        9,
+        "a token's ask, the token and a call per invoke: {text}"
+    );
     let (ok, out, _) = audit(&log, &["verify"]);
     assert!(ok, "{out}");
     let head = last_hash(&log);
@@ -174,10 +186,10 @@ async fn verify_names_the_line_of_each_kind_of_tampering() {
         out
     };
     let out = verify(
-        &|l| l[1] = l[1].replace("Get-OrganizationConfig", "Set-OrganizationConfig"),
+        &|l| l[2] = l[2].replace("Get-OrganizationConfig", "Set-OrganizationConfig"),
         None,
     );
-    assert!(out.contains(": line 2 was changed"), "{out}");
+    assert!(out.contains(": line 3 was changed"), "{out}");
     let out = verify(
         &|l| {
             l.remove(2);
@@ -197,7 +209,7 @@ async fn verify_names_the_line_of_each_kind_of_tampering() {
         None,
     );
     assert!(
-        out.contains("line 2 holds record 3, but record 2 belongs here and is on line 6"),
+        out.contains("line 2 holds record 3, but record 2 belongs here and is on line 9"),
         "{out}"
     );
     let out = verify(
@@ -207,8 +219,8 @@ async fn verify_names_the_line_of_each_kind_of_tampering() {
         },
         None,
     );
-    assert!(out.contains("line 6 is cut short"), "{out}");
-    assert!(out.contains("records 1 to 5 are intact"), "{out}");
+    assert!(out.contains("line 9 is cut short"), "{out}");
+    assert!(out.contains("records 1 to 8 are intact"), "{out}");
     let out = verify(
         &|l| {
             l.pop();
@@ -217,7 +229,7 @@ async fn verify_names_the_line_of_each_kind_of_tampering() {
     );
     assert!(
         out.contains(&format!(
-            "the head {head} is not in the log, which ends whole at line 5"
+            "the head {head} is not in the log, which ends whole at line 8"
         )),
         "{out}"
     );
@@ -412,7 +424,11 @@ async fn processes_and_threads_append_to_one_valid_chain() {
     assert!(ok, "{out}");
     let records = records(&log);
     let count = |event: &str| records.iter().filter(|r| r["event"] == event).count();
-    assert_eq!((count("token"), count("call")), (5, 20), "{records:?}");
+    assert_eq!(
+        (count("token"), count("call")),
+        (10, 20),
+        "each token's ask and the token: {records:?}"
+    );
     for head in heads {
         let (ok, out, _) = audit(&log, &["verify", "--head", &head]);
         assert!(ok, "each process's head is in the chain: {out}");
@@ -500,7 +516,17 @@ async fn no_secret_reaches_the_log() {
         .filter(|r| r["event"] == "token")
         .map(|r| &r["credential"])
         .collect();
-    assert_eq!(kinds, ["certificate", "client-secret", "access-token"]);
+    assert_eq!(
+        kinds,
+        [
+            "certificate",
+            "certificate",
+            "client-secret",
+            "client-secret",
+            "access-token",
+            "access-token"
+        ]
+    );
     let rehearsed = records
         .iter()
         .find(|r| r["cmdlet"] == "Set-Mailbox")
@@ -513,7 +539,7 @@ async fn no_secret_reaches_the_log() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_log_that_cannot_be_written_stops_the_command_before_a_cmdlet_is_sent() {
+async fn a_log_that_cannot_be_written_stops_the_command_before_a_token_is_asked_for() {
     let sim = start().await;
     let file = sim.write("not-a-directory", "");
     let (ok, _, err) = run(&mut invoke(
@@ -541,9 +567,10 @@ async fn a_log_that_cannot_be_written_stops_the_command_before_a_cmdlet_is_sent(
             && err.contains("exorun stops rather than act unaudited"),
         "{err}"
     );
+    let requests = sim.requests().await;
     assert!(
-        sim.requests().await.iter().all(|e| e.cmdlet.is_none()),
-        "the token could not be recorded, so no cmdlet was sent"
+        requests.is_empty(),
+        "the token's ask could not be recorded, so nothing was sent, not even a token request: {requests:?}"
     );
 
     // doctor checks the log as a step of its own.
@@ -631,4 +658,269 @@ async fn a_run_stops_as_soon_as_its_records_cannot_be_written() {
     );
     let (ok, out, _) = audit(&log, &["verify"]);
     assert!(!ok && out.contains("is cut short"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_named_before_the_command_is_the_one_audit_verify_and_show_read() {
+    let sim = start().await;
+    let other = sim.dir.path().join("other/audit.jsonl");
+    let (ok, _, err) = run(&mut invoke(&sim, &other, &["Get-OrganizationConfig"]));
+    assert!(ok, "{err}");
+    // The default log holds something else, so reading it by mistake shows.
+    let (ok, _, err) = run(exorun(&sim)
+        .args(pfx_flags(&sim, "exorun-admin"))
+        .args(["invoke", "Get-AcceptedDomain"]));
+    assert!(ok, "{err}");
+    let head = last_hash(&other);
+
+    let before = |args: &[&str]| {
+        run(Command::new(env!("CARGO_BIN_EXE_exorun"))
+            .env_clear()
+            .env("HOME", sim.dir.path())
+            .arg("--audit-log")
+            .arg(&other)
+            .arg("audit")
+            .args(args))
+    };
+    let (ok, out, err) = before(&["verify"]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        out,
+        format!(
+            "✓ {}: 3 records, chain intact, head {head}\n",
+            other.display()
+        )
+    );
+    let (ok, out, err) = before(&["show", "--output", "jsonl"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, std::fs::read_to_string(&other).unwrap());
+    // The same option after `audit verify` (and its short form, --log) wins.
+    let (ok, out, _) = run(Command::new(env!("CARGO_BIN_EXE_exorun"))
+        .env_clear()
+        .env("HOME", sim.dir.path())
+        .args([
+            "--audit-log",
+            "/nonexistent/audit.jsonl",
+            "audit",
+            "verify",
+            "--audit-log",
+        ])
+        .arg(&other));
+    assert!(ok && out.contains(&other.display().to_string()), "{out}");
+}
+
+/// `lines` as someone who may write the log but has not the key would rewrite them: numbered
+/// again and each chained to the hash of the line before, MACs left as they were.
+fn rechained(lines: &[String]) -> String {
+    let mut prev: Option<String> = None;
+    let mut text = String::new();
+    for (n, line) in (1..).zip(lines) {
+        let rest = &line[line.find(r#","time":"#).unwrap()..];
+        let prev_json = prev.as_ref().map_or("null".into(), |h| format!("\"{h}\""));
+        let line = format!("{{\"seq\":{n},\"prev\":{prev_json}{rest}");
+        prev = Some(digest(line.trim_end().as_bytes()));
+        text.push_str(&line);
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_log_shows_a_rewrite_with_recomputed_hashes_and_never_holds_the_key() {
+    let sim = start().await;
+    let log = sim.dir.path().join("audit.jsonl");
+    let key = sim.dir.path().join("keys/audit.key");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    let (ok, out, err) = run(Command::new(env!("CARGO_BIN_EXE_exorun"))
+        .args(["audit", "key", "new"])
+        .arg(&key));
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with(&format!(
+            "wrote a new audit key to {} (mode 600)",
+            key.display()
+        )),
+        "{out}"
+    );
+    let digits = std::fs::read_to_string(&key).unwrap().trim().to_string();
+    assert!(!out.contains(&digits[..16]), "{out}");
+    for cmdlet in ["Get-OrganizationConfig", "Get-AcceptedDomain"] {
+        let (ok, _, err) = run(invoke(&sim, &log, &[cmdlet]).arg("--audit-key").arg(&key));
+        assert!(ok, "{err}");
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains(&digits[..16]), "the key is not in the log");
+    assert!(records(&log).iter().all(|r| r["mac"].is_string()), "{text}");
+
+    let verify = |path: &Path, key: &Path| {
+        run(Command::new(env!("CARGO_BIN_EXE_exorun"))
+            .args(["audit", "verify", "--audit-log"])
+            .arg(path)
+            .arg("--key")
+            .arg(key))
+    };
+    let (ok, out, _) = verify(&log, &key);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("6 records, chain intact, every MAC matches the key, head"),
+        "{out}"
+    );
+    let (ok, out, _) = audit(&log, &["verify"]);
+    assert!(
+        ok && out.contains("(its records carry MACs: pass --key FILE to check them)"),
+        "{out}"
+    );
+
+    let lines: Vec<String> = text.split_inclusive('\n').map(String::from).collect();
+    let tampered = sim.dir.path().join("tampered.jsonl");
+    let mut edited = lines.clone();
+    edited[2] = edited[2].replace("Get-OrganizationConfig", "Set-OrganizationConfig");
+    std::fs::write(&tampered, rechained(&edited)).unwrap();
+    let (ok, out, _) = audit(&tampered, &["verify"]);
+    assert!(ok, "the chain alone is fooled: {out}");
+    let (ok, out, _) = verify(&tampered, &key);
+    assert!(!ok);
+    assert!(
+        out.starts_with(&format!(
+            "✗ {}: line 3 was changed, or a record before it removed, and the hashes recomputed to hide it: its MAC is not the one the key gives it",
+            tampered.display()
+        )) && out.contains("  fix: ")
+            && out.contains("records 1 to 2 are intact"),
+        "{out}"
+    );
+
+    let mut removed = lines.clone();
+    removed.remove(1);
+    std::fs::write(&tampered, rechained(&removed)).unwrap();
+    let (ok, out, _) = verify(&tampered, &key);
+    assert!(
+        !ok && out.contains(": line 2 was changed, or a record before it removed"),
+        "{out}"
+    );
+
+    let wrong = sim.dir.path().join("keys/wrong.key");
+    run(Command::new(env!("CARGO_BIN_EXE_exorun"))
+        .args(["audit", "key", "new"])
+        .arg(&wrong));
+    let (ok, out, _) = verify(&log, &wrong);
+    assert!(!ok);
+    assert!(
+        out.contains(": line 1, the first with a MAC, does not carry the MAC this key gives it: the key is not the one the log was written with")
+            && out.contains("fix: pass the key the log was written with"),
+        "{out}"
+    );
+
+    // An unkeyed log (or one stripped of its MACs) is no proof with the key.
+    let unkeyed = sim.dir.path().join("unkeyed.jsonl");
+    let (ok, _, err) = run(&mut invoke(&sim, &unkeyed, &["Get-OrganizationConfig"]));
+    assert!(ok, "{err}");
+    let (ok, out, _) = verify(&unkeyed, &key);
+    assert!(!ok);
+    assert!(
+        out.starts_with(&format!("✗ {}: no record carries a MAC: the log was written without a key, or its MACs were stripped; the key vouches for none of it", unkeyed.display()))
+            && out.contains("the chain is intact (3 records, head"),
+        "{out}"
+    );
+
+    // A key others may read is refused before anything is sent.
+    let requests = sim.requests().await.len();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (ok, _, err) = run(invoke(&sim, &log, &["Get-OrganizationConfig"])
+        .arg("--audit-key")
+        .arg(&key));
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "the audit key {} may be read by other users (mode 644), so it vouches for nothing",
+            key.display()
+        )) && err.contains(&format!("fix: chmod 600 {}", key.display())),
+        "{err}"
+    );
+    assert!(!err.contains(&digits[..16]), "{err}");
+    assert_eq!(sim.requests().await.len(), requests, "nothing was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_sent_by_a_process_killed_before_the_answer_is_in_the_log() {
+    let sim = start().await;
+    let log = sim.dir.path().join("audit.jsonl");
+    // The service carries the change out but takes its time answering: the process is killed
+    // while it waits.
+    sim.put_control("faults", json!({"answer_latency_ms": 5_000}))
+        .await;
+    let mut child = invoke(
+        &sim,
+        &log,
+        &[
+            "Set-Mailbox",
+            "-Identity",
+            "room1",
+            "-HiddenFromAddressListsEnabled:true",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let sent = sim.requests().await;
+        if sent
+            .iter()
+            .any(|e| e.cmdlet.as_deref() == Some("Set-Mailbox"))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change was never sent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // SIGKILL: nothing of the process runs after this.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    sim.put_control("faults", json!({})).await;
+
+    let records = records(&log);
+    let intents: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"] == "call" && r["intent"] == true)
+        .collect();
+    assert_eq!(intents.len(), 1, "{records:?}");
+    assert_eq!(intents[0]["cmdlet"], "Set-Mailbox");
+    assert_eq!(
+        intents[0]["params"],
+        json!({"Identity": "room1", "HiddenFromAddressListsEnabled": true})
+    );
+    let (ok, out, _) = audit(&log, &["verify"]);
+    assert!(ok, "{out}");
+    let (ok, out, _) = audit(&log, &["show"]);
+    assert!(
+        ok && out.contains("Set-Mailbox -Identity room1 -HiddenFromAddressListsEnabled $true → sending (its outcome follows in a later record)"),
+        "{out}"
+    );
+
+    // Answered, a change has its intent and then its outcome.
+    let (ok, _, err) = run(&mut invoke(
+        &sim,
+        &log,
+        &[
+            "Set-Mailbox",
+            "-Identity",
+            "room1",
+            "-HiddenFromAddressListsEnabled:false",
+        ],
+    ));
+    assert!(ok, "{err}");
+    let records = self::records(&log);
+    let calls: Vec<(&Value, &Value)> = records
+        .iter()
+        .filter(|r| r["event"] == "call")
+        .map(|r| (&r["intent"], &r["status"]))
+        .collect();
+    assert_eq!(
+        calls[1..],
+        [(&json!(true), &Value::Null), (&Value::Null, &json!(200))],
+        "{records:?}"
+    );
 }

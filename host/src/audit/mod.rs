@@ -10,6 +10,16 @@
 //! gate records what it refuses ([`Audit::denied`]). A record that cannot be written stops the
 //! work: the failure is kept and every later record, and every request, is refused with it.
 //!
+//! A change (a cmdlet that is not a read) also has its intent recorded before it is sent
+//! ([`Audit::intent`]), and that record is on disk before the request leaves: a change the
+//! service applied is never missing from the log, even if the process is killed before the
+//! answer. The syncs are grouped ([`crate::group_commit`]): one `fdatasync` covers every line
+//! written while the one before it ran. Records of reads wait for no sync; the next intent's
+//! sync (or the last handle's drop) takes them along.
+//!
+//! With the operator's key ([`AuditKey`]) every record also carries an HMAC of its line, so a
+//! log rewritten with its hashes recomputed is found ([`verify_with_key`]).
+//!
 //! ```no_run
 //! # fn example() -> Result<(), exorun::audit::AuditError> {
 //! use exorun::audit::{Audit, CallContext, RunId};
@@ -27,6 +37,8 @@
 //! ```
 
 mod error;
+mod key;
+mod mac;
 mod prepared;
 pub mod record;
 pub mod redact;
@@ -35,21 +47,24 @@ mod verify;
 mod writer;
 
 use std::fmt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde_json::{Map, Value};
 
 pub use error::AuditError;
+pub use key::{AuditKey, KeyError};
 pub use prepared::{CallOutcome, PreparedCall};
 pub use record::{
     Call, CallContext, Decision, Event, Outcome, PluginRef, Record, RunEnd, RunId, RunStart,
     TokenAcquisition,
 };
 pub use show::{Entries, Entry, Filter, entries};
-pub use verify::{Problem, ProblemKind, Report, verify};
+pub use verify::{Problem, ProblemKind, Report, verify, verify_with_key};
 pub use writer::Head;
 
+use crate::group_commit::GroupCommit;
 use writer::Writer;
 
 /// Where the log is kept when neither `--audit-log` nor `EXORUN_AUDIT_LOG` say:
@@ -73,6 +88,10 @@ pub struct Audit {
 struct Log {
     path: PathBuf,
     writer: Mutex<Writer>,
+    /// The log's file again, for syncing it while others append.
+    file: File,
+    /// Groups the syncs of this process's records.
+    commit: GroupCommit,
     /// The first failure; once set, every record and request is refused with it.
     broken: OnceLock<AuditError>,
     /// Wakes [`Audit::broken`] waiters when the log breaks.
@@ -84,10 +103,17 @@ impl Audit {
     /// reads its last record: a log that cannot be appended to is refused here, before
     /// anything is done.
     pub fn open(path: &Path) -> Result<Audit, AuditError> {
-        let writer = Writer::open(path)?;
+        Audit::open_keyed(path, None)
+    }
+
+    /// [`Audit::open`], and with `key` every record appended carries the MAC of its line.
+    pub fn open_keyed(path: &Path, key: Option<AuditKey>) -> Result<Audit, AuditError> {
+        let writer = Writer::open(path, key)?;
         Ok(Audit {
             log: Some(Arc::new(Log {
                 path: path.to_path_buf(),
+                file: writer.file()?,
+                commit: GroupCommit::new(),
                 writer: Mutex::new(writer),
                 broken: OnceLock::new(),
                 breaks: tokio::sync::Notify::new(),
@@ -127,7 +153,27 @@ impl Audit {
             return Ok(());
         }
         let json = serde_json::to_vec(&event).expect("records always serialize");
-        self.append(&json)
+        self.append(&json, false)
+    }
+
+    /// Appends `event` and returns once it (and every record before it) is on disk: for what
+    /// must be in the log before exorun acts on it.
+    pub fn record_synced(&self, event: Event) -> Result<(), AuditError> {
+        if !self.is_enabled() {
+            return Ok(());
+        }
+        let json = serde_json::to_vec(&event).expect("records always serialize");
+        self.append(&json, true)
+    }
+
+    /// Appends the intent of a change about to be sent: `call`'s first half, marked
+    /// `"intent":true`, and returns once it (and every record before it) is on disk. The
+    /// change's outcome follows in its own record ([`Audit::record_call`]).
+    pub fn intent(&self, call: &PreparedCall) -> Result<(), AuditError> {
+        if !self.is_enabled() {
+            return Ok(());
+        }
+        self.append(&call.intent(), true)
     }
 
     /// Appends the record of a sent request: `call`'s first half, made before the request
@@ -140,23 +186,27 @@ impl Audit {
         if !self.is_enabled() {
             return Ok(());
         }
-        self.append(&call.finish(outcome))
+        self.append(&call.finish(outcome), false)
     }
 
-    /// Appends an event already serialized. After a failure every record is refused with the
-    /// first error.
-    fn append(&self, event: &[u8]) -> Result<(), AuditError> {
+    /// Appends an event already serialized, and when `durable`, waits until it is on disk.
+    /// After a failure every record is refused with the first error.
+    fn append(&self, event: &[u8], durable: bool) -> Result<(), AuditError> {
         let Some(log) = &self.log else {
             return Ok(());
         };
         log.check()?;
         let mut writer = log.writer.lock().unwrap_or_else(PoisonError::into_inner);
         log.check()?;
-        writer.append(event).map(drop).map_err(|error| {
-            let first = log.broken.get_or_init(|| error).clone();
-            log.breaks.notify_waiters();
-            first
-        })
+        writer
+            .append(event)
+            .map_err(|error| log.break_with(error))?;
+        let ticket = log.commit.wrote();
+        drop(writer);
+        if durable {
+            log.sync(ticket)?;
+        }
+        Ok(())
     }
 
     /// Records that `cmdlet` with `params` (secret values are redacted) was refused for
@@ -244,6 +294,35 @@ impl Log {
     fn check(&self) -> Result<(), AuditError> {
         self.broken.get().map_or(Ok(()), |error| Err(error.clone()))
     }
+
+    /// Keeps `error` (or an earlier one) as the log's failure and gives it back.
+    fn break_with(&self, error: AuditError) -> AuditError {
+        let first = self.broken.get_or_init(|| error).clone();
+        self.breaks.notify_waiters();
+        first
+    }
+
+    /// Waits until the write `ticket` counts is on disk.
+    fn sync(&self, ticket: crate::group_commit::Ticket) -> Result<(), AuditError> {
+        self.commit
+            .wait(ticket, || self.file.sync_data())
+            .map_err(|io| {
+                self.break_with(AuditError::Sync {
+                    path: self.path.clone(),
+                    io,
+                })
+            })
+    }
+}
+
+impl Drop for Log {
+    /// The records of reads, which waited for no sync, go to disk when the last handle goes.
+    /// An error here has nobody left to tell, and no change waits for these records.
+    fn drop(&mut self) {
+        if self.broken.get().is_none() {
+            let _ = self.file.sync_data();
+        }
+    }
 }
 
 impl fmt::Debug for Audit {
@@ -267,6 +346,7 @@ pub(crate) mod testkit {
     /// A token record whose app id is `app-{n}`.
     pub fn token_event(n: u64) -> Event {
         Event::Token(TokenAcquisition {
+            intent: false,
             app_id: Some(format!("app-{n}")),
             tenant: None,
             resource: "https://outlook.office365.com".into(),
@@ -280,7 +360,7 @@ pub(crate) mod testkit {
     pub fn log_of(n: u64) -> (tempfile::TempDir, PathBuf, Vec<Head>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let mut writer = Writer::open(&path).unwrap();
+        let mut writer = Writer::open(&path, None).unwrap();
         let heads = (1..=n)
             .map(|i| {
                 writer
@@ -373,6 +453,35 @@ mod tests {
         assert_eq!(call.why.as_deref(), Some("outside the target scope"));
         assert_eq!(call.run, context.run);
         assert_eq!(call.params["Identity"], "ceo@contoso.com");
+    }
+
+    #[test]
+    fn an_intent_is_marked_and_a_keyed_handle_macs_every_record() {
+        let (dir, path, _) = log_of(0);
+        let key = AuditKey::create(&dir.path().join("audit.key")).unwrap();
+        let audit = Audit::open_keyed(&path, Some(key.clone())).unwrap();
+        let context = CallContext::default();
+        let mut params = Map::new();
+        params.insert("Identity".into(), "ann@contoso.com".into());
+        let call = PreparedCall::new(&context, "Set-Mailbox", &params);
+        audit.intent(&call).unwrap();
+        audit.record_call(&call, &CallOutcome::default()).unwrap();
+        audit.record_synced(token_event(1)).unwrap();
+        let records: Vec<Record> = lines_of(&path)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let Event::Call(intent) = &records[0].event else {
+            panic!("{records:?}")
+        };
+        let Event::Call(outcome) = &records[1].event else {
+            panic!("{records:?}")
+        };
+        assert!(intent.intent && !outcome.intent);
+        assert!(records.iter().all(|r| r.mac.is_some()), "{records:?}");
+        let report = verify_with_key(&path, None, Some(&key)).unwrap();
+        assert_eq!((report.problem, report.keyed), (None, 3));
+        assert!(!format!("{audit:?}").contains("key"), "{audit:?}");
     }
 
     #[tokio::test]

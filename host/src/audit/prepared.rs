@@ -41,6 +41,9 @@ struct Asked<'a> {
 /// How a sent request went: the second half of its record.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CallOutcome<'a> {
+    /// The record is a change's intent, written before it is sent; its outcome follows.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub intent: bool,
     /// Which page of the results the request fetched (1 for the first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<u32>,
@@ -84,6 +87,14 @@ impl PreparedCall {
         PreparedCall { head }
     }
 
+    /// The event of the change's intent, as JSON: the first half, marked as an intent.
+    pub(super) fn intent(&self) -> Vec<u8> {
+        self.finish(&CallOutcome {
+            intent: true,
+            ..CallOutcome::default()
+        })
+    }
+
     /// The whole event, as JSON: the first half with `outcome`'s fields after it.
     pub(super) fn finish(&self, outcome: &CallOutcome<'_>) -> Vec<u8> {
         let mut event = Vec::with_capacity(self.head.len() + 256);
@@ -123,8 +134,16 @@ mod tests {
         for (context, outcome) in [
             (context(), CallOutcome::default()),
             (
+                context(),
+                CallOutcome {
+                    intent: true,
+                    ..CallOutcome::default()
+                },
+            ),
+            (
                 CallContext::default(),
                 CallOutcome {
+                    intent: false,
                     page: Some(2),
                     status: Some(429),
                     rows: 0,
@@ -137,6 +156,7 @@ mod tests {
         ] {
             let prepared = PreparedCall::new(&context, "Set-Mailbox", &params);
             let mut call = Call::new(&context, "Set-Mailbox", &params);
+            call.intent = outcome.intent;
             call.page = outcome.page;
             call.status = outcome.status;
             call.rows = outcome.rows;

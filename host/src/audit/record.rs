@@ -24,6 +24,9 @@ pub struct Record {
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
+    /// With the operator's key: the HMAC-SHA-256 (lowercase hex) of the line up to this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// What a record is about.
@@ -147,6 +150,10 @@ pub struct Call {
     /// A change recorded instead of sent.
     #[serde(default)]
     pub dry_run: bool,
+    /// The intent of a change, written (and synced) before it was sent: a record with its
+    /// outcome follows, unless the process died before the answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intent: bool,
     /// Which page of the results this request fetched (1 for the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<u32>,
@@ -184,6 +191,7 @@ impl Call {
             why: context.decision.clone(),
             target_scope: context.target_scope.clone(),
             dry_run: false,
+            intent: false,
             page: None,
             status: None,
             rows: 0,
@@ -195,9 +203,15 @@ impl Call {
     }
 }
 
-/// A token asked of the credential: who for and until when, never the token itself.
+/// A token asked of the credential: who for and until when, never the token itself. Each ask
+/// is recorded twice: its intent, on disk before the credential is used (so a log that cannot
+/// be written stops exorun before any token is asked for), then what it brought.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenAcquisition {
+    /// The record is the intent, written before the credential was asked; what the ask
+    /// brought follows in the next token record for the resource.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intent: bool,
     /// The app (client) id: the token's `appid` claim, else the configured one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
@@ -339,6 +353,7 @@ mod tests {
             prev: Some("cd".repeat(32)),
             time: Utc::now(),
             event: Event::Call(call),
+            mac: None,
         };
         let line = serde_json::to_string(&record).unwrap();
         let json: Value = serde_json::from_str(&line).unwrap();

@@ -129,6 +129,7 @@ mod tests {
             prev: None,
             time: Utc::now(),
             event,
+            mac: None,
         }
     }
 

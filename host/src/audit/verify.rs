@@ -4,6 +4,10 @@
 //! inserted or moved, or a tail cut short. Lines cut cleanly off the end leave a shorter chain
 //! that is still whole; a head kept elsewhere (`--head`) tells them apart.
 //!
+//! With the operator's key ([`verify_with_key`]) every record must also carry the MAC the key
+//! gives its line: a log rewritten by someone without the key — a field edited, a record
+//! removed, and every hash after it recomputed — fails at the first line they touched.
+//!
 //! The log is read once, as a stream, in constant memory, up to its end when the check starts
 //! (runs may go on appending meanwhile); after a break the rest is read on to say what happened.
 
@@ -15,7 +19,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::AuditError;
-use super::writer::{Head, open_to_read};
+use super::key::AuditKey;
+use super::writer::{Head, MAC_FIELD, open_to_read};
 use crate::plugin::artifact::digest;
 
 /// What [`verify`] found.
@@ -29,6 +34,12 @@ pub struct Report {
     pub given_head_line: Option<u64>,
     /// The first break, if there is one.
     pub problem: Option<Problem>,
+    /// How many of the intact lines carry a MAC (checked against the key, if one was given).
+    pub keyed: u64,
+    /// How many of the intact lines carry none. With a key these can only be the first lines
+    /// (written before the log was keyed, or stripped of their MACs): the key vouches for none
+    /// of them, which `exorun audit verify --key` reports as a failure.
+    pub unkeyed: u64,
 }
 
 /// A break in the chain: where, and what most likely happened.
@@ -82,6 +93,13 @@ pub enum ProblemKind {
         /// The record it holds.
         seq: u64,
     },
+    /// The line chains, but its MAC is not the one the key gives it.
+    MacMismatch {
+        /// Whether it is the first line with a MAC: then the key is most likely the wrong one.
+        first: bool,
+    },
+    /// The line carries no MAC although the lines before it do.
+    MacMissing,
     /// The log is whole but the given head is not in it: records were cut off its end (or the
     /// last record was changed, or the head is another log's).
     HeadMissing {
@@ -145,6 +163,18 @@ impl fmt::Display for Problem {
                 f,
                 "line {n} holds record {seq}, which line {seq} already holds: a copy or a moved line was inserted"
             ),
+            ProblemKind::MacMismatch { first: true } => write!(
+                f,
+                "line {n}, the first with a MAC, does not carry the MAC this key gives it: the key is not the one the log was written with (or the line was changed and the hashes recomputed)\n  fix: pass the key the log was written with (--key FILE); if it is the right key, the log was rewritten from line {n} on"
+            ),
+            ProblemKind::MacMismatch { first: false } => write!(
+                f,
+                "line {n} was changed, or a record before it removed, and the hashes recomputed to hide it: its MAC is not the one the key gives it (the lines before it are vouched for)\n  fix: keep the file as it is for the record, compare it with a copy or the head kept elsewhere, and move it aside so a new log starts"
+            ),
+            ProblemKind::MacMissing => write!(
+                f,
+                "line {n} carries no MAC though the lines before it do: it was written or rewritten without the key\n  fix: keep the file as it is for the record, and find what wrote to the log without --audit-key"
+            ),
             ProblemKind::HeadMissing { head } => write!(
                 f,
                 "the head {head} is not in the log, which ends whole at line {n}: records were cut off its end (or its last record was changed, or the head belongs to another log)"
@@ -154,10 +184,19 @@ impl fmt::Display for Problem {
 }
 
 /// Checks the chain of the log at `path`; with `head` (a hash kept elsewhere), also that no
-/// record after it was cut off.
+/// record after it was cut off. MACs are counted, not checked: that takes the key.
 pub fn verify(path: &Path, head: Option<&str>) -> Result<Report, AuditError> {
+    verify_with_key(path, head, None)
+}
+
+/// [`verify`], and with `key` also each record's MAC.
+pub fn verify_with_key(
+    path: &Path,
+    head: Option<&str>,
+    key: Option<&AuditKey>,
+) -> Result<Report, AuditError> {
     let log = open_to_read(path)?;
-    check(BufReader::new(log), head).map_err(|e| AuditError::Read {
+    check(BufReader::new(log), head, key).map_err(|e| AuditError::Read {
         path: path.to_path_buf(),
         io: Arc::new(e),
     })
@@ -172,11 +211,12 @@ struct Link {
 
 /// A line read for checking.
 enum Line {
-    /// A whole record: its number, its `prev`, its own hash.
+    /// A whole record: its number, its `prev`, its own hash, its MAC.
     Record {
         seq: u64,
         prev: Option<String>,
         hash: String,
+        mac: Mac,
     },
     /// Anything else.
     Broken(ProblemKind),
@@ -188,26 +228,40 @@ impl Line {
     }
 }
 
-/// The lines of a log, read one at a time.
-struct Lines<R> {
-    reader: R,
-    buffer: Vec<u8>,
+/// A record's MAC, as far as it was checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mac {
+    /// The line has none.
+    Missing,
+    /// The line has one; no key was given to check it.
+    Unchecked,
+    /// The key gives the line this MAC.
+    Good,
+    /// The key gives the line another MAC.
+    Bad,
 }
 
-impl<R: BufRead> Iterator for Lines<R> {
+/// The lines of a log, read one at a time.
+struct Lines<'k, R> {
+    reader: R,
+    buffer: Vec<u8>,
+    key: Option<&'k AuditKey>,
+}
+
+impl<R: BufRead> Iterator for Lines<'_, R> {
     type Item = io::Result<Line>;
 
     fn next(&mut self) -> Option<io::Result<Line>> {
         self.buffer.clear();
         match self.reader.read_until(b'\n', &mut self.buffer) {
             Ok(0) => None,
-            Ok(_) => Some(Ok(read_line(&self.buffer))),
+            Ok(_) => Some(Ok(read_line(&self.buffer, self.key))),
             Err(e) => Some(Err(e)),
         }
     }
 }
 
-fn read_line(bytes: &[u8]) -> Line {
+fn read_line(bytes: &[u8], key: Option<&AuditKey>) -> Line {
     let Some(body) = bytes.strip_suffix(b"\n") else {
         return Line::Broken(ProblemKind::HalfWritten);
     };
@@ -216,6 +270,7 @@ fn read_line(bytes: &[u8]) -> Line {
             seq: link.seq,
             prev: link.prev,
             hash: digest(body),
+            mac: mac_of(body, key),
         },
         Err(e) => Line::Broken(ProblemKind::NotARecord {
             reason: e.to_string(),
@@ -223,27 +278,74 @@ fn read_line(bytes: &[u8]) -> Line {
     }
 }
 
-/// Walks the chain of the log in `reader`.
-fn check(reader: impl BufRead, head: Option<&str>) -> io::Result<Report> {
+/// Whether the record `body` (a line without its newline) ends in a MAC, and whether `key`
+/// gives it that MAC.
+fn mac_of(body: &[u8], key: Option<&AuditKey>) -> Mac {
+    const DIGITS: usize = 64;
+    let Some(mac_start) = body.len().checked_sub(DIGITS + 2) else {
+        return Mac::Missing;
+    };
+    let Some(covered) = mac_start.checked_sub(MAC_FIELD.len()) else {
+        return Mac::Missing;
+    };
+    if &body[covered..mac_start] != MAC_FIELD || !body.ends_with(b"\"}") {
+        return Mac::Missing;
+    }
+    let Some(key) = key else {
+        return Mac::Unchecked;
+    };
+    let given = &body[mac_start..mac_start + DIGITS];
+    let expected = key.mac(&body[..covered]);
+    if openssl::memcmp::eq(given, expected.as_bytes()) {
+        Mac::Good
+    } else {
+        Mac::Bad
+    }
+}
+
+/// What is wrong with an intact line's MAC, given what the lines before it held.
+fn mac_problem(mac: Mac, report: &mut Report, key: bool) -> Option<ProblemKind> {
+    match mac {
+        Mac::Missing if key && report.keyed > 0 => return Some(ProblemKind::MacMissing),
+        Mac::Missing => report.unkeyed += 1,
+        Mac::Bad => {
+            return Some(ProblemKind::MacMismatch {
+                first: report.keyed == 0,
+            });
+        }
+        Mac::Good | Mac::Unchecked => report.keyed += 1,
+    }
+    None
+}
+
+/// Walks the chain of the log in `reader`, checking MACs with `key`.
+fn check(reader: impl BufRead, head: Option<&str>, key: Option<&AuditKey>) -> io::Result<Report> {
     let head = head.map(str::to_ascii_lowercase);
     let mut lines = Lines {
         reader,
         buffer: Vec::new(),
+        key,
     };
     let mut report = Report {
         intact: 0,
         head: None,
         given_head_line: None,
         problem: None,
+        keyed: 0,
+        unkeyed: 0,
     };
     while let Some(line) = lines.next() {
         let n = report.intact + 1;
         let prev = report.head.as_ref().map(|h| h.hash.as_str());
         let line = line?;
         if line.chains(n, prev) {
-            let Line::Record { hash, .. } = line else {
+            let Line::Record { hash, mac, .. } = line else {
                 unreachable!("only records chain")
             };
+            if let Some(kind) = mac_problem(mac, &mut report, key.is_some()) {
+                report.problem = Some(Problem { line: n, kind });
+                return Ok(report);
+            }
             if head.as_deref() == Some(hash.as_str()) {
                 report.given_head_line = Some(n);
             }
@@ -294,6 +396,7 @@ fn what_happened(
         seq: next_seq,
         prev: next_prev,
         hash: next_hash,
+        ..
     }) = &next
         && *next_seq == n
         && next_prev.as_deref() == prev
@@ -330,17 +433,120 @@ fn what_happened(
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
-    use crate::audit::testkit::{lines_of, log_of};
+    use crate::audit::testkit::{lines_of, log_of, token_event};
+    use crate::audit::writer::Writer;
 
     fn problem(lines: &[String], head: Option<&str>) -> Option<Problem> {
-        check(io::Cursor::new(lines.concat()), head)
+        check(io::Cursor::new(lines.concat()), head, None)
             .unwrap()
             .problem
     }
 
     fn at(line: u64, kind: ProblemKind) -> Option<Problem> {
         Some(Problem { line, kind })
+    }
+
+    /// The log at `path` as someone without the key would rewrite it: `edit` its lines, then
+    /// number them again and chain each to the hash of the one before, MACs left as they are.
+    fn rewritten(path: &Path, edit: impl FnOnce(&mut Vec<String>)) -> Vec<String> {
+        let mut lines = lines_of(path);
+        edit(&mut lines);
+        let mut prev: Option<String> = None;
+        for (n, line) in (1..).zip(lines.iter_mut()) {
+            let rest = &line[line.find(",\"time\":").unwrap()..];
+            let prev_json = prev.as_ref().map_or("null".into(), |h| format!("\"{h}\""));
+            *line = format!("{{\"seq\":{n},\"prev\":{prev_json}{rest}");
+            prev = Some(digest(line.trim_end().as_bytes()));
+        }
+        lines
+    }
+
+    fn keyed_log(unkeyed: u64, keyed: u64) -> (tempfile::TempDir, PathBuf, AuditKey) {
+        let (dir, path, _) = log_of(unkeyed);
+        let key = AuditKey::create(&dir.path().join("audit.key")).unwrap();
+        let mut writer = Writer::open(&path, Some(key.clone())).unwrap();
+        for i in 0..keyed {
+            writer
+                .append(&serde_json::to_vec(&token_event(100 + i)).unwrap())
+                .unwrap();
+        }
+        (dir, path, key)
+    }
+
+    fn keyed_check(lines: &[String], key: &AuditKey) -> Report {
+        check(io::Cursor::new(lines.concat()), None, Some(key)).unwrap()
+    }
+
+    #[test]
+    fn the_key_finds_a_log_rewritten_with_its_hashes_recomputed() {
+        let (dir, path, key) = keyed_log(0, 6);
+        let report = verify_with_key(&path, None, Some(&key)).unwrap();
+        assert_eq!((report.problem, report.keyed, report.unkeyed), (None, 6, 0));
+        let unchecked = verify(&path, None).unwrap();
+        assert_eq!((unchecked.problem, unchecked.keyed), (None, 6));
+
+        let edited = rewritten(&path, |l| l[2] = l[2].replace("app-102", "app-666"));
+        assert_eq!(problem(&edited, None), None, "the chain alone is fooled");
+        let report = keyed_check(&edited, &key);
+        assert_eq!(
+            report.problem,
+            at(3, ProblemKind::MacMismatch { first: false })
+        );
+        assert_eq!(report.intact, 2);
+
+        let removed = rewritten(&path, |l| {
+            l.remove(2);
+        });
+        assert_eq!(problem(&removed, None), None);
+        assert_eq!(
+            keyed_check(&removed, &key).problem,
+            at(3, ProblemKind::MacMismatch { first: false })
+        );
+
+        let wrong = AuditKey::create(&dir.path().join("wrong.key")).unwrap();
+        assert_eq!(
+            keyed_check(&lines_of(&path), &wrong).problem,
+            at(1, ProblemKind::MacMismatch { first: true })
+        );
+
+        let strip = |line: &mut String| {
+            let at = line.find(",\"mac\":").unwrap();
+            line.replace_range(at..line.len() - 2, "");
+        };
+        let one_stripped = rewritten(&path, |l| strip(&mut l[3]));
+        assert_eq!(
+            keyed_check(&one_stripped, &key).problem,
+            at(4, ProblemKind::MacMissing)
+        );
+        let all_stripped = rewritten(&path, |l| l.iter_mut().for_each(strip));
+        let report = keyed_check(&all_stripped, &key);
+        assert_eq!((report.problem, report.keyed, report.unkeyed), (None, 0, 6));
+    }
+
+    #[test]
+    fn records_from_before_the_log_was_keyed_are_counted_apart() {
+        let (_dir, path, key) = keyed_log(2, 3);
+        let report = verify_with_key(&path, None, Some(&key)).unwrap();
+        assert_eq!(
+            (report.problem, report.intact, report.keyed, report.unkeyed),
+            (None, 5, 3, 2)
+        );
+        let text = |kind| Problem { line: 4, kind }.to_string();
+        assert!(
+            text(ProblemKind::MacMismatch { first: true })
+                .starts_with("line 4, the first with a MAC, does not carry the MAC this key gives it: the key is not the one the log was written with")
+        );
+        assert!(
+            text(ProblemKind::MacMismatch { first: false })
+                .starts_with("line 4 was changed, or a record before it removed, and the hashes recomputed to hide it")
+        );
+        assert!(
+            text(ProblemKind::MacMissing)
+                .starts_with("line 4 carries no MAC though the lines before it do")
+        );
     }
 
     #[test]

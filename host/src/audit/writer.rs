@@ -1,7 +1,8 @@
 //! The chained appender. Each append takes an exclusive lock on the file, finds the current
 //! last record (another process may have appended since), writes one whole line chained to it
-//! with one `write`, and lets go: concurrent processes and threads interleave whole records and
-//! never fork the chain.
+//! (and, with a key, ending in its MAC) with one `write`, and lets go: concurrent processes and
+//! threads interleave whole records and never fork the chain. Syncing is left to the caller
+//! ([`crate::group_commit`]), so a sync never holds the file's lock.
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Seek as _, SeekFrom, Write as _};
@@ -13,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AuditError;
+use super::key::AuditKey;
 use crate::plugin::artifact::digest;
 
 /// The last record of the log, as far as this writer knows.
@@ -55,6 +57,8 @@ pub(super) struct Writer {
     tip: Tip,
     /// The line being written, kept to save an allocation per record.
     line: Vec<u8>,
+    /// The key each record's MAC is made with, if the log is keyed.
+    key: Option<AuditKey>,
 }
 
 /// Holds a file's exclusive lock until dropped.
@@ -70,10 +74,12 @@ impl Drop for Locked<'_> {
 impl Writer {
     /// Opens (creating it, mode 600, in a directory created mode 700) the log at `path` and
     /// reads its last record, so a log that cannot be appended to is refused before anything
-    /// is done.
-    pub(super) fn open(path: &Path) -> Result<Writer, AuditError> {
+    /// is done. A log it creates has its directory synced, so the file itself survives a crash.
+    /// With `key`, every record it appends carries a MAC.
+    pub(super) fn open(path: &Path, key: Option<AuditKey>) -> Result<Writer, AuditError> {
         let io = |e: io::Error| Arc::new(e);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir {
             DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
@@ -83,26 +89,51 @@ impl Writer {
                     io: io(e),
                 })?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| AuditError::Open {
-                path: path.to_path_buf(),
-                io: io(e),
-            })?;
+        let open = |create_new: bool| {
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create_new(create_new)
+                .mode(0o600)
+                .open(path)
+        };
+        let (file, created) = match open(true) {
+            Ok(file) => (Ok(file), true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => (open(false), false),
+            Err(e) => (Err(e), false),
+        };
+        let file = file.map_err(|e| AuditError::Open {
+            path: path.to_path_buf(),
+            io: io(e),
+        })?;
+        if created {
+            let dir = dir.unwrap_or(Path::new("."));
+            File::open(dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(|e| AuditError::Sync {
+                    path: dir.to_path_buf(),
+                    io: io(e),
+                })?;
+        }
         let mut writer = Writer {
             path: path.to_path_buf(),
             file,
             tip: Tip { len: 0, head: None },
             line: Vec::new(),
+            key,
         };
         let lock = lock(&writer.file, &writer.path)?;
         writer.tip = writer.read_tip()?;
         drop(lock);
         Ok(writer)
+    }
+
+    /// Another handle on the log's file, for syncing it without this writer's lock.
+    pub(super) fn file(&self) -> Result<File, AuditError> {
+        self.file.try_clone().map_err(|e| AuditError::Open {
+            path: self.path.clone(),
+            io: Arc::new(e),
+        })
     }
 
     /// The last record this writer wrote or saw.
@@ -131,6 +162,14 @@ impl Writer {
         line.pop();
         line.push(b',');
         line.extend_from_slice(event.get(1..).unwrap_or_default());
+        if let Some(key) = &self.key {
+            // `{…}` → `{…,"mac":"…"}`: the MAC covers the line up to its own field.
+            line.pop();
+            let mac = key.mac(&line);
+            line.extend_from_slice(MAC_FIELD);
+            line.extend_from_slice(mac.as_bytes());
+            line.extend_from_slice(b"\"}");
+        }
         let hash = digest(&line);
         line.push(b'\n');
         let written = (&self.file).write_all(&line);
@@ -229,6 +268,9 @@ fn lock<'a>(file: &'a File, path: &Path) -> Result<Locked<'a>, AuditError> {
     Ok(Locked(file))
 }
 
+/// What comes between a keyed record's other fields and its MAC.
+pub(super) const MAC_FIELD: &[u8] = b",\"mac\":\"";
+
 /// How much of the file's end is read at a time, looking for the last line's start.
 const TAIL_CHUNK: u64 = 4096;
 
@@ -268,7 +310,7 @@ mod tests {
     fn a_line_is_the_record_the_header_and_event_make() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let mut writer = Writer::open(&path).unwrap();
+        let mut writer = Writer::open(&path, None).unwrap();
         for i in 0..2 {
             writer.append(&json(token_event(i))).unwrap();
         }
@@ -282,7 +324,7 @@ mod tests {
     fn records_chain_and_the_file_and_directory_are_private() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/exorun/audit.jsonl");
-        let mut writer = Writer::open(&path).unwrap();
+        let mut writer = Writer::open(&path, None).unwrap();
         assert_eq!(writer.head(), None);
         let first = writer.append(&json(token_event(1))).unwrap();
         let second = writer.append(&json(token_event(2))).unwrap();
@@ -300,7 +342,7 @@ mod tests {
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(path.parent().unwrap()), 0o700);
 
-        let mut again = Writer::open(&path).unwrap();
+        let mut again = Writer::open(&path, None).unwrap();
         assert_eq!(
             again.head(),
             Some(&second),
@@ -319,14 +361,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for long in [0, 10, TAIL_CHUNK as usize - 30, 3 * TAIL_CHUNK as usize] {
             let path = dir.path().join(format!("{long}.jsonl"));
-            let mut writer = Writer::open(&path).unwrap();
+            let mut writer = Writer::open(&path, None).unwrap();
             writer.append(&json(token_event(0))).unwrap();
             let mut event = token_event(1);
             if let Event::Token(token) = &mut event {
                 token.app_id = Some("x".repeat(long));
             }
             let head = writer.append(&json(event)).unwrap();
-            assert_eq!(Writer::open(&path).unwrap().head(), Some(&head), "{long}");
+            assert_eq!(
+                Writer::open(&path, None).unwrap().head(),
+                Some(&head),
+                "{long}"
+            );
         }
     }
 
@@ -334,17 +380,20 @@ mod tests {
     fn a_half_written_or_foreign_last_line_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        Writer::open(&path)
+        Writer::open(&path, None)
             .unwrap()
             .append(&json(token_event(1)))
             .unwrap();
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(br#"{"seq":2,"pr"#).unwrap();
-        let e = Writer::open(&path).err().unwrap();
+        let e = Writer::open(&path, None).err().unwrap();
         assert!(matches!(e, AuditError::HalfWritten { .. }), "{e}");
-        assert!(e.to_string().contains("exorun audit verify --log"), "{e}");
+        assert!(
+            e.to_string().contains("exorun audit verify --audit-log"),
+            "{e}"
+        );
         file.write_all(b"\n").unwrap();
-        let e = Writer::open(&path).err().unwrap();
+        let e = Writer::open(&path, None).err().unwrap();
         assert!(matches!(e, AuditError::NotARecord { .. }), "{e}");
     }
 
@@ -353,7 +402,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file");
         std::fs::write(&file, "").unwrap();
-        let e = Writer::open(&file.join("audit.jsonl")).err().unwrap();
+        let e = Writer::open(&file.join("audit.jsonl"), None).err().unwrap();
         let text = e.to_string();
         assert!(text.contains(&file.display().to_string()), "{text}");
         assert!(

@@ -72,6 +72,7 @@ impl TokenProvider {
         }
         // Once the audit log cannot be written, the credential is not used again.
         self.audit.check()?;
+        self.record_intent(resource)?;
         let acquired = self.source.acquire(resource).await;
         self.record(resource, &acquired)?;
         let fresh = acquired?;
@@ -111,6 +112,24 @@ impl TokenProvider {
 }
 
 impl TokenProvider {
+    /// Records that a token for `resource` is about to be asked for, and waits until the
+    /// record is on disk: a log that cannot be written stops the ask before it is made.
+    fn record_intent(&self, resource: Resource) -> Result<(), AuthError> {
+        if !self.audit.is_enabled() {
+            return Ok(());
+        }
+        let token = TokenAcquisition {
+            intent: true,
+            app_id: self.credential.app_id.clone(),
+            tenant: self.credential.tenant.clone(),
+            resource: resource.identifier().to_string(),
+            credential: self.credential.kind.clone(),
+            expires_at: None,
+            error: None,
+        };
+        Ok(self.audit.record_synced(Event::Token(token))?)
+    }
+
     /// Records a token asked for `resource`: who it is for and until when, or why there is
     /// none. The app and tenant are the token's own claims where it has them.
     fn record(
@@ -133,6 +152,7 @@ impl TokenProvider {
                 .cloned()
         };
         let token = TokenAcquisition {
+            intent: false,
             app_id: claim(|c| &c.app_id).or_else(|| self.credential.app_id.clone()),
             tenant: claim(|c| &c.tenant_id).or_else(|| self.credential.tenant.clone()),
             resource: resource.identifier().to_string(),
@@ -270,21 +290,29 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(tokens.len(), 2, "a cached token is not asked for again");
-        assert_eq!(tokens[0].credential, "access-token-file");
-        assert_eq!(tokens[0].app_id.as_deref(), label().app_id.as_deref());
-        assert_eq!(tokens[0].tenant.as_deref(), Some("contoso.onmicrosoft.com"));
-        assert_eq!(tokens[0].resource, "https://outlook.office365.com");
-        assert!(tokens[0].expires_at.is_some() && tokens[0].error.is_none());
         assert_eq!(
-            tokens[1].error.as_deref(),
+            tokens.len(),
+            4,
+            "each ask is recorded twice; a cached token is not asked for again"
+        );
+        assert!(tokens[0].intent && tokens[2].intent);
+        assert!(!tokens[1].intent && !tokens[3].intent);
+        assert_eq!(tokens[0].resource, tokens[1].resource);
+        assert_eq!(tokens[0].expires_at, None);
+        assert_eq!(tokens[1].credential, "access-token-file");
+        assert_eq!(tokens[1].app_id.as_deref(), label().app_id.as_deref());
+        assert_eq!(tokens[1].tenant.as_deref(), Some("contoso.onmicrosoft.com"));
+        assert_eq!(tokens[1].resource, "https://outlook.office365.com");
+        assert!(tokens[1].expires_at.is_some() && tokens[1].error.is_none());
+        assert_eq!(
+            tokens[3].error.as_deref(),
             Some("the token file /run/t is empty")
         );
-        assert_eq!(tokens[1].expires_at, None);
+        assert_eq!(tokens[3].expires_at, None);
     }
 
     #[tokio::test]
-    async fn a_token_that_cannot_be_recorded_is_not_used() {
+    async fn no_token_is_asked_for_when_the_ask_cannot_be_recorded() {
         let (source, provider) = provider(Duration::hours(1));
         let provider = provider.audited(
             Audit::open(std::path::Path::new("/dev/full")).unwrap(),
@@ -296,8 +324,8 @@ mod tests {
         }
         assert_eq!(
             source.calls.load(Ordering::SeqCst),
-            1,
-            "after the log broke, the source is not asked again"
+            0,
+            "the ask could not be recorded, so the source is never asked"
         );
     }
 

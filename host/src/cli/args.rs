@@ -120,6 +120,10 @@ pub struct ConnectionArgs {
     /// ~/.local/state/exorun/audit.jsonl) [env: EXORUN_AUDIT_LOG]
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// The file holding the audit key each record's MAC is made with (`exorun audit key new
+    /// FILE` makes one; keep it apart from the log) [env: EXORUN_AUDIT_KEY]
+    #[arg(long, value_name = "FILE")]
+    pub audit_key: Option<PathBuf>,
 }
 
 /// `--access-token-command`: the program and its arguments, split from one string.
@@ -185,6 +189,7 @@ impl ConnectionArgs {
             page_size: self.page_size.or(lower.page_size),
             max_concurrency: self.max_concurrency.or(lower.max_concurrency),
             audit_log: self.audit_log.or(lower.audit_log),
+            audit_key: self.audit_key.or(lower.audit_key),
         }
     }
 
@@ -296,6 +301,7 @@ impl ConnectionArgs {
             max_concurrency: self.max_concurrency,
             policy: None,
             audit_log: self.audit_log.clone(),
+            audit_key: self.audit_key.clone(),
         })
     }
 

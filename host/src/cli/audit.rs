@@ -1,6 +1,7 @@
-//! `exorun audit verify` checks the audit log's chain; `exorun audit show` lists its records.
-//! Also the line `invoke` and `run` end with, naming the chain's head so it can be kept
-//! elsewhere and given to `verify --head` later.
+//! `exorun audit verify` checks the audit log's chain (and, with the key, each record's MAC);
+//! `exorun audit show` lists its records; `exorun audit key new` makes a key. Also the line
+//! `invoke` and `run` end with, naming the chain's head so it can be kept elsewhere and given
+//! to `verify --head` later.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -13,11 +14,12 @@ use serde_json::Value;
 
 use exorun::audit::redact::redact;
 use exorun::audit::{
-    self, Audit, Call, Decision, Entry, Event, Filter, Head, Outcome, Record, RunEnd, RunId,
-    RunStart, TokenAcquisition,
+    self, Audit, AuditKey, Call, Decision, Entry, Event, Filter, Head, Outcome, Record, RunEnd,
+    RunId, RunStart, TokenAcquisition,
 };
 use exorun::exchange::Rehearsal;
 
+use super::ConnectionArgs;
 use super::output::count;
 
 /// Check and read the audit log.
@@ -29,30 +31,49 @@ pub enum AuditCmd {
     /// List the records, all or those that match.
     #[command(after_help = super::examples::AUDIT_SHOW)]
     Show(ShowCmd),
+    /// The key each record's MAC is made with.
+    #[command(subcommand)]
+    Key(KeyCmd),
 }
 
-/// Which log.
+/// `exorun audit key …`.
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Make a new random key in FILE (mode 600; never overwrites one). Keep it apart from the
+    /// log, and give it to every command with --audit-key FILE (EXORUN_AUDIT_KEY).
+    New {
+        /// Where to write the key.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// Which log: the same option, variable and default every command uses.
 #[derive(Args, Debug)]
 struct LogOption {
     /// The audit log (default ~/.local/state/exorun/audit.jsonl) [env: EXORUN_AUDIT_LOG]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long = "audit-log", visible_alias = "log", value_name = "FILE")]
     log: Option<PathBuf>,
 }
 
+/// The variable `name`, if set and not empty, as a path.
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 impl LogOption {
-    /// `--log`, else `EXORUN_AUDIT_LOG`, else the default place.
-    fn path(&self) -> anyhow::Result<PathBuf> {
-        let from_env = || {
-            std::env::var_os("EXORUN_AUDIT_LOG")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
+    /// `--audit-log` given after the command, else before it (`exorun --audit-log FILE audit
+    /// …`), else `EXORUN_AUDIT_LOG`, else the default place.
+    fn path(&self, before: &ConnectionArgs) -> anyhow::Result<PathBuf> {
         self.log
             .clone()
-            .or_else(from_env)
+            .or_else(|| before.audit_log.clone())
+            .or_else(|| env_path("EXORUN_AUDIT_LOG"))
             .or_else(audit::default_log_path)
             .context(
-                "there is no home directory to find the audit log in\n  fix: pass --log FILE or set EXORUN_AUDIT_LOG",
+                "there is no home directory to find the audit log in\n  fix: pass --audit-log FILE or set EXORUN_AUDIT_LOG",
             )
     }
 }
@@ -66,6 +87,10 @@ pub struct VerifyCmd {
     /// log, so records cut off the end are found too.
     #[arg(long, value_name = "HASH", value_parser = parse_head)]
     head: Option<String>,
+    /// The audit key the log was written with: every record's MAC is checked, which finds a
+    /// log rewritten with its hashes recomputed [env: EXORUN_AUDIT_KEY]
+    #[arg(long = "audit-key", visible_alias = "key", value_name = "FILE")]
+    key: Option<PathBuf>,
 }
 
 /// Options of `audit show`.
@@ -158,25 +183,64 @@ fn since_at(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
 }
 
 impl AuditCmd {
-    /// Runs the subcommand.
-    pub fn run(self) -> anyhow::Result<ExitCode> {
+    /// Runs the subcommand; `before` holds the options given before `audit` (`--audit-log`,
+    /// `--audit-key`).
+    pub fn run(self, before: &ConnectionArgs) -> anyhow::Result<ExitCode> {
         match self {
-            AuditCmd::Verify(cmd) => cmd.run(),
-            AuditCmd::Show(cmd) => cmd.run(),
+            AuditCmd::Verify(cmd) => cmd.run(before),
+            AuditCmd::Show(cmd) => cmd.run(before),
+            AuditCmd::Key(KeyCmd::New { file }) => {
+                AuditKey::create(&file)?;
+                println!(
+                    "wrote a new audit key to {0} (mode 600)\n  use it: --audit-key {0} (or EXORUN_AUDIT_KEY={0}) on every command that writes or verifies the log; keep it apart from the log, where the log's writers cannot read it",
+                    file.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
         }
     }
 }
 
 impl VerifyCmd {
-    fn run(self) -> anyhow::Result<ExitCode> {
-        let path = self.log.path()?;
-        let report = audit::verify(&path, self.head.as_deref())?;
+    fn run(self, before: &ConnectionArgs) -> anyhow::Result<ExitCode> {
+        let path = self.log.path(before)?;
+        let key = self
+            .key
+            .or_else(|| before.audit_key.clone())
+            .or_else(|| env_path("EXORUN_AUDIT_KEY"))
+            .map(|file| AuditKey::load(&file))
+            .transpose()?;
+        let report = audit::verify_with_key(&path, self.head.as_deref(), key.as_ref())?;
         let mut out = std::io::stdout().lock();
         let Some(problem) = &report.problem else {
+            let macs = match (&key, report.keyed) {
+                (Some(_), _) => ", every MAC matches the key",
+                (None, 0) => "",
+                (None, _) => " (its records carry MACs: pass --key FILE to check them)",
+            };
             match &report.head {
+                Some(head) if key.is_some() && report.unkeyed > 0 => {
+                    let (n, total) = (report.unkeyed, report.intact);
+                    let which = if n == total {
+                        "no record carries a MAC: the log was written without a key, or its MACs were stripped; the key vouches for none of it".to_string()
+                    } else {
+                        format!(
+                            "records 1 to {n} carry no MAC: they were written before the log was keyed, or their MACs were stripped; the key vouches only for records {} to {total}",
+                            n + 1
+                        )
+                    };
+                    writeln!(
+                        out,
+                        "✗ {}: {which}\n  the chain is intact ({}, head {})\n  fix: if the log was keyed from its start, it was rewritten; else keep the head printed before the key was set and check it with --head",
+                        path.display(),
+                        count(total, "record", "records"),
+                        head.hash
+                    )?;
+                    return Ok(ExitCode::FAILURE);
+                }
                 Some(head) => writeln!(
                     out,
-                    "✓ {}: {}, chain intact, head {}",
+                    "✓ {}: {}, chain intact{macs}, head {}",
                     path.display(),
                     count(report.intact, "record", "records"),
                     head.hash
@@ -203,8 +267,8 @@ impl VerifyCmd {
 }
 
 impl ShowCmd {
-    fn run(self) -> anyhow::Result<ExitCode> {
-        let path = self.log.path()?;
+    fn run(self, before: &ConnectionArgs) -> anyhow::Result<ExitCode> {
+        let path = self.log.path(before)?;
         let filter = Filter {
             run: self.run,
             since: self.since,
@@ -358,6 +422,9 @@ fn token_text(token: &TokenAcquisition) -> String {
     .flatten()
     .collect::<Vec<_>>()
     .join(", ");
+    if token.intent {
+        return format!("asking for a token for {} ({who})", token.resource);
+    }
     match (&token.error, token.expires_at) {
         (Some(error), _) => format!(
             "no token for {} ({who}): {}",
@@ -385,6 +452,8 @@ fn call_text(call: &Call) -> String {
         )
     } else if call.dry_run {
         "dry run: recorded, not sent".into()
+    } else if call.intent {
+        "sending (its outcome follows in a later record)".into()
     } else {
         let mut parts = Vec::new();
         if let Some(status) = call.status {

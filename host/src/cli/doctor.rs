@@ -11,7 +11,7 @@ use chrono::Utc;
 use clap::Args;
 
 use exorun::Connection;
-use exorun::audit::Audit;
+use exorun::audit::{Audit, AuditKey};
 use exorun::auth::identity::{AppId, Organization};
 use exorun::auth::{AuthError, Resource};
 use exorun::config::{CredentialSpec, Settings};
@@ -287,14 +287,18 @@ fn setup_checks(settings: &Settings) -> Vec<Check> {
     out.push(check_files(&setting_files(settings)));
     out.extend(check_certificate(spec));
     if let Some(path) = &settings.audit_log {
-        out.push(check_audit(path));
+        out.push(check_audit(path, settings.audit_key.as_deref()));
     }
     out
 }
 
 /// The audit log must take records: it is opened (created if need be) and its last record read.
-fn check_audit(path: &Path) -> Check {
-    match Audit::open(path) {
+fn check_audit(path: &Path, key: Option<&Path>) -> Check {
+    let key = match key.map(AuditKey::load).transpose() {
+        Ok(key) => key,
+        Err(e) => return fail_with("audit", &e, || AUDIT_FIX.into()),
+    };
+    match Audit::open_keyed(path, key) {
         Ok(audit) => ok(
             "audit",
             format!(

@@ -44,8 +44,10 @@ pub const AUDIT_VERIFY: &str = "\
 Examples:
   exorun audit verify
   # With the head an earlier run printed (audit: … head HASH), kept elsewhere
-  exorun audit verify --log /var/log/exorun/audit.jsonl \\
-      --head 3f2a9c0e5b7d41e8a6f2c9d3b1e0a4f7c8d2e6b9a1f3c5d7e0b2a4c6e8f1a3b5";
+  exorun audit verify --audit-log /var/log/exorun/audit.jsonl \\
+      --head 3f2a9c0e5b7d41e8a6f2c9d3b1e0a4f7c8d2e6b9a1f3c5d7e0b2a4c6e8f1a3b5
+  # Every record's MAC too, with the key the log was written with
+  exorun audit verify --key /etc/exorun/audit.key";
 
 /// `exorun audit show --help`.
 pub const AUDIT_SHOW: &str = "\

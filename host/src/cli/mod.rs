@@ -76,7 +76,7 @@ enum Command {
     /// The operator's policy: init, check, explain.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
-    /// The audit log: check its chain, list its records.
+    /// The audit log: check its chain and MACs, list its records, make a key.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
     /// Workflows: run, resume, list runs; check a file, draw its steps.
@@ -135,7 +135,7 @@ pub fn main() -> ExitCode {
                 Command::Cert(cmd) => cmd.run(),
                 Command::Plugin(cmd) => cmd.run().await,
                 Command::Policy(cmd) => cmd.run(),
-                Command::Audit(cmd) => cmd.run(),
+                Command::Audit(cmd) => cmd.run(&before),
                 Command::Workflow(cmd) => cmd.run(before).await,
                 Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
                 Command::Completions(cmd) => cmd.run(),

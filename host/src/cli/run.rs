@@ -251,14 +251,14 @@ impl RunCmd {
         }
         if let Some(profile) = &grant.profile {
             // The policy's credential; the command line's audit log still records it.
-            let audit_log = settings.audit_log.clone();
+            let (audit_log, audit_key) = (settings.audit_log.clone(), settings.audit_key.clone());
             settings = args.profile_settings(profile).with_context(|| {
                 format!(
                     "the policy ({}) runs {} with profile '{profile}'",
                     grant.source, grant.plugin
                 )
             })?;
-            settings.audit_log = audit_log;
+            (settings.audit_log, settings.audit_key) = (audit_log, audit_key);
         }
         let connection = Connection::open(settings)?;
         let before = connection.audit().head();

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::Surface;
 use super::client::ExchangeClient;
+use super::dry_run::is_mutating;
 use super::error::ExchangeError;
 use super::params::Parameters;
 use super::reply::{Fetched, PageRow};
@@ -164,6 +165,13 @@ impl Query {
             self.state = retry(link);
             return Err(AuthError::Audit(error).into());
         }
+        // A change's intent is on disk before the change is sent.
+        if link.is_none()
+            && let Err(error) = self.record_intent()
+        {
+            self.state = retry(link);
+            return Err(error);
+        }
         let request = Request {
             surface: self.surface,
             cmdlet: &self.cmdlet,
@@ -199,6 +207,25 @@ impl Query {
                 Err(error)
             }
         }
+    }
+
+    /// Records the intent of a change (nothing for a read, or when the client does not
+    /// audit), and waits until it is on disk.
+    fn record_intent(&mut self) -> Result<(), ExchangeError> {
+        let Some(audited) = self.audited.as_deref_mut() else {
+            return Ok(());
+        };
+        if !is_mutating(&self.cmdlet) {
+            return Ok(());
+        }
+        let prepared = audited.prepared.get_or_insert_with(|| {
+            PreparedCall::new(&audited.context, &self.cmdlet, &audited.params)
+        });
+        Ok(self
+            .client
+            .audit()
+            .intent(prepared)
+            .map_err(AuthError::Audit)?)
     }
 
     /// Records the request for the next page with what it brought (nothing when the client

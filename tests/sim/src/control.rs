@@ -42,6 +42,9 @@ pub struct FaultSettings {
     pub retry_after: f64,
     /// Extra latency per InvokeCommand response, milliseconds.
     pub page_latency_ms: u64,
+    /// A wait after an InvokeCommand request is carried out and logged, before it is answered,
+    /// milliseconds: a change applied whose answer is still on its way.
+    pub answer_latency_ms: u64,
     /// Paging cursors expire after this many seconds (Exchange: 1800).
     pub cursor_ttl_secs: u64,
     /// Failures the next InvokeCommand requests get, in order.
@@ -57,6 +60,7 @@ impl Default for FaultSettings {
             token_throttle_rate: 0.0,
             retry_after: 1.0,
             page_latency_ms: 0,
+            answer_latency_ms: 0,
             cursor_ttl_secs: 1800,
             script: VecDeque::new(),
         }

@@ -171,6 +171,7 @@ fn tenants(
                         format!("workflow {} runs against profile '{name}'", workflow.name)
                     })?;
                     profile.audit_log.clone_from(&settings.audit_log);
+                    profile.audit_key.clone_from(&settings.audit_key);
                     (name.to_string(), profile)
                 }
             };
@@ -261,6 +262,7 @@ async fn load_step(
                 )
             })?;
             own.audit_log.clone_from(&settings.audit_log);
+            own.audit_key.clone_from(&settings.audit_key);
             Some(Connection::open(own)?.exchange().clone())
         }
     };

@@ -216,6 +216,10 @@ pub async fn handle(
     };
     entry.status = response.status().as_u16();
     sim.log.push(entry);
+    let answer_latency = sim.faults.settings().answer_latency_ms;
+    if answer_latency > 0 {
+        tokio::time::sleep(Duration::from_millis(answer_latency)).await;
+    }
     response
 }
 
