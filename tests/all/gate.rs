@@ -83,7 +83,7 @@ parameters = {{ Identity = {{}}, AutoReplyState = {{}}, Confirm = {{}} }}
         )
         .unwrap();
         let grant =
-            Grant::intersect(hostile.manifest(), &policy.rules()[0], "gate.toml".into()).unwrap();
+            Grant::intersect(hostile.manifest(), &policy.rules()[0], source(&policy)).unwrap();
         let input = json!({"attempt": attempt, "target": self.user, "other": self.shared});
         let (outcome, _) = run_with(&hostile, &self.connection, input, |r| {
             r.grant = Arc::new(grant)
@@ -234,7 +234,7 @@ parameters = {{ Identity = {{}}, GrantSendOnBehalfTo = {{}}, ForwardingAddress =
         "gate.toml",
     )
     .unwrap();
-    let grant = Grant::intersect(&manifest, &policy.rules()[0], "gate.toml".into()).unwrap();
+    let grant = Grant::intersect(&manifest, &policy.rules()[0], source(&policy)).unwrap();
     Gate::new(
         Arc::new(grant),
         Some(tenant.connection.exchange().clone()),
@@ -500,4 +500,9 @@ async fn a_resumed_run_finds_the_change_an_earlier_attempt_made() {
         "nothing read or sent"
     );
     assert_eq!(tenant.sent_changes().await.len(), 1);
+}
+
+/// Where the first rule's rights come from, as admission names it (`gate.toml line 2`).
+fn source(policy: &Policy) -> String {
+    format!("{} line {}", policy.origin(), policy.rules()[0].line)
 }
