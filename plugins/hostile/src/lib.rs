@@ -142,9 +142,13 @@ fn refused(result: Result<Vec<serde_json::Value>, CmdletError>) -> (bool, String
 fn twin_parameters(attempt: &str, target: &str, other: &str) -> Option<Value> {
     Some(match attempt {
         "case-twin" => json!({"Identity": target, "identity": other, "AutoReplyState": "Enabled"}),
-        "alias-twin" => json!({"Identity": target, "AutoReplyState": "Enabled", "Confirm": false, "cf": true}),
+        "alias-twin" => {
+            json!({"Identity": target, "AutoReplyState": "Enabled", "Confirm": false, "cf": true})
+        }
         "prefix-twin" => json!({"Identity": target, "Ident": other, "AutoReplyState": "Enabled"}),
-        "unicode-twin" => json!({"Identity": target, "Identıty": other, "AutoReplyState": "Enabled"}),
+        "unicode-twin" => {
+            json!({"Identity": target, "Identıty": other, "AutoReplyState": "Enabled"})
+        }
         "type-mismatch" => json!({
             "Identity": target,
             "Identity@odata.type": "#Collection(Exchange.GenericHashTable)",
