@@ -48,6 +48,7 @@ mod writer;
 
 use std::fmt;
 use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -64,7 +65,7 @@ pub use show::{Entries, Entry, Filter, entries};
 pub use verify::{Problem, ProblemKind, Report, verify, verify_with_key};
 pub use writer::Head;
 
-use crate::group_commit::GroupCommit;
+use crate::group_commit::{GroupCommit, Ticket};
 use writer::Writer;
 
 /// Where the log is kept when neither `--audit-log` nor `EXORUN_AUDIT_LOG` say:
@@ -169,11 +170,26 @@ impl Audit {
     /// Appends the intent of a change about to be sent: `call`'s first half, marked
     /// `"intent":true`, and returns once it (and every record before it) is on disk. The
     /// change's outcome follows in its own record ([`Audit::record_call`]).
-    pub fn intent(&self, call: &PreparedCall) -> Result<(), AuditError> {
-        if !self.is_enabled() {
+    ///
+    /// The wait for the disk runs on a blocking thread, not on the async worker: a fan-out's
+    /// changes wait for their syncs together, so one `fdatasync` covers as many intents as are
+    /// in flight; waiting on the worker would block it, and with two workers no sync could
+    /// cover more than two intents.
+    pub async fn intent(&self, call: &PreparedCall) -> Result<(), AuditError> {
+        let Some(log) = &self.log else {
             return Ok(());
-        }
-        self.append(&call.intent(), true)
+        };
+        let ticket = log.append(&call.intent())?;
+        let log = log.clone();
+        let path = log.path.clone();
+        tokio::task::spawn_blocking(move || log.sync(ticket))
+            .await
+            .unwrap_or_else(|joined| {
+                Err(AuditError::Sync {
+                    path,
+                    io: Arc::new(io::Error::other(joined.to_string())),
+                })
+            })
     }
 
     /// Appends the record of a sent request: `call`'s first half, made before the request
@@ -195,14 +211,7 @@ impl Audit {
         let Some(log) = &self.log else {
             return Ok(());
         };
-        log.check()?;
-        let mut writer = log.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        log.check()?;
-        writer
-            .append(event)
-            .map_err(|error| log.break_with(error))?;
-        let ticket = log.commit.wrote();
-        drop(writer);
+        let ticket = log.append(event)?;
         if durable {
             log.sync(ticket)?;
         }
@@ -295,6 +304,16 @@ impl Log {
         self.broken.get().map_or(Ok(()), |error| Err(error.clone()))
     }
 
+    /// Appends an event already serialized, and gives the ticket to wait for it to be on
+    /// disk. After a failure every record is refused with the first error.
+    fn append(&self, event: &[u8]) -> Result<Ticket, AuditError> {
+        self.check()?;
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.check()?;
+        writer.append(event).map_err(|error| self.break_with(error))?;
+        Ok(self.commit.wrote())
+    }
+
     /// Keeps `error` (or an earlier one) as the log's failure and gives it back.
     fn break_with(&self, error: AuditError) -> AuditError {
         let first = self.broken.get_or_init(|| error).clone();
@@ -303,7 +322,7 @@ impl Log {
     }
 
     /// Waits until the write `ticket` counts is on disk.
-    fn sync(&self, ticket: crate::group_commit::Ticket) -> Result<(), AuditError> {
+    fn sync(&self, ticket: Ticket) -> Result<(), AuditError> {
         self.commit
             .wait(ticket, || self.file.sync_data())
             .map_err(|io| {
@@ -464,7 +483,11 @@ mod tests {
         let mut params = Map::new();
         params.insert("Identity".into(), "ann@contoso.com".into());
         let call = PreparedCall::new(&context, "Set-Mailbox", &params);
-        audit.intent(&call).unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(audit.intent(&call))
+            .unwrap();
         audit.record_call(&call, &CallOutcome::default()).unwrap();
         audit.record_synced(token_event(1)).unwrap();
         let records: Vec<Record> = lines_of(&path)

@@ -167,7 +167,7 @@ impl Query {
         }
         // A change's intent is on disk before the change is sent.
         if link.is_none()
-            && let Err(error) = self.record_intent()
+            && let Err(error) = self.record_intent().await
         {
             self.state = retry(link);
             return Err(error);
@@ -211,7 +211,7 @@ impl Query {
 
     /// Records the intent of a change (nothing for a read, or when the client does not
     /// audit), and waits until it is on disk.
-    fn record_intent(&mut self) -> Result<(), ExchangeError> {
+    async fn record_intent(&mut self) -> Result<(), ExchangeError> {
         let Some(audited) = self.audited.as_deref_mut() else {
             return Ok(());
         };
@@ -225,6 +225,7 @@ impl Query {
             .client
             .audit()
             .intent(prepared)
+            .await
             .map_err(AuthError::Audit)?)
     }
 
