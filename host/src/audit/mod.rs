@@ -310,7 +310,9 @@ impl Log {
         self.check()?;
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         self.check()?;
-        writer.append(event).map_err(|error| self.break_with(error))?;
+        writer
+            .append(event)
+            .map_err(|error| self.break_with(error))?;
         Ok(self.commit.wrote())
     }
 
