@@ -1,7 +1,7 @@
 //! The `exorun` binary as an admin runs it: `connect --test`, `invoke`, `doctor`, `cert new`,
 //! thumbprint lookup, and settings from flags, environment and profiles.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
@@ -38,6 +38,39 @@ pub fn run(command: &mut Command) -> (bool, String, String) {
     let output = command.output().unwrap();
     let (out, err) = text(&output);
     (output.status.success(), out, err)
+}
+
+/// The first `n` mailboxes' UPNs of the tenant, read through `exorun invoke` as the admin app.
+pub fn mailboxes(sim: &Sim, n: usize) -> Vec<String> {
+    let (ok, out, err) = run(exorun(sim).args(pfx_flags(sim, "exorun-admin")).args([
+        "invoke",
+        "Get-Mailbox",
+        "-ResultSize",
+        &n.to_string(),
+        "--output",
+        "jsonl",
+    ]));
+    assert!(ok, "{err}");
+    out.lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["UserPrincipalName"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// A policy admitting the built `plugins` with what their manifests ask for, written by
+/// `exorun policy init` as the test's `policy.toml`.
+pub fn policy(sim: &Sim, plugins: &[&str]) -> PathBuf {
+    let (ok, out, err) = run(exorun(sim).args(["policy", "init"]).args(
+        plugins
+            .iter()
+            .map(|p| crate::workflow_run::plugins_dir().join(format!("{p}.wasm"))),
+    ));
+    assert!(ok, "{err}");
+    sim.write("policy.toml", out)
 }
 
 pub fn pfx_flags(sim: &Sim, app: &str) -> Vec<String> {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use exorun::runtime::RunError;
 use serde_json::{Value, json};
 
-use crate::cli::{exorun, pfx_flags, run};
+use crate::cli::{exorun, mailboxes, pfx_flags, policy, run};
 use crate::runtime::{connect, load};
 use crate::support::{Sim, artifact, start_with};
 
@@ -24,38 +24,6 @@ fn plugins_dir() -> PathBuf {
 
 fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-plugin-cache")
-}
-
-/// A policy admitting `plugins` with what their manifests ask for.
-fn policy(sim: &Sim, plugins: &[&str]) -> PathBuf {
-    let (ok, out, err) = run(exorun(sim).args(["policy", "init"]).args(
-        plugins
-            .iter()
-            .map(|p| plugins_dir().join(format!("{p}.wasm"))),
-    ));
-    assert!(ok, "{err}");
-    sim.write("policy.toml", out)
-}
-
-/// The first `n` mailboxes' UPNs of the command line's tenant.
-fn mailboxes(sim: &Sim, n: usize) -> Vec<String> {
-    let (ok, out, err) = run(exorun(sim).args(pfx_flags(sim, "exorun-admin")).args([
-        "invoke",
-        "Get-Mailbox",
-        "-ResultSize",
-        &n.to_string(),
-        "--output",
-        "jsonl",
-    ]));
-    assert!(ok, "{err}");
-    out.lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["UserPrincipalName"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
 }
 
 /// Each auto-reply change the emulator received: (app, identity).

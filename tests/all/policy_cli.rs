@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::cli::{exorun, pfx_flags, run};
+use crate::cli::{exorun, mailboxes, pfx_flags, run};
 use crate::support::{Sim, artifact, start_with};
 
 fn plugin(name: &str) -> String {
@@ -43,27 +43,6 @@ pub(crate) fn run_under(sim: &Sim, policy: &Path, name: &str, input: Value) -> C
         .arg("--policy")
         .arg(policy);
     command
-}
-
-/// The mailboxes of the tenant (UPNs), read through `exorun invoke`.
-fn mailboxes(sim: &Sim, n: usize) -> Vec<String> {
-    let (ok, out, err) = run(exorun(sim).args(pfx_flags(sim, "exorun-admin")).args([
-        "invoke",
-        "Get-Mailbox",
-        "-ResultSize",
-        &n.to_string(),
-        "--output",
-        "jsonl",
-    ]));
-    assert!(ok, "{err}");
-    out.lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["UserPrincipalName"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
 }
 
 /// The cmdlets the emulator received (InvokeCommand), with their parameters.

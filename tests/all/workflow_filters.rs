@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{exorun, run};
+use crate::cli::{exorun, policy, run};
 use crate::support::{Sim, start_with};
 use crate::workflow_run::{plugins_dir, sets, workflow_cmd};
 
@@ -16,17 +16,6 @@ fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../examples/workflows")
         .join(format!("{name}.toml"))
-}
-
-/// A policy admitting the built `plugins`, written by `exorun policy init`.
-fn policy(sim: &Sim, plugins: &[&str]) -> PathBuf {
-    let (ok, out, err) = run(exorun(sim).args(["policy", "init"]).args(
-        plugins
-            .iter()
-            .map(|p| plugins_dir().join(format!("{p}.wasm"))),
-    ));
-    assert!(ok, "{err}");
-    sim.write("policy.toml", out)
 }
 
 /// Gives the tenant's first mailbox the address (and UPN) `o'brien@<domain>` and the display

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::cli::{exorun, pfx_flags, run};
+use crate::cli::{exorun, mailboxes, pfx_flags, policy, run};
 use crate::support::{Sim, start_with};
 
 /// Where scripts/build-plugins.sh puts the plugins.
@@ -60,14 +60,6 @@ replied = "${{steps.reply.counts.succeeded}}"
     )
 }
 
-fn policy(sim: &Sim) -> PathBuf {
-    let (ok, out, err) = run(exorun(sim)
-        .args(["policy", "init"])
-        .args(["echo", "auto-reply"].map(|p| plugins_dir().join(format!("{p}.wasm")))));
-    assert!(ok, "{err}");
-    sim.write("policy.toml", out)
-}
-
 /// `exorun workflow ARGS` as the admin app, with the run and plugin-cache directories of the
 /// tests.
 pub(crate) fn workflow_cmd(sim: &Sim, args: &[&str]) -> Command {
@@ -84,26 +76,6 @@ pub(crate) fn workflow_cmd(sim: &Sim, args: &[&str]) -> Command {
             .arg(Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-plugin-cache"));
     }
     command
-}
-
-async fn mailboxes(sim: &Sim, n: usize) -> Vec<String> {
-    let (ok, out, err) = run(exorun(sim).args(pfx_flags(sim, "exorun-admin")).args([
-        "invoke",
-        "Get-Mailbox",
-        "-ResultSize",
-        &n.to_string(),
-        "--output",
-        "jsonl",
-    ]));
-    assert!(ok, "{err}");
-    out.lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["UserPrincipalName"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
 }
 
 /// The identities the emulator received an auto-reply change for, in order.
@@ -124,8 +96,8 @@ pub(crate) async fn sets(sim: &Sim) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workflow_passes_data_fans_out_and_a_resumed_run_sends_nothing_twice() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
-    let (file, policy) = (workflow(&sim), policy(&sim));
-    let upns = mailboxes(&sim, 3).await;
+    let (file, policy) = (workflow(&sim), policy(&sim, &["echo", "auto-reply"]));
+    let upns = mailboxes(&sim, 3);
     let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
     let input = format!("people={people}");
     let (ok, out, err) = run(workflow_cmd(&sim, &["run"])
@@ -176,8 +148,8 @@ async fn a_workflow_passes_data_fans_out_and_a_resumed_run_sends_nothing_twice()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_prints_and_saves_the_plan_and_sends_no_change() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
-    let (file, policy) = (workflow(&sim), policy(&sim));
-    let upns = mailboxes(&sim, 2).await;
+    let (file, policy) = (workflow(&sim), policy(&sim, &["echo", "auto-reply"]));
+    let upns = mailboxes(&sim, 2);
     let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
     let plan = sim.dir.path().join("plan.json");
     let (ok, out, err) = run(workflow_cmd(&sim, &["run"])
@@ -212,8 +184,8 @@ async fn a_dry_run_prints_and_saves_the_plan_and_sends_no_change() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_out_without_a_dry_run_is_refused_before_anything_is_sent() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 4).await;
-    let (file, policy) = (workflow(&sim), policy(&sim));
-    let upns = mailboxes(&sim, 2).await;
+    let (file, policy) = (workflow(&sim), policy(&sim, &["echo", "auto-reply"]));
+    let upns = mailboxes(&sim, 2);
     let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
     let plan = sim.dir.path().join("plan.json");
     let (ok, out, err) = run(workflow_cmd(&sim, &["run"])
@@ -266,8 +238,11 @@ async fn inputs_and_plugins_outside_the_policy_are_refused_before_anything_runs(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_any_point_a_run_resumes_and_sends_only_the_change_in_flight_again() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 12).await;
-    let (file, policy) = (workflow_at_most(&sim, 1), policy(&sim));
-    let upns = mailboxes(&sim, 10).await;
+    let (file, policy) = (
+        workflow_at_most(&sim, 1),
+        policy(&sim, &["echo", "auto-reply"]),
+    );
+    let upns = mailboxes(&sim, 10);
     let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
     // Slow answers, so the kill lands mid-run.
     sim.put_control("faults", json!({"page_latency_ms": 80}))
@@ -334,8 +309,8 @@ async fn wait_for_sets(sim: &Sim, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_run_every_item_exactly_once_between_them() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 12).await;
-    let (file, policy) = (workflow(&sim), policy(&sim));
-    let upns = mailboxes(&sim, 9).await;
+    let (file, policy) = (workflow(&sim), policy(&sim, &["echo", "auto-reply"]));
+    let upns = mailboxes(&sim, 9);
     let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
     let mut per_shard = Vec::new();
     for shard in ["1/3", "2/3", "3/3"] {
@@ -540,8 +515,11 @@ field = "RecipientTypeDetails"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workflow_runs_on_past_several_token_expiries() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 10).await;
-    let (file, policy) = (workflow_at_most(&sim, 1), policy(&sim));
-    let upns = mailboxes(&sim, 8).await;
+    let (file, policy) = (
+        workflow_at_most(&sim, 1),
+        policy(&sim, &["echo", "auto-reply"]),
+    );
+    let upns = mailboxes(&sim, 8);
     let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
     sim.put_control("token-lifetime", json!({"seconds": 1}))
         .await;
@@ -571,8 +549,8 @@ async fn a_workflow_runs_on_past_several_token_expiries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_named_run_started_again_resumes_instead_of_starting_over() {
     let sim = start_with(|c| c.scenario.tenants[0].mailboxes = 6).await;
-    let (file, policy) = (workflow(&sim), policy(&sim));
-    let upns = mailboxes(&sim, 3).await;
+    let (file, policy) = (workflow(&sim), policy(&sim, &["echo", "auto-reply"]));
+    let upns = mailboxes(&sim, 3);
     let people = Value::Array(upns.iter().map(|u| json!({"upn": u})).collect()).to_string();
     let input = format!("people={people}");
     let named = |id: &str, input: &str| {
