@@ -1,14 +1,21 @@
 //! Kill points: named places where the state a run leaves on disk is at risk, at which a test
 //! build can make the process kill itself with SIGKILL — no destructor runs, no buffer is
-//! flushed: exactly a `kill -9` (or a lost machine, for what was not yet on disk) at a chosen
-//! moment rather than after a sleep. The kill suite (`tests/all/kills.rs`) drives them.
+//! flushed: exactly a `kill -9`, at a chosen moment rather than after a sleep. The kill suite
+//! (`tests/all/kills.rs`) drives them.
 //!
-//! A point is one line, `kill_point!("name")`. Only a build with the
-//! `failpoints` feature has them (the tests turn it on); in any other build the line is empty.
+//! A point is one line, `kill_point!("name")`. Only a build with the `failpoints` feature has
+//! them (the tests, and so the benchmarks, turn it on); in any other build the line is empty.
 //! They are set from the `FAIL_POINTS` environment variable when the process starts
 //! ([`setup`]), in the syntax of the `fail` crate: `name=2*off->return` is "do nothing the first
 //! two times, kill at the third"; `return` is the kill; several points are separated by `;`.
-//! RELIABILITY.md lists the points.
+//! Until a point is set, passing one costs one relaxed atomic load ([`armed`]), so benchmarks
+//! built with the feature measure what a release build does. RELIABILITY.md lists the points.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether any kill point was set: until then a point does not even look in `fail`'s registry
+/// (a lock every thread would share).
+static ARMED: AtomicBool = AtomicBool::new(false);
 
 /// A `FAIL_POINTS` entry that could not be set.
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +53,15 @@ fn setup_from(config: &str) -> Result<(), KillPointError> {
             return Err(refused("no actions".into()));
         }
         fail::cfg(point.trim(), actions.trim()).map_err(refused)?;
+        ARMED.store(true, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// Whether a kill point was set; [`kill_point!`](crate::kill_point) asks before anything else.
+#[doc(hidden)]
+pub fn armed() -> bool {
+    ARMED.load(Ordering::Relaxed)
 }
 
 /// Kills this process with SIGKILL, at once: what a point's `return` action does.
@@ -66,7 +80,9 @@ mod tests {
 
     #[test]
     fn entries_are_set_and_a_bad_one_is_named_with_the_fix() {
+        assert!(!armed(), "nothing set yet");
         setup_from("unit-test-point=3*off->return; ").unwrap();
+        assert!(armed());
         assert!(
             fail::list().contains(&("unit-test-point".into(), "3*off->return".into())),
             "{:?}",

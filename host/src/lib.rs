@@ -14,10 +14,14 @@
 #[macro_export]
 macro_rules! kill_point {
     ($name:literal) => {
-        ::fail::fail_point!($name, |_| $crate::failpoints::kill())
+        ::fail::fail_point!($name, $crate::failpoints::armed(), |_| {
+            $crate::failpoints::kill()
+        })
     };
     ($name:literal, $when:expr) => {
-        ::fail::fail_point!($name, $when, |_| $crate::failpoints::kill())
+        ::fail::fail_point!($name, $crate::failpoints::armed() && $when, |_| {
+            $crate::failpoints::kill()
+        })
     };
 }
 
