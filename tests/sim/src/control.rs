@@ -57,7 +57,8 @@ pub struct FaultSettings {
     /// Failures the next InvokeCommand requests get, in order.
     pub script: VecDeque<Fault>,
     /// Hold from the nth InvokeCommand request on (counted from when these settings were set,
-    /// 1 for the first): the nth is carried out and logged but not answered, later ones are
+    /// 1 for the first; each request of a `$batch` counts, and holds the batch's answer): the
+    /// nth is carried out and logged but not answered, later ones are
     /// neither carried out nor logged, until the settings are set again (then the nth gets
     /// its answer and the later ones a 503).
     pub hold_after: Option<u64>,
