@@ -5,12 +5,42 @@
 //! run the cmdlets the operator granted. This crate is the library; the `exorun` binary is a thin
 //! shell over it. Start with [`Connection`].
 
+/// A kill point, `kill_point!("name")` or `kill_point!("name", only_when)`: in a build with the
+/// `failpoints` feature the process kills itself here with SIGKILL when `FAIL_POINTS` says so
+/// (see `failpoints`); in any other build it is nothing. For the kill suite, not for library
+/// users.
+#[cfg(feature = "failpoints")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! kill_point {
+    ($name:literal) => {
+        ::fail::fail_point!($name, $crate::failpoints::armed(), |_| {
+            $crate::failpoints::kill()
+        })
+    };
+    ($name:literal, $when:expr) => {
+        ::fail::fail_point!($name, $crate::failpoints::armed() && $when, |_| {
+            $crate::failpoints::kill()
+        })
+    };
+}
+
+/// Without the `failpoints` feature a kill point is nothing (its condition is not evaluated).
+#[cfg(not(feature = "failpoints"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! kill_point {
+    ($name:literal $(, $when:expr)?) => {};
+}
+
 pub mod audit;
 pub mod auth;
 pub mod changes;
 pub mod config;
 pub mod connection;
 pub mod exchange;
+#[cfg(feature = "failpoints")]
+pub mod failpoints;
 pub mod group_commit;
 pub mod http;
 pub mod plugin;

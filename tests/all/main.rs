@@ -10,6 +10,7 @@ mod failures;
 mod fanout;
 mod gate;
 mod invoke_cli;
+mod kills;
 mod offboarding;
 mod plugins_cli;
 mod policy_cli;

@@ -313,6 +313,7 @@ impl Log {
         writer
             .append(event)
             .map_err(|error| self.break_with(error))?;
+        kill_point!("audit-appended");
         Ok(self.commit.wrote())
     }
 
@@ -332,7 +333,9 @@ impl Log {
                     path: self.path.clone(),
                     io,
                 })
-            })
+            })?;
+        kill_point!("audit-synced");
+        Ok(())
     }
 }
 

@@ -251,6 +251,7 @@ impl InvokeCmd {
             pages += 1;
             rows += page.rows.len() as u64;
             progress.around(|| sink.write_raw_rows(&page.rows))?;
+            exorun::kill_point!("invoke-rows-written");
             for warning in &page.warnings {
                 progress.around(|| eprintln!("WARNING: {warning}"));
             }

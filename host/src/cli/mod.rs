@@ -105,6 +105,12 @@ fn command() -> clap::Command {
 
 /// Runs the command line; errors are printed once with their causes.
 pub fn main() -> ExitCode {
+    // A test build's kill points (RELIABILITY.md); other builds have none.
+    #[cfg(feature = "failpoints")]
+    if let Err(e) = exorun::failpoints::setup() {
+        eprintln!("exorun: {e}");
+        return ExitCode::from(2);
+    }
     let cli = parse_or_exit();
     tracing_subscriber::fmt()
         .with_env_filter(log_filter(std::env::var("RUST_LOG").ok().as_deref()))

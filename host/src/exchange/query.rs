@@ -172,6 +172,7 @@ impl Query {
             self.state = retry(link);
             return Err(error);
         }
+        kill_point!("change-sending", is_mutating(&self.cmdlet));
         let request = Request {
             surface: self.surface,
             cmdlet: &self.cmdlet,
@@ -185,6 +186,7 @@ impl Query {
             prepare_meanwhile(self.audited.as_deref_mut(), &self.cmdlet),
         )
         .await;
+        kill_point!("change-answered", is_mutating(&self.cmdlet));
         // The page is handed on only once its record is written; if it cannot be, that is
         // the error to report, whatever the service said.
         let recorded = self.record(&fetched, started.elapsed());

@@ -230,6 +230,7 @@ impl Engine<'_> {
             succeeded: result.succeeded(),
             ended: Utc::now(),
         })?;
+        kill_point!("journal-run-end-written");
         Ok(result)
     }
 

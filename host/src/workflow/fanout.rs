@@ -394,6 +394,7 @@ impl Tries<'_> {
                 id: id.clone(),
                 attempt,
             })?;
+            kill_point!("journal-item-start-written");
             let sink = Arc::new(ItemSink {
                 writer: self.writer.clone(),
                 item: item.key.clone(),
@@ -470,14 +471,16 @@ impl Tries<'_> {
     }
 
     fn end(&self, id: &ItemId, attempt: u32, result: &ItemResult) -> Result<(), StepError> {
-        Ok(self.journal.write(&Entry::ItemEnd {
+        self.journal.write(&Entry::ItemEnd {
             id: id.clone(),
             attempt,
             outcome: result.outcome,
             output: result.output.clone(),
             error: result.error.clone(),
             records: result.records,
-        })?)
+        })?;
+        kill_point!("journal-item-end-written");
+        Ok(())
     }
 }
 
@@ -593,7 +596,9 @@ impl RecordsFile {
         };
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
         serde_json::to_writer(&mut *out, &line)?;
-        out.write_all(b"\n")
+        out.write_all(b"\n")?;
+        kill_point!("records-written");
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), StepError> {
@@ -606,7 +611,9 @@ impl RecordsFile {
                 doing: "written",
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        kill_point!("records-flushed");
+        Ok(())
     }
 }
 

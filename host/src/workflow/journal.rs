@@ -199,7 +199,9 @@ impl Journal {
             path,
             file: Mutex::new(file),
         };
+        kill_point!("journal-created");
         journal.write(&Entry::Run(header.clone()))?;
+        kill_point!("journal-header-written");
         Ok(journal)
     }
 
@@ -410,7 +412,9 @@ impl ChangeJournal for ItemJournal {
                 id: self.id.clone(),
                 change: key.clone(),
             })
-            .map_err(io::Error::other)
+            .map_err(io::Error::other)?;
+        kill_point!("journal-intent-written");
+        Ok(())
     }
 
     fn outcome(&self, key: &ChangeKey, result: &ChangeResult) -> io::Result<()> {
@@ -421,6 +425,7 @@ impl ChangeJournal for ItemJournal {
                 result: result.clone(),
             })
             .map_err(io::Error::other)?;
+        kill_point!("journal-outcome-written");
         self.earlier
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -3,12 +3,19 @@
 //! Faults come two ways: a *script* (the next requests fail in exactly this order, for
 //! deterministic tests) and *rates* (a random share of requests fail, for soak runs). Both can be
 //! set at start (flags) and changed at run time through the control endpoint.
+//!
+//! A *hold* (`hold_after: n`) is a kill point by request count: the nth InvokeCommand request
+//! from the moment the settings were set is carried out and logged, then neither it nor any
+//! later one is answered — later ones are not even carried out (nor logged) — until the
+//! settings are set again. A test waits for the nth in the request log, then kills the client:
+//! a change applied whose answer was lost.
 
 use std::collections::VecDeque;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::watch;
 
 /// One injected failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +56,12 @@ pub struct FaultSettings {
     pub cursor_ttl_secs: u64,
     /// Failures the next InvokeCommand requests get, in order.
     pub script: VecDeque<Fault>,
+    /// Hold from the nth InvokeCommand request on (counted from when these settings were set,
+    /// 1 for the first; each request of a `$batch` counts, and holds the batch's answer): the
+    /// nth is carried out and logged but not answered, later ones are
+    /// neither carried out nor logged, until the settings are set again (then the nth gets
+    /// its answer and the later ones a 503).
+    pub hold_after: Option<u64>,
 }
 
 impl Default for FaultSettings {
@@ -63,33 +76,99 @@ impl Default for FaultSettings {
             answer_latency_ms: 0,
             cursor_ttl_secs: 1800,
             script: VecDeque::new(),
+            hold_after: None,
         }
     }
 }
 
+/// What `hold_after` does with one InvokeCommand request.
+#[derive(Debug)]
+pub enum Hold {
+    /// Nothing: carried out and answered as usual.
+    None,
+    /// The nth: carried out and logged, then answered only once [`Release::wait`] returns.
+    AfterLogging(Release),
+    /// After the nth: neither carried out nor logged; answered 503 once released.
+    Before(Release),
+}
+
+/// The end of a hold: the next time the fault settings are set.
+#[derive(Debug)]
+pub struct Release(watch::Receiver<()>);
+
+impl Release {
+    /// Returns once the fault settings have been set again (or the emulator stops).
+    pub async fn wait(mut self) {
+        let _ = self.0.changed().await;
+    }
+}
+
 /// The live fault settings.
-#[derive(Default)]
-pub struct Faults(Mutex<FaultSettings>);
+pub struct Faults {
+    settings: Mutex<Live>,
+    /// Told each time the settings are set: releases every hold.
+    released: watch::Sender<()>,
+}
+
+/// The settings and what has been counted since they were set.
+struct Live {
+    settings: FaultSettings,
+    /// InvokeCommand requests seen since the settings were set.
+    invokes: u64,
+}
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults::new(FaultSettings::default())
+    }
+}
 
 impl Faults {
     /// Starts with `settings`.
     pub fn new(settings: FaultSettings) -> Faults {
-        Faults(Mutex::new(settings))
+        Faults {
+            settings: Mutex::new(Live {
+                settings,
+                invokes: 0,
+            }),
+            released: watch::Sender::new(()),
+        }
     }
 
     /// A copy of the current settings.
     pub fn settings(&self) -> FaultSettings {
-        self.0.lock().clone()
+        self.settings.lock().settings.clone()
     }
 
-    /// Replaces the settings.
+    /// Replaces the settings, counts requests from zero again and releases every hold.
     pub fn set(&self, settings: FaultSettings) {
-        *self.0.lock() = settings;
+        *self.settings.lock() = Live {
+            settings,
+            invokes: 0,
+        };
+        self.released.send_replace(());
+    }
+
+    /// Counts an InvokeCommand request as it arrives and says whether `hold_after` holds it.
+    pub fn hold(&self) -> Hold {
+        let mut live = self.settings.lock();
+        live.invokes += 1;
+        let Some(n) = live.settings.hold_after else {
+            return Hold::None;
+        };
+        // Subscribed under the lock: a `set` after this point releases the hold.
+        let release = || Release(self.released.subscribe());
+        match live.invokes.cmp(&n) {
+            std::cmp::Ordering::Less => Hold::None,
+            std::cmp::Ordering::Equal => Hold::AfterLogging(release()),
+            std::cmp::Ordering::Greater => Hold::Before(release()),
+        }
     }
 
     /// Decides whether this InvokeCommand request fails, and how.
     pub fn next_invoke_fault(&self) -> Option<Fault> {
-        let mut s = self.0.lock();
+        let mut live = self.settings.lock();
+        let s = &mut live.settings;
         if let Some(fault) = s.script.pop_front() {
             return Some(fault);
         }
@@ -107,7 +186,7 @@ impl Faults {
 
     /// Decides whether this token request is throttled.
     pub fn token_throttled(&self) -> bool {
-        fastrand::f64() < self.0.lock().token_throttle_rate
+        fastrand::f64() < self.settings.lock().settings.token_throttle_rate
     }
 }
 
@@ -200,6 +279,44 @@ mod tests {
         assert_eq!(faults.next_invoke_fault(), Some(Fault::Unavailable));
     }
 
+    #[tokio::test]
+    async fn a_hold_carries_out_the_nth_request_and_nothing_after_until_the_next_settings() {
+        let faults = Faults::new(FaultSettings {
+            hold_after: Some(2),
+            ..FaultSettings::default()
+        });
+        assert!(matches!(faults.hold(), Hold::None));
+        let Hold::AfterLogging(nth) = faults.hold() else {
+            panic!("the 2nd request is held after it is carried out")
+        };
+        let Hold::Before(later) = faults.hold() else {
+            panic!("the 3rd request is held before it is carried out")
+        };
+        let waiting = tokio::spawn(async move {
+            nth.wait().await;
+            later.wait().await;
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "held until the settings are set");
+        faults.set(FaultSettings::default());
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("released when the settings are set")
+            .unwrap();
+        assert!(
+            matches!(faults.hold(), Hold::None),
+            "no hold without hold_after"
+        );
+        faults.set(FaultSettings {
+            hold_after: Some(1),
+            ..FaultSettings::default()
+        });
+        assert!(
+            matches!(faults.hold(), Hold::AfterLogging(_)),
+            "counted again from the settings"
+        );
+    }
+
     #[test]
     fn settings_parse_from_json_and_reject_unknown_fields() {
         let s: FaultSettings =
@@ -208,5 +325,7 @@ mod tests {
         assert_eq!(s.script.len(), 2);
         assert_eq!(s.cursor_ttl_secs, 1800);
         assert!(serde_json::from_str::<FaultSettings>(r#"{"throttle": 1}"#).is_err());
+        let s: FaultSettings = serde_json::from_str(r#"{"hold_after": 3}"#).unwrap();
+        assert_eq!(s.hold_after, Some(3));
     }
 }

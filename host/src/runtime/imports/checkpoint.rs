@@ -124,12 +124,16 @@ impl CheckpointStore for FileCheckpoints {
         let path = self.path(key)?;
         create_private_dir(&self.dir)?;
         let temp = path.with_extension(format!("cursor.{}.tmp", std::process::id()));
-        let written =
-            write_private(&temp, cursor.as_bytes()).and_then(|()| std::fs::rename(&temp, &path));
+        let written = write_private(&temp, cursor.as_bytes()).and_then(|()| {
+            kill_point!("checkpoint-written");
+            std::fs::rename(&temp, &path)
+        });
         if written.is_err() {
             let _ = std::fs::remove_file(&temp);
         }
-        written
+        written?;
+        kill_point!("checkpoint-saved");
+        Ok(())
     }
 
     fn restore(&self, key: &CheckpointKey) -> io::Result<Option<String>> {

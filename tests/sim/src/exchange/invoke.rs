@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::control::{Fault, LogEntry};
+use crate::control::{Fault, Hold, LogEntry};
 use crate::directory::Access;
 use crate::entra::issuer::{BearerError, Caller, Resource};
 use crate::state::SimState;
@@ -157,6 +157,14 @@ pub async fn handle(
         .and_then(|b| b.pointer("/CmdletInput/Parameters"))
         .cloned();
     let skiptoken = query.get("$skiptoken").cloned();
+    let hold = match sim.faults.hold() {
+        // A kill point by request count: past the nth, nothing is done or answered.
+        Hold::Before(release) => {
+            release.wait().await;
+            return service_unavailable(StatusCode::SERVICE_UNAVAILABLE);
+        }
+        hold => hold,
+    };
     let mut entry = LogEntry {
         time: iso(now()),
         endpoint: match endpoint.surface {
@@ -216,6 +224,9 @@ pub async fn handle(
     };
     entry.status = response.status().as_u16();
     sim.log.push(entry);
+    if let Hold::AfterLogging(release) = hold {
+        release.wait().await;
+    }
     let answer_latency = sim.faults.settings().answer_latency_ms;
     if answer_latency > 0 {
         tokio::time::sleep(Duration::from_millis(answer_latency)).await;

@@ -253,3 +253,77 @@ async fn token_endpoint_can_be_throttled() {
         .await;
     assert_eq!(status, 429, "{body}");
 }
+
+#[tokio::test]
+async fn a_hold_answers_nothing_from_the_nth_request_and_carries_out_nothing_after_it() {
+    let sim = start().await;
+    let token = sim.admin_token().await;
+    let set =
+        |sim: &TestSim, settings: Value| sim.http.put(sim.control("faults")).json(&settings).send();
+    assert_eq!(
+        set(&sim, json!({"hold_after": 2})).await.unwrap().status(),
+        200
+    );
+    let hide =
+        |identity: &str| json!({"Identity": identity, "HiddenFromAddressListsEnabled": true});
+    let r = sim
+        .invoke(&token, "Get-Mailbox", json!({"ResultSize": 1}))
+        .await;
+    assert_eq!(r.status(), 200, "the first request is answered");
+
+    let (nth, later) = {
+        let (sim, token) = (&sim, &token);
+        (
+            async move { sim.invoke(token, "Set-Mailbox", hide("room1")).await },
+            async move {
+                // After the nth has arrived.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                sim.invoke(token, "Set-Mailbox", hide("room2")).await
+            },
+        )
+    };
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let logged = sim
+            .http
+            .get(sim.control("requests"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Vec<LogEntry>>()
+            .await
+            .unwrap();
+        let started = Instant::now();
+        set(&sim, json!({})).await.unwrap();
+        (logged, started)
+    };
+    let (nth, later, (logged, released)) = tokio::join!(nth, later, release);
+    assert!(
+        released.elapsed() < Duration::from_secs(5),
+        "answered once released"
+    );
+    let invokes: Vec<&LogEntry> = logged.iter().filter(|e| e.endpoint == "invoke").collect();
+    assert_eq!(
+        invokes.len(),
+        2,
+        "the one after the nth is not logged: {invokes:?}"
+    );
+    assert_eq!(invokes[1].parameters, Some(hide("room1")));
+    assert_eq!(nth.status(), 200, "the nth gets its answer at last");
+    assert_eq!(later.status(), 503, "what came after it was refused");
+
+    let hidden = |identity: &'static str| {
+        let (sim, token) = (&sim, &token);
+        async move {
+            sim.rows(token, "Get-Mailbox", json!({"Identity": identity}))
+                .await[0]["HiddenFromAddressListsEnabled"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        hidden("room1").await,
+        json!(true),
+        "the nth was carried out"
+    );
+    assert_eq!(hidden("room2").await, json!(false), "the later one was not");
+}
