@@ -10,6 +10,7 @@ pub mod auth;
 pub mod changes;
 pub mod config;
 pub mod connection;
+pub mod durable;
 pub mod exchange;
 pub mod group_commit;
 pub mod http;

@@ -6,21 +6,30 @@
 //! and a resumed run skips what finished and answers the changes of an interrupted item from
 //! it ([`ItemJournal`]).
 //!
+//! For a lost machine (power, kernel), what must survive is synced to disk, the syncs grouped
+//! ([`crate::durable::Syncs`]): the header and the journal's directory when the run starts, a
+//! change's intent before the change is sent, an item's changes (with its end) before the item
+//! is reported done, and the run's end. Other entries reach the disk with the next sync.
+//!
 //! A line cut short by the kill is the last line and has no newline: it is ignored (the entry
-//! was not written, so the engine had not moved on).
+//! was not written, so the engine had not moved on). A line of NUL bytes is what a lost
+//! machine can leave where a line was being written: it is ignored too.
 
 use std::collections::HashMap;
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead as _, BufReader, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::changes::{ChangeJournal, ChangeKey, ChangeResult};
+use crate::changes::{ChangeJournal, ChangeKey, ChangeResult, Stored};
+use crate::durable::{Syncs, create_dir_synced, end_cut_line, sync_dir};
+use crate::group_commit::Ticket;
 
 /// The journal's file name inside a run's directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -167,16 +176,44 @@ pub enum JournalError {
         /// The journal file.
         path: PathBuf,
     },
+    /// The journal holds no whole entry: the run stopped as it started (its machine lost
+    /// before the header reached the disk), so nobody knows what it was started with.
+    #[error("the run journal {path} is empty or its first line (the run's header) is cut: run {id} stopped as it started, before anything was recorded, so it cannot be resumed\nfix: start it over with `exorun workflow run FILE --run-id {id}` (the workflow file and inputs it was meant to run with); what its first attempt left is set aside, not reused", id = run_id(path))]
+    Unstarted {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// The journal could not be synced to disk: what it says might not survive a lost machine.
+    #[error(
+        "the run journal {path} could not be synced to disk: {source}\nfix: check the disk and the file system it is on (dmesg), or keep the runs on a healthy local disk (--runs-dir DIR); no change is sent that the journal may lose"
+    )]
+    Sync {
+        /// The journal file (or, when it was made, its directory).
+        path: PathBuf,
+        /// Why.
+        source: Arc<io::Error>,
+    },
+}
+
+/// The run id a journal at `path` belongs to: its directory's name.
+fn run_id(path: &Path) -> String {
+    path.parent().and_then(Path::file_name).map_or_else(
+        || "ID".to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }
 
 /// A run's journal, open for appending; clones of the `Arc` share it.
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
+    syncs: Arc<Syncs>,
 }
 
 impl Journal {
-    /// Creates the run's directory `dir` (mode 700) and its journal, starting with `header`.
+    /// Creates the run's directory `dir` (mode 700) and its journal, starting with `header`;
+    /// returns once the header, the journal's entry in `dir` and `dir`'s own entry are on
+    /// disk.
     pub fn create(dir: &Path, header: &RunHeader) -> Result<Journal, JournalError> {
         let path = dir.join(JOURNAL_FILE);
         let failed = |doing, source| JournalError::Io {
@@ -184,29 +221,41 @@ impl Journal {
             doing,
             source,
         };
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| failed("created", e))?;
+        create_dir_synced(dir).map_err(|e| failed("created", e))?;
         let file = OpenOptions::new()
             .append(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)
             .map_err(|e| failed("created", e))?;
-        let journal = Journal {
+        let journal = Journal::over(path, file)?;
+        let ticket = journal.write(&Entry::Run(header.clone()))?;
+        journal.stored_here(ticket)?;
+        sync_dir(dir).map_err(|source| JournalError::Sync {
+            path: dir.to_path_buf(),
+            source: Arc::new(source),
+        })?;
+        Ok(journal)
+    }
+
+    fn over(path: PathBuf, file: File) -> Result<Journal, JournalError> {
+        let syncs = Syncs::new(&file).map_err(|source| JournalError::Io {
+            path: path.clone(),
+            doing: "opened",
+            source,
+        })?;
+        Ok(Journal {
             path,
             file: Mutex::new(file),
-        };
-        journal.write(&Entry::Run(header.clone()))?;
-        Ok(journal)
+            syncs,
+        })
     }
 
     /// Opens the journal in the run directory `dir` to go on appending (a resumed run).
     pub fn reopen(dir: &Path) -> Result<Journal, JournalError> {
         let path = dir.join(JOURNAL_FILE);
         let file = OpenOptions::new()
+            .read(true)
             .append(true)
             .open(&path)
             .map_err(|source| JournalError::Io {
@@ -214,10 +263,7 @@ impl Journal {
                 doing: "opened",
                 source,
             })?;
-        let journal = Journal {
-            path,
-            file: Mutex::new(file),
-        };
+        let journal = Journal::over(path, file)?;
         journal.end_cut_line()?;
         Ok(journal)
     }
@@ -227,8 +273,9 @@ impl Journal {
         &self.path
     }
 
-    /// Appends `entry` as one line, written before this returns.
-    pub fn write(&self, entry: &Entry) -> Result<(), JournalError> {
+    /// Appends `entry` as one line, written before this returns; the ticket waits for it to
+    /// be on disk ([`Journal::stored`]).
+    pub fn write(&self, entry: &Entry) -> Result<Ticket, JournalError> {
         let mut line = serde_json::to_vec(entry).expect("journal entries always serialize");
         line.push(b'\n');
         self.file
@@ -239,29 +286,49 @@ impl Journal {
                 path: self.path.clone(),
                 doing: "written",
                 source,
-            })
+            })?;
+        Ok(self.syncs.wrote())
+    }
+
+    /// Returns once the entry `ticket` counts (and every one before it) is on disk; the wait
+    /// runs on a blocking thread, and one sync covers every entry written meanwhile.
+    pub async fn stored(&self, ticket: Ticket) -> Result<(), JournalError> {
+        self.syncs
+            .stored(ticket)
+            .await
+            .map_err(|source| self.sync_failed(source))
+    }
+
+    /// [`Journal::stored`], blocking this thread.
+    fn stored_here(&self, ticket: Ticket) -> Result<(), JournalError> {
+        self.syncs
+            .stored_here(ticket)
+            .map_err(|source| self.sync_failed(source))
+    }
+
+    fn sync_failed(&self, source: Arc<io::Error>) -> JournalError {
+        JournalError::Sync {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Ends a line a kill cut short, so the next entry starts on a line of its own (the cut
     /// line stays, ignored by readers as any unparseable line before the end is not).
     fn end_cut_line(&self) -> Result<(), JournalError> {
-        let text = std::fs::read(&self.path).map_err(|source| JournalError::Io {
+        let file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        end_cut_line(&file).map_err(|source| JournalError::Io {
             path: self.path.clone(),
-            doing: "read",
+            doing: "written",
             source,
         })?;
-        if text.last().is_some_and(|&b| b != b'\n') {
-            self.file
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .write_all(b"\n")
-                .map_err(|source| JournalError::Io {
-                    path: self.path.clone(),
-                    doing: "written",
-                    source,
-                })?;
-        }
         Ok(())
+    }
+
+    /// The syncs of the journal, for tests that look at the order of what reaches the disk.
+    #[cfg(test)]
+    pub(crate) fn syncs(&self) -> &Syncs {
+        &self.syncs
     }
 }
 
@@ -297,6 +364,7 @@ impl JournalState {
         let mut state = JournalState::default();
         let mut line = Vec::new();
         let mut number = 0;
+        let mut entries = 0;
         let mut intents: Vec<(ItemId, ChangeKey)> = Vec::new();
         loop {
             line.clear();
@@ -307,8 +375,8 @@ impl JournalState {
             let Some(text) = line.strip_suffix(b"\n") else {
                 break; // cut by a kill: never written
             };
-            if text.is_empty() {
-                continue;
+            if text.iter().all(|&b| b == 0) {
+                continue; // empty, or NUL bytes a lost machine left where a line was going
             }
             let entry: Entry = match serde_json::from_slice(text) {
                 Ok(entry) => entry,
@@ -322,10 +390,15 @@ impl JournalState {
                     });
                 }
             };
+            entries += 1;
             state.apply(entry, &mut intents);
         }
         if state.header.is_none() {
-            return Err(JournalError::NoHeader { path });
+            return Err(if entries == 0 {
+                JournalError::Unstarted { path }
+            } else {
+                JournalError::NoHeader { path }
+            });
         }
         state.in_flight = intents
             .into_iter()
@@ -378,6 +451,8 @@ pub struct ItemJournal {
     journal: Arc<Journal>,
     id: ItemId,
     earlier: Mutex<HashMap<ChangeKey, ChangeResult>>,
+    /// Whether any try of the item wrote a change down in this attempt of the run.
+    changed: AtomicBool,
 }
 
 impl ItemJournal {
@@ -391,7 +466,15 @@ impl ItemJournal {
             journal,
             id,
             earlier: Mutex::new(earlier),
+            changed: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the item wrote a change down (its intent) in this attempt of the run: then its
+    /// end must wait for the disk, so that what the changes gave back is stored before the
+    /// item is reported done.
+    pub fn changed(&self) -> bool {
+        self.changed.load(Ordering::Relaxed)
     }
 }
 
@@ -404,13 +487,19 @@ impl ChangeJournal for ItemJournal {
             .cloned()
     }
 
-    fn intent(&self, key: &ChangeKey) -> io::Result<()> {
-        self.journal
+    fn intent(&self, key: &ChangeKey) -> io::Result<Stored> {
+        let ticket = self
+            .journal
             .write(&Entry::ChangeIntent {
                 id: self.id.clone(),
                 change: key.clone(),
             })
-            .map_err(io::Error::other)
+            .map_err(io::Error::other)?;
+        self.changed.store(true, Ordering::Relaxed);
+        let journal = self.journal.clone();
+        Ok(Box::pin(async move {
+            journal.stored(ticket).await.map_err(io::Error::other)
+        }))
     }
 
     fn outcome(&self, key: &ChangeKey, result: &ChangeResult) -> io::Result<()> {
@@ -466,8 +555,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn what_finished_and_what_was_in_flight_read_back() {
+    #[tokio::test]
+    async fn what_finished_and_what_was_in_flight_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("runs/r1");
         let journal = Arc::new(Journal::create(&run, &header()).unwrap());
@@ -482,13 +571,15 @@ mod tests {
                 .unwrap();
         }
         let changes = ItemJournal::new(journal.clone(), done.clone(), HashMap::new());
-        changes.intent(&key(0)).unwrap();
+        changes.intent(&key(0)).unwrap().await.unwrap();
         changes
             .outcome(&key(0), &ChangeResult::Done { rows: vec![] })
             .unwrap();
         journal.write(&end(&done, ItemOutcome::Succeeded)).unwrap();
         ItemJournal::new(journal.clone(), cut.clone(), HashMap::new())
             .intent(&key(1))
+            .unwrap()
+            .await
             .unwrap();
 
         let state = JournalState::read(&run).unwrap();
@@ -503,8 +594,8 @@ mod tests {
         assert_eq!(state.finished, None);
     }
 
-    #[test]
-    fn a_retry_in_the_same_attempt_is_answered_the_changes_its_first_try_made() {
+    #[tokio::test]
+    async fn a_retry_in_the_same_attempt_is_answered_the_changes_its_first_try_made() {
         let dir = tempfile::tempdir().unwrap();
         let journal = Arc::new(Journal::create(&dir.path().join("r1"), &header()).unwrap());
         let changes = ItemJournal::new(journal, item("reply", "k"), HashMap::new());
@@ -513,9 +604,9 @@ mod tests {
         let failed = ChangeResult::Failed {
             message: "transport: cut".into(),
         };
-        changes.intent(&key(0)).unwrap();
+        changes.intent(&key(0)).unwrap().await.unwrap();
         changes.outcome(&key(0), &done).unwrap();
-        changes.intent(&key(1)).unwrap();
+        changes.intent(&key(1)).unwrap().await.unwrap();
         changes.outcome(&key(1), &failed).unwrap();
         assert_eq!(changes.finished(&key(0)), Some(done));
         // The gate sends a failed change again; only a made one is answered.
@@ -549,9 +640,92 @@ mod tests {
         std::fs::write(dir.path().join(JOURNAL_FILE), "{\"entry\":\"nonsense\"}\n").unwrap();
         let e = JournalState::read(dir.path()).unwrap_err();
         assert!(matches!(e, JournalError::NotAnEntry { line: 1, .. }), "{e}");
-        std::fs::write(dir.path().join(JOURNAL_FILE), "").unwrap();
+        let end = serde_json::to_string(&end(&item("s", ""), ItemOutcome::Succeeded)).unwrap();
+        std::fs::write(dir.path().join(JOURNAL_FILE), format!("{end}\n")).unwrap();
         let e = JournalState::read(dir.path()).unwrap_err();
         assert!(matches!(e, JournalError::NoHeader { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_journal_cut_before_its_header_was_whole_is_a_run_that_did_not_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("nightly-3");
+        std::fs::create_dir(&run).unwrap();
+        let header = serde_json::to_string(&Entry::Run(header())).unwrap();
+        for cut in [
+            String::new(),
+            header[..header.len() / 2].to_string(),
+            "\0".repeat(300),
+            format!("{}\n", "\0".repeat(300)),
+        ] {
+            std::fs::write(run.join(JOURNAL_FILE), &cut).unwrap();
+            let e = JournalState::read(&run).unwrap_err();
+            assert!(matches!(e, JournalError::Unstarted { .. }), "{e}");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "the run journal {} is empty or its first line (the run's header) is cut: run nightly-3 stopped as it started, before anything was recorded, so it cannot be resumed\nfix: start it over with `exorun workflow run FILE --run-id nightly-3` (the workflow file and inputs it was meant to run with); what its first attempt left is set aside, not reused",
+                    run.join(JOURNAL_FILE).display()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn nul_bytes_a_lost_machine_left_where_a_line_was_going_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1");
+        drop(Journal::create(&run, &header()).unwrap());
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(run.join(JOURNAL_FILE))
+            .unwrap();
+        file.write_all(&[0; 200]).unwrap();
+        let journal = Journal::reopen(&run).unwrap();
+        let id = item("convert", "");
+        journal.write(&end(&id, ItemOutcome::Succeeded)).unwrap();
+        let state = JournalState::read(&run).unwrap();
+        assert_eq!(state.outcome(&id), Some(ItemOutcome::Succeeded));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_s_intent_is_on_disk_before_its_wait_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1");
+        let journal = Arc::new(Journal::create(&run, &header()).unwrap());
+        let path = journal.path().to_path_buf();
+        // At each sync: how many intents the file holds then.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let at_sync = seen.clone();
+        journal.syncs().on_sync(move || {
+            let text = std::fs::read_to_string(&path).unwrap();
+            at_sync
+                .lock()
+                .unwrap()
+                .push(text.matches("change-intent").count());
+        });
+        let key = |n| ChangeKey::new("Set-Mailbox", &Map::new(), n);
+        let changes = Arc::new(ItemJournal::new(
+            journal.clone(),
+            item("reply", "k"),
+            HashMap::new(),
+        ));
+        assert!(!changes.changed());
+        let stored = changes.intent(&key(0)).unwrap();
+        assert!(seen.lock().unwrap().is_empty(), "written, not yet synced");
+        stored.await.unwrap();
+        assert_eq!(*seen.lock().unwrap(), [1]);
+        assert!(changes.changed(), "its end will wait for the disk");
+        // Intents written together wait for one sync between them.
+        let waits: Vec<_> = (1..=8).map(|n| changes.intent(&key(n)).unwrap()).collect();
+        for wait in futures::future::join_all(waits).await {
+            wait.unwrap();
+        }
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [1, 9],
+            "one sync covered the 8 intents written before it"
+        );
     }
 
     #[test]
