@@ -212,8 +212,8 @@ pub struct Journal {
 
 impl Journal {
     /// Creates the run's directory `dir` (mode 700) and its journal, starting with `header`;
-    /// returns once the header, the journal's entry in `dir` and `dir`'s own entry are on
-    /// disk.
+    /// returns once the header, the journal's entry in `dir` and `dir`'s own entry in its
+    /// parent (the runs directory) are on disk.
     pub fn create(dir: &Path, header: &RunHeader) -> Result<Journal, JournalError> {
         let path = dir.join(JOURNAL_FILE);
         let failed = |doing, source| JournalError::Io {
@@ -231,10 +231,15 @@ impl Journal {
         let journal = Journal::over(path, file)?;
         let ticket = journal.write(&Entry::Run(header.clone()))?;
         journal.stored_here(ticket)?;
-        sync_dir(dir).map_err(|source| JournalError::Sync {
-            path: dir.to_path_buf(),
-            source: Arc::new(source),
-        })?;
+        // The run's directory may have been made before (its lock is in it): its entry in
+        // the runs directory is synced here in any case, with the journal's entry in it.
+        let runs = dir.parent().filter(|p| !p.as_os_str().is_empty());
+        for synced in std::iter::once(dir).chain(runs) {
+            sync_dir(synced).map_err(|source| JournalError::Sync {
+                path: synced.to_path_buf(),
+                source: Arc::new(source),
+            })?;
+        }
         Ok(journal)
     }
 
