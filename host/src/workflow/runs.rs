@@ -280,23 +280,29 @@ pub struct Opened {
 /// says which of those records belong to a finished try, and a new journal is made.
 pub fn open(dir: &Path, header: &RunHeader) -> Result<Opened, RunsError> {
     let mut set_aside = None;
-    let journal = if dir.join(JOURNAL_FILE).exists() {
-        match JournalState::read(dir) {
-            Err(JournalError::Unstarted { .. }) => {
-                let aside = set_aside_cut_start(dir)?;
-                tracing::warn!(target: "exorun::workflow", "run {}: its journal had no whole header (the run stopped as it started), so it starts over; what it left is in {}", header.id, aside.display());
-                set_aside = Some(aside);
-                Journal::create(dir, header)?
-            }
-            _ => Journal::reopen(dir)?,
+    let journal = match JournalState::read(dir) {
+        // A run that started: go on with it (its journal is read once, here).
+        Ok(earlier) => {
+            return Ok(Opened {
+                journal: Journal::reopen(dir)?,
+                earlier,
+                set_aside,
+            });
         }
-    } else {
-        Journal::create(dir, header)?
+        Err(JournalError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Journal::create(dir, header)?
+        }
+        Err(JournalError::Unstarted { .. }) => {
+            let aside = set_aside_cut_start(dir)?;
+            tracing::warn!(target: "exorun::workflow", "run {}: its journal had no whole header (the run stopped as it started), so it starts over; what it left is in {}", header.id, aside.display());
+            set_aside = Some(aside);
+            Journal::create(dir, header)?
+        }
+        Err(other) => return Err(other.into()),
     };
-    let earlier = JournalState::read(dir)?;
     Ok(Opened {
         journal,
-        earlier,
+        earlier: JournalState::read(dir)?,
         set_aside,
     })
 }
