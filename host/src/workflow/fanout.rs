@@ -612,7 +612,8 @@ struct RecordsFile {
 impl RecordsFile {
     /// Opens the step's records file to append to it: a new one is made with its directory
     /// and synced into it; an existing one (a resumed run) has a last line a kill cut ended
-    /// first, so the next record is not appended onto it and lost with it.
+    /// first, so the next record is not appended onto it and lost with it, and is synced, so
+    /// what an earlier attempt wrote is on disk before this one reports anything done.
     fn open(path: &Path, step: &str) -> Result<RecordsFile, StepError> {
         let failed = |source| StepError::Records {
             step: step.to_string(),
@@ -635,6 +636,7 @@ impl RecordsFile {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let file = options(false).open(path).map_err(failed)?;
                 end_cut_line(&file).map_err(failed)?;
+                file.sync_data().map_err(failed)?;
                 file
             }
             Err(e) => return Err(failed(e)),

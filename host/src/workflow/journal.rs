@@ -256,7 +256,9 @@ impl Journal {
         })
     }
 
-    /// Opens the journal in the run directory `dir` to go on appending (a resumed run).
+    /// Opens the journal in the run directory `dir` to go on appending (a resumed run), and
+    /// syncs it: what an earlier attempt wrote (a killed process's entries are in the page
+    /// cache, not yet on disk) is on disk before this attempt acts on it.
     pub fn reopen(dir: &Path) -> Result<Journal, JournalError> {
         let path = dir.join(JOURNAL_FILE);
         let file = OpenOptions::new()
@@ -270,6 +272,7 @@ impl Journal {
             })?;
         let journal = Journal::over(path, file)?;
         journal.end_cut_line()?;
+        journal.stored_here(journal.syncs.wrote())?;
         Ok(journal)
     }
 
