@@ -68,6 +68,10 @@ pub fn end_cut_line(file: &File) -> io::Result<bool> {
     Ok(true)
 }
 
+/// What a test runs before each sync ([`Syncs::on_sync`]).
+#[cfg(test)]
+type SyncHook = Box<dyn FnMut() -> io::Result<()> + Send>;
+
 /// The syncs of one file appended by many writers: count each write with [`Syncs::wrote`]
 /// once it is done, then wait for its ticket with [`Syncs::stored`] (async, off the worker)
 /// or [`Syncs::stored_here`] (blocking this thread).
@@ -80,7 +84,7 @@ pub struct Syncs {
     /// Signalled when such a round ends.
     round_ended: Notify,
     #[cfg(test)]
-    hook: std::sync::Mutex<Option<Box<dyn FnMut() + Send>>>,
+    hook: std::sync::Mutex<Option<SyncHook>>,
 }
 
 impl Syncs {
@@ -134,15 +138,16 @@ impl Syncs {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .as_mut()
             {
-                hook();
+                hook()?;
             }
             self.file.sync_data()
         })
     }
 
-    /// Runs `hook` at each sync, before it (tests look at what is on disk then).
+    /// Runs `hook` at each sync, before it (tests look at what is on disk then); an error it
+    /// gives is the sync's.
     #[cfg(test)]
-    pub(crate) fn on_sync(&self, hook: impl FnMut() + Send + 'static) {
+    pub(crate) fn on_sync(&self, hook: impl FnMut() -> io::Result<()> + Send + 'static) {
         *self
             .hook
             .lock()
@@ -203,6 +208,7 @@ mod tests {
         let counted = count.clone();
         syncs.on_sync(move || {
             counted.fetch_add(1, Ordering::SeqCst);
+            Ok(())
         });
         file.write_all(b"one\n").unwrap();
         let first = syncs.wrote();
@@ -229,7 +235,8 @@ mod tests {
         let counted = count.clone();
         syncs.on_sync(move || {
             counted.fetch_add(1, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(2));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            Ok(())
         });
         // A waiter cancelled while it runs a round.
         file.lock()
@@ -241,8 +248,8 @@ mod tests {
             .unwrap();
         let first = syncs.wrote();
         let cancelled =
-            tokio::time::timeout(std::time::Duration::from_micros(100), syncs.stored(first)).await;
-        assert!(cancelled.is_err(), "the round takes 2 ms");
+            tokio::time::timeout(std::time::Duration::from_millis(5), syncs.stored(first)).await;
+        assert!(cancelled.is_err(), "the round takes 50 ms");
         let tasks: Vec<_> = (0..64)
             .map(|n| {
                 let (file, syncs) = (file.clone(), syncs.clone());

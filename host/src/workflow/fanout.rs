@@ -812,6 +812,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .push(("records synced", text.contains("item-end")));
+            Ok(())
         });
         let at_journal_sync = order.clone();
         journal.syncs().on_sync(move || {
@@ -819,6 +820,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .push(("journal synced", true));
+            Ok(())
         });
         records.write("k", 1, record(1)).unwrap();
         let flushed = records.flush().unwrap();

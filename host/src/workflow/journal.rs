@@ -642,6 +642,38 @@ mod tests {
         assert_eq!(state.outcome(&id), Some(ItemOutcome::Failed));
     }
 
+    #[tokio::test]
+    async fn a_journal_that_cannot_be_synced_stops_the_change_before_it_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1");
+        let journal = Arc::new(Journal::create(&run, &header()).unwrap());
+        journal
+            .syncs()
+            .on_sync(|| Err(io::Error::other("Input/output error")));
+        let changes = ItemJournal::new(journal.clone(), item("reply", "k"), HashMap::new());
+        let key = ChangeKey::new("Set-Mailbox", &Map::new(), 0);
+        let e = crate::changes::Ticket::issue(Arc::new(changes), key)
+            .await
+            .err()
+            .unwrap();
+        let path = run.join(JOURNAL_FILE);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the run journal {} could not be synced to disk: Input/output error\nfix: check the disk and the file system it is on (dmesg), or keep the runs on a healthy local disk (--runs-dir DIR); no change is sent that the journal may lose",
+                path.display()
+            )
+        );
+        // Every later wait fails the same way: nothing after it is known to be on disk.
+        let later = journal
+            .write(&end(&item("s", ""), ItemOutcome::Succeeded))
+            .unwrap();
+        assert!(matches!(
+            journal.stored(later).await,
+            Err(JournalError::Sync { .. })
+        ));
+    }
+
     #[test]
     fn a_foreign_file_is_refused_with_its_line() {
         let dir = tempfile::tempdir().unwrap();
@@ -711,6 +743,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .push(text.matches("change-intent").count());
+            Ok(())
         });
         let key = |n| ChangeKey::new("Set-Mailbox", &Map::new(), n);
         let changes = Arc::new(ItemJournal::new(
