@@ -233,23 +233,28 @@ mod tests {
         let syncs = Syncs::new(&file.lock().unwrap()).unwrap();
         let count = Arc::new(AtomicU64::new(0));
         let counted = count.clone();
+        // The first sync holds until the test lets it go.
+        let (started, round_started) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
         syncs.on_sync(move || {
-            counted.fetch_add(1, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                started.send(()).unwrap();
+                released.recv().unwrap();
+            }
             Ok(())
         });
         // A waiter cancelled while it runs a round.
-        file.lock()
-            .unwrap()
-            .write_all(
-                b"first
-",
-            )
-            .unwrap();
+        file.lock().unwrap().write_all(b"first\n").unwrap();
         let first = syncs.wrote();
-        let cancelled =
-            tokio::time::timeout(std::time::Duration::from_millis(5), syncs.stored(first)).await;
-        assert!(cancelled.is_err(), "the round takes 50 ms");
+        let mut waiting = Box::pin(syncs.stored(first));
+        while round_started.try_recv().is_err() {
+            tokio::select! {
+                biased;
+                _ = &mut waiting => panic!("the first round is held"),
+                () = tokio::task::yield_now() => {}
+            }
+        }
+        drop(waiting);
         let tasks: Vec<_> = (0..64)
             .map(|n| {
                 let (file, syncs) = (file.clone(), syncs.clone());
@@ -264,6 +269,7 @@ mod tests {
                 })
             })
             .collect();
+        release.send(()).unwrap();
         for task in tasks {
             task.await.unwrap();
         }
