@@ -1,11 +1,17 @@
 //! Workflow benchmarks (run: `bash scripts/build-plugins.sh && cargo bench -p exorun --bench workflow`;
-//! `-- fanout` or `-- mutations` runs only that part).
+//! `-- fanout`, `-- mutations` or `-- synced` runs only that part).
 //!
-//! 1. Fan-out overhead: one step of 10,000 items of the trivial `echo` plugin, 32 at once, every
-//!    try journaled and every run audited, against the same plugin run 10,000 times on its own
-//!    (`Runtime::run`: an instance from the pool and the `run` call, no journal, no audit log).
-//!    Host time is the process's CPU time (user + system, `/proc/self/stat`) per item; `echo`'s
-//!    own work is a few microseconds of JSON.
+//! Syncing: the run's journal, records and audit log are synced to disk (`fdatasync`, grouped)
+//! where a lost machine must not lose them. "On disk" runs keep them in a directory of the
+//! target directory (the machine's real disk); "on tmpfs" runs keep them in `/dev/shm`, where a
+//! sync returns at once: the same code without the cost of syncing, side by side.
+//!
+//! 1. Fan-out overhead: one step of 10,000 items of the trivial `echo` plugin, each emitting one
+//!    record, 32 at once, every try journaled and every run audited (on disk, then on tmpfs),
+//!    against the same plugin run 10,000 times on its own (`Runtime::run`: an instance from the
+//!    pool and the `run` call, no journal, no audit log). Host time is the process's CPU time
+//!    (user + system, `/proc/self/stat`) per item; `echo`'s own work is a few microseconds of
+//!    JSON.
 //! 2. Mutations under throttling: 10,000 `Set-MailboxAutoReplyConfiguration` (one `auto-reply`
 //!    item per mailbox, 32 at once, journaled and audited) with 5 % of requests answered 429
 //!    (`Retry-After: 1`) against the same run without faults, on a fresh emulator each; the
@@ -14,6 +20,8 @@
 //!    about 3 s, so one item meeting three 429s in a row adds 3 s no client honouring
 //!    `Retry-After` can avoid), and with 5 ms added to each answer, still far quicker than the
 //!    service. `-- mutations` runs only this part.
+//! 3. Synced mutations: 10,000 `Set-MailboxAutoReplyConfiguration` as in 2, fault-free, with the
+//!    run's files and the audit log on disk and on tmpfs, alternating, two runs each (`-- synced`).
 
 // The module is shared with the other benches, which use the parts this one does not.
 #[allow(dead_code)]
@@ -64,9 +72,35 @@ fn items() -> Vec<Item> {
         .map(|i| Item {
             key: format!("item-{i}"),
             label: format!("item {i}"),
-            input: format!(r#"{{"value": {i}}}"#),
+            input: format!(r#"{{"value": {i}, "records": [{{"n": {i}}}]}}"#),
         })
         .collect()
+}
+
+/// Where a run's files and its audit log are kept: on the real disk (synced) or on tmpfs
+/// (a sync returns at once).
+#[derive(Clone, Copy, PartialEq)]
+enum Disk {
+    Real,
+    Tmpfs,
+}
+
+impl Disk {
+    /// A new scratch directory there.
+    fn scratch(self) -> tempfile::TempDir {
+        match self {
+            Disk::Real => tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")),
+            Disk::Tmpfs => tempfile::tempdir_in("/dev/shm"),
+        }
+        .expect("scratch directory")
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Disk::Real => "on disk",
+            Disk::Tmpfs => "on tmpfs",
+        }
+    }
 }
 
 /// `ITEMS` runs of `plugin` one after another on their own: (wall, CPU) per run.
@@ -251,63 +285,7 @@ fn throttled_mutations(latency_ms: u64) {
         ("no faults", 0.0),
         ("5% 429 (Retry-After 1 s)", 0.05),
     ] {
-        let emulator = emulator::start(10_000);
-        let (tokio, _, _) = emulator::sign_in(&emulator.info);
-        let scratch = tempfile::tempdir().expect("scratch");
-        let connection = Connection::open(Settings {
-            audit_log: Some(scratch.path().join("audit.jsonl")),
-            ..emulator::settings(&emulator.info)
-        })
-        .expect("connection");
-        let (took, failed, logged, upns) = tokio.block_on(async {
-            let runtime = Runtime::new(RuntimeSettings {
-                cache_dir: None,
-                max_concurrent_runs: alive(32) as u32,
-                ..RuntimeSettings::default()
-            })
-            .expect("runtime");
-            let plugin = runtime
-                .load(
-                    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/auto-reply.wasm"),
-                )
-                .await
-                .expect("auto-reply is built: bash scripts/build-plugins.sh");
-            let upns = mailboxes(&connection).await;
-            let http = emulator::minimal_client(&emulator.info);
-            http.delete(format!("{}/requests", emulator.info.control_url))
-                .send()
-                .await
-                .expect("clear log");
-            http.put(format!("{}/faults", emulator.info.control_url))
-                .json(&serde_json::json!({"throttle_rate": throttle, "retry_after": 1.0, "page_latency_ms": latency_ms}))
-                .send()
-                .await
-                .expect("faults");
-            let (took, failed) = mutations(
-                &runtime,
-                &plugin,
-                &connection,
-                &upns,
-                &scratch.path().join("run"),
-            )
-            .await;
-            (took, failed, logged(&emulator.info).await, upns)
-        });
-        let once = upns
-            .iter()
-            .filter(|u| logged.made.get(*u) == Some(&1))
-            .count();
-        let repeated = logged.made.values().filter(|&&n| n > 1).count();
-        rows.push(Row {
-            label,
-            took,
-            failed,
-            once,
-            repeated,
-            total: upns.len(),
-            requests: logged.requests,
-            chain: logged.longest_chain,
-        });
+        rows.push(one_mutation_run(label, throttle, latency_ms, Disk::Real));
     }
     println!(
         "Mutations under throttling: 10,000 auto-reply changes, 32 at once, journaled + audited, {latency_ms} ms added to each response (fresh emulator each, alternating):"
@@ -327,6 +305,98 @@ fn throttled_mutations(latency_ms: u64) {
             row.total,
             row.repeated
         );
+    }
+}
+
+/// Part 3: 10,000 changes, fault-free, the run's files and the audit log on disk and on
+/// tmpfs, alternating.
+fn synced_mutations() {
+    let rows: Vec<(Disk, Row)> = [Disk::Real, Disk::Tmpfs, Disk::Real, Disk::Tmpfs]
+        .into_iter()
+        .map(|disk| (disk, one_mutation_run("no faults", 0.0, 0, disk)))
+        .collect();
+    println!(
+        "Synced mutations: 10,000 auto-reply changes, 32 at once, journaled + audited, fault-free (fresh emulator each, alternating):"
+    );
+    let tmpfs: Vec<Duration> = rows
+        .iter()
+        .filter(|(disk, _)| *disk == Disk::Tmpfs)
+        .map(|(_, row)| row.took)
+        .collect();
+    let base = tmpfs.iter().sum::<Duration>() / tmpfs.len() as u32;
+    for (disk, row) in &rows {
+        println!(
+            "  {:<9} {:>6.2} s  {:.2}x the mean on tmpfs   failed {}, changed exactly once {}/{}, repeated {}",
+            disk.name(),
+            row.took.as_secs_f64(),
+            row.took.as_secs_f64() / base.as_secs_f64(),
+            row.failed,
+            row.once,
+            row.total,
+            row.repeated
+        );
+    }
+}
+
+/// One run of 10,000 changes on a fresh emulator (`throttle` of its requests answered 429,
+/// `latency_ms` added to each answer), the run's files and audit log on `disk`.
+fn one_mutation_run(label: &'static str, throttle: f64, latency_ms: u64, disk: Disk) -> Row {
+    let emulator = emulator::start(10_000);
+    let (tokio, _, _) = emulator::sign_in(&emulator.info);
+    let scratch = disk.scratch();
+    let connection = Connection::open(Settings {
+        audit_log: Some(scratch.path().join("audit.jsonl")),
+        ..emulator::settings(&emulator.info)
+    })
+    .expect("connection");
+    let (took, failed, logged, upns) = tokio.block_on(async {
+        let runtime = Runtime::new(RuntimeSettings {
+            cache_dir: None,
+            max_concurrent_runs: alive(32) as u32,
+            ..RuntimeSettings::default()
+        })
+        .expect("runtime");
+        let plugin = runtime
+            .load(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/auto-reply.wasm"),
+            )
+            .await
+            .expect("auto-reply is built: bash scripts/build-plugins.sh");
+        let upns = mailboxes(&connection).await;
+        let http = emulator::minimal_client(&emulator.info);
+        http.delete(format!("{}/requests", emulator.info.control_url))
+            .send()
+            .await
+            .expect("clear log");
+        http.put(format!("{}/faults", emulator.info.control_url))
+            .json(&serde_json::json!({"throttle_rate": throttle, "retry_after": 1.0, "page_latency_ms": latency_ms}))
+            .send()
+            .await
+            .expect("faults");
+        let (took, failed) = mutations(
+            &runtime,
+            &plugin,
+            &connection,
+            &upns,
+            &scratch.path().join("run"),
+        )
+        .await;
+        (took, failed, logged(&emulator.info).await, upns)
+    });
+    let once = upns
+        .iter()
+        .filter(|u| logged.made.get(*u) == Some(&1))
+        .count();
+    let repeated = logged.made.values().filter(|&&n| n > 1).count();
+    Row {
+        label,
+        took,
+        failed,
+        once,
+        repeated,
+        total: upns.len(),
+        requests: logged.requests,
+        chain: logged.longest_chain,
     }
 }
 
@@ -353,17 +423,23 @@ fn main() {
         throttled_mutations(0);
         throttled_mutations(5);
     }
+    if runs("synced") {
+        synced_mutations();
+    }
     if !runs("fanout") {
         return;
     }
     let emulator = emulator::start(100);
     let (tokio, _, _) = emulator::sign_in(&emulator.info);
-    let scratch = tempfile::tempdir().expect("scratch");
-    let audited = Connection::open(Settings {
-        audit_log: Some(scratch.path().join("audit.jsonl")),
-        ..emulator::settings(&emulator.info)
-    })
-    .expect("connection");
+    let (real, tmpfs) = (Disk::Real.scratch(), Disk::Tmpfs.scratch());
+    let audited = |scratch: &tempfile::TempDir| {
+        Connection::open(Settings {
+            audit_log: Some(scratch.path().join("audit.jsonl")),
+            ..emulator::settings(&emulator.info)
+        })
+        .expect("connection")
+    };
+    let (on_disk, on_tmpfs) = (audited(&real), audited(&tmpfs));
     let bare = Connection::open(emulator::settings(&emulator.info)).expect("connection");
     tokio.block_on(async {
         let runtime = Runtime::new(RuntimeSettings { cache_dir: None, max_concurrent_runs: 32, ..RuntimeSettings::default() }).expect("runtime");
@@ -373,21 +449,27 @@ fn main() {
             .expect("echo is built: bash scripts/build-plugins.sh");
         // A warm-up of each, then the measured rounds, interleaved.
         let _ = alone(&runtime, &echo, &bare).await;
-        let _ = fanned_out(&runtime, &echo, &audited, &scratch.path().join("warm-up")).await;
+        let _ = fanned_out(&runtime, &echo, &on_disk, &real.path().join("warm-up")).await;
+        let _ = fanned_out(&runtime, &echo, &on_tmpfs, &tmpfs.path().join("warm-up")).await;
         let mut rounds = Vec::new();
         for round in 0..3 {
             let base = alone(&runtime, &echo, &bare).await;
-            let fan = fanned_out(&runtime, &echo, &audited, &scratch.path().join(format!("run-{round}"))).await;
-            rounds.push((base, fan));
+            let disk = fanned_out(&runtime, &echo, &on_disk, &real.path().join(format!("run-{round}"))).await;
+            let shm = fanned_out(&runtime, &echo, &on_tmpfs, &tmpfs.path().join(format!("run-{round}"))).await;
+            rounds.push((base, disk, shm));
         }
-        println!("Fan-out: {ITEMS} items of the echo plugin (3 rounds, interleaved; CPU = process user+system time):");
-        for ((base_wall, base_cpu), (fan_wall, fan_cpu)) in rounds {
+        println!("Fan-out: {ITEMS} items of the echo plugin, one record each (3 rounds, interleaved; CPU = process user+system time; µs per item):");
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        for ((base_wall, base_cpu), (disk_wall, disk_cpu), (shm_wall, shm_cpu)) in rounds {
             println!(
-                "  alone (Runtime::run, one at a time) {:>6.1} µs wall {:>6.1} µs CPU | step, 32 at once, journaled + audited {:>6.1} µs wall {:>6.1} µs CPU per item   target ≤ 50 µs host time",
-                base_wall.as_secs_f64() * 1e6,
-                base_cpu.as_secs_f64() * 1e6,
-                fan_wall.as_secs_f64() * 1e6,
-                fan_cpu.as_secs_f64() * 1e6
+                "  alone (Runtime::run, one at a time) {:>6.1} wall {:>6.1} CPU | step, 32 at once, journaled + audited: on disk {:>6.1} wall {:>6.1} CPU, on tmpfs {:>6.1} wall {:>6.1} CPU ({:.2}x CPU on disk)   target ≤ 50 µs host time",
+                us(base_wall),
+                us(base_cpu),
+                us(disk_wall),
+                us(disk_cpu),
+                us(shm_wall),
+                us(shm_cpu),
+                disk_cpu.as_secs_f64() / shm_cpu.as_secs_f64()
             );
         }
     });

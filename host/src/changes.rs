@@ -2,8 +2,9 @@
 //! second time. Before a change (a mutating cmdlet the policy admitted) is sent, the policy
 //! gate asks the run's [`ChangeJournal`] whether an earlier attempt of the same work already
 //! made it: if so the plugin gets that attempt's result and nothing is sent; if not, the intent
-//! is written down first and the result after. Only a change whose intent was written but
-//! whose result was not (the one in flight when the process died) can be sent twice.
+//! is written down (and stored: on disk, for a file) before the change is sent, and the result
+//! after. Only a change whose intent was written but whose result was not (one in flight when
+//! the process died) can be sent twice.
 //!
 //! A change is known by its cmdlet, the digest of its parameters, and how many identical
 //! changes came before it in the same work ([`ChangeKey`]): a plugin that re-runs from the
@@ -13,6 +14,7 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -63,11 +65,22 @@ pub trait ChangeJournal: Send + Sync {
     /// one is sent again when the work is retried.
     fn finished(&self, key: &ChangeKey) -> Option<ChangeResult>;
 
-    /// Writes down that `key` is about to be sent; it must be stored before this returns.
-    fn intent(&self, key: &ChangeKey) -> io::Result<()>;
+    /// Writes down that `key` is about to be sent, and gives the wait until that is stored:
+    /// the change is sent only after it.
+    fn intent(&self, key: &ChangeKey) -> io::Result<Stored>;
 
-    /// Writes down what `key` gave back.
+    /// Writes down what `key` gave back. It need not be stored when this returns: the
+    /// journal's owner stores it before it reports the work done.
     fn outcome(&self, key: &ChangeKey, result: &ChangeResult) -> io::Result<()>;
+}
+
+/// A wait until what a journal wrote is stored (on disk, for a journal in a file); it runs
+/// off the async worker, so changes in flight together share their storing.
+pub type Stored = BoxFuture<'static, io::Result<()>>;
+
+/// The wait of a journal that stores at once.
+pub fn stored_now() -> Stored {
+    Box::pin(std::future::ready(Ok(())))
 }
 
 /// A change on its way: written down as intended; its result is written with [`Ticket::finish`].
@@ -77,9 +90,10 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    /// Writes down `key`'s intent in `journal` and gives the ticket to finish it with.
-    pub fn issue(journal: Arc<dyn ChangeJournal>, key: ChangeKey) -> io::Result<Ticket> {
-        journal.intent(&key)?;
+    /// Writes down `key`'s intent in `journal`, waits until it is stored, and gives the
+    /// ticket to finish it with.
+    pub async fn issue(journal: Arc<dyn ChangeJournal>, key: ChangeKey) -> io::Result<Ticket> {
+        journal.intent(&key)?.await?;
         Ok(Ticket { journal, key })
     }
 
@@ -123,13 +137,13 @@ impl ChangeJournal for MemoryJournal {
             .flatten()
     }
 
-    fn intent(&self, key: &ChangeKey) -> io::Result<()> {
+    fn intent(&self, key: &ChangeKey) -> io::Result<Stored> {
         self.entries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(key.clone())
             .or_insert(None);
-        Ok(())
+        Ok(stored_now())
     }
 
     fn outcome(&self, key: &ChangeKey, result: &ChangeResult) -> io::Result<()> {
@@ -160,17 +174,20 @@ mod tests {
         assert_ne!(a, ChangeKey::new("Set-User", &params("ann"), 0));
     }
 
-    #[test]
-    fn a_finished_change_is_answered_and_an_unfinished_one_is_not() {
+    #[tokio::test]
+    async fn a_finished_change_is_answered_and_an_unfinished_one_is_not() {
         let journal = Arc::new(MemoryJournal::new());
         let done = ChangeKey::new("Set-Mailbox", &params("ann"), 0);
         let in_flight = ChangeKey::new("Set-Mailbox", &params("bob"), 0);
         let result = ChangeResult::Done { rows: vec![] };
         Ticket::issue(journal.clone(), done.clone())
+            .await
             .unwrap()
             .finish(&result)
             .unwrap();
-        let _never_finished = Ticket::issue(journal.clone(), in_flight.clone()).unwrap();
+        let _never_finished = Ticket::issue(journal.clone(), in_flight.clone())
+            .await
+            .unwrap();
         assert_eq!(journal.finished(&done), Some(result));
         assert_eq!(journal.finished(&in_flight), None);
         assert_eq!(journal.unfinished(), vec![in_flight]);

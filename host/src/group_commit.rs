@@ -106,6 +106,16 @@ impl GroupCommit {
         }
     }
 
+    /// Whether the write `ticket` counts is known to be on disk now (no wait); after a failed
+    /// sync, that sync's error.
+    pub fn covers(&self, ticket: Ticket) -> Result<bool, Arc<io::Error>> {
+        let state = self.lock();
+        match &state.failed {
+            Some(error) => Err(error.clone()),
+            None => Ok(state.durable >= ticket.0),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -167,6 +177,23 @@ mod tests {
             "{syncs} syncs for 800 writes: they were not grouped"
         );
         assert_eq!(commit.lock().durable, 800);
+    }
+
+    #[test]
+    fn a_write_is_covered_once_a_sync_that_began_after_it_ended() {
+        let commit = GroupCommit::new();
+        let ticket = commit.wrote();
+        assert!(!commit.covers(ticket).unwrap());
+        commit.wait(ticket, || Ok(())).unwrap();
+        assert!(commit.covers(ticket).unwrap());
+        let later = commit.wrote();
+        assert!(!commit.covers(later).unwrap());
+        assert!(
+            commit
+                .wait(later, || Err(io::Error::other("disk gone")))
+                .is_err()
+        );
+        assert!(commit.covers(ticket).is_err(), "nothing is known durable");
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub mod auth;
 pub mod changes;
 pub mod config;
 pub mod connection;
+pub mod durable;
 pub mod exchange;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;

@@ -570,6 +570,7 @@ cases! {
     workflow_killed_after_its_header: workflow_case, At::Point("journal-header-written", 1..=1);
     workflow_killed_after_an_item_start: workflow_case, At::Point("journal-item-start-written", 1..=ITEMS);
     workflow_killed_after_a_change_intent_is_journaled: workflow_case, At::Point("journal-intent-written", 1..=EACH);
+    workflow_killed_after_a_change_intent_is_synced: workflow_case, At::Point("journal-intent-synced", 1..=EACH);
     // A token's record, then each change's intent.
     workflow_killed_after_an_audit_sync: workflow_case, At::Point("audit-synced", 1..=EACH);
     workflow_killed_just_before_a_change_is_sent: workflow_case, At::Point("change-sending", 1..=EACH);
@@ -579,6 +580,8 @@ cases! {
     workflow_killed_after_a_record_is_written: workflow_case, At::Point("records-written", 1..=2 * EACH);
     // After each item's try, and after each step.
     workflow_killed_after_records_are_flushed: workflow_case, At::Point("records-flushed", 1..=ITEMS + 2);
+    // Each item's records on disk, before its end is journaled.
+    workflow_killed_after_records_are_synced: workflow_case, At::Point("records-synced", 1..=ITEMS);
     workflow_killed_after_an_item_end: workflow_case, At::Point("journal-item-end-written", 1..=ITEMS);
     workflow_killed_after_the_run_end: workflow_case, At::Point("journal-run-end-written", 1..=1);
     // Tokens, each plugin run's start and end, each change's intent and outcome.

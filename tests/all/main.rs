@@ -6,6 +6,7 @@ mod auth;
 mod chromium;
 mod cli;
 mod deploy;
+mod durable;
 mod failures;
 mod fanout;
 mod gate;

@@ -209,9 +209,11 @@ impl Gate {
             }));
         }
         let ticket = match (self.journal.clone(), key) {
-            (Some(journal), Some(key)) => {
-                Some(Ticket::issue(journal, key).map_err(Refusal::JournalFailed)?)
-            }
+            (Some(journal), Some(key)) => Some(
+                Ticket::issue(journal, key)
+                    .await
+                    .map_err(Refusal::JournalFailed)?,
+            ),
             _ => None,
         };
         Ok(Admitted::Send {

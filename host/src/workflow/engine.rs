@@ -22,7 +22,8 @@ use super::fanout::{
     Item, ItemResult, OnError as ItemsOnError, Retry, RunFiles, StepError, StepEvents, StepPlan,
     StepResult, run_step,
 };
-use super::journal::{Entry, ItemOutcome, Journal, JournalError, JournalState, RunHeader};
+use super::journal::{Entry, ItemOutcome, JournalError, RunHeader};
+use super::runs;
 use super::spec::{Step, Then, Workflow};
 use super::template::Template;
 use crate::audit::{CallContext, RunId};
@@ -175,6 +176,9 @@ pub enum EngineError {
     /// A step could not go on (records, audit log).
     #[error(transparent)]
     Step(#[from] StepError),
+    /// The run's directory could not be used.
+    #[error(transparent)]
+    Runs(#[from] runs::RunsError),
     /// A step has no plugin (the caller did not vet it).
     #[error("step '{0}' has no plugin loaded")]
     NoPlugin(String),
@@ -197,16 +201,14 @@ pub struct Engine<'a> {
 }
 
 impl Engine<'_> {
-    /// Runs (or, when its journal in `dir` already exists, resumes) the run `header` describes.
-    /// Tenants run side by side; the run's journal ends with how it went.
+    /// Runs (or, when its journal in `dir` already exists, resumes) the run `header` describes;
+    /// the caller holds the run's lock. Tenants run side by side; the run's journal ends with
+    /// how it went, on disk before this returns.
     pub async fn run(&self, header: &RunHeader, dir: &Path) -> Result<RunResult, EngineError> {
-        let journal = if dir.join(super::journal::JOURNAL_FILE).exists() {
-            Journal::reopen(dir)?
-        } else {
-            Journal::create(dir, header)?
-        };
+        let runs::Opened {
+            journal, earlier, ..
+        } = runs::open(dir, header)?;
         let journal = Arc::new(journal);
-        let earlier = JournalState::read(dir)?;
         let id = RunId::named(&header.id);
         let files = RunFiles {
             journal: &journal,
@@ -226,11 +228,12 @@ impl Engine<'_> {
             dir: dir.to_path_buf(),
             tenants,
         };
-        journal.write(&Entry::RunEnd {
+        let ended = journal.write(&Entry::RunEnd {
             succeeded: result.succeeded(),
             ended: Utc::now(),
         })?;
         kill_point!("journal-run-end-written");
+        journal.stored(ended).await?;
         Ok(result)
     }
 

@@ -3,9 +3,14 @@
 //! journaled, each failure retried as the step says, a failing item never stopping its siblings
 //! unless the step says `fail`. An item an earlier attempt of the run finished is not run again:
 //! its output comes from the journal and its records from the step's records file.
+//!
+//! An item's end is written to the journal only once its records are on disk, and, when it
+//! made changes, the item is reported done only once its end (with what its changes gave back)
+//! is on disk too: the syncs are grouped between the items in flight
+//! ([`crate::durable::Syncs`]).
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead as _, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,7 +25,9 @@ use super::journal::{
     Entry, ItemId, ItemJournal, ItemOutcome, Journal, JournalError, JournalState,
 };
 use super::slots::{Slots, Waits, alive};
+use crate::durable::{Syncs, create_dir_synced, end_cut_line, sync_dir};
 use crate::exchange::{ExchangeClient, Rehearsal};
+use crate::group_commit::Ticket;
 use crate::policy::Grant;
 use crate::runtime::{
     MemoryCheckpoints, Plugin, ProgressSink, Record, RecordSink, RunError, RunLimits, RunRequest,
@@ -156,12 +163,14 @@ pub enum StepError {
     /// The journal could not be written.
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// The step's records file could not be written or read.
-    #[error("the records of step '{step}' could not be {doing} ({path}): {source}")]
+    /// The step's records file could not be written, synced or read.
+    #[error(
+        "the records of step '{step}' could not be {doing} ({path}): {source}\nfix: check the permissions, free space and health (dmesg) of the disk the runs are on, then resume the run"
+    )]
     Records {
         /// The step.
         step: String,
-        /// "written" or "read".
+        /// "written", "synced to disk" or "read".
         doing: &'static str,
         /// The file.
         path: PathBuf,
@@ -424,7 +433,8 @@ impl Tries<'_> {
                 Err(error) => Err(error),
             };
             slot.release();
-            self.writer.flush()?;
+            let records = self.writer.flush()?;
+            let records = (sink.records.load(Ordering::Relaxed) > 0).then_some(records);
             let mut result = ItemResult {
                 records: sink.records.load(Ordering::Relaxed),
                 kept: sink.take_kept(),
@@ -446,7 +456,8 @@ impl Tries<'_> {
                     );
                     if !outcome.failures.any() {
                         result.outcome = ItemOutcome::Succeeded;
-                        self.end(&id, attempt, &result)?;
+                        self.end(&id, attempt, &result, records, &item_journal)
+                            .await?;
                         return Ok(result);
                     }
                     // Its plugin went on past failed units: the item is failed work, tried
@@ -465,23 +476,54 @@ impl Tries<'_> {
             }
             result.outcome = ItemOutcome::Failed;
             result.error = Some(text);
-            self.end(&id, attempt, &result)?;
+            self.end(&id, attempt, &result, records, &item_journal)
+                .await?;
             return Ok(result);
         }
     }
 
-    fn end(&self, id: &ItemId, attempt: u32, result: &ItemResult) -> Result<(), StepError> {
-        self.journal.write(&Entry::ItemEnd {
+    /// Ends the item's last try ([`end_item`]).
+    async fn end(
+        &self,
+        id: &ItemId,
+        attempt: u32,
+        result: &ItemResult,
+        records: Option<Ticket>,
+        changes: &ItemJournal,
+    ) -> Result<(), StepError> {
+        let end = Entry::ItemEnd {
             id: id.clone(),
             attempt,
             outcome: result.outcome,
             output: result.output.clone(),
             error: result.error.clone(),
             records: result.records,
-        })?;
-        kill_point!("journal-item-end-written");
-        Ok(())
+        };
+        end_item(self.journal, self.writer, end, records, changes.changed()).await
     }
+}
+
+/// Writes an item's `end` to the journal once its records (the ticket of its last try's flush,
+/// if it emitted any) are on disk: a journal that says a try finished never outlives its
+/// records. When the item `changed` something, waits for the end (and with it what the changes
+/// gave back) to be on disk too, before the item is reported done.
+async fn end_item(
+    journal: &Journal,
+    records: &RecordsFile,
+    end: Entry,
+    flushed: Option<Ticket>,
+    changed: bool,
+) -> Result<(), StepError> {
+    if let Some(flushed) = flushed {
+        records.stored(flushed).await?;
+        kill_point!("records-synced");
+    }
+    let ended = journal.write(&end)?;
+    kill_point!("journal-item-end-written");
+    if changed {
+        journal.stored(ended).await?;
+    }
+    Ok(())
 }
 
 /// Whether another try could go differently: not for an input, schema or setting the plugin
@@ -493,9 +535,12 @@ fn worth_retrying(error: &RunError) -> bool {
     )
 }
 
+/// The directory of a run's records files, in the run's directory.
+pub const RECORDS_DIR: &str = "records";
+
 /// `records/<tenant>/<step>.jsonl` in the run's directory.
 pub fn records_path(dir: &Path, tenant: &str, step: &str) -> PathBuf {
-    dir.join("records")
+    dir.join(RECORDS_DIR)
         .join(tenant)
         .join(format!("{step}.jsonl"))
 }
@@ -526,7 +571,8 @@ fn read_records(
 /// Calls `each` with every record of `step` in `path` that belongs to an item's finished try
 /// (as `state` journaled it), and the item's key, one at a time: for reading a big step's
 /// records back without holding them (the run's report charts them). A line cut by a kill
-/// belongs to a try that did not finish.
+/// belongs to a try that did not finish, and is skipped (the run that appended after it ended
+/// it first).
 pub fn each_record(
     path: &Path,
     state: &JournalState,
@@ -563,9 +609,14 @@ struct RecordsFile {
     step: String,
     path: PathBuf,
     out: Mutex<BufWriter<File>>,
+    syncs: Arc<Syncs>,
 }
 
 impl RecordsFile {
+    /// Opens the step's records file to append to it: a new one is made with its directory
+    /// and synced into it; an existing one (a resumed run) has a last line a kill cut ended
+    /// first, so the next record is not appended onto it and lost with it, and is synced, so
+    /// what an earlier attempt wrote is on disk before this one reports anything done.
     fn open(path: &Path, step: &str) -> Result<RecordsFile, StepError> {
         let failed = |source| StepError::Records {
             step: step.to_string(),
@@ -573,17 +624,30 @@ impl RecordsFile {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(failed)?;
-        }
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(failed)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        create_dir_synced(dir).map_err(failed)?;
+        let options = |new| {
+            let mut options = OpenOptions::new();
+            options.read(true).append(true).create_new(new);
+            options
+        };
+        let file = match options(true).open(path) {
+            Ok(file) => {
+                sync_dir(dir).map_err(failed)?;
+                file
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let file = options(false).open(path).map_err(failed)?;
+                end_cut_line(&file).map_err(failed)?;
+                file.sync_data().map_err(failed)?;
+                file
+            }
+            Err(e) => return Err(failed(e)),
+        };
         Ok(RecordsFile {
             step: step.to_string(),
             path: path.to_path_buf(),
+            syncs: Syncs::new(&file).map_err(failed)?,
             out: Mutex::new(BufWriter::new(file)),
         })
     }
@@ -601,7 +665,8 @@ impl RecordsFile {
         Ok(())
     }
 
-    fn flush(&self) -> Result<(), StepError> {
+    /// Writes out what is buffered; the ticket waits for it to be on disk.
+    fn flush(&self) -> Result<Ticket, StepError> {
         self.out
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -613,7 +678,21 @@ impl RecordsFile {
                 source,
             })?;
         kill_point!("records-flushed");
-        Ok(())
+        Ok(self.syncs.wrote())
+    }
+
+    /// Returns once what the flush `ticket` counts is on disk (the wait off the async worker,
+    /// one sync for every flush meanwhile).
+    async fn stored(&self, ticket: Ticket) -> Result<(), StepError> {
+        self.syncs
+            .stored(ticket)
+            .await
+            .map_err(|source| StepError::Records {
+                step: self.step.clone(),
+                doing: "synced to disk",
+                path: self.path.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            })
     }
 }
 
@@ -660,5 +739,138 @@ impl RecordSink for ItemSink {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::{Map, json};
+
+    use super::*;
+    use crate::workflow::journal::RunHeader;
+
+    fn journal(dir: &Path) -> Journal {
+        let header = RunHeader {
+            id: "r1".into(),
+            workflow: "inventory".into(),
+            file: "inventory.toml".into(),
+            digest: String::new(),
+            inputs: Map::new(),
+            tenants: vec!["contoso".into()],
+            dry_run: false,
+            shard: None,
+            started: Utc::now(),
+        };
+        Journal::create(dir, &header).unwrap()
+    }
+
+    fn id(item: &str) -> ItemId {
+        ItemId {
+            step: "list".into(),
+            tenant: "contoso".into(),
+            item: item.into(),
+        }
+    }
+
+    fn ended(item: &str, records: u64) -> Entry {
+        Entry::ItemEnd {
+            id: id(item),
+            attempt: 1,
+            outcome: ItemOutcome::Succeeded,
+            output: None,
+            error: None,
+            records,
+        }
+    }
+
+    fn record(n: u64) -> Record {
+        json!({ "n": n }).as_object().unwrap().clone()
+    }
+
+    /// Every record `each_record` gives back for step `list`, as the journal in `dir` says.
+    fn read_back(dir: &Path) -> Vec<(String, Record)> {
+        let state = JournalState::read(dir).unwrap();
+        let mut seen = Vec::new();
+        each_record(
+            &records_path(dir, "contoso", "list"),
+            &state,
+            "list",
+            |item, record| seen.push((item.to_string(), record.clone())),
+        )
+        .unwrap();
+        seen
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_item_s_end_is_written_only_once_its_records_are_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal(dir.path());
+        let path = records_path(dir.path(), "contoso", "list");
+        let records = RecordsFile::open(&path, "list").unwrap();
+        // At each sync of the records: whether the journal holds the item's end yet.
+        let journal_path = journal.path().to_path_buf();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let at_sync = order.clone();
+        records.syncs.on_sync(move || {
+            let text = std::fs::read_to_string(&journal_path).unwrap();
+            at_sync
+                .lock()
+                .unwrap()
+                .push(("records synced", text.contains("item-end")));
+            Ok(())
+        });
+        let at_journal_sync = order.clone();
+        journal.syncs().on_sync(move || {
+            at_journal_sync
+                .lock()
+                .unwrap()
+                .push(("journal synced", true));
+            Ok(())
+        });
+        records.write("k", 1, record(1)).unwrap();
+        let flushed = records.flush().unwrap();
+        end_item(&journal, &records, ended("k", 1), Some(flushed), true)
+            .await
+            .unwrap();
+        assert_eq!(
+            *order.lock().unwrap(),
+            [("records synced", false), ("journal synced", true)],
+            "records on disk before the end is written; the end on disk before the item is done"
+        );
+        assert_eq!(read_back(dir.path()), [("k".to_string(), record(1))]);
+
+        // An item that emitted nothing and changed nothing waits for no disk.
+        end_item(&journal, &records, ended("quiet", 0), None, false)
+            .await
+            .unwrap();
+        assert_eq!(order.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_record_appended_after_a_cut_line_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal(dir.path());
+        let path = records_path(dir.path(), "contoso", "list");
+        let records = RecordsFile::open(&path, "list").unwrap();
+        records.write("a", 1, record(1)).unwrap();
+        records.flush().unwrap();
+        drop(records);
+        journal.write(&ended("a", 1)).unwrap();
+        // A kill cut the next item's record short.
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(br#"{"item":"b","attempt":1,"record":{"n""#)
+            .unwrap();
+
+        let records = RecordsFile::open(&path, "list").unwrap();
+        records.write("b", 1, record(2)).unwrap();
+        records.flush().unwrap();
+        journal.write(&ended("b", 1)).unwrap();
+        let mut seen = read_back(dir.path());
+        seen.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            seen,
+            [("a".to_string(), record(1)), ("b".to_string(), record(2))]
+        );
     }
 }

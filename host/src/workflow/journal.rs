@@ -6,21 +6,30 @@
 //! and a resumed run skips what finished and answers the changes of an interrupted item from
 //! it ([`ItemJournal`]).
 //!
+//! For a lost machine (power, kernel), what must survive is synced to disk, the syncs grouped
+//! ([`crate::durable::Syncs`]): the header and the journal's directory when the run starts, a
+//! change's intent before the change is sent, an item's changes (with its end) before the item
+//! is reported done, and the run's end. Other entries reach the disk with the next sync.
+//!
 //! A line cut short by the kill is the last line and has no newline: it is ignored (the entry
-//! was not written, so the engine had not moved on).
+//! was not written, so the engine had not moved on). A line of NUL bytes is what a lost
+//! machine can leave where a line was being written: it is ignored too.
 
 use std::collections::HashMap;
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead as _, BufReader, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::changes::{ChangeJournal, ChangeKey, ChangeResult};
+use crate::changes::{ChangeJournal, ChangeKey, ChangeResult, Stored};
+use crate::durable::{Syncs, create_dir_synced, end_cut_line, sync_dir};
+use crate::group_commit::Ticket;
 
 /// The journal's file name inside a run's directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -167,16 +176,44 @@ pub enum JournalError {
         /// The journal file.
         path: PathBuf,
     },
+    /// The journal holds no whole entry: the run stopped as it started (its machine lost
+    /// before the header reached the disk), so nobody knows what it was started with.
+    #[error("the run journal {path} is empty or its first line (the run's header) is cut: run {id} stopped as it started, before anything was recorded, so it cannot be resumed\nfix: start it over with `exorun workflow run FILE --run-id {id}` (the workflow file and inputs it was meant to run with); what its first attempt left is set aside, not reused", id = run_id(path))]
+    Unstarted {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// The journal could not be synced to disk: what it says might not survive a lost machine.
+    #[error(
+        "the run journal {path} could not be synced to disk: {source}\nfix: check the disk and the file system it is on (dmesg), or keep the runs on a healthy local disk (--runs-dir DIR); no change is sent that the journal may lose"
+    )]
+    Sync {
+        /// The journal file (or, when it was made, its directory).
+        path: PathBuf,
+        /// Why.
+        source: Arc<io::Error>,
+    },
+}
+
+/// The run id a journal at `path` belongs to: its directory's name.
+fn run_id(path: &Path) -> String {
+    path.parent().and_then(Path::file_name).map_or_else(
+        || "ID".to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }
 
 /// A run's journal, open for appending; clones of the `Arc` share it.
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
+    syncs: Arc<Syncs>,
 }
 
 impl Journal {
-    /// Creates the run's directory `dir` (mode 700) and its journal, starting with `header`.
+    /// Creates the run's directory `dir` (mode 700) and its journal, starting with `header`;
+    /// returns once the header, the journal's entry in `dir` and `dir`'s own entry in its
+    /// parent (the runs directory) are on disk.
     pub fn create(dir: &Path, header: &RunHeader) -> Result<Journal, JournalError> {
         let path = dir.join(JOURNAL_FILE);
         let failed = |doing, source| JournalError::Io {
@@ -184,31 +221,50 @@ impl Journal {
             doing,
             source,
         };
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| failed("created", e))?;
+        create_dir_synced(dir).map_err(|e| failed("created", e))?;
         let file = OpenOptions::new()
             .append(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)
             .map_err(|e| failed("created", e))?;
-        let journal = Journal {
-            path,
-            file: Mutex::new(file),
-        };
+        let journal = Journal::over(path, file)?;
         kill_point!("journal-created");
-        journal.write(&Entry::Run(header.clone()))?;
+        let ticket = journal.write(&Entry::Run(header.clone()))?;
         kill_point!("journal-header-written");
+        journal.stored_here(ticket)?;
+        // The run's directory may have been made before (its lock is in it): its entry in
+        // the runs directory is synced here in any case, with the journal's entry in it.
+        let runs = dir.parent().filter(|p| !p.as_os_str().is_empty());
+        for synced in std::iter::once(dir).chain(runs) {
+            sync_dir(synced).map_err(|source| JournalError::Sync {
+                path: synced.to_path_buf(),
+                source: Arc::new(source),
+            })?;
+        }
         Ok(journal)
     }
 
-    /// Opens the journal in the run directory `dir` to go on appending (a resumed run).
+    fn over(path: PathBuf, file: File) -> Result<Journal, JournalError> {
+        let syncs = Syncs::new(&file).map_err(|source| JournalError::Io {
+            path: path.clone(),
+            doing: "opened",
+            source,
+        })?;
+        Ok(Journal {
+            path,
+            file: Mutex::new(file),
+            syncs,
+        })
+    }
+
+    /// Opens the journal in the run directory `dir` to go on appending (a resumed run), and
+    /// syncs it: what an earlier attempt wrote (a killed process's entries are in the page
+    /// cache, not yet on disk) is on disk before this attempt acts on it.
     pub fn reopen(dir: &Path) -> Result<Journal, JournalError> {
         let path = dir.join(JOURNAL_FILE);
         let file = OpenOptions::new()
+            .read(true)
             .append(true)
             .open(&path)
             .map_err(|source| JournalError::Io {
@@ -216,11 +272,9 @@ impl Journal {
                 doing: "opened",
                 source,
             })?;
-        let journal = Journal {
-            path,
-            file: Mutex::new(file),
-        };
+        let journal = Journal::over(path, file)?;
         journal.end_cut_line()?;
+        journal.stored_here(journal.syncs.wrote())?;
         Ok(journal)
     }
 
@@ -229,8 +283,9 @@ impl Journal {
         &self.path
     }
 
-    /// Appends `entry` as one line, written before this returns.
-    pub fn write(&self, entry: &Entry) -> Result<(), JournalError> {
+    /// Appends `entry` as one line, written before this returns; the ticket waits for it to
+    /// be on disk ([`Journal::stored`]).
+    pub fn write(&self, entry: &Entry) -> Result<Ticket, JournalError> {
         let mut line = serde_json::to_vec(entry).expect("journal entries always serialize");
         line.push(b'\n');
         self.file
@@ -241,29 +296,49 @@ impl Journal {
                 path: self.path.clone(),
                 doing: "written",
                 source,
-            })
+            })?;
+        Ok(self.syncs.wrote())
+    }
+
+    /// Returns once the entry `ticket` counts (and every one before it) is on disk; the wait
+    /// runs on a blocking thread, and one sync covers every entry written meanwhile.
+    pub async fn stored(&self, ticket: Ticket) -> Result<(), JournalError> {
+        self.syncs
+            .stored(ticket)
+            .await
+            .map_err(|source| self.sync_failed(source))
+    }
+
+    /// [`Journal::stored`], blocking this thread.
+    fn stored_here(&self, ticket: Ticket) -> Result<(), JournalError> {
+        self.syncs
+            .stored_here(ticket)
+            .map_err(|source| self.sync_failed(source))
+    }
+
+    fn sync_failed(&self, source: Arc<io::Error>) -> JournalError {
+        JournalError::Sync {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Ends a line a kill cut short, so the next entry starts on a line of its own (the cut
     /// line stays, ignored by readers as any unparseable line before the end is not).
     fn end_cut_line(&self) -> Result<(), JournalError> {
-        let text = std::fs::read(&self.path).map_err(|source| JournalError::Io {
+        let file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        end_cut_line(&file).map_err(|source| JournalError::Io {
             path: self.path.clone(),
-            doing: "read",
+            doing: "written",
             source,
         })?;
-        if text.last().is_some_and(|&b| b != b'\n') {
-            self.file
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .write_all(b"\n")
-                .map_err(|source| JournalError::Io {
-                    path: self.path.clone(),
-                    doing: "written",
-                    source,
-                })?;
-        }
         Ok(())
+    }
+
+    /// The syncs of the journal, for tests that look at the order of what reaches the disk.
+    #[cfg(test)]
+    pub(crate) fn syncs(&self) -> &Syncs {
+        &self.syncs
     }
 }
 
@@ -299,6 +374,7 @@ impl JournalState {
         let mut state = JournalState::default();
         let mut line = Vec::new();
         let mut number = 0;
+        let mut entries = 0;
         let mut intents: Vec<(ItemId, ChangeKey)> = Vec::new();
         loop {
             line.clear();
@@ -309,8 +385,8 @@ impl JournalState {
             let Some(text) = line.strip_suffix(b"\n") else {
                 break; // cut by a kill: never written
             };
-            if text.is_empty() {
-                continue;
+            if text.iter().all(|&b| b == 0) {
+                continue; // empty, or NUL bytes a lost machine left where a line was going
             }
             let entry: Entry = match serde_json::from_slice(text) {
                 Ok(entry) => entry,
@@ -324,10 +400,15 @@ impl JournalState {
                     });
                 }
             };
+            entries += 1;
             state.apply(entry, &mut intents);
         }
         if state.header.is_none() {
-            return Err(JournalError::NoHeader { path });
+            return Err(if entries == 0 {
+                JournalError::Unstarted { path }
+            } else {
+                JournalError::NoHeader { path }
+            });
         }
         state.in_flight = intents
             .into_iter()
@@ -380,6 +461,8 @@ pub struct ItemJournal {
     journal: Arc<Journal>,
     id: ItemId,
     earlier: Mutex<HashMap<ChangeKey, ChangeResult>>,
+    /// Whether any try of the item wrote a change down in this attempt of the run.
+    changed: AtomicBool,
 }
 
 impl ItemJournal {
@@ -393,7 +476,15 @@ impl ItemJournal {
             journal,
             id,
             earlier: Mutex::new(earlier),
+            changed: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the item wrote a change down (its intent) in this attempt of the run: then its
+    /// end must wait for the disk, so that what the changes gave back is stored before the
+    /// item is reported done.
+    pub fn changed(&self) -> bool {
+        self.changed.load(Ordering::Relaxed)
     }
 }
 
@@ -406,15 +497,22 @@ impl ChangeJournal for ItemJournal {
             .cloned()
     }
 
-    fn intent(&self, key: &ChangeKey) -> io::Result<()> {
-        self.journal
+    fn intent(&self, key: &ChangeKey) -> io::Result<Stored> {
+        let ticket = self
+            .journal
             .write(&Entry::ChangeIntent {
                 id: self.id.clone(),
                 change: key.clone(),
             })
             .map_err(io::Error::other)?;
         kill_point!("journal-intent-written");
-        Ok(())
+        self.changed.store(true, Ordering::Relaxed);
+        let journal = self.journal.clone();
+        Ok(Box::pin(async move {
+            journal.stored(ticket).await.map_err(io::Error::other)?;
+            kill_point!("journal-intent-synced");
+            Ok(())
+        }))
     }
 
     fn outcome(&self, key: &ChangeKey, result: &ChangeResult) -> io::Result<()> {
@@ -471,8 +569,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn what_finished_and_what_was_in_flight_read_back() {
+    #[tokio::test]
+    async fn what_finished_and_what_was_in_flight_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("runs/r1");
         let journal = Arc::new(Journal::create(&run, &header()).unwrap());
@@ -487,13 +585,15 @@ mod tests {
                 .unwrap();
         }
         let changes = ItemJournal::new(journal.clone(), done.clone(), HashMap::new());
-        changes.intent(&key(0)).unwrap();
+        changes.intent(&key(0)).unwrap().await.unwrap();
         changes
             .outcome(&key(0), &ChangeResult::Done { rows: vec![] })
             .unwrap();
         journal.write(&end(&done, ItemOutcome::Succeeded)).unwrap();
         ItemJournal::new(journal.clone(), cut.clone(), HashMap::new())
             .intent(&key(1))
+            .unwrap()
+            .await
             .unwrap();
 
         let state = JournalState::read(&run).unwrap();
@@ -508,8 +608,8 @@ mod tests {
         assert_eq!(state.finished, None);
     }
 
-    #[test]
-    fn a_retry_in_the_same_attempt_is_answered_the_changes_its_first_try_made() {
+    #[tokio::test]
+    async fn a_retry_in_the_same_attempt_is_answered_the_changes_its_first_try_made() {
         let dir = tempfile::tempdir().unwrap();
         let journal = Arc::new(Journal::create(&dir.path().join("r1"), &header()).unwrap());
         let changes = ItemJournal::new(journal, item("reply", "k"), HashMap::new());
@@ -518,9 +618,9 @@ mod tests {
         let failed = ChangeResult::Failed {
             message: "transport: cut".into(),
         };
-        changes.intent(&key(0)).unwrap();
+        changes.intent(&key(0)).unwrap().await.unwrap();
         changes.outcome(&key(0), &done).unwrap();
-        changes.intent(&key(1)).unwrap();
+        changes.intent(&key(1)).unwrap().await.unwrap();
         changes.outcome(&key(1), &failed).unwrap();
         assert_eq!(changes.finished(&key(0)), Some(done));
         // The gate sends a failed change again; only a made one is answered.
@@ -548,15 +648,131 @@ mod tests {
         assert_eq!(state.outcome(&id), Some(ItemOutcome::Failed));
     }
 
+    #[tokio::test]
+    async fn a_journal_that_cannot_be_synced_stops_the_change_before_it_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1");
+        let journal = Arc::new(Journal::create(&run, &header()).unwrap());
+        journal
+            .syncs()
+            .on_sync(|| Err(io::Error::other("Input/output error")));
+        let changes = ItemJournal::new(journal.clone(), item("reply", "k"), HashMap::new());
+        let key = ChangeKey::new("Set-Mailbox", &Map::new(), 0);
+        let e = crate::changes::Ticket::issue(Arc::new(changes), key)
+            .await
+            .err()
+            .unwrap();
+        let path = run.join(JOURNAL_FILE);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the run journal {} could not be synced to disk: Input/output error\nfix: check the disk and the file system it is on (dmesg), or keep the runs on a healthy local disk (--runs-dir DIR); no change is sent that the journal may lose",
+                path.display()
+            )
+        );
+        // Every later wait fails the same way: nothing after it is known to be on disk.
+        let later = journal
+            .write(&end(&item("s", ""), ItemOutcome::Succeeded))
+            .unwrap();
+        assert!(matches!(
+            journal.stored(later).await,
+            Err(JournalError::Sync { .. })
+        ));
+    }
+
     #[test]
     fn a_foreign_file_is_refused_with_its_line() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(JOURNAL_FILE), "{\"entry\":\"nonsense\"}\n").unwrap();
         let e = JournalState::read(dir.path()).unwrap_err();
         assert!(matches!(e, JournalError::NotAnEntry { line: 1, .. }), "{e}");
-        std::fs::write(dir.path().join(JOURNAL_FILE), "").unwrap();
+        let end = serde_json::to_string(&end(&item("s", ""), ItemOutcome::Succeeded)).unwrap();
+        std::fs::write(dir.path().join(JOURNAL_FILE), format!("{end}\n")).unwrap();
         let e = JournalState::read(dir.path()).unwrap_err();
         assert!(matches!(e, JournalError::NoHeader { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_journal_cut_before_its_header_was_whole_is_a_run_that_did_not_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("nightly-3");
+        std::fs::create_dir(&run).unwrap();
+        let header = serde_json::to_string(&Entry::Run(header())).unwrap();
+        for cut in [
+            String::new(),
+            header[..header.len() / 2].to_string(),
+            "\0".repeat(300),
+            format!("{}\n", "\0".repeat(300)),
+        ] {
+            std::fs::write(run.join(JOURNAL_FILE), &cut).unwrap();
+            let e = JournalState::read(&run).unwrap_err();
+            assert!(matches!(e, JournalError::Unstarted { .. }), "{e}");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "the run journal {} is empty or its first line (the run's header) is cut: run nightly-3 stopped as it started, before anything was recorded, so it cannot be resumed\nfix: start it over with `exorun workflow run FILE --run-id nightly-3` (the workflow file and inputs it was meant to run with); what its first attempt left is set aside, not reused",
+                    run.join(JOURNAL_FILE).display()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn nul_bytes_a_lost_machine_left_where_a_line_was_going_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1");
+        drop(Journal::create(&run, &header()).unwrap());
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(run.join(JOURNAL_FILE))
+            .unwrap();
+        file.write_all(&[0; 200]).unwrap();
+        let journal = Journal::reopen(&run).unwrap();
+        let id = item("convert", "");
+        journal.write(&end(&id, ItemOutcome::Succeeded)).unwrap();
+        let state = JournalState::read(&run).unwrap();
+        assert_eq!(state.outcome(&id), Some(ItemOutcome::Succeeded));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_s_intent_is_on_disk_before_its_wait_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1");
+        let journal = Arc::new(Journal::create(&run, &header()).unwrap());
+        let path = journal.path().to_path_buf();
+        // At each sync: how many intents the file holds then.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let at_sync = seen.clone();
+        journal.syncs().on_sync(move || {
+            let text = std::fs::read_to_string(&path).unwrap();
+            at_sync
+                .lock()
+                .unwrap()
+                .push(text.matches("change-intent").count());
+            Ok(())
+        });
+        let key = |n| ChangeKey::new("Set-Mailbox", &Map::new(), n);
+        let changes = Arc::new(ItemJournal::new(
+            journal.clone(),
+            item("reply", "k"),
+            HashMap::new(),
+        ));
+        assert!(!changes.changed());
+        let stored = changes.intent(&key(0)).unwrap();
+        assert!(seen.lock().unwrap().is_empty(), "written, not yet synced");
+        stored.await.unwrap();
+        assert_eq!(*seen.lock().unwrap(), [1]);
+        assert!(changes.changed(), "its end will wait for the disk");
+        // Intents written together wait for one sync between them.
+        let waits: Vec<_> = (1..=8).map(|n| changes.intent(&key(n)).unwrap()).collect();
+        for wait in futures::future::join_all(waits).await {
+            wait.unwrap();
+        }
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [1, 9],
+            "one sync covered the 8 intents written before it"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Where workflow runs keep their state, and what is there: each run has a directory named by
 //! its id (under `runs/` in exorun's state directory by default) holding its journal, its
 //! records and a lock file the running process holds, so a run is known to be running,
-//! finished or interrupted, and is never resumed twice at once.
+//! finished or interrupted, and is never resumed twice at once. A run whose journal has no
+//! whole header (it stopped as it started: a machine lost then) is listed as such and starts
+//! over when run again with its id ([`open`]).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -9,7 +11,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::journal::{Entry, ItemOutcome, JOURNAL_FILE, JournalError, JournalState};
+use super::fanout::RECORDS_DIR;
+use super::journal::{
+    Entry, ItemOutcome, JOURNAL_FILE, Journal, JournalError, JournalState, RunHeader,
+};
+use crate::durable::{create_dir_synced, sync_dir};
 
 /// The lock file in a run's directory.
 const LOCK_FILE: &str = "lock";
@@ -31,6 +37,9 @@ pub enum RunState {
     Failed,
     /// It stopped without ending (killed, crashed, lost its machine): resume it.
     Interrupted,
+    /// It stopped as it started, before its journal's header was on disk: nothing says what
+    /// it was started with, so it cannot be resumed; run it again with its id to start over.
+    Unstarted,
 }
 
 impl std::fmt::Display for RunState {
@@ -40,6 +49,7 @@ impl std::fmt::Display for RunState {
             RunState::Succeeded => "succeeded",
             RunState::Failed => "failed",
             RunState::Interrupted => "interrupted",
+            RunState::Unstarted => "cut at start: run it again",
         })
     }
 }
@@ -49,9 +59,9 @@ impl std::fmt::Display for RunState {
 pub struct RunSummary {
     /// Its id.
     pub id: String,
-    /// The workflow's name.
+    /// The workflow's name (empty for a run cut at start).
     pub workflow: String,
-    /// When it started.
+    /// When it started (for a run cut at start, when its journal was last written).
     pub started: DateTime<Utc>,
     /// Where it stands.
     pub state: RunState,
@@ -186,7 +196,11 @@ pub fn list(runs: &Path) -> Result<Vec<RunSummary>, RunsError> {
 
 /// What the run in `dir` is and where it stands.
 pub fn summary(dir: &Path) -> Result<RunSummary, RunsError> {
-    let state = JournalState::read(dir)?;
+    let state = match JournalState::read(dir) {
+        Ok(state) => state,
+        Err(JournalError::Unstarted { path }) => return unstarted(dir, &path),
+        Err(other) => return Err(other.into()),
+    };
     let header = state.header.clone().ok_or_else(|| JournalError::NoHeader {
         path: dir.join(JOURNAL_FILE),
     })?;
@@ -219,12 +233,111 @@ pub fn summary(dir: &Path) -> Result<RunSummary, RunsError> {
     })
 }
 
+/// A run cut at start, as its directory tells it: its id is the directory's name.
+fn unstarted(dir: &Path, journal: &Path) -> Result<RunSummary, RunsError> {
+    let io = |source| RunsError::Io {
+        path: journal.to_path_buf(),
+        source,
+    };
+    let written = std::fs::metadata(journal)
+        .and_then(|m| m.modified())
+        .map_err(io)?;
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let running = matches!(RunLock::acquire(dir, &id), Err(RunsError::Running { .. }));
+    Ok(RunSummary {
+        id,
+        workflow: String::new(),
+        started: written.into(),
+        state: if running {
+            RunState::Running
+        } else {
+            RunState::Unstarted
+        },
+        succeeded: 0,
+        failed: 0,
+        dry_run: false,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// A run's journal, opened to run it.
+pub struct Opened {
+    /// The journal, open for appending.
+    pub journal: Journal,
+    /// What it said when this attempt of the run started.
+    pub earlier: JournalState,
+    /// Where what an attempt cut at start left was moved, when this attempt starts over.
+    pub set_aside: Option<PathBuf>,
+}
+
+/// Opens the journal of the run `header` describes in `dir`, whose lock ([`RunLock`]) the
+/// caller holds: creates it for a new run, reopens it to go on with a run that started. A run
+/// that stopped as it started (its journal holds no whole entry: [`JournalError::Unstarted`])
+/// starts over: its journal and records are moved to `set-aside-<time>` in `dir`, as nothing
+/// says which of those records belong to a finished try, and a new journal is made.
+pub fn open(dir: &Path, header: &RunHeader) -> Result<Opened, RunsError> {
+    let mut set_aside = None;
+    let journal = match JournalState::read(dir) {
+        // A run that started: go on with it (its journal is read once, here).
+        Ok(earlier) => {
+            return Ok(Opened {
+                journal: Journal::reopen(dir)?,
+                earlier,
+                set_aside,
+            });
+        }
+        Err(JournalError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Journal::create(dir, header)?
+        }
+        Err(JournalError::Unstarted { .. }) => {
+            let aside = set_aside_cut_start(dir)?;
+            tracing::warn!(target: "exorun::workflow", "run {}: its journal had no whole header (the run stopped as it started), so it starts over; what it left is in {}", header.id, aside.display());
+            set_aside = Some(aside);
+            Journal::create(dir, header)?
+        }
+        Err(other) => return Err(other.into()),
+    };
+    Ok(Opened {
+        journal,
+        earlier: JournalState::read(dir)?,
+        set_aside,
+    })
+}
+
+/// Moves the journal and records of a run cut at start out of the way, into a new
+/// `set-aside-<time>` directory in `dir`, and gives that directory.
+fn set_aside_cut_start(dir: &Path) -> Result<PathBuf, RunsError> {
+    let aside = dir.join(format!(
+        "set-aside-{}",
+        Utc::now().format("%Y%m%dT%H%M%S%.6fZ")
+    ));
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunsError::Io { path, source }
+    };
+    create_dir_synced(&aside).map_err(io(&aside))?;
+    for name in [JOURNAL_FILE, RECORDS_DIR] {
+        let from = dir.join(name);
+        match std::fs::rename(&from, aside.join(name)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io(&from)(e)),
+            _ => {}
+        }
+    }
+    sync_dir(&aside)
+        .and_then(|()| sync_dir(dir))
+        .map_err(io(dir))?;
+    Ok(aside)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::Map;
 
     use super::*;
-    use crate::workflow::journal::{ItemId, Journal, RunHeader};
+    use crate::workflow::journal::ItemId;
 
     fn start(runs: &Path, id: &str, minutes_ago: i64) -> Journal {
         let header = RunHeader {
@@ -281,6 +394,57 @@ mod tests {
                 ("done", RunState::Succeeded, 1)
             ]
         );
+    }
+
+    #[test]
+    fn a_run_cut_at_start_is_listed_as_such_and_starts_over_setting_aside_what_it_left() {
+        let runs = tempfile::tempdir().unwrap();
+        start(runs.path(), "whole", 5);
+        let cut = runs.path().join("cut");
+        std::fs::create_dir_all(cut.join("records/contoso")).unwrap();
+        std::fs::write(cut.join(JOURNAL_FILE), r#"{"entry":"run","id":"cu"#).unwrap();
+        std::fs::write(cut.join("records/contoso/list.jsonl"), "{}\n").unwrap();
+
+        let listed = list(runs.path()).unwrap();
+        let seen: Vec<(&str, String)> = listed
+            .iter()
+            .map(|r| (r.id.as_str(), r.state.to_string()))
+            .collect();
+        assert!(
+            seen.contains(&("cut", "cut at start: run it again".into())),
+            "{seen:?}"
+        );
+        assert!(seen.contains(&("whole", "interrupted".into())), "{seen:?}");
+        assert_eq!(find(runs.path(), "cut").unwrap(), cut);
+
+        let header = RunHeader {
+            id: "cut".into(),
+            workflow: "inventory".into(),
+            file: "inventory.toml".into(),
+            digest: String::new(),
+            inputs: Map::new(),
+            tenants: vec!["contoso".into()],
+            dry_run: false,
+            shard: None,
+            started: Utc::now(),
+        };
+        let opened = open(&cut, &header).unwrap();
+        let aside = opened.set_aside.clone().unwrap();
+        assert!(
+            aside.join(JOURNAL_FILE).is_file()
+                && aside.join("records/contoso/list.jsonl").is_file()
+        );
+        assert!(
+            !cut.join("records").exists(),
+            "no record of the cut attempt is reused"
+        );
+        assert_eq!(opened.earlier.header.as_ref(), Some(&header));
+        assert_eq!(summary(&cut).unwrap().state, RunState::Interrupted);
+        drop(opened);
+        // Opened again, it goes on with the journal it made.
+        let again = open(&cut, &header).unwrap();
+        assert!(again.set_aside.is_none());
+        assert_eq!(again.earlier.header, Some(header));
     }
 
     #[test]

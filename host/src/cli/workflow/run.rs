@@ -10,7 +10,7 @@ use clap::Args;
 use exorun::audit::RunId;
 use exorun::plugin::artifact::digest;
 use exorun::workflow::engine::Shard;
-use exorun::workflow::journal::{JournalState, RunHeader};
+use exorun::workflow::journal::{JournalError, JournalState, RunHeader};
 use exorun::workflow::{Workflow, WorkflowError};
 
 use super::super::ConnectionArgs;
@@ -106,7 +106,14 @@ impl RunCmd {
             started: Utc::now(),
         };
         let dir = self.launch.runs_dir()?.join(&id);
-        if let Ok(earlier) = JournalState::read(&dir)
+        let earlier = JournalState::read(&dir);
+        if let Err(JournalError::Unstarted { .. }) = earlier {
+            eprintln!(
+                "exorun: run {id} stopped as it started, before its journal's header was on disk: starting it over (what it left is set aside in {}/set-aside-<time>)",
+                dir.display()
+            );
+        }
+        if let Ok(earlier) = earlier
             && let Some(started) = earlier.header
         {
             let same = started.digest == header.digest

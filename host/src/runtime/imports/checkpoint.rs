@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::output::RecordSink;
+use crate::durable::{create_dir_synced, sync_dir};
 use crate::plugin::artifact::digest;
 use crate::runtime::bindings::exorun::plugin::checkpoint;
 use crate::runtime::error::OutputFailed;
@@ -92,7 +93,9 @@ impl CheckpointStore for MemoryCheckpoints {
 }
 
 /// Cursors as files `<dir>/<plugin>-<input digest>.cursor`, private to the user (the directory
-/// 0700, files 0600) and replaced atomically, so a crash never leaves half a cursor.
+/// 0700, files 0600) and replaced atomically, so a crash never leaves half a cursor: written to
+/// a temporary file, synced, renamed over the cursor, and the directory synced, so a lost
+/// machine neither loses a saved cursor nor brings back a cleared one.
 #[derive(Clone, Debug)]
 pub struct FileCheckpoints {
     dir: PathBuf,
@@ -122,7 +125,7 @@ impl FileCheckpoints {
 impl CheckpointStore for FileCheckpoints {
     fn save(&self, key: &CheckpointKey, cursor: &str) -> io::Result<()> {
         let path = self.path(key)?;
-        create_private_dir(&self.dir)?;
+        create_dir_synced(&self.dir)?;
         let temp = path.with_extension(format!("cursor.{}.tmp", std::process::id()));
         let written = write_private(&temp, cursor.as_bytes()).and_then(|()| {
             kill_point!("checkpoint-written");
@@ -132,6 +135,7 @@ impl CheckpointStore for FileCheckpoints {
             let _ = std::fs::remove_file(&temp);
         }
         written?;
+        sync_dir(&self.dir)?;
         kill_point!("checkpoint-saved");
         Ok(())
     }
@@ -146,18 +150,11 @@ impl CheckpointStore for FileCheckpoints {
 
     fn clear(&self, key: &CheckpointKey) -> io::Result<()> {
         match std::fs::remove_file(self.path(key)?) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+            Ok(()) => sync_dir(&self.dir),
         }
     }
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
