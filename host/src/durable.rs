@@ -144,6 +144,12 @@ impl Syncs {
         })
     }
 
+    /// Returns once every write counted so far is on disk, blocking this thread: for a file's
+    /// last writer, going away.
+    pub fn all_stored_here(&self) -> Result<(), Arc<io::Error>> {
+        self.stored_here(self.commit.wrote())
+    }
+
     /// Runs `hook` at each sync, before it (tests look at what is on disk then); an error it
     /// gives is the sync's.
     #[cfg(test)]

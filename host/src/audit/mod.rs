@@ -13,7 +13,7 @@
 //! A change (a cmdlet that is not a read) also has its intent recorded before it is sent
 //! ([`Audit::intent`]), and that record is on disk before the request leaves: a change the
 //! service applied is never missing from the log, even if the process is killed before the
-//! answer. The syncs are grouped ([`crate::group_commit`]): one `fdatasync` covers every line
+//! answer. The syncs are grouped ([`crate::durable::Syncs`]): one `fdatasync` covers every line
 //! written while the one before it ran. Records of reads wait for no sync; the next intent's
 //! sync (or the last handle's drop) takes them along.
 //!
@@ -47,7 +47,6 @@ mod verify;
 mod writer;
 
 use std::fmt;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -65,7 +64,8 @@ pub use show::{Entries, Entry, Filter, entries};
 pub use verify::{Problem, ProblemKind, Report, verify, verify_with_key};
 pub use writer::Head;
 
-use crate::group_commit::{GroupCommit, Ticket};
+use crate::durable::Syncs;
+use crate::group_commit::Ticket;
 use writer::Writer;
 
 /// Where the log is kept when neither `--audit-log` nor `EXORUN_AUDIT_LOG` say:
@@ -89,10 +89,9 @@ pub struct Audit {
 struct Log {
     path: PathBuf,
     writer: Mutex<Writer>,
-    /// The log's file again, for syncing it while others append.
-    file: File,
-    /// Groups the syncs of this process's records.
-    commit: GroupCommit,
+    /// Groups the syncs of this process's records (one `fdatasync` for every record written
+    /// while the one before ran).
+    syncs: Arc<Syncs>,
     /// The first failure; once set, every record and request is refused with it.
     broken: OnceLock<AuditError>,
     /// Wakes [`Audit::broken`] waiters when the log breaks.
@@ -110,11 +109,14 @@ impl Audit {
     /// [`Audit::open`], and with `key` every record appended carries the MAC of its line.
     pub fn open_keyed(path: &Path, key: Option<AuditKey>) -> Result<Audit, AuditError> {
         let writer = Writer::open(path, key)?;
+        let syncs = Syncs::new(&writer.file()?).map_err(|e| AuditError::Open {
+            path: path.to_path_buf(),
+            io: Arc::new(e),
+        })?;
         Ok(Audit {
             log: Some(Arc::new(Log {
                 path: path.to_path_buf(),
-                file: writer.file()?,
-                commit: GroupCommit::new(),
+                syncs,
                 writer: Mutex::new(writer),
                 broken: OnceLock::new(),
                 breaks: tokio::sync::Notify::new(),
@@ -171,25 +173,17 @@ impl Audit {
     /// `"intent":true`, and returns once it (and every record before it) is on disk. The
     /// change's outcome follows in its own record ([`Audit::record_call`]).
     ///
-    /// The wait for the disk runs on a blocking thread, not on the async worker: a fan-out's
-    /// changes wait for their syncs together, so one `fdatasync` covers as many intents as are
-    /// in flight; waiting on the worker would block it, and with two workers no sync could
-    /// cover more than two intents.
+    /// The wait for the disk is off the async worker: a fan-out's changes wait for their syncs
+    /// together, one of them at a time running the round's `fdatasync` on a blocking thread
+    /// ([`Syncs::stored`]), so one sync covers as many intents as are in flight; waiting on the
+    /// worker would block it, and with two workers no sync could cover more than two intents.
     pub async fn intent(&self, call: &PreparedCall) -> Result<(), AuditError> {
         let Some(log) = &self.log else {
             return Ok(());
         };
         let ticket = log.append(&call.intent())?;
-        let log = log.clone();
-        let path = log.path.clone();
-        tokio::task::spawn_blocking(move || log.sync(ticket))
-            .await
-            .unwrap_or_else(|joined| {
-                Err(AuditError::Sync {
-                    path,
-                    io: Arc::new(io::Error::other(joined.to_string())),
-                })
-            })
+        let stored = log.syncs.stored(ticket).await;
+        log.synced(stored)
     }
 
     /// Appends the record of a sent request: `call`'s first half, made before the request
@@ -314,7 +308,7 @@ impl Log {
             .append(event)
             .map_err(|error| self.break_with(error))?;
         kill_point!("audit-appended");
-        Ok(self.commit.wrote())
+        Ok(self.syncs.wrote())
     }
 
     /// Keeps `error` (or an earlier one) as the log's failure and gives it back.
@@ -324,16 +318,19 @@ impl Log {
         first
     }
 
-    /// Waits until the write `ticket` counts is on disk.
+    /// Waits until the write `ticket` counts is on disk, blocking this thread.
     fn sync(&self, ticket: Ticket) -> Result<(), AuditError> {
-        self.commit
-            .wait(ticket, || self.file.sync_data())
-            .map_err(|io| {
-                self.break_with(AuditError::Sync {
-                    path: self.path.clone(),
-                    io,
-                })
-            })?;
+        self.synced(self.syncs.stored_here(ticket))
+    }
+
+    /// What a wait for the disk gave: a failed sync breaks the log.
+    fn synced(&self, stored: Result<(), Arc<io::Error>>) -> Result<(), AuditError> {
+        stored.map_err(|io| {
+            self.break_with(AuditError::Sync {
+                path: self.path.clone(),
+                io,
+            })
+        })?;
         kill_point!("audit-synced");
         Ok(())
     }
@@ -344,7 +341,7 @@ impl Drop for Log {
     /// An error here has nobody left to tell, and no change waits for these records.
     fn drop(&mut self) {
         if self.broken.get().is_none() {
-            let _ = self.file.sync_data();
+            let _ = self.syncs.all_stored_here();
         }
     }
 }
