@@ -90,12 +90,11 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    /// Writes down `key`'s intent in `journal`, and gives the ticket to finish it with and
-    /// the wait until the intent is stored: the change is sent only after that wait, which
-    /// the caller may join with others (the audit log's).
-    pub fn write(journal: Arc<dyn ChangeJournal>, key: ChangeKey) -> io::Result<(Ticket, Stored)> {
-        let stored = journal.intent(&key)?;
-        Ok((Ticket { journal, key }, stored))
+    /// Writes down `key`'s intent in `journal`, waits until it is stored, and gives the
+    /// ticket to finish it with.
+    pub async fn issue(journal: Arc<dyn ChangeJournal>, key: ChangeKey) -> io::Result<Ticket> {
+        journal.intent(&key)?.await?;
+        Ok(Ticket { journal, key })
     }
 
     /// Writes down what the change gave back.
@@ -181,11 +180,14 @@ mod tests {
         let done = ChangeKey::new("Set-Mailbox", &params("ann"), 0);
         let in_flight = ChangeKey::new("Set-Mailbox", &params("bob"), 0);
         let result = ChangeResult::Done { rows: vec![] };
-        let (ticket, stored) = Ticket::write(journal.clone(), done.clone()).unwrap();
-        stored.await.unwrap();
-        ticket.finish(&result).unwrap();
-        let (_never_finished, stored) = Ticket::write(journal.clone(), in_flight.clone()).unwrap();
-        stored.await.unwrap();
+        Ticket::issue(journal.clone(), done.clone())
+            .await
+            .unwrap()
+            .finish(&result)
+            .unwrap();
+        let _never_finished = Ticket::issue(journal.clone(), in_flight.clone())
+            .await
+            .unwrap();
         assert_eq!(journal.finished(&done), Some(result));
         assert_eq!(journal.finished(&in_flight), None);
         assert_eq!(journal.unfinished(), vec![in_flight]);

@@ -20,7 +20,7 @@ use super::params::Parameters;
 use super::reply::{Fetched, PageRow};
 use super::transport::Request;
 use crate::audit::redact::scrub;
-use crate::audit::{AuditError, CallContext, CallOutcome, PreparedCall};
+use crate::audit::{CallContext, CallOutcome, PreparedCall};
 use crate::auth::AuthError;
 
 /// One page of a cmdlet's results, each row parsed as a `Row`: a [`Value`] by default, or the
@@ -99,8 +99,6 @@ struct Audited {
     prepared: Option<PreparedCall>,
     /// Pages fetched so far.
     pages: u32,
-    /// A change's intent is in the log and on disk already ([`Query::intent`]).
-    intended: bool,
 }
 
 impl Query {
@@ -118,7 +116,6 @@ impl Query {
                 params: params.clone(),
                 prepared: None,
                 pages: 0,
-                intended: false,
             })
         });
         Query {
@@ -170,10 +167,10 @@ impl Query {
         }
         // A change's intent is on disk before the change is sent.
         if link.is_none()
-            && let Err(error) = self.intent().await
+            && let Err(error) = self.record_intent().await
         {
             self.state = retry(link);
-            return Err(AuthError::Audit(error).into());
+            return Err(error);
         }
         kill_point!("change-sending", is_mutating(&self.cmdlet));
         let request = Request {
@@ -214,23 +211,24 @@ impl Query {
         }
     }
 
-    /// Records the intent of a change in the audit log (nothing for a read, when the client
-    /// does not audit, or when it is recorded already), and waits until it is on disk. The
-    /// first page does it before its request; a caller with another wait before the change
-    /// may go out (the gate, for the run's journal) calls it first, to wait for both at once.
-    pub async fn intent(&mut self) -> Result<(), AuditError> {
+    /// Records the intent of a change (nothing for a read, or when the client does not
+    /// audit), and waits until it is on disk.
+    async fn record_intent(&mut self) -> Result<(), ExchangeError> {
         let Some(audited) = self.audited.as_deref_mut() else {
             return Ok(());
         };
-        if audited.intended || !is_mutating(&self.cmdlet) {
+        if !is_mutating(&self.cmdlet) {
             return Ok(());
         }
         let prepared = audited.prepared.get_or_insert_with(|| {
             PreparedCall::new(&audited.context, &self.cmdlet, &audited.params)
         });
-        self.client.audit().intent(prepared).await?;
-        audited.intended = true;
-        Ok(())
+        Ok(self
+            .client
+            .audit()
+            .intent(prepared)
+            .await
+            .map_err(AuthError::Audit)?)
     }
 
     /// Records the request for the next page with what it brought (nothing when the client

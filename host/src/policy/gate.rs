@@ -208,21 +208,18 @@ impl Gate {
                 params: sent,
             }));
         }
-        let mut query = client.query(surface, &name, sent).with_context(context);
-        // The change's intent is on disk in the journal and in the audit log before it is
-        // sent; the two syncs are waited for together.
         let ticket = match (self.journal.clone(), key) {
-            (Some(journal), Some(key)) => {
-                let (ticket, journaled) =
-                    Ticket::write(journal, key).map_err(Refusal::JournalFailed)?;
-                let (journaled, audited) = futures::future::join(journaled, query.intent()).await;
-                audited.map_err(Refusal::AuditFailed)?;
-                journaled.map_err(Refusal::JournalFailed)?;
-                Some(ticket)
-            }
+            (Some(journal), Some(key)) => Some(
+                Ticket::issue(journal, key)
+                    .await
+                    .map_err(Refusal::JournalFailed)?,
+            ),
             _ => None,
         };
-        Ok(Admitted::Send { query, ticket })
+        Ok(Admitted::Send {
+            query: client.query(surface, &name, sent).with_context(context),
+            ticket,
+        })
     }
 
     /// The journal's key of this change: which time the run asks for it.

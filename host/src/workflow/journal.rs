@@ -658,8 +658,10 @@ mod tests {
             .on_sync(|| Err(io::Error::other("Input/output error")));
         let changes = ItemJournal::new(journal.clone(), item("reply", "k"), HashMap::new());
         let key = ChangeKey::new("Set-Mailbox", &Map::new(), 0);
-        let (_ticket, stored) = crate::changes::Ticket::write(Arc::new(changes), key).unwrap();
-        let e = stored.await.err().unwrap();
+        let e = crate::changes::Ticket::issue(Arc::new(changes), key)
+            .await
+            .err()
+            .unwrap();
         let path = run.join(JOURNAL_FILE);
         assert_eq!(
             e.to_string(),
