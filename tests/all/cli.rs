@@ -51,6 +51,11 @@ pub fn mailboxes(sim: &Sim, n: usize) -> Vec<String> {
         "jsonl",
     ]));
     assert!(ok, "{err}");
+    upns(&out)
+}
+
+/// The `UserPrincipalName` of each JSON line of `out`.
+pub fn upns(out: &str) -> Vec<String> {
     out.lines()
         .map(|l| {
             serde_json::from_str::<Value>(l).unwrap()["UserPrincipalName"]

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use exorun::workflow::journal::{ItemOutcome, JournalState};
 use exorun_sim::control::LogEntry;
 
-use crate::cli::{exorun, mailboxes, pfx_flags, policy, run};
+use crate::cli::{exorun, mailboxes, pfx_flags, policy, run, upns};
 use crate::support::{Sim, artifact, start, start_with};
 use crate::workflow_run::{plugins_dir, workflow_cmd};
 
@@ -328,18 +328,6 @@ fn listed(sim: &Sim, args: &[&str]) -> Vec<String> {
         .args(["--output", "jsonl"]));
     assert!(ok, "{err}");
     upns(&out)
-}
-
-/// The `UserPrincipalName` of each JSON line of `out`.
-fn upns(out: &str) -> Vec<String> {
-    out.lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["UserPrincipalName"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -744,25 +744,13 @@ impl RecordSink for ItemSink {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-    use serde_json::{Map, json};
+    use serde_json::json;
 
     use super::*;
-    use crate::workflow::journal::RunHeader;
+    use crate::workflow::journal::testkit::header;
 
     fn journal(dir: &Path) -> Journal {
-        let header = RunHeader {
-            id: "r1".into(),
-            workflow: "inventory".into(),
-            file: "inventory.toml".into(),
-            digest: String::new(),
-            inputs: Map::new(),
-            tenants: vec!["contoso".into()],
-            dry_run: false,
-            shard: None,
-            started: Utc::now(),
-        };
-        Journal::create(dir, &header).unwrap()
+        Journal::create(dir, &header("r1")).unwrap()
     }
 
     fn id(item: &str) -> ItemId {

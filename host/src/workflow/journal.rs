@@ -532,15 +532,17 @@ impl ChangeJournal for ItemJournal {
     }
 }
 
+/// What the workflow module's unit tests share.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testkit {
     use super::*;
 
-    fn header() -> RunHeader {
+    /// The header of a run `id` of the workflow `inventory` in the tenant `contoso`, started now.
+    pub(crate) fn header(id: &str) -> RunHeader {
         RunHeader {
-            id: "r1".into(),
-            workflow: "offboard-user".into(),
-            file: "offboard-user.toml".into(),
+            id: id.into(),
+            workflow: "inventory".into(),
+            file: "inventory.toml".into(),
             digest: "ab".repeat(32),
             inputs: Map::new(),
             tenants: vec!["contoso".into()],
@@ -548,6 +550,15 @@ mod tests {
             shard: None,
             started: Utc::now(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> RunHeader {
+        testkit::header("r1")
     }
 
     fn item(step: &str, key: &str) -> ItemId {
@@ -597,7 +608,7 @@ mod tests {
             .unwrap();
 
         let state = JournalState::read(&run).unwrap();
-        assert_eq!(state.header.as_ref().unwrap().workflow, "offboard-user");
+        assert_eq!(state.header.as_ref().unwrap().workflow, "inventory");
         assert_eq!(state.outcome(&done), Some(ItemOutcome::Succeeded));
         assert_eq!(state.outcome(&cut), None);
         assert_eq!(state.in_flight, vec![(cut.clone(), key(1))]);

@@ -334,22 +334,15 @@ fn set_aside_cut_start(dir: &Path) -> Result<PathBuf, RunsError> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Map;
 
     use super::*;
     use crate::workflow::journal::ItemId;
+    use crate::workflow::journal::testkit::header;
 
     fn start(runs: &Path, id: &str, minutes_ago: i64) -> Journal {
         let header = RunHeader {
-            id: id.into(),
-            workflow: "inventory".into(),
-            file: "inventory.toml".into(),
-            digest: String::new(),
-            inputs: Map::new(),
-            tenants: vec!["contoso".into()],
-            dry_run: false,
-            shard: None,
             started: Utc::now() - chrono::Duration::minutes(minutes_ago),
+            ..header(id)
         };
         Journal::create(&runs.join(id), &header).unwrap()
     }
@@ -417,17 +410,7 @@ mod tests {
         assert!(seen.contains(&("whole", "interrupted".into())), "{seen:?}");
         assert_eq!(find(runs.path(), "cut").unwrap(), cut);
 
-        let header = RunHeader {
-            id: "cut".into(),
-            workflow: "inventory".into(),
-            file: "inventory.toml".into(),
-            digest: String::new(),
-            inputs: Map::new(),
-            tenants: vec!["contoso".into()],
-            dry_run: false,
-            shard: None,
-            started: Utc::now(),
-        };
+        let header = header("cut");
         let opened = open(&cut, &header).unwrap();
         let aside = opened.set_aside.clone().unwrap();
         assert!(
