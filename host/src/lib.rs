@@ -35,6 +35,7 @@ macro_rules! kill_point {
 
 pub mod audit;
 pub mod auth;
+pub mod caller;
 pub mod changes;
 pub mod config;
 pub mod connection;
