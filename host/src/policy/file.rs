@@ -23,6 +23,41 @@ pub struct PolicyFile {
     /// One rule per admitted plugin.
     #[serde(default, rename = "plugin")]
     pub plugins: Vec<Spanned<PluginRule>>,
+    /// Who may ask the service (`exorun serve`) to run what; none: nobody may.
+    #[serde(default, rename = "caller")]
+    pub callers: Vec<Spanned<CallerRuleFile>>,
+}
+
+/// One caller rule as written: who may run which plugins and workflows, with which inputs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallerRuleFile {
+    /// A label for messages and `policy explain`, e.g. `helpdesk auto-replies`.
+    pub name: Option<Spanned<String>>,
+    /// Who the rule is for: `user:UPN`, `group:OBJECT-ID`, `role:APP-ROLE`, `app:CLIENT-ID`,
+    /// `unix-user:NAME`, `unix-group:NAME`, `schedule:NAME` (any one matches).
+    pub who: Spanned<Vec<String>>,
+    /// Plugins they may run: the name a `[[plugin]]` rule admits, or `sha256:DIGEST`.
+    #[serde(default)]
+    pub plugins: Vec<Spanned<String>>,
+    /// Workflows they may run, by the name of their file in the service's workflow directory.
+    #[serde(default)]
+    pub workflows: Vec<Spanned<String>>,
+    /// Constraints on the input's fields; a field not named here may not be given.
+    #[serde(default)]
+    pub inputs: BTreeMap<Spanned<String>, ValueRule>,
+    /// Only dry runs.
+    #[serde(default)]
+    pub dry_run_only: bool,
+    /// How many runs one caller may submit under this rule in an hour.
+    pub runs_per_hour: Option<Spanned<u32>>,
+    /// Who may approve a run (same forms as `who`); a run then waits for `min_approvals`.
+    #[serde(default)]
+    pub approvers: Option<Spanned<Vec<String>>>,
+    /// How many approvals a run needs (default 1 when `approvers` is set).
+    pub min_approvals: Option<Spanned<u32>>,
+    /// How long an approval, or a request waiting for one, stays valid (default 24).
+    pub approval_hours: Option<Spanned<u32>>,
 }
 
 /// What admits one plugin and what it may do.

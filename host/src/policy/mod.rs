@@ -5,6 +5,7 @@
 //! anything reaches the Exchange client.
 
 mod admission;
+pub mod callers;
 pub mod canonical;
 mod file;
 pub mod gate;
@@ -69,6 +70,7 @@ pub struct Policy {
     revoked: Vec<(String, usize)>,
     revoked_keys: Vec<(KeyId, usize)>,
     rules: Vec<Rule>,
+    callers: Vec<callers::CallerRule>,
     warnings: Vec<String>,
 }
 
@@ -252,6 +254,22 @@ impl Policy {
         for rule in &file.plugins {
             rules.push(rule::compile(text, rule, &names, &mut problems).map_err(invalid)?);
         }
+        let mut caller_rules = Vec::new();
+        for raw in &file.callers {
+            let rule = callers::compile(text, raw).map_err(invalid)?;
+            for plugin in rule.plugins.iter().filter(|p| !p.starts_with("sha256:")) {
+                if !rules.iter().any(|r| &r.name == plugin) {
+                    problems.push(Problem {
+                        at: raw.span().start,
+                        message: format!(
+                            "{} names plugin '{plugin}', which no [[plugin]] rule admits: it cannot run",
+                            rule.label()
+                        ),
+                    });
+                }
+            }
+            caller_rules.push(rule);
+        }
         let warnings = problems
             .into_iter()
             .map(|p| format!("{origin} line {}: {}", line_of(text, p.at), p.message))
@@ -263,6 +281,7 @@ impl Policy {
             revoked,
             revoked_keys,
             rules,
+            callers: caller_rules,
             warnings,
         })
     }
@@ -305,6 +324,22 @@ impl Policy {
     /// The rules.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The caller rules, in order: who may ask the service to run what.
+    pub fn caller_rules(&self) -> &[callers::CallerRule] {
+        &self.callers
+    }
+
+    /// Decides whether `caller` may run what `ask` says (see [`callers::authorize`]);
+    /// `runs_last_hour` counts the caller's runs of that target submitted in the last hour.
+    pub fn authorize(
+        &self,
+        caller: &crate::caller::Caller,
+        ask: callers::Ask<'_>,
+        runs_last_hour: u32,
+    ) -> Result<callers::Authorized<'_>, callers::CallerRefusal> {
+        callers::authorize(&self.callers, &self.origin, caller, ask, runs_last_hour)
     }
 
     /// The rule that admits `candidate`: revoked digests first, then the first rule of its

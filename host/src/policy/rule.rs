@@ -297,7 +297,7 @@ pub fn compile(
 }
 
 /// Compiles the constraints on one value.
-fn value_check(rule: &ValueRule) -> Result<ValueCheck, Problem> {
+pub(super) fn value_check(rule: &ValueRule) -> Result<ValueCheck, Problem> {
     let mut check = ValueCheck {
         required: rule.required,
         values: rule
