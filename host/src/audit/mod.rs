@@ -57,8 +57,8 @@ pub use error::AuditError;
 pub use key::{AuditKey, KeyError};
 pub use prepared::{CallOutcome, PreparedCall};
 pub use record::{
-    Call, CallContext, Decision, Event, Outcome, PluginRef, Record, RunEnd, RunId, RunStart,
-    TokenAcquisition,
+    Call, CallContext, CallerRef, Decision, Event, Outcome, PluginRef, Record, RequestRefused,
+    RunEnd, RunId, RunStart, TokenAcquisition,
 };
 pub use show::{Entries, Entry, Filter, entries};
 pub use verify::{Problem, ProblemKind, Report, verify, verify_with_key};

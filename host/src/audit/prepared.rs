@@ -27,6 +27,8 @@ struct Asked<'a> {
     workflow: Option<RunId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     plugin: Option<&'a PluginRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caller: Option<&'a str>,
     cmdlet: &'a str,
     params: &'a Map<String, Value>,
     decision: Decision,
@@ -74,6 +76,7 @@ impl PreparedCall {
             run: context.run,
             workflow: context.workflow,
             plugin: context.plugin.as_ref(),
+            caller: context.caller.as_ref().map(|c| c.principal.as_str()),
             cmdlet,
             params: &redact(cmdlet, params),
             decision: Decision::Allowed,
@@ -123,6 +126,12 @@ mod tests {
             }),
             decision: Some("allowed by policy.toml line 4".into()),
             target_scope: Some("in scope: RecipientTypeDetails -eq 'UserMailbox'".into()),
+            caller: Some(crate::audit::CallerRef {
+                principal: "ann@contoso.com".into(),
+                authenticated_by: "entra-token".into(),
+                source: Some("192.0.2.7:50122".into()),
+                approved_by: vec!["bob@contoso.com".into()],
+            }),
         }
     }
 

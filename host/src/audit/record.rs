@@ -41,6 +41,47 @@ pub enum Event {
     Token(TokenAcquisition),
     /// A cmdlet was sent, rehearsed in a dry run, or refused.
     Call(Call),
+    /// A caller's request to the service was refused before anything ran.
+    Refused(RequestRefused),
+}
+
+/// Who asked for a run through the service (`exorun serve`), as its records name them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallerRef {
+    /// The caller: a UPN, `app:ID`, `unix:NAME` or `schedule:NAME`.
+    pub principal: String,
+    /// How the service authenticated them: `unix-socket`, `entra-token` or `schedule`.
+    pub authenticated_by: String,
+    /// Where the request came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Who approved the run, if it needed approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved_by: Vec<String>,
+}
+
+impl CallerRef {
+    /// The record of `caller`, with the approvers of the run.
+    pub fn of(caller: &crate::caller::Caller, approved_by: Vec<String>) -> CallerRef {
+        CallerRef {
+            principal: caller.principal.clone(),
+            authenticated_by: caller.authenticated_by().to_string(),
+            source: caller.source.clone(),
+            approved_by,
+        }
+    }
+}
+
+/// A request to the service refused by the caller rules (or for any other reason a person can
+/// act on) before anything was queued or sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRefused {
+    /// Who asked.
+    pub caller: CallerRef,
+    /// What they asked for, e.g. `run plugin auto-reply`, `approve run 1f2e…`.
+    pub request: String,
+    /// Why it was refused.
+    pub reason: String,
 }
 
 /// Which run records belong to: one `exorun run`, or one `exorun invoke`.
@@ -110,6 +151,8 @@ pub struct CallContext {
     pub decision: Option<String>,
     /// The result of the target-scope check made before a change, if one was made.
     pub target_scope: Option<String>,
+    /// Who asked for the run through the service, if someone did.
+    pub caller: Option<CallerRef>,
 }
 
 /// Whether a call was let through.
@@ -135,6 +178,9 @@ pub struct Call {
     /// The plugin that asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginRef>,
+    /// Who asked the service for the run (principal), if someone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
     /// The cmdlet.
     pub cmdlet: String,
     /// Its parameters, secret values replaced by [`super::redact::REDACTED`].
@@ -185,6 +231,7 @@ impl Call {
             run: context.run,
             workflow: context.workflow,
             plugin: context.plugin.clone(),
+            caller: context.caller.as_ref().map(|c| c.principal.clone()),
             cmdlet: cmdlet.to_string(),
             params: redact(cmdlet, params),
             decision: Decision::Allowed,
@@ -241,6 +288,9 @@ pub struct RunStart {
     pub workflow: Option<RunId>,
     /// The plugin.
     pub plugin: PluginRef,
+    /// Who asked the service for it, and who approved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<CallerRef>,
     /// Who signed the artifact (key ids), as the policy checked them.
     #[serde(default)]
     pub signers: Vec<String>,
@@ -301,7 +351,7 @@ impl Event {
             Event::RunStart(start) => Some(start.run),
             Event::RunEnd(end) => Some(end.run),
             Event::Call(call) => call.run,
-            Event::Token(_) => None,
+            Event::Token(_) | Event::Refused(_) => None,
         }
     }
 
@@ -311,7 +361,7 @@ impl Event {
             Event::RunStart(start) => start.workflow,
             Event::RunEnd(end) => end.workflow,
             Event::Call(call) => call.workflow,
-            Event::Token(_) => None,
+            Event::Token(_) | Event::Refused(_) => None,
         }
     }
 
@@ -321,7 +371,17 @@ impl Event {
             Event::RunStart(start) => Some(&start.plugin),
             Event::RunEnd(end) => Some(&end.plugin),
             Event::Call(call) => call.plugin.as_ref(),
-            Event::Token(_) => None,
+            Event::Token(_) | Event::Refused(_) => None,
+        }
+    }
+
+    /// The principal who asked the service for it, if someone did.
+    pub fn caller(&self) -> Option<&str> {
+        match self {
+            Event::RunStart(start) => start.caller.as_ref().map(|c| c.principal.as_str()),
+            Event::Call(call) => call.caller.as_deref(),
+            Event::Refused(refused) => Some(&refused.caller.principal),
+            Event::RunEnd(_) | Event::Token(_) => None,
         }
     }
 }
@@ -342,6 +402,7 @@ mod tests {
             }),
             decision: Some("granted by the policy".into()),
             target_scope: None,
+            caller: None,
         };
         let mut params = Map::new();
         params.insert("Identity".into(), "ann@contoso.com".into());

@@ -23,8 +23,11 @@ pub struct Filter {
     pub since: Option<DateTime<Utc>>,
     /// Records about this plugin (its name, any case).
     pub plugin: Option<String>,
-    /// Only refused calls.
+    /// Only refused calls (and requests to the service refused).
     pub denied: bool,
+    /// Records of requests by this caller (principal, any case): runs they asked the service
+    /// for, their calls, and their refused requests.
+    pub caller: Option<String>,
 }
 
 impl Filter {
@@ -48,9 +51,15 @@ impl Filter {
                 .plugin()
                 .is_some_and(|p| p.name.eq_ignore_ascii_case(wanted))
         });
-        let denied =
-            !self.denied || matches!(event, Event::Call(call) if call.decision == Decision::Denied);
-        run && since && plugin && denied
+        let denied = !self.denied
+            || matches!(event, Event::Call(call) if call.decision == Decision::Denied)
+            || matches!(event, Event::Refused(_));
+        let caller = self.caller.as_deref().is_none_or(|wanted| {
+            event
+                .caller()
+                .is_some_and(|c| c.eq_ignore_ascii_case(wanted))
+        });
+        run && since && plugin && denied && caller
     }
 }
 

@@ -108,9 +108,13 @@ pub struct ShowCmd {
     /// Only records about this plugin.
     #[arg(long, value_name = "NAME")]
     plugin: Option<String>,
-    /// Only cmdlet calls that were refused.
+    /// Only cmdlet calls that were refused, and requests to the service that were refused.
     #[arg(long)]
     denied: bool,
+    /// Only records of what this caller asked the service for (a UPN, app:ID, unix:NAME or
+    /// schedule:NAME): their runs, calls and refused requests.
+    #[arg(long, value_name = "PRINCIPAL")]
+    caller: Option<String>,
     /// Output format: JSON and JSON Lines give the records as they are written in the log.
     #[arg(long, value_enum, default_value = "table")]
     output: ShowFormat,
@@ -274,6 +278,7 @@ impl ShowCmd {
             since: self.since,
             plugin: self.plugin,
             denied: self.denied,
+            caller: self.caller,
         };
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let mut shown = 0u64;
@@ -324,6 +329,16 @@ fn row(record: &Record) -> String {
         Event::RunEnd(end) => ("run-end", run_end(end)),
         Event::Token(token) => ("token", token_text(token)),
         Event::Call(call) => ("call", call_text(call)),
+        Event::Refused(refused) => (
+            "refused",
+            format!(
+                "{} ({}): {} refused: {}",
+                refused.caller.principal,
+                refused.caller.authenticated_by,
+                refused.request,
+                first_line(&refused.reason)
+            ),
+        ),
     };
     let run = record
         .event
@@ -378,6 +393,12 @@ fn run_start(start: &RunStart) -> String {
     }
     if start.dry_run {
         text.push_str(", dry run");
+    }
+    if let Some(caller) = &start.caller {
+        text.push_str(&format!(", asked by {}", caller.principal));
+        if !caller.approved_by.is_empty() {
+            text.push_str(&format!(", approved by {}", caller.approved_by.join(", ")));
+        }
     }
     text
 }

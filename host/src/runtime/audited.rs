@@ -52,6 +52,7 @@ impl RunRecord {
             run,
             workflow: exchange.context().workflow,
             plugin: plugin.clone(),
+            caller: exchange.context().caller.clone(),
             signers: grant.signers.clone(),
             policy_digest: grant.policy_digest.clone(),
             grants: Some(grant.summary()),
