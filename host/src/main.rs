@@ -1,6 +1,7 @@
 //! The `exorun` command line: a thin shell over the library.
 
 mod cli;
+mod serve;
 
 use std::process::ExitCode;
 

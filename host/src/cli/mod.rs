@@ -8,12 +8,13 @@ mod connect;
 mod doctor;
 mod examples;
 mod invoke;
-mod output;
+pub(crate) mod output;
 mod plugin;
 mod policy;
 mod raw_row;
 mod run;
 mod secret_names;
+mod serve;
 mod signing;
 mod workflow;
 
@@ -82,6 +83,8 @@ enum Command {
     /// Workflows: run, resume, list runs; check a file, draw its steps.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCmd),
+    /// Run the service: callers run the plugins their caller rules grant, without the credential.
+    Serve(serve::ServeCmd),
     /// Print a shell completion script.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(completions::CompletionsCmd),
@@ -144,6 +147,7 @@ pub fn main() -> ExitCode {
                 Command::Audit(cmd) => cmd.run(&before),
                 Command::Workflow(cmd) => cmd.run(before).await,
                 Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
+                Command::Serve(cmd) => cmd.run().await,
                 Command::Completions(cmd) => cmd.run(),
             }
         })

@@ -360,8 +360,19 @@ impl<W: Write> RowSink<W> {
         }
     }
 
+    /// Closes the output and gives back the writer (a buffer the rows were written into).
+    pub fn finish_into(mut self) -> std::io::Result<W> {
+        self.close()?;
+        Ok(self.out)
+    }
+
     /// Closes the output (the JSON array) and returns how many rows were written.
     pub fn finish(mut self) -> std::io::Result<usize> {
+        self.close()?;
+        Ok(self.rows_written)
+    }
+
+    fn close(&mut self) -> std::io::Result<()> {
         if self.format == Format::Json {
             if self.rows_written == 0 {
                 writeln!(self.out, "[]")?;
@@ -369,8 +380,7 @@ impl<W: Write> RowSink<W> {
                 writeln!(self.out, "\n]")?;
             }
         }
-        self.out.flush()?;
-        Ok(self.rows_written)
+        self.out.flush()
     }
 }
 

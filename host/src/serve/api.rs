@@ -1,0 +1,502 @@
+//! The HTTP API under `/api/v1`: who am I, what may I run, submit a run, its status, records
+//! and events, cancel; plus `/healthz` and `/readyz`. Handlers authenticate the caller, ask the
+//! library's caller rules, and store or read; they decide nothing themselves.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use exorun::caller::Caller;
+use exorun::policy::callers::{Ask, Target, allowed_targets, is_plain_name, rules_for};
+
+use super::problem::Problem;
+use super::service::Service;
+use super::state::{NewRun, RunFilter, RunRow, RunState, now_ms};
+use super::unix::Peer;
+use crate::cli::output::{Format, RowSink};
+
+/// The routes.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/plugins", get(plugins))
+        .route("/api/v1/runs", post(submit).get(list_runs))
+        .route("/api/v1/runs/{id}", get(show_run))
+        .route("/api/v1/runs/{id}/records", get(records))
+        .route("/api/v1/runs/{id}/events", get(events))
+        .route("/api/v1/runs/{id}/cancel", post(cancel))
+        .fallback(not_found)
+        .with_state(service)
+}
+
+/// The authenticated caller of a request.
+pub struct Authenticated(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        match parts.extensions.get::<ConnectInfo<Peer>>() {
+            Some(ConnectInfo(Peer(Some(caller)))) => Ok(Authenticated(caller.clone())),
+            Some(ConnectInfo(Peer(None))) => Err(Problem::unauthenticated(
+                "the kernel names your user id, but the system's user database has no user for it: the service cannot match you to a caller rule",
+                "Unix".into(),
+            )),
+            None => Err(Problem::unauthenticated(
+                "no credentials: connect over the Unix socket or present an Entra ID access token as `Authorization: Bearer …`",
+                "Bearer realm=\"exorun\"".into(),
+            )),
+        }
+    }
+}
+
+/// A JSON body whose every rejection is a problem document.
+pub struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let mut problem = Problem::bad_request(format!(
+                    "the request body is not what this endpoint takes: {}",
+                    rejection.body_text()
+                ));
+                problem.status = status.as_u16();
+                Err(problem)
+            }
+        }
+    }
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found("no such endpoint: the API is under /api/v1 (GET /api/v1/me to start)")
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(service): State<Arc<Service>>) -> Result<Json<Value>, Problem> {
+    service
+        .state
+        .ping()
+        .await
+        .map_err(|e| Problem::unavailable(e.to_string()))?;
+    let loaded = service.loaded();
+    Ok(Json(json!({
+        "ready": true,
+        "policy_digest": loaded.policy.digest(),
+        "plugins": loaded.plugins.len(),
+    })))
+}
+
+/// `GET /api/v1/me`: who the service says you are, and what you may run.
+async fn me(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+) -> Json<Value> {
+    let loaded = service.loaded();
+    let rules = loaded.policy.caller_rules();
+    Json(json!({
+        "principal": caller.principal,
+        "authenticated_by": caller.authenticated_by(),
+        "caller": caller,
+        "may_run": allowed_targets(rules, &caller),
+        "rules": rules_for(rules, &caller).iter().map(|r| r.label()).collect::<Vec<_>>(),
+    }))
+}
+
+/// One plugin a caller may run.
+#[derive(Serialize)]
+struct PluginEntry {
+    name: String,
+    version: String,
+    description: String,
+    digest: String,
+    mutates: bool,
+    input_schema: Option<Value>,
+    dry_run_only: bool,
+    needs_approval: bool,
+    rule: String,
+}
+
+/// `GET /api/v1/plugins`: the store's plugins the caller may run, with their input schemas.
+async fn plugins(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+) -> Json<Vec<PluginEntry>> {
+    let loaded = service.loaded();
+    let rules = rules_for(loaded.policy.caller_rules(), &caller);
+    let mut out = Vec::new();
+    for stored in loaded.plugins.values() {
+        let manifest = &stored.vetted.manifest;
+        let target = Target::Plugin {
+            name: &manifest.name,
+            digest: &stored.vetted.content_digest,
+        };
+        if let Some(rule) = rules.iter().find(|r| r.covers(target)) {
+            out.push(PluginEntry {
+                name: manifest.name.clone(),
+                version: manifest.version.clone(),
+                description: manifest.description.clone(),
+                digest: format!("sha256:{}", stored.vetted.content_digest),
+                mutates: manifest.mutates,
+                input_schema: manifest
+                    .input_schema
+                    .as_deref()
+                    .and_then(|s| serde_json::from_str(s).ok()),
+                dry_run_only: rule.dry_run_only,
+                needs_approval: rule.approval.is_some(),
+                rule: rule.label(),
+            });
+        }
+    }
+    Json(out)
+}
+
+/// `POST /api/v1/runs`: what to run.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    /// A plugin of the store, by name or `sha256:DIGEST`.
+    plugin: Option<String>,
+    /// A workflow of the service, by name.
+    workflow: Option<String>,
+    /// The input object.
+    #[serde(default)]
+    input: Map<String, Value>,
+    /// Record changes instead of sending them.
+    #[serde(default)]
+    dry_run: bool,
+    /// A run id of the caller's choosing: the same request sent again with it returns the
+    /// first run instead of queuing a second.
+    run_id: Option<String>,
+}
+
+/// A run as the API shows it.
+#[derive(Serialize)]
+struct RunView {
+    #[serde(flatten)]
+    run: RunRow,
+    links: Value,
+}
+
+fn view(run: RunRow) -> RunView {
+    let base = format!("/api/v1/runs/{}", run.id);
+    RunView {
+        links: json!({
+            "self": base,
+            "records": format!("{base}/records"),
+            "events": format!("{base}/events"),
+            "cancel": format!("{base}/cancel"),
+        }),
+        run,
+    }
+}
+
+async fn submit(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+    Body(body): Body<SubmitBody>,
+) -> Result<Response, Problem> {
+    let refuse = |reason: String, rule: Option<String>, what: &str| {
+        service.record_refusal(&caller, what, &reason);
+        Problem::forbidden(reason, rule)
+    };
+    let name = match (&body.plugin, &body.workflow) {
+        (Some(plugin), None) => plugin.clone(),
+        (None, Some(_)) => {
+            return Err(Problem::bad_request(
+                "this service runs plugins only so far: workflows come in a later version",
+            ));
+        }
+        _ => {
+            return Err(Problem::bad_request(
+                "name exactly one of `plugin` (a plugin of the store, by name or sha256:DIGEST) and `workflow`",
+            ));
+        }
+    };
+    if let Some(key) = &body.run_id
+        && (key.is_empty() || key.len() > 128 || key.chars().any(char::is_control))
+    {
+        return Err(Problem::bad_request(
+            "`run_id` must be 1 to 128 characters with no control characters",
+        ));
+    }
+    let plain = name.strip_prefix("sha256:").map_or_else(
+        || is_plain_name(&name),
+        |hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+    );
+    if !plain {
+        // Not echoed, nor recorded: whatever was pasted there stays out of logs.
+        return Err(Problem::bad_request(
+            "`plugin` is not a plugin name (letters, digits, '-', '_', '.') nor sha256:DIGEST (64 hex digits)",
+        ));
+    }
+    let what = format!("run plugin {name}");
+    let loaded = service.loaded();
+    let stored = match loaded.plugin(&name) {
+        Ok(stored) => stored.clone(),
+        Err(missing) => {
+            let reason = missing.to_string();
+            service.record_refusal(&caller, &what, &reason);
+            return Err(Problem::not_found(reason));
+        }
+    };
+    let vetted = &stored.vetted;
+    let target = Target::Plugin {
+        name: &vetted.manifest.name,
+        digest: &vetted.content_digest,
+    };
+    let since = now_ms() - 3_600_000;
+    let runs_last_hour = service
+        .state
+        .runs_since(&caller.principal, "plugin", &vetted.manifest.name, since)
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    let ask = Ask {
+        target,
+        input: &body.input,
+        dry_run: body.dry_run,
+    };
+    let authorized = loaded
+        .policy
+        .authorize(&caller, ask, runs_last_hour)
+        .map_err(|refusal| {
+            refuse(
+                refusal.to_string(),
+                refusal.rule().map(str::to_string),
+                &what,
+            )
+        })?;
+    let input = Value::Object(body.input.clone());
+    if let Ok(Some(schema)) = vetted.manifest.compiled_input_schema()
+        && let Err(problems) = schema.check(&input)
+    {
+        return Err(Problem::bad_request(format!(
+            "the input does not fit plugin {}'s input schema: {}",
+            vetted.manifest.name,
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    }
+    let state = if authorized.rule.approval.is_some() {
+        RunState::PendingApproval
+    } else {
+        RunState::Queued
+    };
+    let (run, new) = service
+        .state
+        .submit(NewRun {
+            principal: caller.principal.clone(),
+            caller: serde_json::to_string(&caller).unwrap_or_default(),
+            client_key: body.run_id.clone(),
+            kind: "plugin",
+            target: vetted.manifest.name.clone(),
+            digest: vetted.content_digest.clone(),
+            version: vetted.manifest.version.clone(),
+            input,
+            dry_run: body.dry_run,
+            rule: authorized.rule.label(),
+            policy_digest: loaded.policy.digest().to_string(),
+            state,
+        })
+        .await
+        .map_err(|e| match e {
+            super::state::StateError::RunIdReused(_) => Problem::conflict(e.to_string()),
+            other => Problem::internal(other.to_string()),
+        })?;
+    if new {
+        service.wake();
+    }
+    let status = if new {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    let location = format!("/api/v1/runs/{}", run.id);
+    let mut response = (status, Json(view(run))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// The run `id`, if the caller may see it.
+async fn visible_run(service: &Service, caller: &Caller, id: &str) -> Result<RunRow, Problem> {
+    let hidden = || Problem::not_found(format!("no run {id} that you may see"));
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(hidden());
+    }
+    let run = service
+        .state
+        .get(id)
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?
+        .ok_or_else(hidden)?;
+    if run.principal != caller.principal {
+        return Err(hidden());
+    }
+    Ok(run)
+}
+
+async fn show_run(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<RunView>, Problem> {
+    Ok(Json(view(visible_run(&service, &caller, &id).await?)))
+}
+
+/// `GET /api/v1/runs` filters.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_runs(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<RunView>>, Problem> {
+    let state = match query.state.as_deref() {
+        None => None,
+        Some(text) => Some(RunState::parse(text).ok_or_else(|| {
+            Problem::bad_request(format!(
+                "state '{text}' is not one of pending-approval, queued, running, succeeded, failed, cancelled, rejected, expired"
+            ))
+        })?),
+    };
+    let runs = service
+        .state
+        .list(&RunFilter {
+            principal: Some(caller.principal.clone()),
+            state,
+            limit: query.limit.unwrap_or(100),
+        })
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(Json(runs.into_iter().map(view).collect()))
+}
+
+/// `GET /api/v1/runs/{id}/records` paging and format.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordsQuery {
+    format: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+async fn records(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<RecordsQuery>,
+) -> Result<Response, Problem> {
+    let run = visible_run(&service, &caller, &id).await?;
+    let (format, content_type) = match query.format.as_deref().unwrap_or("jsonl") {
+        "jsonl" => (Format::Jsonl, "application/jsonl"),
+        "json" => (Format::Json, "application/json"),
+        "csv" => (Format::Csv, "text/csv; charset=utf-8"),
+        other => {
+            return Err(Problem::bad_request(format!(
+                "format '{other}' is not one of jsonl, json, csv"
+            )));
+        }
+    };
+    let offset = query.offset.unwrap_or(0);
+    let limit = query.limit.unwrap_or(10_000).clamp(1, 100_000);
+    let path = service.records_path(&run.id);
+    let text = match tokio::fs::read_to_string(&path).await {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(Problem::internal(format!(
+                "cannot read the run's records: {e}"
+            )));
+        }
+    };
+    let rows: Vec<Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .skip(offset)
+        .take(limit)
+        .collect();
+    let mut sink = RowSink::new(Vec::new(), format, Vec::new());
+    let written = rows
+        .iter()
+        .try_for_each(|row| sink.write_row(row))
+        .and_then(|()| sink.finish_into());
+    let body = written.map_err(|e| Problem::internal(format!("cannot write the records: {e}")))?;
+    let mut response = (StatusCode::OK, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}
+
+/// `GET /api/v1/runs/{id}/events`: events after `after`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    after: Option<i64>,
+}
+
+async fn events(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<EventsQuery>,
+) -> Result<Json<Value>, Problem> {
+    let run = visible_run(&service, &caller, &id).await?;
+    let events = service
+        .state
+        .events(&run.id, query.after.unwrap_or(0))
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(Json(json!({"state": run.state, "events": events})))
+}
+
+async fn cancel(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let run = visible_run(&service, &caller, &id).await?;
+    if run.state.is_final() {
+        return Err(Problem::conflict(format!(
+            "run {id} has already ended ({})",
+            run.state.as_str()
+        )));
+    }
+    let state = service
+        .state
+        .cancel(&run.id)
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(Json(json!({"id": run.id, "state": state})))
+}

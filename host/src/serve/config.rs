@@ -1,0 +1,240 @@
+//! The service's configuration file (`serve.toml`): where its credentials, policy, plugin store,
+//! audit log and state are, and how callers reach it. Looked for at `--config`, then
+//! `EXORUN_SERVE_CONFIG`, then `$XDG_CONFIG_HOME/exorun/serve.toml` (or
+//! `~/.config/exorun/serve.toml`), then `/etc/exorun/serve.toml`. Relative paths in it are taken
+//! relative to the file's directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeFile {
+    config: PathBuf,
+    profile: Option<String>,
+    policy: PathBuf,
+    plugins: PathBuf,
+    audit_log: PathBuf,
+    audit_key: Option<PathBuf>,
+    state_dir: PathBuf,
+    socket: Option<PathBuf>,
+    socket_mode: Option<String>,
+    workers: Option<usize>,
+    max_body_kib: Option<usize>,
+    request_timeout_secs: Option<u64>,
+}
+
+/// A checked service configuration, every path absolute.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// The file it was read from.
+    pub origin: PathBuf,
+    /// exorun's config file with the credential profiles runs use.
+    pub config: PathBuf,
+    /// The profile a run uses when its plugin's policy rule names none.
+    pub profile: Option<String>,
+    /// The operator's policy: plugin rules and caller rules.
+    pub policy: PathBuf,
+    /// The plugin store: a directory of artifacts (`.wasm`, signatures embedded or beside them
+    /// as `.minisig`), vetted as `exorun run` vets them.
+    pub plugins: PathBuf,
+    /// The audit log.
+    pub audit_log: PathBuf,
+    /// The operator's audit key, if records carry a MAC.
+    pub audit_key: Option<PathBuf>,
+    /// The service's own files: its database, run records and journals, compiled plugins.
+    pub state_dir: PathBuf,
+    /// The Unix socket local callers connect to.
+    pub socket: Option<PathBuf>,
+    /// The socket's file mode (who may connect at all), e.g. 0660 with the socket's group.
+    pub socket_mode: u32,
+    /// Runs at once.
+    pub workers: usize,
+    /// The largest request body, in bytes.
+    pub max_body: usize,
+    /// The longest a request may take (not a run: runs are queued), in seconds.
+    pub request_timeout_secs: u64,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeConfigError {
+    /// No file found.
+    #[error(
+        "no service configuration: pass --config FILE or set EXORUN_SERVE_CONFIG; looked in {looked}. `docs/serve.md` shows one to start from"
+    )]
+    NotFound {
+        /// Where it was looked for.
+        looked: String,
+    },
+    /// The file cannot be read.
+    #[error("cannot read the service configuration {}: {reason}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Not TOML or not the schema.
+    #[error("{}: {reason}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with the line.
+        reason: String,
+    },
+    /// A value is wrong.
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What and how to fix it.
+        message: String,
+    },
+}
+
+/// Where the configuration is looked for when `--config` and `EXORUN_SERVE_CONFIG` are not
+/// given.
+pub fn default_paths() -> Vec<PathBuf> {
+    let user = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::home_dir().map(|h| h.join(".config")))
+        .map(|d| d.join("exorun").join("serve.toml"));
+    user.into_iter()
+        .chain(std::iter::once(PathBuf::from("/etc/exorun/serve.toml")))
+        .collect()
+}
+
+impl ServeConfig {
+    /// Finds and reads the configuration: `given` (from `--config` or the environment), else
+    /// the first default path that exists.
+    pub fn find(given: Option<&Path>) -> Result<ServeConfig, ServeConfigError> {
+        match given {
+            Some(path) => ServeConfig::load(path),
+            None => {
+                let defaults = default_paths();
+                match defaults.iter().find(|p| p.exists()) {
+                    Some(path) => ServeConfig::load(path),
+                    None => Err(ServeConfigError::NotFound {
+                        looked: defaults
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<ServeConfig, ServeConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ServeConfigError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        ServeConfig::parse(&text, &path)
+    }
+
+    /// Checks the text of the file at `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<ServeConfig, ServeConfigError> {
+        let file: ServeFile = toml::from_str(text).map_err(|e| ServeConfigError::Parse {
+            path: path.to_path_buf(),
+            reason: e.to_string().trim_end().to_string(),
+        })?;
+        let invalid = |message: String| ServeConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let base = path.parent().unwrap_or(Path::new("/"));
+        let abs = |p: &PathBuf| {
+            if p.is_relative() {
+                base.join(p)
+            } else {
+                p.clone()
+            }
+        };
+        let socket_mode = match &file.socket_mode {
+            None => 0o660,
+            Some(text) => u32::from_str_radix(text.trim_start_matches("0o"), 8)
+                .ok()
+                .filter(|m| *m <= 0o777)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "socket_mode '{text}' is not a file mode: write it in octal as a string, e.g. \"0660\""
+                    ))
+                })?,
+        };
+        if socket_mode & 0o007 != 0 {
+            return Err(invalid(format!(
+                "socket_mode {socket_mode:04o} lets every local user connect: use 0660 and give the socket's group to the callers (rules still decide what each may do, but the socket should not be open to all)"
+            )));
+        }
+        let workers = file.workers.unwrap_or(4);
+        if !(1..=256).contains(&workers) {
+            return Err(invalid(format!("workers = {workers}: give 1 to 256")));
+        }
+        if file.socket.is_none() {
+            return Err(invalid(
+                "no `socket`: name the Unix socket callers connect to, e.g. socket = \"/run/exorun/exorun.sock\"".into(),
+            ));
+        }
+        Ok(ServeConfig {
+            origin: path.to_path_buf(),
+            config: abs(&file.config),
+            profile: file.profile,
+            policy: abs(&file.policy),
+            plugins: abs(&file.plugins),
+            audit_log: abs(&file.audit_log),
+            audit_key: file.audit_key.as_ref().map(abs),
+            state_dir: abs(&file.state_dir),
+            socket: file.socket.as_ref().map(abs),
+            socket_mode,
+            workers,
+            max_body: file.max_body_kib.unwrap_or(1024).saturating_mul(1024),
+            request_timeout_secs: file.request_timeout_secs.unwrap_or(30),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+config = "config.toml"
+profile = "helpdesk"
+policy = "policy.toml"
+plugins = "plugins"
+audit_log = "/var/log/exorun/audit.jsonl"
+state_dir = "state"
+socket = "/run/exorun/exorun.sock"
+"#;
+
+    #[test]
+    fn relative_paths_are_the_files_neighbours() {
+        let config = ServeConfig::parse(GOOD, Path::new("/etc/exorun/serve.toml")).unwrap();
+        assert_eq!(config.policy, Path::new("/etc/exorun/policy.toml"));
+        assert_eq!(config.state_dir, Path::new("/etc/exorun/state"));
+        assert_eq!(config.audit_log, Path::new("/var/log/exorun/audit.jsonl"));
+        assert_eq!(config.socket_mode, 0o660);
+        assert_eq!(config.workers, 4);
+    }
+
+    #[test]
+    fn mistakes_say_what_to_write() {
+        let path = Path::new("/etc/exorun/serve.toml");
+        let err = |text: String| ServeConfig::parse(&text, path).unwrap_err().to_string();
+        assert!(
+            err(format!("{GOOD}socket_mode = \"0666\"")).contains("lets every local user connect")
+        );
+        assert!(err(format!("{GOOD}socket_mode = \"rw\"")).contains("write it in octal"));
+        assert!(err(format!("{GOOD}workers = 0")).contains("give 1 to 256"));
+        assert!(err(format!("{GOOD}wokers = 2")).contains("unknown field `wokers`"));
+        assert!(err(GOOD.replace("socket = ", "# ")).contains("no `socket`"));
+    }
+}

@@ -1,0 +1,120 @@
+//! `exorun serve`: one long-running process holds the credentials, the policy, the plugin store,
+//! the audit log and a state database, and runs what callers may run: the second front door over
+//! the same library as the command line. Callers are authenticated here (the kernel's peer
+//! credentials on the Unix socket); what they may do is decided by the policy's caller rules in
+//! the library; runs are queued in the database and run by a worker pool.
+
+pub mod api;
+pub mod config;
+pub mod problem;
+pub mod service;
+pub mod state;
+pub mod store;
+pub mod unix;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use tokio::signal::unix::{SignalKind, signal};
+
+use config::ServeConfig;
+use service::Service;
+use unix::Peer;
+
+/// How often the policy and store are checked for a change.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// Starts the service from its configuration file and serves until SIGTERM or SIGINT.
+pub async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = ServeConfig::find(config_path.as_deref())?;
+    let socket = config.socket.clone().context("no socket configured")?;
+    let service = Service::start(config)
+        .await
+        .context("the service cannot start")?;
+    let requeued = service.state.requeue_expired().await?;
+    if !requeued.is_empty() {
+        tracing::warn!(runs = ?requeued, "runs a stopped service left are queued again");
+    }
+    service.spawn_workers();
+    spawn_reloader(service.clone())?;
+    let listener = unix::bind(&socket, service.config.socket_mode)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    let limit = service.config.max_body;
+    let timeout = Duration::from_secs(service.config.request_timeout_secs);
+    let app = api::router(service.clone())
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            time_limit(timeout, request, next)
+        }));
+    let loaded = service.loaded();
+    eprintln!(
+        "exorun serve: {}: listening on {} ({} plugins admitted by {}, {} workers)",
+        service.config.origin.display(),
+        socket.display(),
+        loaded.plugins.len(),
+        loaded.policy.origin(),
+        service.config.workers
+    );
+    axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("the service stopped")?;
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+/// Answers 503 when a request takes longer than `limit` (a slow client, a stuck database).
+async fn time_limit(
+    limit: Duration,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => problem::Problem::unavailable(format!(
+            "the request took longer than {} s and was stopped",
+            limit.as_secs()
+        ))
+        .into_response(),
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown() {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!("exorun serve: stopping");
+}
+
+/// Reloads the policy and store on SIGHUP, and when their files change.
+fn spawn_reloader(service: Arc<Service>) -> anyhow::Result<()> {
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch for SIGHUP")?;
+    tokio::spawn(async move {
+        let mut seen = service.loaded().fingerprint.clone();
+        loop {
+            let asked = tokio::select! {
+                _ = hup.recv() => true,
+                () = tokio::time::sleep(WATCH_EVERY) => false,
+            };
+            let now = store::fingerprint(&service.config.policy, &service.config.plugins);
+            if !asked && now == seen {
+                continue;
+            }
+            seen = now;
+            let _ = service.reload();
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,413 @@
+//! The service's core: the policy and store in force (swapped whole on reload), the state
+//! database, and the worker pool that takes queued runs and runs them in-process through the
+//! same library path `exorun run` takes (admission, runtime, gate, client). Workers hold a lease
+//! on each run they take and renew it; a run whose lease ran out (a killed service) is queued
+//! again when the service starts.
+
+use std::collections::HashMap;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, Notify, mpsc};
+
+use exorun::Connection;
+use exorun::audit::{Audit, AuditKey, CallContext, CallerRef, Event, RequestRefused, RunId};
+use exorun::caller::Caller;
+use exorun::config::ConfigFile;
+use exorun::policy::callers::{Ask, Target};
+use exorun::runtime::{
+    FileCheckpoints, JsonLinesSink, ProgressSink, RecordSink, Requested, RunRequest, Runtime,
+    RuntimeSettings,
+};
+
+use super::config::ServeConfig;
+use super::state::{RunEnding, RunRow, RunState, State, StateError};
+use super::store::Loaded;
+
+/// How long a worker's hold on a run lasts without renewal.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// How often a worker renews its holds.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// The service's shared parts.
+pub struct Service {
+    /// Its configuration.
+    pub config: ServeConfig,
+    /// Its state database.
+    pub state: State,
+    loaded: RwLock<Arc<Loaded>>,
+    runtime: Runtime,
+    connections: Mutex<HashMap<String, Arc<Connection>>>,
+    /// The service's own audit log handle, for refused requests.
+    pub audit: Audit,
+    wake: Notify,
+    /// This process's name as a lease owner (host and pid).
+    pub owner: String,
+    /// Runs started by this process, for metrics.
+    pub started: AtomicU64,
+}
+
+/// Why the service cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The policy or store cannot be read.
+    #[error("{0}")]
+    Load(String),
+    /// The runtime cannot start.
+    #[error(transparent)]
+    Runtime(#[from] exorun::runtime::RuntimeError),
+    /// The state database cannot be opened.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The audit log cannot be opened.
+    #[error(transparent)]
+    Audit(#[from] exorun::audit::AuditError),
+}
+
+impl Service {
+    /// Reads the policy and store, opens the database and the audit log.
+    pub async fn start(config: ServeConfig) -> Result<Arc<Service>, StartError> {
+        let loaded = Loaded::read(&config.policy, &config.plugins).map_err(StartError::Load)?;
+        for why in &loaded.refused {
+            tracing::warn!("plugin store: {why}");
+        }
+        let state = State::open_sqlite(&config.state_dir).await?;
+        let runtime = Runtime::new(RuntimeSettings {
+            cache_dir: Some(config.state_dir.join("compiled")),
+            max_concurrent_runs: u32::try_from(config.workers).unwrap_or(4),
+            ..RuntimeSettings::default()
+        })?;
+        let key = config
+            .audit_key
+            .as_deref()
+            .map(AuditKey::load)
+            .transpose()
+            .map_err(exorun::audit::AuditError::from)?;
+        let audit = Audit::open_keyed(&config.audit_log, key)?;
+        let owner = format!(
+            "{}:{}",
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "host".into()),
+            std::process::id()
+        );
+        Ok(Arc::new(Service {
+            config,
+            state,
+            loaded: RwLock::new(Arc::new(loaded)),
+            runtime,
+            connections: Mutex::new(HashMap::new()),
+            audit,
+            wake: Notify::new(),
+            owner,
+            started: AtomicU64::new(0),
+        }))
+    }
+
+    /// The policy and store in force.
+    pub fn loaded(&self) -> Arc<Loaded> {
+        self.loaded
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the policy and store again; on success they replace the ones in force, on failure
+    /// the old ones stay and the error is given (and logged).
+    pub fn reload(&self) -> Result<Arc<Loaded>, String> {
+        match Loaded::read(&self.config.policy, &self.config.plugins) {
+            Ok(loaded) => {
+                for why in &loaded.refused {
+                    tracing::warn!("plugin store: {why}");
+                }
+                let loaded = Arc::new(loaded);
+                *self
+                    .loaded
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = loaded.clone();
+                tracing::info!(
+                    policy = %loaded.policy.origin(),
+                    digest = %loaded.policy.digest(),
+                    plugins = loaded.plugins.len(),
+                    "policy and plugin store loaded"
+                );
+                Ok(loaded)
+            }
+            Err(why) => {
+                tracing::error!(
+                    "the changed policy or store is refused, the one in force stays: {why}"
+                );
+                Err(why)
+            }
+        }
+    }
+
+    /// Records a refused request in the audit log.
+    pub fn record_refusal(&self, caller: &Caller, request: &str, reason: &str) {
+        let record = Event::Refused(RequestRefused {
+            caller: CallerRef::of(caller, Vec::new()),
+            request: request.to_string(),
+            reason: reason.to_string(),
+        });
+        if let Err(e) = self.audit.record(record) {
+            tracing::error!("cannot record a refused request in the audit log: {e}");
+        }
+    }
+
+    /// Wakes a worker: a run was queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Starts the worker pool and the lease keeper.
+    pub fn spawn_workers(self: &Arc<Self>) {
+        for n in 0..self.config.workers {
+            let service = self.clone();
+            tokio::spawn(async move { service.work(n).await });
+        }
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                if let Err(e) = service.state.heartbeat(&service.owner, LEASE).await {
+                    tracing::error!("cannot renew run leases: {e}");
+                }
+                match service.state.requeue_expired().await {
+                    Ok(ids) if !ids.is_empty() => {
+                        tracing::warn!(runs = ?ids, "runs whose worker stopped are queued again");
+                        service.wake.notify_waiters();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("cannot look for abandoned runs: {e}"),
+                }
+            }
+        });
+    }
+
+    async fn work(self: Arc<Self>, n: usize) {
+        let owner = self.owner.clone();
+        loop {
+            match self.state.claim(&owner, LEASE).await {
+                Ok(Some(run)) => {
+                    tracing::info!(worker = n, run = %run.id, target = %run.target, "run started");
+                    self.started.fetch_add(1, Ordering::Relaxed);
+                    let ending = self.execute(&run).await;
+                    if let Err(e) = self.state.finish(&run.id, &ending).await {
+                        tracing::error!(run = %run.id, "cannot record the run's end: {e}");
+                    }
+                    let _ = self
+                        .state
+                        .add_event(
+                            &run.id,
+                            "end",
+                            &json!({"state": ending.state, "error": ending.error, "records": ending.records}),
+                        )
+                        .await;
+                }
+                Ok(None) => {
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+                }
+                Err(e) => {
+                    tracing::error!("cannot take a run from the queue: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Where run `id`'s records are written.
+    pub fn records_path(&self, id: &str) -> PathBuf {
+        self.config
+            .state_dir
+            .join("runs")
+            .join(id)
+            .join("records.jsonl")
+    }
+
+    async fn connection(&self, profile: Option<&str>) -> Result<Arc<Connection>, String> {
+        let name = profile
+            .or(self.config.profile.as_deref())
+            .unwrap_or("")
+            .to_string();
+        let mut connections = self.connections.lock().await;
+        if let Some(connection) = connections.get(&name) {
+            return Ok(connection.clone());
+        }
+        let file = ConfigFile::load(&self.config.config, true).map_err(|e| e.to_string())?;
+        let mut settings = file
+            .settings(
+                (!name.is_empty()).then_some(name.as_str()),
+                &self.config.config,
+            )
+            .map_err(|e| e.to_string())?;
+        settings.audit_log = Some(self.config.audit_log.clone());
+        settings.audit_key = self.config.audit_key.clone();
+        let connection = Arc::new(Connection::open(settings).map_err(|e| e.to_string())?);
+        connections.insert(name, connection.clone());
+        Ok(connection)
+    }
+
+    /// Runs a claimed run to its end.
+    async fn execute(&self, run: &RunRow) -> RunEnding {
+        match self.try_execute(run).await {
+            Ok(ending) => ending,
+            Err(error) => RunEnding {
+                state: RunState::Failed,
+                summary: None,
+                error: Some(error),
+                records: 0,
+                calls: 0,
+                denied: 0,
+            },
+        }
+    }
+
+    async fn try_execute(&self, run: &RunRow) -> Result<RunEnding, String> {
+        let loaded = self.loaded();
+        let caller: Caller = serde_json::from_str(&run.caller)
+            .map_err(|e| format!("the run's caller cannot be read: {e}"))?;
+        let stored = loaded.plugins.get(&run.digest).ok_or_else(|| {
+            format!(
+                "plugin {} (sha256:{}) is no longer admitted by the policy or no longer in the store",
+                run.target, run.digest
+            )
+        })?;
+        // The policy may have changed since the run was queued: the caller rules in force decide.
+        let input = run.input.as_object().cloned().unwrap_or_default();
+        loaded
+            .policy
+            .authorize(
+                &caller,
+                Ask {
+                    target: Target::Plugin {
+                        name: &run.target,
+                        digest: &run.digest,
+                    },
+                    input: &input,
+                    dry_run: run.dry_run,
+                },
+                0,
+            )
+            .map_err(|refusal| format!("refused by the policy in force: {refusal}"))?;
+        let plugin = self
+            .runtime
+            .load(&stored.vetted)
+            .await
+            .map_err(|e| e.to_string())?;
+        let grant = stored.vetted.grant.clone();
+        let connection = self.connection(grant.profile.as_deref()).await?;
+        let limits = plugin
+            .default_limits()
+            .requested(Requested::default(), &grant)
+            .map_err(|e| e.to_string())?;
+        let path = self.records_path(&run.id);
+        let dir = path.parent().unwrap_or(&self.config.state_dir);
+        exorun::durable::create_dir_synced(dir)
+            .map_err(|e| format!("cannot make the run's directory {}: {e}", dir.display()))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("cannot write the run's records {}: {e}", path.display()))?;
+        let sink = Arc::new(JsonLinesSink::new(BufWriter::new(file)));
+        let (events, mut receiver) = mpsc::unbounded_channel::<(&'static str, Value)>();
+        let writer = {
+            let state = self.state.clone();
+            let id = run.id.clone();
+            tokio::spawn(async move {
+                while let Some((kind, data)) = receiver.recv().await {
+                    if let Err(e) = state.add_event(&id, kind, &data).await {
+                        tracing::error!(run = %id, "cannot record an event: {e}");
+                    }
+                }
+            })
+        };
+        let _ = events.send(("state", json!({"state": "running"})));
+        let exchange = connection.exchange().clone().with_context(CallContext {
+            run: Some(RunId::named(&run.id)),
+            caller: Some(CallerRef::of(&caller, Vec::new())),
+            ..CallContext::default()
+        });
+        let request = RunRequest {
+            input: run.input.to_string(),
+            config: Default::default(),
+            exchange,
+            dry_run: run.dry_run,
+            journal: None,
+            grant: Arc::new(grant),
+            limits,
+            sink: sink.clone() as Arc<dyn RecordSink>,
+            checkpoints: Arc::new(FileCheckpoints::new(
+                self.config.state_dir.join("checkpoints"),
+            )),
+            progress: Arc::new(EventProgress(events.clone())),
+        };
+        let outcome = tokio::select! {
+            outcome = self.runtime.run(&plugin, request) => Some(outcome),
+            () = self.cancelled(&run.id) => None,
+        };
+        let finished = sink.finish();
+        drop(events);
+        let _ = writer.await;
+        let Some(outcome) = outcome else {
+            return Ok(RunEnding {
+                state: RunState::Cancelled,
+                summary: None,
+                error: Some("cancelled while it ran".into()),
+                records: 0,
+                calls: 0,
+                denied: 0,
+            });
+        };
+        finished.map_err(|e| format!("cannot write the run's records: {e}"))?;
+        let outcome = outcome.map_err(|e| e.to_string())?;
+        let summary = serde_json::from_str(&outcome.summary)
+            .unwrap_or_else(|_| Value::String(outcome.summary.clone()));
+        let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        Ok(RunEnding {
+            state: if outcome.failures.any() {
+                RunState::Failed
+            } else {
+                RunState::Succeeded
+            },
+            summary: Some(summary),
+            error: outcome
+                .failures
+                .any()
+                .then(|| format!("the plugin ran, but {}", outcome.failures)),
+            records: to_i64(outcome.records),
+            calls: to_i64(outcome.cmdlet_calls),
+            denied: to_i64(outcome.denied),
+        })
+    }
+
+    /// Resolves when a cancel of run `id` is asked for.
+    async fn cancelled(&self, id: &str) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if let Ok(Some(run)) = self.state.get(id).await
+                && run.cancel_requested
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// A plugin's progress, as events of its run.
+struct EventProgress(mpsc::UnboundedSender<(&'static str, Value)>);
+
+impl ProgressSink for EventProgress {
+    fn report(&self, _plugin: &str, done: u64, total: u64, message: &str) {
+        let _ = self.0.send((
+            "progress",
+            json!({"done": done, "total": total, "message": message}),
+        ));
+    }
+}

@@ -1,0 +1,697 @@
+//! The service's state: submitted runs (the queue, with leases a worker holds while it runs one),
+//! and each run's events (progress, log lines, its end), in a real database through `sqlx`:
+//! embedded SQLite in the state directory by default (WAL, one writer at a time), PostgreSQL
+//! when several replicas share one queue. Queries are written once for both (`$1` placeholders,
+//! integers and text only).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+/// What can go wrong with the state database.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The database failed.
+    #[error("the state database failed: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored value is not what this version writes.
+    #[error(
+        "the state database holds a run this version cannot read ({0}): was it written by a newer exorun?"
+    )]
+    Corrupt(String),
+    /// The caller reused a run id for a different request.
+    #[error(
+        "run id '{0}' was already used for a different request: choose a new run id, or repeat the first request exactly"
+    )]
+    RunIdReused(String),
+}
+
+/// Where a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    /// Waiting for approval.
+    PendingApproval,
+    /// Waiting for a worker.
+    Queued,
+    /// A worker runs it.
+    Running,
+    /// It ran to its end with no failure.
+    Succeeded,
+    /// It ran, and failed or some of its work failed.
+    Failed,
+    /// Cancelled before or while it ran.
+    Cancelled,
+    /// An approver rejected it.
+    Rejected,
+    /// Nobody approved it in time.
+    Expired,
+}
+
+impl RunState {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::PendingApproval => "pending-approval",
+            RunState::Queued => "queued",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
+            RunState::Rejected => "rejected",
+            RunState::Expired => "expired",
+        }
+    }
+
+    /// From storage or a query string.
+    pub fn parse(text: &str) -> Option<RunState> {
+        [
+            RunState::PendingApproval,
+            RunState::Queued,
+            RunState::Running,
+            RunState::Succeeded,
+            RunState::Failed,
+            RunState::Cancelled,
+            RunState::Rejected,
+            RunState::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// Whether it will not change again.
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            RunState::PendingApproval | RunState::Queued | RunState::Running
+        )
+    }
+}
+
+/// A run as stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRow {
+    /// Its id (a UUID).
+    pub id: String,
+    /// Who asked for it.
+    pub principal: String,
+    /// The caller, as authenticated (JSON of [`exorun::caller::Caller`]).
+    #[serde(skip)]
+    pub caller: String,
+    /// The run id the caller chose, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
+    /// `plugin` or `workflow`.
+    pub kind: String,
+    /// The plugin's or workflow's name.
+    pub target: String,
+    /// The plugin's content digest, or the workflow file's.
+    pub digest: String,
+    /// The plugin's version, if a plugin.
+    pub version: String,
+    /// The input object.
+    pub input: Value,
+    /// Changes recorded, not sent.
+    pub dry_run: bool,
+    /// Where it is.
+    pub state: RunState,
+    /// The caller rule that allowed it.
+    pub rule: String,
+    /// The policy in force when it was submitted.
+    pub policy_digest: String,
+    /// When it was submitted (Unix milliseconds).
+    pub submitted_at: i64,
+    /// When a worker started it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    /// When it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<i64>,
+    /// The plugin's summary (JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Value>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Records it wrote.
+    pub records: i64,
+    /// Cmdlets it was let run.
+    pub calls: i64,
+    /// Cmdlets it was refused.
+    pub denied: i64,
+    /// A cancel was asked for.
+    pub cancel_requested: bool,
+}
+
+/// A run to queue.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    /// Who asks.
+    pub principal: String,
+    /// The caller as JSON.
+    pub caller: String,
+    /// The run id the caller chose, if any.
+    pub client_key: Option<String>,
+    /// `plugin` or `workflow`.
+    pub kind: &'static str,
+    /// Its name.
+    pub target: String,
+    /// Its digest.
+    pub digest: String,
+    /// Its version.
+    pub version: String,
+    /// The input object.
+    pub input: Value,
+    /// A dry run.
+    pub dry_run: bool,
+    /// The rule that allowed it.
+    pub rule: String,
+    /// The policy in force.
+    pub policy_digest: String,
+    /// Queued, or waiting for approval.
+    pub state: RunState,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug)]
+pub struct RunEnding {
+    /// Succeeded, failed or cancelled.
+    pub state: RunState,
+    /// The plugin's summary.
+    pub summary: Option<Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Records written.
+    pub records: i64,
+    /// Calls let through.
+    pub calls: i64,
+    /// Calls refused.
+    pub denied: i64,
+}
+
+/// One event of a run, for its live stream.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunEvent {
+    /// Its number within the run, from 1: the stream's event id.
+    pub seq: i64,
+    /// When (Unix milliseconds).
+    pub at: i64,
+    /// `state`, `progress`, `log`, `end`.
+    pub kind: String,
+    /// What it says.
+    pub data: Value,
+}
+
+/// Which runs to list.
+#[derive(Clone, Debug, Default)]
+pub struct RunFilter {
+    /// Only this caller's.
+    pub principal: Option<String>,
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS runs (
+        id TEXT PRIMARY KEY,
+        principal TEXT NOT NULL,
+        caller TEXT NOT NULL,
+        client_key TEXT,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        version TEXT NOT NULL,
+        input TEXT NOT NULL,
+        dry_run BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        policy_digest TEXT NOT NULL,
+        submitted_at BIGINT NOT NULL,
+        started_at BIGINT,
+        ended_at BIGINT,
+        summary TEXT,
+        error TEXT,
+        records BIGINT NOT NULL DEFAULT 0,
+        calls BIGINT NOT NULL DEFAULT 0,
+        denied BIGINT NOT NULL DEFAULT 0,
+        cancel_requested BIGINT NOT NULL DEFAULT 0,
+        owner TEXT,
+        lease_until BIGINT,
+        UNIQUE (principal, client_key)
+    )",
+    "CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, submitted_at)",
+    "CREATE INDEX IF NOT EXISTS runs_by_principal ON runs (principal, submitted_at)",
+    "CREATE TABLE IF NOT EXISTS events (
+        run_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    )",
+];
+
+const RUN_COLUMNS: &str = "id, principal, caller, client_key, kind, target, digest, version, input, dry_run, state, rule, policy_digest, submitted_at, started_at, ended_at, summary, error, records, calls, denied, cancel_requested";
+
+/// The state database.
+#[derive(Clone, Debug)]
+pub struct State {
+    pool: AnyPool,
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl State {
+    /// Opens the embedded database in `state_dir` (made if missing).
+    pub async fn open_sqlite(state_dir: &Path) -> Result<State, StateError> {
+        std::fs::create_dir_all(state_dir).map_err(sqlx::Error::Io)?;
+        let path = state_dir.join("exorun.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        State::open(&url).await
+    }
+
+    /// Opens the database at `url` (`sqlite://…` or `postgres://…`) and makes its tables.
+    pub async fn open(url: &str) -> Result<State, StateError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        if sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        for statement in SCHEMA {
+            sqlx::query(statement).execute(&pool).await?;
+        }
+        Ok(State { pool })
+    }
+
+    /// Queues `run` and gives its row; the same caller repeating a request with the same
+    /// `client_key` gets the first run back (a retried submit never runs twice), a different
+    /// request under that key is refused.
+    pub async fn submit(&self, run: NewRun) -> Result<(RunRow, bool), StateError> {
+        if let Some(key) = &run.client_key
+            && let Some(existing) = self.by_client_key(&run.principal, key).await?
+        {
+            let same = existing.kind == run.kind
+                && existing.target == run.target
+                && existing.digest == run.digest
+                && existing.input == run.input
+                && existing.dry_run == run.dry_run;
+            return if same {
+                Ok((existing, false))
+            } else {
+                Err(StateError::RunIdReused(key.clone()))
+            };
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let inserted = sqlx::query(
+            "INSERT INTO runs (id, principal, caller, client_key, kind, target, digest, version, input, dry_run, state, rule, policy_digest, submitted_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&id)
+        .bind(&run.principal)
+        .bind(&run.caller)
+        .bind(&run.client_key)
+        .bind(run.kind)
+        .bind(&run.target)
+        .bind(&run.digest)
+        .bind(&run.version)
+        .bind(run.input.to_string())
+        .bind(i64::from(run.dry_run))
+        .bind(run.state.as_str())
+        .bind(&run.rule)
+        .bind(&run.policy_digest)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // Two submits with one key at once: the loser reads the winner's run.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                let key = run.client_key.clone().unwrap_or_default();
+                return match self.by_client_key(&run.principal, &key).await? {
+                    Some(existing) if existing.input == run.input => Ok((existing, false)),
+                    _ => Err(StateError::RunIdReused(key)),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let row = self
+            .get(&id)
+            .await?
+            .ok_or_else(|| StateError::Corrupt(format!("run {id} vanished after insert")))?;
+        Ok((row, true))
+    }
+
+    async fn by_client_key(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> Result<Option<RunRow>, StateError> {
+        let row = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE principal = $1 AND client_key = $2"
+        ))
+        .bind(principal)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| run_row(&r)).transpose()
+    }
+
+    /// The run `id`.
+    pub async fn get(&self, id: &str) -> Result<Option<RunRow>, StateError> {
+        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| run_row(&r)).transpose()
+    }
+
+    /// Runs, newest first.
+    pub async fn list(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StateError> {
+        let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE 1 = 1");
+        let mut n = 0;
+        if filter.principal.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND principal = ${n}"));
+        }
+        if filter.state.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND state = ${n}"));
+        }
+        sql.push_str(&format!(
+            " ORDER BY submitted_at DESC, id LIMIT {}",
+            filter.limit.clamp(1, 1000)
+        ));
+        let mut query = sqlx::query(&sql);
+        if let Some(principal) = &filter.principal {
+            query = query.bind(principal);
+        }
+        if let Some(state) = filter.state {
+            query = query.bind(state.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(run_row).collect()
+    }
+
+    /// How many runs of `target` `principal` submitted since `since_ms`.
+    pub async fn runs_since(
+        &self,
+        principal: &str,
+        kind: &str,
+        target: &str,
+        since_ms: i64,
+    ) -> Result<u32, StateError> {
+        let count: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM runs WHERE principal = $1 AND kind = $2 AND target = $3 AND submitted_at >= $4",
+        )
+        .bind(principal)
+        .bind(kind)
+        .bind(target)
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// Takes the oldest queued run for worker `owner`, leased for `lease`: one statement, so
+    /// two workers (or replicas) never take the same run.
+    pub async fn claim(&self, owner: &str, lease: Duration) -> Result<Option<RunRow>, StateError> {
+        let now = now_ms();
+        let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let claimed = sqlx::query(
+            "UPDATE runs SET state = 'running', owner = $1, lease_until = $2, started_at = COALESCE(started_at, $3)
+             WHERE id = (SELECT id FROM runs WHERE state = 'queued' ORDER BY submitted_at, id LIMIT 1)
+               AND state = 'queued'
+             RETURNING id",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        match claimed {
+            Some(row) => {
+                let id: String = row.try_get(0)?;
+                self.get(&id).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Extends the leases `owner` holds.
+    pub async fn heartbeat(&self, owner: &str, lease: Duration) -> Result<(), StateError> {
+        let until = now_ms() + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        sqlx::query("UPDATE runs SET lease_until = $1 WHERE owner = $2 AND state = 'running'")
+            .bind(until)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Queues again the runs whose worker's lease ran out (a killed service or replica): they
+    /// are taken up again from their journal. Gives their ids.
+    pub async fn requeue_expired(&self) -> Result<Vec<String>, StateError> {
+        let rows = sqlx::query(
+            "UPDATE runs SET state = 'queued', owner = NULL, lease_until = NULL
+             WHERE state = 'running' AND lease_until < $1 RETURNING id",
+        )
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(StateError::from))
+            .collect()
+    }
+
+    /// Records how run `id` ended.
+    pub async fn finish(&self, id: &str, ending: &RunEnding) -> Result<(), StateError> {
+        sqlx::query(
+            "UPDATE runs SET state = $1, summary = $2, error = $3, records = $4, calls = $5, denied = $6,
+                ended_at = $7, owner = NULL, lease_until = NULL WHERE id = $8",
+        )
+        .bind(ending.state.as_str())
+        .bind(ending.summary.as_ref().map(Value::to_string))
+        .bind(&ending.error)
+        .bind(ending.records)
+        .bind(ending.calls)
+        .bind(ending.denied)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Cancels run `id`: a queued or pending run at once, a running one by asking its worker.
+    /// Gives the run's state after.
+    pub async fn cancel(&self, id: &str) -> Result<Option<RunState>, StateError> {
+        sqlx::query(
+            "UPDATE runs SET state = 'cancelled', ended_at = $1
+             WHERE id = $2 AND state IN ('queued', 'pending-approval')",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE id = $1 AND state = 'running'")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(self.get(id).await?.map(|r| r.state))
+    }
+
+    /// Adds an event to run `id`'s stream; gives its number.
+    pub async fn add_event(&self, id: &str, kind: &str, data: &Value) -> Result<i64, StateError> {
+        let row = sqlx::query(
+            "INSERT INTO events (run_id, seq, at, kind, data)
+             VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = $1), $2, $3, $4)
+             RETURNING seq",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .bind(kind)
+        .bind(data.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Run `id`'s events after number `after`, oldest first.
+    pub async fn events(&self, id: &str, after: i64) -> Result<Vec<RunEvent>, StateError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, kind, data FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000",
+        )
+        .bind(id)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get(3)?;
+                Ok(RunEvent {
+                    seq: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    data: serde_json::from_str(&data)
+                        .map_err(|e| StateError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StateError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn run_row(row: &AnyRow) -> Result<RunRow, StateError> {
+    let json = |column: &str| -> Result<Value, StateError> {
+        let text: String = row.try_get(column)?;
+        serde_json::from_str(&text).map_err(|e| StateError::Corrupt(format!("{column}: {e}")))
+    };
+    let state: String = row.try_get("state")?;
+    let summary: Option<String> = row.try_get("summary")?;
+    Ok(RunRow {
+        id: row.try_get("id")?,
+        principal: row.try_get("principal")?,
+        caller: row.try_get("caller")?,
+        client_key: row.try_get("client_key")?,
+        kind: row.try_get("kind")?,
+        target: row.try_get("target")?,
+        digest: row.try_get("digest")?,
+        version: row.try_get("version")?,
+        input: json("input")?,
+        dry_run: row.try_get::<i64, _>("dry_run")? != 0,
+        state: RunState::parse(&state).ok_or_else(|| StateError::Corrupt(state.clone()))?,
+        rule: row.try_get("rule")?,
+        policy_digest: row.try_get("policy_digest")?,
+        submitted_at: row.try_get("submitted_at")?,
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+        summary: summary.map(|s| serde_json::from_str(&s).unwrap_or(Value::String(s))),
+        error: row.try_get("error")?,
+        records: row.try_get("records")?,
+        calls: row.try_get("calls")?,
+        denied: row.try_get("denied")?,
+        cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_run(key: Option<&str>, input: Value) -> NewRun {
+        NewRun {
+            principal: "unix:alice".into(),
+            caller: "{}".into(),
+            client_key: key.map(str::to_string),
+            kind: "plugin",
+            target: "auto-reply".into(),
+            digest: "ab".repeat(32),
+            version: "1.0.0".into(),
+            input,
+            dry_run: false,
+            rule: "caller rule at line 3".into(),
+            policy_digest: "cd".repeat(32),
+            state: RunState::Queued,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retried_submit_gets_the_first_run_and_a_run_is_claimed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open_sqlite(dir.path()).await.unwrap();
+        let input = serde_json::json!({"identities": ["ann@contoso.com"]});
+        let (first, new) = state
+            .submit(new_run(Some("k1"), input.clone()))
+            .await
+            .unwrap();
+        assert!(new);
+        let (again, new) = state.submit(new_run(Some("k1"), input)).await.unwrap();
+        assert!(!new);
+        assert_eq!(again.id, first.id);
+        let err = state
+            .submit(new_run(
+                Some("k1"),
+                serde_json::json!({"identities": ["bob@contoso.com"]}),
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("already used for a different request"),
+            "{err}"
+        );
+
+        let (a, b) = tokio::join!(
+            state.claim("w1", Duration::from_secs(30)),
+            state.claim("w2", Duration::from_secs(30))
+        );
+        let claimed: Vec<RunRow> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].state, RunState::Running);
+        assert!(state.requeue_expired().await.unwrap().is_empty());
+        state
+            .heartbeat("w1", Duration::from_millis(0))
+            .await
+            .unwrap();
+        state
+            .heartbeat("w2", Duration::from_millis(0))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(
+            state.requeue_expired().await.unwrap(),
+            vec![first.id.clone()]
+        );
+        assert_eq!(
+            state
+                .add_event(&first.id, "log", &serde_json::json!("one"))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            state
+                .add_event(&first.id, "log", &serde_json::json!("two"))
+                .await
+                .unwrap(),
+            2
+        );
+        let events = state.events(&first.id, 1).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].data, serde_json::json!("two"));
+    }
+}

@@ -1,0 +1,109 @@
+//! Local callers on the service's Unix socket: the kernel says who the peer is (`SO_PEERCRED`),
+//! the system's user database says their name and groups. Nothing the peer sends decides it.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
+use nix::unistd::{Gid, Group, Uid, User, getgrouplist};
+use tokio::net::UnixListener;
+
+use exorun::caller::Caller;
+
+/// Who is on the other end of a connection, as the kernel and the user database say; `None`
+/// when the uid has no user name (a caller the rules cannot name, so refused).
+#[derive(Clone, Debug)]
+pub struct Peer(pub Option<Caller>);
+
+impl Connected<IncomingStream<'_, UnixListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Peer {
+        Peer(
+            stream
+                .io()
+                .peer_cred()
+                .ok()
+                .and_then(|cred| caller_of(cred.uid(), cred.gid(), cred.pid())),
+        )
+    }
+}
+
+/// The caller with user id `uid`: their name and every group they are in (by name).
+pub fn caller_of(uid: u32, gid: u32, pid: Option<i32>) -> Option<Caller> {
+    let user = User::from_uid(Uid::from_raw(uid)).ok().flatten()?;
+    let name = std::ffi::CString::new(user.name.clone()).ok()?;
+    let mut groups: Vec<String> = getgrouplist(&name, Gid::from_raw(gid))
+        .unwrap_or_else(|_| vec![Gid::from_raw(gid)])
+        .into_iter()
+        .filter_map(|g| Group::from_gid(g).ok().flatten().map(|g| g.name))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    Some(Caller::unix(&user.name, uid, gid, pid, groups))
+}
+
+/// Binds the socket at `path` with file mode `mode`: a stale socket left by a killed service is
+/// replaced; anything else at the path is an error, never removed.
+pub fn bind(path: &Path, mode: u32) -> io::Result<UnixListener> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "{} is in use: another exorun serve is running there",
+                        path.display()
+                    ),
+                ));
+            }
+            std::fs::remove_file(path)?;
+        }
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not a socket: choose another `socket` path",
+                    path.display()
+                ),
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_user_is_named_by_the_user_database() {
+        let uid = nix::unistd::getuid().as_raw();
+        let gid = nix::unistd::getgid().as_raw();
+        let caller = caller_of(uid, gid, None).expect("the test's user has a name");
+        assert!(caller.principal.starts_with("unix:"), "{caller:?}");
+        assert!(caller.unix_user.is_some());
+    }
+
+    #[test]
+    fn a_file_at_the_socket_path_is_never_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exorun.sock");
+        std::fs::write(&path, "keep me").unwrap();
+        let err = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async { bind(&path, 0o660).unwrap_err() });
+        assert!(err.to_string().contains("is not a socket"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
+    }
+}
