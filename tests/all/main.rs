@@ -18,6 +18,7 @@ mod policy_cli;
 mod report;
 mod runtime;
 mod secrets;
+mod serve;
 mod signing;
 mod support;
 mod transport;

@@ -1,0 +1,479 @@
+//! `exorun serve` as a team uses it: the real binary on a Unix socket, its caller rules, its
+//! queue and workers, against exorun-sim. Every refusal is checked to have sent nothing.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::cli::{exorun, mailboxes, policy, run};
+use crate::support::{Sim, start};
+
+/// The name of the user the tests run as: what the service sees on its socket.
+fn me() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name
+}
+
+/// A running `exorun serve` with its files in the emulator's scratch directory.
+struct Service {
+    child: Child,
+    socket: PathBuf,
+    dir: PathBuf,
+    client: reqwest::Client,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The admin app's profile, the store holding `plugins`, a policy admitting them (as `policy
+/// init` writes it) with `callers` appended, and the service's configuration.
+fn configure(sim: &Sim, plugins: &[&str], callers: &str) -> PathBuf {
+    let info = sim.info();
+    let admin = sim.app("exorun-admin");
+    sim.write(
+        "config.toml",
+        format!(
+            "default_profile = \"admin\"\n[profiles.admin]\napp_id = \"{}\"\norganization = \"{}\"\ncertificate_path = \"{}\"\ncertificate_password_file = \"{}\"\nauthority = \"{base}\"\nexchange_url = \"{base}\"\ncompliance_url = \"{base}/compliance\"\nca_file = \"{}\"\n",
+            admin.client_id,
+            info.tenant_domain,
+            admin.pfx.as_ref().unwrap().display(),
+            admin.pfx_password_file.as_ref().unwrap().display(),
+            info.ca_file.display(),
+            base = info.base_url,
+        ),
+    );
+    let store = sim.dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    for plugin in plugins {
+        std::fs::copy(
+            crate::support::artifact(plugin),
+            store.join(format!("{plugin}.wasm")),
+        )
+        .unwrap();
+    }
+    let policy = policy(sim, plugins);
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text}\n{callers}")).unwrap();
+    sim.write(
+        "serve.toml",
+        "config = \"config.toml\"\npolicy = \"policy.toml\"\nplugins = \"store\"\naudit_log = \"audit.jsonl\"\nstate_dir = \"state\"\nsocket = \"exorun.sock\"\nworkers = 2\n",
+    )
+}
+
+impl Service {
+    /// Starts the service on `serve.toml` in the scratch directory and waits for its socket.
+    fn start(sim: &Sim) -> Service {
+        let dir = sim.dir.path().to_path_buf();
+        let socket = dir.join("exorun.sock");
+        let _ = std::fs::remove_file(&socket);
+        let child = Command::new(env!("CARGO_BIN_EXE_exorun"))
+            .args(["serve", "--config"])
+            .arg(dir.join("serve.toml"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let client = reqwest::Client::builder()
+            .unix_socket(socket.clone())
+            .build()
+            .unwrap();
+        let service = Service {
+            child,
+            socket,
+            dir,
+            client,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !service.socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the service did not start: {}",
+                service.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        service
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("http://exorun{path}"))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_raw(path, body.to_string()).await
+    }
+
+    async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("http://exorun{path}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let problem = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t == "application/problem+json");
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status >= 400 {
+            assert!(problem, "{status} without a problem document: {body}");
+        }
+        (status, body)
+    }
+
+    /// Waits for run `id` to end and gives it.
+    async fn wait(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, run) = self.get(&format!("/api/v1/runs/{id}")).await;
+            assert_eq!(status, 200, "{run}");
+            if !matches!(run["state"].as_str(), Some("queued" | "running")) {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "run {id} did not end: {run}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The helpdesk rule: the test's user may set auto-replies for contoso.com mailboxes.
+fn helpdesk_rule() -> String {
+    format!(
+        r#"[[caller]]
+name = "helpdesk auto-replies"
+who = ["unix-user:{}"]
+plugins = ["auto-reply"]
+runs_per_hour = 5
+[caller.inputs]
+identities = {{ glob = "*@contoso.com", required = true }}
+state = {{ values = ["Enabled", "Disabled"] }}
+internal_message = {{}}
+"#,
+        me()
+    )
+}
+
+fn auto_reply_changes(requests: &[exorun_sim::control::LogEntry]) -> usize {
+    requests
+        .iter()
+        .filter(|r| {
+            r.cmdlet
+                .as_deref()
+                .is_some_and(|c| c == "Set-MailboxAutoReplyConfiguration")
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_unix_caller_runs_what_their_rule_grants_and_is_refused_the_rest() {
+    let sim = start().await;
+    let target = mailboxes(&sim, 1).remove(0);
+    configure(&sim, &["auto-reply", "echo"], &helpdesk_rule());
+    let service = Service::start(&sim);
+    let who = format!("unix:{}", me());
+
+    let (status, me) = service.get("/api/v1/me").await;
+    assert_eq!(status, 200);
+    assert_eq!(me["principal"], json!(who));
+    assert_eq!(me["may_run"], json!(["plugin auto-reply"]));
+    let (_, plugins) = service.get("/api/v1/plugins").await;
+    let names: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["auto-reply"], "{plugins}");
+    assert!(plugins[0]["input_schema"]["properties"]["identities"].is_object());
+
+    let (status, queued) = service
+        .post(
+            "/api/v1/runs",
+            &json!({"plugin": "auto-reply", "input": {"identities": [target], "state": "Enabled", "internal_message": "Away"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    let id = queued["id"].as_str().unwrap().to_string();
+    let done = service.wait(&id).await;
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", service.log());
+    assert_eq!(done["records"], 1);
+    assert_eq!(done["summary"]["updated"], 1, "{done}");
+    let records = service
+        .client
+        .get(format!("http://exorun/api/v1/runs/{id}/records?format=csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(records.starts_with("Identity,Result"), "{records}");
+    assert!(records.contains(&format!("{target},Updated")), "{records}");
+
+    // Refusals: another plugin, an input outside the rule, a value the rule does not list.
+    let refusals = [
+        (
+            json!({"plugin": "echo", "input": {}}),
+            403,
+            "no caller rule of",
+        ),
+        (
+            json!({"plugin": "auto-reply", "input": {"identities": ["ceo@fabrikam.com"], "state": "Enabled"}}),
+            403,
+            "'ceo@fabrikam.com' does not match *@contoso.com",
+        ),
+        (
+            json!({"plugin": "auto-reply", "input": {"identities": [target], "state": "Scheduled"}}),
+            403,
+            "is not one of the allowed values",
+        ),
+        (
+            json!({"plugin": "auto-reply", "input": {"identities": [target], "state": "Enabled", "external_message": "x"}}),
+            403,
+            "'external_message' may not be given",
+        ),
+        (
+            json!({"plugin": "mailbox-inventory", "input": {}}),
+            404,
+            "the store has no plugin 'mailbox-inventory'",
+        ),
+    ];
+    for (body, status, words) in &refusals {
+        let (got, problem) = service.post("/api/v1/runs", body).await;
+        assert_eq!(got, *status, "{body}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(words),
+            "{body}: {problem}"
+        );
+    }
+    // Nothing queued for the refusals, and the service sent one change in all.
+    let (_, runs) = service.get("/api/v1/runs").await;
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!(auto_reply_changes(&sim.requests().await), 1);
+
+    // The audit log names the caller on the run and on each refusal.
+    let (ok, out, err) = run(exorun(&sim).args([
+        "audit",
+        "show",
+        "--audit-log",
+        service.dir.join("audit.jsonl").to_str().unwrap(),
+        "--caller",
+        &who,
+        "--output",
+        "jsonl",
+    ]));
+    assert!(ok, "{err}");
+    let events: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "refused").count(),
+        5,
+        "{kinds:?}"
+    );
+    let start = events.iter().find(|e| e["event"] == "run-start").unwrap();
+    assert_eq!(start["caller"]["principal"], json!(who));
+    assert_eq!(start["caller"]["authenticated_by"], "unix-socket");
+    assert_eq!(start["run"], json!(id));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "call" && e["caller"] == json!(who))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caller_no_rule_names_is_refused_and_a_retried_submit_runs_once() {
+    let sim = start().await;
+    let target = mailboxes(&sim, 1).remove(0);
+    let rules = format!(
+        "{}\n[[caller]]\nwho = [\"unix-user:somebody-else\", \"unix-group:no-such-group-here\"]\nplugins = [\"echo\"]\n",
+        helpdesk_rule()
+    );
+    configure(&sim, &["auto-reply", "echo"], &rules);
+    let service = Service::start(&sim);
+    let (status, problem) = service
+        .post("/api/v1/runs", &json!({"plugin": "echo"}))
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(problem["type"], "/problems/forbidden");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(they may run: plugin auto-reply)"),
+        "{problem}"
+    );
+
+    let body = json!({"plugin": "auto-reply", "run_id": "ticket-4711", "input": {"identities": [target], "state": "Disabled"}});
+    let (first, queued) = service.post("/api/v1/runs", &body).await;
+    assert_eq!(first, 202, "{queued}");
+    let (again, same) = service.post("/api/v1/runs", &body).await;
+    assert_eq!(again, 200, "{same}");
+    assert_eq!(same["id"], queued["id"]);
+    let mut changed = body.clone();
+    changed["input"]["state"] = json!("Enabled");
+    let (conflict, problem) = service.post("/api/v1/runs", &changed).await;
+    assert_eq!(conflict, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already used for a different request")
+    );
+    let done = service.wait(queued["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(auto_reply_changes(&sim.requests().await), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_problems_and_the_service_keeps_serving() {
+    let sim = start().await;
+    configure(&sim, &["auto-reply"], &helpdesk_rule());
+    let service = Service::start(&sim);
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (
+            b"{\"plugin\": \"auto-reply\",".to_vec(),
+            400,
+            "not what this endpoint takes",
+        ),
+        (b"[1, 2]".to_vec(), 422, "not what this endpoint takes"),
+        (
+            br#"{"plugin": "auto-reply", "inputs": {}}"#.to_vec(),
+            422,
+            "unknown field `inputs`",
+        ),
+        (
+            br#"{"plugin": "auto-reply", "workflow": "x"}"#.to_vec(),
+            400,
+            "exactly one of `plugin`",
+        ),
+        (
+            br#"{"plugin": "../../../etc/passwd"}"#.to_vec(),
+            400,
+            "is not a plugin name",
+        ),
+        (
+            br#"{"plugin": "sha256:0000"}"#.to_vec(),
+            400,
+            "is not a plugin name",
+        ),
+        (
+            br#"{"plugin": "auto-reply", "input": {"identities": ["a@contoso.com"]}}"#.to_vec(),
+            400,
+            "does not fit plugin auto-reply's input schema",
+        ),
+        (vec![b' '; 2 << 20], 413, "not what this endpoint takes"),
+    ];
+    for (body, status, words) in cases {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
+        let (got, problem) = service.post_raw("/api/v1/runs", body).await;
+        assert_eq!(got, status, "{shown}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(words),
+            "{shown}: {problem}"
+        );
+    }
+    let (status, problem) = service.get("/etc/passwd").await;
+    assert_eq!(status, 404, "{problem}");
+    let (status, problem) = service.get("/api/v1/runs/not-a-run").await;
+    assert_eq!(status, 404, "{problem}");
+    let (status, problem) = service.get("/api/v1/runs?state=done").await;
+    assert_eq!(status, 400, "{problem}");
+    let (status, ready) = service.get("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    let (_, runs) = service.get("/api/v1/runs").await;
+    assert_eq!(runs, json!([]));
+    assert_eq!(auto_reply_changes(&sim.requests().await), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_policy_that_does_not_check_is_refused_and_the_old_one_stays() {
+    let sim = start().await;
+    let target = mailboxes(&sim, 1).remove(0);
+    configure(&sim, &["auto-reply"], &helpdesk_rule());
+    let service = Service::start(&sim);
+    let (_, before) = service.get("/readyz").await;
+    let policy = service.dir.join("policy.toml");
+    let good = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        format!("{good}\n[[caller]]\nwho = [\"wizard:merlin\"]\nplugins = [\"auto-reply\"]\n"),
+    )
+    .unwrap();
+    let _ = Command::new("kill")
+        .args(["-HUP", &service.child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !service.log().contains("the one in force stays") {
+        assert!(Instant::now() < deadline, "{}", service.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        service
+            .log()
+            .contains("'wizard' in 'wizard:merlin' is not a kind of caller"),
+        "{}",
+        service.log()
+    );
+    let (_, after) = service.get("/readyz").await;
+    assert_eq!(after["policy_digest"], before["policy_digest"]);
+    let input = json!({"identities": [target], "state": "Enabled"});
+    let (status, queued) = service
+        .post(
+            "/api/v1/runs",
+            &json!({"plugin": "auto-reply", "input": input}),
+        )
+        .await;
+    assert_eq!(status, 202, "{queued}");
+
+    // A policy that checks and drops the rule takes effect on its own (no signal).
+    let without: String = good.split("[[caller]]").next().unwrap().to_string();
+    std::fs::write(&policy, without).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, ready) = service.get("/readyz").await;
+        if ready["policy_digest"] != before["policy_digest"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", service.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, problem) = service
+        .post(
+            "/api/v1/runs",
+            &json!({"plugin": "auto-reply", "input": input}),
+        )
+        .await;
+    assert_eq!(status, 403, "{problem}");
+}
