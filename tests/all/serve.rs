@@ -477,3 +477,56 @@ async fn a_changed_policy_that_does_not_check_is_refused_and_the_old_one_stays()
         .await;
     assert_eq!(status, 403, "{problem}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_check_and_explain_show_the_caller_rules() {
+    let sim = start().await;
+    let rules = format!(
+        "{}\n[[caller]]\nname = \"offboarding\"\nwho = [\"group:aaaaaaaa-0000-0000-0000-000000000001\"]\nplugins = [\"echo\"]\napprovers = [\"role:Exorun.Approver\"]\n",
+        helpdesk_rule()
+    );
+    configure(&sim, &["auto-reply", "echo"], &rules);
+    let policy = sim.dir.path().join("policy.toml");
+    let (ok, out, err) = run(exorun(&sim).args(["policy", "check"]).arg(&policy));
+    assert!(ok, "{err}");
+    assert!(out.contains("2 rule(s), 2 caller rule(s)"), "{out}");
+    let explain = |args: &[&str]| {
+        run(exorun(&sim)
+            .args(["policy", "explain", "--policy"])
+            .arg(&policy)
+            .args(args))
+    };
+    let (ok, out, err) = explain(&["--caller", &format!("unix:{}", me())]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("caller rule 'helpdesk auto-replies' (line"),
+        "{out}"
+    );
+    assert!(
+        out.contains("input identities: required, matches *@contoso.com"),
+        "{out}"
+    );
+    assert!(out.contains("at most 5 runs an hour"), "{out}");
+    let (ok, out, _) = explain(&[
+        "--caller",
+        "erin@contoso.com",
+        "--group",
+        "aaaaaaaa-0000-0000-0000-000000000001",
+    ]);
+    assert!(ok);
+    assert!(
+        out.contains(
+            "needs 1 approval(s) within 24 h, by role:Exorun.Approver (never the requester)"
+        ),
+        "{out}"
+    );
+    let (ok, out, _) = explain(&["--caller", "ann@contoso.com"]);
+    assert!(ok);
+    assert!(
+        out.contains("they may run nothing through exorun serve (deny by default)"),
+        "{out}"
+    );
+    let (ok, _, err) = explain(&["--caller", "ann"]);
+    assert!(!ok);
+    assert!(err.contains("'ann' names no caller: give a UPN"), "{err}");
+}

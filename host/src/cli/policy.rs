@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
+use exorun::caller::{Caller, Groups, TokenIdentity, Via};
 use exorun::plugin::artifact::read_manifest;
 use exorun::plugin::manifest::Manifest;
+use exorun::policy::callers::rules_for;
 use exorun::policy::{Policy, Submitted, Vetted, default_paths, init};
 use exorun::signing::content_digest;
 
@@ -108,9 +110,20 @@ pub struct Check {
 
 /// Options of `policy explain`.
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["plugin", "caller"]))]
 pub struct Explain {
     /// The plugin artifact (.wasm).
-    plugin: PathBuf,
+    plugin: Option<PathBuf>,
+    /// Instead, what a caller may ask `exorun serve` for: a UPN (ann@contoso.com), app:CLIENT-ID,
+    /// unix:NAME (with the groups the system gives them) or schedule:NAME.
+    #[arg(long, value_name = "PRINCIPAL", conflicts_with = "plugin")]
+    caller: Option<String>,
+    /// With --caller: an Entra group (object id) the caller's token lists (repeatable).
+    #[arg(long, value_name = "OBJECT-ID", requires = "caller")]
+    group: Vec<String>,
+    /// With --caller: an app role the caller's token carries (repeatable).
+    #[arg(long, value_name = "ROLE", requires = "caller")]
+    role: Vec<String>,
     #[command(flatten)]
     policy: PolicyArg,
 }
@@ -181,9 +194,10 @@ impl Check {
             eprintln!("warning: {warning}");
         }
         println!(
-            "{}: ok — {} rule(s), {} trusted key(s), digest {}",
+            "{}: ok — {} rule(s), {} caller rule(s), {} trusted key(s), digest {}",
             path.display(),
             policy.rules().len(),
+            policy.caller_rules().len(),
             policy.trusted_keys().count(),
             policy.digest()
         );
@@ -193,23 +207,30 @@ impl Check {
 
 impl Explain {
     fn run(self) -> anyhow::Result<ExitCode> {
-        if let Err(not_a_plugin) = identify(&self.plugin) {
-            if Policy::load(&self.plugin).is_ok() {
-                let file = quoted(&self.plugin);
+        let Some(plugin) = &self.plugin else {
+            let principal = self.caller.as_deref().unwrap_or_default();
+            let caller = caller_named(principal, &self.group, &self.role)?;
+            let policy = self.policy.load(None, &[])?;
+            explain_caller(&policy, &caller, &mut std::io::stdout().lock())?;
+            return Ok(ExitCode::SUCCESS);
+        };
+        if let Err(not_a_plugin) = identify(plugin) {
+            if Policy::load(plugin).is_ok() {
+                let file = quoted(plugin);
                 anyhow::bail!(
                     "{} is a policy file, not a plugin: `policy explain` takes the plugin (.wasm), as in `exorun policy explain PLUGIN.wasm --policy {file}`; to check the policy: `exorun policy check {file}`",
-                    self.plugin.display()
+                    plugin.display()
                 );
             }
             return Err(not_a_plugin);
         }
-        let policy = self.policy.load(None, &[self.plugin.as_path()])?;
+        let policy = self.policy.load(None, &[plugin.as_path()])?;
         let Vetted {
             grant,
             manifest,
             content_digest: digest,
             ..
-        } = match policy.vet(Submitted::read(&self.plugin)?) {
+        } = match policy.vet(Submitted::read(plugin)?) {
             Ok(vetted) => vetted,
             Err(refused) => {
                 eprintln!("{refused}");
@@ -285,4 +306,88 @@ impl Explain {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The caller `principal` names, as the service would see them: a local user with the groups
+/// the system gives them, a schedule, an app, or a user with the given groups and roles.
+fn caller_named(principal: &str, groups: &[String], roles: &[String]) -> anyhow::Result<Caller> {
+    let token = |identity: TokenIdentity| Via::EntraToken {
+        tenant: String::new(),
+        identity,
+        version: "2.0".into(),
+    };
+    let caller = if let Some(name) = principal.strip_prefix("unix:") {
+        let user = nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .with_context(|| format!("there is no local user '{name}' on this machine"))?;
+        crate::serve::unix::caller_of(user.uid.as_raw(), user.gid.as_raw(), None)
+            .with_context(|| format!("the groups of local user '{name}' cannot be read"))?
+    } else if let Some(name) = principal.strip_prefix("schedule:") {
+        Caller::schedule(name)
+    } else if let Some(id) = principal.strip_prefix("app:") {
+        Caller {
+            principal: principal.to_string(),
+            via: token(TokenIdentity::App),
+            app_id: Some(id.to_string()),
+            roles: roles.to_vec(),
+            ..Caller::schedule("")
+        }
+    } else if principal.contains('@') {
+        Caller {
+            principal: principal.to_string(),
+            via: token(TokenIdentity::User),
+            upn: Some(principal.to_string()),
+            groups: Groups::Known(groups.to_vec()),
+            roles: roles.to_vec(),
+            ..Caller::schedule("")
+        }
+    } else {
+        anyhow::bail!(
+            "'{principal}' names no caller: give a UPN (ann@contoso.com), app:CLIENT-ID, unix:NAME or schedule:NAME"
+        );
+    };
+    Ok(caller)
+}
+
+/// What `caller` may ask the service for under `policy`, rule by rule.
+fn explain_caller(policy: &Policy, caller: &Caller, out: &mut impl Write) -> anyhow::Result<()> {
+    let rules = rules_for(policy.caller_rules(), caller);
+    if rules.is_empty() {
+        writeln!(
+            out,
+            "{caller}: no caller rule of {} names them: they may run nothing through exorun serve (deny by default)",
+            policy.origin()
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "{caller} may ask exorun serve for:")?;
+    for rule in rules {
+        let mut what: Vec<String> = rule.plugins.iter().map(|p| format!("plugin {p}")).collect();
+        what.extend(rule.workflows.iter().map(|w| format!("workflow {w}")));
+        writeln!(out, "  {}: {}", rule.label(), what.join(", "))?;
+        if rule.inputs.is_empty() {
+            writeln!(out, "    input: none may be given")?;
+        }
+        for (field, check) in &rule.inputs {
+            writeln!(out, "    input {field}: {}", check.describe())?;
+        }
+        if rule.dry_run_only {
+            writeln!(out, "    dry runs only")?;
+        }
+        if let Some(limit) = rule.runs_per_hour {
+            writeln!(out, "    at most {limit} runs an hour")?;
+        }
+        if let Some(approval) = &rule.approval {
+            let who: Vec<String> = approval.approvers.iter().map(ToString::to_string).collect();
+            writeln!(
+                out,
+                "    needs {} approval(s) within {} h, by {} (never the requester)",
+                approval.min_approvals,
+                approval.hours,
+                who.join(", ")
+            )?;
+        }
+    }
+    Ok(())
 }
