@@ -530,3 +530,82 @@ async fn policy_check_and_explain_show_the_caller_rules() {
     assert!(!ok);
     assert!(err.contains("'ann' names no caller: give a UPN"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_runs_through_the_service_as_it_runs_locally() {
+    let sim = start().await;
+    let target = mailboxes(&sim, 1).remove(0);
+    configure(&sim, &["auto-reply", "echo"], &helpdesk_rule());
+    let service = Service::start(&sim);
+    let server = format!("unix:{}", service.socket.display());
+    let input = json!({"identities": [target], "state": "Enabled"}).to_string();
+    let client = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_exorun"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("EXORUN_SERVER", &server);
+        command
+    };
+    let (ok, out, err) = run(client().args([
+        "run",
+        "auto-reply",
+        "--input",
+        &input,
+        "--output",
+        "csv",
+        "--run-id",
+        "INC-1",
+    ]));
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Identity,Result"), "{out}");
+    assert!(out.contains(&format!("{target},Updated")), "{out}");
+    assert!(err.contains("succeeded on the service"), "{err}");
+    // The same command again (a retried cron job) runs nothing new.
+    let (ok, _, err) =
+        run(client().args(["run", "auto-reply", "--input", &input, "--run-id", "INC-1"]));
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("was already submitted with run id INC-1"),
+        "{err}"
+    );
+    assert_eq!(auto_reply_changes(&sim.requests().await), 1);
+
+    let (ok, _, err) = run(client().args(["run", "echo"]));
+    assert!(!ok);
+    assert!(err.contains("the service refused: unix:"), "{err}");
+    assert!(err.contains("no caller rule of"), "{err}");
+    let (ok, _, err) = run(client().args(["run", "auto-reply", "--input", &input, "--fuel", "10"]));
+    assert!(!ok);
+    assert!(
+        err.contains("are the operator's to set on the service"),
+        "{err}"
+    );
+
+    let (ok, out, err) = run(client().args(["runs"]));
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        out.contains("auto-reply") && out.contains("succeeded"),
+        "{out}"
+    );
+    let id = out
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let (ok, out, err) = run(client().args(["runs", "records", id, "--output", "jsonl"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("\"Result\":\"Updated\""), "{out}");
+    let (ok, _, err) = run(client().args(["runs", "cancel", id]));
+    assert!(!ok);
+    assert!(err.contains("has already ended (succeeded)"), "{err}");
+    let (ok, _, err) = run(client().args(["runs", "--server", "unix:/nowhere/exorun.sock"]));
+    assert!(!ok);
+    assert!(
+        err.contains("there is no service socket at /nowhere/exorun.sock"),
+        "{err}"
+    );
+}

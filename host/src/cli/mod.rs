@@ -3,6 +3,7 @@
 mod args;
 mod audit;
 mod cert;
+mod client;
 mod completions;
 mod connect;
 mod doctor;
@@ -13,6 +14,7 @@ mod plugin;
 mod policy;
 mod raw_row;
 mod run;
+mod runs;
 mod secret_names;
 mod serve;
 mod signing;
@@ -83,6 +85,8 @@ enum Command {
     /// Workflows: run, resume, list runs; check a file, draw its steps.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCmd),
+    /// Your runs on the service (--server): list, show, records, cancel.
+    Runs(runs::RunsCmd),
     /// Run the service: callers run the plugins their caller rules grant, without the credential.
     Serve(serve::ServeCmd),
     /// Print a shell completion script.
@@ -148,6 +152,7 @@ pub fn main() -> ExitCode {
                 Command::Workflow(cmd) => cmd.run(before).await,
                 Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
                 Command::Serve(cmd) => cmd.run().await,
+                Command::Runs(cmd) => cmd.run().await,
                 Command::Completions(cmd) => cmd.run(),
             }
         })

@@ -23,14 +23,27 @@ use exorun::runtime::{
 
 use super::ConnectionArgs;
 use super::audit::{not_sent, print_head};
+use super::client::ServerClient;
 use super::output::{Format, Progress, RowSink, count};
 use super::policy::PolicyArg;
 
 /// Run a plugin in the sandbox.
 #[derive(Args, Debug)]
 pub struct RunCmd {
-    /// The plugin artifact (.wasm, built with scripts/build-plugins.sh).
+    /// The plugin artifact (.wasm, built with scripts/build-plugins.sh); with --server, the name
+    /// (or sha256:DIGEST) of a plugin of the service's store.
     plugin: PathBuf,
+    /// Ask the service (`exorun serve`) at this address to run it, e.g.
+    /// unix:/run/exorun/exorun.sock: the service holds the credential and its caller rules decide.
+    #[arg(long, env = "EXORUN_SERVER", value_name = "ADDRESS")]
+    server: Option<String>,
+    /// With --server: a run id of your choosing, so that sending the same command again never
+    /// runs it twice (a ticket number, say).
+    #[arg(long, value_name = "ID", requires = "server")]
+    run_id: Option<String>,
+    /// With --server: print the run's id once it is queued instead of waiting for its end.
+    #[arg(long, requires = "server")]
+    no_wait: bool,
     /// The plugin's input: a JSON object, or @FILE to read it from a file.
     #[arg(long, default_value = "{}", value_parser = parse_input)]
     input: Input,
@@ -232,6 +245,9 @@ impl RunCmd {
     /// Runs the command: the plugin runs only if the policy admits it, with the grant's
     /// rights, limits and credential profile.
     pub async fn run(self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
+        if let Some(server) = &self.server {
+            return self.run_on(server).await;
+        }
         let input = self.input()?;
         let config = self.config.iter().cloned().collect();
         let mut settings = args.settings()?;
@@ -338,6 +354,93 @@ impl RunCmd {
             return Ok(ExitCode::FAILURE);
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl RunCmd {
+    /// Asks the service at `server` to run the plugin, follows the run and prints its records
+    /// as a local run does.
+    async fn run_on(&self, server: &str) -> anyhow::Result<ExitCode> {
+        if !self.config.is_empty()
+            || self.timeout.is_some()
+            || self.memory.is_some()
+            || self.fuel.is_some()
+        {
+            anyhow::bail!(
+                "--config, --timeout, --memory and --fuel are the operator's to set on the service: leave them out with --server"
+            );
+        }
+        let client = ServerClient::new(server)?;
+        let input: serde_json::Value = serde_json::from_str(&self.input()?)?;
+        let mut body = serde_json::json!({
+            "plugin": self.plugin.display().to_string(),
+            "input": input,
+            "dry_run": self.dry_run,
+        });
+        if let Some(id) = &self.run_id {
+            body["run_id"] = serde_json::json!(id);
+        }
+        let (status, run) = client.post("/runs", &body).await?;
+        let id = run["id"].as_str().unwrap_or_default().to_string();
+        if status == 200 {
+            eprintln!(
+                "exorun: run {id} was already submitted with run id {}: following it",
+                self.run_id.as_deref().unwrap_or_default()
+            );
+        }
+        if run["state"] == "pending-approval" {
+            eprintln!(
+                "exorun: run {id} waits for approval ({}); see it with `exorun runs show {id}`",
+                run["rule"].as_str().unwrap_or_default()
+            );
+            println!("{id}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        if self.no_wait {
+            println!("{id}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let done = client.follow(&id).await?;
+        let format = match self.output {
+            Format::Table | Format::Jsonl => "jsonl",
+            Format::Json => "json",
+            Format::Csv => "csv",
+        };
+        let records = client
+            .get_text(&format!("/runs/{id}/records?format={format}"))
+            .await?;
+        if self.output == Format::Table {
+            let mut sink =
+                RowSink::new(BufWriter::new(std::io::stdout()), Format::Table, Vec::new());
+            for line in records.lines() {
+                sink.write_row(&serde_json::from_str(line)?)?;
+            }
+            sink.finish()?;
+        } else {
+            std::io::Write::write_all(&mut std::io::stdout(), records.as_bytes())?;
+        }
+        eprintln!(
+            "{} {}: {} on the service (run {id}): {}, {}, {} denied; summary {}",
+            done["target"].as_str().unwrap_or_default(),
+            done["version"].as_str().unwrap_or_default(),
+            done["state"].as_str().unwrap_or_default(),
+            count(done["records"].as_u64().unwrap_or(0), "record", "records"),
+            count(
+                done["calls"].as_u64().unwrap_or(0),
+                "cmdlet call",
+                "cmdlet calls"
+            ),
+            done["denied"].as_u64().unwrap_or(0),
+            done["summary"]
+        );
+        if done["state"] == "succeeded" {
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "exorun: FAILED: run {id} on the service: {}",
+            done["error"].as_str().unwrap_or("it did not succeed")
+        );
+        Ok(ExitCode::FAILURE)
     }
 }
 
