@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -459,7 +459,8 @@ async fn records(
     Ok(response)
 }
 
-/// `GET /api/v1/runs/{id}/events`: events after `after`.
+/// `GET /api/v1/runs/{id}/events`: events after `after` (or the `Last-Event-ID` header); as
+/// JSON, or as a live Server-Sent Events stream when the client accepts `text/event-stream`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EventsQuery {
@@ -471,14 +472,32 @@ async fn events(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     Query(query): Query<EventsQuery>,
-) -> Result<Json<Value>, Problem> {
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     let run = visible_run(&service, &caller, &id).await?;
+    let resumed = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim().parse::<i64>().map_err(|_| {
+                Problem::bad_request("Last-Event-ID must be the number of an event of this run")
+            })
+        })
+        .transpose()?;
+    let after = resumed.or(query.after).unwrap_or(0);
+    let streaming = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if streaming {
+        return Ok(super::live::stream(service, run.id, after).into_response());
+    }
     let events = service
         .state
-        .events(&run.id, query.after.unwrap_or(0))
+        .events(&run.id, after)
         .await
         .map_err(|e| Problem::internal(e.to_string()))?;
-    Ok(Json(json!({"state": run.state, "events": events})))
+    Ok(Json(json!({"state": run.state, "events": events})).into_response())
 }
 
 async fn cancel(

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod config;
+pub mod live;
 pub mod problem;
 pub mod service;
 pub mod state;

@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, Notify, mpsc};
+use tokio::sync::{Mutex, Notify, mpsc, watch};
 
 use exorun::Connection;
 use exorun::audit::{Audit, AuditKey, CallContext, CallerRef, Event, RequestRefused, RunId};
@@ -49,6 +49,8 @@ pub struct Service {
     pub owner: String,
     /// Runs started by this process, for metrics.
     pub started: AtomicU64,
+    /// For each run with live followers here: the number of its last event.
+    followed: std::sync::Mutex<HashMap<String, watch::Sender<i64>>>,
 }
 
 /// Why the service cannot start.
@@ -106,6 +108,7 @@ impl Service {
             wake: Notify::new(),
             owner,
             started: AtomicU64::new(0),
+            followed: std::sync::Mutex::new(HashMap::new()),
         }))
     }
 
@@ -159,6 +162,36 @@ impl Service {
         }
     }
 
+    /// A receiver that changes when run `id` gets an event in this process (events written
+    /// by another replica are found by reading the database now and then).
+    pub fn follow(&self, id: &str) -> watch::Receiver<i64> {
+        self.followed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(id.to_string())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Adds an event to run `id` and wakes its followers.
+    pub async fn add_event(&self, id: &str, kind: &str, data: &Value) {
+        match self.state.add_event(id, kind, data).await {
+            Ok(seq) => {
+                let mut followed = self
+                    .followed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(sender) = followed.get(id) {
+                    sender.send_replace(seq);
+                    if kind == "end" {
+                        followed.remove(id);
+                    }
+                }
+            }
+            Err(e) => tracing::error!(run = %id, "cannot record an event: {e}"),
+        }
+    }
+
     /// Wakes a worker: a run was queued.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -196,18 +229,16 @@ impl Service {
                 Ok(Some(run)) => {
                     tracing::info!(worker = n, run = %run.id, target = %run.target, "run started");
                     self.started.fetch_add(1, Ordering::Relaxed);
-                    let ending = self.execute(&run).await;
+                    let ending = self.clone().execute(&run).await;
                     if let Err(e) = self.state.finish(&run.id, &ending).await {
                         tracing::error!(run = %run.id, "cannot record the run's end: {e}");
                     }
-                    let _ = self
-                        .state
-                        .add_event(
-                            &run.id,
-                            "end",
-                            &json!({"state": ending.state, "error": ending.error, "records": ending.records}),
-                        )
-                        .await;
+                    self.add_event(
+                        &run.id,
+                        "end",
+                        &json!({"state": ending.state, "error": ending.error, "records": ending.records}),
+                    )
+                    .await;
                 }
                 Ok(None) => {
                     let _ =
@@ -254,7 +285,7 @@ impl Service {
     }
 
     /// Runs a claimed run to its end.
-    async fn execute(&self, run: &RunRow) -> RunEnding {
+    async fn execute(self: Arc<Self>, run: &RunRow) -> RunEnding {
         match self.try_execute(run).await {
             Ok(ending) => ending,
             Err(error) => RunEnding {
@@ -268,7 +299,7 @@ impl Service {
         }
     }
 
-    async fn try_execute(&self, run: &RunRow) -> Result<RunEnding, String> {
+    async fn try_execute(self: Arc<Self>, run: &RunRow) -> Result<RunEnding, String> {
         let loaded = self.loaded();
         let caller: Caller = serde_json::from_str(&run.caller)
             .map_err(|e| format!("the run's caller cannot be read: {e}"))?;
@@ -318,13 +349,11 @@ impl Service {
         let sink = Arc::new(JsonLinesSink::new(BufWriter::new(file)));
         let (events, mut receiver) = mpsc::unbounded_channel::<(&'static str, Value)>();
         let writer = {
-            let state = self.state.clone();
+            let service = self.clone();
             let id = run.id.clone();
             tokio::spawn(async move {
                 while let Some((kind, data)) = receiver.recv().await {
-                    if let Err(e) = state.add_event(&id, kind, &data).await {
-                        tracing::error!(run = %id, "cannot record an event: {e}");
-                    }
+                    service.add_event(&id, kind, &data).await;
                 }
             })
         };
