@@ -203,6 +203,7 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
     let state = Arc::new(SimState {
         directory: RwLock::new(directory),
         issuer: TokenIssuer::new(config.token_lifetime)?,
+        callers: Default::default(),
         base_url,
         faults: Faults::new(config.faults.clone()),
         log: RequestLog::default(),
@@ -297,6 +298,13 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/_sim/revoke-tokens", post(control_api::revoke_tokens))
         .route("/_sim/authz", put(control_api::set_authz))
         .route("/_sim/apps", post(control_api::register_app))
+        .route("/_sim/entra/apis", post(control_api::register_api))
+        .route("/_sim/entra/users", post(control_api::register_user))
+        .route("/_sim/entra/caller-tokens", post(control_api::caller_token))
+        .route(
+            "/_sim/entra/signing-keys/roll",
+            post(control_api::roll_signing_key),
+        )
         .with_state(state)
 }
 
