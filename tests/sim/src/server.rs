@@ -23,6 +23,7 @@ use tokio_openssl::SslStream;
 use crate::SimError;
 use crate::control::{FaultSettings, Faults, RequestLog};
 use crate::directory::Directory;
+use crate::entra::callers::CallerDirectory;
 use crate::entra::issuer::{Lifetime, TokenIssuer};
 use crate::exchange::paging::Cursors;
 use crate::exchange::throttle::{Throttle, ThrottleSettings};
@@ -180,6 +181,25 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         }
     }
 
+    let callers = CallerDirectory::default();
+    for ((spec, tenant), info) in config
+        .scenario
+        .tenants
+        .iter()
+        .zip(&directory.tenants)
+        .zip(&mut tenants)
+    {
+        for api in &spec.apis {
+            let registered = callers.register_api(tenant, api).map_err(|e| {
+                SimError::Config(format!("tenant '{}': api '{}': {e}", spec.name, api.name))
+            })?;
+            info.apis.push(registered);
+        }
+        for user in &spec.users {
+            info.users.push(callers.register_user(tenant, user));
+        }
+    }
+
     let identity_header = uuid::Uuid::new_v4().simple().to_string();
     let first = &tenants[0];
     let info = ReadyInfo {
@@ -203,7 +223,7 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
     let state = Arc::new(SimState {
         directory: RwLock::new(directory),
         issuer: TokenIssuer::new(config.token_lifetime)?,
-        callers: Default::default(),
+        callers,
         base_url,
         faults: Faults::new(config.faults.clone()),
         log: RequestLog::default(),

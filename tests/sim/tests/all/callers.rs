@@ -4,7 +4,9 @@
 use exorun_sim::jwt::Jwt;
 use serde_json::{Value, json};
 
-use crate::support::{TestSim, claims, start};
+use exorun_sim::entra::callers::{ServiceApiSpec, TestUserSpec};
+
+use crate::support::{TestSim, claims, start, start_with};
 
 async fn post(sim: &TestSim, path: &str, body: Value) -> (u16, Value) {
     let response = sim
@@ -224,4 +226,46 @@ async fn a_rolled_key_signs_new_tokens_and_both_keys_are_published() {
         1,
         "JWKS fetches are logged"
     );
+}
+
+#[tokio::test]
+async fn a_scenario_registers_apis_and_users_and_the_ready_line_lists_them() {
+    let sim = start_with(|c| {
+        let tenant = &mut c.scenario.tenants[0];
+        tenant.apis.push(ServiceApiSpec {
+            tenant: None,
+            name: "exorun".into(),
+            client_id: None,
+            app_id_uri: None,
+            token_version: 2,
+            app_roles: vec!["Runs.Submit".into()],
+            scopes: vec!["access_as_user".into()],
+            idtyp_claim: true,
+        });
+        tenant.users.push(TestUserSpec {
+            tenant: None,
+            upn: "ann@contoso.com".into(),
+            object_id: None,
+            display_name: None,
+            groups: Vec::new(),
+        });
+    })
+    .await;
+    let tenant = &sim.info().tenants[0];
+    let api = &tenant.apis[0];
+    assert_eq!(
+        api.app_id_uri,
+        format!("api://{}", api.client_id),
+        "the portal's default"
+    );
+    assert_eq!(tenant.users[0].display_name, "ann");
+    let token = mint(
+        &sim,
+        json!({"resource": api.app_id_uri, "user": "ann@contoso.com"}),
+    )
+    .await;
+    let c = claims(&token);
+    assert_eq!(c["aud"], api.client_id.to_string());
+    assert_eq!(c["idtyp"], "user");
+    assert!(c.get("groups").is_none(), "no groups, no claim");
 }
