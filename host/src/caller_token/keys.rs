@@ -1,9 +1,10 @@
 //! The tenant's signing keys: fetched from the `jwks_uri` its OpenID configuration names, kept,
 //! and fetched again when a token names a key the cache does not hold (keys roll over) — once
-//! at once, however many tokens ask, and at most once per [`REFETCH_FLOOR`], so a flood of
+//! at once, however many tokens ask, and at most once per refetch floor (30 s), so a flood of
 //! tokens with made-up key ids cannot make the service hammer the authority. The keys are also
-//! refreshed when older than [`MAX_AGE`]; if that refresh fails, the keys held are used for up
-//! to [`GRACE`] more, so a short outage of the authority does not lock every caller out.
+//! refreshed when an hour old; if that refresh fails, the keys held stay in use until they are a
+//! day old (tried again every 30 s), so a short outage of the authority does not lock every
+//! caller out.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -16,18 +17,32 @@ use openssl::pkey::{PKey, Public};
 use openssl::rsa::Rsa;
 use serde_json::Value;
 
-/// The shortest time between two fetches caused by unknown key ids (or by failed fetches).
-pub const REFETCH_FLOOR: Duration = Duration::from_secs(30);
-/// Keys older than this are fetched again before use.
-pub const MAX_AGE: Duration = Duration::from_secs(3600);
-/// How long past [`MAX_AGE`] keys stay in use while the authority cannot be reached.
-pub const GRACE: Duration = Duration::from_secs(23 * 3600);
 /// The time one fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest discovery or JWKS document read.
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 /// The smallest RSA key accepted (Entra's are 2048-bit).
 const MIN_RSA_BITS: u32 = 2048;
+
+/// When keys are fetched again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timing {
+    /// The shortest time between two fetches caused by unknown key ids, or after a failure.
+    pub refetch_floor: Duration,
+    /// Keys older than this are fetched again before use.
+    pub max_age: Duration,
+    /// Keys older than this are not used even when fresh ones cannot be fetched.
+    pub last_use: Duration,
+}
+
+impl Timing {
+    /// 30 s floor, refreshed hourly, used up to a day when the authority is unreachable.
+    pub const STANDARD: Timing = Timing {
+        refetch_floor: Duration::from_secs(30),
+        max_age: Duration::from_secs(3600),
+        last_use: Duration::from_secs(24 * 3600),
+    };
+}
 
 /// Why a key could not be had.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,31 +67,51 @@ struct KeySet {
     fetched: Instant,
 }
 
+impl KeySet {
+    fn lookup(&self, kid: &str, refetch: &str) -> Result<PKey<Public>, KeyError> {
+        self.keys
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| KeyError::Unknown {
+                refetch: refetch.to_string(),
+            })
+    }
+}
+
+/// A failed fetch.
+struct Failure {
+    at: Instant,
+    url: String,
+    reason: String,
+}
+
 /// What the fetcher remembers between fetches.
 #[derive(Default)]
 struct Fetching {
     /// From the OpenID configuration, once read.
     jwks_uri: Option<String>,
-    /// The last fetch of a cached set's replacement (an unknown kid, or age).
+    /// The last fetch made while keys were held (for an unknown kid, or because of age).
     last_refetch: Option<Instant>,
-    /// The last failed fetch, with its URL and reason.
-    last_failure: Option<(Instant, String, String)>,
+    /// The last fetch, if it failed.
+    failure: Option<Failure>,
 }
 
 /// The cached keys of one tenant.
 pub(crate) struct SigningKeys {
     http: reqwest::Client,
     discovery: String,
+    timing: Timing,
     set: RwLock<Option<Arc<KeySet>>>,
     fetching: tokio::sync::Mutex<Fetching>,
 }
 
 impl SigningKeys {
     /// Keys from the OpenID configuration at `discovery`, fetched when first needed.
-    pub fn new(http: reqwest::Client, discovery: String) -> SigningKeys {
+    pub fn new(http: reqwest::Client, discovery: String, timing: Timing) -> SigningKeys {
         SigningKeys {
             http,
             discovery,
+            timing,
             set: RwLock::new(None),
             fetching: tokio::sync::Mutex::new(Fetching::default()),
         }
@@ -89,58 +124,78 @@ impl SigningKeys {
     /// The key named `kid`.
     pub async fn key(&self, kid: &str) -> Result<PKey<Public>, KeyError> {
         if let Some(set) = self.cached()
-            && set.fetched.elapsed() < MAX_AGE
+            && set.fetched.elapsed() < self.timing.max_age
             && let Some(key) = set.keys.get(kid)
         {
             return Ok(key.clone());
         }
         // One fetch at a time; whoever waited here finds what the fetch before it brought.
         let mut fetching = self.fetching.lock().await;
-        let cached = self.cached();
-        match cached {
-            Some(set) if set.fetched.elapsed() < MAX_AGE => {
-                if let Some(key) = set.keys.get(kid) {
-                    return Ok(key.clone());
-                }
-                if let Some(at) = fetching.last_refetch
-                    && at.elapsed() < REFETCH_FLOOR
-                {
-                    return Err(KeyError::Unknown {
-                        refetch: format!(" (fetched again {} s ago)", at.elapsed().as_secs()),
-                    });
-                }
+        match self.cached() {
+            Some(set) if set.fetched.elapsed() < self.timing.max_age => {
+                self.unknown_kid(&mut fetching, &set, kid).await
+            }
+            held => self.refresh(&mut fetching, held, kid).await,
+        }
+    }
+
+    /// `kid` with fresh keys held: it is new to them, so fetch them again, unless that was
+    /// done less than the floor ago.
+    async fn unknown_kid(
+        &self,
+        fetching: &mut Fetching,
+        set: &KeySet,
+        kid: &str,
+    ) -> Result<PKey<Public>, KeyError> {
+        if let Ok(key) = set.lookup(kid, "") {
+            return Ok(key);
+        }
+        if let Some(at) = fetching.last_refetch
+            && at.elapsed() < self.timing.refetch_floor
+        {
+            return Err(KeyError::Unknown {
+                refetch: format!(" (fetched again {} s ago)", at.elapsed().as_secs()),
+            });
+        }
+        fetching.last_refetch = Some(Instant::now());
+        self.fetch(fetching)
+            .await?
+            .lookup(kid, " (fetched again just now)")
+    }
+
+    /// `kid` with no keys held, or old ones: fetch (unless the last fetch failed less than the
+    /// floor ago); if that fails, old keys still serve until their last use.
+    async fn refresh(
+        &self,
+        fetching: &mut Fetching,
+        held: Option<Arc<KeySet>>,
+        kid: &str,
+    ) -> Result<PKey<Public>, KeyError> {
+        let usable = held.filter(|s| s.fetched.elapsed() < self.timing.last_use);
+        let failed_recently = fetching
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.at.elapsed() < self.timing.refetch_floor);
+        if !failed_recently {
+            if usable.is_some() {
                 fetching.last_refetch = Some(Instant::now());
-                let fresh = self.fetch(&mut fetching).await?;
-                lookup(&fresh, kid, " (fetched again just now)")
             }
-            stale => {
-                let usable = stale.filter(|s| s.fetched.elapsed() < MAX_AGE + GRACE);
-                let failed_recently = fetching
-                    .last_failure
-                    .as_ref()
-                    .is_some_and(|f| f.0.elapsed() < REFETCH_FLOOR);
-                if !failed_recently {
-                    if usable.is_some() {
-                        fetching.last_refetch = Some(Instant::now());
-                    }
-                    match self.fetch(&mut fetching).await {
-                        Ok(fresh) => return lookup(&fresh, kid, " (fetched just now)"),
-                        Err(e) if usable.is_none() => return Err(e),
-                        Err(_) => {}
-                    }
-                }
-                match (usable, &fetching.last_failure) {
-                    (Some(set), _) => lookup(&set, kid, ""),
-                    (None, Some((_, url, reason))) => Err(KeyError::Unavailable {
-                        url: url.clone(),
-                        reason: reason.clone(),
-                    }),
-                    (None, None) => Err(KeyError::Unavailable {
-                        url: self.discovery.clone(),
-                        reason: "no keys fetched yet".into(),
-                    }),
-                }
+            match self.fetch(fetching).await {
+                Ok(fresh) => return fresh.lookup(kid, " (fetched just now)"),
+                Err(e) if usable.is_none() => return Err(e),
+                Err(_) => {}
             }
+        }
+        match (usable, &fetching.failure) {
+            (Some(set), _) => set.lookup(kid, ""),
+            (None, Some(failure)) => Err(KeyError::Unavailable {
+                url: failure.url.clone(),
+                reason: failure.reason.clone(),
+            }),
+            (None, None) => Err(KeyError::Unavailable {
+                url: self.discovery.clone(),
+                reason: "no keys fetched yet".into(),
+            }),
         }
     }
 
@@ -151,12 +206,16 @@ impl SigningKeys {
             Ok(set) => {
                 let set = Arc::new(set);
                 *self.set.write().unwrap_or_else(|e| e.into_inner()) = Some(set.clone());
-                fetching.last_failure = None;
+                fetching.failure = None;
                 Ok(set)
             }
             Err((url, reason)) => {
                 tracing::warn!(%url, %reason, "cannot fetch the tenant's token signing keys");
-                fetching.last_failure = Some((Instant::now(), url.clone(), reason.clone()));
+                fetching.failure = Some(Failure {
+                    at: Instant::now(),
+                    url: url.clone(),
+                    reason: reason.clone(),
+                });
                 Err(KeyError::Unavailable { url, reason })
             }
         }
@@ -219,12 +278,6 @@ impl SigningKeys {
     }
 }
 
-fn lookup(set: &KeySet, kid: &str, refetch: &str) -> Result<PKey<Public>, KeyError> {
-    set.keys.get(kid).cloned().ok_or_else(|| KeyError::Unknown {
-        refetch: refetch.to_string(),
-    })
-}
-
 /// The RSA signing keys of a JWKS document, by `kid`. Keys of other types, for encryption, or
 /// shorter than 2048 bits are left out; a document with no usable key is an error.
 fn parse_jwks(document: &Value) -> Result<HashMap<String, PKey<Public>>, String> {
@@ -278,6 +331,74 @@ fn decode(text: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// An emulator with just a tenant (no apps or mailboxes: quick to make).
+    async fn sim(dir: &std::path::Path) -> exorun_sim::RunningSim {
+        let mut config = exorun_sim::SimConfig::new(dir);
+        config.scenario.tenants[0].default_apps = false;
+        config.scenario.tenants[0].mailboxes = 0;
+        exorun_sim::start(config).await.unwrap()
+    }
+
+    fn fetches(sim: &exorun_sim::RunningSim, endpoint: &str) -> usize {
+        let log = sim.state.log.entries();
+        log.iter().filter(|e| e.endpoint == endpoint).count()
+    }
+
+    fn keys(sim: &exorun_sim::RunningSim, tenant: &str, timing: Timing) -> SigningKeys {
+        let http = crate::http::client(Some(&sim.info.ca_file)).unwrap();
+        let discovery = format!(
+            "{}/{tenant}/v2.0/.well-known/openid-configuration",
+            sim.info.base_url
+        );
+        SigningKeys::new(http, discovery, timing)
+    }
+
+    #[tokio::test]
+    async fn old_keys_are_refreshed_and_serve_while_the_authority_fails_until_their_last_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = sim(dir.path()).await;
+        let kid = sim.state.issuer.keys.current().kid.clone();
+        let timing = Timing {
+            refetch_floor: Duration::ZERO,
+            max_age: Duration::from_millis(300),
+            last_use: Duration::from_millis(1500),
+        };
+        let keys = keys(&sim, &sim.info.tenant_id, timing);
+        keys.key(&kid).await.unwrap();
+        keys.key(&kid).await.unwrap();
+        assert_eq!(fetches(&sim, "jwks"), 1, "kept");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        keys.key(&kid).await.unwrap();
+        assert_eq!(fetches(&sim, "jwks"), 2, "fetched again when old");
+
+        // The authority fails from now on: the old keys serve until their last use.
+        keys.fetching.lock().await.jwks_uri = Some(format!("{}/nosuch/keys", sim.info.base_url));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        keys.key(&kid).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        assert_eq!(
+            keys.key(&kid).await.unwrap_err(),
+            KeyError::Unavailable {
+                url: format!("{}/nosuch/keys", sim.info.base_url),
+                reason: "it answered HTTP 404 Not Found".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_is_not_tried_again_before_the_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = sim(dir.path()).await;
+        let keys = keys(&sim, "nosuch.onmicrosoft.com", Timing::STANDARD);
+        let first = keys.key("k").await.unwrap_err();
+        assert!(
+            matches!(&first, KeyError::Unavailable { reason, .. } if reason == "it answered HTTP 400 Bad Request"),
+            "{first:?}"
+        );
+        assert_eq!(keys.key("k").await.unwrap_err(), first);
+        assert_eq!(fetches(&sim, "openid_configuration"), 1);
+    }
 
     fn jwk(kid: &str, bits: u32) -> Value {
         let rsa = Rsa::generate(bits).unwrap();

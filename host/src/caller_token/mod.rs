@@ -22,7 +22,7 @@ pub use refusal::{CHALLENGE, Shown, TokenRefusal};
 pub use settings::{SettingsError, TokenSettings, TokenVersion};
 
 use crate::caller::Caller;
-use keys::{KeyError, SigningKeys};
+use keys::{KeyError, SigningKeys, Timing};
 use settings::Expected;
 
 /// Validates callers' tokens for one tenant and one API app; share one per service (it holds
@@ -48,7 +48,7 @@ impl TokenValidator {
     pub fn new(settings: &TokenSettings) -> Result<TokenValidator, SettingsError> {
         let expected = settings.expected()?;
         let http = crate::http::client(settings.ca_file.as_deref())?;
-        let keys = SigningKeys::new(http, expected.discovery.clone());
+        let keys = SigningKeys::new(http, expected.discovery.clone(), Timing::STANDARD);
         Ok(TokenValidator { expected, keys })
     }
 
