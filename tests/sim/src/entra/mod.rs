@@ -3,6 +3,7 @@
 
 pub mod aadsts;
 pub mod assertion;
+mod caller_claims;
 pub mod callers;
 pub mod issuer;
 pub mod signing;
