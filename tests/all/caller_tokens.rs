@@ -206,7 +206,7 @@ async fn caller_token_v1_is_accepted_under_v1_settings_only() {
     let v2 = TokenValidator::new(&settings(&sim, &v1_client, TokenVersion::V2)).unwrap();
     assert_eq!(
         refused(&v2, &token).await.to_string(),
-        "the token is a v'1.0' token; this service accepts v2.0 tokens only (the API app's accessTokenAcceptedVersion decides which version Entra ID issues): ask the service's operator"
+        "the token is a version '1.0' token; this service accepts version 2.0 tokens only (the API app's accessTokenAcceptedVersion decides which version Entra ID issues): ask the service's operator"
     );
 }
 

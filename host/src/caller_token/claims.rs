@@ -330,7 +330,7 @@ mod tests {
         };
         assert_eq!(
             with("ver", json!("1.0")),
-            "the token is a v'1.0' token; this service accepts v2.0 tokens only (the API app's accessTokenAcceptedVersion decides which version Entra ID issues): ask the service's operator"
+            "the token is a version '1.0' token; this service accepts version 2.0 tokens only (the API app's accessTokenAcceptedVersion decides which version Entra ID issues): ask the service's operator"
         );
         assert_eq!(
             with("iss", json!("https://login.microsoftonline.com/other/v2.0")),

@@ -50,7 +50,7 @@ pub enum TokenRefusal {
     },
     /// A v1.0 token where v2.0 is configured, or the other way round.
     #[error(
-        "the token is a v{found} token; this service accepts v{expected} tokens only (the API app's accessTokenAcceptedVersion decides which version Entra ID issues): ask the service's operator"
+        "the token is a version {found} token; this service accepts version {expected} tokens only (the API app's accessTokenAcceptedVersion decides which version Entra ID issues): ask the service's operator"
     )]
     Version {
         /// The token's `ver`.
