@@ -1,5 +1,6 @@
 //! Entra ID endpoints (PROTOCOL.md §4, §6): OpenID discovery, JWKS, the v2.0 token endpoint for
-//! the client-credentials grant, and a managed-identity endpoint.
+//! the client-credentials grant, and a managed-identity endpoint; and, through the control
+//! endpoint, callers' tokens for service API apps (`callers`) and signing key rolls (`signing`).
 
 pub mod aadsts;
 pub mod assertion;
