@@ -36,6 +36,7 @@ macro_rules! kill_point {
 pub mod audit;
 pub mod auth;
 pub mod caller;
+pub mod caller_token;
 pub mod changes;
 pub mod config;
 pub mod connection;

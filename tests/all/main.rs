@@ -3,6 +3,7 @@
 mod admission;
 mod audit;
 mod auth;
+mod caller_tokens;
 mod chromium;
 mod cli;
 mod deploy;

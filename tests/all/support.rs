@@ -118,6 +118,44 @@ impl Sim {
         );
     }
 
+    /// POSTs JSON to a control endpoint (`entra/apis`, `entra/users`…), expects success and
+    /// returns the answer.
+    pub async fn post_control(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> serde_json::Value {
+        let response = self
+            .http()
+            .post(self.control(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        answer
+    }
+
+    /// A caller's access token for a service API app, minted by the emulator's Entra ID.
+    pub async fn caller_token(
+        &self,
+        request: &exorun_sim::entra::callers::CallerTokenRequest,
+    ) -> String {
+        let answer = self.post_control("entra/caller-tokens", request).await;
+        answer["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// How many times the emulator served its JWKS (the signing keys).
+    pub async fn jwks_fetches(&self) -> usize {
+        self.requests()
+            .await
+            .iter()
+            .filter(|e| e.endpoint == "jwks")
+            .count()
+    }
+
     /// An HTTPS client trusting the emulator (for the control endpoint).
     pub fn http(&self) -> reqwest::Client {
         let ca =

@@ -195,7 +195,7 @@ impl Faults {
 pub struct LogEntry {
     /// When it arrived (ISO-8601).
     pub time: String,
-    /// `token`, `managed_identity`, `invoke` or `compliance`.
+    /// `token`, `managed_identity`, `invoke`, `compliance`, `openid_configuration` or `jwks`.
     pub endpoint: String,
     /// HTTP method.
     pub method: String,

@@ -1,5 +1,6 @@
 //! The control endpoint under `/_sim/`: read the request log, set faults, throttling and token
-//! lifetime, revoke tokens, register certificates. Loopback-only, like the rest of the emulator.
+//! lifetime, revoke tokens, register certificates; register service API apps and test users,
+//! mint callers' tokens and roll the signing key. Loopback-only, like the rest of the emulator.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::control::{FaultSettings, LogEntry};
+use crate::entra::callers::{CallerError, CallerTokenRequest, ServiceApiSpec, TestUserSpec};
 use crate::entra::issuer::Lifetime;
 use crate::exchange::throttle::ThrottleSettings;
 use crate::setup::{RegisterCert, register_cert};
@@ -157,6 +159,83 @@ pub async fn register_app(
         Err(e) => (
             StatusCode::BAD_REQUEST,
             Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+/// A refusal of a callers' token control call: 404 for an unknown tenant, else 400.
+fn caller_error(error: &CallerError) -> Response {
+    let status = match error {
+        CallerError::UnknownTenant(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, Json(json!({"error": error.to_string()}))).into_response()
+}
+
+/// Runs `f` on the tenant `name` names (the first one when `None`).
+fn with_tenant<T>(
+    sim: &SimState,
+    name: Option<&str>,
+    f: impl FnOnce(&crate::directory::Tenant) -> Result<T, CallerError>,
+) -> Result<T, CallerError> {
+    let directory = sim.directory.read();
+    let tenant = match name {
+        Some(t) => directory.tenant(t),
+        None => directory.tenants.first(),
+    };
+    f(tenant.ok_or_else(|| CallerError::UnknownTenant(name.unwrap_or_default().to_string()))?)
+}
+
+/// `POST /_sim/entra/apis`: registers a service API app; answers the app as registered.
+pub async fn register_api(
+    State(sim): State<Arc<SimState>>,
+    Json(spec): Json<ServiceApiSpec>,
+) -> Response {
+    match with_tenant(&sim, spec.tenant.as_deref(), |t| {
+        sim.callers.register_api(t, &spec)
+    }) {
+        Ok(api) => (StatusCode::CREATED, Json(api)).into_response(),
+        Err(e) => caller_error(&e),
+    }
+}
+
+/// `POST /_sim/entra/users`: registers a test user; answers the user as registered.
+pub async fn register_user(
+    State(sim): State<Arc<SimState>>,
+    Json(spec): Json<TestUserSpec>,
+) -> Response {
+    match with_tenant(&sim, spec.tenant.as_deref(), |t| {
+        Ok(sim.callers.register_user(t, &spec))
+    }) {
+        Ok(user) => (StatusCode::CREATED, Json(user)).into_response(),
+        Err(e) => caller_error(&e),
+    }
+}
+
+/// `POST /_sim/entra/caller-tokens`: mints a caller's access token for a service API app.
+pub async fn caller_token(
+    State(sim): State<Arc<SimState>>,
+    Json(request): Json<CallerTokenRequest>,
+) -> Response {
+    let now = crate::time::now();
+    match with_tenant(&sim, request.tenant.as_deref(), |t| {
+        sim.callers
+            .mint(t, &request, &sim.issuer.keys, &sim.base_url, now)
+    }) {
+        Ok(token) => Json(token).into_response(),
+        Err(e) => caller_error(&e),
+    }
+}
+
+/// `POST /_sim/entra/signing-keys/roll`: a new signing key becomes current (tokens are signed
+/// with it from now on) and is published beside the previous ones; answers `{"kid": …}`.
+pub async fn roll_signing_key(State(sim): State<Arc<SimState>>) -> Response {
+    match sim.issuer.keys.roll() {
+        Ok(kid) => Json(json!({"kid": kid})).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": format!("cannot make a signing key: {e}")})),
         )
             .into_response(),
     }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::SimError;
 use crate::directory::generate::Population;
+use crate::entra::callers::{ServiceApiSpec, TestUserSpec};
 
 /// The fixed GUID of the default `contoso` tenant.
 pub const CONTOSO_ID: Uuid = Uuid::from_u128(0x6f0b2c3e_1d4a_4b8e_9c7f_2a5d8e1b4c60);
@@ -57,6 +58,12 @@ pub struct TenantSpec {
     /// Further apps.
     #[serde(default, rename = "app")]
     pub apps: Vec<AppSpec>,
+    /// Service API apps whose callers get tokens (`[[tenant.api]]`; no `tenant` key here).
+    #[serde(default, rename = "api")]
+    pub apis: Vec<ServiceApiSpec>,
+    /// Test users who call them (`[[tenant.user]]`; no `tenant` key here).
+    #[serde(default, rename = "user")]
+    pub users: Vec<TestUserSpec>,
 }
 
 /// One app registration.
@@ -116,6 +123,8 @@ impl TenantSpec {
             compliance_region: default_region(),
             default_apps: true,
             apps: Vec::new(),
+            apis: Vec::new(),
+            users: Vec::new(),
         }
     }
 
@@ -199,6 +208,22 @@ impl Scenario {
                     t.name
                 )));
             }
+            let apis = t
+                .apis
+                .iter()
+                .filter(|a| a.tenant.is_some())
+                .map(|a| &a.name);
+            let users = t
+                .users
+                .iter()
+                .filter(|u| u.tenant.is_some())
+                .map(|u| &u.upn);
+            if let Some(name) = apis.chain(users).next() {
+                return Err(SimError::Config(format!(
+                    "tenant '{}': '{name}' names a tenant; in a scenario an api or user belongs to the [[tenant]] it is written under",
+                    t.name
+                )));
+            }
             for app in &t.apps {
                 for role in &app.roles {
                     if crate::directory::DirectoryRole::parse(role).is_none() {
@@ -258,6 +283,22 @@ mod tests {
         let s = Scenario::load(&path).unwrap();
         assert_eq!(s.tenants.len(), 2);
         assert_eq!(s.tenants[1].compliance_region, "eur02b");
+        assert_eq!(
+            s.tenants[0].apis[0].app_id_uri.as_deref(),
+            Some("api://exorun")
+        );
+        assert_eq!(s.tenants[0].users[0].upn, "ann@contoso.com");
+    }
+
+    #[test]
+    fn an_api_or_user_belongs_to_the_tenant_it_is_written_under() {
+        let s: Scenario =
+            toml::from_str("[[tenant]]\nname='a'\n[[tenant.user]]\nupn='ann@a.com'\ntenant='b'")
+                .unwrap();
+        assert_eq!(
+            s.check().unwrap_err().to_string(),
+            "tenant 'a': 'ann@a.com' names a tenant; in a scenario an api or user belongs to the [[tenant]] it is written under"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ use tokio_openssl::SslStream;
 use crate::SimError;
 use crate::control::{FaultSettings, Faults, RequestLog};
 use crate::directory::Directory;
+use crate::entra::callers::CallerDirectory;
 use crate::entra::issuer::{Lifetime, TokenIssuer};
 use crate::exchange::paging::Cursors;
 use crate::exchange::throttle::{Throttle, ThrottleSettings};
@@ -180,6 +181,25 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         }
     }
 
+    let callers = CallerDirectory::default();
+    for ((spec, tenant), info) in config
+        .scenario
+        .tenants
+        .iter()
+        .zip(&directory.tenants)
+        .zip(&mut tenants)
+    {
+        for api in &spec.apis {
+            let registered = callers.register_api(tenant, api).map_err(|e| {
+                SimError::Config(format!("tenant '{}': api '{}': {e}", spec.name, api.name))
+            })?;
+            info.apis.push(registered);
+        }
+        for user in &spec.users {
+            info.users.push(callers.register_user(tenant, user));
+        }
+    }
+
     let identity_header = uuid::Uuid::new_v4().simple().to_string();
     let first = &tenants[0];
     let info = ReadyInfo {
@@ -203,6 +223,7 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
     let state = Arc::new(SimState {
         directory: RwLock::new(directory),
         issuer: TokenIssuer::new(config.token_lifetime)?,
+        callers,
         base_url,
         faults: Faults::new(config.faults.clone()),
         log: RequestLog::default(),
@@ -297,6 +318,13 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/_sim/revoke-tokens", post(control_api::revoke_tokens))
         .route("/_sim/authz", put(control_api::set_authz))
         .route("/_sim/apps", post(control_api::register_app))
+        .route("/_sim/entra/apis", post(control_api::register_api))
+        .route("/_sim/entra/users", post(control_api::register_user))
+        .route("/_sim/entra/caller-tokens", post(control_api::caller_token))
+        .route(
+            "/_sim/entra/signing-keys/roll",
+            post(control_api::roll_signing_key),
+        )
         .with_state(state)
 }
 

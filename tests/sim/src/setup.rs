@@ -68,6 +68,12 @@ pub struct TenantInfo {
     pub recipients: usize,
     /// Apps and their credential files.
     pub apps: Vec<AppInfo>,
+    /// Service API apps whose callers get tokens (`entra/caller-tokens`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub apis: Vec<crate::entra::callers::ServiceApi>,
+    /// Test users who call them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<crate::entra::callers::TestUser>,
 }
 
 const SECRET_LIFETIME: i64 = 2 * 365 * 86_400;
@@ -132,6 +138,8 @@ pub fn build_tenant(
         domains,
         recipients: tenant.recipients.len(),
         apps,
+        apis: Vec::new(),
+        users: Vec::new(),
     };
     Ok((tenant, info))
 }

@@ -4,6 +4,7 @@ use parking_lot::RwLock;
 
 use crate::control::{Faults, RequestLog};
 use crate::directory::Directory;
+use crate::entra::callers::CallerDirectory;
 use crate::entra::issuer::TokenIssuer;
 use crate::exchange::paging::Cursors;
 use crate::exchange::throttle::Throttle;
@@ -14,6 +15,8 @@ pub struct SimState {
     pub directory: RwLock<Directory>,
     /// Signs and checks access tokens.
     pub issuer: TokenIssuer,
+    /// Service API apps and test users, for callers' tokens.
+    pub callers: CallerDirectory,
     /// `https://127.0.0.1:<port>`.
     pub base_url: String,
     /// Injected faults.

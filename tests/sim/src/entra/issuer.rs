@@ -3,15 +3,14 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use openssl::hash::MessageDigest;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::directory::roles::{APP_ONLY_WID, MANAGE_AS_APP};
 use crate::directory::{App, Tenant};
-use crate::jwt::{Jwt, b64url, sign_rs256};
-use crate::pki::KeyPair;
+use crate::entra::signing::SigningKeys;
+use crate::jwt::{Jwt, b64url};
 
 /// The API a token is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,8 +111,8 @@ pub enum BearerError {
 
 /// Signs and checks access tokens.
 pub struct TokenIssuer {
-    signing: KeyPair,
-    kid: String,
+    /// The tenant-wide signing keys (also used for callers' tokens, `entra::callers`).
+    pub keys: SigningKeys,
     lifetime: Mutex<Lifetime>,
     revoked_before: AtomicI64,
 }
@@ -121,11 +120,8 @@ pub struct TokenIssuer {
 impl TokenIssuer {
     /// A new issuer with a fresh signing certificate.
     pub fn new(lifetime: Lifetime) -> Result<TokenIssuer, openssl::error::ErrorStack> {
-        let signing = crate::pki::self_signed_client("exorun-sim token signing", 2048, 3650)?;
-        let kid = b64url(&signing.cert.digest(MessageDigest::sha1())?);
         Ok(TokenIssuer {
-            signing,
-            kid,
+            keys: SigningKeys::new()?,
             lifetime: Mutex::new(lifetime),
             revoked_before: AtomicI64::new(0),
         })
@@ -141,24 +137,9 @@ impl TokenIssuer {
         self.revoked_before.store(now, Ordering::SeqCst);
     }
 
-    /// The JWKS document listing the signing key.
+    /// The JWKS document listing the published signing keys.
     pub fn jwks(&self) -> Value {
-        let rsa = self.signing.key.rsa().ok();
-        let n = rsa
-            .as_ref()
-            .map(|r| b64url(&r.n().to_vec()))
-            .unwrap_or_default();
-        let e = rsa
-            .as_ref()
-            .map(|r| b64url(&r.e().to_vec()))
-            .unwrap_or_default();
-        let x5c = self
-            .signing
-            .cert
-            .to_der()
-            .map(|d| base64_std(&d))
-            .unwrap_or_default();
-        json!({"keys": [{"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": n, "e": e, "x5c": [x5c]}]})
+        self.keys.jwks()
     }
 
     fn lifetime_seconds(&self) -> i64 {
@@ -204,8 +185,9 @@ impl TokenIssuer {
         if app.exchange_consent {
             claims["roles"] = json!([MANAGE_AS_APP]);
         }
-        let header = json!({"typ": "JWT", "alg": "RS256", "x5t": self.kid, "kid": self.kid});
-        Ok((sign_rs256(&header, &claims, &self.signing.key)?, lifetime))
+        let key = self.keys.current();
+        let header = json!({"typ": "JWT", "alg": "RS256", "x5t": key.kid, "kid": key.kid});
+        Ok((key.sign(&header, &claims)?, lifetime))
     }
 
     /// Checks a bearer token for `resource` and the tenant the URL named.
@@ -217,7 +199,7 @@ impl TokenIssuer {
         now: i64,
     ) -> Result<Caller, BearerError> {
         let jwt = Jwt::parse(token).map_err(|_| BearerError::Malformed)?;
-        if jwt.alg() != "RS256" || !jwt.verify(&self.signing.key) {
+        if jwt.alg() != "RS256" || !self.keys.verify(&jwt) {
             return Err(BearerError::BadSignature);
         }
         let exp = jwt.claim_time("exp").ok_or(BearerError::Malformed)?;
@@ -266,9 +248,4 @@ impl TokenIssuer {
             resource,
         })
     }
-}
-
-fn base64_std(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

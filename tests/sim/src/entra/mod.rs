@@ -1,9 +1,13 @@
 //! Entra ID endpoints (PROTOCOL.md §4, §6): OpenID discovery, JWKS, the v2.0 token endpoint for
-//! the client-credentials grant, and a managed-identity endpoint.
+//! the client-credentials grant, and a managed-identity endpoint; and, through the control
+//! endpoint, callers' tokens for service API apps (`callers`) and signing key rolls (`signing`).
 
 pub mod aadsts;
 pub mod assertion;
+mod caller_claims;
+pub mod callers;
 pub mod issuer;
+pub mod signing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,8 +44,10 @@ pub async fn openid_configuration(
 ) -> Response {
     let directory = sim.directory.read();
     let Some(t) = directory.tenant(&tenant) else {
+        log_discovery(&sim, "openid_configuration", &tenant, &headers, 400);
         return aad_response(&AadError::tenant_not_found(&tenant, true), &headers);
     };
+    log_discovery(&sim, "openid_configuration", &tenant, &headers, 200);
     let base = &sim.base_url;
     let id = t.id;
     Json(json!({
@@ -65,9 +71,35 @@ pub async fn openid_configuration(
     .into_response()
 }
 
-/// `GET /{tenant}/discovery/v2.0/keys`.
-pub async fn jwks(State(sim): State<Arc<SimState>>) -> Json<Value> {
+/// `GET /{tenant}/discovery/v2.0/keys`: the published signing keys (the same for every
+/// tenant, as Entra's are). Logged, so tests can count how often a validator fetches them.
+pub async fn jwks(
+    State(sim): State<Arc<SimState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Json<Value> {
+    log_discovery(&sim, "jwks", &tenant, &headers, 200);
     Json(sim.issuer.jwks())
+}
+
+/// Records a discovery request (`openid_configuration` or `jwks`) in the request log.
+fn log_discovery(sim: &SimState, endpoint: &str, tenant: &str, headers: &HeaderMap, status: u16) {
+    sim.log.push(LogEntry {
+        time: iso(now()),
+        endpoint: endpoint.into(),
+        method: "GET".into(),
+        client_request_id: header(headers, "client-request-id"),
+        connection_id: None,
+        anchor_mailbox: None,
+        app_id: None,
+        tenant: tenant.to_string(),
+        cmdlet: None,
+        parameters: None,
+        next_page: false,
+        status,
+        fault: None,
+        aadsts: None,
+    });
 }
 
 /// The one resource a client-credentials scope names.

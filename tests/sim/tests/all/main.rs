@@ -1,5 +1,6 @@
 //! Integration tests of exorun-sim over real HTTPS on loopback.
 
+mod callers;
 mod cli;
 mod cmdlets;
 mod compliance;
