@@ -475,15 +475,18 @@ async fn events(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let run = visible_run(&service, &caller, &id).await?;
-    let resumed = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.trim().parse::<i64>().map_err(|_| {
-                Problem::bad_request("Last-Event-ID must be the number of an event of this run")
-            })
-        })
-        .transpose()?;
+    let resumed = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .ok_or_else(|| {
+                    Problem::bad_request("Last-Event-ID must be the number of an event of this run")
+                })?,
+        ),
+    };
     let after = resumed.or(query.after).unwrap_or(0);
     let streaming = headers
         .get(header::ACCEPT)
