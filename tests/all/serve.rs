@@ -609,3 +609,225 @@ async fn the_command_line_runs_through_the_service_as_it_runs_locally() {
         "{err}"
     );
 }
+
+const HELPDESK_GROUP: &str = "7d9c0f8e-0b43-4f59-9a51-3f7f4c1e2a10";
+const SERVICE_APP: &str = "2b0f7a4c-86d4-4a39-8f1e-9e7c2d5a1b30";
+
+/// The service's API app (v2.0 tokens) and Ann, a helpdesk member, in the emulator's tenant; a
+/// server certificate for loopback from the emulator's CA; and `[https]` + `[entra]` in the
+/// service's configuration.
+async fn configure_https(sim: &Sim, serve_toml: &std::path::Path) {
+    use exorun_sim::entra::callers::{ServiceApiSpec, TestUserSpec};
+    let api = ServiceApiSpec {
+        tenant: None,
+        name: "exorun".into(),
+        client_id: Some(SERVICE_APP.parse().unwrap()),
+        app_id_uri: Some("api://exorun".into()),
+        token_version: 2,
+        app_roles: vec!["Runs.Submit".into()],
+        scopes: vec!["access_as_user".into()],
+        idtyp_claim: false,
+    };
+    sim.post_control("entra/apis", &api).await;
+    sim.post_control(
+        "entra/users",
+        &TestUserSpec {
+            tenant: None,
+            upn: "ann@contoso.com".into(),
+            object_id: None,
+            display_name: Some("Ann Example".into()),
+            groups: vec![HELPDESK_GROUP.parse().unwrap()],
+        },
+    )
+    .await;
+    let dir = sim.dir.path();
+    let ca = exorun_sim::pki::load_pair(&dir.join("ca.pem"), &dir.join("ca.key")).unwrap();
+    let server = exorun_sim::pki::issue_server_cert(&ca).unwrap();
+    sim.write("service.pem", server.cert_pem().unwrap());
+    sim.write("service.key", server.key_pem().unwrap());
+    let info = sim.info();
+    let mut text = std::fs::read_to_string(serve_toml).unwrap();
+    text.push_str(&format!(
+        "[https]\nlisten = \"127.0.0.1:0\"\ncertificate = \"service.pem\"\nkey = \"service.key\"\n\n[entra]\ntenant = \"{}\"\naudience = \"{SERVICE_APP}\"\nauthority = \"{}\"\nca_file = \"{}\"\n",
+        info.tenant_id,
+        info.base_url,
+        info.ca_file.display()
+    ));
+    std::fs::write(serve_toml, text).unwrap();
+}
+
+/// The service's HTTPS address, from its start line.
+fn https_base(service: &Service) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = service.log();
+        if let Some(at) = log.find("https://") {
+            let rest = &log[at..];
+            return rest[..rest.find([' ', '\n']).unwrap()].to_string();
+        }
+        assert!(Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_callers_are_who_their_entra_token_says_and_bad_tokens_get_a_challenge() {
+    use exorun_sim::entra::callers::{CallerTokenRequest, SigningChoice};
+    let sim = start().await;
+    let target = mailboxes(&sim, 1).remove(0);
+    let rules = format!(
+        "[[caller]]\nname = \"helpdesk\"\nwho = [\"group:{HELPDESK_GROUP}\"]\nplugins = [\"auto-reply\"]\n[caller.inputs]\nidentities = {{ glob = \"*@contoso.com\" }}\nstate = {{}}\n"
+    );
+    let serve_toml = configure(&sim, &["auto-reply"], &rules);
+    configure_https(&sim, &serve_toml).await;
+    let service = Service::start(&sim);
+    let base = https_base(&service);
+    let https = sim.http();
+    let ann = |adjust: &dyn Fn(&mut CallerTokenRequest)| {
+        let mut request = CallerTokenRequest {
+            resource: "api://exorun".into(),
+            user: Some("ann@contoso.com".into()),
+            ..CallerTokenRequest::default()
+        };
+        adjust(&mut request);
+        request
+    };
+    let token = sim.caller_token(&ann(&|_| {})).await;
+    let me: Value = https
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["principal"], "ann@contoso.com", "{me}");
+    assert_eq!(me["authenticated_by"], "entra-token");
+    assert_eq!(me["may_run"], json!(["plugin auto-reply"]));
+    let response = https
+        .post(format!("{base}/api/v1/runs"))
+        .bearer_auth(&token)
+        .json(
+            &json!({"plugin": "auto-reply", "input": {"identities": [target], "state": "Enabled"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let run: Value = response.json().await.unwrap();
+    let id = run["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let run: Value = https
+            .get(format!("{base}/api/v1/runs/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !matches!(run["state"].as_str(), Some("queued" | "running")) {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["state"], "succeeded", "{done}");
+    // The Unix caller does not see Ann's run.
+    let (status, _) = service.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(status, 404);
+    let audit = std::fs::read_to_string(service.dir.join("audit.jsonl")).unwrap();
+    let start: Value = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["event"] == "run-start")
+        .unwrap();
+    assert_eq!(start["caller"]["principal"], "ann@contoso.com");
+    assert_eq!(start["caller"]["authenticated_by"], "entra-token");
+    assert!(
+        start["caller"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"),
+        "{start}"
+    );
+
+    // Refused tokens: 401 with a challenge naming what is wrong; nothing runs.
+    let expired = sim
+        .caller_token(&ann(&|r| {
+            r.starts_in_secs = -7200;
+            r.lifetime_secs = Some(3600);
+        }))
+        .await;
+    let early = sim.caller_token(&ann(&|r| r.starts_in_secs = 3600)).await;
+    let unknown_key = sim
+        .caller_token(&ann(&|r| r.signing_key = SigningChoice::Unpublished))
+        .await;
+    let mut forged = token.clone().into_bytes();
+    let last = forged.len() - 3;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]);
+    let cases: [(Option<&str>, &str); 6] = [
+        (None, "no access token"),
+        (Some(&expired), "expired"),
+        (Some(&early), "not valid before"),
+        (Some(&unknown_key), "key"),
+        (Some(&forged), "does not verify"),
+        (Some(&none), "algorithm 'none'"),
+    ];
+    for (bearer, words) in cases {
+        let mut request = https.post(format!("{base}/api/v1/runs")).json(
+            &json!({"plugin": "auto-reply", "input": {"identities": [target], "state": "Disabled"}}),
+        );
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{words}");
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            challenge.starts_with("Bearer realm=\"exorun\""),
+            "{challenge}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(words),
+            "{words}: {problem}"
+        );
+        if let Some(bearer) = bearer {
+            assert!(
+                !problem.to_string().contains(bearer),
+                "the token leaked: {problem}"
+            );
+            assert!(
+                !service.log().contains(bearer),
+                "the token leaked into the log"
+            );
+        }
+    }
+    let overage = sim.caller_token(&ann(&|r| r.groups_overage = true)).await;
+    let response = https
+        .post(format!("{base}/api/v1/runs"))
+        .bearer_auth(&overage)
+        .json(&json!({"plugin": "auto-reply", "input": {"identities": [target], "state": "Disabled"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let problem: Value = response.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("groups overage marker"),
+        "{problem}"
+    );
+    assert_eq!(auto_reply_changes(&sim.requests().await), 1);
+}

@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use exorun::caller::Caller;
+use exorun::caller_token::CHALLENGE;
 use exorun::policy::callers::{Ask, Target, allowed_targets, is_plain_name, rules_for};
 
+use super::https::Remote;
 use super::problem::Problem;
 use super::service::Service;
 use super::state::{NewRun, RunFilter, RunRow, RunState, now_ms};
@@ -39,23 +41,63 @@ pub fn router(service: Arc<Service>) -> Router {
         .with_state(service)
 }
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request: on the Unix socket, the peer the kernel names; over
+/// HTTPS, the Entra ID access token presented as `Bearer`, validated by the library.
 pub struct Authenticated(pub Caller);
 
-impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+impl FromRequestParts<Arc<Service>> for Authenticated {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        match parts.extensions.get::<ConnectInfo<Peer>>() {
-            Some(ConnectInfo(Peer(Some(caller)))) => Ok(Authenticated(caller.clone())),
-            Some(ConnectInfo(Peer(None))) => Err(Problem::unauthenticated(
-                "the kernel names your user id, but the system's user database has no user for it: the service cannot match you to a caller rule",
-                "Unix".into(),
-            )),
-            None => Err(Problem::unauthenticated(
-                "no credentials: connect over the Unix socket or present an Entra ID access token as `Authorization: Bearer …`",
-                "Bearer realm=\"exorun\"".into(),
-            )),
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Arc<Service>,
+    ) -> Result<Self, Problem> {
+        if let Some(ConnectInfo(Peer(peer))) = parts.extensions.get::<ConnectInfo<Peer>>() {
+            return match peer {
+                Some(caller) => Ok(Authenticated(caller.clone())),
+                None => Err(Problem::unauthenticated(
+                    "the kernel names your user id, but the system's user database has no user for it: the service cannot match you to a caller rule",
+                    "Unix".into(),
+                )),
+            };
+        }
+        let remote = parts.extensions.get::<Remote>().map(|r| r.0);
+        let Some(tokens) = &service.tokens else {
+            return Err(Problem::unauthenticated(
+                "this service authenticates no HTTPS callers: its configuration has no [entra] table",
+                CHALLENGE.into(),
+            ));
+        };
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        let Some(bearer) = bearer else {
+            return Err(Problem::unauthenticated(
+                "no access token: present an Entra ID access token for this service as `Authorization: Bearer …` (e.g. from `az account get-access-token --resource <the service's app ID URI>`)",
+                CHALLENGE.into(),
+            ));
+        };
+        match tokens.validate(bearer).await {
+            Ok(mut caller) => {
+                caller.source = remote.map(|r| r.to_string());
+                Ok(Authenticated(caller))
+            }
+            Err(refusal) if refusal.is_service_fault() => {
+                tracing::error!("cannot check a caller's token: {refusal}");
+                Err(Problem::unavailable(refusal.to_string()))
+            }
+            Err(refusal) => {
+                tracing::info!(remote = ?remote, "token refused: {refusal}");
+                Err(Problem::unauthenticated(
+                    refusal.to_string(),
+                    refusal.www_authenticate(),
+                ))
+            }
         }
     }
 }

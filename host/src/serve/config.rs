@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use exorun::caller_token::TokenSettings;
+
 /// The file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +26,28 @@ struct ServeFile {
     workers: Option<usize>,
     max_body_kib: Option<usize>,
     request_timeout_secs: Option<u64>,
+    https: Option<HttpsFile>,
+    entra: Option<TokenSettings>,
+}
+
+/// The `[https]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpsFile {
+    listen: String,
+    certificate: PathBuf,
+    key: PathBuf,
+}
+
+/// Where and with which certificate the service listens for HTTPS callers.
+#[derive(Clone, Debug)]
+pub struct HttpsConfig {
+    /// The address, e.g. `0.0.0.0:8443`.
+    pub listen: std::net::SocketAddr,
+    /// The server's certificate chain (PEM).
+    pub certificate: PathBuf,
+    /// Its private key (PEM), readable by the service only.
+    pub key: PathBuf,
 }
 
 /// A checked service configuration, every path absolute.
@@ -56,6 +80,10 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// The longest a request may take (not a run: runs are queued), in seconds.
     pub request_timeout_secs: u64,
+    /// HTTPS for callers with Entra ID tokens, if configured.
+    pub https: Option<HttpsConfig>,
+    /// How callers' Entra ID tokens are validated (needed with `[https]`).
+    pub entra: Option<TokenSettings>,
 }
 
 /// Why the configuration cannot be used.
@@ -178,11 +206,36 @@ impl ServeConfig {
         if !(1..=256).contains(&workers) {
             return Err(invalid(format!("workers = {workers}: give 1 to 256")));
         }
-        if file.socket.is_none() {
+        if file.socket.is_none() && file.https.is_none() {
             return Err(invalid(
-                "no `socket`: name the Unix socket callers connect to, e.g. socket = \"/run/exorun/exorun.sock\"".into(),
+                "callers cannot reach the service: name a Unix socket (socket = \"/run/exorun/exorun.sock\") or an [https] table, or both".into(),
             ));
         }
+        let https = match &file.https {
+            None => None,
+            Some(h) => {
+                if file.entra.is_none() {
+                    return Err(invalid(
+                        "[https] without [entra]: HTTPS callers are authenticated by Entra ID access tokens; add an [entra] table with the tenant and the service app's audience".into(),
+                    ));
+                }
+                let listen = h.listen.parse().map_err(|_| {
+                    invalid(format!(
+                        "https.listen '{}' is not an address and port, e.g. \"0.0.0.0:8443\"",
+                        h.listen
+                    ))
+                })?;
+                Some(HttpsConfig {
+                    listen,
+                    certificate: abs(&h.certificate),
+                    key: abs(&h.key),
+                })
+            }
+        };
+        let entra = file.entra.map(|mut entra| {
+            entra.ca_file = entra.ca_file.as_ref().map(abs);
+            entra
+        });
         Ok(ServeConfig {
             origin: path.to_path_buf(),
             config: abs(&file.config),
@@ -197,6 +250,8 @@ impl ServeConfig {
             workers,
             max_body: file.max_body_kib.unwrap_or(1024).saturating_mul(1024),
             request_timeout_secs: file.request_timeout_secs.unwrap_or(30),
+            https,
+            entra,
         })
     }
 }
@@ -235,6 +290,22 @@ socket = "/run/exorun/exorun.sock"
         assert!(err(format!("{GOOD}socket_mode = \"rw\"")).contains("write it in octal"));
         assert!(err(format!("{GOOD}workers = 0")).contains("give 1 to 256"));
         assert!(err(format!("{GOOD}wokers = 2")).contains("unknown field `wokers`"));
-        assert!(err(GOOD.replace("socket = ", "# ")).contains("no `socket`"));
+        assert!(err(GOOD.replace("socket = ", "# ")).contains("callers cannot reach the service"));
+        let https =
+            "[https]\nlisten = \"127.0.0.1:8443\"\ncertificate = \"c.pem\"\nkey = \"k.pem\"\n";
+        assert!(err(format!("{GOOD}{https}")).contains("[https] without [entra]"));
+        let entra = "[entra]\ntenant = \"6d0c4f2e-0000-0000-0000-000000000001\"\naudience = \"api://exorun\"\n";
+        assert!(
+            err(format!(
+                "{GOOD}{}{entra}",
+                https.replace("127.0.0.1:8443", "localhost")
+            ))
+            .contains("is not an address and port")
+        );
+        let both = ServeConfig::parse(&format!("{GOOD}{https}{entra}"), path).unwrap();
+        assert_eq!(
+            both.https.unwrap().certificate,
+            Path::new("/etc/exorun/c.pem")
+        );
     }
 }

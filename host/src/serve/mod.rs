@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod config;
+pub mod https;
 pub mod live;
 pub mod problem;
 pub mod service;
@@ -19,7 +20,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 
 use config::ServeConfig;
 use service::Service;
@@ -31,7 +34,6 @@ const WATCH_EVERY: Duration = Duration::from_secs(2);
 /// Starts the service from its configuration file and serves until SIGTERM or SIGINT.
 pub async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let config = ServeConfig::find(config_path.as_deref())?;
-    let socket = config.socket.clone().context("no socket configured")?;
     let service = Service::start(config)
         .await
         .context("the service cannot start")?;
@@ -39,10 +41,6 @@ pub async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     if !requeued.is_empty() {
         tracing::warn!(runs = ?requeued, "runs a stopped service left are queued again");
     }
-    service.spawn_workers();
-    spawn_reloader(service.clone())?;
-    let listener = unix::bind(&socket, service.config.socket_mode)
-        .with_context(|| format!("cannot listen on {}", socket.display()))?;
     let limit = service.config.max_body;
     let timeout = Duration::from_secs(service.config.request_timeout_secs);
     let app = api::router(service.clone())
@@ -50,20 +48,57 @@ pub async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         .layer(axum::middleware::from_fn(move |request, next| {
             time_limit(timeout, request, next)
         }));
+    let (stop, stopped) = watch::channel(false);
+    let mut listening = Vec::new();
+    let mut servers = Vec::new();
+    if let Some(https) = service.config.https.clone() {
+        let acceptor =
+            https::acceptor(&https.certificate, &https.key).map_err(anyhow::Error::msg)?;
+        let listener = TcpListener::bind(https.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", https.listen))?;
+        listening.push(format!("https://{}", listener.local_addr()?));
+        servers.push(tokio::spawn(https::serve(
+            listener,
+            acceptor,
+            app.clone(),
+            stopped.clone(),
+        )));
+    }
+    if let Some(socket) = service.config.socket.clone() {
+        let listener = unix::bind(&socket, service.config.socket_mode)
+            .with_context(|| format!("cannot listen on {}", socket.display()))?;
+        listening.push(format!("unix:{}", socket.display()));
+        let mut stopped = stopped.clone();
+        let app = app.clone();
+        servers.push(tokio::spawn(async move {
+            let served = axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.changed().await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!("the Unix socket stopped serving: {e}");
+            }
+            let _ = std::fs::remove_file(&socket);
+        }));
+    }
+    service.spawn_workers();
+    spawn_reloader(service.clone())?;
     let loaded = service.loaded();
     eprintln!(
         "exorun serve: {}: listening on {} ({} plugins admitted by {}, {} workers)",
         service.config.origin.display(),
-        socket.display(),
+        listening.join(" and "),
         loaded.plugins.len(),
         loaded.policy.origin(),
         service.config.workers
     );
-    axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("the service stopped")?;
-    let _ = std::fs::remove_file(&socket);
+    shutdown().await;
+    stop.send_replace(true);
+    for server in servers {
+        let _ = server.await;
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use tokio::sync::{Mutex, Notify, mpsc, watch};
 use exorun::Connection;
 use exorun::audit::{Audit, AuditKey, CallContext, CallerRef, Event, RequestRefused, RunId};
 use exorun::caller::Caller;
+use exorun::caller_token::TokenValidator;
 use exorun::config::ConfigFile;
 use exorun::policy::callers::{Ask, Target};
 use exorun::runtime::{
@@ -44,6 +45,8 @@ pub struct Service {
     connections: Mutex<HashMap<String, Arc<Connection>>>,
     /// The service's own audit log handle, for refused requests.
     pub audit: Audit,
+    /// Validates HTTPS callers' Entra ID tokens, when `[entra]` is configured.
+    pub tokens: Option<TokenValidator>,
     wake: Notify,
     /// This process's name as a lease owner (host and pid).
     pub owner: String,
@@ -90,6 +93,14 @@ impl Service {
             .transpose()
             .map_err(exorun::audit::AuditError::from)?;
         let audit = Audit::open_keyed(&config.audit_log, key)?;
+        let tokens = config
+            .entra
+            .as_ref()
+            .map(TokenValidator::new)
+            .transpose()
+            .map_err(|e| {
+                StartError::Load(format!("[entra] in {}: {e}", config.origin.display()))
+            })?;
         let owner = format!(
             "{}:{}",
             nix::unistd::gethostname()
@@ -105,6 +116,7 @@ impl Service {
             runtime,
             connections: Mutex::new(HashMap::new()),
             audit,
+            tokens,
             wake: Notify::new(),
             owner,
             started: AtomicU64::new(0),
