@@ -656,3 +656,97 @@ pub fn same_person(a: &Caller, b: &Caller) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// What an approval is bound to: the exact request and the dry-run plan the approver saw. Any
+/// change to one of them (another build, other input, a real run instead of a dry one, another
+/// policy, another plan) gives another binding, and the approval no longer counts.
+#[derive(Clone, Copy, Debug)]
+pub struct Bound<'a> {
+    /// What runs: the plugin's content digest (or the workflow file's).
+    pub digest: &'a str,
+    /// The input.
+    pub input: &'a Value,
+    /// A dry run.
+    pub dry_run: bool,
+    /// The policy in force.
+    pub policy_digest: &'a str,
+    /// The sha256 of the plan the approver saw.
+    pub plan_hash: &'a str,
+}
+
+impl Bound<'_> {
+    /// The binding: the sha256 of the request's parts, each in a fixed place.
+    pub fn binding(&self) -> String {
+        let text = serde_json::json!([
+            self.digest,
+            self.input,
+            self.dry_run,
+            self.policy_digest,
+            self.plan_hash
+        ])
+        .to_string();
+        crate::plugin::artifact::digest(text.as_bytes())
+    }
+}
+
+/// An approval given: by whom, bound to what, when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Given {
+    /// The approver's principal.
+    pub approver: String,
+    /// The binding they approved ([`Bound::binding`]).
+    pub binding: String,
+    /// When (Unix milliseconds).
+    pub at_ms: i64,
+}
+
+/// Where a request waiting for approval stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalStanding {
+    /// Enough approvals of this very request: it may run; the approvers, in order.
+    Approved(Vec<String>),
+    /// Not yet: how many valid approvals it has and needs.
+    Waiting {
+        /// Valid approvals.
+        have: usize,
+        /// Needed.
+        need: usize,
+    },
+    /// Nobody approved it in time.
+    Expired,
+}
+
+/// Counts the approvals of a request submitted at `submitted_ms` that `approval` governs: only
+/// distinct approvers whose approval is bound to `binding` and younger than the rule's hours
+/// count; a request older than that has expired.
+pub fn standing(
+    approval: &Approval,
+    given: &[Given],
+    binding: &str,
+    submitted_ms: i64,
+    now_ms: i64,
+) -> ApprovalStanding {
+    let valid_ms = i64::from(approval.hours) * 3_600_000;
+    let mut approvers: Vec<String> = Vec::new();
+    for g in given {
+        if g.binding == binding
+            && now_ms - g.at_ms <= valid_ms
+            && !approvers
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(&g.approver))
+        {
+            approvers.push(g.approver.clone());
+        }
+    }
+    let need = usize::try_from(approval.min_approvals).unwrap_or(usize::MAX);
+    if approvers.len() >= need {
+        ApprovalStanding::Approved(approvers)
+    } else if now_ms - submitted_ms > valid_ms {
+        ApprovalStanding::Expired
+    } else {
+        ApprovalStanding::Waiting {
+            have: approvers.len(),
+            need,
+        }
+    }
+}

@@ -363,3 +363,86 @@ fn bad_caller_rules_point_at_the_line() {
         warned.warnings()
     );
 }
+
+#[test]
+fn an_approval_counts_only_for_the_very_request_and_in_time() {
+    let approval = Approval {
+        approvers: vec![Principal::Role("Exorun.Approver".into())],
+        min_approvals: 2,
+        hours: 1,
+    };
+    let input = json!({"identity": "leaver@contoso.com"});
+    let bound = Bound {
+        digest: "d1",
+        input: &input,
+        dry_run: false,
+        policy_digest: "p1",
+        plan_hash: "h1",
+    };
+    let binding = bound.binding();
+    let other_input = json!({"identity": "ceo@contoso.com"});
+    let changes = [
+        Bound {
+            digest: "d2",
+            ..bound
+        },
+        Bound {
+            input: &other_input,
+            ..bound
+        },
+        Bound {
+            dry_run: true,
+            ..bound
+        },
+        Bound {
+            policy_digest: "p2",
+            ..bound
+        },
+        Bound {
+            plan_hash: "h2",
+            ..bound
+        },
+    ];
+    for changed in changes {
+        assert_ne!(changed.binding(), binding, "{changed:?}");
+    }
+    let given = |who: &str, binding: &str, at_ms: i64| Given {
+        approver: who.into(),
+        binding: binding.into(),
+        at_ms,
+    };
+    let hour = 3_600_000;
+    assert_eq!(
+        standing(
+            &approval,
+            &[given("bob@contoso.com", &binding, 10)],
+            &binding,
+            0,
+            20
+        ),
+        ApprovalStanding::Waiting { have: 1, need: 2 }
+    );
+    // The same approver twice is one approval; an approval of another binding does not count.
+    let twice = [
+        given("bob@contoso.com", &binding, 10),
+        given("BOB@contoso.com", &binding, 11),
+        given("carol@contoso.com", &changes[1].binding(), 12),
+    ];
+    assert_eq!(
+        standing(&approval, &twice, &binding, 0, 20),
+        ApprovalStanding::Waiting { have: 1, need: 2 }
+    );
+    let two = [
+        given("bob@contoso.com", &binding, 10),
+        given("carol@contoso.com", &binding, 12),
+    ];
+    assert_eq!(
+        standing(&approval, &two, &binding, 0, 20),
+        ApprovalStanding::Approved(vec!["bob@contoso.com".into(), "carol@contoso.com".into()])
+    );
+    // Approvals older than the rule's hours have expired, and so has the request.
+    assert_eq!(
+        standing(&approval, &two, &binding, 0, 2 * hour),
+        ApprovalStanding::Expired
+    );
+}
