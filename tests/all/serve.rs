@@ -612,6 +612,7 @@ async fn the_command_line_runs_through_the_service_as_it_runs_locally() {
 
 const HELPDESK_GROUP: &str = "7d9c0f8e-0b43-4f59-9a51-3f7f4c1e2a10";
 const SERVICE_APP: &str = "2b0f7a4c-86d4-4a39-8f1e-9e7c2d5a1b30";
+const APPROVERS_GROUP: &str = "3c1e5a7b-2d4f-4e6a-8b0c-9d1e2f3a4b5c";
 
 /// The service's API app (v2.0 tokens) and Ann, a helpdesk member, in the emulator's tenant; a
 /// server certificate for loopback from the emulator's CA; and `[https]` + `[entra]` in the
@@ -640,6 +641,22 @@ async fn configure_https(sim: &Sim, serve_toml: &std::path::Path) {
         },
     )
     .await;
+    for (upn, group) in [
+        ("bob@contoso.com", APPROVERS_GROUP),
+        ("carl@contoso.com", HELPDESK_GROUP),
+    ] {
+        sim.post_control(
+            "entra/users",
+            &TestUserSpec {
+                tenant: None,
+                upn: upn.into(),
+                object_id: None,
+                display_name: None,
+                groups: vec![group.parse().unwrap()],
+            },
+        )
+        .await;
+    }
     let dir = sim.dir.path();
     let ca = exorun_sim::pki::load_pair(&dir.join("ca.pem"), &dir.join("ca.key")).unwrap();
     let server = exorun_sim::pki::issue_server_cert(&ca).unwrap();
@@ -830,4 +847,196 @@ async fn https_callers_are_who_their_entra_token_says_and_bad_tokens_get_a_chall
         "{problem}"
     );
     assert_eq!(auto_reply_changes(&sim.requests().await), 1);
+}
+
+/// Ann's, Bob's or Carl's token for the service.
+async fn token_of(sim: &Sim, upn: &str) -> String {
+    sim.caller_token(&exorun_sim::entra::callers::CallerTokenRequest {
+        resource: "api://exorun".into(),
+        user: Some(upn.into()),
+        ..Default::default()
+    })
+    .await
+}
+
+/// `method` `path` on the service's HTTPS address as the holder of `token`.
+async fn call(sim: &Sim, base: &str, token: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let https = sim.http();
+    let request = match body {
+        Some(body) => https.post(format!("{base}{path}")).json(&body),
+        None => https.get(format!("{base}{path}")),
+    };
+    let response = request.bearer_auth(token).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offboarding_runs_only_after_another_person_approves_the_plan_they_saw() {
+    let sim = start().await;
+    let leavers = mailboxes(&sim, 3);
+    let rules = format!(
+        "[[caller]]\nname = \"offboarding\"\nwho = [\"group:{HELPDESK_GROUP}\"]\nplugins = [\"offboard-mailbox\"]\napprovers = [\"group:{APPROVERS_GROUP}\", \"group:{HELPDESK_GROUP}\"]\n[caller.inputs]\nidentity = {{ glob = \"*@contoso.com\" }}\nconvert_to_shared = {{}}\n"
+    );
+    let serve_toml = configure(&sim, &["offboard-mailbox"], &rules);
+    configure_https(&sim, &serve_toml).await;
+    let service = Service::start(&sim);
+    let base = https_base(&service);
+    let (ann, bob, carl) = (
+        token_of(&sim, "ann@contoso.com").await,
+        token_of(&sim, "bob@contoso.com").await,
+        token_of(&sim, "carl@contoso.com").await,
+    );
+    let submit = |leaver: &str| json!({"plugin": "offboard-mailbox", "input": {"identity": leaver, "convert_to_shared": true}});
+    let changes = |requests: &[exorun_sim::control::LogEntry]| {
+        requests
+            .iter()
+            .filter(|r| r.cmdlet.as_deref() == Some("Set-Mailbox"))
+            .count()
+    };
+    let (status, run) = call(&sim, &base, &ann, "/api/v1/runs", Some(submit(&leavers[0]))).await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    // The worker makes the dry-run plan the approvers see; nothing is changed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pending = loop {
+        let (_, run) = call(&sim, &base, &ann, &format!("/api/v1/runs/{id}"), None).await;
+        if run["state"] == "pending-approval" && run["plan_hash"].is_string() {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "{run}\n{}", service.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let plan = &pending["plan"]["changes"];
+    assert_eq!(plan[0]["cmdlet"], "Set-Mailbox", "{pending}");
+    assert_eq!(changes(&sim.requests().await), 0);
+    let plan_hash = pending["plan_hash"].as_str().unwrap().to_string();
+
+    // Bob sees it among his approvals; Ann may not approve her own request.
+    let (_, listed) = call(&sim, &base, &bob, "/api/v1/approvals", None).await;
+    assert_eq!(listed[0]["id"], json!(id), "{listed}");
+    let (_, listed) = call(&sim, &base, &ann, "/api/v1/approvals", None).await;
+    assert_eq!(listed, json!([]));
+    let approve = json!({"plan_hash": plan_hash, "comment": "leaver ticket 4711"});
+    let (status, problem) = call(
+        &sim,
+        &base,
+        &ann,
+        &format!("/api/v1/runs/{id}/approve"),
+        Some(approve.clone()),
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("asked for this run and may not approve it"),
+        "{problem}"
+    );
+    // An approval must name the plan the approver saw.
+    let (status, problem) = call(
+        &sim,
+        &base,
+        &bob,
+        &format!("/api/v1/runs/{id}/approve"),
+        Some(json!({"plan_hash": "0".repeat(64)})),
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(changes(&sim.requests().await), 0);
+
+    let (status, answer) = call(
+        &sim,
+        &base,
+        &bob,
+        &format!("/api/v1/runs/{id}/approve"),
+        Some(approve),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["state"], "queued");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let (_, run) = call(&sim, &base, &ann, &format!("/api/v1/runs/{id}"), None).await;
+        if !matches!(run["state"].as_str(), Some("queued" | "running")) {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", service.log());
+    assert_eq!(done["approved_by"], json!(["bob@contoso.com"]));
+    assert_eq!(changes(&sim.requests().await), 1);
+    let audit = std::fs::read_to_string(service.dir.join("audit.jsonl")).unwrap();
+    let start: Value = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["event"] == "run-start")
+        .find(|r| !r["dry_run"].as_bool().unwrap())
+        .unwrap();
+    assert_eq!(start["caller"]["principal"], "ann@contoso.com");
+    assert_eq!(start["caller"]["approved_by"], json!(["bob@contoso.com"]));
+
+    // A rejected request never runs.
+    let (_, run) = call(
+        &sim,
+        &base,
+        &carl,
+        "/api/v1/runs",
+        Some(submit(&leavers[1])),
+    )
+    .await;
+    let rejected = run["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, run) = call(
+            &sim,
+            &base,
+            &carl,
+            &format!("/api/v1/runs/{rejected}"),
+            None,
+        )
+        .await;
+        if run["state"] == "pending-approval" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, answer) = call(
+        &sim,
+        &base,
+        &ann,
+        &format!("/api/v1/runs/{rejected}/reject"),
+        Some(json!({"comment": "not a leaver"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, run) = call(
+        &sim,
+        &base,
+        &carl,
+        &format!("/api/v1/runs/{rejected}"),
+        None,
+    )
+    .await;
+    assert_eq!(run["state"], "rejected");
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .contains("rejected by ann@contoso.com: not a leaver")
+    );
+    let (status, _) = call(
+        &sim,
+        &base,
+        &bob,
+        &format!("/api/v1/runs/{rejected}/approve"),
+        Some(json!({"plan_hash": run["plan_hash"]})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(changes(&sim.requests().await), 1);
 }

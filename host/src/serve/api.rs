@@ -16,12 +16,15 @@ use serde_json::{Map, Value, json};
 
 use exorun::caller::Caller;
 use exorun::caller_token::CHALLENGE;
-use exorun::policy::callers::{Ask, Target, allowed_targets, is_plain_name, rules_for};
+use exorun::policy::callers::{
+    ApprovalStanding, Ask, Bound, Target, allowed_targets, is_plain_name, may_approve, rules_for,
+    standing,
+};
 
 use super::https::Remote;
 use super::problem::Problem;
 use super::service::Service;
-use super::state::{NewRun, RunFilter, RunRow, RunState, now_ms};
+use super::state::{NewApproval, NewRun, RunFilter, RunRow, RunState, now_ms};
 use super::unix::Peer;
 use crate::cli::output::{Format, RowSink};
 
@@ -37,6 +40,9 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/v1/runs/{id}/records", get(records))
         .route("/api/v1/runs/{id}/events", get(events))
         .route("/api/v1/runs/{id}/cancel", post(cancel))
+        .route("/api/v1/runs/{id}/approve", post(approve))
+        .route("/api/v1/runs/{id}/reject", post(reject))
+        .route("/api/v1/approvals", get(approvals))
         .fallback(not_found)
         .with_state(service)
 }
@@ -249,6 +255,8 @@ fn view(run: RunRow) -> RunView {
             "records": format!("{base}/records"),
             "events": format!("{base}/events"),
             "cancel": format!("{base}/cancel"),
+            "approve": format!("{base}/approve"),
+            "reject": format!("{base}/reject"),
         }),
         run,
     }
@@ -343,11 +351,8 @@ async fn submit(
                 .join("; ")
         )));
     }
-    let state = if authorized.rule.approval.is_some() {
-        RunState::PendingApproval
-    } else {
-        RunState::Queued
-    };
+    // A dry run changes nothing, so it needs no approval.
+    let needs_approval = authorized.rule.approval.is_some() && !body.dry_run;
     let (run, new) = service
         .state
         .submit(NewRun {
@@ -362,7 +367,7 @@ async fn submit(
             dry_run: body.dry_run,
             rule: authorized.rule.label(),
             policy_digest: loaded.policy.digest().to_string(),
-            state,
+            needs_approval,
         })
         .await
         .map_err(|e| match e {
@@ -397,10 +402,204 @@ async fn visible_run(service: &Service, caller: &Caller, id: &str) -> Result<Run
         .await
         .map_err(|e| Problem::internal(e.to_string()))?
         .ok_or_else(hidden)?;
-    if run.principal != caller.principal {
+    if run.principal != caller.principal && approver_rule(service, caller, &run).is_err() {
         return Err(hidden());
     }
     Ok(run)
+}
+
+/// Whether `approver` may approve `run` (waiting for approval) under the policy in force: the
+/// rule that admits its request, or why not.
+fn approver_rule(service: &Service, approver: &Caller, run: &RunRow) -> Result<String, Problem> {
+    if run.state != RunState::PendingApproval {
+        return Err(Problem::conflict(format!(
+            "run {} does not wait for approval: it is {}",
+            run.id,
+            run.state.as_str()
+        )));
+    }
+    let requester: Caller = serde_json::from_str(&run.caller)
+        .map_err(|e| Problem::internal(format!("the run's caller cannot be read: {e}")))?;
+    let loaded = service.loaded();
+    let input = run.input.as_object().cloned().unwrap_or_default();
+    let ask = Ask {
+        target: Target::Plugin {
+            name: &run.target,
+            digest: &run.digest,
+        },
+        input: &input,
+        dry_run: run.dry_run,
+    };
+    let authorized = loaded
+        .policy
+        .authorize(&requester, ask, 0)
+        .map_err(|refusal| {
+            Problem::conflict(format!(
+                "the policy in force no longer allows this request: {refusal}"
+            ))
+        })?;
+    may_approve(authorized.rule, &requester, approver).map_err(|refusal| {
+        Problem::forbidden(refusal.to_string(), Some(authorized.rule.label()))
+    })?;
+    Ok(authorized.rule.label())
+}
+
+/// `POST /api/v1/runs/{id}/approve` and `/reject`: the plan the approver saw, and why.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    /// The `plan_hash` of the run as the approver saw it (approve only).
+    plan_hash: Option<String>,
+    /// A comment for the record.
+    #[serde(default)]
+    comment: String,
+}
+
+async fn decide(
+    service: &Arc<Service>,
+    approver: &Caller,
+    id: &str,
+    body: DecisionBody,
+    approve: bool,
+) -> Result<Json<Value>, Problem> {
+    let verb = if approve { "approve" } else { "reject" };
+    let run = visible_run(service, approver, id).await?;
+    if body.comment.len() > 2000 || body.comment.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Problem::bad_request(
+            "`comment` must be at most 2000 characters, without control characters",
+        ));
+    }
+    let rule = match approver_rule(service, approver, &run) {
+        Ok(rule) => rule,
+        Err(problem) => {
+            service.record_refusal(approver, &format!("{verb} run {id}"), &problem.detail);
+            return Err(problem);
+        }
+    };
+    let loaded = service.loaded();
+    let plan_hash = run.plan_hash.clone().unwrap_or_default();
+    if approve && body.plan_hash.as_deref() != Some(plan_hash.as_str()) {
+        return Err(Problem::conflict(format!(
+            "the approval must name the plan you looked at: send its `plan_hash` ({plan_hash} now); if it changed, look at the plan again"
+        )));
+    }
+    let binding = Bound {
+        digest: &run.digest,
+        input: &run.input,
+        dry_run: run.dry_run,
+        policy_digest: loaded.policy.digest(),
+        plan_hash: &plan_hash,
+    }
+    .binding();
+    service
+        .state
+        .add_approval(
+            &run.id,
+            &NewApproval {
+                approver: approver.principal.clone(),
+                caller: serde_json::to_string(approver).unwrap_or_default(),
+                approve,
+                binding: binding.clone(),
+                comment: body.comment.clone(),
+            },
+        )
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    service
+        .add_event(
+            &run.id,
+            if approve { "approved" } else { "rejected" },
+            &json!({"by": approver.principal, "comment": body.comment}),
+        )
+        .await;
+    if !approve {
+        let why = format!("rejected by {}: {}", approver.principal, body.comment);
+        service
+            .state
+            .close_pending(&run.id, RunState::Rejected, &why)
+            .await
+            .map_err(|e| Problem::internal(e.to_string()))?;
+        return Ok(Json(
+            json!({"id": run.id, "state": "rejected", "rule": rule}),
+        ));
+    }
+    let given = service
+        .state
+        .approvals(&run.id)
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    let approval = loaded
+        .policy
+        .caller_rules()
+        .iter()
+        .find(|r| r.label() == rule)
+        .and_then(|r| r.approval.clone())
+        .ok_or_else(|| Problem::internal("the approving rule vanished"))?;
+    let state = match standing(&approval, &given, &binding, run.submitted_at, now_ms()) {
+        ApprovalStanding::Approved(approvers) => {
+            service
+                .state
+                .release(&run.id, &approvers)
+                .await
+                .map_err(|e| Problem::internal(e.to_string()))?;
+            service.wake();
+            json!({"id": run.id, "state": "queued", "approved_by": approvers})
+        }
+        ApprovalStanding::Waiting { have, need } => {
+            json!({"id": run.id, "state": "pending-approval", "approvals": have, "needed": need})
+        }
+        ApprovalStanding::Expired => {
+            service
+                .state
+                .close_pending(&run.id, RunState::Expired, "nobody approved it in time")
+                .await
+                .map_err(|e| Problem::internal(e.to_string()))?;
+            json!({"id": run.id, "state": "expired"})
+        }
+    };
+    Ok(Json(state))
+}
+
+async fn approve(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Body(body): Body<DecisionBody>,
+) -> Result<Json<Value>, Problem> {
+    decide(&service, &caller, &id, body, true).await
+}
+
+async fn reject(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Body(body): Body<DecisionBody>,
+) -> Result<Json<Value>, Problem> {
+    decide(&service, &caller, &id, body, false).await
+}
+
+/// `GET /api/v1/approvals`: the runs waiting for an approval the caller may give, with their
+/// plans.
+async fn approvals(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<Vec<RunView>>, Problem> {
+    let pending = service
+        .state
+        .list(&RunFilter {
+            principal: None,
+            state: Some(RunState::PendingApproval),
+            limit: 1000,
+        })
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(Json(
+        pending
+            .into_iter()
+            .filter(|run| approver_rule(&service, &caller, run).is_ok())
+            .map(view)
+            .collect(),
+    ))
 }
 
 async fn show_run(

@@ -19,14 +19,14 @@ use exorun::audit::{Audit, AuditKey, CallContext, CallerRef, Event, RequestRefus
 use exorun::caller::Caller;
 use exorun::caller_token::TokenValidator;
 use exorun::config::ConfigFile;
-use exorun::policy::callers::{Ask, Target};
+use exorun::policy::callers::{ApprovalStanding, Ask, Bound, Target, standing};
 use exorun::runtime::{
     FileCheckpoints, JsonLinesSink, ProgressSink, RecordSink, Requested, RunRequest, Runtime,
     RuntimeSettings,
 };
 
 use super::config::ServeConfig;
-use super::state::{RunEnding, RunRow, RunState, State, StateError};
+use super::state::{RunEnding, RunRow, RunState, State, StateError, now_ms};
 use super::store::Loaded;
 
 /// How long a worker's hold on a run lasts without renewal.
@@ -241,7 +241,11 @@ impl Service {
                 Ok(Some(run)) => {
                     tracing::info!(worker = n, run = %run.id, target = %run.target, "run started");
                     self.started.fetch_add(1, Ordering::Relaxed);
-                    let ending = self.clone().execute(&run).await;
+                    let Some(ending) = self.clone().execute(&run).await else {
+                        self.add_event(&run.id, "state", &json!({"state": "pending-approval"}))
+                            .await;
+                        continue;
+                    };
                     if let Err(e) = self.state.finish(&run.id, &ending).await {
                         tracing::error!(run = %run.id, "cannot record the run's end: {e}");
                     }
@@ -296,22 +300,23 @@ impl Service {
         Ok(connection)
     }
 
-    /// Runs a claimed run to its end.
-    async fn execute(self: Arc<Self>, run: &RunRow) -> RunEnding {
+    /// Runs a claimed run to its end; `None` when it made the dry-run plan of a run that
+    /// waits for approval.
+    async fn execute(self: Arc<Self>, run: &RunRow) -> Option<RunEnding> {
         match self.try_execute(run).await {
             Ok(ending) => ending,
-            Err(error) => RunEnding {
+            Err(error) => Some(RunEnding {
                 state: RunState::Failed,
                 summary: None,
                 error: Some(error),
                 records: 0,
                 calls: 0,
                 denied: 0,
-            },
+            }),
         }
     }
 
-    async fn try_execute(self: Arc<Self>, run: &RunRow) -> Result<RunEnding, String> {
+    async fn try_execute(self: Arc<Self>, run: &RunRow) -> Result<Option<RunEnding>, String> {
         let loaded = self.loaded();
         let caller: Caller = serde_json::from_str(&run.caller)
             .map_err(|e| format!("the run's caller cannot be read: {e}"))?;
@@ -323,7 +328,7 @@ impl Service {
         })?;
         // The policy may have changed since the run was queued: the caller rules in force decide.
         let input = run.input.as_object().cloned().unwrap_or_default();
-        loaded
+        let authorized = loaded
             .policy
             .authorize(
                 &caller,
@@ -338,6 +343,41 @@ impl Service {
                 0,
             )
             .map_err(|refusal| format!("refused by the policy in force: {refusal}"))?;
+        let approved_by = match &authorized.rule.approval {
+            Some(approval) if !run.planning && !run.dry_run => {
+                let plan_hash = run.plan_hash.as_deref().unwrap_or_default();
+                let bound = Bound {
+                    digest: &run.digest,
+                    input: &run.input,
+                    dry_run: run.dry_run,
+                    policy_digest: loaded.policy.digest(),
+                    plan_hash,
+                };
+                let given = self
+                    .state
+                    .approvals(&run.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match standing(
+                    approval,
+                    &given,
+                    &bound.binding(),
+                    run.submitted_at,
+                    now_ms(),
+                ) {
+                    ApprovalStanding::Approved(approvers) => approvers,
+                    ApprovalStanding::Waiting { have, need } => {
+                        return Err(format!(
+                            "its approvals no longer hold ({have} of {need} still bound to this request): the policy changed since they were given; submit it again"
+                        ));
+                    }
+                    ApprovalStanding::Expired => {
+                        return Err("its approvals expired before it ran; submit it again".into());
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
         let plugin = self
             .runtime
             .load(&stored.vetted)
@@ -358,7 +398,12 @@ impl Service {
             .append(true)
             .open(&path)
             .map_err(|e| format!("cannot write the run's records {}: {e}", path.display()))?;
-        let sink = Arc::new(JsonLinesSink::new(BufWriter::new(file)));
+        let plan = Arc::new(PlanSink::default());
+        let sink: Arc<dyn RecordSink> = if run.planning {
+            plan.clone()
+        } else {
+            Arc::new(JsonLinesSink::new(BufWriter::new(file)))
+        };
         let (events, mut receiver) = mpsc::unbounded_channel::<(&'static str, Value)>();
         let writer = {
             let service = self.clone();
@@ -372,18 +417,18 @@ impl Service {
         let _ = events.send(("state", json!({"state": "running"})));
         let exchange = connection.exchange().clone().with_context(CallContext {
             run: Some(RunId::named(&run.id)),
-            caller: Some(CallerRef::of(&caller, Vec::new())),
+            caller: Some(CallerRef::of(&caller, approved_by)),
             ..CallContext::default()
         });
         let request = RunRequest {
             input: run.input.to_string(),
             config: Default::default(),
             exchange,
-            dry_run: run.dry_run,
+            dry_run: run.dry_run || run.planning,
             journal: None,
             grant: Arc::new(grant),
             limits,
-            sink: sink.clone() as Arc<dyn RecordSink>,
+            sink: sink.clone(),
             checkpoints: Arc::new(FileCheckpoints::new(
                 self.config.state_dir.join("checkpoints"),
             )),
@@ -397,21 +442,30 @@ impl Service {
         drop(events);
         let _ = writer.await;
         let Some(outcome) = outcome else {
-            return Ok(RunEnding {
+            return Ok(Some(RunEnding {
                 state: RunState::Cancelled,
                 summary: None,
                 error: Some("cancelled while it ran".into()),
                 records: 0,
                 calls: 0,
                 denied: 0,
-            });
+            }));
         };
         finished.map_err(|e| format!("cannot write the run's records: {e}"))?;
         let outcome = outcome.map_err(|e| e.to_string())?;
+        if run.planning {
+            let plan = plan.plan(&outcome.summary);
+            let plan_hash = exorun::plugin::artifact::digest(plan.to_string().as_bytes());
+            self.state
+                .set_plan(&run.id, &plan, &plan_hash)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(None);
+        }
         let summary = serde_json::from_str(&outcome.summary)
             .unwrap_or_else(|_| Value::String(outcome.summary.clone()));
         let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        Ok(RunEnding {
+        Ok(Some(RunEnding {
             state: if outcome.failures.any() {
                 RunState::Failed
             } else {
@@ -425,7 +479,7 @@ impl Service {
             records: to_i64(outcome.records),
             calls: to_i64(outcome.cmdlet_calls),
             denied: to_i64(outcome.denied),
-        })
+        }))
     }
 
     /// Resolves when a cancel of run `id` is asked for.
@@ -438,6 +492,47 @@ impl Service {
                 return;
             }
         }
+    }
+}
+
+/// What a dry run for approvers would change: the changes it rehearsed (secret values
+/// redacted) and how many records it wrote.
+#[derive(Default)]
+struct PlanSink {
+    changes: std::sync::Mutex<Vec<Value>>,
+    records: AtomicU64,
+}
+
+impl PlanSink {
+    /// The plan, as approvers see it.
+    fn plan(&self, summary: &str) -> Value {
+        let changes = self
+            .changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        json!({
+            "changes": changes,
+            "records": self.records.load(Ordering::Relaxed),
+            "summary": serde_json::from_str::<Value>(summary).unwrap_or_else(|_| Value::String(summary.to_string())),
+        })
+    }
+}
+
+impl RecordSink for PlanSink {
+    fn emit(&self, _record: exorun::runtime::Record) -> std::io::Result<()> {
+        self.records.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn rehearsed(&self, change: &exorun::exchange::Rehearsal) {
+        self.changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(json!({
+                "cmdlet": change.cmdlet,
+                "parameters": exorun::audit::redact::redact(&change.cmdlet, &change.params),
+            }));
     }
 }
 

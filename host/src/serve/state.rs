@@ -12,6 +12,8 @@ use serde_json::Value;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use exorun::policy::callers::Given;
+
 /// What can go wrong with the state database.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -145,6 +147,17 @@ pub struct RunRow {
     pub denied: i64,
     /// A cancel was asked for.
     pub cancel_requested: bool,
+    /// The worker is making the dry-run plan approvers will see.
+    pub planning: bool,
+    /// The dry-run plan (the changes it would make) approvers see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Value>,
+    /// The sha256 of the plan's text: an approval names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
+    /// Who approved it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approved_by: Vec<String>,
 }
 
 /// A run to queue.
@@ -172,8 +185,23 @@ pub struct NewRun {
     pub rule: String,
     /// The policy in force.
     pub policy_digest: String,
-    /// Queued, or waiting for approval.
-    pub state: RunState,
+    /// It needs approval: a dry-run plan is made first, for the approvers.
+    pub needs_approval: bool,
+}
+
+/// An approver's decision to record.
+#[derive(Clone, Debug)]
+pub struct NewApproval {
+    /// The approver's principal.
+    pub approver: String,
+    /// The approver as authenticated (JSON).
+    pub caller: String,
+    /// Approve (or reject).
+    pub approve: bool,
+    /// What the approval is bound to.
+    pub binding: String,
+    /// The approver's comment.
+    pub comment: String,
 }
 
 /// How a run ended.
@@ -241,12 +269,26 @@ const SCHEMA: &[&str] = &[
         calls BIGINT NOT NULL DEFAULT 0,
         denied BIGINT NOT NULL DEFAULT 0,
         cancel_requested BIGINT NOT NULL DEFAULT 0,
+        planning BIGINT NOT NULL DEFAULT 0,
+        plan TEXT,
+        plan_hash TEXT,
+        approved_by TEXT,
         owner TEXT,
         lease_until BIGINT,
         UNIQUE (principal, client_key)
     )",
     "CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, submitted_at)",
     "CREATE INDEX IF NOT EXISTS runs_by_principal ON runs (principal, submitted_at)",
+    "CREATE TABLE IF NOT EXISTS approvals (
+        run_id TEXT NOT NULL,
+        approver TEXT NOT NULL,
+        caller TEXT NOT NULL,
+        approve BIGINT NOT NULL,
+        binding TEXT NOT NULL,
+        comment TEXT NOT NULL,
+        at BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS approvals_by_run ON approvals (run_id)",
     "CREATE TABLE IF NOT EXISTS events (
         run_id TEXT NOT NULL,
         seq BIGINT NOT NULL,
@@ -257,7 +299,7 @@ const SCHEMA: &[&str] = &[
     )",
 ];
 
-const RUN_COLUMNS: &str = "id, principal, caller, client_key, kind, target, digest, version, input, dry_run, state, rule, policy_digest, submitted_at, started_at, ended_at, summary, error, records, calls, denied, cancel_requested";
+const RUN_COLUMNS: &str = "id, principal, caller, client_key, kind, target, digest, version, input, dry_run, state, rule, policy_digest, submitted_at, started_at, ended_at, summary, error, records, calls, denied, cancel_requested, planning, plan, plan_hash, approved_by";
 
 /// The state database.
 #[derive(Clone, Debug)]
@@ -331,8 +373,8 @@ impl State {
         }
         let id = uuid::Uuid::new_v4().to_string();
         let inserted = sqlx::query(
-            "INSERT INTO runs (id, principal, caller, client_key, kind, target, digest, version, input, dry_run, state, rule, policy_digest, submitted_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            "INSERT INTO runs (id, principal, caller, client_key, kind, target, digest, version, input, dry_run, state, rule, policy_digest, submitted_at, planning)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14)",
         )
         .bind(&id)
         .bind(&run.principal)
@@ -344,10 +386,10 @@ impl State {
         .bind(&run.version)
         .bind(run.input.to_string())
         .bind(i64::from(run.dry_run))
-        .bind(run.state.as_str())
         .bind(&run.rule)
         .bind(&run.policy_digest)
         .bind(now_ms())
+        .bind(i64::from(run.needs_approval))
         .execute(&self.pool)
         .await;
         match inserted {
@@ -568,6 +610,93 @@ impl State {
             .collect()
     }
 
+    /// Stores run `id`'s dry-run plan and leaves it waiting for approval.
+    pub async fn set_plan(
+        &self,
+        id: &str,
+        plan: &Value,
+        plan_hash: &str,
+    ) -> Result<(), StateError> {
+        sqlx::query(
+            "UPDATE runs SET state = 'pending-approval', planning = 0, plan = $1, plan_hash = $2,
+                owner = NULL, lease_until = NULL WHERE id = $3 AND state = 'running'",
+        )
+        .bind(plan.to_string())
+        .bind(plan_hash)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records an approver's decision on run `id`.
+    pub async fn add_approval(&self, id: &str, approval: &NewApproval) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO approvals (run_id, approver, caller, approve, binding, comment, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(&approval.approver)
+        .bind(&approval.caller)
+        .bind(i64::from(approval.approve))
+        .bind(&approval.binding)
+        .bind(&approval.comment)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The approvals (not rejections) given for run `id`, oldest first.
+    pub async fn approvals(&self, id: &str) -> Result<Vec<Given>, StateError> {
+        let rows = sqlx::query(
+            "SELECT approver, binding, at FROM approvals WHERE run_id = $1 AND approve = 1 ORDER BY at",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Given {
+                    approver: r.try_get(0)?,
+                    binding: r.try_get(1)?,
+                    at_ms: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Queues run `id`, approved by `approvers`, if it still waits for approval.
+    pub async fn release(&self, id: &str, approvers: &[String]) -> Result<bool, StateError> {
+        let done = sqlx::query(
+            "UPDATE runs SET state = 'queued', approved_by = $1 WHERE id = $2 AND state = 'pending-approval'",
+        )
+        .bind(serde_json::to_string(approvers).unwrap_or_default())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends run `id`, waiting for approval, as `state` (rejected or expired) with `why`.
+    pub async fn close_pending(
+        &self,
+        id: &str,
+        state: RunState,
+        why: &str,
+    ) -> Result<bool, StateError> {
+        let done = sqlx::query(
+            "UPDATE runs SET state = $1, error = $2, ended_at = $3 WHERE id = $4 AND state = 'pending-approval'",
+        )
+        .bind(state.as_str())
+        .bind(why)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StateError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -605,6 +734,15 @@ fn run_row(row: &AnyRow) -> Result<RunRow, StateError> {
         calls: row.try_get("calls")?,
         denied: row.try_get("denied")?,
         cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
+        planning: row.try_get::<i64, _>("planning")? != 0,
+        plan: row
+            .try_get::<Option<String>, _>("plan")?
+            .and_then(|p| serde_json::from_str(&p).ok()),
+        plan_hash: row.try_get("plan_hash")?,
+        approved_by: row
+            .try_get::<Option<String>, _>("approved_by")?
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -625,7 +763,7 @@ mod tests {
             dry_run: false,
             rule: "caller rule at line 3".into(),
             policy_digest: "cd".repeat(32),
-            state: RunState::Queued,
+            needs_approval: false,
         }
     }
 
