@@ -10,9 +10,9 @@ use serde::Serialize;
 pub struct Problem {
     /// A URI naming the kind of problem (relative, under the service's docs).
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: &'static str,
     /// A short summary of the kind.
-    pub title: String,
+    pub title: &'static str,
     /// The HTTP status.
     pub status: u16,
     /// What happened to this request, and what to do.
@@ -26,11 +26,16 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// A problem of kind `slug` (e.g. `forbidden`) with HTTP `status`.
-    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Problem {
+    /// A problem of kind `kind` (e.g. `/problems/forbidden`) with HTTP `status`.
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Problem {
         Problem {
-            kind: format!("/problems/{slug}"),
-            title: title.to_string(),
+            kind,
+            title,
             status: status.as_u16(),
             detail: detail.into(),
             rule: None,
@@ -42,7 +47,7 @@ impl Problem {
     pub fn bad_request(detail: impl Into<String>) -> Problem {
         Problem::new(
             StatusCode::BAD_REQUEST,
-            "bad-request",
+            "/problems/bad-request",
             "Bad request",
             detail,
         )
@@ -54,7 +59,7 @@ impl Problem {
             challenge: Some(challenge),
             ..Problem::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthenticated",
+                "/problems/unauthenticated",
                 "Not authenticated",
                 detail,
             )
@@ -65,25 +70,25 @@ impl Problem {
     pub fn forbidden(detail: impl Into<String>, rule: Option<String>) -> Problem {
         Problem {
             rule,
-            ..Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+            ..Problem::new(StatusCode::FORBIDDEN, "/problems/forbidden", "Not allowed", detail)
         }
     }
 
     /// 404: nothing by that name or id (that the caller may see).
     pub fn not_found(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+        Problem::new(StatusCode::NOT_FOUND, "/problems/not-found", "Not found", detail)
     }
 
     /// 409: the request conflicts with the state of what it names.
     pub fn conflict(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+        Problem::new(StatusCode::CONFLICT, "/problems/conflict", "Conflict", detail)
     }
 
     /// 500: the service failed; the detail says what, never a secret.
     pub fn internal(detail: impl Into<String>) -> Problem {
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            "/problems/internal",
             "The service failed",
             detail,
         )
@@ -93,7 +98,7 @@ impl Problem {
     pub fn unavailable(detail: impl Into<String>) -> Problem {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            "/problems/unavailable",
             "Not ready",
             detail,
         )
