@@ -1039,4 +1039,51 @@ async fn an_offboarding_runs_only_after_another_person_approves_the_plan_they_sa
     assert_eq!(status, 404);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(changes(&sim.requests().await), 1);
+
+    // The same through the command line over HTTPS, each person with their token command.
+    let as_person = |token: &str| {
+        let file = sim.write(&format!("token-{}", &token[token.len() - 8..]), token);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_exorun"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("EXORUN_SERVER", &base)
+            .env("EXORUN_SERVER_CA_FILE", &sim.info().ca_file)
+            .env(
+                "EXORUN_ACCESS_TOKEN_COMMAND",
+                format!("cat {}", file.display()),
+            );
+        command
+    };
+    let input = json!({"identity": leavers[2], "convert_to_shared": true}).to_string();
+    let (ok, out, err) =
+        crate::cli::run(as_person(&ann).args(["run", "offboard-mailbox", "--input", &input]));
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("waits for approval (caller rule 'offboarding'"),
+        "{err}"
+    );
+    let third = out.trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, out, _) = crate::cli::run(as_person(&bob).args(["runs", "approve"]));
+        assert!(ok);
+        if out.contains(&third) {
+            assert!(out.contains("ann@contoso.com"), "{out}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, _, err) = crate::cli::run(as_person(&ann).args(["runs", "approve", &third]));
+    assert!(!ok);
+    assert!(err.contains("may not approve it"), "{err}");
+    let (ok, out, err) =
+        crate::cli::run(as_person(&bob).args(["runs", "approve", &third, "--comment", "HR-77"]));
+    assert!(ok, "{err}");
+    assert!(err.contains("Set-Mailbox"), "the plan is shown: {err}");
+    assert_eq!(out.trim(), format!("run {third}: queued"));
+    let (ok, _, err) = crate::cli::run(as_person("not-a-token").args(["runs"]));
+    assert!(!ok);
+    assert!(err.contains("the service refused"), "{err}");
 }

@@ -6,13 +6,88 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use clap::Args;
 use serde_json::Value;
+
+use exorun::secret::Secret;
+
+/// How to reach `exorun serve` and who you are to it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServerArgs {
+    /// The service (`exorun serve`): unix:/run/exorun/exorun.sock (you are your local user) or
+    /// https://exorun.example.com (you are who your Entra ID access token says).
+    #[arg(long, env = "EXORUN_SERVER", value_name = "ADDRESS")]
+    pub server: Option<String>,
+    /// With an https server: an extra CA certificate (PEM) to trust for it.
+    #[arg(long, env = "EXORUN_SERVER_CA_FILE", value_name = "FILE")]
+    pub server_ca_file: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    /// A client of the service these arguments name; over HTTPS, `token_command` (the words of
+    /// `--access-token-command`, else EXORUN_ACCESS_TOKEN_COMMAND) prints the caller's token.
+    pub async fn client(&self, token_command: Option<Vec<String>>) -> anyhow::Result<ServerClient> {
+        let server = self.server.as_deref().context(
+            "no service named: pass --server unix:/run/exorun/exorun.sock (or https://…), or set EXORUN_SERVER",
+        )?;
+        let token_command = match token_command {
+            Some(words) => Some(words),
+            None => std::env::var("EXORUN_ACCESS_TOKEN_COMMAND")
+                .ok()
+                .filter(|c| !c.trim().is_empty())
+                .map(|c| exorun::config::split_command(&c))
+                .transpose()
+                .map_err(anyhow::Error::msg)?,
+        };
+        ServerClient::new(server, token_command, self.server_ca_file.as_deref()).await
+    }
+}
 
 /// A connection to the service.
 pub struct ServerClient {
     http: reqwest::Client,
     base: String,
     shown: String,
+    token: Option<Secret>,
+}
+
+/// Runs `command` and takes the token it prints: the whole output, or the `accessToken` (Azure
+/// CLI) or `access_token` field of the JSON it prints.
+async fn token_from(words: &[String]) -> anyhow::Result<Secret> {
+    let (program, args) = words
+        .split_first()
+        .context("--access-token-command is empty")?;
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("cannot start the access token command '{program}'"))?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "the access token command '{program}' failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .next()
+                .unwrap_or_default()
+        );
+    }
+    let text =
+        String::from_utf8(output.stdout).context("the access token command printed no text")?;
+    let text = text.trim();
+    let token = match serde_json::from_str::<Value>(text) {
+        Ok(json) => json["accessToken"]
+            .as_str()
+            .or_else(|| json["access_token"].as_str())
+            .context("the access token command printed JSON without accessToken or access_token")?
+            .to_string(),
+        Err(_) => text.to_string(),
+    };
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        anyhow::bail!("the access token command printed no token (one line, no spaces)");
+    }
+    Ok(Secret::new(token))
 }
 
 /// A refusal or failure the service answered with (its problem document's detail).
@@ -27,11 +102,28 @@ pub struct Refused {
 
 impl ServerClient {
     /// A client of the service at `server`: `unix:/run/exorun/exorun.sock` (the path may also be
-    /// given as `unix:///run/…`).
-    pub fn new(server: &str) -> anyhow::Result<ServerClient> {
+    /// given as `unix:///run/…`) or `https://host[:port]`.
+    pub async fn new(
+        server: &str,
+        token_command: Option<Vec<String>>,
+        ca_file: Option<&std::path::Path>,
+    ) -> anyhow::Result<ServerClient> {
+        if server.starts_with("https://") {
+            let command = token_command.context(
+                "an https server knows you by your Entra ID access token: pass --access-token-command 'az account get-access-token --resource <the service app ID URI>' (or set EXORUN_ACCESS_TOKEN_COMMAND)",
+            )?;
+            let token = token_from(&command).await?;
+            let http = exorun::http::client(ca_file)?;
+            return Ok(ServerClient {
+                http,
+                base: server.trim_end_matches('/').to_string(),
+                shown: server.to_string(),
+                token: Some(token),
+            });
+        }
         let Some(path) = server.strip_prefix("unix:") else {
             anyhow::bail!(
-                "--server '{server}' is not a service address this exorun reaches: give unix:/PATH/TO/exorun.sock (HTTPS comes in a later version)"
+                "--server '{server}' is not a service address: give unix:/PATH/TO/exorun.sock or https://HOST[:PORT]"
             );
         };
         let path = PathBuf::from(path.strip_prefix("//").unwrap_or(path));
@@ -50,6 +142,7 @@ impl ServerClient {
             http,
             base: "http://exorun".into(),
             shown: path.display().to_string(),
+            token: None,
         })
     }
 
@@ -73,16 +166,25 @@ impl ServerClient {
 
     fn unreachable(&self, error: reqwest::Error) -> anyhow::Error {
         anyhow::anyhow!(
-            "cannot reach the service at {}: {error}; is `exorun serve` running, and may you connect to its socket (its group)?",
+            "cannot reach the service at {}: {error}; is `exorun serve` running, and may you connect to it (the socket's group, or the network)?",
             self.shown
         )
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token.expose()),
+            None => request,
+        }
     }
 
     /// GETs `path` (under `/api/v1`) as JSON.
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         let response = self
-            .http
-            .get(format!("{}/api/v1{path}", self.base))
+            .request(reqwest::Method::GET, path)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
@@ -92,8 +194,7 @@ impl ServerClient {
     /// GETs `path` (under `/api/v1`) as text.
     pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
         let response = self
-            .http
-            .get(format!("{}/api/v1{path}", self.base))
+            .request(reqwest::Method::GET, path)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
@@ -110,8 +211,7 @@ impl ServerClient {
     /// POSTs `body` to `path` (under `/api/v1`).
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
         let response = self
-            .http
-            .post(format!("{}/api/v1{path}", self.base))
+            .request(reqwest::Method::POST, path)
             .json(body)
             .send()
             .await

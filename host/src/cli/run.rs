@@ -23,7 +23,7 @@ use exorun::runtime::{
 
 use super::ConnectionArgs;
 use super::audit::{not_sent, print_head};
-use super::client::ServerClient;
+use super::client::ServerArgs;
 use super::output::{Format, Progress, RowSink, count};
 use super::policy::PolicyArg;
 
@@ -33,10 +33,10 @@ pub struct RunCmd {
     /// The plugin artifact (.wasm, built with scripts/build-plugins.sh); with --server, the name
     /// (or sha256:DIGEST) of a plugin of the service's store.
     plugin: PathBuf,
-    /// Ask the service (`exorun serve`) at this address to run it, e.g.
-    /// unix:/run/exorun/exorun.sock: the service holds the credential and its caller rules decide.
-    #[arg(long, env = "EXORUN_SERVER", value_name = "ADDRESS")]
-    server: Option<String>,
+    /// Ask the service (`exorun serve`) to run it: the service holds the credential and its
+    /// caller rules decide.
+    #[command(flatten)]
+    server: ServerArgs,
     /// With --server: a run id of your choosing, so that sending the same command again never
     /// runs it twice (a ticket number, say).
     #[arg(long, value_name = "ID", requires = "server")]
@@ -245,8 +245,10 @@ impl RunCmd {
     /// Runs the command: the plugin runs only if the policy admits it, with the grant's
     /// rights, limits and credential profile.
     pub async fn run(self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
-        if let Some(server) = &self.server {
-            return self.run_on(server).await;
+        if self.server.server.is_some() {
+            return self
+                .run_on(args.access_token_command.clone().map(|c| c.0))
+                .await;
         }
         let input = self.input()?;
         let config = self.config.iter().cloned().collect();
@@ -360,7 +362,9 @@ impl RunCmd {
 impl RunCmd {
     /// Asks the service at `server` to run the plugin, follows the run and prints its records
     /// as a local run does.
-    async fn run_on(&self, server: &str) -> anyhow::Result<ExitCode> {
+    /// `token_command`: the sign-in `--access-token-command`, which with --server prints your
+    /// token for the service.
+    async fn run_on(&self, token_command: Option<Vec<String>>) -> anyhow::Result<ExitCode> {
         if !self.config.is_empty()
             || self.timeout.is_some()
             || self.memory.is_some()
@@ -370,7 +374,7 @@ impl RunCmd {
                 "--config, --timeout, --memory and --fuel are the operator's to set on the service: leave them out with --server"
             );
         }
-        let client = ServerClient::new(server)?;
+        let client = self.server.client(token_command).await?;
         let input: serde_json::Value = serde_json::from_str(&self.input()?)?;
         let mut body = serde_json::json!({
             "plugin": self.plugin.display().to_string(),
@@ -388,9 +392,9 @@ impl RunCmd {
                 self.run_id.as_deref().unwrap_or_default()
             );
         }
-        if run["state"] == "pending-approval" {
+        if run["state"] == "pending-approval" || run["planning"] == true {
             eprintln!(
-                "exorun: run {id} waits for approval ({}); see it with `exorun runs show {id}`",
+                "exorun: run {id} waits for approval ({}): the service makes a dry-run plan for the approvers first; see it with `exorun runs show {id}`",
                 run["rule"].as_str().unwrap_or_default()
             );
             println!("{id}");

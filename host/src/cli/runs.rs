@@ -6,14 +6,18 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::client::ServerClient;
+use super::client::ServerArgs;
 
 /// Options of `exorun runs`.
 #[derive(Args, Debug)]
 pub struct RunsCmd {
-    /// The service's address, e.g. unix:/run/exorun/exorun.sock.
-    #[arg(long, env = "EXORUN_SERVER", value_name = "ADDRESS", required = true)]
-    server: Option<String>,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// With an https server: the command that prints your Entra ID access token for the
+    /// service, e.g. 'az account get-access-token --resource api://exorun' (its JSON's
+    /// accessToken is taken) [env: EXORUN_ACCESS_TOKEN_COMMAND]
+    #[arg(long, value_name = "COMMAND")]
+    access_token_command: Option<String>,
     #[command(subcommand)]
     action: Option<RunsAction>,
 }
@@ -45,12 +49,35 @@ enum RunsAction {
         /// The run's id.
         id: String,
     },
+    /// Approve a run waiting for your approval, after showing its plan; without an id, list
+    /// the runs you may approve.
+    Approve {
+        /// The run's id.
+        id: Option<String>,
+        /// Why (kept with the approval).
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Reject a run waiting for your approval: it never runs.
+    Reject {
+        /// The run's id.
+        id: String,
+        /// Why (kept with the rejection and shown to the requester).
+        #[arg(long)]
+        comment: String,
+    },
 }
 
 impl RunsCmd {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let client = ServerClient::new(self.server.as_deref().unwrap_or_default())?;
+        let words = self
+            .access_token_command
+            .as_deref()
+            .map(exorun::config::split_command)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        let client = self.server.client(words).await?;
         let mut out = std::io::stdout().lock();
         match self.action.unwrap_or(RunsAction::List { state: None }) {
             RunsAction::List { state } => {
@@ -93,6 +120,60 @@ impl RunsCmd {
                     .get_text(&format!("/runs/{id}/records?format={output}"))
                     .await?;
                 out.write_all(text.as_bytes())?;
+            }
+            RunsAction::Approve { id: None, .. } => {
+                let pending = client.get("/approvals").await?;
+                writeln!(
+                    out,
+                    "{:<36}  {:<24}  {:<20}  CHANGES",
+                    "RUN", "ASKED BY", "PLUGIN"
+                )?;
+                for run in pending.as_array().into_iter().flatten() {
+                    writeln!(
+                        out,
+                        "{:<36}  {:<24}  {:<20}  {}",
+                        run["id"].as_str().unwrap_or_default(),
+                        run["principal"].as_str().unwrap_or_default(),
+                        run["target"].as_str().unwrap_or_default(),
+                        run["plan"]["changes"].as_array().map_or(0, Vec::len)
+                    )?;
+                }
+            }
+            RunsAction::Approve {
+                id: Some(id),
+                comment,
+            } => {
+                let run = client.get(&format!("/runs/{id}")).await?;
+                eprintln!(
+                    "run {id}: {} asks to run {} {} with {}; the plan:",
+                    run["principal"].as_str().unwrap_or_default(),
+                    run["target"].as_str().unwrap_or_default(),
+                    run["version"].as_str().unwrap_or_default(),
+                    run["input"]
+                );
+                for change in run["plan"]["changes"].as_array().into_iter().flatten() {
+                    eprintln!(
+                        "  {} {}",
+                        change["cmdlet"].as_str().unwrap_or_default(),
+                        change["parameters"]
+                    );
+                }
+                let body = serde_json::json!({"plan_hash": run["plan_hash"], "comment": comment});
+                let (_, answer) = client.post(&format!("/runs/{id}/approve"), &body).await?;
+                writeln!(
+                    out,
+                    "run {id}: {}",
+                    answer["state"].as_str().unwrap_or_default()
+                )?;
+            }
+            RunsAction::Reject { id, comment } => {
+                let body = serde_json::json!({"comment": comment});
+                let (_, answer) = client.post(&format!("/runs/{id}/reject"), &body).await?;
+                writeln!(
+                    out,
+                    "run {id}: {}",
+                    answer["state"].as_str().unwrap_or_default()
+                )?;
             }
             RunsAction::Cancel { id } => {
                 let (_, answer) = client

@@ -70,18 +70,33 @@ impl Problem {
     pub fn forbidden(detail: impl Into<String>, rule: Option<String>) -> Problem {
         Problem {
             rule,
-            ..Problem::new(StatusCode::FORBIDDEN, "/problems/forbidden", "Not allowed", detail)
+            ..Problem::new(
+                StatusCode::FORBIDDEN,
+                "/problems/forbidden",
+                "Not allowed",
+                detail,
+            )
         }
     }
 
     /// 404: nothing by that name or id (that the caller may see).
     pub fn not_found(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, "/problems/not-found", "Not found", detail)
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "/problems/not-found",
+            "Not found",
+            detail,
+        )
     }
 
     /// 409: the request conflicts with the state of what it names.
     pub fn conflict(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::CONFLICT, "/problems/conflict", "Conflict", detail)
+        Problem::new(
+            StatusCode::CONFLICT,
+            "/problems/conflict",
+            "Conflict",
+            detail,
+        )
     }
 
     /// 500: the service failed; the detail says what, never a secret.
