@@ -1087,3 +1087,94 @@ async fn an_offboarding_runs_only_after_another_person_approves_the_plan_they_sa
     assert!(!ok);
     assert!(err.contains("the service refused"), "{err}");
 }
+
+/// The events of a Server-Sent Events body: (id, event, data) each.
+fn sse_events(body: &str) -> Vec<(i64, String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut id = None;
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line
+                    .strip_prefix("id: ")
+                    .or_else(|| line.strip_prefix("id:"))
+                {
+                    id = v.trim().parse().ok();
+                } else if let Some(v) = line
+                    .strip_prefix("event: ")
+                    .or_else(|| line.strip_prefix("event:"))
+                {
+                    event = v.trim().to_string();
+                } else if let Some(v) = line
+                    .strip_prefix("data: ")
+                    .or_else(|| line.strip_prefix("data:"))
+                {
+                    data.push_str(v);
+                }
+            }
+            Some((id?, event, serde_json::from_str(&data).ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runs_live_events_stream_ends_with_its_end_and_resumes_after_the_last_event_seen() {
+    let sim = start().await;
+    let targets = mailboxes(&sim, 3);
+    configure(&sim, &["auto-reply"], &helpdesk_rule());
+    let service = Service::start(&sim);
+    let (status, run) = service
+        .post(
+            "/api/v1/runs",
+            &json!({"plugin": "auto-reply", "input": {"identities": targets, "state": "Enabled"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    let stream = |last: Option<i64>| {
+        let mut request = service
+            .client
+            .get(format!("http://exorun/api/v1/runs/{id}/events"))
+            .header("accept", "text/event-stream");
+        if let Some(last) = last {
+            request = request.header("last-event-id", last.to_string());
+        }
+        request.send()
+    };
+    // Followed from the start, the stream carries every event in order and ends after `end`.
+    let response = tokio::time::timeout(Duration::from_secs(60), stream(None))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let body = tokio::time::timeout(Duration::from_secs(60), response.text())
+        .await
+        .expect("the stream ends after the run's end")
+        .unwrap();
+    let events = sse_events(&body);
+    let ids: Vec<i64> = events.iter().map(|e| e.0).collect();
+    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "{body}");
+    assert_eq!(events.last().unwrap().1, "end", "{body}");
+    assert_eq!(events.last().unwrap().2["state"], "succeeded");
+    let progress = events.iter().filter(|e| e.1 == "progress").count();
+    assert_eq!(progress, 3, "one progress event per mailbox: {body}");
+    // Reconnected with Last-Event-ID, it gives only what came after.
+    let again = stream(Some(2)).await.unwrap().text().await.unwrap();
+    let resumed: Vec<i64> = sse_events(&again).iter().map(|e| e.0).collect();
+    assert_eq!(resumed, ids[2..].to_vec(), "{again}");
+    // The same events as JSON.
+    let (_, page) = service
+        .get(&format!("/api/v1/runs/{id}/events?after=0"))
+        .await;
+    assert_eq!(page["events"].as_array().unwrap().len(), ids.len());
+    let status = service
+        .client
+        .get(format!("http://exorun/api/v1/runs/{id}/events"))
+        .header("last-event-id", "yesterday")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 400);
+}

@@ -519,6 +519,7 @@ async fn decide(
             .close_pending(&run.id, RunState::Rejected, &why)
             .await
             .map_err(|e| Problem::internal(e.to_string()))?;
+        service.ended(&run.id);
         return Ok(Json(
             json!({"id": run.id, "state": "rejected", "rule": rule}),
         ));
@@ -554,6 +555,7 @@ async fn decide(
                 .close_pending(&run.id, RunState::Expired, "nobody approved it in time")
                 .await
                 .map_err(|e| Problem::internal(e.to_string()))?;
+            service.ended(&run.id);
             json!({"id": run.id, "state": "expired"})
         }
     };
@@ -761,5 +763,8 @@ async fn cancel(
         .cancel(&run.id)
         .await
         .map_err(|e| Problem::internal(e.to_string()))?;
+    if state.is_some_and(RunState::is_final) {
+        service.ended(&run.id);
+    }
     Ok(Json(json!({"id": run.id, "state": state})))
 }

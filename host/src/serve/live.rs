@@ -51,8 +51,15 @@ pub fn stream(
                         .collect();
                     return Some((batch, (service, id, after, woken, ended)));
                 }
+                // A run ends with its `end` event in the same transaction: one that is final
+                // with no event left to give has given its end already.
                 if let Ok(Some(run)) = service.state.get(&id).await
                     && run.state.is_final()
+                    && service
+                        .state
+                        .events(&id, after)
+                        .await
+                        .is_ok_and(|e| e.is_empty())
                 {
                     return None;
                 }

@@ -189,18 +189,27 @@ impl Service {
     pub async fn add_event(&self, id: &str, kind: &str, data: &Value) {
         match self.state.add_event(id, kind, data).await {
             Ok(seq) => {
-                let mut followed = self
+                let followed = self
                     .followed
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if let Some(sender) = followed.get(id) {
                     sender.send_replace(seq);
-                    if kind == "end" {
-                        followed.remove(id);
-                    }
                 }
             }
             Err(e) => tracing::error!(run = %id, "cannot record an event: {e}"),
+        }
+    }
+
+    /// Wakes run `id`'s followers for its last time: it ended.
+    pub fn ended(&self, id: &str) {
+        if let Some(sender) = self
+            .followed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id)
+        {
+            sender.send_replace(i64::MAX);
         }
     }
 
@@ -249,12 +258,7 @@ impl Service {
                     if let Err(e) = self.state.finish(&run.id, &ending).await {
                         tracing::error!(run = %run.id, "cannot record the run's end: {e}");
                     }
-                    self.add_event(
-                        &run.id,
-                        "end",
-                        &json!({"state": ending.state, "error": ending.error, "records": ending.records}),
-                    )
-                    .await;
+                    self.ended(&run.id);
                 }
                 Ok(None) => {
                     let _ =

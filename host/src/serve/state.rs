@@ -535,7 +535,10 @@ impl State {
     }
 
     /// Records how run `id` ended.
+    /// Its `end` event is written in the same transaction, so a follower that sees the run
+    /// ended has its last event too.
     pub async fn finish(&self, id: &str, ending: &RunEnding) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE runs SET state = $1, summary = $2, error = $3, records = $4, calls = $5, denied = $6,
                 ended_at = $7, owner = NULL, lease_until = NULL WHERE id = $8",
@@ -548,22 +551,30 @@ impl State {
         .bind(ending.denied)
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let end = serde_json::json!({"state": ending.state, "error": ending.error, "records": ending.records});
+        end_event(&mut tx, id, &end).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Cancels run `id`: a queued or pending run at once, a running one by asking its worker.
     /// Gives the run's state after.
     pub async fn cancel(&self, id: &str) -> Result<Option<RunState>, StateError> {
-        sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let cancelled = sqlx::query(
             "UPDATE runs SET state = 'cancelled', ended_at = $1
              WHERE id = $2 AND state IN ('queued', 'pending-approval')",
         )
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if cancelled.rows_affected() == 1 {
+            end_event(&mut tx, id, &serde_json::json!({"state": "cancelled"})).await?;
+        }
+        tx.commit().await?;
         sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE id = $1 AND state = 'running'")
             .bind(id)
             .execute(&self.pool)
@@ -702,6 +713,24 @@ impl State {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Writes run `id`'s `end` event within `tx`.
+async fn end_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    data: &Value,
+) -> Result<(), StateError> {
+    sqlx::query(
+        "INSERT INTO events (run_id, seq, at, kind, data)
+         VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = $1), $2, 'end', $3)",
+    )
+    .bind(id)
+    .bind(now_ms())
+    .bind(data.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn run_row(row: &AnyRow) -> Result<RunRow, StateError> {
