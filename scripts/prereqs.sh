@@ -2,7 +2,7 @@
 # Installs what exorun's build, demo and tests need on a fresh Debian machine, and nothing twice:
 # the Debian packages for OpenSSL (library and command: the demo makes the service's TLS
 # certificate with it), curl (the demo's stand-in for `az account get-access-token`) and the C
-# toolchain, minisign (the signing tests check exorun's
+# toolchain, systemd-analyze (the service unit is verified with it), minisign (the signing tests check exorun's
 # keys and signatures against it), chromium (the report test opens a run's HTML report in it,
 # headless), the wasm32-wasip2 Rust target, and the Python packages of the independent-client
 # conformance test (msal, requests).
@@ -27,6 +27,7 @@ command -v python3 >/dev/null || missing+=(python3 python3-pip)
 command -v minisign >/dev/null || missing+=(minisign)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v chromium >/dev/null || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "exorun: installing Debian packages: ${missing[*]}" >&2

@@ -113,3 +113,91 @@ fn every_deploy_example_s_command_line_is_accepted() {
     // The Indexed Job's shard is the completion index from 1: index 3 runs shard 4 of 8.
     assert!(kubernetes("kubernetes-indexed-job.yaml").contains("$((JOB_COMPLETION_INDEX + 1))/8"));
 }
+
+/// The service unit with its `ExecStart` binary pointed at this build.
+fn serve_unit(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(deploy_dir().join("exorun-serve.service")).unwrap();
+    let unit = dir.join("exorun-serve.service");
+    std::fs::write(
+        &unit,
+        text.replace("/usr/local/bin/exorun", env!("CARGO_BIN_EXE_exorun")),
+    )
+    .unwrap();
+    unit
+}
+
+#[test]
+fn the_service_unit_passes_systemd_analyze_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = serve_unit(dir.path());
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze (Debian's systemd) is installed by scripts/prereqs.sh");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        !err.contains("exorun-serve.service"),
+        "systemd-analyze warns about the unit: {err}"
+    );
+    let text = std::fs::read_to_string(&unit).unwrap();
+    for hardening in [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service",
+        "User=exorun",
+        "SupplementaryGroups=exorun-callers",
+    ] {
+        assert!(text.contains(hardening), "{hardening}");
+    }
+    // wasmtime compiles plugins to native code: W^X would stop every run.
+    assert!(!text.contains("MemoryDenyWriteExecute=yes"));
+}
+
+#[test]
+fn the_service_command_lines_are_accepted() {
+    let unit = std::fs::read_to_string(deploy_dir().join("exorun-serve.service")).unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap()
+        .to_string();
+    let container = std::fs::read_to_string(deploy_dir().join("Containerfile")).unwrap();
+    assert!(container.contains(r#"ENTRYPOINT ["/usr/local/bin/exorun", "serve"]"#));
+    assert!(container.contains(r#"CMD ["--config", "/etc/exorun/serve.toml"]"#));
+    let kubernetes = std::fs::read_to_string(deploy_dir().join("kubernetes-serve.yaml")).unwrap();
+    assert!(kubernetes.contains(r#"args: ["--config", "/etc/exorun/serve.toml"]"#));
+    for (name, command) in [
+        ("exorun-serve.service", exec),
+        (
+            "Containerfile / kubernetes-serve.yaml",
+            "/usr/local/bin/exorun serve --config /etc/exorun/serve.toml".into(),
+        ),
+    ] {
+        // The configuration the command names is the example, rewritten to a scratch place.
+        let dir = tempfile::tempdir().unwrap();
+        let example = std::fs::read_to_string(deploy_dir().join("serve.toml")).unwrap();
+        std::fs::write(
+            dir.path().join("serve.toml"),
+            example
+                .replace("/etc/exorun/", &format!("{}/", dir.path().display()))
+                .replace("/var/lib/", &format!("{}/", dir.path().display()))
+                .replace("/var/log/", &format!("{}/", dir.path().display()))
+                .replace("/run/exorun/", &format!("{}/", dir.path().display())),
+        )
+        .unwrap();
+        let command = command.replace(
+            "/etc/exorun/serve.toml",
+            &dir.path().join("serve.toml").display().to_string(),
+        );
+        let (code, err) = run(name, &command);
+        assert_eq!(code, Some(1), "{name}: {command}\n{err}");
+        assert!(
+            err.contains("the service cannot start") && err.contains("policy.toml"),
+            "{name}: the command line and the configuration were accepted, so the service got as far as the policy\n{err}"
+        );
+    }
+}

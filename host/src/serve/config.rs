@@ -23,6 +23,7 @@ struct ServeFile {
     state_dir: PathBuf,
     socket: Option<PathBuf>,
     socket_mode: Option<String>,
+    socket_group: Option<String>,
     workers: Option<usize>,
     max_body_kib: Option<usize>,
     request_timeout_secs: Option<u64>,
@@ -74,6 +75,8 @@ pub struct ServeConfig {
     pub socket: Option<PathBuf>,
     /// The socket's file mode (who may connect at all), e.g. 0660 with the socket's group.
     pub socket_mode: u32,
+    /// The group the socket is given (the service must be a member): its members may connect.
+    pub socket_group: Option<String>,
     /// Runs at once.
     pub workers: usize,
     /// The largest request body, in bytes.
@@ -247,6 +250,7 @@ impl ServeConfig {
             state_dir: abs(&file.state_dir),
             socket: file.socket.as_ref().map(abs),
             socket_mode,
+            socket_group: file.socket_group,
             workers,
             max_body: file.max_body_kib.unwrap_or(1024).saturating_mul(1024),
             request_timeout_secs: file.request_timeout_secs.unwrap_or(30),

@@ -66,8 +66,12 @@ pub async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         )));
     }
     if let Some(socket) = service.config.socket.clone() {
-        let listener = unix::bind(&socket, service.config.socket_mode)
-            .with_context(|| format!("cannot listen on {}", socket.display()))?;
+        let listener = unix::bind(
+            &socket,
+            service.config.socket_mode,
+            service.config.socket_group.as_deref(),
+        )
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
         listening.push(format!("unix:{}", socket.display()));
         let mut stopped = stopped.clone();
         let app = app.clone();

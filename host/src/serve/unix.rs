@@ -43,9 +43,10 @@ pub fn caller_of(uid: u32, gid: u32, pid: Option<i32>) -> Option<Caller> {
     Some(Caller::unix(&user.name, uid, gid, pid, groups))
 }
 
-/// Binds the socket at `path` with file mode `mode`: a stale socket left by a killed service is
-/// replaced; anything else at the path is an error, never removed.
-pub fn bind(path: &Path, mode: u32) -> io::Result<UnixListener> {
+/// Binds the socket at `path` with file mode `mode` and, if given, group `group` (whose members
+/// may then connect): a stale socket left by a killed service is replaced; anything else at the
+/// path is an error, never removed.
+pub fn bind(path: &Path, mode: u32, group: Option<&str>) -> io::Result<UnixListener> {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => {
@@ -76,6 +77,26 @@ pub fn bind(path: &Path, mode: u32) -> io::Result<UnixListener> {
         std::fs::create_dir_all(dir)?;
     }
     let listener = UnixListener::bind(path)?;
+    if let Some(name) = group {
+        let gid = Group::from_name(name)
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("socket_group '{name}' is not a group of this machine"),
+                )
+            })?
+            .gid;
+        std::os::unix::fs::chown(path, None, Some(gid.as_raw())).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot give the socket to group '{name}' ({e}): the service must be a member of it (SupplementaryGroups= in its unit)"
+                ),
+            )
+        })?;
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(listener)
 }
@@ -93,6 +114,21 @@ mod tests {
         assert!(caller.unix_user.is_some());
     }
 
+    #[tokio::test]
+    async fn the_socket_is_given_its_group_and_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exorun.sock");
+        let own = Group::from_gid(nix::unistd::getgid()).unwrap().unwrap();
+        let _listener = bind(&path, 0o660, Some(&own.name)).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o660);
+        assert_eq!(meta.gid(), own.gid.as_raw());
+        drop(_listener);
+        let err = bind(&path, 0o660, Some("no-such-group-here")).unwrap_err();
+        assert!(err.to_string().contains("'no-such-group-here' is not a group"), "{err}");
+    }
+
     #[test]
     fn a_file_at_the_socket_path_is_never_removed() {
         let dir = tempfile::tempdir().unwrap();
@@ -102,7 +138,7 @@ mod tests {
             .enable_all()
             .build()
             .unwrap()
-            .block_on(async { bind(&path, 0o660).unwrap_err() });
+            .block_on(async { bind(&path, 0o660, None).unwrap_err() });
         assert!(err.to_string().contains("is not a socket"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
     }
