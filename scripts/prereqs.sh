@@ -5,7 +5,8 @@
 # toolchain, systemd-analyze (the service unit is verified with it), minisign (the signing tests check exorun's
 # keys and signatures against it), chromium (the report test opens a run's HTML report in it,
 # headless), the wasm32-wasip2 Rust target, and the Python packages of the independent-client
-# conformance test (msal, requests).
+# conformance test (msal, requests) and the independent parser of the service's metrics
+# (prometheus_client).
 set -euo pipefail
 
 as_root() {
@@ -39,8 +40,8 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx w
   rustup target add wasm32-wasip2
 fi
 
-if ! python3 -c 'import msal, requests' 2>/dev/null; then
-  echo "exorun: installing Python packages msal and requests" >&2
-  python3 -m pip install --quiet --disable-pip-version-check msal==1.39.0 requests \
-    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages msal==1.39.0 requests
+if ! python3 -c 'import msal, requests, prometheus_client' 2>/dev/null; then
+  echo "exorun: installing Python packages msal, requests and prometheus_client" >&2
+  python3 -m pip install --quiet --disable-pip-version-check msal==1.39.0 requests prometheus_client==0.21.1 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages msal==1.39.0 requests prometheus_client==0.21.1
 fi

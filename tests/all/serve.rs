@@ -161,6 +161,42 @@ impl Service {
     }
 }
 
+/// The samples of an OpenMetrics text as `name{label=value,…}` → value, parsed by the
+/// `prometheus_client` Python package (an independent parser).
+fn parse_metrics(text: &str) -> std::collections::BTreeMap<String, f64> {
+    use std::io::Write as _;
+    let script = r#"
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+out = {}
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+        out[s.name + ("{" + labels + "}" if labels else "")] = s.value
+print(json.dumps(out))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the metrics do not parse: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The helpdesk rule: the test's user may set auto-replies for contoso.com mailboxes.
 fn helpdesk_rule() -> String {
     format!(
@@ -275,6 +311,26 @@ async fn a_unix_caller_runs_what_their_rule_grants_and_is_refused_the_rest() {
     let (_, runs) = service.get("/api/v1/runs").await;
     assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
     assert_eq!(auto_reply_changes(&sim.requests().await), 1);
+
+    // The metrics, read by the Prometheus project's own Python parser.
+    let text = service
+        .client
+        .get("http://exorun/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let samples = parse_metrics(&text);
+    assert_eq!(samples["exorun_runs{state=succeeded}"], 1.0, "{text}");
+    assert_eq!(samples["exorun_queue_depth"], 0.0, "{text}");
+    assert_eq!(samples["exorun_runs_started_total"], 1.0, "{text}");
+    assert_eq!(
+        samples["exorun_cmdlet_calls_total{decision=allowed}"], 1.0,
+        "{text}"
+    );
+    assert!(!text.contains(&target), "metrics name no mailbox");
 
     // The audit log names the caller on the run and on each refusal.
     let (ok, out, err) = run(exorun(&sim).args([

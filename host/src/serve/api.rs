@@ -33,6 +33,7 @@ pub fn router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(super::metrics::metrics))
         .route("/api/v1/me", get(me))
         .route("/api/v1/plugins", get(plugins))
         .route("/api/v1/runs", post(submit).get(list_runs))

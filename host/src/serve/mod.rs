@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod https;
 pub mod live;
+pub mod metrics;
 pub mod problem;
 pub mod service;
 pub mod state;

@@ -708,6 +708,24 @@ impl State {
         Ok(done.rows_affected() == 1)
     }
 
+    /// How many runs are in each state.
+    pub async fn counts_by_state(&self) -> Result<Vec<(String, i64)>, StateError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM runs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Cmdlet calls let through and refused, over every ended run.
+    pub async fn call_totals(&self) -> Result<(i64, i64), StateError> {
+        let row = sqlx::query("SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(denied), 0) FROM runs")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StateError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -126,7 +126,11 @@ mod tests {
         assert_eq!(meta.gid(), own.gid.as_raw());
         drop(_listener);
         let err = bind(&path, 0o660, Some("no-such-group-here")).unwrap_err();
-        assert!(err.to_string().contains("'no-such-group-here' is not a group"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("'no-such-group-here' is not a group"),
+            "{err}"
+        );
     }
 
     #[test]
