@@ -23,6 +23,16 @@ pub fn default_config_path() -> Option<PathBuf> {
         .map(|d| d.join("exorun").join("config.toml"))
 }
 
+/// exorun's directory of the user's configuration: `$XDG_CONFIG_HOME/exorun` (an absolute
+/// one; a relative one is invalid and ignored), else `~/.config/exorun`; `None` without a home.
+pub fn user_config_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::home_dir().map(|h| h.join(".config")))
+        .map(|d| d.join("exorun"))
+}
+
 /// exorun's state directory: `$XDG_STATE_HOME/exorun`, else `~/.local/state/exorun`; `None`
 /// without a home. It holds the audit log and checkpoints.
 pub fn state_dir() -> Option<PathBuf> {

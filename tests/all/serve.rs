@@ -766,47 +766,22 @@ async fn https_callers_are_who_their_entra_token_says_and_bad_tokens_get_a_chall
         request
     };
     let token = sim.caller_token(&ann(&|_| {})).await;
-    let me: Value = https
-        .get(format!("{base}/api/v1/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, me) = call(&sim, &base, &token, "/api/v1/me", None).await;
     assert_eq!(me["principal"], "ann@contoso.com", "{me}");
     assert_eq!(me["authenticated_by"], "entra-token");
     assert_eq!(me["may_run"], json!(["plugin auto-reply"]));
-    let response = https
-        .post(format!("{base}/api/v1/runs"))
-        .bearer_auth(&token)
-        .json(
-            &json!({"plugin": "auto-reply", "input": {"identities": [target], "state": "Enabled"}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    let run: Value = response.json().await.unwrap();
+    let input = json!({"identities": [target], "state": "Enabled"});
+    let (status, run) = call(
+        &sim,
+        &base,
+        &token,
+        "/api/v1/runs",
+        Some(json!({"plugin": "auto-reply", "input": input})),
+    )
+    .await;
+    assert_eq!(status, 202, "{run}");
     let id = run["id"].as_str().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let run: Value = https
-            .get(format!("{base}/api/v1/runs/{id}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if !matches!(run["state"].as_str(), Some("queued" | "running")) {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "{run}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let done = poll_run(&sim, &base, &token, id, ended).await;
     assert_eq!(done["state"], "succeeded", "{done}");
     // The Unix caller does not see Ann's run.
     let (status, _) = service.get(&format!("/api/v1/runs/{id}")).await;
@@ -927,6 +902,29 @@ async fn call(sim: &Sim, base: &str, token: &str, path: &str, body: Option<Value
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Polls run `id` as the holder of `token` until `done` says so, and gives it.
+async fn poll_run(sim: &Sim, base: &str, token: &str, id: &str, done: fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, run) = call(sim, base, token, &format!("/api/v1/runs/{id}"), None).await;
+        if done(&run) {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The run has ended.
+fn ended(run: &Value) -> bool {
+    !matches!(run["state"].as_str(), Some("queued" | "running"))
+}
+
+/// The run waits for approval, with its plan made.
+fn planned(run: &Value) -> bool {
+    run["state"] == "pending-approval" && run["plan_hash"].is_string()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_offboarding_runs_only_after_another_person_approves_the_plan_they_saw() {
     let sim = start().await;
@@ -954,15 +952,7 @@ async fn an_offboarding_runs_only_after_another_person_approves_the_plan_they_sa
     assert_eq!(status, 202, "{run}");
     let id = run["id"].as_str().unwrap().to_string();
     // The worker makes the dry-run plan the approvers see; nothing is changed.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let pending = loop {
-        let (_, run) = call(&sim, &base, &ann, &format!("/api/v1/runs/{id}"), None).await;
-        if run["state"] == "pending-approval" && run["plan_hash"].is_string() {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "{run}\n{}", service.log());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let pending = poll_run(&sim, &base, &ann, &id, planned).await;
     let plan = &pending["plan"]["changes"];
     assert_eq!(plan[0]["cmdlet"], "Set-Mailbox", "{pending}");
     assert_eq!(changes(&sim.requests().await), 0);
@@ -1012,15 +1002,7 @@ async fn an_offboarding_runs_only_after_another_person_approves_the_plan_they_sa
     .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["state"], "queued");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let (_, run) = call(&sim, &base, &ann, &format!("/api/v1/runs/{id}"), None).await;
-        if !matches!(run["state"].as_str(), Some("queued" | "running")) {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "{run}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let done = poll_run(&sim, &base, &ann, &id, ended).await;
     assert_eq!(done["state"], "succeeded", "{done}\n{}", service.log());
     assert_eq!(done["approved_by"], json!(["bob@contoso.com"]));
     assert_eq!(changes(&sim.requests().await), 1);
@@ -1044,22 +1026,7 @@ async fn an_offboarding_runs_only_after_another_person_approves_the_plan_they_sa
     )
     .await;
     let rejected = run["id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, run) = call(
-            &sim,
-            &base,
-            &carl,
-            &format!("/api/v1/runs/{rejected}"),
-            None,
-        )
-        .await;
-        if run["state"] == "pending-approval" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{run}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll_run(&sim, &base, &carl, &rejected, planned).await;
     let (status, answer) = call(
         &sim,
         &base,

@@ -417,11 +417,7 @@ impl Policy {
 /// Where a policy is looked for when neither `--policy` nor `EXORUN_POLICY` nor the profile
 /// names one: the user's, then the machine's.
 pub fn default_paths() -> Vec<PathBuf> {
-    let user = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::home_dir().map(|h| h.join(".config")))
-        .map(|d| d.join("exorun").join("policy.toml"));
+    let user = crate::config::user_config_dir().map(|d| d.join("policy.toml"));
     user.into_iter()
         .chain(std::iter::once(PathBuf::from("/etc/exorun/policy.toml")))
         .collect()

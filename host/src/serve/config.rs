@@ -129,11 +129,7 @@ pub enum ServeConfigError {
 /// Where the configuration is looked for when `--config` and `EXORUN_SERVE_CONFIG` are not
 /// given.
 pub fn default_paths() -> Vec<PathBuf> {
-    let user = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::home_dir().map(|h| h.join(".config")))
-        .map(|d| d.join("exorun").join("serve.toml"));
+    let user = exorun::config::user_config_dir().map(|d| d.join("serve.toml"));
     user.into_iter()
         .chain(std::iter::once(PathBuf::from("/etc/exorun/serve.toml")))
         .collect()
