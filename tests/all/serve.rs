@@ -1109,6 +1109,29 @@ async fn an_offboarding_runs_only_after_another_person_approves_the_plan_they_sa
     let (ok, _, err) = crate::cli::run(as_person("not-a-token").args(["runs"]));
     assert!(!ok);
     assert!(err.contains("the service refused"), "{err}");
+
+    // A request nobody approves within the rule's hours expires and never runs.
+    let (_, run) = call(&sim, &base, &ann, "/api/v1/runs", Some(submit(&leavers[1]))).await;
+    let late = run["id"].as_str().unwrap().to_string();
+    poll_run(&sim, &base, &ann, &late, planned).await;
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&format!(
+        "sqlite://{}",
+        service.dir.join("state/exorun.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE runs SET submitted_at = submitted_at - 90000000 WHERE id = $1")
+        .bind(&late)
+        .execute(&db)
+        .await
+        .unwrap();
+    let (_, listed) = call(&sim, &base, &bob, "/api/v1/approvals", None).await;
+    assert_eq!(listed, json!([]), "an expired request is not offered");
+    let (_, run) = call(&sim, &base, &ann, &format!("/api/v1/runs/{late}"), None).await;
+    assert_eq!(run["state"], "expired", "{run}");
+    assert_eq!(run["error"], "nobody approved it within 24 h");
+    assert_eq!(changes(&sim.requests().await), 2);
 }
 
 /// The events of a Server-Sent Events body: (id, event, data) each.

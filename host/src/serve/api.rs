@@ -464,6 +464,10 @@ async fn decide(
     approve: bool,
 ) -> Result<Json<Value>, Problem> {
     let verb = if approve { "approve" } else { "reject" };
+    service
+        .expire_pending()
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
     let run = visible_run(service, approver, id).await?;
     if body.comment.len() > 2000 || body.comment.chars().any(|c| c.is_control() && c != '\n') {
         return Err(Problem::bad_request(
@@ -587,6 +591,10 @@ async fn approvals(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<RunView>>, Problem> {
+    service
+        .expire_pending()
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))?;
     let pending = service
         .state
         .list(&RunFilter {

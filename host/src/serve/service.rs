@@ -201,6 +201,56 @@ impl Service {
         }
     }
 
+    /// Ends as `expired` the runs waiting for approval longer than their rule's
+    /// `approval_hours` (under the policy in force); gives their ids.
+    pub async fn expire_pending(&self) -> Result<Vec<String>, StateError> {
+        let pending = self
+            .state
+            .list(&super::state::RunFilter {
+                principal: None,
+                state: Some(RunState::PendingApproval),
+                limit: 1000,
+            })
+            .await?;
+        let loaded = self.loaded();
+        let now = now_ms();
+        let mut expired = Vec::new();
+        for run in pending {
+            let Ok(requester) = serde_json::from_str::<Caller>(&run.caller) else {
+                continue;
+            };
+            let input = run.input.as_object().cloned().unwrap_or_default();
+            let ask = Ask {
+                target: Target::Plugin {
+                    name: &run.target,
+                    digest: &run.digest,
+                },
+                input: &input,
+                dry_run: run.dry_run,
+            };
+            let Some(approval) = loaded
+                .policy
+                .authorize(&requester, ask, 0)
+                .ok()
+                .and_then(|a| a.rule.approval.clone())
+            else {
+                continue;
+            };
+            if standing(&approval, &[], "", run.submitted_at, now) == ApprovalStanding::Expired {
+                let why = format!("nobody approved it within {} h", approval.hours);
+                if self
+                    .state
+                    .close_pending(&run.id, RunState::Expired, &why)
+                    .await?
+                {
+                    self.ended(&run.id);
+                    expired.push(run.id);
+                }
+            }
+        }
+        Ok(expired)
+    }
+
     /// Wakes run `id`'s followers for its last time: it ended.
     pub fn ended(&self, id: &str) {
         if let Some(sender) = self
@@ -230,6 +280,9 @@ impl Service {
                 tokio::time::sleep(HEARTBEAT).await;
                 if let Err(e) = service.state.heartbeat(&service.owner, LEASE).await {
                     tracing::error!("cannot renew run leases: {e}");
+                }
+                if let Err(e) = service.expire_pending().await {
+                    tracing::error!("cannot look for requests nobody approved in time: {e}");
                 }
                 match service.state.requeue_expired().await {
                     Ok(ids) if !ids.is_empty() => {

@@ -720,7 +720,7 @@ impl State {
 
     /// Cmdlet calls let through and refused, over every ended run.
     pub async fn call_totals(&self) -> Result<(i64, i64), StateError> {
-        let row = sqlx::query("SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(denied), 0) FROM runs")
+        let row = sqlx::query("SELECT CAST(COALESCE(SUM(calls), 0) AS BIGINT), CAST(COALESCE(SUM(denied), 0) AS BIGINT) FROM runs")
             .fetch_one(&self.pool)
             .await?;
         Ok((row.try_get(0)?, row.try_get(1)?))
