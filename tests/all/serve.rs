@@ -466,6 +466,17 @@ async fn bad_requests_get_problems_and_the_service_keeps_serving() {
     assert_eq!(status, 404, "{problem}");
     let (status, problem) = service.get("/api/v1/runs?state=done").await;
     assert_eq!(status, 400, "{problem}");
+    let (status, problem) = service.get("/api/v1/runs?colour=red").await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `colour`"),
+        "{problem}"
+    );
+    let (status, problem) = service.get("/api/v1/runs?limit=lots").await;
+    assert_eq!(status, 400, "{problem}");
     let (status, ready) = service.get("/readyz").await;
     assert_eq!(status, 200, "{ready}");
     let (_, runs) = service.get("/api/v1/runs").await;

@@ -135,6 +135,27 @@ where
     }
 }
 
+/// A query string whose every rejection is a problem document.
+pub struct Params<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Params<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(Problem::bad_request(format!(
+                "the query string is not what this endpoint takes: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
 async fn not_found() -> Problem {
     Problem::not_found("no such endpoint: the API is under /api/v1 (GET /api/v1/me to start)")
 }
@@ -632,7 +653,7 @@ struct ListQuery {
 async fn list_runs(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
-    Query(query): Query<ListQuery>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Json<Vec<RunView>>, Problem> {
     let state = match query.state.as_deref() {
         None => None,
@@ -667,7 +688,7 @@ async fn records(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-    Query(query): Query<RecordsQuery>,
+    Params(query): Params<RecordsQuery>,
 ) -> Result<Response, Problem> {
     let run = visible_run(&service, &caller, &id).await?;
     let (format, content_type) = match query.format.as_deref().unwrap_or("jsonl") {
@@ -723,7 +744,7 @@ async fn events(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-    Query(query): Query<EventsQuery>,
+    Params(query): Params<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let run = visible_run(&service, &caller, &id).await?;
