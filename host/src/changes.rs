@@ -155,9 +155,175 @@ impl ChangeJournal for MemoryJournal {
     }
 }
 
+/// One line of a [`FileJournal`].
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "kebab-case")]
+enum Line {
+    /// A change about to be sent.
+    Intent {
+        /// Which.
+        change: ChangeKey,
+    },
+    /// What it gave back.
+    Outcome {
+        /// Which.
+        change: ChangeKey,
+        /// What.
+        result: ChangeResult,
+    },
+}
+
+/// A journal in a file of its own, one JSON line per intent and per outcome: the change journal
+/// of one plugin run (the service keeps one per run), read back when the run is started again
+/// after a crash. A cut last line (the crash) is ended before anything is appended, and is not
+/// read; intents are on disk before their change is sent (group commit with other writers).
+pub struct FileJournal {
+    file: Mutex<std::fs::File>,
+    syncs: Arc<crate::durable::Syncs>,
+    earlier: Mutex<HashMap<ChangeKey, ChangeResult>>,
+}
+
+impl FileJournal {
+    /// Opens the journal at `path`, made (and its directory synced) if missing, with what an
+    /// earlier attempt wrote in it.
+    pub fn open(path: &std::path::Path) -> io::Result<FileJournal> {
+        let mut earlier = HashMap::new();
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                for line in text.lines() {
+                    if let Ok(Line::Outcome { change, result }) = serde_json::from_str(line) {
+                        earlier.insert(change, result);
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let existed = path.exists();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)?;
+        if existed {
+            crate::durable::end_cut_line(&file)?;
+        } else if let Some(dir) = path.parent() {
+            crate::durable::sync_dir(dir)?;
+        }
+        let syncs = crate::durable::Syncs::new(&file)?;
+        Ok(FileJournal {
+            file: Mutex::new(file),
+            syncs,
+            earlier: Mutex::new(earlier),
+        })
+    }
+
+    fn append(&self, line: &Line) -> io::Result<crate::group_commit::Ticket> {
+        use std::io::Write as _;
+        let mut text = serde_json::to_vec(line).map_err(io::Error::other)?;
+        text.push(b'\n');
+        self.file
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .write_all(&text)?;
+        Ok(self.syncs.wrote())
+    }
+
+    /// Returns once everything written so far is on disk (before the run is reported done).
+    pub fn sync(&self) -> io::Result<()> {
+        self.syncs
+            .all_stored_here()
+            .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+    }
+}
+
+impl ChangeJournal for FileJournal {
+    fn finished(&self, key: &ChangeKey) -> Option<ChangeResult> {
+        self.earlier
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn intent(&self, key: &ChangeKey) -> io::Result<Stored> {
+        let ticket = self.append(&Line::Intent {
+            change: key.clone(),
+        })?;
+        let syncs = self.syncs.clone();
+        Ok(Box::pin(async move {
+            syncs
+                .stored(ticket)
+                .await
+                .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+        }))
+    }
+
+    fn outcome(&self, key: &ChangeKey, result: &ChangeResult) -> io::Result<()> {
+        self.append(&Line::Outcome {
+            change: key.clone(),
+            result: result.clone(),
+        })?;
+        self.earlier
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), result.clone());
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_file_journal_answers_what_an_earlier_attempt_made_after_a_cut_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("changes.jsonl");
+        let made = ChangeKey::new("Set-Mailbox", &params("ann"), 0);
+        let in_flight = ChangeKey::new("Set-Mailbox", &params("bob"), 0);
+        let result = ChangeResult::Done {
+            rows: vec!["{}".into()],
+        };
+        {
+            let journal: Arc<dyn ChangeJournal> = Arc::new(FileJournal::open(&path).unwrap());
+            Ticket::issue(journal.clone(), made.clone())
+                .await
+                .unwrap()
+                .finish(&result)
+                .unwrap();
+            let _sent = Ticket::issue(journal.clone(), in_flight.clone())
+                .await
+                .unwrap();
+        }
+        // A crash cuts the line being written.
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(br#"{"entry":"outcome","change":{"cmdlet":"Set-Ma"#)
+            .unwrap();
+        let again = FileJournal::open(&path).unwrap();
+        assert_eq!(again.finished(&made), Some(result.clone()));
+        assert_eq!(again.finished(&in_flight), None);
+        let journal: Arc<dyn ChangeJournal> = Arc::new(again);
+        Ticket::issue(journal.clone(), in_flight.clone())
+            .await
+            .unwrap()
+            .finish(&result)
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let whole: Vec<&str> = text
+            .lines()
+            .filter(|l| serde_json::from_str::<Value>(l).is_ok())
+            .collect();
+        assert_eq!(whole.len(), 5, "{text}");
+        assert_eq!(
+            FileJournal::open(&path).unwrap().finished(&in_flight),
+            Some(result)
+        );
+    }
 
     fn params(identity: &str) -> Map<String, Value> {
         let mut map = Map::new();

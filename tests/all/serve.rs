@@ -1235,3 +1235,88 @@ async fn a_runs_live_events_stream_ends_with_its_end_and_resumes_after_the_last_
         .status();
     assert_eq!(status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_the_killed_service_left_is_taken_up_again_and_sends_no_change_twice() {
+    let sim = start().await;
+    let targets = mailboxes(&sim, 6);
+    let serve_toml = configure(&sim, &["auto-reply"], &helpdesk_rule());
+    let mut text = std::fs::read_to_string(&serve_toml).unwrap();
+    text.push_str("lease_secs = 3\n");
+    std::fs::write(&serve_toml, text).unwrap();
+    let invokes = |log: &[exorun_sim::control::LogEntry]| {
+        log.iter().filter(|e| e.endpoint == "invoke").count() as u64
+    };
+    // The run's third change is carried out and never answered: the service is killed then.
+    let held = invokes(&sim.requests().await) + 3;
+    sim.put_control("faults", json!({ "hold_after": held }))
+        .await;
+    let mut first = Service::start(&sim);
+    let (status, run) = first
+        .post(
+            "/api/v1/runs",
+            &json!({"plugin": "auto-reply", "input": {"identities": targets, "state": "Enabled"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while invokes(&sim.requests().await) < held {
+        assert!(Instant::now() < deadline, "{}", first.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    // The change in flight at the kill: the last one the emulator got.
+    let in_flight = sim
+        .requests()
+        .await
+        .iter()
+        .rev()
+        .find_map(|e| e.parameters.as_ref().map(|p| p["Identity"].clone()))
+        .unwrap();
+    sim.put_control("faults", json!({})).await;
+
+    let second = Service::start(&sim);
+    let done = {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, run) = second.get(&format!("/api/v1/runs/{id}")).await;
+            if matches!(run["state"].as_str(), Some("succeeded" | "failed")) {
+                break run;
+            }
+            assert!(Instant::now() < deadline, "{run}\n{}", second.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", second.log());
+    // Every mailbox's auto-reply was set; only the change in flight at the kill went twice.
+    let log = sim.requests().await;
+    for (n, target) in targets.iter().enumerate() {
+        let sent = log
+            .iter()
+            .filter(|e| e.cmdlet.as_deref() == Some("Set-MailboxAutoReplyConfiguration"))
+            .filter(|e| {
+                e.parameters
+                    .as_ref()
+                    .is_some_and(|p| p["Identity"] == json!(target))
+            })
+            .count();
+        let most = if json!(target) == in_flight { 2 } else { 1 };
+        assert!(
+            (1..=most).contains(&sent),
+            "{target} (#{n}) was sent {sent} times"
+        );
+    }
+    // Its records are there once each.
+    let records = second
+        .client
+        .get(format!("http://exorun/api/v1/runs/{id}/records"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(records.lines().count(), targets.len(), "{records}");
+}

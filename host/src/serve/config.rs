@@ -27,6 +27,7 @@ struct ServeFile {
     workers: Option<usize>,
     max_body_kib: Option<usize>,
     request_timeout_secs: Option<u64>,
+    lease_secs: Option<u64>,
     https: Option<HttpsFile>,
     entra: Option<TokenSettings>,
 }
@@ -83,6 +84,9 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// The longest a request may take (not a run: runs are queued), in seconds.
     pub request_timeout_secs: u64,
+    /// How long a worker's hold on a run lasts without renewal: a run whose service died is
+    /// taken up again after this (renewed every third of it).
+    pub lease: std::time::Duration,
     /// HTTPS for callers with Entra ID tokens, if configured.
     pub https: Option<HttpsConfig>,
     /// How callers' Entra ID tokens are validated (needed with `[https]`).
@@ -201,6 +205,12 @@ impl ServeConfig {
                 "socket_mode {socket_mode:04o} lets every local user connect: use 0660 and give the socket's group to the callers (rules still decide what each may do, but the socket should not be open to all)"
             )));
         }
+        let lease_secs = file.lease_secs.unwrap_or(60);
+        if !(3..=3600).contains(&lease_secs) {
+            return Err(invalid(format!(
+                "lease_secs = {lease_secs}: give 3 to 3600 (how long before a run whose service died is taken up again)"
+            )));
+        }
         let workers = file.workers.unwrap_or(4);
         if !(1..=256).contains(&workers) {
             return Err(invalid(format!("workers = {workers}: give 1 to 256")));
@@ -250,6 +260,7 @@ impl ServeConfig {
             workers,
             max_body: file.max_body_kib.unwrap_or(1024).saturating_mul(1024),
             request_timeout_secs: file.request_timeout_secs.unwrap_or(30),
+            lease: std::time::Duration::from_secs(lease_secs),
             https,
             entra,
         })

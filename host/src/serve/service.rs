@@ -18,6 +18,7 @@ use exorun::Connection;
 use exorun::audit::{Audit, AuditKey, CallContext, CallerRef, Event, RequestRefused, RunId};
 use exorun::caller::Caller;
 use exorun::caller_token::TokenValidator;
+use exorun::changes::FileJournal;
 use exorun::config::ConfigFile;
 use exorun::policy::callers::{ApprovalStanding, Ask, Bound, Target, standing};
 use exorun::runtime::{
@@ -28,11 +29,6 @@ use exorun::runtime::{
 use super::config::ServeConfig;
 use super::state::{RunEnding, RunRow, RunState, State, StateError, now_ms};
 use super::store::Loaded;
-
-/// How long a worker's hold on a run lasts without renewal.
-pub const LEASE: Duration = Duration::from_secs(60);
-/// How often a worker renews its holds.
-const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// The service's shared parts.
 pub struct Service {
@@ -277,8 +273,12 @@ impl Service {
         let service = self.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(HEARTBEAT).await;
-                if let Err(e) = service.state.heartbeat(&service.owner, LEASE).await {
+                tokio::time::sleep(service.config.lease / 3).await;
+                if let Err(e) = service
+                    .state
+                    .heartbeat(&service.owner, service.config.lease)
+                    .await
+                {
                     tracing::error!("cannot renew run leases: {e}");
                 }
                 if let Err(e) = service.expire_pending().await {
@@ -299,7 +299,7 @@ impl Service {
     async fn work(self: Arc<Self>, n: usize) {
         let owner = self.owner.clone();
         loop {
-            match self.state.claim(&owner, LEASE).await {
+            match self.state.claim(&owner, self.config.lease).await {
                 Ok(Some(run)) => {
                     tracing::info!(worker = n, run = %run.id, target = %run.target, "run started");
                     self.started.fetch_add(1, Ordering::Relaxed);
@@ -450,9 +450,16 @@ impl Service {
         let dir = path.parent().unwrap_or(&self.config.state_dir);
         exorun::durable::create_dir_synced(dir)
             .map_err(|e| format!("cannot make the run's directory {}: {e}", dir.display()))?;
+        // A run taken up again after a crash starts its plugin over, unless the plugin saved a
+        // checkpoint (in the run's own directory): then it goes on from there, after the
+        // records it wrote before.
+        let checkpoints = dir.join("checkpoints");
+        let resumes = std::fs::read_dir(&checkpoints).is_ok_and(|mut d| d.next().is_some());
         let file = std::fs::OpenOptions::new()
             .create(true)
-            .append(true)
+            .write(true)
+            .append(resumes)
+            .truncate(!resumes)
             .open(&path)
             .map_err(|e| format!("cannot write the run's records {}: {e}", path.display()))?;
         let plan = Arc::new(PlanSink::default());
@@ -477,12 +484,27 @@ impl Service {
             caller: Some(CallerRef::of(&caller, approved_by)),
             ..CallContext::default()
         });
+        // A run that changes things keeps its changes in a journal of its own: started again
+        // after a crash, it is answered from there instead of sending them twice.
+        let journal = if run.dry_run || run.planning {
+            None
+        } else {
+            let path = dir.join("changes.jsonl");
+            Some(Arc::new(FileJournal::open(&path).map_err(|e| {
+                format!(
+                    "cannot open the run's change journal {}: {e}",
+                    path.display()
+                )
+            })?))
+        };
         let request = RunRequest {
             input: run.input.to_string(),
             config: Default::default(),
             exchange,
             dry_run: run.dry_run || run.planning,
-            journal: None,
+            journal: journal
+                .clone()
+                .map(|j| j as Arc<dyn exorun::changes::ChangeJournal>),
             grant: Arc::new(grant),
             limits,
             sink: sink.clone(),
@@ -509,6 +531,11 @@ impl Service {
             }));
         };
         finished.map_err(|e| format!("cannot write the run's records: {e}"))?;
+        if let Some(journal) = &journal {
+            journal
+                .sync()
+                .map_err(|e| format!("cannot store the run's change journal: {e}"))?;
+        }
         let outcome = outcome.map_err(|e| e.to_string())?;
         if run.planning {
             let plan = plan.plan(&outcome.summary);
