@@ -1113,10 +1113,14 @@ async fn an_offboarding_runs_only_after_another_person_approves_the_plan_they_sa
     assert!(!ok);
     assert!(err.contains("may not approve it"), "{err}");
     let (ok, out, err) =
-        crate::cli::run(as_person(&bob).args(["runs", "approve", &third, "--comment", "HR-77"]));
+        crate::cli::run(as_person(&bob).args(["approve", &third, "--comment", "HR-77"]));
     assert!(ok, "{err}");
     assert!(err.contains("Set-Mailbox"), "the plan is shown: {err}");
     assert_eq!(out.trim(), format!("run {third}: queued"));
+    let (ok, _, err) =
+        crate::cli::run(as_person(&bob).args(["reject", "no-such-run", "--comment", "x"]));
+    assert!(!ok);
+    assert!(err.contains("no run no-such-run that you may see"), "{err}");
     let (ok, _, err) = crate::cli::run(as_person("not-a-token").args(["runs"]));
     assert!(!ok);
     assert!(err.contains("the service refused"), "{err}");

@@ -85,8 +85,12 @@ enum Command {
     /// Workflows: run, resume, list runs; check a file, draw its steps.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCmd),
-    /// Your runs on the service (--server): list, show, records, cancel.
+    /// Your runs on the service (--server): list, show, records, cancel, approve, reject.
     Runs(runs::RunsCmd),
+    /// Approve a run waiting for your approval on the service, after seeing its plan.
+    Approve(runs::ApproveCmd),
+    /// Reject a run waiting for your approval on the service.
+    Reject(runs::RejectCmd),
     /// Run the service: callers run the plugins their caller rules grant, without the credential.
     Serve(serve::ServeCmd),
     /// Print a shell completion script.
@@ -153,6 +157,8 @@ pub fn main() -> ExitCode {
                 Command::Run(c) => c.command.run(&c.sign_in.over(before)).await,
                 Command::Serve(cmd) => cmd.run().await,
                 Command::Runs(cmd) => cmd.run().await,
+                Command::Approve(cmd) => cmd.run().await,
+                Command::Reject(cmd) => cmd.run().await,
                 Command::Completions(cmd) => cmd.run(),
             }
         })

@@ -1,5 +1,5 @@
 //! `exorun runs`: your runs on the service (`--server`): list them, show one, its records,
-//! cancel it.
+//! cancel it; approve or reject another's (also as `exorun approve` and `exorun reject`).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -8,9 +8,9 @@ use clap::{Args, Subcommand};
 
 use super::client::ServerArgs;
 
-/// Options of `exorun runs`.
+/// The service and who you are to it.
 #[derive(Args, Debug)]
-pub struct RunsCmd {
+pub struct Reach {
     #[command(flatten)]
     server: ServerArgs,
     /// With an https server: the command that prints your Entra ID access token for the
@@ -18,8 +18,69 @@ pub struct RunsCmd {
     /// accessToken is taken) [env: EXORUN_ACCESS_TOKEN_COMMAND]
     #[arg(long, value_name = "COMMAND")]
     access_token_command: Option<String>,
+}
+
+/// Options of `exorun runs`.
+#[derive(Args, Debug)]
+pub struct RunsCmd {
+    #[command(flatten)]
+    reach: Reach,
     #[command(subcommand)]
     action: Option<RunsAction>,
+}
+
+/// `exorun approve [ID]`: `exorun runs approve`.
+#[derive(Args, Debug)]
+pub struct ApproveCmd {
+    #[command(flatten)]
+    reach: Reach,
+    /// The run's id (without it: the runs you may approve).
+    id: Option<String>,
+    /// Why (kept with the approval).
+    #[arg(long, default_value = "")]
+    comment: String,
+}
+
+impl ApproveCmd {
+    /// Runs the command.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        RunsCmd {
+            reach: self.reach,
+            action: Some(RunsAction::Approve {
+                id: self.id,
+                comment: self.comment,
+            }),
+        }
+        .run()
+        .await
+    }
+}
+
+/// `exorun reject ID --comment …`: `exorun runs reject`.
+#[derive(Args, Debug)]
+pub struct RejectCmd {
+    #[command(flatten)]
+    reach: Reach,
+    /// The run's id.
+    id: String,
+    /// Why (kept with the rejection and shown to the requester).
+    #[arg(long)]
+    comment: String,
+}
+
+impl RejectCmd {
+    /// Runs the command.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        RunsCmd {
+            reach: self.reach,
+            action: Some(RunsAction::Reject {
+                id: self.id,
+                comment: self.comment,
+            }),
+        }
+        .run()
+        .await
+    }
 }
 
 /// What to do with runs (default: list them).
@@ -72,12 +133,13 @@ impl RunsCmd {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let words = self
+            .reach
             .access_token_command
             .as_deref()
             .map(exorun::config::split_command)
             .transpose()
             .map_err(anyhow::Error::msg)?;
-        let client = self.server.client(words).await?;
+        let client = self.reach.server.client(words).await?;
         let mut out = std::io::stdout().lock();
         match self.action.unwrap_or(RunsAction::List { state: None }) {
             RunsAction::List { state } => {
