@@ -121,6 +121,12 @@ impl Service {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// GETs `path` as text.
+    async fn text(&self, path: &str) -> String {
+        let response = self.client.get(format!("http://exorun{path}")).send();
+        response.await.unwrap().text().await.unwrap()
+    }
+
     async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         self.post_raw(path, body.to_string()).await
     }
@@ -260,14 +266,8 @@ async fn a_unix_caller_runs_what_their_rule_grants_and_is_refused_the_rest() {
     assert_eq!(done["records"], 1);
     assert_eq!(done["summary"]["updated"], 1, "{done}");
     let records = service
-        .client
-        .get(format!("http://exorun/api/v1/runs/{id}/records?format=csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("/api/v1/runs/{id}/records?format=csv"))
+        .await;
     assert!(records.starts_with("Identity,Result"), "{records}");
     assert!(records.contains(&format!("{target},Updated")), "{records}");
 
@@ -313,15 +313,7 @@ async fn a_unix_caller_runs_what_their_rule_grants_and_is_refused_the_rest() {
     assert_eq!(auto_reply_changes(&sim.requests().await), 1);
 
     // The metrics, read by the Prometheus project's own Python parser.
-    let text = service
-        .client
-        .get("http://exorun/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = service.text("/metrics").await;
     let samples = parse_metrics(&text);
     assert_eq!(samples["exorun_runs{state=succeeded}"], 1.0, "{text}");
     assert_eq!(samples["exorun_queue_depth"], 0.0, "{text}");
@@ -1313,14 +1305,6 @@ async fn a_run_the_killed_service_left_is_taken_up_again_and_sends_no_change_twi
         );
     }
     // Its records are there once each.
-    let records = second
-        .client
-        .get(format!("http://exorun/api/v1/runs/{id}/records"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let records = second.text(&format!("/api/v1/runs/{id}/records")).await;
     assert_eq!(records.lines().count(), targets.len(), "{records}");
 }

@@ -443,12 +443,9 @@ fn approver_rule(service: &Service, approver: &Caller, run: &RunRow) -> Result<S
     let requester: Caller = serde_json::from_str(&run.caller)
         .map_err(|e| Problem::internal(format!("the run's caller cannot be read: {e}")))?;
     let loaded = service.loaded();
-    let input = run.input.as_object().cloned().unwrap_or_default();
+    let input = run.input_object();
     let ask = Ask {
-        target: Target::Plugin {
-            name: &run.target,
-            digest: &run.digest,
-        },
+        target: run.target(),
         input: &input,
         dry_run: run.dry_run,
     };

@@ -20,7 +20,7 @@ use exorun::caller::Caller;
 use exorun::caller_token::TokenValidator;
 use exorun::changes::FileJournal;
 use exorun::config::ConfigFile;
-use exorun::policy::callers::{ApprovalStanding, Ask, Bound, Target, standing};
+use exorun::policy::callers::{ApprovalStanding, Ask, Bound, standing};
 use exorun::runtime::{
     FileCheckpoints, JsonLinesSink, ProgressSink, RecordSink, Requested, RunRequest, Runtime,
     RuntimeSettings,
@@ -215,12 +215,9 @@ impl Service {
             let Ok(requester) = serde_json::from_str::<Caller>(&run.caller) else {
                 continue;
             };
-            let input = run.input.as_object().cloned().unwrap_or_default();
+            let input = run.input_object();
             let ask = Ask {
-                target: Target::Plugin {
-                    name: &run.target,
-                    digest: &run.digest,
-                },
+                target: run.target(),
                 input: &input,
                 dry_run: run.dry_run,
             };
@@ -384,16 +381,13 @@ impl Service {
             )
         })?;
         // The policy may have changed since the run was queued: the caller rules in force decide.
-        let input = run.input.as_object().cloned().unwrap_or_default();
+        let input = run.input_object();
         let authorized = loaded
             .policy
             .authorize(
                 &caller,
                 Ask {
-                    target: Target::Plugin {
-                        name: &run.target,
-                        digest: &run.digest,
-                    },
+                    target: run.target(),
                     input: &input,
                     dry_run: run.dry_run,
                 },

@@ -160,6 +160,21 @@ pub struct RunRow {
     pub approved_by: Vec<String>,
 }
 
+impl RunRow {
+    /// What it runs, as the caller rules name it.
+    pub fn target(&self) -> exorun::policy::callers::Target<'_> {
+        exorun::policy::callers::Target::Plugin {
+            name: &self.target,
+            digest: &self.digest,
+        }
+    }
+
+    /// Its input object.
+    pub fn input_object(&self) -> serde_json::Map<String, Value> {
+        self.input.as_object().cloned().unwrap_or_default()
+    }
+}
+
 /// A run to queue.
 #[derive(Clone, Debug)]
 pub struct NewRun {
