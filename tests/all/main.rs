@@ -20,6 +20,7 @@ mod report;
 mod runtime;
 mod secrets;
 mod serve;
+mod serve_resume;
 mod signing;
 mod support;
 mod transport;

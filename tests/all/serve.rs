@@ -11,7 +11,7 @@ use crate::cli::{exorun, mailboxes, policy, run};
 use crate::support::{Sim, start};
 
 /// The name of the user the tests run as: what the service sees on its socket.
-fn me() -> String {
+pub fn me() -> String {
     nix::unistd::User::from_uid(nix::unistd::getuid())
         .unwrap()
         .unwrap()
@@ -19,8 +19,8 @@ fn me() -> String {
 }
 
 /// A running `exorun serve` with its files in the emulator's scratch directory.
-struct Service {
-    child: Child,
+pub struct Service {
+    pub child: Child,
     socket: PathBuf,
     dir: PathBuf,
     client: reqwest::Client,
@@ -35,7 +35,7 @@ impl Drop for Service {
 
 /// The admin app's profile, the store holding `plugins`, a policy admitting them (as `policy
 /// init` writes it) with `callers` appended, and the service's configuration.
-fn configure(sim: &Sim, plugins: &[&str], callers: &str) -> PathBuf {
+pub fn configure(sim: &Sim, plugins: &[&str], callers: &str) -> PathBuf {
     let info = sim.info();
     let admin = sim.app("exorun-admin");
     sim.write(
@@ -70,7 +70,7 @@ fn configure(sim: &Sim, plugins: &[&str], callers: &str) -> PathBuf {
 
 impl Service {
     /// Starts the service on `serve.toml` in the scratch directory and waits for its socket.
-    fn start(sim: &Sim) -> Service {
+    pub fn start(sim: &Sim) -> Service {
         let dir = sim.dir.path().to_path_buf();
         let socket = dir.join("exorun.sock");
         let _ = std::fs::remove_file(&socket);
@@ -106,11 +106,11 @@ impl Service {
         service
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self
             .client
             .get(format!("http://exorun{path}"))
@@ -122,12 +122,12 @@ impl Service {
     }
 
     /// GETs `path` as text.
-    async fn text(&self, path: &str) -> String {
+    pub async fn text(&self, path: &str) -> String {
         let response = self.client.get(format!("http://exorun{path}")).send();
         response.await.unwrap().text().await.unwrap()
     }
 
-    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         self.post_raw(path, body.to_string()).await
     }
 
@@ -153,7 +153,7 @@ impl Service {
     }
 
     /// Waits for run `id` to end and gives it.
-    async fn wait(&self, id: &str) -> Value {
+    pub async fn wait(&self, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let (status, run) = self.get(&format!("/api/v1/runs/{id}")).await;

@@ -17,14 +17,14 @@ use serde_json::{Map, Value, json};
 use exorun::caller::Caller;
 use exorun::caller_token::CHALLENGE;
 use exorun::policy::callers::{
-    ApprovalStanding, Ask, Bound, Target, allowed_targets, is_plain_name, may_approve, rules_for,
-    standing,
+    ApprovalStanding, Ask, Bound, Target, allowed_targets, may_approve, rules_for, standing,
 };
 
 use super::https::Remote;
 use super::problem::Problem;
 use super::service::Service;
-use super::state::{NewApproval, NewRun, RunFilter, RunRow, RunState, now_ms};
+use super::state::{NewApproval, RunFilter, RunRow, RunState, now_ms};
+use super::submit::Submission;
 use super::unix::Peer;
 use crate::cli::output::{Format, RowSink};
 
@@ -289,116 +289,18 @@ async fn submit(
     Authenticated(caller): Authenticated,
     Body(body): Body<SubmitBody>,
 ) -> Result<Response, Problem> {
-    let refuse = |reason: String, rule: Option<String>, what: &str| {
-        service.record_refusal(&caller, what, &reason);
-        Problem::forbidden(reason, rule)
-    };
-    let name = match (&body.plugin, &body.workflow) {
-        (Some(plugin), None) => plugin.clone(),
-        (None, Some(_)) => {
-            return Err(Problem::bad_request(
-                "this service runs plugins only so far: workflows come in a later version",
-            ));
-        }
-        _ => {
-            return Err(Problem::bad_request(
-                "name exactly one of `plugin` (a plugin of the store, by name or sha256:DIGEST) and `workflow`",
-            ));
-        }
-    };
-    if let Some(key) = &body.run_id
-        && (key.is_empty() || key.len() > 128 || key.chars().any(char::is_control))
-    {
-        return Err(Problem::bad_request(
-            "`run_id` must be 1 to 128 characters with no control characters",
-        ));
-    }
-    let plain = name.strip_prefix("sha256:").map_or_else(
-        || is_plain_name(&name),
-        |hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
-    );
-    if !plain {
-        // Not echoed, nor recorded: whatever was pasted there stays out of logs.
-        return Err(Problem::bad_request(
-            "`plugin` is not a plugin name (letters, digits, '-', '_', '.') nor sha256:DIGEST (64 hex digits)",
-        ));
-    }
-    let what = format!("run plugin {name}");
-    let loaded = service.loaded();
-    let stored = match loaded.plugin(&name) {
-        Ok(stored) => stored.clone(),
-        Err(missing) => {
-            let reason = missing.to_string();
-            service.record_refusal(&caller, &what, &reason);
-            return Err(Problem::not_found(reason));
-        }
-    };
-    let vetted = &stored.vetted;
-    let target = Target::Plugin {
-        name: &vetted.manifest.name,
-        digest: &vetted.content_digest,
-    };
-    let since = now_ms() - 3_600_000;
-    let runs_last_hour = service
-        .state
-        .runs_since(&caller.principal, "plugin", &vetted.manifest.name, since)
-        .await
-        .map_err(|e| Problem::internal(e.to_string()))?;
-    let ask = Ask {
-        target,
-        input: &body.input,
-        dry_run: body.dry_run,
-    };
-    let authorized = loaded
-        .policy
-        .authorize(&caller, ask, runs_last_hour)
-        .map_err(|refusal| {
-            refuse(
-                refusal.to_string(),
-                refusal.rule().map(str::to_string),
-                &what,
-            )
-        })?;
-    let input = Value::Object(body.input.clone());
-    if let Ok(Some(schema)) = vetted.manifest.compiled_input_schema()
-        && let Err(problems) = schema.check(&input)
-    {
-        return Err(Problem::bad_request(format!(
-            "the input does not fit plugin {}'s input schema: {}",
-            vetted.manifest.name,
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        )));
-    }
-    // A dry run changes nothing, so it needs no approval.
-    let needs_approval = authorized.rule.approval.is_some() && !body.dry_run;
     let (run, new) = service
-        .state
-        .submit(NewRun {
-            principal: caller.principal.clone(),
-            caller: serde_json::to_string(&caller).unwrap_or_default(),
-            client_key: body.run_id.clone(),
-            kind: "plugin",
-            target: vetted.manifest.name.clone(),
-            digest: vetted.content_digest.clone(),
-            version: vetted.manifest.version.clone(),
-            input,
-            dry_run: body.dry_run,
-            rule: authorized.rule.label(),
-            policy_digest: loaded.policy.digest().to_string(),
-            needs_approval,
-        })
-        .await
-        .map_err(|e| match e {
-            super::state::StateError::RunIdReused(_) => Problem::conflict(e.to_string()),
-            other => Problem::internal(other.to_string()),
-        })?;
-    if new {
-        service.wake();
-    }
+        .submit(
+            &caller,
+            Submission {
+                plugin: body.plugin,
+                workflow: body.workflow,
+                input: body.input,
+                dry_run: body.dry_run,
+                run_id: body.run_id,
+            },
+        )
+        .await?;
     let status = if new {
         StatusCode::ACCEPTED
     } else {

@@ -21,6 +21,7 @@ struct ServeFile {
     audit_log: PathBuf,
     audit_key: Option<PathBuf>,
     state_dir: PathBuf,
+    runs_dir: Option<PathBuf>,
     socket: Option<PathBuf>,
     socket_mode: Option<String>,
     socket_group: Option<String>,
@@ -70,8 +71,13 @@ pub struct ServeConfig {
     pub audit_log: PathBuf,
     /// The operator's audit key, if records carry a MAC.
     pub audit_key: Option<PathBuf>,
-    /// The service's own files: its database, run records and journals, compiled plugins.
+    /// The service's own files: its database and compiled plugins.
     pub state_dir: PathBuf,
+    /// Where each run keeps its files (records, journals, checkpoints, report), one directory
+    /// a run; `state_dir/runs` by default. Replicas sharing one PostgreSQL must share this
+    /// directory too (NFS, a ReadWriteMany volume): a run a stopped replica left is taken up
+    /// by another from its journal here.
+    pub runs_dir: PathBuf,
     /// The Unix socket local callers connect to.
     pub socket: Option<PathBuf>,
     /// The socket's file mode (who may connect at all), e.g. 0660 with the socket's group.
@@ -254,6 +260,10 @@ impl ServeConfig {
             audit_log: abs(&file.audit_log),
             audit_key: file.audit_key.as_ref().map(abs),
             state_dir: abs(&file.state_dir),
+            runs_dir: file
+                .runs_dir
+                .as_ref()
+                .map_or_else(|| abs(&file.state_dir).join("runs"), abs),
             socket: file.socket.as_ref().map(abs),
             socket_mode,
             socket_group: file.socket_group,
@@ -286,6 +296,7 @@ socket = "/run/exorun/exorun.sock"
         let config = ServeConfig::parse(GOOD, Path::new("/etc/exorun/serve.toml")).unwrap();
         assert_eq!(config.policy, Path::new("/etc/exorun/policy.toml"));
         assert_eq!(config.state_dir, Path::new("/etc/exorun/state"));
+        assert_eq!(config.runs_dir, Path::new("/etc/exorun/state/runs"));
         assert_eq!(config.audit_log, Path::new("/var/log/exorun/audit.jsonl"));
         assert_eq!(config.socket_mode, 0o660);
         assert_eq!(config.workers, 4);

@@ -13,6 +13,7 @@ pub mod problem;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod submit;
 pub mod unix;
 
 use std::path::PathBuf;

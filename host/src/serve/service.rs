@@ -324,11 +324,7 @@ impl Service {
 
     /// Where run `id`'s records are written.
     pub fn records_path(&self, id: &str) -> PathBuf {
-        self.config
-            .state_dir
-            .join("runs")
-            .join(id)
-            .join("records.jsonl")
+        self.config.runs_dir.join(id).join("records.jsonl")
     }
 
     async fn connection(&self, profile: Option<&str>) -> Result<Arc<Connection>, String> {
@@ -441,7 +437,7 @@ impl Service {
             .requested(Requested::default(), &grant)
             .map_err(|e| e.to_string())?;
         let path = self.records_path(&run.id);
-        let dir = path.parent().unwrap_or(&self.config.state_dir);
+        let dir = path.parent().unwrap_or(&self.config.runs_dir);
         exorun::durable::create_dir_synced(dir)
             .map_err(|e| format!("cannot make the run's directory {}: {e}", dir.display()))?;
         // A run taken up again after a crash starts its plugin over, unless the plugin saved a
@@ -502,9 +498,7 @@ impl Service {
             grant: Arc::new(grant),
             limits,
             sink: sink.clone(),
-            checkpoints: Arc::new(FileCheckpoints::new(
-                self.config.state_dir.join("checkpoints"),
-            )),
+            checkpoints: Arc::new(FileCheckpoints::new(checkpoints)),
             progress: Arc::new(EventProgress(events.clone())),
         };
         let outcome = tokio::select! {
