@@ -21,6 +21,7 @@ mod runtime;
 mod secrets;
 mod serve;
 mod serve_resume;
+mod serve_workflows;
 mod signing;
 mod support;
 mod transport;

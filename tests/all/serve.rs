@@ -21,7 +21,7 @@ pub fn me() -> String {
 /// A running `exorun serve` with its files in the emulator's scratch directory.
 pub struct Service {
     pub child: Child,
-    socket: PathBuf,
+    pub socket: PathBuf,
     dir: PathBuf,
     client: reqwest::Client,
 }

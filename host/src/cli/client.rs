@@ -193,8 +193,18 @@ impl ServerClient {
 
     /// GETs `path` (under `/api/v1`) as text.
     pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        self.get_text_with(path, &[]).await
+    }
+
+    /// GETs `path` (under `/api/v1`) with the query `query` (encoded here) as text.
+    pub async fn get_text_with(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> anyhow::Result<String> {
         let response = self
             .request(reqwest::Method::GET, path)
+            .query(query)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
@@ -228,19 +238,8 @@ impl ServerClient {
                 .await?;
             for event in page["events"].as_array().into_iter().flatten() {
                 after = event["seq"].as_i64().unwrap_or(after);
-                if event["kind"] == "progress" {
-                    let data = &event["data"];
-                    let total = data["total"].as_u64().unwrap_or(0);
-                    let of = if total > 0 {
-                        format!("/{total}")
-                    } else {
-                        String::new()
-                    };
-                    eprintln!(
-                        "  {}{of} {}",
-                        data["done"].as_u64().unwrap_or(0),
-                        data["message"].as_str().unwrap_or_default()
-                    );
+                if let Some(line) = shown(event) {
+                    eprintln!("  {line}");
                 }
             }
             let state = page["state"].as_str().unwrap_or_default();
@@ -249,5 +248,40 @@ impl ServerClient {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+/// An event of a followed run as a line on stderr: progress (a plugin's, or a workflow step's
+/// items done), a workflow step starting, log lines and throttling waits; `None` for the rest.
+fn shown(event: &Value) -> Option<String> {
+    let data = &event["data"];
+    let text = |key: &str| data[key].as_str().unwrap_or_default().to_string();
+    let number = |key: &str| data[key].as_u64().unwrap_or(0);
+    let step = match (data["step"].as_str(), data["tenant"].as_str()) {
+        (Some(step), Some(tenant)) => format!("step {step} ({tenant}): "),
+        _ => String::new(),
+    };
+    match event["kind"].as_str()? {
+        "progress" => {
+            let total = number("total");
+            let of = if total > 0 {
+                format!("/{total}")
+            } else {
+                String::new()
+            };
+            Some(
+                format!("{step}{}{of} {}", number("done"), text("message"))
+                    .trim_end()
+                    .to_string(),
+            )
+        }
+        "step" => Some(format!("{step}{} items", number("total"))),
+        "log" => Some(format!("{step}{}", text("message"))),
+        "throttle" => Some(format!(
+            "{step}throttled: {} waiting, {} requests throttled so far",
+            number("waiting"),
+            number("throttled")
+        )),
+        _ => None,
     }
 }

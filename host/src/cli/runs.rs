@@ -104,6 +104,12 @@ enum RunsAction {
         /// jsonl, json or csv.
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "json", "csv"])]
         output: String,
+        /// A workflow run's step (default: its one step with records).
+        #[arg(long)]
+        step: Option<String>,
+        /// Only this tenant's records of a workflow run.
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// Cancel a queued or running run.
     Cancel {
@@ -177,9 +183,17 @@ impl RunsCmd {
                 let run = client.get(&format!("/runs/{id}")).await?;
                 writeln!(out, "{}", serde_json::to_string_pretty(&run)?)?;
             }
-            RunsAction::Records { id, output } => {
+            RunsAction::Records {
+                id,
+                output,
+                step,
+                tenant,
+            } => {
+                let mut query = vec![("format", output.as_str())];
+                query.extend(step.as_deref().map(|s| ("step", s)));
+                query.extend(tenant.as_deref().map(|t| ("tenant", t)));
                 let text = client
-                    .get_text(&format!("/runs/{id}/records?format={output}"))
+                    .get_text_with(&format!("/runs/{id}/records"), &query)
                     .await?;
                 out.write_all(text.as_bytes())?;
             }

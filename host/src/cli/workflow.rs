@@ -5,6 +5,7 @@ mod events;
 mod graph;
 mod launch;
 mod records;
+mod remote;
 mod resume;
 mod run;
 mod runs;

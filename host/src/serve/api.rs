@@ -27,6 +27,7 @@ use super::state::{NewApproval, RunFilter, RunRow, RunState, now_ms};
 use super::submit::Submission;
 use super::unix::Peer;
 use crate::cli::output::{Format, RowSink};
+use exorun::workflow::kept::{each_row, kept_records, pick_step};
 
 /// The routes.
 pub fn router(service: Arc<Service>) -> Router {
@@ -36,9 +37,11 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/metrics", get(super::metrics::metrics))
         .route("/api/v1/me", get(me))
         .route("/api/v1/plugins", get(plugins))
+        .route("/api/v1/workflows", get(workflows))
         .route("/api/v1/runs", post(submit).get(list_runs))
         .route("/api/v1/runs/{id}", get(show_run))
         .route("/api/v1/runs/{id}/records", get(records))
+        .route("/api/v1/runs/{id}/report", get(report))
         .route("/api/v1/runs/{id}/events", get(events))
         .route("/api/v1/runs/{id}/cancel", post(cancel))
         .route("/api/v1/runs/{id}/approve", post(approve))
@@ -242,6 +245,64 @@ async fn plugins(
     Json(out)
 }
 
+/// One workflow a caller may run.
+#[derive(Serialize)]
+struct WorkflowEntry {
+    name: String,
+    description: Option<String>,
+    digest: String,
+    /// Its inputs as a JSON Schema.
+    input_schema: Value,
+    /// Its steps: id, plugin, whether it changes things.
+    steps: Vec<Value>,
+    mutates: bool,
+    dry_run_only: bool,
+    needs_approval: bool,
+    rule: String,
+}
+
+/// `GET /api/v1/workflows`: the service's workflows the caller may run, with their inputs.
+async fn workflows(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+) -> Json<Vec<WorkflowEntry>> {
+    let loaded = service.loaded();
+    let rules = rules_for(loaded.policy.caller_rules(), &caller);
+    let mut out = Vec::new();
+    for (name, stored) in &loaded.workflows {
+        let Some(rule) = rules.iter().find(|r| r.covers(Target::Workflow(name))) else {
+            continue;
+        };
+        let workflow = &stored.workflow;
+        let steps: Vec<Value> = workflow
+            .steps
+            .iter()
+            .filter_map(|step| {
+                let vetted = stored.steps.get(&step.id)?;
+                Some(json!({
+                    "id": step.id,
+                    "plugin": vetted.manifest.name,
+                    "digest": format!("sha256:{}", vetted.content_digest),
+                    "mutates": vetted.manifest.mutates,
+                    "for_each": step.for_each.is_some(),
+                }))
+            })
+            .collect();
+        out.push(WorkflowEntry {
+            name: name.clone(),
+            description: workflow.description.clone(),
+            digest: format!("sha256:{}", stored.digest),
+            input_schema: workflow.inputs.json_schema(),
+            mutates: stored.steps.values().any(|v| v.manifest.mutates),
+            steps,
+            dry_run_only: rule.dry_run_only,
+            needs_approval: rule.approval.is_some(),
+            rule: rule.label(),
+        });
+    }
+    Json(out)
+}
+
 /// `POST /api/v1/runs`: what to run.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -271,17 +332,18 @@ struct RunView {
 
 fn view(run: RunRow) -> RunView {
     let base = format!("/api/v1/runs/{}", run.id);
-    RunView {
-        links: json!({
-            "self": base,
-            "records": format!("{base}/records"),
-            "events": format!("{base}/events"),
-            "cancel": format!("{base}/cancel"),
-            "approve": format!("{base}/approve"),
-            "reject": format!("{base}/reject"),
-        }),
-        run,
+    let mut links = json!({
+        "self": base,
+        "records": format!("{base}/records"),
+        "events": format!("{base}/events"),
+        "cancel": format!("{base}/cancel"),
+        "approve": format!("{base}/approve"),
+        "reject": format!("{base}/reject"),
+    });
+    if run.kind == "workflow" {
+        links["report"] = json!(format!("{base}/report"));
     }
+    RunView { links, run }
 }
 
 async fn submit(
@@ -581,6 +643,10 @@ struct RecordsQuery {
     format: Option<String>,
     offset: Option<usize>,
     limit: Option<usize>,
+    /// A workflow run's step (default: its one step with records).
+    step: Option<String>,
+    /// Only this tenant's records of a workflow run.
+    tenant: Option<String>,
 }
 
 async fn records(
@@ -602,22 +668,17 @@ async fn records(
     };
     let offset = query.offset.unwrap_or(0);
     let limit = query.limit.unwrap_or(10_000).clamp(1, 100_000);
-    let path = service.records_path(&run.id);
-    let text = match tokio::fs::read_to_string(&path).await {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(Problem::internal(format!(
-                "cannot read the run's records: {e}"
-            )));
-        }
+    let rows = if run.kind == "workflow" {
+        let dir = service.config.runs_dir.join(&run.id);
+        let (step, tenant) = (query.step.clone(), query.tenant.clone());
+        tokio::task::spawn_blocking(move || {
+            workflow_rows(&dir, &run.id, step, tenant, offset, limit)
+        })
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))??
+    } else {
+        plugin_rows(&service.records_path(&run.id), offset, limit).await?
     };
-    let rows: Vec<Value> = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .skip(offset)
-        .take(limit)
-        .collect();
     let mut sink = RowSink::new(Vec::new(), format, Vec::new());
     let written = rows
         .iter()
@@ -628,6 +689,106 @@ async fn records(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}
+
+/// Records `offset..offset + limit` of a plugin run's records file.
+async fn plugin_rows(
+    path: &std::path::Path,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<Value>, Problem> {
+    let text = match tokio::fs::read_to_string(path).await {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(Problem::internal(format!(
+                "cannot read the run's records: {e}"
+            )));
+        }
+    };
+    Ok(text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .skip(offset)
+        .take(limit)
+        .collect())
+}
+
+/// Records `offset..offset + limit` of a workflow run's `step` (its one step with records when
+/// not named), for `tenant` or every tenant.
+fn workflow_rows(
+    dir: &std::path::Path,
+    run: &str,
+    step: Option<String>,
+    tenant: Option<String>,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<Value>, Problem> {
+    let kept = kept_records(dir)
+        .map_err(|e| Problem::internal(format!("cannot read the run's records: {e}")))?;
+    if kept.is_empty() {
+        return Ok(Vec::new());
+    }
+    let step = pick_step(run, &kept, step.as_deref()).map_err(Problem::not_found)?;
+    let tenants: Vec<&str> = kept
+        .iter()
+        .filter(|(_, s)| *s == step)
+        .map(|(t, _)| t.as_str())
+        .filter(|t| tenant.as_deref().is_none_or(|wanted| wanted == *t))
+        .collect();
+    let mut rows = Vec::new();
+    let mut seen = 0usize;
+    each_row(dir, &step, &tenants, |row| {
+        seen += 1;
+        if seen > offset {
+            rows.push(row);
+        }
+        rows.len() < limit
+    })
+    .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(rows)
+}
+
+/// `GET /api/v1/runs/{id}/report`: a workflow run's self-contained HTML report.
+async fn report(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let run = visible_run(&service, &caller, &id).await?;
+    if run.kind != "workflow" {
+        return Err(Problem::not_found(format!(
+            "run {id} is a plugin run: only workflow runs have a report (its records and summary are at /api/v1/runs/{id})"
+        )));
+    }
+    let path = service.config.runs_dir.join(&run.id).join("report.html");
+    let page = match tokio::fs::read(&path).await {
+        Ok(page) => page,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Problem::not_found(format!(
+                "run {id} has no report yet: it is written when the run ends (state: {})",
+                run.state.as_str()
+            )));
+        }
+        Err(e) => return Err(Problem::internal(format!("cannot read the report: {e}"))),
+    };
+    let mut response = (StatusCode::OK, page).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(response)
 }
 

@@ -22,6 +22,7 @@ struct ServeFile {
     audit_key: Option<PathBuf>,
     state_dir: PathBuf,
     runs_dir: Option<PathBuf>,
+    workflows: Option<PathBuf>,
     socket: Option<PathBuf>,
     socket_mode: Option<String>,
     socket_group: Option<String>,
@@ -78,6 +79,8 @@ pub struct ServeConfig {
     /// directory too (NFS, a ReadWriteMany volume): a run a stopped replica left is taken up
     /// by another from its journal here.
     pub runs_dir: PathBuf,
+    /// The workflow files the service may run (a directory of `.toml` files), if any.
+    pub workflows: Option<PathBuf>,
     /// The Unix socket local callers connect to.
     pub socket: Option<PathBuf>,
     /// The socket's file mode (who may connect at all), e.g. 0660 with the socket's group.
@@ -264,6 +267,7 @@ impl ServeConfig {
                 .runs_dir
                 .as_ref()
                 .map_or_else(|| abs(&file.state_dir).join("runs"), abs),
+            workflows: file.workflows.as_ref().map(abs),
             socket: file.socket.as_ref().map(abs),
             socket_mode,
             socket_group: file.socket_group,

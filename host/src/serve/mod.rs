@@ -15,6 +15,7 @@ pub mod state;
 pub mod store;
 pub mod submit;
 pub mod unix;
+pub mod workflow_run;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -150,7 +151,11 @@ fn spawn_reloader(service: Arc<Service>) -> anyhow::Result<()> {
                 _ = hup.recv() => true,
                 () = tokio::time::sleep(WATCH_EVERY) => false,
             };
-            let now = store::fingerprint(&service.config.policy, &service.config.plugins);
+            let now = store::fingerprint(
+                &service.config.policy,
+                &service.config.plugins,
+                service.config.workflows.as_deref(),
+            );
             if !asked && now == seen {
                 continue;
             }

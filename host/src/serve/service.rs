@@ -30,6 +30,9 @@ use super::config::ServeConfig;
 use super::state::{RunEnding, RunRow, RunState, State, StateError, now_ms};
 use super::store::Loaded;
 
+/// Where a run's events go: the run's event writer.
+pub type Events = mpsc::UnboundedSender<(&'static str, Value)>;
+
 /// The service's shared parts.
 pub struct Service {
     /// Its configuration.
@@ -37,7 +40,7 @@ pub struct Service {
     /// Its state database.
     pub state: State,
     loaded: RwLock<Arc<Loaded>>,
-    runtime: Runtime,
+    pub(super) runtime: Runtime,
     connections: Mutex<HashMap<String, Arc<Connection>>>,
     /// The service's own audit log handle, for refused requests.
     pub audit: Audit,
@@ -72,14 +75,15 @@ pub enum StartError {
 impl Service {
     /// Reads the policy and store, opens the database and the audit log.
     pub async fn start(config: ServeConfig) -> Result<Arc<Service>, StartError> {
-        let loaded = Loaded::read(&config.policy, &config.plugins).map_err(StartError::Load)?;
+        let loaded = Loaded::read(&config.policy, &config.plugins, config.workflows.as_deref())
+            .map_err(StartError::Load)?;
         for why in &loaded.refused {
             tracing::warn!("plugin store: {why}");
         }
         let state = State::open_sqlite(&config.state_dir).await?;
         let runtime = Runtime::new(RuntimeSettings {
             cache_dir: Some(config.state_dir.join("compiled")),
-            max_concurrent_runs: u32::try_from(config.workers).unwrap_or(4),
+            max_concurrent_runs: plugin_slots(&config, &loaded),
             ..RuntimeSettings::default()
         })?;
         let key = config
@@ -131,7 +135,11 @@ impl Service {
     /// Reads the policy and store again; on success they replace the ones in force, on failure
     /// the old ones stay and the error is given (and logged).
     pub fn reload(&self) -> Result<Arc<Loaded>, String> {
-        match Loaded::read(&self.config.policy, &self.config.plugins) {
+        match Loaded::read(
+            &self.config.policy,
+            &self.config.plugins,
+            self.config.workflows.as_deref(),
+        ) {
             Ok(loaded) => {
                 for why in &loaded.refused {
                     tracing::warn!("plugin store: {why}");
@@ -327,7 +335,12 @@ impl Service {
         self.config.runs_dir.join(id).join("records.jsonl")
     }
 
-    async fn connection(&self, profile: Option<&str>) -> Result<Arc<Connection>, String> {
+    /// The signed-in connection of `profile` (the service's default profile for `None`),
+    /// opened once and kept.
+    pub(super) async fn connection(
+        &self,
+        profile: Option<&str>,
+    ) -> Result<Arc<Connection>, String> {
         let name = profile
             .or(self.config.profile.as_deref())
             .unwrap_or("")
@@ -370,18 +383,57 @@ impl Service {
         let loaded = self.loaded();
         let caller: Caller = serde_json::from_str(&run.caller)
             .map_err(|e| format!("the run's caller cannot be read: {e}"))?;
-        let stored = loaded.plugins.get(&run.digest).ok_or_else(|| {
-            format!(
-                "plugin {} (sha256:{}) is no longer admitted by the policy or no longer in the store",
-                run.target, run.digest
-            )
-        })?;
-        // The policy may have changed since the run was queued: the caller rules in force decide.
+        let approved_by = self.approvals_in_force(&loaded, &caller, run).await?;
+        let (events, mut receiver) = mpsc::unbounded_channel::<(&'static str, Value)>();
+        let writer = {
+            let service = self.clone();
+            let id = run.id.clone();
+            tokio::spawn(async move {
+                while let Some((kind, data)) = receiver.recv().await {
+                    service.add_event(&id, kind, &data).await;
+                }
+            })
+        };
+        let _ = events.send(("state", json!({"state": "running"})));
+        let ran = async {
+            if run.kind == "workflow" {
+                self.run_workflow(run, &loaded, &caller, approved_by, &events)
+                    .await
+            } else {
+                self.run_plugin(run, &loaded, &caller, approved_by, &events)
+                    .await
+            }
+        };
+        let ending = tokio::select! {
+            ending = ran => ending,
+            () = self.cancelled(&run.id) => Ok(Some(RunEnding {
+                state: RunState::Cancelled,
+                summary: None,
+                error: Some("cancelled while it ran".into()),
+                records: 0,
+                calls: 0,
+                denied: 0,
+            })),
+        };
+        drop(events);
+        let _ = writer.await;
+        ending
+    }
+
+    /// Who approved `run`, when its caller rule in force needs approval: the approvals given
+    /// must still be bound to this exact request under the policy in force. The caller rules
+    /// in force decide again, as the policy may have changed since the run was queued.
+    async fn approvals_in_force(
+        &self,
+        loaded: &Loaded,
+        caller: &Caller,
+        run: &RunRow,
+    ) -> Result<Vec<String>, String> {
         let input = run.input_object();
         let authorized = loaded
             .policy
             .authorize(
-                &caller,
+                caller,
                 Ask {
                     target: run.target(),
                     input: &input,
@@ -390,41 +442,58 @@ impl Service {
                 0,
             )
             .map_err(|refusal| format!("refused by the policy in force: {refusal}"))?;
-        let approved_by = match &authorized.rule.approval {
-            Some(approval) if !run.planning && !run.dry_run => {
-                let plan_hash = run.plan_hash.as_deref().unwrap_or_default();
-                let bound = Bound {
-                    digest: &run.digest,
-                    input: &run.input,
-                    dry_run: run.dry_run,
-                    policy_digest: loaded.policy.digest(),
-                    plan_hash,
-                };
-                let given = self
-                    .state
-                    .approvals(&run.id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                match standing(
-                    approval,
-                    &given,
-                    &bound.binding(),
-                    run.submitted_at,
-                    now_ms(),
-                ) {
-                    ApprovalStanding::Approved(approvers) => approvers,
-                    ApprovalStanding::Waiting { have, need } => {
-                        return Err(format!(
-                            "its approvals no longer hold ({have} of {need} still bound to this request): the policy changed since they were given; submit it again"
-                        ));
-                    }
-                    ApprovalStanding::Expired => {
-                        return Err("its approvals expired before it ran; submit it again".into());
-                    }
-                }
-            }
-            _ => Vec::new(),
+        let Some(approval) = &authorized.rule.approval else {
+            return Ok(Vec::new());
         };
+        if run.planning || run.dry_run {
+            return Ok(Vec::new());
+        }
+        let plan_hash = run.plan_hash.as_deref().unwrap_or_default();
+        let bound = Bound {
+            digest: &run.digest,
+            input: &run.input,
+            dry_run: run.dry_run,
+            policy_digest: loaded.policy.digest(),
+            plan_hash,
+        };
+        let given = self
+            .state
+            .approvals(&run.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        match standing(
+            approval,
+            &given,
+            &bound.binding(),
+            run.submitted_at,
+            now_ms(),
+        ) {
+            ApprovalStanding::Approved(approvers) => Ok(approvers),
+            ApprovalStanding::Waiting { have, need } => Err(format!(
+                "its approvals no longer hold ({have} of {need} still bound to this request): the policy changed since they were given; submit it again"
+            )),
+            ApprovalStanding::Expired => {
+                Err("its approvals expired before it ran; submit it again".into())
+            }
+        }
+    }
+
+    /// Runs plugin run `run` for `caller`; `None` when it made the dry-run plan of a run that
+    /// waits for approval.
+    async fn run_plugin(
+        &self,
+        run: &RunRow,
+        loaded: &Loaded,
+        caller: &Caller,
+        approved_by: Vec<String>,
+        events: &Events,
+    ) -> Result<Option<RunEnding>, String> {
+        let stored = loaded.plugins.get(&run.digest).ok_or_else(|| {
+            format!(
+                "plugin {} (sha256:{}) is no longer admitted by the policy or no longer in the store",
+                run.target, run.digest
+            )
+        })?;
         let plugin = self
             .runtime
             .load(&stored.vetted)
@@ -458,20 +527,9 @@ impl Service {
         } else {
             Arc::new(JsonLinesSink::new(BufWriter::new(file)))
         };
-        let (events, mut receiver) = mpsc::unbounded_channel::<(&'static str, Value)>();
-        let writer = {
-            let service = self.clone();
-            let id = run.id.clone();
-            tokio::spawn(async move {
-                while let Some((kind, data)) = receiver.recv().await {
-                    service.add_event(&id, kind, &data).await;
-                }
-            })
-        };
-        let _ = events.send(("state", json!({"state": "running"})));
         let exchange = connection.exchange().clone().with_context(CallContext {
             run: Some(RunId::named(&run.id)),
-            caller: Some(CallerRef::of(&caller, approved_by)),
+            caller: Some(CallerRef::of(caller, approved_by)),
             ..CallContext::default()
         });
         // A run that changes things keeps its changes in a journal of its own: started again
@@ -501,24 +559,9 @@ impl Service {
             checkpoints: Arc::new(FileCheckpoints::new(checkpoints)),
             progress: Arc::new(EventProgress(events.clone())),
         };
-        let outcome = tokio::select! {
-            outcome = self.runtime.run(&plugin, request) => Some(outcome),
-            () = self.cancelled(&run.id) => None,
-        };
-        let finished = sink.finish();
-        drop(events);
-        let _ = writer.await;
-        let Some(outcome) = outcome else {
-            return Ok(Some(RunEnding {
-                state: RunState::Cancelled,
-                summary: None,
-                error: Some("cancelled while it ran".into()),
-                records: 0,
-                calls: 0,
-                denied: 0,
-            }));
-        };
-        finished.map_err(|e| format!("cannot write the run's records: {e}"))?;
+        let outcome = self.runtime.run(&plugin, request).await;
+        sink.finish()
+            .map_err(|e| format!("cannot write the run's records: {e}"))?;
         if let Some(journal) = &journal {
             journal
                 .sync()
@@ -567,6 +610,22 @@ impl Service {
     }
 }
 
+/// Plugin runs at once: every worker's, and the widest fan-out of the workflows read at start
+/// with the items that wait out a throttle (as `exorun workflow run` sizes it), at least 16.
+fn plugin_slots(config: &ServeConfig, loaded: &Loaded) -> u32 {
+    let widest = loaded
+        .workflows
+        .values()
+        .flat_map(|w| &w.workflow.steps)
+        .filter_map(|s| s.for_each.as_ref().map(|f| f.max_parallel))
+        .max()
+        .unwrap_or(1);
+    let slots = exorun::workflow::slots::alive(widest)
+        .max(config.workers)
+        .clamp(16, 512);
+    u32::try_from(slots).unwrap_or(512)
+}
+
 /// What a dry run for approvers would change: the changes it rehearsed (secret values
 /// redacted) and how many records it wrote.
 #[derive(Default)]
@@ -609,7 +668,7 @@ impl RecordSink for PlanSink {
 }
 
 /// A plugin's progress, as events of its run.
-struct EventProgress(mpsc::UnboundedSender<(&'static str, Value)>);
+struct EventProgress(Events);
 
 impl ProgressSink for EventProgress {
     fn report(&self, _plugin: &str, done: u64, total: u64, message: &str) {

@@ -163,6 +163,9 @@ pub struct RunRow {
 impl RunRow {
     /// What it runs, as the caller rules name it.
     pub fn target(&self) -> exorun::policy::callers::Target<'_> {
+        if self.kind == "workflow" {
+            return exorun::policy::callers::Target::Workflow(&self.target);
+        }
         exorun::policy::callers::Target::Plugin {
             name: &self.target,
             digest: &self.digest,

@@ -1,19 +1,36 @@
-//! What the service runs from: the operator's policy and the plugin store (a directory of
-//! artifacts), read together and vetted exactly as `exorun run` vets a plugin. A policy that does
-//! not check is refused with its errors and the one in force stays; an artifact the policy does
-//! not admit is listed as refused, never run. Callers only read it.
+//! What the service runs from: the operator's policy, the plugin store (a directory of
+//! artifacts) and the workflow files, read together and vetted exactly as `exorun run` vets a
+//! plugin and `exorun workflow run` a workflow's steps. A policy that does not check is refused
+//! with its errors and the one in force stays; an artifact the policy does not admit, or a
+//! workflow with a step it does not admit, is listed as refused, never run. Callers only read it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use exorun::plugin::artifact::digest;
 use exorun::policy::{Policy, Submitted, Vetted};
+use exorun::workflow::Workflow;
+use exorun::workflow::admission::vet_step;
 
 /// A plugin of the store, as the policy admits it.
 #[derive(Clone, Debug)]
 pub struct StoredPlugin {
     /// The admitted artifact, its grant and its bytes.
     pub vetted: Vetted,
+}
+
+/// A workflow the service may run, its steps' plugins vetted by the policy read with it.
+#[derive(Debug)]
+pub struct StoredWorkflow {
+    /// The checked workflow.
+    pub workflow: Workflow,
+    /// Its file.
+    pub path: PathBuf,
+    /// The SHA-256 of its file (lowercase hex): a run names the exact file it was asked of.
+    pub digest: String,
+    /// Each step's admitted plugin, by step id.
+    pub steps: BTreeMap<String, Vetted>,
 }
 
 /// The policy and the store, read at one moment.
@@ -23,7 +40,10 @@ pub struct Loaded {
     pub policy: Policy,
     /// Admitted plugins, by content digest.
     pub plugins: BTreeMap<String, Arc<StoredPlugin>>,
-    /// Artifacts of the store the policy refuses, with why (for the operator's log).
+    /// The workflows, by name.
+    pub workflows: BTreeMap<String, Arc<StoredWorkflow>>,
+    /// Artifacts of the store the policy refuses, and workflows that cannot run, with why (for
+    /// the operator's log).
     pub refused: Vec<String>,
     /// A fingerprint of the files read (names, sizes, times), to notice a change.
     pub fingerprint: String,
@@ -35,6 +55,9 @@ pub enum Lookup {
     /// No admitted plugin by that name or digest.
     #[error("the store has no plugin '{0}' that the policy admits")]
     Missing(String),
+    /// No workflow by that name can run.
+    #[error("the service has no workflow '{0}' that can run")]
+    MissingWorkflow(String),
     /// More than one admitted build has that name.
     #[error(
         "the store holds several admitted builds of plugin '{name}' ({digests}): name the one to run by its digest, sha256:…"
@@ -48,9 +71,10 @@ pub enum Lookup {
 }
 
 impl Loaded {
-    /// Reads the policy at `policy` and vets every artifact of the store `plugins`.
-    pub fn read(policy: &Path, plugins: &Path) -> Result<Loaded, String> {
-        let fingerprint = fingerprint(policy, plugins);
+    /// Reads the policy at `policy`, vets every artifact of the store `plugins` and every step
+    /// of the workflow files in `workflows`.
+    pub fn read(policy: &Path, plugins: &Path, workflows: Option<&Path>) -> Result<Loaded, String> {
+        let fingerprint = fingerprint(policy, plugins, workflows);
         let policy = Policy::load(policy).map_err(|e| e.to_string())?;
         let mut admitted = BTreeMap::new();
         let mut refused = Vec::new();
@@ -76,12 +100,24 @@ impl Loaded {
                 Err(why) => refused.push(why),
             }
         }
+        let workflows = match workflows {
+            Some(dir) => read_workflows(&policy, dir, &mut refused)?,
+            None => BTreeMap::new(),
+        };
         Ok(Loaded {
             policy,
             plugins: admitted,
+            workflows,
             refused,
             fingerprint,
         })
+    }
+
+    /// The workflow named `name`.
+    pub fn workflow(&self, name: &str) -> Result<&Arc<StoredWorkflow>, Lookup> {
+        self.workflows
+            .get(name)
+            .ok_or_else(|| Lookup::MissingWorkflow(name.to_string()))
     }
 
     /// The admitted plugin named `name` (its manifest's name) or `sha256:DIGEST`.
@@ -112,9 +148,72 @@ impl Loaded {
     }
 }
 
-/// Names, sizes and modification times of the policy and the store's files: changes when
-/// either is edited, replaced or added to.
-pub fn fingerprint(policy: &Path, plugins: &Path) -> String {
+/// The `.toml` files of `dir`, in name order.
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read the workflows directory {}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Every workflow file of `dir` that checks and whose every step `policy` admits, by name; the
+/// others go to `refused` with why.
+fn read_workflows(
+    policy: &Policy,
+    dir: &Path,
+    refused: &mut Vec<String>,
+) -> Result<BTreeMap<String, Arc<StoredWorkflow>>, String> {
+    let mut workflows = BTreeMap::new();
+    for path in toml_files(dir)? {
+        match read_workflow(policy, &path) {
+            Ok(stored) => {
+                let name = stored.workflow.name.clone();
+                if let Some(earlier) = workflows
+                    .get(&name)
+                    .map(|w: &Arc<StoredWorkflow>| w.path.clone())
+                {
+                    refused.push(format!(
+                        "{}: workflow '{name}' is also in {}: neither runs until one is renamed",
+                        path.display(),
+                        earlier.display()
+                    ));
+                    workflows.remove(&name);
+                    continue;
+                }
+                workflows.insert(name, Arc::new(stored));
+            }
+            Err(why) => refused.push(why),
+        }
+    }
+    Ok(workflows)
+}
+
+/// The workflow file at `path`, checked, with each step's plugin vetted.
+fn read_workflow(policy: &Policy, path: &Path) -> Result<StoredWorkflow, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the workflow {}: {e}", path.display()))?;
+    let workflow = Workflow::parse(&text, path).map_err(|e| e.to_string())?;
+    let mut steps = BTreeMap::new();
+    for step in &workflow.steps {
+        let vetted = vet_step(policy, &workflow, step).map_err(|e| e.to_string())?;
+        steps.insert(step.id.clone(), vetted);
+    }
+    Ok(StoredWorkflow {
+        digest: digest(text.as_bytes()),
+        path: path.to_path_buf(),
+        workflow,
+        steps,
+    })
+}
+
+/// Names, sizes and modification times of the policy, the store's files and the workflow
+/// files: changes when any is edited, replaced or added to.
+pub fn fingerprint(policy: &Path, plugins: &Path, workflows: Option<&Path>) -> String {
     let stamp = |path: &Path| -> String {
         match std::fs::metadata(path) {
             Ok(meta) => format!(
@@ -127,11 +226,14 @@ pub fn fingerprint(policy: &Path, plugins: &Path) -> String {
         }
     };
     let mut out = stamp(policy);
-    if let Ok(entries) = std::fs::read_dir(plugins) {
-        let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths {
-            out.push_str(&stamp(&path));
+    for dir in std::iter::once(plugins).chain(workflows) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            let mut paths: Vec<PathBuf> =
+                entries.filter_map(Result::ok).map(|e| e.path()).collect();
+            paths.sort();
+            for path in paths {
+                out.push_str(&stamp(&path));
+            }
         }
     }
     out

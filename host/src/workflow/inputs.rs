@@ -147,6 +147,33 @@ pub struct InputDecl {
     pub at: Location,
 }
 
+/// A value given for an input: command-line text, or JSON.
+#[derive(Clone, Copy)]
+enum Given<'a> {
+    Text(&'a str),
+    Json(&'a Value),
+}
+
+impl Given<'_> {
+    /// The value as the input's type, or why it is not one.
+    fn typed(self, kind: InputType) -> Result<Value, String> {
+        match self {
+            Given::Text(text) => kind.convert(text),
+            Given::Json(Value::String(text)) => kind.convert(text),
+            Given::Json(value) if kind.accepts(value) => Ok(value.clone()),
+            Given::Json(_) => Err(format!("give {} {}", kind.article(), kind.name())),
+        }
+    }
+
+    /// As shown in a message.
+    fn shown(self) -> String {
+        match self {
+            Given::Text(text) => text.to_string(),
+            Given::Json(value) => value.to_string(),
+        }
+    }
+}
+
 /// The declared inputs, in file order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Inputs(pub(super) Vec<InputDecl>);
@@ -221,6 +248,39 @@ impl Inputs {
         self.0.iter().find(|d| d.name == name)
     }
 
+    /// The inputs as a JSON Schema (draft 2020-12) object, for a client to build a form from:
+    /// each input's type, description and default; the ones without a default required; no
+    /// others allowed.
+    pub fn json_schema(&self) -> Value {
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for decl in &self.0 {
+            let kind = match decl.kind {
+                InputType::List => "array",
+                other => other.name(),
+            };
+            let mut property = Map::new();
+            property.insert("type".into(), Value::String(kind.into()));
+            if let Some(description) = &decl.description {
+                property.insert("description".into(), Value::String(description.clone()));
+            }
+            match &decl.default {
+                Some(default) => {
+                    property.insert("default".into(), default.clone());
+                }
+                None => required.push(Value::String(decl.name.clone())),
+            }
+            properties.insert(decl.name.clone(), Value::Object(property));
+        }
+        serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+        })
+    }
+
     /// How many are declared.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -235,31 +295,57 @@ impl Inputs {
     /// defaults for the others; or every problem (unknown names, twice given, missing required
     /// ones, values not of their type).
     pub fn bind(&self, given: &[(String, String)]) -> Result<Map<String, Value>, InputErrors> {
+        self.bind_given(
+            given
+                .iter()
+                .map(|(name, text)| (name.as_str(), Given::Text(text))),
+        )
+    }
+
+    /// The `inputs` object for a run asked for as JSON (the service's API): a value of the
+    /// declared type is taken as it is, a string for another type is converted as command-line
+    /// text is (so `"5"` and `"$true"` work), defaults fill the rest; or every problem.
+    pub fn bind_json(&self, given: &Map<String, Value>) -> Result<Map<String, Value>, InputErrors> {
+        self.bind_given(
+            given
+                .iter()
+                .map(|(name, value)| (name.as_str(), Given::Json(value))),
+        )
+    }
+
+    fn bind_given<'a>(
+        &self,
+        given: impl Iterator<Item = (&'a str, Given<'a>)>,
+    ) -> Result<Map<String, Value>, InputErrors> {
         let mut problems = Vec::new();
         let mut bound = Map::new();
         let known: Vec<String> = self.0.iter().map(|d| d.name.clone()).collect();
-        for (i, (name, text)) in given.iter().enumerate() {
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, value) in given {
             let Some(decl) = self.get(name) else {
                 problems.push(InputError::Unknown {
-                    name: name.clone(),
+                    name: name.to_string(),
                     near: closest(name, known.iter().map(String::as_str)).map(str::to_string),
                     known: known.clone(),
                 });
                 continue;
             };
-            if given[..i].iter().any(|(earlier, _)| earlier == name) {
-                problems.push(InputError::Twice { name: name.clone() });
+            if seen.contains(&name) {
+                problems.push(InputError::Twice {
+                    name: name.to_string(),
+                });
                 continue;
             }
-            match decl.kind.convert(text) {
+            seen.push(name);
+            match value.typed(decl.kind) {
                 Ok(value) => {
-                    bound.insert(name.clone(), value);
+                    bound.insert(name.to_string(), value);
                 }
                 Err(why) => problems.push(InputError::Invalid {
-                    name: name.clone(),
+                    name: name.to_string(),
                     kind: decl.kind,
                     article: decl.kind.article(),
-                    value: text.clone(),
+                    value: value.shown(),
                     why,
                 }),
             }
@@ -320,6 +406,43 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_schema_says_each_type_and_which_inputs_are_required() {
+        let schema = inputs().json_schema();
+        assert_eq!(schema["properties"]["ids"]["type"], "array");
+        assert_eq!(schema["properties"]["max"]["default"], 10);
+        assert_eq!(schema["properties"]["user"]["description"], "the user");
+        assert_eq!(schema["required"], json!(["user"]));
+        assert_eq!(schema["additionalProperties"], false);
+    }
+
+    #[test]
+    fn json_values_of_the_type_are_taken_and_strings_are_read_as_text_is() {
+        let given = json!({"user": "ann@contoso.com", "max": "5", "notify": true, "ids": ["a"]});
+        let bound = inputs().bind_json(given.as_object().unwrap()).unwrap();
+        assert_eq!(bound["max"], json!(5));
+        assert_eq!(bound["notify"], json!(true));
+        assert_eq!(bound["ids"], json!(["a"]));
+        assert_eq!(bound["ratio"], json!(0.5));
+        let wrong = json!({"user": 7, "max": 1.5, "mx": 2});
+        let errors = inputs()
+            .bind_json(wrong.as_object().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            errors.contains("input 'user' is a string, and '7' is not: give a string"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("input 'max' is an integer, and '1.5' is not"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("no input 'mx'; did you mean 'max'?"),
+            "{errors}"
+        );
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub async fn launch(
     let result = engine.run(header, dir).await;
     events.finish();
     let result = result?;
-    let report = write_report(workflow, header, &result, &plugins.steps, dir);
+    let report = report::write_run_report(workflow, header, &result, &plugins.steps, dir);
     summary::show(workflow, header, &result, launch)?;
     match report {
         Ok(path) => eprintln!("exorun: report: {}", path.display()),
@@ -136,19 +136,6 @@ pub async fn launch(
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Writes the run's self-contained HTML report (`report.html` in the run's directory).
-fn write_report(
-    workflow: &Workflow,
-    header: &RunHeader,
-    result: &exorun::workflow::engine::RunResult,
-    plugins: &HashMap<String, StepPlugin>,
-    dir: &Path,
-) -> anyhow::Result<PathBuf> {
-    let run = report::of_run(workflow, header, result, plugins, chrono::Utc::now());
-    let charts = report::charts(workflow, header, dir)?;
-    Ok(report::write(&dir.join("report.html"), &run, &charts)?)
 }
 
 /// The tenants the workflow runs against, signed in: the command line's, or each named

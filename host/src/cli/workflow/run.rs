@@ -14,13 +14,22 @@ use exorun::workflow::journal::{JournalError, JournalState, RunHeader};
 use exorun::workflow::{Workflow, WorkflowError};
 
 use super::super::ConnectionArgs;
+use super::super::client::ServerArgs;
 use super::launch::{LaunchArgs, command_line_tenant, launch};
+use super::remote::RemoteRun;
 
 /// Options of `workflow run`.
 #[derive(Args, Debug)]
 pub struct RunCmd {
-    /// The workflow file (.toml).
+    /// The workflow file (.toml); with --server, the name of one of the service's workflows.
     file: PathBuf,
+    /// Ask the service (`exorun serve`) to run it: the service holds the credential and its
+    /// caller rules decide.
+    #[command(flatten)]
+    server: ServerArgs,
+    /// With --server: print the run's id once it is queued instead of following it.
+    #[arg(long, requires = "server")]
+    no_wait: bool,
     /// A workflow input, typed as the file declares it (repeatable): NAME=VALUE.
     #[arg(long = "input", value_name = "NAME=VALUE", value_parser = name_value)]
     inputs: Vec<(String, String)>,
@@ -70,6 +79,9 @@ fn run_id(text: &str) -> Result<String, String> {
 impl RunCmd {
     /// Runs the command.
     pub async fn run(self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
+        if self.server.server.is_some() {
+            return self.run_on(args).await;
+        }
         let workflow = match Workflow::load(&self.file) {
             Ok(workflow) => workflow,
             Err(WorkflowError::Invalid { problems }) => {
@@ -130,5 +142,37 @@ impl RunCmd {
             return launch(&workflow, &started, &dir, &self.launch, args).await;
         }
         launch(&workflow, &header, &dir, &self.launch, args).await
+    }
+}
+
+impl RunCmd {
+    /// Asks the service to run its workflow named like `file`, and follows it.
+    async fn run_on(&self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
+        if self.shard.is_some() {
+            anyhow::bail!(
+                "--shard splits a run over machines you run it on; the service runs the whole run: leave out --shard with --server"
+            );
+        }
+        if self.launch.plan_out.is_some() && !self.dry_run {
+            return Err(super::super::usage(anyhow::anyhow!(
+                "--plan-out saves a dry run's plan, and this is not a dry run, so nothing was asked of the service\n  fix: add --dry-run to rehearse and save the plan, or leave out --plan-out to make the changes"
+            )));
+        }
+        let name = self.file.to_string_lossy();
+        let client = self
+            .server
+            .client(args.access_token_command.clone().map(|c| c.0))
+            .await?;
+        RemoteRun {
+            name: &name,
+            inputs: &self.inputs,
+            dry_run: self.dry_run,
+            run_id: self.run_id.as_deref(),
+            no_wait: self.no_wait,
+            output: self.launch.output,
+            plan_out: self.launch.plan_out.as_deref(),
+        }
+        .run(&client)
+        .await
     }
 }

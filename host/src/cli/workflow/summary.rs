@@ -8,12 +8,93 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use exorun::audit::redact::redact;
 use exorun::workflow::Workflow;
-use exorun::workflow::engine::{RunResult, StepStatus, StepSummary, TenantResult};
-use exorun::workflow::journal::{ItemOutcome, RunHeader};
+use exorun::workflow::engine::RunResult;
+use exorun::workflow::journal::RunHeader;
+use exorun::workflow::outcome::{plan, tenants_json};
 
 use super::launch::{LaunchArgs, Shown};
+
+/// Each tenant's steps as a table (the JSON of [`tenants_json`]), its outputs and failures,
+/// and a dry run's plan: what a local run and a run on the service print.
+pub fn tenants_table(
+    out: &mut impl std::io::Write,
+    tenants: &[Value],
+    dry_run: bool,
+    plan: &[Value],
+) -> anyhow::Result<()> {
+    for tenant in tenants {
+        let name = tenant["tenant"].as_str().unwrap_or_default();
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:<24} {:<10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>8}",
+            format!("{name} — step"),
+            "status",
+            "items",
+            "ok",
+            "failed",
+            "skipped",
+            "records",
+            "time"
+        )?;
+        let steps: Vec<&Value> = tenant["steps"].as_array().into_iter().flatten().collect();
+        let n = |step: &Value, key: &str| step[key].as_u64().unwrap_or(0);
+        for step in &steps {
+            writeln!(
+                out,
+                "{:<24} {:<10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7.1}s",
+                format!("  {}", step["step"].as_str().unwrap_or_default()),
+                step["status"].as_str().unwrap_or_default(),
+                n(step, "items"),
+                n(step, "succeeded"),
+                n(step, "failed"),
+                n(step, "skipped"),
+                n(step, "records"),
+                step["seconds"].as_f64().unwrap_or(0.0)
+            )?;
+        }
+        writeln!(out, "{name}: {}", tenant_status(tenant))?;
+        for (output, value) in tenant["outputs"].as_object().into_iter().flatten() {
+            writeln!(out, "  output {output} = {value}")?;
+        }
+        for step in &steps {
+            let id = step["step"].as_str().unwrap_or_default();
+            if let Some(error) = step["error"].as_str() {
+                writeln!(out, "  {id}: {error}")?;
+            }
+            for failure in step["failures"].as_array().into_iter().flatten() {
+                writeln!(
+                    out,
+                    "  {id} / {}: failed: {}",
+                    failure["item"].as_str().unwrap_or_default(),
+                    failure["error"].as_str().unwrap_or_default()
+                )?;
+            }
+        }
+    }
+    if dry_run {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Plan: {} change{} would be made (none was sent)",
+            plan.len(),
+            if plan.len() == 1 { "" } else { "s" }
+        )?;
+        for change in plan {
+            writeln!(
+                out,
+                "  {} / {} / {}: {} {}",
+                change["tenant"].as_str().unwrap_or_default(),
+                change["step"].as_str().unwrap_or_default(),
+                change["item"].as_str().unwrap_or_default(),
+                change["cmdlet"].as_str().unwrap_or_default(),
+                change["parameters"]
+            )?;
+        }
+    }
+    Ok(())
+}
 
 /// Prints the result as `launch` asks, and saves the plan if asked.
 pub fn show(
@@ -37,12 +118,7 @@ pub fn show(
                 "dry_run": header.dry_run,
                 "succeeded": result.succeeded(),
                 "directory": result.dir,
-                "tenants": result.tenants.iter().map(|t| json!({
-                    "tenant": t.tenant,
-                    "succeeded": t.succeeded(),
-                    "outputs": t.outputs,
-                    "steps": t.steps.iter().map(step_json).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
+                "tenants": tenants_json(result),
                 "plan": plan,
             });
             writeln!(out, "{document:#}")?;
@@ -52,42 +128,17 @@ pub fn show(
     Ok(())
 }
 
-fn status(status: StepStatus) -> &'static str {
-    match status {
-        StepStatus::Succeeded => "succeeded",
-        StepStatus::Failed => "failed",
-        StepStatus::Skipped => "skipped",
-        StepStatus::NotRun => "not run",
-    }
-}
-
-fn step_json(step: &StepSummary) -> Value {
-    let r = &step.result;
-    json!({
-        "step": step.id,
-        "status": status(step.status),
-        "items": r.items.len(),
-        "succeeded": r.count(ItemOutcome::Succeeded),
-        "failed": r.failed(),
-        "skipped": r.count(ItemOutcome::Skipped),
-        "records": r.items.iter().map(|i| i.records).sum::<u64>(),
-        "seconds": step.duration.as_secs_f64(),
-        "error": step.error,
-        "failures": r.items.iter().filter(|i| i.outcome == ItemOutcome::Failed)
-            .map(|i| json!({"item": i.label, "error": i.error})).collect::<Vec<_>>(),
-    })
-}
-
 /// How a tenant's run went, in words: `succeeded`, or `failed: 18 of 40 items` (a step that
 /// failed before any item ran says why below the table).
-fn tenant_status(tenant: &TenantResult) -> String {
-    if tenant.succeeded() {
+fn tenant_status(tenant: &Value) -> String {
+    if tenant["succeeded"] == true {
         return "succeeded".into();
     }
-    let (failed, items) = tenant.steps.iter().fold((0, 0), |(failed, items), step| {
+    let steps = tenant["steps"].as_array().into_iter().flatten();
+    let (failed, items) = steps.fold((0, 0), |(failed, items), step| {
         (
-            failed + step.result.failed(),
-            items + step.result.items.len(),
+            failed + step["failed"].as_u64().unwrap_or(0),
+            items + step["items"].as_u64().unwrap_or(0),
         )
     });
     if failed == 0 {
@@ -95,27 +146,6 @@ fn tenant_status(tenant: &TenantResult) -> String {
     } else {
         format!("failed: {failed} of {items} items")
     }
-}
-
-/// Every change a dry run rehearsed: tenant, step, item, cmdlet, parameters (secrets redacted).
-fn plan(result: &RunResult) -> Vec<Value> {
-    let mut plan = Vec::new();
-    for tenant in &result.tenants {
-        for step in &tenant.steps {
-            for item in &step.result.items {
-                for change in &item.rehearsals {
-                    plan.push(json!({
-                        "tenant": tenant.tenant,
-                        "step": step.id,
-                        "item": item.label,
-                        "cmdlet": change.cmdlet,
-                        "parameters": Value::Object(redact(&change.cmdlet, &change.params)),
-                    }));
-                }
-            }
-        }
-    }
-    plan
 }
 
 fn table(
@@ -131,79 +161,7 @@ fn table(
         "Workflow {}{rehearsal}, run {}",
         workflow.name, header.id
     )?;
-    for tenant in &result.tenants {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "{:<24} {:<10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>8}",
-            format!("{} — step", tenant.tenant),
-            "status",
-            "items",
-            "ok",
-            "failed",
-            "skipped",
-            "records",
-            "time"
-        )?;
-        for step in &tenant.steps {
-            let r = &step.result;
-            writeln!(
-                out,
-                "{:<24} {:<10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7.1}s",
-                format!("  {}", step.id),
-                status(step.status),
-                r.items.len(),
-                r.count(ItemOutcome::Succeeded),
-                r.failed(),
-                r.count(ItemOutcome::Skipped),
-                r.items.iter().map(|i| i.records).sum::<u64>(),
-                step.duration.as_secs_f64()
-            )?;
-        }
-        writeln!(out, "{}: {}", tenant.tenant, tenant_status(tenant))?;
-        for (name, value) in &tenant.outputs {
-            writeln!(out, "  output {name} = {value}")?;
-        }
-        for step in &tenant.steps {
-            if let Some(error) = &step.error {
-                writeln!(out, "  {}: {error}", step.id)?;
-            }
-            for item in step
-                .result
-                .items
-                .iter()
-                .filter(|i| i.outcome == ItemOutcome::Failed)
-            {
-                writeln!(
-                    out,
-                    "  {} / {}: failed: {}",
-                    step.id,
-                    item.label,
-                    item.error.as_deref().unwrap_or_default()
-                )?;
-            }
-        }
-    }
-    if header.dry_run {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "Plan: {} change{} would be made (none was sent)",
-            plan.len(),
-            if plan.len() == 1 { "" } else { "s" }
-        )?;
-        for change in plan {
-            writeln!(
-                out,
-                "  {} / {} / {}: {} {}",
-                change["tenant"].as_str().unwrap_or_default(),
-                change["step"].as_str().unwrap_or_default(),
-                change["item"].as_str().unwrap_or_default(),
-                change["cmdlet"].as_str().unwrap_or_default(),
-                change["parameters"]
-            )?;
-        }
-    }
+    tenants_table(out, &tenants_json(result), header.dry_run, plan)?;
     writeln!(out)?;
     writeln!(out, "Run directory: {}", result.dir.display())?;
     if !result.succeeded() {

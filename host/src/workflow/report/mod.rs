@@ -61,7 +61,7 @@ mod svg;
 pub use chart::Chart;
 pub use file::{WriteError, write};
 pub use model::{Failure, PlannedChange, RunReport, StepReport, StepStatus, TenantReport, Totals};
-pub use run::{charts, of_run};
+pub use run::{RunReportError, charts, of_run, write_run_report};
 pub use spec::{ChartKind, ChartSpec, ReportSpec, SpecError, Unit};
 
 /// The report of `report` as one self-contained HTML page, with `charts` drawn from the

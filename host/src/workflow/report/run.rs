@@ -125,3 +125,28 @@ pub fn charts(
     }
     Ok(charts)
 }
+
+/// Why a run's report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RunReportError {
+    /// The records for its charts could not be read.
+    #[error(transparent)]
+    Records(#[from] crate::workflow::journal::JournalError),
+    /// The page could not be written.
+    #[error(transparent)]
+    Write(#[from] super::WriteError),
+}
+
+/// Writes the self-contained HTML report of `result` (a run of `workflow` in `dir`) as
+/// `report.html` in `dir`; gives its path.
+pub fn write_run_report(
+    workflow: &Workflow,
+    header: &RunHeader,
+    result: &RunResult,
+    plugins: &std::collections::HashMap<String, StepPlugin>,
+    dir: &Path,
+) -> Result<std::path::PathBuf, RunReportError> {
+    let run = of_run(workflow, header, result, plugins, Utc::now());
+    let charts = charts(workflow, header, dir)?;
+    Ok(super::write(&dir.join("report.html"), &run, &charts)?)
+}

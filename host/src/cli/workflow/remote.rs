@@ -1,0 +1,128 @@
+//! `exorun workflow run NAME --server …`: asks the service to run one of its workflows, follows
+//! it (each step's progress on stderr) and prints the result as a local run does: a table per
+//! tenant with the outputs, failures and (dry run) the plan, or the whole result as JSON.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde_json::{Map, Value, json};
+
+use super::super::client::ServerClient;
+use super::launch::Shown;
+use super::summary::tenants_table;
+
+/// What to ask the service for.
+pub struct RemoteRun<'a> {
+    /// The workflow's name on the service.
+    pub name: &'a str,
+    /// The inputs as given (`NAME=VALUE`): the service types them as the workflow declares.
+    pub inputs: &'a [(String, String)],
+    /// A dry run.
+    pub dry_run: bool,
+    /// A run id of the caller's choosing.
+    pub run_id: Option<&'a str>,
+    /// Print the run id once queued instead of following it.
+    pub no_wait: bool,
+    /// How to print the result.
+    pub output: Shown,
+    /// Where to save a dry run's plan.
+    pub plan_out: Option<&'a std::path::Path>,
+}
+
+impl RemoteRun<'_> {
+    /// Submits, follows and prints; exit 1 when the run did not succeed.
+    pub async fn run(&self, client: &ServerClient) -> anyhow::Result<ExitCode> {
+        let mut input = Map::new();
+        for (name, value) in self.inputs {
+            if input
+                .insert(name.clone(), Value::String(value.clone()))
+                .is_some()
+            {
+                anyhow::bail!("input '{name}' is given twice: give it once");
+            }
+        }
+        let mut body = json!({"workflow": self.name, "input": input, "dry_run": self.dry_run});
+        if let Some(id) = self.run_id {
+            body["run_id"] = json!(id);
+        }
+        let (status, run) = client.post("/runs", &body).await?;
+        let id = run["id"].as_str().unwrap_or_default().to_string();
+        if status == 200 {
+            eprintln!(
+                "exorun: run {id} was already submitted with run id {}: following it",
+                self.run_id.unwrap_or_default()
+            );
+        }
+        if run["state"] == "pending-approval" || run["planning"] == true {
+            eprintln!(
+                "exorun: run {id} waits for approval ({}): the service makes a dry-run plan for the approvers first; see it with `exorun runs show {id}`",
+                run["rule"].as_str().unwrap_or_default()
+            );
+            println!("{id}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        if self.no_wait {
+            println!("{id}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let done = client.follow(&id).await?;
+        let summary = &done["summary"];
+        let plan = summary["plan"].as_array().cloned().unwrap_or_default();
+        if let Some(path) = self.plan_out {
+            let text = serde_json::to_string_pretty(&plan).unwrap_or_default();
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("cannot write the plan to {}", path.display()))?;
+        }
+        let mut out = std::io::stdout().lock();
+        match self.output {
+            Shown::Json => writeln!(
+                out,
+                "{:#}",
+                json!({
+                    "run": id,
+                    "workflow": self.name,
+                    "dry_run": self.dry_run,
+                    "state": done["state"],
+                    "succeeded": done["state"] == "succeeded",
+                    "error": done["error"],
+                    "tenants": summary["tenants"],
+                    "plan": plan,
+                })
+            )?,
+            Shown::Table => table(&mut out, self.name, &id, &done, &plan)?,
+        }
+        if done["state"] == "succeeded" {
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "exorun: FAILED: run {id} on the service: {}",
+            done["error"].as_str().unwrap_or("it did not succeed")
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The result as a table per tenant, as `workflow run` prints a local run's.
+fn table(
+    out: &mut impl std::io::Write,
+    name: &str,
+    id: &str,
+    done: &Value,
+    plan: &[Value],
+) -> anyhow::Result<()> {
+    let dry_run = done["dry_run"] == true;
+    let rehearsal = if dry_run { " (dry run)" } else { "" };
+    writeln!(out, "Workflow {name}{rehearsal}, run {id} on the service")?;
+    let tenants = done["summary"]["tenants"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    tenants_table(out, &tenants, dry_run, plan)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Records: `exorun runs records {id}` with the same --server; the report: GET /api/v1/runs/{id}/report"
+    )?;
+    Ok(())
+}
