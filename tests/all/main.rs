@@ -20,6 +20,7 @@ mod report;
 mod runtime;
 mod secrets;
 mod serve;
+mod serve_audit;
 mod serve_resume;
 mod serve_workflows;
 mod signing;

@@ -572,7 +572,9 @@ async fn policy_check_points_at_the_line_and_warns_of_unknown_names() {
     let (ok, out, err) = run(exorun(&sim).args(["policy", "check"]).arg(&path));
     assert!(ok, "{err}");
     assert!(
-        out.contains(": ok — 1 rule(s), 0 caller rule(s), 0 trusted key(s), digest "),
+        out.contains(
+            ": ok — 1 rule(s), 0 caller rule(s), 0 auditor rule(s), 0 trusted key(s), digest "
+        ),
         "{out}"
     );
     assert!(

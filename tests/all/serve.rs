@@ -204,7 +204,7 @@ print(json.dumps(out))
 }
 
 /// The helpdesk rule: the test's user may set auto-replies for contoso.com mailboxes.
-fn helpdesk_rule() -> String {
+pub fn helpdesk_rule() -> String {
     format!(
         r#"[[caller]]
 name = "helpdesk auto-replies"
@@ -548,7 +548,10 @@ async fn policy_check_and_explain_show_the_caller_rules() {
     let policy = sim.dir.path().join("policy.toml");
     let (ok, out, err) = run(exorun(&sim).args(["policy", "check"]).arg(&policy));
     assert!(ok, "{err}");
-    assert!(out.contains("2 rule(s), 2 caller rule(s)"), "{out}");
+    assert!(
+        out.contains("2 rule(s), 2 caller rule(s), 0 auditor rule(s)"),
+        "{out}"
+    );
     let explain = |args: &[&str]| {
         run(exorun(&sim)
             .args(["policy", "explain", "--policy"])

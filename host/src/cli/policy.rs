@@ -194,10 +194,11 @@ impl Check {
             eprintln!("warning: {warning}");
         }
         println!(
-            "{}: ok — {} rule(s), {} caller rule(s), {} trusted key(s), digest {}",
+            "{}: ok — {} rule(s), {} caller rule(s), {} auditor rule(s), {} trusted key(s), digest {}",
             path.display(),
             policy.rules().len(),
             policy.caller_rules().len(),
+            policy.auditor_rules().len(),
             policy.trusted_keys().count(),
             policy.digest()
         );
@@ -352,6 +353,13 @@ fn caller_named(principal: &str, groups: &[String], roles: &[String]) -> anyhow:
 
 /// What `caller` may ask the service for under `policy`, rule by rule.
 fn explain_caller(policy: &Policy, caller: &Caller, out: &mut impl Write) -> anyhow::Result<()> {
+    if let Ok(rule) = policy.auditor(caller) {
+        writeln!(
+            out,
+            "{caller} is an auditor ({}): reads the audit log and sees every run through exorun serve",
+            rule.label()
+        )?;
+    }
     let rules = rules_for(policy.caller_rules(), caller);
     if rules.is_empty() {
         writeln!(

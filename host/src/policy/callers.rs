@@ -9,7 +9,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 use toml::Spanned;
 
-use super::file::CallerRuleFile;
+use super::file::{AuditorRuleFile, CallerRuleFile};
 use super::rule::{Problem, line_of, value_check};
 use super::values::ValueCheck;
 use crate::caller::{Caller, Groups, TokenIdentity, Via};
@@ -499,6 +499,89 @@ pub(super) fn compile(text: &str, raw: &Spanned<CallerRuleFile>) -> Result<Calle
         runs_per_hour: raw.runs_per_hour.as_ref().map(|r| *r.get_ref()),
         approval,
     })
+}
+
+/// A checked auditor rule: who may read the service's audit log and see every run (not run
+/// anything: that takes a caller rule).
+#[derive(Clone, Debug)]
+pub struct AuditorRule {
+    /// The line of its `[[auditor]]` header.
+    pub line: usize,
+    /// Its label, if it has one.
+    pub name: Option<String>,
+    /// Who it is for.
+    pub who: Vec<Principal>,
+}
+
+impl AuditorRule {
+    /// How messages name it: `auditor rule 'security team' (line 40)`.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("auditor rule '{name}' (line {})", self.line),
+            None => format!("auditor rule at line {}", self.line),
+        }
+    }
+}
+
+/// Checks one `[[auditor]]` table of the policy `text`.
+pub(super) fn compile_auditor(
+    text: &str,
+    raw: &Spanned<AuditorRuleFile>,
+) -> Result<AuditorRule, Problem> {
+    let at = raw.span().start;
+    let raw = raw.get_ref();
+    if raw.who.get_ref().is_empty() {
+        return Err(Problem {
+            at: raw.who.span().start,
+            message: "`who` of an auditor rule is empty: name who may read the audit log".into(),
+        });
+    }
+    let who = raw
+        .who
+        .get_ref()
+        .iter()
+        .map(|p| {
+            Principal::parse(p).map_err(|message| Problem {
+                at: raw.who.span().start,
+                message,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(AuditorRule {
+        line: line_of(text, at),
+        name: raw.name.as_ref().map(|n| n.get_ref().clone()),
+        who,
+    })
+}
+
+/// The auditor rule that names `caller`, or why none does (no rule names them, or a rule on a
+/// group cannot be decided for a token with the groups overage marker: refused, fail closed).
+pub fn auditor_for<'a>(
+    rules: &'a [AuditorRule],
+    caller: &Caller,
+) -> Result<&'a AuditorRule, String> {
+    let mut undecided = None;
+    for rule in rules {
+        for who in &rule.who {
+            match who.matches(caller) {
+                Ok(true) => return Ok(rule),
+                Ok(false) => {}
+                Err(Undecidable { group }) => {
+                    undecided = Some(format!(
+                        "{} cannot be checked against {}: it names group {group}, and the token carries Entra's groups overage marker instead of the list; ask the operator to name an app role (role:…) instead",
+                        caller.principal,
+                        rule.label()
+                    ));
+                }
+            }
+        }
+    }
+    Err(undecided.unwrap_or_else(|| {
+        format!(
+            "{} is not an auditor: no [[auditor]] rule of the policy names them",
+            caller.principal
+        )
+    }))
 }
 
 /// A plugin or workflow name: nothing that could be a path or a trick in a message.

@@ -26,6 +26,19 @@ pub struct PolicyFile {
     /// Who may ask the service (`exorun serve`) to run what; none: nobody may.
     #[serde(default, rename = "caller")]
     pub callers: Vec<Spanned<CallerRuleFile>>,
+    /// Who may read the service's audit log and see every run; none: nobody may.
+    #[serde(default, rename = "auditor")]
+    pub auditors: Vec<Spanned<AuditorRuleFile>>,
+}
+
+/// One auditor rule as written: who may read the audit log through the service.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditorRuleFile {
+    /// A label for messages, e.g. `security team`.
+    pub name: Option<Spanned<String>>,
+    /// Who: the forms of a caller rule's `who` (any one matches).
+    pub who: Spanned<Vec<String>>,
 }
 
 /// One caller rule as written: who may run which plugins and workflows, with which inputs.

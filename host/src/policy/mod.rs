@@ -71,6 +71,7 @@ pub struct Policy {
     revoked_keys: Vec<(KeyId, usize)>,
     rules: Vec<Rule>,
     callers: Vec<callers::CallerRule>,
+    auditors: Vec<callers::AuditorRule>,
     warnings: Vec<String>,
 }
 
@@ -270,6 +271,11 @@ impl Policy {
             }
             caller_rules.push(rule);
         }
+        let auditors = file
+            .auditors
+            .iter()
+            .map(|raw| callers::compile_auditor(text, raw).map_err(invalid))
+            .collect::<Result<Vec<_>, _>>()?;
         let warnings = problems
             .into_iter()
             .map(|p| format!("{origin} line {}: {}", line_of(text, p.at), p.message))
@@ -282,6 +288,7 @@ impl Policy {
             revoked_keys,
             rules,
             callers: caller_rules,
+            auditors,
             warnings,
         })
     }
@@ -329,6 +336,16 @@ impl Policy {
     /// The caller rules, in order: who may ask the service to run what.
     pub fn caller_rules(&self) -> &[callers::CallerRule] {
         &self.callers
+    }
+
+    /// The auditor rules, in order: who may read the service's audit log.
+    pub fn auditor_rules(&self) -> &[callers::AuditorRule] {
+        &self.auditors
+    }
+
+    /// The auditor rule naming `caller` (see [`callers::auditor_for`]), or why none does.
+    pub fn auditor(&self, caller: &crate::caller::Caller) -> Result<&callers::AuditorRule, String> {
+        callers::auditor_for(&self.auditors, caller)
     }
 
     /// Decides whether `caller` may run what `ask` says (see [`callers::authorize`]);

@@ -47,6 +47,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/v1/runs/{id}/approve", post(approve))
         .route("/api/v1/runs/{id}/reject", post(reject))
         .route("/api/v1/approvals", get(approvals))
+        .route("/api/v1/audit", get(super::audit_api::audit))
         .fallback(not_found)
         .with_state(service)
 }
@@ -194,6 +195,7 @@ async fn me(
         "caller": caller,
         "may_run": allowed_targets(rules, &caller),
         "rules": rules_for(rules, &caller).iter().map(|r| r.label()).collect::<Vec<_>>(),
+        "auditor": loaded.policy.auditor(&caller).ok().map(|r| r.label()),
     }))
 }
 
@@ -388,7 +390,11 @@ async fn visible_run(service: &Service, caller: &Caller, id: &str) -> Result<Run
         .await
         .map_err(|e| Problem::internal(e.to_string()))?
         .ok_or_else(hidden)?;
-    if run.principal != caller.principal && approver_rule(service, caller, &run).is_err() {
+    let auditor = || service.loaded().policy.auditor(caller).is_ok();
+    if run.principal != caller.principal
+        && approver_rule(service, caller, &run).is_err()
+        && !auditor()
+    {
         return Err(hidden());
     }
     Ok(run)
@@ -609,6 +615,11 @@ async fn show_run(
 struct ListQuery {
     state: Option<String>,
     limit: Option<i64>,
+    /// An auditor's: every caller's runs.
+    #[serde(default)]
+    all: bool,
+    /// An auditor's: this caller's runs.
+    principal: Option<String>,
 }
 
 async fn list_runs(
@@ -624,10 +635,21 @@ async fn list_runs(
             ))
         })?),
     };
+    let principal = if query.all || query.principal.is_some() {
+        service.loaded().policy.auditor(&caller).map_err(|reason| {
+            Problem::forbidden(
+                format!("only auditors see other callers' runs: {reason}"),
+                None,
+            )
+        })?;
+        query.principal
+    } else {
+        Some(caller.principal.clone())
+    };
     let runs = service
         .state
         .list(&RunFilter {
-            principal: Some(caller.principal.clone()),
+            principal,
             state,
             limit: query.limit.unwrap_or(100),
         })
@@ -842,6 +864,15 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let run = visible_run(&service, &caller, &id).await?;
+    // Auditors see every run; only its requester, or who may approve it, may stop it.
+    if run.principal != caller.principal && approver_rule(&service, &caller, &run).is_err() {
+        let reason = format!(
+            "{} may see run {id} but not cancel it: only who asked for it (or may approve it) can",
+            caller.principal
+        );
+        service.record_refusal(&caller, &format!("cancel run {id}"), &reason);
+        return Err(Problem::forbidden(reason, None));
+    }
     if run.state.is_final() {
         return Err(Problem::conflict(format!(
             "run {id} has already ended ({})",

@@ -5,6 +5,7 @@
 //! the library; runs are queued in the database and run by a worker pool.
 
 pub mod api;
+pub mod audit_api;
 pub mod config;
 pub mod https;
 pub mod live;

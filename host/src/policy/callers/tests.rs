@@ -446,3 +446,38 @@ fn an_approval_counts_only_for_the_very_request_and_in_time() {
         ApprovalStanding::Expired
     );
 }
+
+#[test]
+fn an_auditor_rule_names_who_may_read_the_log_and_a_group_overage_is_refused() {
+    let text = format!(
+        "{POLICY}\n[[auditor]]\nname = \"security\"\nwho = [\"unix-group:secops\", \"group:cccccccc-0000-0000-0000-000000000003\"]\n"
+    );
+    let policy = Policy::parse(&text, "policy.toml").unwrap();
+    let eve = unix("eve", 1005, &["secops"]);
+    assert_eq!(
+        policy.auditor(&eve).unwrap().label(),
+        "auditor rule 'security' (line 32)"
+    );
+    let alice = unix("alice", 1001, &["helpdesk"]);
+    assert!(
+        policy
+            .auditor(&alice)
+            .unwrap_err()
+            .contains("unix:alice is not an auditor"),
+    );
+    let overage = user("olga@contoso.com", "o1", Groups::Overage, &[]);
+    assert!(
+        policy
+            .auditor(&overage)
+            .unwrap_err()
+            .contains("overage marker"),
+    );
+    let empty = format!("{POLICY}\n[[auditor]]\nwho = []\n");
+    let error = Policy::parse(&empty, "policy.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("`who` of an auditor rule is empty"),
+        "{error}"
+    );
+}
