@@ -21,6 +21,7 @@ mod runtime;
 mod secrets;
 mod serve;
 mod serve_resume;
+mod serve_schedules;
 mod signing;
 mod support;
 mod transport;

@@ -10,6 +10,8 @@ pub mod https;
 pub mod live;
 pub mod metrics;
 pub mod problem;
+pub mod schedule;
+pub mod scheduler;
 pub mod service;
 pub mod state;
 pub mod store;
@@ -90,6 +92,7 @@ pub async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         }));
     }
     service.spawn_workers();
+    scheduler::spawn(&service);
     spawn_reloader(service.clone())?;
     let loaded = service.loaded();
     eprintln!(
