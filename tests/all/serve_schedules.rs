@@ -220,13 +220,18 @@ async fn a_schedule_runs_as_its_principal_and_one_no_rule_names_is_refused() {
     assert_eq!(refused["request"], "run plugin echo", "{refused}");
     let reason = refused["reason"].as_str().unwrap();
     assert!(reason.contains("no caller rule"), "{refused}");
+    let log = service.log();
     assert!(
-        service
-            .log()
-            .contains(&format!("the schedule's run was not submitted: {reason}")),
-        "{}",
-        service.log()
+        log.contains(&format!("the schedule's run was not submitted: {reason}")),
+        "{log}"
     );
+    // The operator was told at start, with what to write.
+    assert!(
+        log.contains("schedule stray: no caller rule of ")
+            && log.contains("names schedule:stray, so each of its runs will be refused: add \"schedule:stray\" to the `who`"),
+        "{log}"
+    );
+    assert!(!log.contains("schedule ticker: no caller rule"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

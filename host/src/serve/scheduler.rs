@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use exorun::policy::callers::rules_for;
+
 use super::schedule::{AtStart, Outcome, Schedule, at_start};
 use super::service::Service;
 use super::state::ScheduleMark;
@@ -32,6 +34,15 @@ pub fn spawn(service: &Arc<Service>) {
 
 /// Runs `schedule` for as long as the service runs.
 async fn keep(service: &Service, schedule: &Schedule) {
+    let loaded = service.loaded();
+    if rules_for(loaded.policy.caller_rules(), &schedule.caller()).is_empty() {
+        tracing::warn!(
+            "schedule {name}: no caller rule of {} names schedule:{name}, so each of its runs will be refused: add \"schedule:{name}\" to the `who` of the [[caller]] rule that should allow them",
+            loaded.policy.origin(),
+            name = schedule.name,
+        );
+    }
+    drop(loaded);
     let started = Utc::now();
     catch_up(service, schedule, started).await;
     let mut after = started;
