@@ -643,6 +643,35 @@ mod tests {
     }
 
     #[test]
+    fn an_interval_runs_at_every_real_instant_across_a_change() {
+        let s = one("cron = \"*/30 * * * *\"\ntime_zone = \"Europe/Berlin\"\nplugin = \"p\"\n")
+            .unwrap();
+        // Fall back: 02:00 and 02:30 happen twice, an hour apart; each is a real instant.
+        assert_eq!(
+            times(&s, utc("2026-10-24T23:45:00Z"), 6),
+            [
+                "2026-10-25T00:00:00Z", // 02:00 CEST
+                "2026-10-25T00:30:00Z", // 02:30 CEST
+                "2026-10-25T01:00:00Z", // 02:00 CET
+                "2026-10-25T01:30:00Z", // 02:30 CET
+                "2026-10-25T02:00:00Z", // 03:00 CET
+                "2026-10-25T02:30:00Z",
+            ]
+            .map(utc)
+        );
+        // Spring forward: nothing between 01:30 CET and 03:00 CEST, half an hour later.
+        assert_eq!(
+            times(&s, utc("2026-03-29T00:15:00Z"), 3),
+            [
+                "2026-03-29T00:30:00Z",
+                "2026-03-29T01:00:00Z",
+                "2026-03-29T01:30:00Z"
+            ]
+            .map(utc)
+        );
+    }
+
+    #[test]
     fn the_latest_time_counts_the_time_itself() {
         let s = one("cron = \"0 2 * * *\"\nplugin = \"p\"\n").unwrap();
         assert_eq!(
