@@ -22,6 +22,7 @@ mod secrets;
 mod serve;
 mod serve_audit;
 mod serve_resume;
+mod serve_schedules;
 mod serve_workflows;
 mod signing;
 mod support;

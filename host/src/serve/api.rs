@@ -48,6 +48,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/v1/runs/{id}/reject", post(reject))
         .route("/api/v1/approvals", get(approvals))
         .route("/api/v1/audit", get(super::audit_api::audit))
+        .route("/api/v1/schedules", get(schedules))
         .fallback(not_found)
         .with_state(service)
 }
@@ -599,6 +600,29 @@ async fn approvals(
             .map(view)
             .collect(),
     ))
+}
+
+/// `GET /api/v1/schedules`: the service's schedules whose target the caller's own rules let
+/// them run, with their next time and the last one handled.
+async fn schedules(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<Vec<super::schedule::ScheduleView>>, Problem> {
+    let loaded = service.loaded();
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for schedule in &service.config.schedules {
+        if !schedule.visible_to(&loaded, &caller) {
+            continue;
+        }
+        let last = service
+            .state
+            .schedule_mark(&schedule.name)
+            .await
+            .map_err(|e| Problem::internal(e.to_string()))?;
+        out.push(schedule.view(last, now));
+    }
+    Ok(Json(out))
 }
 
 async fn show_run(

@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use exorun::caller_token::TokenSettings;
 
+use super::schedule::{Schedule, ScheduleFile};
+
 /// The file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +34,8 @@ struct ServeFile {
     lease_secs: Option<u64>,
     https: Option<HttpsFile>,
     entra: Option<TokenSettings>,
+    #[serde(default)]
+    schedule: Vec<ScheduleFile>,
 }
 
 /// The `[https]` table as written.
@@ -100,6 +104,8 @@ pub struct ServeConfig {
     pub https: Option<HttpsConfig>,
     /// How callers' Entra ID tokens are validated (needed with `[https]`).
     pub entra: Option<TokenSettings>,
+    /// The `[[schedule]]` tables: runs the service submits itself, as `schedule:NAME`.
+    pub schedules: Vec<Schedule>,
 }
 
 /// Why the configuration cannot be used.
@@ -250,6 +256,8 @@ impl ServeConfig {
                 })
             }
         };
+        let schedules =
+            super::schedule::check_all(file.schedule).map_err(|e| invalid(e.to_string()))?;
         let entra = file.entra.map(|mut entra| {
             entra.ca_file = entra.ca_file.as_ref().map(abs);
             entra
@@ -277,6 +285,7 @@ impl ServeConfig {
             lease: std::time::Duration::from_secs(lease_secs),
             https,
             entra,
+            schedules,
         })
     }
 }
@@ -332,6 +341,25 @@ socket = "/run/exorun/exorun.sock"
         assert_eq!(
             both.https.unwrap().certificate,
             Path::new("/etc/exorun/c.pem")
+        );
+    }
+
+    #[test]
+    fn schedules_are_read_and_a_bad_one_names_the_file() {
+        let path = Path::new("/etc/exorun/serve.toml");
+        let nightly = "[[schedule]]\nname = \"nightly\"\ncron = \"0 2 * * *\"\ntime_zone = \"Europe/Berlin\"\nplugin = \"mailbox-inventory\"\n";
+        let config = ServeConfig::parse(&format!("{GOOD}{nightly}"), path).unwrap();
+        assert_eq!(config.schedules.len(), 1);
+        assert_eq!(config.schedules[0].name, "nightly");
+        assert!(ServeConfig::parse(GOOD, path).unwrap().schedules.is_empty());
+        let err = ServeConfig::parse(&format!("{GOOD}{}", nightly.replace("0 2", "0 26")), path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "/etc/exorun/serve.toml: [[schedule]] 'nightly': cron = \"0 26 * * *\""
+            ),
+            "{err}"
         );
     }
 }

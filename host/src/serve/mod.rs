@@ -11,6 +11,8 @@ pub mod https;
 pub mod live;
 pub mod metrics;
 pub mod problem;
+pub mod schedule;
+pub mod scheduler;
 pub mod service;
 pub mod state;
 pub mod store;
@@ -92,6 +94,7 @@ pub async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         }));
     }
     service.spawn_workers();
+    scheduler::spawn(&service);
     spawn_reloader(service.clone())?;
     let loaded = service.loaded();
     eprintln!(

@@ -263,6 +263,20 @@ pub struct RunFilter {
     pub limit: i64,
 }
 
+/// The last time of a schedule the service handled, and what became of it: what decides,
+/// after a restart, whether a time was missed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleMark {
+    /// The time (Unix milliseconds).
+    pub at_ms: i64,
+    /// What became of it (`submitted`, `refused`, `skipped`…).
+    pub outcome: String,
+    /// The run submitted for it.
+    pub run_id: Option<String>,
+    /// Why it was refused or skipped.
+    pub reason: Option<String>,
+}
+
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS runs (
         id TEXT PRIMARY KEY,
@@ -314,6 +328,13 @@ const SCHEMA: &[&str] = &[
         kind TEXT NOT NULL,
         data TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
+    )",
+    "CREATE TABLE IF NOT EXISTS schedules (
+        name TEXT PRIMARY KEY,
+        last_at BIGINT NOT NULL,
+        outcome TEXT NOT NULL,
+        run_id TEXT,
+        reason TEXT
     )",
 ];
 
@@ -744,6 +765,43 @@ impl State {
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
+    /// The last time of schedule `name` the service handled, if any.
+    pub async fn schedule_mark(&self, name: &str) -> Result<Option<ScheduleMark>, StateError> {
+        let row =
+            sqlx::query("SELECT last_at, outcome, run_id, reason FROM schedules WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok(ScheduleMark {
+                at_ms: r.try_get(0)?,
+                outcome: r.try_get(1)?,
+                run_id: r.try_get(2)?,
+                reason: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records `mark` as schedule `name`'s last time handled, unless a later one is recorded
+    /// (another replica went on already): a schedule's mark only moves forward.
+    pub async fn mark_schedule(&self, name: &str, mark: &ScheduleMark) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO schedules (name, last_at, outcome, run_id, reason) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (name) DO UPDATE SET last_at = excluded.last_at, outcome = excluded.outcome,
+                run_id = excluded.run_id, reason = excluded.reason
+             WHERE schedules.last_at <= excluded.last_at",
+        )
+        .bind(name)
+        .bind(mark.at_ms)
+        .bind(&mark.outcome)
+        .bind(&mark.run_id)
+        .bind(&mark.reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StateError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -896,5 +954,39 @@ mod tests {
         let events = state.events(&first.id, 1).await.unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].data, serde_json::json!("two"));
+    }
+
+    #[tokio::test]
+    async fn a_schedules_mark_only_moves_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open_sqlite(dir.path()).await.unwrap();
+        assert_eq!(state.schedule_mark("nightly").await.unwrap(), None);
+        let mark = |at_ms: i64, outcome: &str| ScheduleMark {
+            at_ms,
+            outcome: outcome.into(),
+            run_id: Some(format!("run-{at_ms}")),
+            reason: None,
+        };
+        state
+            .mark_schedule("nightly", &mark(2000, "submitted"))
+            .await
+            .unwrap();
+        state
+            .mark_schedule("nightly", &mark(1000, "skipped"))
+            .await
+            .unwrap();
+        assert_eq!(
+            state.schedule_mark("nightly").await.unwrap(),
+            Some(mark(2000, "submitted"))
+        );
+        state
+            .mark_schedule("nightly", &mark(3000, "refused"))
+            .await
+            .unwrap();
+        assert_eq!(
+            state.schedule_mark("nightly").await.unwrap(),
+            Some(mark(3000, "refused"))
+        );
+        assert_eq!(state.schedule_mark("weekly").await.unwrap(), None);
     }
 }
