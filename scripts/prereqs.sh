@@ -6,7 +6,8 @@
 # keys and signatures against it), chromium (the report test opens a run's HTML report in it,
 # headless), the wasm32-wasip2 Rust target, and the Python packages of the independent-client
 # conformance test (msal, requests) and the independent parser of the service's metrics
-# (prometheus_client).
+# (prometheus_client) and the independent validator of the service's OpenAPI document
+# (openapi-spec-validator).
 set -euo pipefail
 
 as_root() {
@@ -40,8 +41,8 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx w
   rustup target add wasm32-wasip2
 fi
 
-if ! python3 -c 'import msal, requests, prometheus_client' 2>/dev/null; then
-  echo "exorun: installing Python packages msal, requests and prometheus_client" >&2
-  python3 -m pip install --quiet --disable-pip-version-check msal==1.39.0 requests prometheus_client==0.21.1 \
-    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages msal==1.39.0 requests prometheus_client==0.21.1
+if ! python3 -c 'import msal, requests, prometheus_client, openapi_spec_validator' 2>/dev/null; then
+  echo "exorun: installing Python packages msal, requests, prometheus_client and openapi-spec-validator" >&2
+  python3 -m pip install --quiet --disable-pip-version-check msal==1.39.0 requests prometheus_client==0.21.1 openapi-spec-validator==0.9.0 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages msal==1.39.0 requests prometheus_client==0.21.1 openapi-spec-validator==0.9.0
 fi

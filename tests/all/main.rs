@@ -21,6 +21,7 @@ mod runtime;
 mod secrets;
 mod serve;
 mod serve_audit;
+mod serve_openapi;
 mod serve_resume;
 mod serve_schedules;
 mod serve_workflows;

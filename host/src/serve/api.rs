@@ -9,10 +9,13 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Req
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use exorun::caller::Caller;
 use exorun::caller_token::CHALLENGE;
@@ -29,28 +32,41 @@ use super::unix::Peer;
 use crate::cli::output::{Format, RowSink};
 use exorun::workflow::kept::{each_row, kept_records, pick_step};
 
-/// The routes.
+/// The routes, and the OpenAPI document made from them: every route is added with its
+/// annotation, so the document lists exactly what is served.
 pub fn router(service: Arc<Service>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(super::metrics::metrics))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/plugins", get(plugins))
-        .route("/api/v1/workflows", get(workflows))
-        .route("/api/v1/runs", post(submit).get(list_runs))
-        .route("/api/v1/runs/{id}", get(show_run))
-        .route("/api/v1/runs/{id}/records", get(records))
-        .route("/api/v1/runs/{id}/report", get(report))
-        .route("/api/v1/runs/{id}/events", get(events))
-        .route("/api/v1/runs/{id}/cancel", post(cancel))
-        .route("/api/v1/runs/{id}/approve", post(approve))
-        .route("/api/v1/runs/{id}/reject", post(reject))
-        .route("/api/v1/approvals", get(approvals))
-        .route("/api/v1/audit", get(super::audit_api::audit))
-        .route("/api/v1/schedules", get(schedules))
-        .fallback(not_found)
+    let (api, document) = OpenApiRouter::with_openapi(super::openapi::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(super::metrics::metrics))
+        .routes(routes!(me))
+        .routes(routes!(plugins))
+        .routes(routes!(workflows))
+        .routes(routes!(submit, list_runs))
+        .routes(routes!(show_run))
+        .routes(routes!(records))
+        .routes(routes!(report))
+        .routes(routes!(events))
+        .routes(routes!(cancel))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(approvals))
+        .routes(routes!(super::audit_api::audit))
+        .routes(routes!(schedules))
         .with_state(service)
+        .split_for_parts();
+    let mut document = document;
+    let (path, item) = utoipa_axum::routes!(super::openapi::document)
+        .1
+        .paths
+        .into_iter()
+        .next()
+        .expect("the document's own route");
+    document.paths.paths.insert(path, item);
+    let served = Router::new()
+        .route("/api/v1/openapi.json", get(super::openapi::document))
+        .with_state(Arc::new(document));
+    api.merge(served).fallback(not_found)
 }
 
 /// The authenticated caller of a request: on the Unix socket, the peer the kernel names; over
@@ -165,10 +181,12 @@ async fn not_found() -> Problem {
     Problem::not_found("no such endpoint: the API is under /api/v1 (GET /api/v1/me to start)")
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process answers", body = String, content_type = "text/plain")))]
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "The database answers and a policy is in force", body = Object), (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json")))]
 async fn readyz(State(service): State<Arc<Service>>) -> Result<Json<Value>, Problem> {
     service
         .state
@@ -184,6 +202,7 @@ async fn readyz(State(service): State<Arc<Service>>) -> Result<Json<Value>, Prob
 }
 
 /// `GET /api/v1/me`: who the service says you are, and what you may run.
+#[utoipa::path(get, path = "/api/v1/me", tag = "callers", responses((status = 200, description = "Who the service says you are, what you may run, whether you are an auditor", body = Object), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json")))]
 async fn me(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -201,7 +220,7 @@ async fn me(
 }
 
 /// One plugin a caller may run.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PluginEntry {
     name: String,
     version: String,
@@ -215,6 +234,7 @@ struct PluginEntry {
 }
 
 /// `GET /api/v1/plugins`: the store's plugins the caller may run, with their input schemas.
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "catalogue", responses((status = 200, description = "The store's plugins you may run", body = [PluginEntry]), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json")))]
 async fn plugins(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -249,7 +269,7 @@ async fn plugins(
 }
 
 /// One workflow a caller may run.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WorkflowEntry {
     name: String,
     description: Option<String>,
@@ -265,6 +285,7 @@ struct WorkflowEntry {
 }
 
 /// `GET /api/v1/workflows`: the service's workflows the caller may run, with their inputs.
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "catalogue", responses((status = 200, description = "The workflows you may run", body = [WorkflowEntry]), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json")))]
 async fn workflows(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -307,7 +328,7 @@ async fn workflows(
 }
 
 /// `POST /api/v1/runs`: what to run.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SubmitBody {
     /// A plugin of the store, by name or `sha256:DIGEST`.
@@ -326,7 +347,7 @@ struct SubmitBody {
 }
 
 /// A run as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RunView {
     #[serde(flatten)]
     run: RunRow,
@@ -349,6 +370,7 @@ fn view(run: RunRow) -> RunView {
     RunView { links, run }
 }
 
+#[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = SubmitBody, responses((status = 202, description = "Queued (or waiting for approval)", body = RunView), (status = 200, description = "The run this run_id already names", body = RunView), (status = 400, description = "A malformed request or input", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "No caller rule allows it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such plugin or workflow", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run_id names another request", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json")))]
 async fn submit(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -435,7 +457,7 @@ fn approver_rule(service: &Service, approver: &Caller, run: &RunRow) -> Result<S
 }
 
 /// `POST /api/v1/runs/{id}/approve` and `/reject`: the plan the approver saw, and why.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DecisionBody {
     /// The `plan_hash` of the run as the approver saw it (approve only).
@@ -556,6 +578,7 @@ async fn decide(
     Ok(Json(state))
 }
 
+#[utoipa::path(post, path = "/api/v1/runs/{id}/approve", tag = "approvals", params(("id" = String, Path, description = "The run's id (a UUID)")), request_body = DecisionBody, responses((status = 200, description = "Approved: the run is queued once enough approvers agreed", body = Object), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "You may not approve it", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The plan changed, or the run no longer waits", body = Problem, content_type = "application/problem+json")))]
 async fn approve(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -565,6 +588,7 @@ async fn approve(
     decide(&service, &caller, &id, body, true).await
 }
 
+#[utoipa::path(post, path = "/api/v1/runs/{id}/reject", tag = "approvals", params(("id" = String, Path, description = "The run's id (a UUID)")), request_body = DecisionBody, responses((status = 200, description = "Rejected: it never runs", body = Object), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "You may not reject it", body = Problem, content_type = "application/problem+json")))]
 async fn reject(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -576,6 +600,7 @@ async fn reject(
 
 /// `GET /api/v1/approvals`: the runs waiting for an approval the caller may give, with their
 /// plans.
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", responses((status = 200, description = "The runs waiting for an approval you may give, with their plans", body = [RunView]), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json")))]
 async fn approvals(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -604,6 +629,7 @@ async fn approvals(
 
 /// `GET /api/v1/schedules`: the service's schedules whose target the caller's own rules let
 /// them run, with their next time and the last one handled.
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "schedules", responses((status = 200, description = "The schedules whose target you may run, with their next time", body = [super::schedule::ScheduleView]), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json")))]
 async fn schedules(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -625,6 +651,7 @@ async fn schedules(
     Ok(Json(out))
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = String, Path, description = "The run's id (a UUID)")), responses((status = 200, description = "The run", body = RunView), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No run by that id that you may see", body = Problem, content_type = "application/problem+json")))]
 async fn show_run(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -634,7 +661,8 @@ async fn show_run(
 }
 
 /// `GET /api/v1/runs` filters.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     state: Option<String>,
@@ -646,6 +674,7 @@ struct ListQuery {
     principal: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(ListQuery), responses((status = 200, description = "Your runs, newest first", body = [RunView]), (status = 400, description = "A bad filter", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Only auditors see other callers' runs", body = Problem, content_type = "application/problem+json")))]
 async fn list_runs(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -683,7 +712,8 @@ async fn list_runs(
 }
 
 /// `GET /api/v1/runs/{id}/records` paging and format.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct RecordsQuery {
     format: Option<String>,
@@ -695,6 +725,7 @@ struct RecordsQuery {
     tenant: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}/records", tag = "runs", params(("id" = String, Path, description = "The run's id (a UUID)"), RecordsQuery), responses((status = 200, description = "Its records as JSON Lines, a JSON array or CSV", content((String = "application/jsonl"), (Vec<Object> = "application/json"), (String = "text/csv"))), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such run, or step", body = Problem, content_type = "application/problem+json")))]
 async fn records(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -797,6 +828,7 @@ fn workflow_rows(
 }
 
 /// `GET /api/v1/runs/{id}/report`: a workflow run's self-contained HTML report.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/report", tag = "runs", params(("id" = String, Path, description = "The run's id (a UUID)")), responses((status = 200, description = "A workflow run's self-contained HTML report", body = String, content_type = "text/html"), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such workflow run, or no report yet", body = Problem, content_type = "application/problem+json")))]
 async fn report(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -840,12 +872,14 @@ async fn report(
 
 /// `GET /api/v1/runs/{id}/events`: events after `after` (or the `Last-Event-ID` header); as
 /// JSON, or as a live Server-Sent Events stream when the client accepts `text/event-stream`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct EventsQuery {
     after: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "runs", params(("id" = String, Path, description = "The run's id (a UUID)"), EventsQuery), responses((status = 200, description = "Its events after `after`; with Accept: text/event-stream a live stream whose event ids resume it through Last-Event-ID", content((Object = "application/json"), (String = "text/event-stream"))), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No run by that id that you may see", body = Problem, content_type = "application/problem+json")))]
 async fn events(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -882,6 +916,7 @@ async fn events(
     Ok(Json(json!({"state": run.state, "events": events})).into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs", params(("id" = String, Path, description = "The run's id (a UUID)")), responses((status = 200, description = "Cancelled, or asked to stop", body = Object), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "You may see it but not cancel it", body = Problem, content_type = "application/problem+json"), (status = 409, description = "It has already ended", body = Problem, content_type = "application/problem+json")))]
 async fn cancel(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,

@@ -19,7 +19,8 @@ use super::problem::Problem;
 use super::service::Service;
 
 /// The query: `exorun audit show`'s filters, and paging by line.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Records of requests by this caller (principal).
@@ -40,6 +41,7 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/v1/audit`.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, description = "The records the filters pass (one page), the line to go on after, and the state of the log's chain", body = Object), (status = 400, description = "A bad filter", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "No auditor rule names you", body = Problem, content_type = "application/problem+json")))]
 pub async fn audit(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,

@@ -31,6 +31,7 @@ struct DecisionLabel {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "OpenMetrics text: runs by state, queue depth, runs started, cmdlet calls", body = String, content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(service): State<Arc<Service>>) -> Result<Response, Problem> {
     let internal = |e: super::state::StateError| Problem::internal(e.to_string());
     let by_state = service.state.counts_by_state().await.map_err(internal)?;

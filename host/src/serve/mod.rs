@@ -10,6 +10,7 @@ pub mod config;
 pub mod https;
 pub mod live;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod schedule;
 pub mod scheduler;

@@ -41,7 +41,7 @@ pub struct ScheduleFile {
 }
 
 /// What to do about a time that passed while the service was not running.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Missed {
     /// Nothing: the next run is at the next time.
@@ -387,7 +387,7 @@ fn closest_zone(text: &str) -> Option<&'static str> {
 }
 
 /// What became of one of a schedule's times, as the state database records it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// The service first saw the schedule (the time is when): times before it were not missed.
@@ -461,7 +461,7 @@ pub fn at_start(
 }
 
 /// A schedule as `GET /api/v1/schedules` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScheduleView {
     name: String,
     cron: String,
@@ -478,14 +478,14 @@ pub struct ScheduleView {
 }
 
 /// A time, in the schedule's zone and in UTC (RFC 3339).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct TimeView {
     at: String,
     at_utc: String,
 }
 
 /// The last time handled, and what became of it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct LastView {
     #[serde(flatten)]
     time: TimeView,

@@ -33,7 +33,7 @@ pub enum StateError {
 }
 
 /// Where a run is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunState {
     /// Waiting for approval.
@@ -95,7 +95,7 @@ impl RunState {
 }
 
 /// A run as stored.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RunRow {
     /// Its id (a UUID).
     pub id: String,
