@@ -76,7 +76,10 @@ impl Service {
         for why in &loaded.refused {
             tracing::warn!("plugin store: {why}");
         }
-        let state = State::open_sqlite(&config.state_dir).await?;
+        let database = config
+            .database_url()
+            .map_err(|e| StartError::Load(e.to_string()))?;
+        let state = State::connect(database.as_ref(), &config.state_dir).await?;
         let runtime = Runtime::new(RuntimeSettings {
             cache_dir: Some(config.state_dir.join("compiled")),
             max_concurrent_runs: u32::try_from(config.workers).unwrap_or(4),
