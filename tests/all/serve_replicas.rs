@@ -153,6 +153,11 @@ async fn two_replicas_drain_a_thousand_runs_and_one_takes_up_the_killed_ones_run
         }
     }
     let held: HashSet<&String> = held.iter().collect();
+    let twice = targets.iter().filter(|t| sent.get(*t) == Some(&2)).count();
+    eprintln!(
+        "{twice} of the {} runs B held at the kill sent their change twice",
+        held.len()
+    );
     for target in &targets {
         let times = sent.get(target).copied().unwrap_or(0);
         let most = if held.contains(target) { 2 } else { 1 };
@@ -161,6 +166,10 @@ async fn two_replicas_drain_a_thousand_runs_and_one_takes_up_the_killed_ones_run
             "{target} was sent {times} times (held by B at the kill: {})",
             held.contains(target)
         );
+    }
+    // The password is in neither replica's log.
+    for log in [a.log(), b.log()] {
+        assert!(!log.contains(db.password()), "{log}");
     }
     // A run B held is served by A, records included: runs_dir is shared.
     let taken_up = db
