@@ -183,12 +183,17 @@ async fn two_replicas_drain_a_thousand_runs_and_one_takes_up_the_killed_ones_run
 }
 
 /// A database URL's password shows nowhere: not when the server cannot be reached, not when
-/// the file's URL is wrong.
+/// it refuses the password, not when the URL is not PostgreSQL's. `--database` replaces the
+/// file's `database`.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_password_never_shows_in_errors() {
     let db = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     let sim = start_with(|_| {}).await;
     let serve_toml = configure(&sim, &["auto-reply"], &auto_reply_rule());
+    // The file names another database: --database wins (the errors name the flag's).
+    let mut text = std::fs::read_to_string(&serve_toml).unwrap();
+    text.push_str("database = \"postgres://someone@127.0.0.1:2/elsewhere\"\n");
+    std::fs::write(&serve_toml, text).unwrap();
     let serve = |database: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_exorun"))
             .args(["serve", "--config"])
