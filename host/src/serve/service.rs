@@ -308,8 +308,14 @@ impl Service {
                             .await;
                         continue;
                     };
-                    if let Err(e) = self.state.finish(&run.id, &ending).await {
-                        tracing::error!(run = %run.id, "cannot record the run's end: {e}");
+                    match self.state.finish(&run.id, &owner, &ending).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(run = %run.id, "the run's lease ran out while it ran here and another worker took it up: that one records its end")
+                        }
+                        Err(e) => {
+                            tracing::error!(run = %run.id, "cannot record the run's end: {e}")
+                        }
                     }
                     self.ended(&run.id);
                 }

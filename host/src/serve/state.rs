@@ -628,18 +628,31 @@ impl State {
             .collect()
     }
 
-    /// Records how run `id` ended.
+    /// Records how run `id`, which worker `owner` ran, ended; gives false, recording nothing,
+    /// when `owner` no longer holds it (its lease ran out and another replica took it up: that
+    /// one records the end, so a run ends once).
     /// Its `end` event is written in the same transaction, so a follower that sees the run
     /// ended has its last event too.
-    pub async fn finish(&self, id: &str, ending: &RunEnding) -> Result<(), StateError> {
-        retry_taken_number(|| self.try_finish(id, ending)).await
+    pub async fn finish(
+        &self,
+        id: &str,
+        owner: &str,
+        ending: &RunEnding,
+    ) -> Result<bool, StateError> {
+        retry_taken_number(|| self.try_finish(id, owner, ending)).await
     }
 
-    async fn try_finish(&self, id: &str, ending: &RunEnding) -> Result<(), StateError> {
+    async fn try_finish(
+        &self,
+        id: &str,
+        owner: &str,
+        ending: &RunEnding,
+    ) -> Result<bool, StateError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let ended = sqlx::query(
             "UPDATE runs SET state = $1, summary = $2, error = $3, records = $4, calls = $5, denied = $6,
-                ended_at = $7, owner = NULL, lease_until = NULL WHERE id = $8",
+                ended_at = $7, owner = NULL, lease_until = NULL
+             WHERE id = $8 AND state = 'running' AND owner = $9",
         )
         .bind(ending.state.as_str())
         .bind(ending.summary.as_ref().map(Value::to_string))
@@ -649,12 +662,16 @@ impl State {
         .bind(ending.denied)
         .bind(now_ms())
         .bind(id)
+        .bind(owner)
         .execute(&mut *tx)
         .await?;
+        if ended.rows_affected() == 0 {
+            return Ok(false);
+        }
         let end = serde_json::json!({"state": ending.state, "error": ending.error, "records": ending.records});
         end_event(&mut tx, id, &end).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Cancels run `id`: a queued or pending run at once, a running one by asking its worker.
@@ -1289,7 +1306,7 @@ mod tests {
             calls: 5,
             denied: 2,
         };
-        state.finish(&running.id, &ending).await.unwrap();
+        assert!(state.finish(&running.id, "w1", &ending).await.unwrap());
         let done = state.get(&running.id).await.unwrap().unwrap();
         assert_eq!(done.state, RunState::Succeeded);
         assert_eq!(done.summary, Some(serde_json::json!({"done": 1})));
@@ -1337,5 +1354,43 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn on_postgres_a_worker_whose_lease_ran_out_does_not_end_the_run_another_took_up() {
+        let (_server, state) = on_postgres().await;
+        let (run, _) = state
+            .submit(new_run(None, serde_json::json!({})))
+            .await
+            .unwrap();
+        state.claim("a:1", Duration::from_millis(0)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(state.requeue_expired().await.unwrap(), vec![run.id.clone()]);
+        let taken = state
+            .claim("b:2", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken.id, run.id);
+        let ending = |records| RunEnding {
+            state: RunState::Succeeded,
+            summary: None,
+            error: None,
+            records,
+            calls: 1,
+            denied: 0,
+        };
+        // The stalled worker comes back and ends it: nothing is recorded.
+        assert!(!state.finish(&run.id, "a:1", &ending(7)).await.unwrap());
+        assert_eq!(
+            state.get(&run.id).await.unwrap().unwrap().state,
+            RunState::Running
+        );
+        assert!(state.finish(&run.id, "b:2", &ending(1)).await.unwrap());
+        assert!(!state.finish(&run.id, "b:2", &ending(1)).await.unwrap());
+        let done = state.get(&run.id).await.unwrap().unwrap();
+        assert_eq!((done.state, done.records), (RunState::Succeeded, 1));
+        let ends = state.events(&run.id, 0).await.unwrap();
+        assert_eq!(ends.iter().filter(|e| e.kind == "end").count(), 1);
     }
 }
