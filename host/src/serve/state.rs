@@ -1069,6 +1069,12 @@ mod tests {
         );
         assert!(err.contains("check that the server is running"), "{err}");
         assert!(!err.contains(server.password()), "{err}");
+        // The URL's parameters reach the driver, which has TLS: a server without it is refused.
+        let url: DatabaseUrl = format!("{}?sslmode=require", server.url()).parse().unwrap();
+        let err = State::open_postgres(&url).await.unwrap_err().to_string();
+        assert!(err.contains("TLS"), "{err}");
+        assert!(!err.contains("without TLS support"), "{err}");
+        assert!(!err.contains(server.password()), "{err}");
         let wrong_password = server.url().replace(server.password(), "not-it");
         let url: DatabaseUrl = wrong_password.parse().unwrap();
         let err = State::open_postgres(&url).await.unwrap_err().to_string();
