@@ -4,7 +4,8 @@
 # certificate with it), curl (the demo's stand-in for `az account get-access-token`) and the C
 # toolchain, systemd-analyze (the service unit is verified with it), minisign (the signing tests check exorun's
 # keys and signatures against it), chromium (the report test opens a run's HTML report in it,
-# headless), the wasm32-wasip2 Rust target, and the Python packages of the independent-client
+# headless), Debian's PostgreSQL server binaries (the service's replica tests start servers of
+# their own; no system cluster is made or started), the wasm32-wasip2 Rust target, and the Python packages of the independent-client
 # conformance test (msal, requests) and the independent parser of the service's metrics
 # (prometheus_client) and the independent validator of the service's OpenAPI document
 # (openapi-spec-validator).
@@ -35,6 +36,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "exorun: installing Debian packages: ${missing[*]}" >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# PostgreSQL: postgresql-common first, told not to make (and start) a "main" cluster when the
+# server package is installed; the tests run their own servers in temporary directories.
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  echo "exorun: installing Debian packages: postgresql (server binaries only, no cluster)" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-common >/dev/null
+  as_root sed -ri 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' \
+    /etc/postgresql-common/createcluster.conf
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then

@@ -23,6 +23,7 @@ pub struct Service {
     pub child: Child,
     pub socket: PathBuf,
     dir: PathBuf,
+    log: PathBuf,
     client: reqwest::Client,
 }
 
@@ -71,17 +72,24 @@ pub fn configure(sim: &Sim, plugins: &[&str], callers: &str) -> PathBuf {
 impl Service {
     /// Starts the service on `serve.toml` in the scratch directory and waits for its socket.
     pub fn start(sim: &Sim) -> Service {
+        Service::start_named(sim, "serve.toml", "exorun.sock", "serve.log")
+    }
+
+    /// Starts the service on `config` in the scratch directory, listening on `socket` (as the
+    /// file names) and logging to `log`: a replica among others.
+    pub fn start_named(sim: &Sim, config: &str, socket: &str, log: &str) -> Service {
         let dir = sim.dir.path().to_path_buf();
-        let socket = dir.join("exorun.sock");
+        let socket = dir.join(socket);
+        let log = dir.join(log);
         let _ = std::fs::remove_file(&socket);
         let child = Command::new(env!("CARGO_BIN_EXE_exorun"))
             .args(["serve", "--config"])
-            .arg(dir.join("serve.toml"))
+            .arg(dir.join(config))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &dir)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         let client = reqwest::Client::builder()
@@ -92,6 +100,7 @@ impl Service {
             child,
             socket,
             dir,
+            log,
             client,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -107,7 +116,7 @@ impl Service {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

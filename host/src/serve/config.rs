@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use exorun::caller_token::TokenSettings;
 
+use super::database::DatabaseUrl;
 use super::schedule::{Schedule, ScheduleFile};
 
 /// The file as written.
@@ -25,6 +26,8 @@ struct ServeFile {
     state_dir: PathBuf,
     runs_dir: Option<PathBuf>,
     workflows: Option<PathBuf>,
+    database: Option<String>,
+    database_password_file: Option<PathBuf>,
     socket: Option<PathBuf>,
     socket_mode: Option<String>,
     socket_group: Option<String>,
@@ -85,6 +88,11 @@ pub struct ServeConfig {
     pub runs_dir: PathBuf,
     /// The workflow files the service may run (a directory of `.toml` files), if any.
     pub workflows: Option<PathBuf>,
+    /// The PostgreSQL server holding the state (runs, events, approvals) when replicas share
+    /// one queue; `None`: SQLite in `state_dir`. `--database` replaces it.
+    pub database: Option<DatabaseUrl>,
+    /// A file holding the database's password (its first line), kept out of this file.
+    pub database_password_file: Option<PathBuf>,
     /// The Unix socket local callers connect to.
     pub socket: Option<PathBuf>,
     /// The socket's file mode (who may connect at all), e.g. 0660 with the socket's group.
@@ -258,6 +266,12 @@ impl ServeConfig {
         };
         let schedules =
             super::schedule::check_all(file.schedule).map_err(|e| invalid(e.to_string()))?;
+        let database = file
+            .database
+            .as_deref()
+            .map(str::parse::<DatabaseUrl>)
+            .transpose()
+            .map_err(|e| invalid(format!("database: {e}")))?;
         let entra = file.entra.map(|mut entra| {
             entra.ca_file = entra.ca_file.as_ref().map(abs);
             entra
@@ -276,6 +290,8 @@ impl ServeConfig {
                 .as_ref()
                 .map_or_else(|| abs(&file.state_dir).join("runs"), abs),
             workflows: file.workflows.as_ref().map(abs),
+            database,
+            database_password_file: file.database_password_file.as_ref().map(abs),
             socket: file.socket.as_ref().map(abs),
             socket_mode,
             socket_group: file.socket_group,
@@ -287,6 +303,29 @@ impl ServeConfig {
             entra,
             schedules,
         })
+    }
+}
+
+impl ServeConfig {
+    /// The PostgreSQL server to keep the state in, its password read from
+    /// `database_password_file` if one is named; `None`: SQLite in `state_dir`.
+    pub fn database_url(&self) -> Result<Option<DatabaseUrl>, ServeConfigError> {
+        let invalid = |message: String| ServeConfigError::Invalid {
+            path: self.origin.clone(),
+            message,
+        };
+        match (&self.database, &self.database_password_file) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(invalid(
+                "database_password_file is set but no database is: name the PostgreSQL server (database = \"postgres://USER@HOST:PORT/DATABASE\" or --database), or remove the password file to keep the state in SQLite".into(),
+            )),
+            (Some(url), None) => Ok(Some(url.clone())),
+            (Some(url), Some(file)) => url
+                .clone()
+                .with_password_file(file)
+                .map(Some)
+                .map_err(|e| invalid(e.to_string())),
+        }
     }
 }
 
@@ -361,5 +400,41 @@ socket = "/run/exorun/exorun.sock"
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_database_url_is_checked_and_its_password_comes_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.toml");
+        std::fs::write(dir.path().join("db-password"), "hunter2\n").unwrap();
+        let config = ServeConfig::parse(&format!("{GOOD}database = \"postgres://exorun@db.internal/exorun\"\ndatabase_password_file = \"db-password\"\n"), &path).unwrap();
+        let url = config.database_url().unwrap().unwrap();
+        assert_eq!(url.to_string(), "postgres://exorun:***@db.internal/exorun");
+        assert!(url.expose().contains(":hunter2@"));
+        assert!(!format!("{config:?}{url:?}").contains("hunter2"));
+
+        let sqlite = ServeConfig::parse(GOOD, &path).unwrap();
+        assert!(sqlite.database_url().unwrap().is_none());
+        let orphan = ServeConfig::parse(
+            &format!("{GOOD}database_password_file = \"db-password\"\n"),
+            &path,
+        )
+        .unwrap();
+        let err = orphan.database_url().unwrap_err().to_string();
+        assert!(
+            err.contains("database_password_file is set but no database is"),
+            "{err}"
+        );
+        let err = ServeConfig::parse(
+            &format!("{GOOD}database = \"mysql://root:hunter2@db/exorun\"\n"),
+            &path,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("database: the database URL's scheme is 'mysql'"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

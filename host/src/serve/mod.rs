@@ -7,6 +7,7 @@
 pub mod api;
 pub mod audit_api;
 pub mod config;
+pub mod database;
 pub mod https;
 pub mod live;
 pub mod metrics;
@@ -38,9 +39,16 @@ use unix::Peer;
 /// How often the policy and store are checked for a change.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 
-/// Starts the service from its configuration file and serves until SIGTERM or SIGINT.
-pub async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
-    let config = ServeConfig::find(config_path.as_deref())?;
+/// Starts the service from its configuration file (its state in `database` when given, in
+/// place of the file's) and serves until SIGTERM or SIGINT.
+pub async fn serve(
+    config_path: Option<PathBuf>,
+    database: Option<database::DatabaseUrl>,
+) -> anyhow::Result<()> {
+    let mut config = ServeConfig::find(config_path.as_deref())?;
+    if database.is_some() {
+        config.database = database;
+    }
     let service = Service::start(config)
         .await
         .context("the service cannot start")?;

@@ -80,7 +80,10 @@ impl Service {
         for why in &loaded.refused {
             tracing::warn!("plugin store: {why}");
         }
-        let state = State::open_sqlite(&config.state_dir).await?;
+        let database = config
+            .database_url()
+            .map_err(|e| StartError::Load(e.to_string()))?;
+        let state = State::connect(database.as_ref(), &config.state_dir).await?;
         let runtime = Runtime::new(RuntimeSettings {
             cache_dir: Some(config.state_dir.join("compiled")),
             max_concurrent_runs: plugin_slots(&config, &loaded),
@@ -313,8 +316,14 @@ impl Service {
                             .await;
                         continue;
                     };
-                    if let Err(e) = self.state.finish(&run.id, &ending).await {
-                        tracing::error!(run = %run.id, "cannot record the run's end: {e}");
+                    match self.state.finish(&run.id, &owner, &ending).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(run = %run.id, "the run's lease ran out while it ran here and another worker took it up: that one records its end")
+                        }
+                        Err(e) => {
+                            tracing::error!(run = %run.id, "cannot record the run's end: {e}")
+                        }
                     }
                     self.ended(&run.id);
                 }

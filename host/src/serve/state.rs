@@ -2,7 +2,9 @@
 //! and each run's events (progress, log lines, its end), in a real database through `sqlx`:
 //! embedded SQLite in the state directory by default (WAL, one writer at a time), PostgreSQL
 //! when several replicas share one queue. Queries are written once for both (`$1` placeholders,
-//! integers and text only).
+//! integers and text only); the claim alone differs (PostgreSQL skips rows another replica is
+//! taking). Event numbers are `MAX(seq) + 1`: two writers of one run's events (a worker and an
+//! approval on another replica) can pick the same one, and the loser writes again.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,9 +12,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
 
 use exorun::policy::callers::Given;
+
+use super::database::DatabaseUrl;
 
 /// What can go wrong with the state database.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +24,16 @@ pub enum StateError {
     /// The database failed.
     #[error("the state database failed: {0}")]
     Database(#[from] sqlx::Error),
+    /// The PostgreSQL server cannot be reached or refused us.
+    #[error(
+        "cannot open the state database {database}: {reason}: check that the server is running and reachable from here, and the user, password and database name"
+    )]
+    Open {
+        /// The database's URL, its password hidden.
+        database: String,
+        /// The driver's reason, the password taken out.
+        reason: String,
+    },
     /// A stored value is not what this version writes.
     #[error(
         "the state database holds a run this version cannot read ({0}): was it written by a newer exorun?"
@@ -344,7 +358,34 @@ const RUN_COLUMNS: &str = "id, principal, caller, client_key, kind, target, dige
 #[derive(Clone, Debug)]
 pub struct State {
     pool: AnyPool,
+    backend: Backend,
 }
+
+/// Which database the state is in: the few statements that differ are chosen by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The advisory lock replicas take while they make the tables, so two starting at once do not
+/// race on PostgreSQL's catalog (any fixed number: "exorun" in ASCII).
+const SCHEMA_LOCK: i64 = 0x65_78_6f_72_75_6e;
+
+/// How many times an event is written again after another writer took its number.
+const EVENT_ATTEMPTS: u32 = 64;
+
+/// The claim on SQLite (one writer at a time: the subquery and the update are one step).
+const CLAIM_SQLITE: &str = "UPDATE runs SET state = 'running', owner = $1, lease_until = $2, started_at = COALESCE(started_at, $3)
+     WHERE id = (SELECT id FROM runs WHERE state = 'queued' ORDER BY submitted_at, id LIMIT 1)
+       AND state = 'queued'
+     RETURNING id";
+
+/// The claim on PostgreSQL: a row another replica is taking is skipped, not waited for.
+const CLAIM_POSTGRES: &str = "UPDATE runs SET state = 'running', owner = $1, lease_until = $2, started_at = COALESCE(started_at, $3)
+     WHERE id = (SELECT id FROM runs WHERE state = 'queued' ORDER BY submitted_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+       AND state = 'queued'
+     RETURNING id";
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -352,44 +393,84 @@ pub fn now_ms() -> i64 {
 }
 
 impl State {
+    /// Opens the state database: PostgreSQL at `database`, or the embedded SQLite in
+    /// `state_dir` when none is given.
+    pub async fn connect(
+        database: Option<&DatabaseUrl>,
+        state_dir: &Path,
+    ) -> Result<State, StateError> {
+        match database {
+            Some(url) => State::open_postgres(url).await,
+            None => State::open_sqlite(state_dir).await,
+        }
+    }
+
     /// Opens the embedded database in `state_dir` (made if missing).
     pub async fn open_sqlite(state_dir: &Path) -> Result<State, StateError> {
         std::fs::create_dir_all(state_dir).map_err(sqlx::Error::Io)?;
         let path = state_dir.join("exorun.db");
         let url = format!("sqlite://{}?mode=rwc", path.display());
-        State::open(&url).await
-    }
-
-    /// Opens the database at `url` (`sqlite://…` or `postgres://…`) and makes its tables.
-    pub async fn open(url: &str) -> Result<State, StateError> {
         sqlx::any::install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 4 } else { 8 })
-            .after_connect(move |conn, _| {
+            .max_connections(4)
+            .after_connect(|conn, _| {
                 Box::pin(async move {
-                    if sqlite {
-                        sqlx::query("PRAGMA busy_timeout = 10000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
+                    sqlx::query("PRAGMA busy_timeout = 10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             })
-            .connect(url)
+            .connect(&url)
             .await?;
-        if sqlite {
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await?;
-        }
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&pool)
+            .await?;
         for statement in SCHEMA {
             sqlx::query(statement).execute(&pool).await?;
         }
-        Ok(State { pool })
+        Ok(State {
+            pool,
+            backend: Backend::Sqlite,
+        })
+    }
+
+    /// Opens the PostgreSQL database at `url` and makes its tables, under an advisory lock
+    /// (replicas may start at once). No error names the password.
+    pub async fn open_postgres(url: &DatabaseUrl) -> Result<State, StateError> {
+        sqlx::any::install_default_drivers();
+        let failed = |e: sqlx::Error| StateError::Open {
+            database: url.to_string(),
+            reason: url.scrub(&e.to_string()),
+        };
+        // One connection first: the pool would retry a refused one until its timeout and then
+        // say only that it timed out; this says why at once.
+        let mut first = AnyConnection::connect(url.expose()).await.map_err(failed)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .connect_lazy(url.expose())
+            .map_err(failed)?;
+        let mut tx = first.begin().await.map_err(failed)?;
+        sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS locked")
+            .bind(SCHEMA_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        for statement in SCHEMA {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+        }
+        tx.commit().await.map_err(failed)?;
+        first.close().await.map_err(failed)?;
+        Ok(State {
+            pool,
+            backend: Backend::Postgres,
+        })
     }
 
     /// Queues `run` and gives its row; the same caller repeating a request with the same
@@ -527,12 +608,10 @@ impl State {
     pub async fn claim(&self, owner: &str, lease: Duration) -> Result<Option<RunRow>, StateError> {
         let now = now_ms();
         let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
-        let claimed = sqlx::query(
-            "UPDATE runs SET state = 'running', owner = $1, lease_until = $2, started_at = COALESCE(started_at, $3)
-             WHERE id = (SELECT id FROM runs WHERE state = 'queued' ORDER BY submitted_at, id LIMIT 1)
-               AND state = 'queued'
-             RETURNING id",
-        )
+        let claimed = sqlx::query(match self.backend {
+            Backend::Sqlite => CLAIM_SQLITE,
+            Backend::Postgres => CLAIM_POSTGRES,
+        })
         .bind(owner)
         .bind(until)
         .bind(now)
@@ -573,14 +652,31 @@ impl State {
             .collect()
     }
 
-    /// Records how run `id` ended.
+    /// Records how run `id`, which worker `owner` ran, ended; gives false, recording nothing,
+    /// when `owner` no longer holds it (its lease ran out and another replica took it up: that
+    /// one records the end, so a run ends once).
     /// Its `end` event is written in the same transaction, so a follower that sees the run
     /// ended has its last event too.
-    pub async fn finish(&self, id: &str, ending: &RunEnding) -> Result<(), StateError> {
+    pub async fn finish(
+        &self,
+        id: &str,
+        owner: &str,
+        ending: &RunEnding,
+    ) -> Result<bool, StateError> {
+        retry_taken_number(|| self.try_finish(id, owner, ending)).await
+    }
+
+    async fn try_finish(
+        &self,
+        id: &str,
+        owner: &str,
+        ending: &RunEnding,
+    ) -> Result<bool, StateError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let ended = sqlx::query(
             "UPDATE runs SET state = $1, summary = $2, error = $3, records = $4, calls = $5, denied = $6,
-                ended_at = $7, owner = NULL, lease_until = NULL WHERE id = $8",
+                ended_at = $7, owner = NULL, lease_until = NULL
+             WHERE id = $8 AND state = 'running' AND owner = $9",
         )
         .bind(ending.state.as_str())
         .bind(ending.summary.as_ref().map(Value::to_string))
@@ -590,17 +686,31 @@ impl State {
         .bind(ending.denied)
         .bind(now_ms())
         .bind(id)
+        .bind(owner)
         .execute(&mut *tx)
         .await?;
+        if ended.rows_affected() == 0 {
+            return Ok(false);
+        }
         let end = serde_json::json!({"state": ending.state, "error": ending.error, "records": ending.records});
         end_event(&mut tx, id, &end).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Cancels run `id`: a queued or pending run at once, a running one by asking its worker.
     /// Gives the run's state after.
     pub async fn cancel(&self, id: &str) -> Result<Option<RunState>, StateError> {
+        retry_taken_number(|| self.cancel_waiting(id)).await?;
+        sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE id = $1 AND state = 'running'")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(self.get(id).await?.map(|r| r.state))
+    }
+
+    /// Cancels run `id` if it is queued or waits for approval, with its `end` event.
+    async fn cancel_waiting(&self, id: &str) -> Result<(), StateError> {
         let mut tx = self.pool.begin().await?;
         let cancelled = sqlx::query(
             "UPDATE runs SET state = 'cancelled', ended_at = $1
@@ -614,15 +724,15 @@ impl State {
             end_event(&mut tx, id, &serde_json::json!({"state": "cancelled"})).await?;
         }
         tx.commit().await?;
-        sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE id = $1 AND state = 'running'")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(self.get(id).await?.map(|r| r.state))
+        Ok(())
     }
 
     /// Adds an event to run `id`'s stream; gives its number.
     pub async fn add_event(&self, id: &str, kind: &str, data: &Value) -> Result<i64, StateError> {
+        retry_taken_number(|| self.try_add_event(id, kind, data)).await
+    }
+
+    async fn try_add_event(&self, id: &str, kind: &str, data: &Value) -> Result<i64, StateError> {
         let row = sqlx::query(
             "INSERT INTO events (run_id, seq, at, kind, data)
              VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = $1), $2, $3, $4)
@@ -809,6 +919,27 @@ impl State {
     }
 }
 
+/// Runs `attempt` again while it fails because another writer took the event number it chose
+/// (a unique violation on the events' key); any other outcome is given at once.
+async fn retry_taken_number<T, F, Fut>(mut attempt: F) -> Result<T, StateError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StateError>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(StateError::Database(sqlx::Error::Database(e)))
+                if e.is_unique_violation() && tries < EVENT_ATTEMPTS =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=5))).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 /// Writes run `id`'s `end` event within `tx`.
 async fn end_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -868,6 +999,12 @@ fn run_row(row: &AnyRow) -> Result<RunRow, StateError> {
             .unwrap_or_default(),
     })
 }
+
+/// A PostgreSQL server of the test's own (the integration tests' helper, shared).
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../../tests/all/postgres.rs"]
+mod test_postgres;
 
 #[cfg(test)]
 mod tests {
@@ -988,5 +1125,373 @@ mod tests {
             Some(mark(3000, "refused"))
         );
         assert_eq!(state.schedule_mark("weekly").await.unwrap(), None);
+    }
+
+    async fn on_postgres() -> (test_postgres::Postgres, State) {
+        let server = tokio::task::spawn_blocking(test_postgres::Postgres::start)
+            .await
+            .unwrap();
+        let url: DatabaseUrl = server.url().parse().unwrap();
+        let state = State::open_postgres(&url).await.unwrap();
+        (server, state)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn on_postgres_replicas_starting_at_once_make_the_tables_once() {
+        let server = tokio::task::spawn_blocking(test_postgres::Postgres::start)
+            .await
+            .unwrap();
+        let url: DatabaseUrl = server.url().parse().unwrap();
+        let opened = futures::future::join_all((0..6).map(|_| State::open_postgres(&url))).await;
+        for state in opened {
+            state.unwrap().ping().await.unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn on_postgres_a_wrong_address_is_told_without_the_password() {
+        let server = tokio::task::spawn_blocking(test_postgres::Postgres::start)
+            .await
+            .unwrap();
+        let wrong_port = server.url().replace(&format!(":{}/", server.port()), ":1/");
+        let url: DatabaseUrl = wrong_port.parse().unwrap();
+        let err = State::open_postgres(&url).await.unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "cannot open the state database postgres://exorun:***@127.0.0.1:1/exorun: "
+            ),
+            "{err}"
+        );
+        assert!(err.contains("check that the server is running"), "{err}");
+        assert!(!err.contains(server.password()), "{err}");
+        // The URL's parameters reach the driver, which has TLS: a server without it is refused.
+        let url: DatabaseUrl = format!("{}?sslmode=require", server.url()).parse().unwrap();
+        let err = State::open_postgres(&url).await.unwrap_err().to_string();
+        assert!(err.contains("TLS"), "{err}");
+        assert!(!err.contains("without TLS support"), "{err}");
+        assert!(!err.contains(server.password()), "{err}");
+        let wrong_password = server.url().replace(server.password(), "not-it");
+        let url: DatabaseUrl = wrong_password.parse().unwrap();
+        let err = State::open_postgres(&url).await.unwrap_err().to_string();
+        assert!(err.contains("password authentication failed"), "{err}");
+        assert!(!err.contains("not-it"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn on_postgres_a_retried_submit_gets_the_first_run_even_at_once() {
+        let (_server, state) = on_postgres().await;
+        let input = serde_json::json!({"identities": ["ann@contoso.com"]});
+        let submits = futures::future::join_all(
+            (0..8).map(|_| state.submit(new_run(Some("k1"), input.clone()))),
+        )
+        .await;
+        let ids: std::collections::HashSet<String> =
+            submits.into_iter().map(|s| s.unwrap().0.id).collect();
+        assert_eq!(ids.len(), 1);
+        let (again, new) = state.submit(new_run(Some("k1"), input)).await.unwrap();
+        assert!(!new);
+        assert!(ids.contains(&again.id));
+        let err = state
+            .submit(new_run(Some("k1"), serde_json::json!({"identities": []})))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("run id 'k1' was already used for a different request"),
+            "{err}"
+        );
+        let (other, new) = state
+            .submit(new_run(None, serde_json::json!({})))
+            .await
+            .unwrap();
+        assert!(new);
+        assert_eq!(other.state, RunState::Queued);
+        assert_eq!(other.client_key, None);
+        assert!(!other.dry_run);
+        assert_eq!(
+            state
+                .runs_since("unix:alice", "plugin", "auto-reply", 0)
+                .await
+                .unwrap(),
+            2
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn on_postgres_concurrent_workers_claim_each_run_once_and_leases_run_out() {
+        let (_server, state) = on_postgres().await;
+        const RUNS: usize = 40;
+        for n in 0..RUNS {
+            state
+                .submit(new_run(None, serde_json::json!({"n": n})))
+                .await
+                .unwrap();
+        }
+        let workers = (0..8).map(|w| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(run) = state
+                    .claim(&format!("w{w}"), Duration::from_secs(30))
+                    .await
+                    .unwrap()
+                {
+                    assert_eq!(run.state, RunState::Running);
+                    assert!(run.started_at.is_some());
+                    mine.push(run.id);
+                }
+                mine
+            })
+        });
+        let mut claimed: Vec<String> = futures::future::join_all(workers)
+            .await
+            .into_iter()
+            .flat_map(Result::unwrap)
+            .collect();
+        assert_eq!(claimed.len(), RUNS);
+        claimed.sort();
+        claimed.dedup();
+        assert_eq!(claimed.len(), RUNS, "a run was claimed twice");
+
+        // w0 keeps its leases; everyone else's run out and their runs are queued again.
+        for w in 0..8 {
+            let lease = if w == 0 { 30_000 } else { 0 };
+            state
+                .heartbeat(&format!("w{w}"), Duration::from_millis(lease))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let requeued = state.requeue_expired().await.unwrap();
+        let counts: std::collections::HashMap<String, i64> =
+            state.counts_by_state().await.unwrap().into_iter().collect();
+        assert_eq!(counts["queued"] as usize, requeued.len());
+        assert_eq!(counts["running"] as usize, RUNS - requeued.len());
+        assert!(state.requeue_expired().await.unwrap().is_empty());
+        let again = state
+            .claim("w9", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(requeued.contains(&again.id));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn on_postgres_concurrent_event_writers_each_get_their_own_number_in_order() {
+        let (_server, state) = on_postgres().await;
+        let (run, _) = state
+            .submit(new_run(None, serde_json::json!({})))
+            .await
+            .unwrap();
+        const WRITERS: usize = 8;
+        const EACH: usize = 25;
+        let writers = (0..WRITERS).map(|w| {
+            let state = state.clone();
+            let id = run.id.clone();
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for n in 0..EACH {
+                    let data = serde_json::json!({"writer": w, "n": n});
+                    seqs.push(state.add_event(&id, "log", &data).await.unwrap());
+                }
+                seqs
+            })
+        });
+        let cancel = {
+            let state = state.clone();
+            let id = run.id.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                state.cancel(&id).await.unwrap()
+            })
+        };
+        let mut seqs: Vec<i64> = futures::future::join_all(writers)
+            .await
+            .into_iter()
+            .flat_map(Result::unwrap)
+            .collect();
+        assert_eq!(cancel.await.unwrap(), Some(RunState::Cancelled));
+        seqs.sort();
+        seqs.dedup();
+        assert_eq!(seqs.len(), WRITERS * EACH, "two events got one number");
+        let events = state.events(&run.id, 0).await.unwrap();
+        assert_eq!(events.len(), WRITERS * EACH + 1);
+        let numbers: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            numbers,
+            (1..=(WRITERS * EACH + 1) as i64).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            events.iter().filter(|e| e.kind == "end").count(),
+            1,
+            "one end event"
+        );
+        // Each writer's own events are in the order it wrote them.
+        for w in 0..WRITERS {
+            let ns: Vec<i64> = events
+                .iter()
+                .filter(|e| e.data["writer"] == w)
+                .map(|e| e.data["n"].as_i64().unwrap())
+                .collect();
+            assert_eq!(ns, (0..EACH as i64).collect::<Vec<_>>());
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn on_postgres_approvals_plans_and_endings_are_kept() {
+        let (_server, state) = on_postgres().await;
+        let mut ask = new_run(None, serde_json::json!({"identities": ["ann@contoso.com"]}));
+        ask.needs_approval = true;
+        let (run, _) = state.submit(ask).await.unwrap();
+        assert!(run.planning);
+        let planning = state
+            .claim("w1", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(planning.id, run.id);
+        let plan = serde_json::json!({"changes": [{"cmdlet": "Set-Mailbox"}]});
+        state.set_plan(&run.id, &plan, "hash1").await.unwrap();
+        let pending = state.get(&run.id).await.unwrap().unwrap();
+        assert_eq!(pending.state, RunState::PendingApproval);
+        assert!(!pending.planning);
+        assert_eq!(pending.plan, Some(plan));
+        assert_eq!(pending.plan_hash.as_deref(), Some("hash1"));
+        for (approver, approve) in [("bob", true), ("carol", false), ("dave", true)] {
+            let approval = NewApproval {
+                approver: approver.into(),
+                caller: "{}".into(),
+                approve,
+                binding: "hash1".into(),
+                comment: String::new(),
+            };
+            state.add_approval(&run.id, &approval).await.unwrap();
+        }
+        let given: Vec<String> = state
+            .approvals(&run.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| g.approver)
+            .collect();
+        assert_eq!(given, ["bob", "dave"]);
+        let approvers = vec!["bob".to_string(), "dave".to_string()];
+        assert!(state.release(&run.id, &approvers).await.unwrap());
+        assert!(!state.release(&run.id, &approvers).await.unwrap());
+        let released = state.get(&run.id).await.unwrap().unwrap();
+        assert_eq!(released.state, RunState::Queued);
+        assert_eq!(released.approved_by, approvers);
+
+        let running = state
+            .claim("w1", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            state.cancel(&running.id).await.unwrap(),
+            Some(RunState::Running)
+        );
+        assert!(
+            state
+                .get(&running.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .cancel_requested
+        );
+        let ending = RunEnding {
+            state: RunState::Succeeded,
+            summary: Some(serde_json::json!({"done": 1})),
+            error: None,
+            records: 3,
+            calls: 5,
+            denied: 2,
+        };
+        assert!(state.finish(&running.id, "w1", &ending).await.unwrap());
+        let done = state.get(&running.id).await.unwrap().unwrap();
+        assert_eq!(done.state, RunState::Succeeded);
+        assert_eq!(done.summary, Some(serde_json::json!({"done": 1})));
+        assert_eq!((done.records, done.calls, done.denied), (3, 5, 2));
+        assert!(done.ended_at.is_some());
+        let end = state.events(&running.id, 0).await.unwrap();
+        assert_eq!(end.last().unwrap().kind, "end");
+        assert_eq!(state.call_totals().await.unwrap(), (5, 2));
+
+        let mut other = new_run(None, serde_json::json!({}));
+        other.needs_approval = true;
+        let (other, _) = state.submit(other).await.unwrap();
+        state.claim("w1", Duration::from_secs(30)).await.unwrap();
+        state
+            .set_plan(&other.id, &serde_json::json!({}), "hash2")
+            .await
+            .unwrap();
+        assert!(
+            state
+                .close_pending(&other.id, RunState::Rejected, "carol rejected it")
+                .await
+                .unwrap()
+        );
+        let rejected = state.get(&other.id).await.unwrap().unwrap();
+        assert_eq!(rejected.state, RunState::Rejected);
+        assert_eq!(rejected.error.as_deref(), Some("carol rejected it"));
+        let listed = state
+            .list(&RunFilter {
+                principal: Some("unix:alice".into()),
+                state: Some(RunState::Succeeded),
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].id, running.id);
+        assert_eq!(
+            state
+                .list(&RunFilter {
+                    limit: 10,
+                    ..RunFilter::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn on_postgres_a_worker_whose_lease_ran_out_does_not_end_the_run_another_took_up() {
+        let (_server, state) = on_postgres().await;
+        let (run, _) = state
+            .submit(new_run(None, serde_json::json!({})))
+            .await
+            .unwrap();
+        state.claim("a:1", Duration::from_millis(0)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(state.requeue_expired().await.unwrap(), vec![run.id.clone()]);
+        let taken = state
+            .claim("b:2", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken.id, run.id);
+        let ending = |records| RunEnding {
+            state: RunState::Succeeded,
+            summary: None,
+            error: None,
+            records,
+            calls: 1,
+            denied: 0,
+        };
+        // The stalled worker comes back and ends it: nothing is recorded.
+        assert!(!state.finish(&run.id, "a:1", &ending(7)).await.unwrap());
+        assert_eq!(
+            state.get(&run.id).await.unwrap().unwrap().state,
+            RunState::Running
+        );
+        assert!(state.finish(&run.id, "b:2", &ending(1)).await.unwrap());
+        assert!(!state.finish(&run.id, "b:2", &ending(1)).await.unwrap());
+        let done = state.get(&run.id).await.unwrap().unwrap();
+        assert_eq!((done.state, done.records), (RunState::Succeeded, 1));
+        let ends = state.events(&run.id, 0).await.unwrap();
+        assert_eq!(ends.iter().filter(|e| e.kind == "end").count(), 1);
     }
 }
