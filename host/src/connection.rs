@@ -82,6 +82,22 @@ impl Connection {
     /// or managed identity is asked on first use. A configured organization always wins (a
     /// tenant ID that differs from the token's is logged as a warning).
     pub fn open(settings: Settings) -> Result<Connection, ConnectError> {
+        Connection::open_with(settings, None)
+    }
+
+    /// [`Connection::open`], counting its requests, throttling waits and tokens in
+    /// `telemetry` (a long-running process's metrics).
+    pub fn open_observed(
+        settings: Settings,
+        telemetry: Arc<crate::telemetry::Telemetry>,
+    ) -> Result<Connection, ConnectError> {
+        Connection::open_with(settings, Some(telemetry))
+    }
+
+    fn open_with(
+        settings: Settings,
+        telemetry: Option<Arc<crate::telemetry::Telemetry>>,
+    ) -> Result<Connection, ConnectError> {
         let configured = settings
             .organization
             .as_deref()
@@ -124,7 +140,11 @@ impl Connection {
             app_id: settings.app_id.clone(),
             tenant: organization.as_ref().map(ToString::to_string),
         };
-        let tokens = Arc::new(TokenProvider::new(credential.source).audited(audit.clone(), label));
+        let mut tokens = TokenProvider::new(credential.source).audited(audit.clone(), label);
+        if let Some(telemetry) = telemetry {
+            tokens = tokens.observed(telemetry);
+        }
+        let tokens = Arc::new(tokens);
         let mut exchange_settings = ExchangeSettings {
             organization: organization.as_ref().map(ToString::to_string),
             ..ExchangeSettings::default()

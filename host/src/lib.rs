@@ -51,6 +51,7 @@ pub mod policy;
 pub mod runtime;
 pub mod secret;
 pub mod signing;
+pub mod telemetry;
 pub mod workflow;
 
 pub use connection::Connection;

@@ -229,9 +229,11 @@ internal_message = {{}}
     )
 }
 
+/// Auto-reply changes the emulator carried out (a throttled request changed nothing).
 fn auto_reply_changes(requests: &[exorun_sim::control::LogEntry]) -> usize {
     requests
         .iter()
+        .filter(|r| r.fault.is_none())
         .filter(|r| {
             r.cmdlet
                 .as_deref()
@@ -262,6 +264,12 @@ async fn a_unix_caller_runs_what_their_rule_grants_and_is_refused_the_rest() {
     assert_eq!(names, ["auto-reply"], "{plugins}");
     assert!(plugins[0]["input_schema"]["properties"]["identities"].is_object());
 
+    // Exchange throttles the run's first request once: it waits and tries again.
+    sim.put_control(
+        "faults",
+        json!({"script": ["throttle"], "retry_after": 0.2}),
+    )
+    .await;
     let (status, queued) = service
         .post(
             "/api/v1/runs",
@@ -329,6 +337,20 @@ async fn a_unix_caller_runs_what_their_rule_grants_and_is_refused_the_rest() {
     assert_eq!(samples["exorun_runs_started_total"], 1.0, "{text}");
     assert_eq!(
         samples["exorun_cmdlet_calls_total{decision=allowed}"], 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        samples["exorun_exchange_requests_total{cmdlet=Set-MailboxAutoReplyConfiguration,outcome=ok}"],
+        1.0,
+        "{text}"
+    );
+    assert_eq!(samples["exorun_throttle_waits_total"], 1.0, "{text}");
+    assert!(
+        samples["exorun_throttle_wait_seconds_total"] >= 0.2,
+        "{text}"
+    );
+    assert_eq!(
+        samples["exorun_token_requests_total{outcome=ok}"], 1.0,
         "{text}"
     );
     assert!(!text.contains(&target), "metrics name no mailbox");

@@ -23,6 +23,7 @@ pub struct TokenProvider {
     cache: Mutex<HashMap<Resource, AccessToken>>,
     audit: Audit,
     credential: CredentialLabel,
+    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
 }
 
 /// What the audit log says about a credential whose tokens it records (never its secret).
@@ -44,7 +45,22 @@ impl TokenProvider {
             cache: Mutex::new(HashMap::new()),
             audit: Audit::disabled(),
             credential: CredentialLabel::default(),
+            telemetry: None,
         }
+    }
+
+    /// This provider counting the tokens it asks for in `telemetry`, which the Exchange
+    /// client over it also counts its requests in.
+    pub fn observed(self, telemetry: Arc<crate::telemetry::Telemetry>) -> TokenProvider {
+        TokenProvider {
+            telemetry: Some(telemetry),
+            ..self
+        }
+    }
+
+    /// The counters this provider (and the client over it) count in, if any.
+    pub fn telemetry(&self) -> Option<&Arc<crate::telemetry::Telemetry>> {
+        self.telemetry.as_ref()
     }
 
     /// This provider recording each token it asks of its source in `audit`, as one of
@@ -74,6 +90,9 @@ impl TokenProvider {
         self.audit.check()?;
         self.record_intent(resource)?;
         let acquired = self.source.acquire(resource).await;
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.token(acquired.is_ok());
+        }
         self.record(resource, &acquired)?;
         let fresh = acquired?;
         tracing::debug!(resource = ?resource, expires_at = %fresh.expires_at, "acquired a token");

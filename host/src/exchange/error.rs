@@ -110,6 +110,23 @@ pub enum ExchangeError {
 }
 
 impl ExchangeError {
+    /// The failure in a word, for metrics: `not-found`, `invalid-parameter`, `throttled`, …
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ExchangeError::NotFound { .. } => "not-found",
+            ExchangeError::InvalidParameter { .. } => "invalid-parameter",
+            ExchangeError::CursorExpired { .. } => "cursor-expired",
+            ExchangeError::Unauthorized { .. } => "unauthorized",
+            ExchangeError::NoRole { .. } => "no-role",
+            ExchangeError::Throttled { .. } => "throttled",
+            ExchangeError::Transport { .. } => "transport-error",
+            ExchangeError::UntrustedServer { .. } => "untrusted-server",
+            ExchangeError::Service { .. } => "service-error",
+            ExchangeError::Auth(_) => "sign-in-failed",
+            ExchangeError::Redirect { .. } => "refused-redirect",
+        }
+    }
+
     /// The HTTP status the service last answered with, when the failure is its answer.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -53,6 +53,8 @@ pub struct Transport {
     regional: Mutex<HashMap<Surface, String>>,
     /// The tenant read from the first token, when the settings name none.
     tenant: tokio::sync::OnceCell<String>,
+    /// Where requests and throttling waits are counted (the token provider's), if anywhere.
+    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
 }
 
 impl Transport {
@@ -63,6 +65,7 @@ impl Transport {
         settings: ExchangeSettings,
     ) -> Transport {
         Transport {
+            telemetry: tokens.telemetry().cloned(),
             http,
             tokens,
             permits: Semaphore::new(settings.max_concurrency),
@@ -130,8 +133,23 @@ impl Transport {
         }
     }
 
-    /// Fetches one page, retrying as the policy allows.
+    /// Fetches one page, retrying as the policy allows; counted by cmdlet and outcome.
     pub async fn fetch<R: PageRow>(
+        &self,
+        request: Request<'_>,
+    ) -> Result<Fetched<R>, ExchangeError> {
+        let cmdlet = request.cmdlet;
+        let fetched = self.fetch_with_retries(request).await;
+        if let Some(telemetry) = &self.telemetry {
+            let outcome = fetched
+                .as_ref()
+                .map_or_else(ExchangeError::outcome, |_| "ok");
+            telemetry.request(cmdlet, outcome);
+        }
+        fetched
+    }
+
+    async fn fetch_with_retries<R: PageRow>(
         &self,
         request: Request<'_>,
     ) -> Result<Fetched<R>, ExchangeError> {
@@ -203,9 +221,12 @@ impl Transport {
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "retrying the same request"
             );
+            let throttled = matches!(failure, Failure::Throttled { .. });
+            if let (true, Some(telemetry)) = (throttled, &self.telemetry) {
+                telemetry.throttle_wait(wait);
+            }
             match request.retry_wait {
                 Some(retry_wait) => {
-                    let throttled = matches!(failure, Failure::Throttled { .. });
                     retry_wait.wait_out(wait, throttled).await;
                 }
                 None => tokio::time::sleep(wait).await,

@@ -51,6 +51,9 @@ pub struct Service {
     pub owner: String,
     /// Runs started by this process, for metrics.
     pub started: AtomicU64,
+    /// What this process's connections did (requests by cmdlet and outcome, throttling waits,
+    /// tokens), for metrics.
+    pub telemetry: Arc<exorun::telemetry::Telemetry>,
     /// For each run with live followers here: the number of its last event.
     followed: std::sync::Mutex<HashMap<String, watch::Sender<i64>>>,
 }
@@ -123,6 +126,7 @@ impl Service {
             wake: Notify::new(),
             owner,
             started: AtomicU64::new(0),
+            telemetry: Arc::default(),
             followed: std::sync::Mutex::new(HashMap::new()),
         }))
     }
@@ -367,7 +371,10 @@ impl Service {
             .map_err(|e| e.to_string())?;
         settings.audit_log = Some(self.config.audit_log.clone());
         settings.audit_key = self.config.audit_key.clone();
-        let connection = Arc::new(Connection::open(settings).map_err(|e| e.to_string())?);
+        let connection = Arc::new(
+            Connection::open_observed(settings, self.telemetry.clone())
+                .map_err(|e| e.to_string())?,
+        );
         connections.insert(name, connection.clone());
         Ok(connection)
     }
