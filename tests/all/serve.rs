@@ -500,6 +500,38 @@ async fn bad_requests_get_problems_and_the_service_keeps_serving() {
     );
     let (status, problem) = service.get("/api/v1/runs?limit=lots").await;
     assert_eq!(status, 400, "{problem}");
+
+    // A 100 MB body: refused once it passes the limit (413, or the connection closed while it
+    // is still being sent), nothing queued.
+    let huge = service
+        .client
+        .post("http://exorun/api/v1/runs")
+        .header("content-type", "application/json")
+        .body(vec![b' '; 100 << 20])
+        .send()
+        .await;
+    if let Ok(response) = huge {
+        assert_eq!(response.status().as_u16(), 413);
+    }
+    // A client that sends half its headers and stalls is cut off, and others are served
+    // meanwhile.
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut slow = tokio::net::UnixStream::connect(&service.socket)
+        .await
+        .unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: exorun\r\n")
+        .await
+        .unwrap();
+    let (status, _) = service.get("/readyz").await;
+    assert_eq!(status, 200);
+    let mut answer = Vec::new();
+    let cut = tokio::time::timeout(Duration::from_secs(20), slow.read_to_end(&mut answer)).await;
+    assert!(cut.is_ok(), "a stalled client was never cut off");
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("200 OK"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
     let (status, ready) = service.get("/readyz").await;
     assert_eq!(status, 200, "{ready}");
     let (_, runs) = service.get("/api/v1/runs").await;

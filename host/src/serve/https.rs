@@ -9,9 +9,6 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use axum::{Extension, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use openssl::ssl::{Ssl, SslAcceptor, SslFiletype, SslMethod};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -72,7 +69,7 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone().layer(Extension(Remote(remote)));
-        let mut stop = stop.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
             let Ok(ssl) = Ssl::new(acceptor.context()) else {
                 return;
@@ -91,21 +88,7 @@ pub async fn serve(
                     return;
                 }
             }
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let connection =
-                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(%remote, "connection ended: {e}");
-                    }
-                }
-                _ = stop.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
-            }
+            super::conn::serve_connection(stream, app, stop, &remote.to_string()).await;
         });
     }
 }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod audit_api;
 pub mod config;
+pub mod conn;
 pub mod database;
 pub mod https;
 pub mod live;
@@ -34,7 +35,6 @@ use tokio::sync::watch;
 
 use config::ServeConfig;
 use service::Service;
-use unix::Peer;
 
 /// How often the policy and store are checked for a change.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
@@ -88,17 +88,10 @@ pub async fn serve(
         )
         .with_context(|| format!("cannot listen on {}", socket.display()))?;
         listening.push(format!("unix:{}", socket.display()));
-        let mut stopped = stopped.clone();
+        let stopped = stopped.clone();
         let app = app.clone();
         servers.push(tokio::spawn(async move {
-            let served = axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.changed().await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!("the Unix socket stopped serving: {e}");
-            }
+            unix::serve(listener, app, stopped).await;
             let _ = std::fs::remove_file(&socket);
         }));
     }

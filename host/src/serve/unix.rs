@@ -5,8 +5,6 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::IncomingStream;
 use nix::unistd::{Gid, Group, Uid, User, getgrouplist};
 use tokio::net::UnixListener;
 
@@ -17,15 +15,47 @@ use exorun::caller::Caller;
 #[derive(Clone, Debug)]
 pub struct Peer(pub Option<Caller>);
 
-impl Connected<IncomingStream<'_, UnixListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Peer {
-        Peer(
-            stream
-                .io()
-                .peer_cred()
-                .ok()
-                .and_then(|cred| caller_of(cred.uid(), cred.gid(), cred.pid())),
-        )
+/// The peer of `stream`, as the kernel names it.
+pub fn peer_of(stream: &tokio::net::UnixStream) -> Peer {
+    Peer(
+        stream
+            .peer_cred()
+            .ok()
+            .and_then(|cred| caller_of(cred.uid(), cred.gid(), cred.pid())),
+    )
+}
+
+/// Serves callers on `listener` with `app` until `stop` changes, each connection knowing its
+/// peer (axum's `ConnectInfo<Peer>`) and held to [`super::conn`]'s limits.
+pub async fn serve(
+    listener: UnixListener,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!("Unix socket accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let peer = peer_of(&stream);
+        let shown = peer.0.as_ref().map_or_else(
+            || "an unnamed local user".to_string(),
+            |c| c.principal.clone(),
+        );
+        let app = app
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            super::conn::serve_connection(stream, app, stop, &shown).await;
+        });
     }
 }
 
