@@ -1374,3 +1374,57 @@ async fn a_run_the_killed_service_left_is_taken_up_again_and_sends_no_change_twi
     let records = second.text(&format!("/api/v1/runs/{id}/records")).await;
     assert_eq!(records.lines().count(), targets.len(), "{records}");
 }
+
+/// With `min_approvals = 2` a run waits for two different approvers: one approval (given twice)
+/// leaves it waiting; the second person's queues it; the audit log names both.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_with_two_approvals_waits_for_two_different_people() {
+    let sim = start().await;
+    let leaver = mailboxes(&sim, 1).remove(0);
+    let rules = format!(
+        "[[caller]]\nname = \"offboarding\"\nwho = [\"group:{HELPDESK_GROUP}\"]\nplugins = [\"offboard-mailbox\"]\napprovers = [\"group:{APPROVERS_GROUP}\", \"group:{HELPDESK_GROUP}\"]\nmin_approvals = 2\n[caller.inputs]\nidentity = {{ glob = \"*@contoso.com\" }}\nconvert_to_shared = {{}}\n"
+    );
+    let serve_toml = configure(&sim, &["offboard-mailbox"], &rules);
+    configure_https(&sim, &serve_toml).await;
+    let service = Service::start(&sim);
+    let base = https_base(&service);
+    let (ann, bob, carl) = (
+        token_of(&sim, "ann@contoso.com").await,
+        token_of(&sim, "bob@contoso.com").await,
+        token_of(&sim, "carl@contoso.com").await,
+    );
+    let body = json!({"plugin": "offboard-mailbox", "input": {"identity": leaver, "convert_to_shared": true}});
+    let (status, run) = call(&sim, &base, &ann, "/api/v1/runs", Some(body)).await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    let pending = poll_run(&sim, &base, &ann, &id, planned).await;
+    let approve = json!({"plan_hash": pending["plan_hash"], "comment": "ok"});
+    let path = format!("/api/v1/runs/{id}/approve");
+    for _ in 0..2 {
+        let (status, answer) = call(&sim, &base, &bob, &path, Some(approve.clone())).await;
+        assert!(matches!(status, 200 | 409), "{status} {answer}");
+        let (_, run) = call(&sim, &base, &ann, &format!("/api/v1/runs/{id}"), None).await;
+        assert_eq!(run["state"], "pending-approval", "{run}");
+    }
+    let set_mailbox = |requests: &[exorun_sim::control::LogEntry]| {
+        requests
+            .iter()
+            .filter(|r| r.cmdlet.as_deref() == Some("Set-Mailbox"))
+            .count()
+    };
+    assert_eq!(set_mailbox(&sim.requests().await), 0);
+    let (status, answer) = call(&sim, &base, &carl, &path, Some(approve)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["state"], "queued", "{answer}");
+    let done = poll_run(&sim, &base, &ann, &id, ended).await;
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", service.log());
+    let mut approvers: Vec<String> = done["approved_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    approvers.sort();
+    assert_eq!(approvers, ["bob@contoso.com", "carl@contoso.com"]);
+    assert_eq!(set_mailbox(&sim.requests().await), 1);
+}
