@@ -229,26 +229,77 @@ impl ServerClient {
         self.answer(response).await
     }
 
-    /// Follows run `id` until it ends, showing its progress on stderr; gives the run.
+    /// Follows run `id` until it ends, showing its progress on stderr; gives the run. Its live
+    /// event stream is read as the events come (Server-Sent Events), and opened again after
+    /// the last event seen when the connection ends early.
     pub async fn follow(&self, id: &str) -> anyhow::Result<Value> {
         let mut after = 0;
         loop {
-            let page = self
-                .get(&format!("/runs/{id}/events?after={after}"))
-                .await?;
-            for event in page["events"].as_array().into_iter().flatten() {
-                after = event["seq"].as_i64().unwrap_or(after);
-                if let Some(line) = shown(event) {
-                    eprintln!("  {line}");
-                }
+            let ended = self.follow_stream(id, &mut after).await.unwrap_or(false);
+            let run = self.get(&format!("/runs/{id}")).await?;
+            if ended || !matches!(run["state"].as_str(), Some("queued" | "running")) {
+                return Ok(run);
             }
-            let state = page["state"].as_str().unwrap_or_default();
-            if !matches!(state, "queued" | "running") {
-                return self.get(&format!("/runs/{id}")).await;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+
+    /// Reads run `id`'s event stream after event `after` (moved on as events come) until its
+    /// `end` event (true) or until the stream stops (false).
+    async fn follow_stream(&self, id: &str, after: &mut i64) -> anyhow::Result<bool> {
+        let mut response = self
+            .request(reqwest::Method::GET, &format!("/runs/{id}/events"))
+            .header("accept", "text/event-stream")
+            .header("last-event-id", after.to_string())
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            return Err(self
+                .answer(response)
+                .await
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("the service failed without saying why")));
+        }
+        let mut pending = String::new();
+        while let Some(chunk) = response.chunk().await? {
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(at) = pending.find("\n\n") {
+                let block: String = pending.drain(..at + 2).collect();
+                let Some(event) = sse_event(&block) else {
+                    continue;
+                };
+                *after = event["seq"].as_i64().unwrap_or(*after);
+                if let Some(line) = shown(&event) {
+                    eprintln!("  {line}");
+                }
+                if event["kind"] == "end" {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// One Server-Sent Events block (`id:`, `event:`, `data:` lines) as `{seq, kind, data}`;
+/// `None` for a keep-alive comment.
+fn sse_event(block: &str) -> Option<Value> {
+    let (mut seq, mut kind, mut data) = (None, None, String::new());
+    for line in block.lines() {
+        if let Some(v) = line.strip_prefix("id:") {
+            seq = v.trim().parse::<i64>().ok();
+        } else if let Some(v) = line.strip_prefix("event:") {
+            kind = Some(v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data.push_str(v.strip_prefix(' ').unwrap_or(v));
+        }
+    }
+    Some(serde_json::json!({
+        "seq": seq?,
+        "kind": kind.unwrap_or_else(|| "message".into()),
+        "data": serde_json::from_str::<Value>(&data).unwrap_or(Value::String(data)),
+    }))
 }
 
 /// An event of a followed run as a line on stderr: progress (a plugin's, or a workflow step's
@@ -283,5 +334,24 @@ fn shown(event: &Value) -> Option<String> {
             number("throttled")
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_sent_event_block_reads_as_its_number_kind_and_data() {
+        let event =
+            sse_event("id: 7\nevent: progress\ndata: {\"done\":3,\"total\":10}\n\n").unwrap();
+        assert_eq!(event["seq"], 7);
+        assert_eq!(event["kind"], "progress");
+        assert_eq!(event["data"]["done"], 3);
+        assert_eq!(shown(&event).unwrap(), "3/10");
+        assert!(
+            sse_event(":\n\n").is_none(),
+            "a keep-alive comment is no event"
+        );
     }
 }
