@@ -53,15 +53,7 @@ async fn an_inventory_the_killed_service_left_goes_on_from_its_checkpoint_and_lo
     sim.put_control("faults", json!({})).await;
 
     let second = Service::start(&sim);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let (_, run) = second.get(&format!("/api/v1/runs/{id}")).await;
-        if matches!(run["state"].as_str(), Some("succeeded" | "failed")) {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "{run}\n{}", second.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let done = second.finished(&id).await;
     assert_eq!(done["state"], "succeeded", "{done}\n{}", second.log());
     assert!(
         done["summary"]["resumed_after"].as_u64().unwrap() >= 1000,

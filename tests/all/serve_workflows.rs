@@ -258,15 +258,7 @@ async fn a_workflow_the_killed_service_left_is_taken_up_from_its_journal() {
     sim.put_control("faults", json!({})).await;
 
     let second = Service::start(&sim);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let done = loop {
-        let (_, run) = second.get(&format!("/api/v1/runs/{id}")).await;
-        if matches!(run["state"].as_str(), Some("succeeded" | "failed")) {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "{run}\n{}", second.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let done = second.finished(&id).await;
     assert_eq!(done["state"], "succeeded", "{done}\n{}", second.log());
     let (_, events) = second.get(&format!("/api/v1/runs/{id}/events")).await;
     assert!(

@@ -229,6 +229,41 @@ impl ServerClient {
         self.answer(response).await
     }
 
+    /// Submits `body` (`POST /runs`, with `run_id` if given) and follows the run to its end
+    /// (its progress on stderr); gives the ended run, or `None` when the run's id was printed
+    /// instead: with `no_wait`, or when the run waits for approval.
+    pub async fn submit_and_follow(
+        &self,
+        mut body: Value,
+        run_id: Option<&str>,
+        no_wait: bool,
+    ) -> anyhow::Result<Option<Value>> {
+        if let Some(key) = run_id {
+            body["run_id"] = Value::String(key.to_string());
+        }
+        let (status, run) = self.post("/runs", &body).await?;
+        let id = run["id"].as_str().unwrap_or_default().to_string();
+        if status == 200 {
+            eprintln!(
+                "exorun: run {id} was already submitted with run id {}: following it",
+                run_id.unwrap_or_default()
+            );
+        }
+        if run["state"] == "pending-approval" || run["planning"] == true {
+            eprintln!(
+                "exorun: run {id} waits for approval ({}): the service makes a dry-run plan for the approvers first; see it with `exorun runs show {id}`",
+                run["rule"].as_str().unwrap_or_default()
+            );
+            println!("{id}");
+            return Ok(None);
+        }
+        if no_wait {
+            println!("{id}");
+            return Ok(None);
+        }
+        self.follow(&id).await.map(Some)
+    }
+
     /// Follows run `id` until it ends, showing its progress on stderr; gives the run. Its live
     /// event stream is read as the events come (Server-Sent Events), and opened again after
     /// the last event seen when the connection ends early.

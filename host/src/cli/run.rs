@@ -376,35 +376,18 @@ impl RunCmd {
         }
         let client = self.server.client(token_command).await?;
         let input: serde_json::Value = serde_json::from_str(&self.input()?)?;
-        let mut body = serde_json::json!({
+        let body = serde_json::json!({
             "plugin": self.plugin.display().to_string(),
             "input": input,
             "dry_run": self.dry_run,
         });
-        if let Some(id) = &self.run_id {
-            body["run_id"] = serde_json::json!(id);
-        }
-        let (status, run) = client.post("/runs", &body).await?;
-        let id = run["id"].as_str().unwrap_or_default().to_string();
-        if status == 200 {
-            eprintln!(
-                "exorun: run {id} was already submitted with run id {}: following it",
-                self.run_id.as_deref().unwrap_or_default()
-            );
-        }
-        if run["state"] == "pending-approval" || run["planning"] == true {
-            eprintln!(
-                "exorun: run {id} waits for approval ({}): the service makes a dry-run plan for the approvers first; see it with `exorun runs show {id}`",
-                run["rule"].as_str().unwrap_or_default()
-            );
-            println!("{id}");
+        let Some(done) = client
+            .submit_and_follow(body, self.run_id.as_deref(), self.no_wait)
+            .await?
+        else {
             return Ok(ExitCode::SUCCESS);
-        }
-        if self.no_wait {
-            println!("{id}");
-            return Ok(ExitCode::SUCCESS);
-        }
-        let done = client.follow(&id).await?;
+        };
+        let id = done["id"].as_str().unwrap_or_default().to_string();
         let format = match self.output {
             Format::Table | Format::Jsonl => "jsonl",
             Format::Json => "json",

@@ -42,31 +42,14 @@ impl RemoteRun<'_> {
                 anyhow::bail!("input '{name}' is given twice: give it once");
             }
         }
-        let mut body = json!({"workflow": self.name, "input": input, "dry_run": self.dry_run});
-        if let Some(id) = self.run_id {
-            body["run_id"] = json!(id);
-        }
-        let (status, run) = client.post("/runs", &body).await?;
-        let id = run["id"].as_str().unwrap_or_default().to_string();
-        if status == 200 {
-            eprintln!(
-                "exorun: run {id} was already submitted with run id {}: following it",
-                self.run_id.unwrap_or_default()
-            );
-        }
-        if run["state"] == "pending-approval" || run["planning"] == true {
-            eprintln!(
-                "exorun: run {id} waits for approval ({}): the service makes a dry-run plan for the approvers first; see it with `exorun runs show {id}`",
-                run["rule"].as_str().unwrap_or_default()
-            );
-            println!("{id}");
+        let body = json!({"workflow": self.name, "input": input, "dry_run": self.dry_run});
+        let Some(done) = client
+            .submit_and_follow(body, self.run_id, self.no_wait)
+            .await?
+        else {
             return Ok(ExitCode::SUCCESS);
-        }
-        if self.no_wait {
-            println!("{id}");
-            return Ok(ExitCode::SUCCESS);
-        }
-        let done = client.follow(&id).await?;
+        };
+        let id = done["id"].as_str().unwrap_or_default().to_string();
         let summary = &done["summary"];
         let plan = summary["plan"].as_array().cloned().unwrap_or_default();
         if let Some(path) = self.plan_out {
