@@ -17,7 +17,7 @@
 
 mod emulator;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use exorun::exchange::Surface;
 use exorun_sim::ReadyInfo;
 use serde_json::json;
 
-use emulator::{bare_start, median, minimal_client, minimal_loop, timed};
+use emulator::{bare_start, median, minimal_client, minimal_loop, plugin, timed};
 
 const MAILBOXES: usize = 100_000;
 /// Runs behind each start-up median (A and B).
@@ -114,19 +114,6 @@ fn start_up(info: &ReadyInfo) {
         "(2) one certificate: SSL_CERT_FILE=the emulator's CA, SSL_CERT_DIR unset",
         ms(one)
     );
-}
-
-/// The packed plugin artifact `name` from `scripts/build-plugins.sh`.
-fn plugin(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/plugins")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `bash scripts/build-plugins.sh --no-python` first",
-        path.display()
-    );
-    path
 }
 
 /// B: `exorun run` of a plugin making one small call vs `exorun invoke` of that call.

@@ -14,18 +14,18 @@
 //!    resident memory at its peak against before (target ≤ 150 MB), and every client gets
 //!    every event.
 
-// The shared emulator module: this bench uses part of it.
+// The module is shared with the other benches, which use the parts this one does not.
 #[allow(dead_code)]
 mod emulator;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use exorun_sim::ReadyInfo;
 use serde_json::{Value, json};
 
-use emulator::{median, timed};
+use emulator::{median, plugin, timed};
 
 /// Runs behind each median of A.
 const STARTS: usize = 21;
@@ -40,19 +40,6 @@ const WORKERS: usize = 4;
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-/// The packed plugin artifact `name` from `scripts/build-plugins.sh`.
-fn plugin(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/plugins")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `bash scripts/build-plugins.sh --no-python` first",
-        path.display()
-    );
-    path
 }
 
 /// A running `exorun serve`; killed when dropped.

@@ -6,6 +6,8 @@
 //! 2. `exorun connect --test` from process start to its result, warm emulator, against
 //!    `exorun --version` (bare process start) in the same run.
 
+// The module is shared with the other benches, which use the parts this one does not.
+#[allow(dead_code)]
 mod emulator;
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! the `exorun` command line signed in to it, and the minimal reqwest paging loop they compare
 //! against.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -189,4 +190,17 @@ pub async fn minimal_loop(http: &reqwest::Client, info: &ReadyInfo, token: &str)
             None => return rows,
         }
     }
+}
+
+/// The packed plugin artifact `name` from `scripts/build-plugins.sh`.
+pub fn plugin(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash scripts/build-plugins.sh --no-python` first",
+        path.display()
+    );
+    path
 }

@@ -164,6 +164,18 @@ impl ServerClient {
         Ok((status, body))
     }
 
+    /// `response` if it succeeded, else the refusal or failure the service answered with.
+    async fn succeeded(&self, response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(self
+            .answer(response)
+            .await
+            .err()
+            .unwrap_or_else(|| anyhow::anyhow!("the service failed without saying why")))
+    }
+
     fn unreachable(&self, error: reqwest::Error) -> anyhow::Error {
         anyhow::anyhow!(
             "cannot reach the service at {}: {error}; is `exorun serve` running, and may you connect to it (the socket's group, or the network)?",
@@ -208,13 +220,7 @@ impl ServerClient {
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
-        if !response.status().is_success() {
-            return Err(self
-                .answer(response)
-                .await
-                .err()
-                .unwrap_or_else(|| anyhow::anyhow!("the service failed without saying why")));
-        }
+        let response = self.succeeded(response).await?;
         response.text().await.map_err(|e| self.unreachable(e))
     }
 
@@ -282,20 +288,14 @@ impl ServerClient {
     /// Reads run `id`'s event stream after event `after` (moved on as events come) until its
     /// `end` event (true) or until the stream stops (false).
     async fn follow_stream(&self, id: &str, after: &mut i64) -> anyhow::Result<bool> {
-        let mut response = self
+        let response = self
             .request(reqwest::Method::GET, &format!("/runs/{id}/events"))
             .header("accept", "text/event-stream")
             .header("last-event-id", after.to_string())
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
-        if !response.status().is_success() {
-            return Err(self
-                .answer(response)
-                .await
-                .err()
-                .unwrap_or_else(|| anyhow::anyhow!("the service failed without saying why")));
-        }
+        let mut response = self.succeeded(response).await?;
         let mut pending = String::new();
         while let Some(chunk) = response.chunk().await? {
             pending.push_str(&String::from_utf8_lossy(&chunk));
