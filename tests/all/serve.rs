@@ -22,7 +22,7 @@ pub fn me() -> String {
 pub struct Service {
     pub child: Child,
     pub socket: PathBuf,
-    dir: PathBuf,
+    pub dir: PathBuf,
     log: PathBuf,
     client: reqwest::Client,
 }
@@ -764,7 +764,7 @@ const APPROVERS_GROUP: &str = "3c1e5a7b-2d4f-4e6a-8b0c-9d1e2f3a4b5c";
 /// The service's API app (v2.0 tokens) and Ann, a helpdesk member, in the emulator's tenant; a
 /// server certificate for loopback from the emulator's CA; and `[https]` + `[entra]` in the
 /// service's configuration.
-async fn configure_https(sim: &Sim, serve_toml: &std::path::Path) {
+pub async fn configure_https(sim: &Sim, serve_toml: &std::path::Path) {
     use exorun_sim::entra::callers::{ServiceApiSpec, TestUserSpec};
     let api = ServiceApiSpec {
         tenant: None,
@@ -821,7 +821,7 @@ async fn configure_https(sim: &Sim, serve_toml: &std::path::Path) {
 }
 
 /// The service's HTTPS address, from its start line.
-fn https_base(service: &Service) -> String {
+pub fn https_base(service: &Service) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let log = service.log();
@@ -972,7 +972,7 @@ async fn https_callers_are_who_their_entra_token_says_and_bad_tokens_get_a_chall
 }
 
 /// Ann's, Bob's or Carl's token for the service.
-async fn token_of(sim: &Sim, upn: &str) -> String {
+pub async fn token_of(sim: &Sim, upn: &str) -> String {
     sim.caller_token(&exorun_sim::entra::callers::CallerTokenRequest {
         resource: "api://exorun".into(),
         user: Some(upn.into()),
@@ -982,7 +982,13 @@ async fn token_of(sim: &Sim, upn: &str) -> String {
 }
 
 /// `method` `path` on the service's HTTPS address as the holder of `token`.
-async fn call(sim: &Sim, base: &str, token: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub async fn call(
+    sim: &Sim,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let https = sim.http();
     let request = match body {
         Some(body) => https.post(format!("{base}{path}")).json(&body),
@@ -994,7 +1000,13 @@ async fn call(sim: &Sim, base: &str, token: &str, path: &str, body: Option<Value
 }
 
 /// Polls run `id` as the holder of `token` until `done` says so, and gives it.
-async fn poll_run(sim: &Sim, base: &str, token: &str, id: &str, done: fn(&Value) -> bool) -> Value {
+pub async fn poll_run(
+    sim: &Sim,
+    base: &str,
+    token: &str,
+    id: &str,
+    done: fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, run) = call(sim, base, token, &format!("/api/v1/runs/{id}"), None).await;
@@ -1007,7 +1019,7 @@ async fn poll_run(sim: &Sim, base: &str, token: &str, id: &str, done: fn(&Value)
 }
 
 /// The run has ended.
-fn ended(run: &Value) -> bool {
+pub fn ended(run: &Value) -> bool {
     !matches!(run["state"].as_str(), Some("queued" | "running"))
 }
 

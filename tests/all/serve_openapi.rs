@@ -39,6 +39,7 @@ async fn the_openapi_document_lists_every_route_and_is_valid() {
         "/api/v1/runs/{id}/report",
         "/api/v1/runs/{id}/events",
         "/api/v1/runs/{id}/cancel",
+        "/api/v1/runs/{id}/resume",
         "/api/v1/runs/{id}/approve",
         "/api/v1/runs/{id}/reject",
         "/api/v1/approvals",

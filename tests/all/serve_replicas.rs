@@ -97,7 +97,7 @@ async fn two_replicas_drain_a_thousand_runs_and_one_takes_up_the_killed_ones_run
     b.child.wait().unwrap();
     let killed_at = started.elapsed();
     // What B held when it was killed: the runs it was running.
-    let b_owner = format!("%:{}", b.child.id());
+    let b_owner = format!("%:{}:%", b.child.id());
     let held: Vec<String> = db
         .query(&format!(
             "SELECT input FROM runs WHERE state = 'running' AND owner LIKE '{b_owner}'"
@@ -180,6 +180,97 @@ async fn two_replicas_drain_a_thousand_runs_and_one_takes_up_the_killed_ones_run
         .to_string();
     let records = a.text(&format!("/api/v1/runs/{taken_up}/records")).await;
     assert_eq!(records.lines().count(), 1, "{records}");
+}
+
+/// A replica paused past its lease while it runs a run (SIGSTOP: a frozen VM, a stall): the
+/// other replica takes the run up; the paused one, woken, stops the run instead of going on
+/// beside the other. Each change is sent once, but for the one in flight at the pause.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_paused_past_its_lease_stops_the_run_the_other_took_up() {
+    const PEOPLE: usize = 30;
+    let db = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = PEOPLE + 5).await;
+    let targets = mailboxes(&sim, PEOPLE);
+    configure(&sim, &["auto-reply"], &auto_reply_rule());
+    let a_config = replica(&sim, &db, "a");
+    let b_config = replica(&sim, &db, "b");
+    let a = Service::start_named(&sim, &a_config, "a.sock", "a.log");
+    sim.put_control("faults", json!({"page_latency_ms": 60}))
+        .await;
+    let (status, run) = a
+        .post(
+            "/api/v1/runs",
+            &json!({"plugin": "auto-reply", "input": {"identities": targets, "state": "Enabled"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    let changes = || async {
+        sim.requests()
+            .await
+            .into_iter()
+            .filter(|e| e.cmdlet.as_deref() == Some("Set-MailboxAutoReplyConfiguration"))
+            .filter_map(|e| {
+                e.parameters
+                    .map(|p| p["Identity"].as_str().unwrap().to_string())
+            })
+            .collect::<Vec<String>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while changes().await.len() < 3 {
+        assert!(Instant::now() < deadline, "A made no change\n{}", a.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b = Service::start_named(&sim, &b_config, "b.sock", "b.log");
+    let signal = |name: &str| {
+        let status = Command::new("kill")
+            .args([name, &a.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let paused_with = changes().await.len();
+    // B takes the run up once A's lease has run out.
+    let b_owner = format!("%:{}:%", b.child.id());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while db.query(&format!(
+        "SELECT COUNT(*) FROM runs WHERE id = '{id}' AND owner LIKE '{b_owner}'"
+    )) != "1"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "B never took the run up\n{}",
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal("-CONT");
+    let done = b.finished(&id).await;
+    assert_eq!(
+        done["state"],
+        "succeeded",
+        "{done}\nA: {}\nB: {}",
+        a.log(),
+        b.log()
+    );
+    assert!(
+        a.log().contains("stopped the run"),
+        "A went on with the run B took up:\n{}",
+        a.log()
+    );
+    let mut sent: HashMap<String, usize> = HashMap::new();
+    for identity in changes().await {
+        *sent.entry(identity).or_default() += 1;
+    }
+    let twice: Vec<(&String, &usize)> = sent.iter().filter(|(_, n)| **n > 1).collect();
+    eprintln!("paused after {paused_with} changes; sent more than once: {twice:?}");
+    assert!(targets.iter().all(|t| sent.contains_key(t)), "{sent:?}");
+    assert!(
+        twice.len() <= 2 && twice.iter().all(|(_, n)| **n == 2),
+        "changes sent twice beyond those in flight: {twice:?}\nA: {}",
+        a.log()
+    );
 }
 
 /// A database URL's password shows nowhere: not when the server cannot be reached, not when

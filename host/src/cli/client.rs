@@ -43,6 +43,9 @@ impl ServerArgs {
     }
 }
 
+/// How many records are asked of the service at a time.
+const RECORDS_PAGE: usize = 10_000;
+
 /// A connection to the service.
 pub struct ServerClient {
     http: reqwest::Client,
@@ -224,6 +227,79 @@ impl ServerClient {
         response.text().await.map_err(|e| self.unreachable(e))
     }
 
+    /// Gives each record of run `id` (a workflow run's `step` and `tenant` when named) to
+    /// `record`, page after page as the service pages them, until `record` says to stop
+    /// (false) or the records end.
+    pub async fn each_record(
+        &self,
+        id: &str,
+        step: Option<&str>,
+        tenant: Option<&str>,
+        mut record: impl FnMut(Value) -> anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
+        let path = format!("/runs/{id}/records");
+        let page = RECORDS_PAGE.to_string();
+        let mut offset = 0usize;
+        loop {
+            let at = offset.to_string();
+            let mut query = vec![
+                ("format", "jsonl"),
+                ("limit", page.as_str()),
+                ("offset", at.as_str()),
+            ];
+            query.extend(step.map(|s| ("step", s)));
+            query.extend(tenant.map(|t| ("tenant", t)));
+            let (mut got, mut going) = (0usize, true);
+            self.each_line(&path, &query, |line| {
+                if line.trim().is_empty() {
+                    return Ok(true);
+                }
+                got += 1;
+                let row: Value = serde_json::from_str(line)
+                    .context("the service sent a record that is not JSON")?;
+                going = record(row)?;
+                Ok(going)
+            })
+            .await?;
+            if !going || got < RECORDS_PAGE {
+                return Ok(());
+            }
+            offset += got;
+        }
+    }
+
+    /// GETs `path` (under `/api/v1`) with the query `query` and gives each line of the answer
+    /// to `line` as it arrives, until `line` says to stop (false): a big answer is never held
+    /// whole.
+    async fn each_line(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        mut line: impl FnMut(&str) -> anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
+        let response = self
+            .request(reqwest::Method::GET, path)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let mut response = self.succeeded(response).await?;
+        let mut pending: Vec<u8> = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(e))? {
+            pending.extend_from_slice(&chunk);
+            while let Some(at) = pending.iter().position(|&b| b == b'\n') {
+                let whole: Vec<u8> = pending.drain(..=at).collect();
+                if !line(&String::from_utf8_lossy(&whole[..at]))? {
+                    return Ok(());
+                }
+            }
+        }
+        if !pending.is_empty() {
+            line(&String::from_utf8_lossy(&pending))?;
+        }
+        Ok(())
+    }
+
     /// POSTs `body` to `path` (under `/api/v1`).
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
         let response = self
@@ -233,6 +309,37 @@ impl ServerClient {
             .await
             .map_err(|e| self.unreachable(e))?;
         self.answer(response).await
+    }
+
+    /// The id of the run of kind `kind` that `given` names: its whole id, or the start of one
+    /// of your runs' ids, as `exorun workflow runs` lists them.
+    pub async fn run_id(&self, given: &str, kind: &str) -> anyhow::Result<String> {
+        if uuid::Uuid::parse_str(given).is_ok() {
+            return Ok(given.to_string());
+        }
+        let runs = self.get(&format!("/runs?kind={kind}&limit=1000")).await?;
+        let matching: Vec<&str> = runs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|run| run["id"].as_str())
+            .filter(|id| !given.is_empty() && id.starts_with(given))
+            .collect();
+        match matching.as_slice() {
+            [one] => Ok((*one).to_string()),
+            [] => anyhow::bail!(
+                "none of your {kind} runs on the service has an id starting with '{given}': `{}` lists them",
+                if kind == "workflow" {
+                    "exorun workflow runs --server …"
+                } else {
+                    "exorun runs --server …"
+                }
+            ),
+            many => anyhow::bail!(
+                "'{given}' starts {} of your runs' ids: give more of it",
+                many.len()
+            ),
+        }
     }
 
     /// Submits `body` (`POST /runs`, with `run_id` if given) and follows the run to its end
@@ -274,7 +381,12 @@ impl ServerClient {
     /// event stream is read as the events come (Server-Sent Events), and opened again after
     /// the last event seen when the connection ends early.
     pub async fn follow(&self, id: &str) -> anyhow::Result<Value> {
-        let mut after = 0;
+        self.follow_after(id, 0).await
+    }
+
+    /// Follows run `id` from its events after number `after` (a resumed run's, after its
+    /// `resumed` event) until it ends; gives the run.
+    pub async fn follow_after(&self, id: &str, mut after: i64) -> anyhow::Result<Value> {
         loop {
             let ended = self.follow_stream(id, &mut after).await.unwrap_or(false);
             let run = self.get(&format!("/runs/{id}")).await?;

@@ -6,18 +6,33 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::client::ServerArgs;
+use super::client::{ServerArgs, ServerClient};
+use super::output::{Format, RowSink};
 
 /// The service and who you are to it.
 #[derive(Args, Debug)]
 pub struct Reach {
     #[command(flatten)]
-    server: ServerArgs,
+    pub server: ServerArgs,
     /// With an https server: the command that prints your Entra ID access token for the
     /// service, e.g. 'az account get-access-token --resource api://exorun' (its JSON's
     /// accessToken is taken) [env: EXORUN_ACCESS_TOKEN_COMMAND]
     #[arg(long, value_name = "COMMAND")]
     access_token_command: Option<String>,
+}
+
+impl Reach {
+    /// A client of the service named, with the token command given here, else `before` (the
+    /// one given before the subcommand), else EXORUN_ACCESS_TOKEN_COMMAND.
+    pub async fn client(&self, before: Option<Vec<String>>) -> anyhow::Result<ServerClient> {
+        let words = self
+            .access_token_command
+            .as_deref()
+            .map(exorun::config::split_command)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        self.server.client(words.or(before)).await
+    }
 }
 
 /// Options of `exorun runs`.
@@ -101,9 +116,9 @@ enum RunsAction {
     Records {
         /// The run's id.
         id: String,
-        /// jsonl, json or csv.
-        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "json", "csv"])]
-        output: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        output: Format,
         /// A workflow run's step (default: its one step with records).
         #[arg(long)]
         step: Option<String>,
@@ -138,14 +153,7 @@ enum RunsAction {
 impl RunsCmd {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let words = self
-            .reach
-            .access_token_command
-            .as_deref()
-            .map(exorun::config::split_command)
-            .transpose()
-            .map_err(anyhow::Error::msg)?;
-        let client = self.reach.server.client(words).await?;
+        let client = self.reach.client(None).await?;
         let mut out = std::io::stdout().lock();
         match self.action.unwrap_or(RunsAction::List { state: None }) {
             RunsAction::List { state } => {
@@ -189,13 +197,15 @@ impl RunsCmd {
                 step,
                 tenant,
             } => {
-                let mut query = vec![("format", output.as_str())];
-                query.extend(step.as_deref().map(|s| ("step", s)));
-                query.extend(tenant.as_deref().map(|t| ("tenant", t)));
-                let text = client
-                    .get_text_with(&format!("/runs/{id}/records"), &query)
+                let mut sink = RowSink::new(out, output, Vec::new());
+                client
+                    .each_record(&id, step.as_deref(), tenant.as_deref(), |row| {
+                        sink.write_row(&row)?;
+                        Ok(true)
+                    })
                     .await?;
-                out.write_all(text.as_bytes())?;
+                sink.finish()?;
+                return Ok(ExitCode::SUCCESS);
             }
             RunsAction::Approve { id: None, .. } => {
                 let pending = client.get("/approvals").await?;

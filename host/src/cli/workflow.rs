@@ -26,7 +26,8 @@ pub enum WorkflowCmd {
     /// Resume a run that stopped (killed, crashed, failed items): what finished is not run
     /// again, the rest runs with the same inputs.
     Resume(SignedIn<resume::ResumeCmd>),
-    /// List the runs kept on this machine, newest first, with where each stands.
+    /// List the runs kept on this machine (with --server: your workflow runs on the service),
+    /// newest first, with where each stands.
     Runs(runs::RunsCmd),
     /// Write a run's results (a step's records) as a table, JSON, JSON Lines or CSV.
     Records(records::RecordsCmd),
@@ -43,8 +44,8 @@ impl WorkflowCmd {
         match self {
             WorkflowCmd::Run(c) => c.command.run(&c.sign_in.over(before)).await,
             WorkflowCmd::Resume(c) => c.command.run(&c.sign_in.over(before)).await,
-            WorkflowCmd::Runs(cmd) => cmd.run(),
-            WorkflowCmd::Records(cmd) => cmd.run(),
+            WorkflowCmd::Runs(cmd) => cmd.run(before.access_token_command.map(|c| c.0)).await,
+            WorkflowCmd::Records(cmd) => cmd.run(before.access_token_command.map(|c| c.0)).await,
             WorkflowCmd::Check(cmd) => cmd.run(),
             WorkflowCmd::Graph(cmd) => cmd.run(),
         }

@@ -48,6 +48,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .routes(routes!(report))
         .routes(routes!(events))
         .routes(routes!(cancel))
+        .routes(routes!(resume))
         .routes(routes!(approve))
         .routes(routes!(reject))
         .routes(routes!(approvals))
@@ -352,6 +353,10 @@ struct RunView {
     #[serde(flatten)]
     run: RunRow,
     links: Value,
+    /// After a resume: the number of the run's `resumed` event; the events after it are the
+    /// resumed run's (read them with `Last-Event-ID` set to it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resumed_event: Option<i64>,
 }
 
 fn view(run: RunRow) -> RunView {
@@ -361,13 +366,18 @@ fn view(run: RunRow) -> RunView {
         "records": format!("{base}/records"),
         "events": format!("{base}/events"),
         "cancel": format!("{base}/cancel"),
+        "resume": format!("{base}/resume"),
         "approve": format!("{base}/approve"),
         "reject": format!("{base}/reject"),
     });
     if run.kind == "workflow" {
         links["report"] = json!(format!("{base}/report"));
     }
-    RunView { links, run }
+    RunView {
+        links,
+        run,
+        resumed_event: None,
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = SubmitBody, responses((status = 202, description = "Queued (or waiting for approval)", body = RunView), (status = 200, description = "The run this run_id already names", body = RunView), (status = 400, description = "A malformed request or input", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "No caller rule allows it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such plugin or workflow", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The run_id names another request", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json")))]
@@ -614,6 +624,7 @@ async fn approvals(
         .list(&RunFilter {
             principal: None,
             state: Some(RunState::PendingApproval),
+            kind: None,
             limit: 1000,
         })
         .await
@@ -666,6 +677,8 @@ async fn show_run(
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     state: Option<String>,
+    /// Only `plugin` runs or `workflow` runs.
+    kind: Option<String>,
     limit: Option<i64>,
     /// An auditor's: every caller's runs.
     #[serde(default)]
@@ -688,6 +701,13 @@ async fn list_runs(
             ))
         })?),
     };
+    if let Some(kind) = query.kind.as_deref()
+        && !matches!(kind, "plugin" | "workflow")
+    {
+        return Err(Problem::bad_request(format!(
+            "kind '{kind}' is not one of plugin, workflow"
+        )));
+    }
     let principal = if query.all || query.principal.is_some() {
         service.loaded().policy.auditor(&caller).map_err(|reason| {
             Problem::forbidden(
@@ -704,6 +724,7 @@ async fn list_runs(
         .list(&RunFilter {
             principal,
             state,
+            kind: query.kind,
             limit: query.limit.unwrap_or(100),
         })
         .await
@@ -725,7 +746,7 @@ struct RecordsQuery {
     tenant: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/runs/{id}/records", tag = "runs", params(("id" = String, Path, description = "The run's id (a UUID)"), RecordsQuery), responses((status = 200, description = "Its records as JSON Lines, a JSON array or CSV", content((String = "application/jsonl"), (Vec<Object> = "application/json"), (String = "text/csv"))), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such run, or step", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/records", tag = "runs", params(("id" = String, Path, description = "The run's id (a UUID)"), RecordsQuery), responses((status = 200, description = "Its records as JSON Lines, a JSON array or CSV; a full page has a `Link` header to the next (rel=\"next\")", content((String = "application/jsonl"), (Vec<Object> = "application/json"), (String = "text/csv"))), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such run, or step", body = Problem, content_type = "application/problem+json")))]
 async fn records(
     State(service): State<Arc<Service>>,
     Authenticated(caller): Authenticated,
@@ -756,6 +777,7 @@ async fn records(
     } else {
         plugin_rows(&service.records_path(&run.id), offset, limit).await?
     };
+    let full = rows.len() == limit;
     let mut sink = RowSink::new(Vec::new(), format, Vec::new());
     let written = rows
         .iter()
@@ -766,6 +788,26 @@ async fn records(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // A full page may have more after it: say where the next one is.
+    if full {
+        let mut next = url::form_urlencoded::Serializer::new(String::new());
+        next.append_pair("format", query.format.as_deref().unwrap_or("jsonl"));
+        next.append_pair("offset", &(offset + limit).to_string());
+        next.append_pair("limit", &limit.to_string());
+        if let Some(step) = &query.step {
+            next.append_pair("step", step);
+        }
+        if let Some(tenant) = &query.tenant {
+            next.append_pair("tenant", tenant);
+        }
+        let link = format!(
+            "</api/v1/runs/{id}/records?{}>; rel=\"next\"",
+            next.finish()
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
     Ok(response)
 }
 
@@ -947,4 +989,17 @@ async fn cancel(
         service.ended(&run.id);
     }
     Ok(Json(json!({"id": run.id, "state": state})))
+}
+
+#[utoipa::path(post, path = "/api/v1/runs/{id}/resume", tag = "runs", params(("id" = String, Path, description = "The run's id (a UUID)")), responses((status = 202, description = "Queued again: what it did not finish runs, what finished does not", body = RunView), (status = 401, description = "Not authenticated (a challenge in WWW-Authenticate)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not your run, or the caller rules in force no longer allow it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No run by that id that you may see", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not a failed or cancelled workflow run, its workflow changed, or its approvals no longer hold", body = Problem, content_type = "application/problem+json")))]
+async fn resume(
+    State(service): State<Arc<Service>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let run = visible_run(&service, &caller, &id).await?;
+    let (run, seq) = service.resume(&caller, run).await?;
+    let mut shown = view(run);
+    shown.resumed_event = Some(seq);
+    Ok((StatusCode::ACCEPTED, Json(shown)).into_response())
 }

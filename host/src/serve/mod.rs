@@ -14,6 +14,7 @@ pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod resume;
 pub mod schedule;
 pub mod scheduler;
 pub mod service;

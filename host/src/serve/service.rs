@@ -9,7 +9,7 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify, mpsc, watch};
@@ -27,7 +27,7 @@ use exorun::runtime::{
 };
 
 use super::config::ServeConfig;
-use super::state::{RunEnding, RunRow, RunState, State, StateError, now_ms};
+use super::state::{Holding, RunEnding, RunRow, RunState, State, StateError, now_ms};
 use super::store::Loaded;
 
 /// Where a run's events go: the run's event writer.
@@ -47,8 +47,12 @@ pub struct Service {
     /// Validates HTTPS callers' Entra ID tokens, when `[entra]` is configured.
     pub tokens: Option<TokenValidator>,
     wake: Notify,
-    /// This process's name as a lease owner (host and pid).
+    /// This process's name as a lease owner: host, pid and a random part (two containers may
+    /// both be pid 1 on hosts of one name).
     pub owner: String,
+    /// When this process last renewed its leases (before asking): past two thirds of a lease
+    /// without a renewal, its workers stop their runs, as another replica may take them up.
+    renewed: std::sync::Mutex<Instant>,
     /// Runs started by this process, for metrics.
     pub started: AtomicU64,
     /// What this process's connections did (requests by cmdlet and outcome, throttling waits,
@@ -108,12 +112,13 @@ impl Service {
                 StartError::Load(format!("[entra] in {}: {e}", config.origin.display()))
             })?;
         let owner = format!(
-            "{}:{}",
+            "{}:{}:{}",
             nix::unistd::gethostname()
                 .ok()
                 .and_then(|h| h.into_string().ok())
                 .unwrap_or_else(|| "host".into()),
-            std::process::id()
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         Ok(Arc::new(Service {
             config,
@@ -125,6 +130,7 @@ impl Service {
             tokens,
             wake: Notify::new(),
             owner,
+            renewed: std::sync::Mutex::new(Instant::now()),
             started: AtomicU64::new(0),
             telemetry: Arc::default(),
             followed: std::sync::Mutex::new(HashMap::new()),
@@ -220,6 +226,7 @@ impl Service {
             .list(&super::state::RunFilter {
                 principal: None,
                 state: Some(RunState::PendingApproval),
+                kind: None,
                 limit: 1000,
             })
             .await?;
@@ -286,12 +293,19 @@ impl Service {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(service.config.lease / 3).await;
-                if let Err(e) = service
+                let asked = Instant::now();
+                match service
                     .state
                     .heartbeat(&service.owner, service.config.lease)
                     .await
                 {
-                    tracing::error!("cannot renew run leases: {e}");
+                    Ok(()) => {
+                        *service
+                            .renewed
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = asked;
+                    }
+                    Err(e) => tracing::error!("cannot renew run leases: {e}"),
                 }
                 if let Err(e) = service.expire_pending().await {
                     tracing::error!("cannot look for requests nobody approved in time: {e}");
@@ -315,10 +329,19 @@ impl Service {
                 Ok(Some(run)) => {
                     tracing::info!(worker = n, run = %run.id, target = %run.target, "run started");
                     self.started.fetch_add(1, Ordering::Relaxed);
-                    let Some(ending) = self.clone().execute(&run).await else {
-                        self.add_event(&run.id, "state", &json!({"state": "pending-approval"}))
-                            .await;
-                        continue;
+                    let ending = match self.clone().execute(&run).await {
+                        Outcome::Ended(ending) => ending,
+                        Outcome::Planned => {
+                            self.add_event(&run.id, "state", &json!({"state": "pending-approval"}))
+                                .await;
+                            continue;
+                        }
+                        Outcome::LeaseLost => {
+                            tracing::warn!(run = %run.id, "stopped the run: this process could not keep its lease (paused, or cut off from the database), so another worker may take it up; it goes on from its journal where it is taken up");
+                            self.add_event(&run.id, "log", &json!({"level": "warn", "message": "the worker running it lost its lease and stopped; it is taken up again from its journal"}))
+                                .await;
+                            continue;
+                        }
                     };
                     match self.state.finish(&run.id, &owner, &ending).await {
                         Ok(true) => {}
@@ -379,12 +402,12 @@ impl Service {
         Ok(connection)
     }
 
-    /// Runs a claimed run to its end; `None` when it made the dry-run plan of a run that
-    /// waits for approval.
-    async fn execute(self: Arc<Self>, run: &RunRow) -> Option<RunEnding> {
+    /// Runs a claimed run to its end, or to the dry-run plan of a run that waits for approval,
+    /// or until this process may no longer hold it.
+    async fn execute(self: Arc<Self>, run: &RunRow) -> Outcome {
         match self.try_execute(run).await {
-            Ok(ending) => ending,
-            Err(error) => Some(RunEnding {
+            Ok(outcome) => outcome,
+            Err(error) => Outcome::Ended(RunEnding {
                 state: RunState::Failed,
                 summary: None,
                 error: Some(error),
@@ -395,7 +418,7 @@ impl Service {
         }
     }
 
-    async fn try_execute(self: Arc<Self>, run: &RunRow) -> Result<Option<RunEnding>, String> {
+    async fn try_execute(self: Arc<Self>, run: &RunRow) -> Result<Outcome, String> {
         let loaded = self.loaded();
         let caller: Caller = serde_json::from_str(&run.caller)
             .map_err(|e| format!("the run's caller cannot be read: {e}"))?;
@@ -420,26 +443,29 @@ impl Service {
                     .await
             }
         };
-        let ending = tokio::select! {
-            ending = ran => ending,
-            () = self.cancelled(&run.id) => Ok(Some(RunEnding {
-                state: RunState::Cancelled,
-                summary: None,
-                error: Some("cancelled while it ran".into()),
-                records: 0,
-                calls: 0,
-                denied: 0,
-            })),
+        let outcome = tokio::select! {
+            ending = ran => ending.map(|e| e.map_or(Outcome::Planned, Outcome::Ended)),
+            stop = self.stopped(&run.id) => Ok(match stop {
+                Stop::Cancelled => Outcome::Ended(RunEnding {
+                    state: RunState::Cancelled,
+                    summary: None,
+                    error: Some("cancelled while it ran".into()),
+                    records: 0,
+                    calls: 0,
+                    denied: 0,
+                }),
+                Stop::LeaseLost => Outcome::LeaseLost,
+            }),
         };
         drop(events);
         let _ = writer.await;
-        ending
+        outcome
     }
 
     /// Who approved `run`, when its caller rule in force needs approval: the approvals given
     /// must still be bound to this exact request under the policy in force. The caller rules
     /// in force decide again, as the policy may have changed since the run was queued.
-    async fn approvals_in_force(
+    pub(super) async fn approvals_in_force(
         &self,
         loaded: &Loaded,
         caller: &Caller,
@@ -613,17 +639,48 @@ impl Service {
         }))
     }
 
-    /// Resolves when a cancel of run `id` is asked for.
-    async fn cancelled(&self, id: &str) {
+    /// Resolves when run `id` must stop here: a cancel was asked for, or this process no longer
+    /// holds its lease (another worker took it up after the lease ran out) or cannot be sure it
+    /// still does (its leases were not renewed for two thirds of a lease: paused, or cut off
+    /// from the database).
+    async fn stopped(&self, id: &str) -> Stop {
         loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if let Ok(Some(run)) = self.state.get(id).await
-                && run.cancel_requested
-            {
-                return;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let renewed = *self
+                .renewed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if renewed.elapsed() > self.config.lease * 2 / 3 {
+                return Stop::LeaseLost;
+            }
+            match self.state.holding(id, &self.owner).await {
+                Ok(Holding::Held { cancel_requested }) if cancel_requested => {
+                    return Stop::Cancelled;
+                }
+                Ok(Holding::Lost) => return Stop::LeaseLost,
+                Ok(Holding::Held { .. }) | Err(_) => {}
             }
         }
     }
+}
+
+/// How a worker's run went.
+enum Outcome {
+    /// It ended: record how.
+    Ended(RunEnding),
+    /// It made the dry-run plan of a run that waits for approval.
+    Planned,
+    /// This process stopped it, as it can no longer be sure to hold the run's lease: whoever
+    /// takes the run up records its end.
+    LeaseLost,
+}
+
+/// Why a running run was stopped.
+enum Stop {
+    /// Its requester (or an approver) cancelled it.
+    Cancelled,
+    /// This process may no longer hold it.
+    LeaseLost,
 }
 
 /// Plugin runs at once: every worker's, and the widest fan-out of the workflows read at start

@@ -273,8 +273,36 @@ pub struct RunFilter {
     pub principal: Option<String>,
     /// Only runs in this state.
     pub state: Option<RunState>,
+    /// Only plugin runs (`plugin`) or workflow runs (`workflow`).
+    pub kind: Option<String>,
     /// At most this many, newest first.
     pub limit: i64,
+}
+
+/// Whether a worker still holds a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holding {
+    /// It does.
+    Held {
+        /// A cancel was asked for.
+        cancel_requested: bool,
+    },
+    /// It does not: the run ended, or its lease ran out and it was queued again or taken up.
+    Lost,
+}
+
+/// Who resumes a run, and what allows it now.
+#[derive(Clone, Debug)]
+pub struct Resumed {
+    /// Who asks.
+    pub principal: String,
+    /// The caller as authenticated now (JSON of [`exorun::caller::Caller`]): the resumed run's
+    /// calls are recorded as theirs.
+    pub caller: String,
+    /// The caller rule in force that allows it.
+    pub rule: String,
+    /// The policy in force.
+    pub policy_digest: String,
 }
 
 /// The last time of a schedule the service handled, and what became of it: what decides,
@@ -567,6 +595,10 @@ impl State {
             n += 1;
             sql.push_str(&format!(" AND state = ${n}"));
         }
+        if filter.kind.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND kind = ${n}"));
+        }
         sql.push_str(&format!(
             " ORDER BY submitted_at DESC, id LIMIT {}",
             filter.limit.clamp(1, 1000)
@@ -577,6 +609,9 @@ impl State {
         }
         if let Some(state) = filter.state {
             query = query.bind(state.as_str());
+        }
+        if let Some(kind) = &filter.kind {
+            query = query.bind(kind);
         }
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(run_row).collect()
@@ -635,6 +670,23 @@ impl State {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Whether worker `owner` still holds running run `id`, and whether a cancel was asked.
+    pub async fn holding(&self, id: &str, owner: &str) -> Result<Holding, StateError> {
+        let row = sqlx::query(
+            "SELECT cancel_requested FROM runs WHERE id = $1 AND owner = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => Holding::Held {
+                cancel_requested: row.try_get::<i64, _>(0)? != 0,
+            },
+            None => Holding::Lost,
+        })
     }
 
     /// Queues again the runs whose worker's lease ran out (a killed service or replica): they
@@ -727,24 +779,49 @@ impl State {
         Ok(())
     }
 
+    /// Queues again run `id`, a workflow run that failed or was cancelled, to run what it did
+    /// not finish, as `resumed` says, with a `resumed` event naming who asked. Gives that
+    /// event's number (a follower reads the events after it), or `None` when the run is no
+    /// longer failed or cancelled (another request resumed it first).
+    pub async fn resume(&self, id: &str, resumed: &Resumed) -> Result<Option<i64>, StateError> {
+        retry_taken_number(|| self.try_resume(id, resumed)).await
+    }
+
+    async fn try_resume(&self, id: &str, resumed: &Resumed) -> Result<Option<i64>, StateError> {
+        let mut tx = self.pool.begin().await?;
+        let queued = sqlx::query(
+            "UPDATE runs SET state = 'queued', summary = NULL, error = NULL, ended_at = NULL,
+                cancel_requested = 0, owner = NULL, lease_until = NULL,
+                caller = $1, rule = $2, policy_digest = $3
+             WHERE id = $4 AND kind = 'workflow' AND state IN ('failed', 'cancelled')",
+        )
+        .bind(&resumed.caller)
+        .bind(&resumed.rule)
+        .bind(&resumed.policy_digest)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if queued.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let seq = event_in(
+            &mut *tx,
+            id,
+            "resumed",
+            &serde_json::json!({"by": resumed.principal}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(seq))
+    }
+
     /// Adds an event to run `id`'s stream; gives its number.
     pub async fn add_event(&self, id: &str, kind: &str, data: &Value) -> Result<i64, StateError> {
         retry_taken_number(|| self.try_add_event(id, kind, data)).await
     }
 
     async fn try_add_event(&self, id: &str, kind: &str, data: &Value) -> Result<i64, StateError> {
-        let row = sqlx::query(
-            "INSERT INTO events (run_id, seq, at, kind, data)
-             VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = $1), $2, $3, $4)
-             RETURNING seq",
-        )
-        .bind(id)
-        .bind(now_ms())
-        .bind(kind)
-        .bind(data.to_string())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get(0)?)
+        event_in(&self.pool, id, kind, data).await
     }
 
     /// Run `id`'s events after number `after`, oldest first.
@@ -946,16 +1023,29 @@ async fn end_event(
     id: &str,
     data: &Value,
 ) -> Result<(), StateError> {
-    sqlx::query(
+    event_in(&mut **tx, id, "end", data).await.map(drop)
+}
+
+/// Adds an event of `kind` to run `id`'s stream through `executor` (the pool, or a
+/// transaction the event belongs to); gives its number.
+async fn event_in<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: &str,
+    kind: &str,
+    data: &Value,
+) -> Result<i64, StateError> {
+    let row = sqlx::query(
         "INSERT INTO events (run_id, seq, at, kind, data)
-         VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = $1), $2, 'end', $3)",
+         VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = $1), $2, $3, $4)
+         RETURNING seq",
     )
     .bind(id)
     .bind(now_ms())
+    .bind(kind)
     .bind(data.to_string())
-    .execute(&mut **tx)
+    .fetch_one(executor)
     .await?;
-    Ok(())
+    Ok(row.try_get(0)?)
 }
 
 fn run_row(row: &AnyRow) -> Result<RunRow, StateError> {
@@ -1091,6 +1181,59 @@ mod tests {
         let events = state.events(&first.id, 1).await.unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].data, serde_json::json!("two"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_workflow_run_is_resumed_once_and_a_plugin_run_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open_sqlite(dir.path()).await.unwrap();
+        let mut ask = new_run(None, serde_json::json!({"people": ["ann@contoso.com"]}));
+        ask.kind = "workflow";
+        let (run, _) = state.submit(ask).await.unwrap();
+        let (plugin_run, _) = state
+            .submit(new_run(None, serde_json::json!({})))
+            .await
+            .unwrap();
+        let resumed = Resumed {
+            principal: "unix:alice".into(),
+            caller: "{\"now\": true}".into(),
+            rule: "caller rule at line 9".into(),
+            policy_digest: "ef".repeat(32),
+        };
+        // Queued: nothing to resume.
+        assert_eq!(state.resume(&run.id, &resumed).await.unwrap(), None);
+        let ending = RunEnding {
+            state: RunState::Failed,
+            summary: Some(serde_json::json!({"succeeded": false})),
+            error: Some("1 item failed".into()),
+            records: 0,
+            calls: 0,
+            denied: 0,
+        };
+        for _ in 0..2 {
+            let claimed = state.claim("w1", Duration::from_secs(30)).await.unwrap();
+            assert!(claimed.is_some());
+        }
+        assert!(state.finish(&run.id, "w1", &ending).await.unwrap());
+        assert!(state.finish(&plugin_run.id, "w1", &ending).await.unwrap());
+        assert_eq!(state.resume(&plugin_run.id, &resumed).await.unwrap(), None);
+        let (a, b) = tokio::join!(
+            state.resume(&run.id, &resumed),
+            state.resume(&run.id, &resumed)
+        );
+        let seqs: Vec<i64> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+        assert_eq!(seqs.len(), 1, "resumed once");
+        let again = state.get(&run.id).await.unwrap().unwrap();
+        assert_eq!(again.state, RunState::Queued);
+        assert_eq!(again.error, None);
+        assert_eq!(again.summary, None);
+        assert_eq!(again.rule, "caller rule at line 9");
+        assert_eq!(again.caller, "{\"now\": true}");
+        let events = state.events(&run.id, 0).await.unwrap();
+        let last = events.last().unwrap();
+        assert_eq!((last.seq, last.kind.as_str()), (seqs[0], "resumed"));
+        assert_eq!(last.data["by"], "unix:alice");
+        assert_eq!(events[events.len() - 2].kind, "end");
     }
 
     #[tokio::test]
@@ -1438,6 +1581,7 @@ mod tests {
             .list(&RunFilter {
                 principal: Some("unix:alice".into()),
                 state: Some(RunState::Succeeded),
+                kind: Some("plugin".into()),
                 limit: 10,
             })
             .await

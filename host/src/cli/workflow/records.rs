@@ -2,6 +2,7 @@
 //! e.g. a nightly inventory for a spreadsheet. The records are the ones the step's items
 //! emitted in their finished tries (a try cut short by a kill leaves none behind), read one at
 //! a time from the run's records files. With several tenants, each record says whose it is.
+//! With `--server`, a run of yours on the service, read from it as it streams them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use exorun::workflow::kept::{each_row, kept_records, pick_step};
 use exorun::workflow::runs::{default_runs_dir, find};
 
 use super::super::output::{Format, RowSink};
+use super::super::runs::Reach;
 
 /// Options of `workflow records`.
 #[derive(Args, Debug)]
@@ -34,11 +36,17 @@ pub struct RecordsCmd {
     /// Where runs are kept (default ~/.local/state/exorun/runs)
     #[arg(long, env = "EXORUN_RUNS_DIR", value_name = "DIR")]
     runs_dir: Option<PathBuf>,
+    /// Read a run of yours on the service (`exorun serve`) instead.
+    #[command(flatten)]
+    reach: Reach,
 }
 
 impl RecordsCmd {
-    /// Runs the command.
-    pub fn run(self) -> anyhow::Result<ExitCode> {
+    /// Runs the command; `before` is the token command given before `workflow`.
+    pub async fn run(self, before: Option<Vec<String>>) -> anyhow::Result<ExitCode> {
+        if self.reach.server.server.is_some() {
+            return self.on_service(before).await;
+        }
         let runs = self.runs_dir.clone().or_else(default_runs_dir).context(
             "there is no home directory for the runs: pass --runs-dir DIR or set EXORUN_RUNS_DIR",
         )?;
@@ -74,6 +82,25 @@ impl RecordsCmd {
         let rows = sink.finish()?;
         if rows == 0 {
             eprintln!("exorun: step {step} emitted no records in this run");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl RecordsCmd {
+    /// The records of a run of yours on the service, written as they arrive.
+    async fn on_service(self, before: Option<Vec<String>>) -> anyhow::Result<ExitCode> {
+        let client = self.reach.client(before).await?;
+        let id = client.run_id(&self.run, "workflow").await?;
+        let mut sink = RowSink::new(std::io::stdout().lock(), self.output, self.properties);
+        client
+            .each_record(&id, self.step.as_deref(), self.tenant.as_deref(), |row| {
+                sink.write_row(&row)?;
+                Ok(true)
+            })
+            .await?;
+        if sink.finish()? == 0 {
+            eprintln!("exorun: run {id} has no records for this step");
         }
         Ok(ExitCode::SUCCESS)
     }

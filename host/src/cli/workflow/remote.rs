@@ -49,41 +49,73 @@ impl RemoteRun<'_> {
         else {
             return Ok(ExitCode::SUCCESS);
         };
-        let id = done["id"].as_str().unwrap_or_default().to_string();
-        let summary = &done["summary"];
-        let plan = summary["plan"].as_array().cloned().unwrap_or_default();
-        if let Some(path) = self.plan_out {
-            let text = serde_json::to_string_pretty(&plan).unwrap_or_default();
-            std::fs::write(path, text + "\n")
-                .with_context(|| format!("cannot write the plan to {}", path.display()))?;
-        }
-        let mut out = std::io::stdout().lock();
-        match self.output {
-            Shown::Json => writeln!(
-                out,
-                "{:#}",
-                json!({
-                    "run": id,
-                    "workflow": self.name,
-                    "dry_run": self.dry_run,
-                    "state": done["state"],
-                    "succeeded": done["state"] == "succeeded",
-                    "error": done["error"],
-                    "tenants": summary["tenants"],
-                    "plan": plan,
-                })
-            )?,
-            Shown::Table => table(&mut out, self.name, &id, &done, &plan)?,
-        }
-        if done["state"] == "succeeded" {
-            return Ok(ExitCode::SUCCESS);
-        }
-        eprintln!(
-            "exorun: FAILED: run {id} on the service: {}",
-            done["error"].as_str().unwrap_or("it did not succeed")
-        );
-        Ok(ExitCode::FAILURE)
+        show_ended(&done, self.output, self.plan_out)
     }
+}
+
+/// Asks the service to resume run `id` (a workflow run that failed or was cancelled), follows
+/// what it runs again and prints the result as `workflow run --server` does.
+pub async fn resume_on(
+    client: &ServerClient,
+    id: &str,
+    output: Shown,
+    plan_out: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let (_, run) = client
+        .post(&format!("/runs/{id}/resume"), &json!({}))
+        .await?;
+    eprintln!(
+        "exorun: run {id} ({} {}) is queued again on the service: what finished is not run again",
+        run["kind"].as_str().unwrap_or_default(),
+        run["target"].as_str().unwrap_or_default()
+    );
+    let after = run["resumed_event"].as_i64().unwrap_or_default();
+    let done = client.follow_after(id, after).await?;
+    show_ended(&done, output, plan_out)
+}
+
+/// Prints an ended workflow run `done` as `output` (and saves its plan to `plan_out`); exit 1
+/// when it did not succeed.
+fn show_ended(
+    done: &Value,
+    output: Shown,
+    plan_out: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let id = done["id"].as_str().unwrap_or_default();
+    let name = done["target"].as_str().unwrap_or_default();
+    let summary = &done["summary"];
+    let plan = summary["plan"].as_array().cloned().unwrap_or_default();
+    if let Some(path) = plan_out {
+        let text = serde_json::to_string_pretty(&plan).unwrap_or_default();
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write the plan to {}", path.display()))?;
+    }
+    let mut out = std::io::stdout().lock();
+    match output {
+        Shown::Json => writeln!(
+            out,
+            "{:#}",
+            json!({
+                "run": id,
+                "workflow": name,
+                "dry_run": done["dry_run"],
+                "state": done["state"],
+                "succeeded": done["state"] == "succeeded",
+                "error": done["error"],
+                "tenants": summary["tenants"],
+                "plan": plan,
+            })
+        )?,
+        Shown::Table => table(&mut out, name, id, done, &plan)?,
+    }
+    if done["state"] == "succeeded" {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "exorun: FAILED: run {id} on the service: {}",
+        done["error"].as_str().unwrap_or("it did not succeed")
+    );
+    Ok(ExitCode::FAILURE)
 }
 
 /// The result as a table per tenant, as `workflow run` prints a local run's.
@@ -105,7 +137,7 @@ fn table(
     writeln!(out)?;
     writeln!(
         out,
-        "Records: `exorun runs records {id}` with the same --server; the report: GET /api/v1/runs/{id}/report"
+        "Records: `exorun workflow records {id}` with the same --server; the report: GET /api/v1/runs/{id}/report"
     )?;
     Ok(())
 }

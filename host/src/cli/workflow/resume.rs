@@ -12,13 +12,19 @@ use exorun::workflow::runs::{RunState, find, summary};
 use exorun::workflow::{Workflow, WorkflowError};
 
 use super::super::ConnectionArgs;
+use super::super::client::ServerArgs;
 use super::launch::{LaunchArgs, launch};
+use super::remote::resume_on;
 
 /// Options of `workflow resume`.
 #[derive(Args, Debug)]
 pub struct ResumeCmd {
     /// The run's id (`exorun workflow runs` lists them), or enough of its start to be unique.
     run: String,
+    /// Ask the service (`exorun serve`) to resume one of your runs there: it checks the caller
+    /// rules in force again.
+    #[command(flatten)]
+    server: ServerArgs,
     #[command(flatten)]
     launch: LaunchArgs,
 }
@@ -26,6 +32,20 @@ pub struct ResumeCmd {
 impl ResumeCmd {
     /// Runs the command.
     pub async fn run(self, args: &ConnectionArgs) -> anyhow::Result<ExitCode> {
+        if self.server.server.is_some() {
+            let client = self
+                .server
+                .client(args.access_token_command.clone().map(|c| c.0))
+                .await?;
+            let id = client.run_id(&self.run, "workflow").await?;
+            return resume_on(
+                &client,
+                &id,
+                self.launch.output,
+                self.launch.plan_out.as_deref(),
+            )
+            .await;
+        }
         let runs = self.launch.runs_dir()?;
         let dir = find(&runs, &self.run)?;
         let state = summary(&dir)?;
