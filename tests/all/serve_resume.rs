@@ -73,3 +73,48 @@ async fn an_inventory_the_killed_service_left_goes_on_from_its_checkpoint_and_lo
     assert_eq!(distinct.len(), MAILBOXES, "{} records", upns.len());
     assert_eq!(upns.len(), MAILBOXES);
 }
+
+/// Records past the service's page (10,000) reach the command line whole: `exorun runs records`
+/// reads page after page, as CSV with one header.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_with_more_records_than_a_page_is_read_whole_from_the_command_line() {
+    const MAILBOXES: usize = 10_050;
+    let sim = start_with(|c| c.scenario.tenants[0].mailboxes = MAILBOXES).await;
+    let rule = format!(
+        "[[caller]]\nname = \"inventory\"\nwho = [\"unix-user:{}\"]\nplugins = [\"mailbox-inventory\"]\n[caller.inputs]\nstatistics = {{}}\n",
+        me()
+    );
+    configure(&sim, &["mailbox-inventory"], &rule);
+    let service = Service::start(&sim);
+    let (status, run) = service
+        .post(
+            "/api/v1/runs",
+            &json!({"plugin": "mailbox-inventory", "input": {"statistics": false}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    let done = service.finished(&id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let (ok, out, err) = crate::cli::run(
+        std::process::Command::new(env!("CARGO_BIN_EXE_exorun"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["runs", "--server"])
+            .arg(format!("unix:{}", service.socket.display()))
+            .args(["records", &id, "--output", "csv"]),
+    );
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), MAILBOXES + 1, "{err}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("UserPrincipalName"))
+            .count(),
+        1,
+        "one header"
+    );
+    let distinct: HashSet<&&str> = lines.iter().collect();
+    assert_eq!(distinct.len(), MAILBOXES + 1, "no record twice");
+}
