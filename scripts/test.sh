@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh
-# requests would prefer these over the emulator's CA (PROTOCOL.md §6); the msal test unsets them
+# requests would prefer these over the emulator's CA (docs/protocol.md §6); the msal test unsets them
 # for its child process, and nothing else here needs them.
 unset REQUESTS_CA_BUNDLE CURL_CA_BUNDLE
 # Plugins are WebAssembly components built from source (Rust and Python); the runtime tests run them.

@@ -225,7 +225,7 @@ fn python_client(ready: &Path, result_size: &str) -> Command {
         ))
         .arg(ready)
         .arg(result_size)
-        // requests lets these override the verify= msal and the script pass (PROTOCOL.md §6).
+        // requests lets these override the verify= msal and the script pass (docs/protocol.md §6).
         .env_remove("REQUESTS_CA_BUNDLE")
         .env_remove("CURL_CA_BUNDLE")
         .stdout(Stdio::null());

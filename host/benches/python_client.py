@@ -7,7 +7,7 @@ Signs in with msal as the emulator's admin app (certificate), runs
 (POST InvokeCommand, 1000-row pages, following @odata.nextLink with the same body) and writes
 each row to stdout as one JSON line without its @-annotation keys, like
 `exorun invoke ... --output jsonl`. The caller must unset REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE,
-or requests ignores verify= (PROTOCOL.md section 6).
+or requests ignores verify= (docs/protocol.md section 6).
 """
 
 import json

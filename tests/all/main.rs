@@ -18,6 +18,7 @@ mod plugins_cli;
 mod policy_cli;
 mod postgres;
 mod report;
+mod repository;
 mod runtime;
 mod secrets;
 mod serve;

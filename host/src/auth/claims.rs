@@ -26,7 +26,7 @@ pub struct TokenClaims {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// Directory roles that can run Exchange cmdlets app-only (PROTOCOL.md §4.4), by template id.
+/// Directory roles that can run Exchange cmdlets app-only (docs/protocol.md §4.4), by template id.
 pub const EXCHANGE_ROLES: [(&str, &str); 8] = [
     (
         "62e90394-69f5-4237-9190-012177145e10",

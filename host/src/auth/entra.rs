@@ -1,4 +1,4 @@
-//! The Entra ID v2.0 token endpoint, client-credentials grant (PROTOCOL.md §4): a certificate
+//! The Entra ID v2.0 token endpoint, client-credentials grant (docs/protocol.md §4): a certificate
 //! assertion or a client secret in, an access token out, and every AADSTS error mapped to the
 //! fix an admin needs.
 

@@ -4,16 +4,16 @@
 //! Security & Compliance answers the first request with a redirect to the tenant's regional host
 //! (`nam12b.ps.compliance.protection.outlook.com`); following it blindly would hand the token to
 //! whatever host a `Location` header names, so only HTTPS hosts in the service's own domain are
-//! accepted (PROTOCOL.md §5).
+//! accepted (docs/protocol.md §5).
 
 use reqwest::Url;
 use reqwest::header::HeaderValue;
 
-/// The app-only routing hint the module sends, before `@<organization>` (PROTOCOL.md §1.4).
+/// The app-only routing hint the module sends, before `@<organization>` (docs/protocol.md §1.4).
 const ANCHOR_MAILBOX: &str = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
 
 /// Hosts that serve the same API under another name; observed: Exchange Online answers (and
-/// links pages) from `outlook.office.com` as well as `outlook.office365.com` (PROTOCOL.md §1.1).
+/// links pages) from `outlook.office.com` as well as `outlook.office365.com` (docs/protocol.md §1.1).
 const ALIASES: [(&str, &str); 1] = [("outlook.office365.com", "outlook.office.com")];
 
 /// `{base}/adminapi/beta/{organization}/InvokeCommand`.

@@ -32,7 +32,7 @@ pub enum ExchangeError {
         message: Box<ServiceMessage>,
     },
     /// HTTP 400 to a next-page link: no parameters were sent, so it is the paging cursor that
-    /// the service no longer has (Exchange keeps one for 30 minutes, PROTOCOL.md §1.4).
+    /// the service no longer has (Exchange keeps one for 30 minutes, docs/protocol.md §1.4).
     #[error(
         "{cmdlet}: the paging cursor expired before the next page was read ({message}): Exchange Online keeps a next-page link for 30 minutes\n  fix: run it again, and read the pages without long pauses: write them to a file (--output jsonl > rows.jsonl) and work on that, rather than pipe them into something slow"
     )]

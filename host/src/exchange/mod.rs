@@ -1,4 +1,4 @@
-//! The Exchange Online admin API client (InvokeCommand, PROTOCOL.md §1–§2, §5, §8).
+//! The Exchange Online admin API client (InvokeCommand, docs/protocol.md §1–§2, §5, §8).
 //!
 //! [`ExchangeClient`] runs cmdlets for one tenant: it builds the request the Exchange module
 //! sends, pages through results in constant memory ([`Query`]), gets a token for every request

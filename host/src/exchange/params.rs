@@ -1,4 +1,4 @@
-//! Cmdlet parameters as InvokeCommand wants them (PROTOCOL.md §1.3), and the parser that turns
+//! Cmdlet parameters as InvokeCommand wants them (docs/protocol.md §1.3), and the parser that turns
 //! PowerShell-style command-line arguments (`-Identity alice -ResultSize Unlimited`) into them,
 //! so admins can type what they would type in a PowerShell session.
 //!

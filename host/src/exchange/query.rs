@@ -298,7 +298,7 @@ async fn prepare_meanwhile(audited: Option<&mut Audited>, cmdlet: &str) {
     audited.prepared = Some(PreparedCall::new(&audited.context, cmdlet, &audited.params));
 }
 
-/// `{"CmdletInput":{"CmdletName":…,"Parameters":{…}}}` (PROTOCOL.md §1.2).
+/// `{"CmdletInput":{"CmdletName":…,"Parameters":{…}}}` (docs/protocol.md §1.2).
 fn request_body(cmdlet: &str, params: Parameters) -> Bytes {
     let body = serde_json::json!({
         "CmdletInput": {"CmdletName": cmdlet, "Parameters": Value::Object(params)}

@@ -1,6 +1,6 @@
 //! Reading one InvokeCommand response: a page, a redirect, a refused token, something worth
 //! trying again (throttling, an unavailable service, a body that broke off), or a final error
-//! (PROTOCOL.md §2.1–§2.6).
+//! (docs/protocol.md §2.1–§2.6).
 
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ pub enum Outcome<R> {
     Retry(Failure),
 }
 
-/// The success envelope, read leniently (PROTOCOL.md §2.1).
+/// The success envelope, read leniently (docs/protocol.md §2.1).
 #[derive(Deserialize)]
 #[serde(bound = "R: DeserializeOwned")]
 pub struct Envelope<R> {
@@ -141,7 +141,7 @@ impl Reply {
         })
     }
 
-    /// Decides what the response means (PROTOCOL.md §2.4–§2.6).
+    /// Decides what the response means (docs/protocol.md §2.4–§2.6).
     pub fn classify<R: PageRow>(
         self,
         cmdlet: &str,

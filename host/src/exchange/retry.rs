@@ -1,5 +1,5 @@
 //! What is worth trying again, how long to wait first, and what to report when the tries run
-//! out (PROTOCOL.md §2.6, §8.2). Changes are retried only when they certainly did not run.
+//! out (docs/protocol.md §2.6, §8.2). Changes are retried only when they certainly did not run.
 
 use std::time::Duration;
 

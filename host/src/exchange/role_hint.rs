@@ -1,5 +1,5 @@
 //! What a 403 means for this app, read from the roles its own token carries: Exchange answers a
-//! missing role and an unknown cmdlet alike (an empty 403, PROTOCOL.md §2.5), but the token says
+//! missing role and an unknown cmdlet alike (an empty 403, docs/protocol.md §2.5), but the token says
 //! which directory roles the app has, so the hint can tell "assign a role" from "the role only
 //! reads" from "the cmdlet does not exist".
 
@@ -20,7 +20,7 @@ enum Access {
     Write,
 }
 
-/// How each directory role supported for app-only access (PROTOCOL.md §4.4) works on Exchange
+/// How each directory role supported for app-only access (docs/protocol.md §4.4) works on Exchange
 /// Online and on Security & Compliance, by the name [`claims::decode`] gives it.
 fn access(role: &str, surface: Surface) -> Access {
     let (exchange, compliance) = match role {

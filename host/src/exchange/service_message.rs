@@ -1,4 +1,4 @@
-//! Reading the service's error bodies (PROTOCOL.md §2.4–§2.5): OData envelopes whose useful text
+//! Reading the service's error bodies (docs/protocol.md §2.4–§2.5): OData envelopes whose useful text
 //! hides in `details` or `innererror`, and bodies that are NUL bytes, HTML or nothing at all,
 //! which are described rather than refused.
 

@@ -62,7 +62,7 @@ impl Default for ExchangeSettings {
 }
 
 /// When and how often a request is tried again. The defaults are the Exchange module's: six
-/// tries, waits growing from 2 s by powers of two (PROTOCOL.md §2.6), capped at a minute.
+/// tries, waits growing from 2 s by powers of two (docs/protocol.md §2.6), capped at a minute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Tries in all, the first included (at least 1).

@@ -1,7 +1,7 @@
 //! One page of InvokeCommand, with everything a long unattended run needs around it: a token
 //! fetched for every try (so a query outliving a token just works), one forced refresh on 401,
 //! the per-tenant concurrency limit, retries of throttled, unavailable and broken requests with
-//! the same URL and body, and the Security & Compliance regional redirect (PROTOCOL.md §1–§2, §5,
+//! the same URL and body, and the Security & Compliance regional redirect (docs/protocol.md §1–§2, §5,
 //! §8.1–8.2).
 
 use std::collections::HashMap;

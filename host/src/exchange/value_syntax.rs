@@ -1,7 +1,7 @@
 //! PowerShell's syntax for one parameter value, as far as cmdlet arguments use it: `$true`,
 //! `$false`, `$null`, whole numbers, quoted text (quotes doubled to escape, or a backtick in
 //! `"…"`), unquoted commas making a list, `@(…)` arrays and `@{k=v;…}` hashtables, which
-//! InvokeCommand wants tagged with `"@odata.type":"#Exchange.GenericHashTable"` (PROTOCOL.md §1.3).
+//! InvokeCommand wants tagged with `"@odata.type":"#Exchange.GenericHashTable"` (docs/protocol.md §1.3).
 
 use serde_json::{Map, Number, Value};
 

@@ -189,7 +189,7 @@ impl From<Failure<'_>> for RunError {
         if let Some(e) = error.downcast_ref::<CheckpointUnreadable>() {
             return RunError::Checkpoint(e.to_string());
         }
-        // A refused grow is not a `Trap` (WASMTIME-NOTES pitfall 9): the limiter remembers it.
+        // A refused grow is not a `Trap` (docs/runtime.md, pitfall 9): the limiter remembers it.
         if failure.memory_refused {
             return RunError::MemoryLimit {
                 limit: failure.memory_limit,

@@ -470,7 +470,7 @@ fn new_store(
 ) -> Result<Store<RunState>, RunError> {
     let mut store = Store::new(pre.engine(), state);
     store.limiter(|state| &mut state.limiter);
-    // Yield to the executor at every epoch tick (WASMTIME-NOTES pitfalls 5 and 6: the deadline
+    // Yield to the executor at every epoch tick (docs/runtime.md, pitfalls 5 and 6: the deadline
     // must be set before the yield is asked for, or the plugin never yields).
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);

@@ -35,7 +35,7 @@ impl WasiView for RunState {
 }
 
 /// [`StoreLimits`] that remember whether they refused to grow a memory: such a refusal ends the
-/// run with an error that is not a `Trap` (WASMTIME-NOTES pitfall 9), and this tells it apart.
+/// run with an error that is not a `Trap` (docs/runtime.md, pitfall 9), and this tells it apart.
 pub(crate) struct MemoryLimiter {
     limits: StoreLimits,
     /// A memory could not grow (over the limit, or the pool's slot was too small).

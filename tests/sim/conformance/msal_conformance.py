@@ -2,7 +2,7 @@
 
 Usage: python3 msal_conformance.py READY_JSON_FILE
 Prints one JSON object with the outcome of each check. The caller must unset
-REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE, or requests ignores verify= (PROTOCOL.md section 6).
+REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE, or requests ignores verify= (docs/protocol.md section 6).
 """
 
 import json

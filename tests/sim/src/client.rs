@@ -1,5 +1,5 @@
 //! The client side of certificate authentication, for the demo and the tests: a client
-//! assertion (PROTOCOL.md §4.2) signed with an app's real private key.
+//! assertion (docs/protocol.md §4.2) signed with an app's real private key.
 //!
 //! The emulator never uses this itself; it exists so that every caller signs assertions the same
 //! documented way, and tests can tamper with any header or claim before signing.

@@ -3,7 +3,7 @@
 //! It serves, over real HTTPS on loopback, the Entra ID v2.0 client-credentials token endpoint
 //! (certificate assertions and secrets, AADSTS errors), a managed-identity endpoint, and the
 //! Exchange Online admin API (`InvokeCommand`) with RBAC, OData paging, throttling and fault
-//! injection, over a deterministic generated directory. See `PROTOCOL.md` for the wire facts.
+//! injection, over a deterministic generated directory. See `docs/protocol.md` for the wire facts.
 
 pub mod client;
 pub mod control;

@@ -1,5 +1,5 @@
 //! The client assertion: the signed JWT that proves the app's identity to the Entra ID token
-//! endpoint in the client-credentials flow (PROTOCOL.md §4.2).
+//! endpoint in the client-credentials flow (docs/protocol.md §4.2).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -1,7 +1,7 @@
 //! Entra ID directory roles and what each lets an app do in Exchange Online.
 //!
 //! App-only Exchange access needs the `Exchange.ManageAsApp` app permission *and* one of the
-//! directory roles Microsoft supports for app-only EXO (PROTOCOL.md §4.4). The role decides which
+//! directory roles Microsoft supports for app-only EXO (docs/protocol.md §4.4). The role decides which
 //! cmdlets the app's session contains: read-only roles see only reading cmdlets, and a role that is
 //! not supported for EXO gives no cmdlets at all.
 

@@ -1,4 +1,4 @@
-//! Entra ID's token-endpoint error responses (PROTOCOL.md §4.5): the exact JSON shape, the
+//! Entra ID's token-endpoint error responses (docs/protocol.md §4.5): the exact JSON shape, the
 //! AADSTS code and text, and the HTTP status each comes with.
 
 use serde_json::{Value, json};

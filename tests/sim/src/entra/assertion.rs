@@ -1,5 +1,5 @@
 //! Checks a client's credential at the token endpoint: a certificate-signed JWT assertion
-//! (PROTOCOL.md §4.2: PS256 with `x5t#S256` or RS256 with `x5t`, optional `x5c`, padded or
+//! (docs/protocol.md §4.2: PS256 with `x5t#S256` or RS256 with `x5t`, optional `x5c`, padded or
 //! unpadded base64url, float NumericDates, optional `nbf`, small clock skew) or a client secret.
 
 use openssl::hash::MessageDigest;

@@ -1,5 +1,5 @@
 //! The emulator's security token service: it signs access tokens shaped like Entra's v1 app-only
-//! tokens for Exchange (PROTOCOL.md §4.4) and checks them when they come back as bearer tokens.
+//! tokens for Exchange (docs/protocol.md §4.4) and checks them when they come back as bearer tokens.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 

@@ -1,4 +1,4 @@
-//! Entra ID endpoints (PROTOCOL.md §4, §6): OpenID discovery, JWKS, the v2.0 token endpoint for
+//! Entra ID endpoints (docs/protocol.md §4, §6): OpenID discovery, JWKS, the v2.0 token endpoint for
 //! the client-credentials grant, and a managed-identity endpoint; and, through the control
 //! endpoint, callers' tokens for service API apps (`callers`) and signing key rolls (`signing`).
 

@@ -1,4 +1,4 @@
-//! `POST /adminapi/beta/{tenant}/$batch` (PROTOCOL.md §1.5): up to ten InvokeCommand requests
+//! `POST /adminapi/beta/{tenant}/$batch` (docs/protocol.md §1.5): up to ten InvokeCommand requests
 //! in one, each run exactly as if sent alone (auth, throttling, faults, log), answered together.
 
 use std::collections::HashMap;

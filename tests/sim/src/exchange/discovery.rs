@@ -1,4 +1,4 @@
-//! What a client asks before running cmdlets (PROTOCOL.md §1.5): `EXOModuleFile`, whose
+//! What a client asks before running cmdlets (docs/protocol.md §1.5): `EXOModuleFile`, whose
 //! `exportedCmdlets` lists the cmdlets the caller's roles allow, and the `$metadata` document.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! The success envelope (PROTOCOL.md §2.1): `@odata.context`, the warnings array and its
+//! The success envelope (docs/protocol.md §2.1): `@odata.context`, the warnings array and its
 //! annotation, `value`, and `@odata.nextLink` when more pages follow.
 
 use crate::directory::Tenant;

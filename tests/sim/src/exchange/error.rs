@@ -1,4 +1,4 @@
-//! Exchange's OData error envelope (PROTOCOL.md §2.4) and the cmdlet errors that produce it.
+//! Exchange's OData error envelope (docs/protocol.md §2.4) and the cmdlet errors that produce it.
 
 use serde_json::{Value, json};
 

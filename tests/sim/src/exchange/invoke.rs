@@ -1,4 +1,4 @@
-//! `InvokeCommand` (PROTOCOL.md §1–§2): authentication, RBAC, throttling, dispatch to the
+//! `InvokeCommand` (docs/protocol.md §1–§2): authentication, RBAC, throttling, dispatch to the
 //! cmdlet, paging, and the exact success and error envelopes.
 
 use std::collections::HashMap;

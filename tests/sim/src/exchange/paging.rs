@@ -1,4 +1,4 @@
-//! OData paging (PROTOCOL.md §2.2–2.3): results are cut into pages of `odata.maxpagesize` rows;
+//! OData paging (docs/protocol.md §2.2–2.3): results are cut into pages of `odata.maxpagesize` rows;
 //! every page but the last carries an `@odata.nextLink` with an opaque `$skiptoken`.
 //!
 //! A query's matching rows are snapshotted once, in a cursor; each skip token names the cursor

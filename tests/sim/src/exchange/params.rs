@@ -1,4 +1,4 @@
-//! Cmdlet parameters as the request body carries them (PROTOCOL.md §1.3), read the way
+//! Cmdlet parameters as the request body carries them (docs/protocol.md §1.3), read the way
 //! PowerShell binds them: names case-insensitive, switches as booleans, typed conversions that
 //! fail with Exchange's own errors.
 

@@ -1,5 +1,5 @@
 //! The non-success responses of InvokeCommand and the response headers of a page, shaped as
-//! Exchange Online sends them (PROTOCOL.md §2.4–§2.7).
+//! Exchange Online sends them (docs/protocol.md §2.4–§2.7).
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use crate::time::{iso, now};
 use super::error::CmdletError;
 use super::throttle::Budget;
 
-/// A 401 with Exchange's Bearer challenge (PROTOCOL.md §2.7).
+/// A 401 with Exchange's Bearer challenge (docs/protocol.md §2.7).
 pub fn challenge(error: &BearerError, resource: Resource) -> Response {
     let client_id = match resource {
         Resource::Exchange => "00000002-0000-0ff1-ce00-000000000000",

@@ -1,5 +1,5 @@
 //! Writes one result object straight to JSON text, with Exchange's per-property annotations
-//! (PROTOCOL.md §2.1) and `$select`/property-set trimming.
+//! (docs/protocol.md §2.1) and `$select`/property-set trimming.
 //!
 //! Rows go to bytes without building `serde_json::Value` trees: a 1000-row Get-Mailbox page is
 //! ~100k properties, and this is the emulator's hot path.

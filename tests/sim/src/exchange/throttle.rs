@@ -1,4 +1,4 @@
-//! Exchange's throttling (PROTOCOL.md §2.6): a token bucket per app, reported in the
+//! Exchange's throttling (docs/protocol.md §2.6): a token bucket per app, reported in the
 //! `Rate-Limit-*` headers, and a cap on concurrent requests per tenant.
 
 use std::collections::HashMap;

@@ -269,7 +269,7 @@ fn statistics(w: &mut RowWriter<'_>, r: &Recipient) {
         .int("SystemMessageCount", 12);
 }
 
-/// Get-EXOMailbox property sets (PROTOCOL.md §3) and the properties each adds.
+/// Get-EXOMailbox property sets (docs/protocol.md §3) and the properties each adds.
 pub const MAILBOX_PROPERTY_SETS: [(&str, &[&str]); 10] = [
     (
         "Minimum",

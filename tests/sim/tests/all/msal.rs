@@ -1,4 +1,4 @@
-//! Python msal as an independent client (PROTOCOL.md §6): certificate (PS256/x5c and RS256/x5t)
+//! Python msal as an independent client (docs/protocol.md §6): certificate (PS256/x5c and RS256/x5t)
 //! and secret credentials, the AADSTS error dict, and plain-requests paging.
 
 use std::process::Command;
