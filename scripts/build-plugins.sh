@@ -6,8 +6,11 @@
 # built for wasm32-wasip2; the Python plugin is built with componentize-py (installed with pip if
 # missing). Safe to rerun: every output is rebuilt and overwritten.
 #
-# Usage: scripts/build-plugins.sh [--no-python]
+# Usage: scripts/build-plugins.sh [--no-python] [--no-pack | --pack-only]
 #   --no-python   skip the Python plugin (stale-mailboxes), e.g. on a machine without pip
+#   --no-pack     build the components only (target/plugins/raw/), e.g. while exorun itself is
+#                 still being built
+#   --pack-only   pack the components built before with their manifests
 # Environment: EXORUN=<path to an exorun binary> packs with it instead of `cargo run -p exorun`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,9 +20,13 @@ RUST_PLUGINS=(mailbox-inventory auto-reply mailbox-permission-audit find-recipie
 PYTHON_PLUGINS=(stale-mailboxes)
 
 python=1
+build=1
+pack=1
 for arg in "$@"; do
   case "$arg" in
     --no-python) python=0 ;;
+    --no-pack) pack=0 ;;
+    --pack-only) build=0 ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "build-plugins: unknown option '$arg' (see --help)" >&2; exit 2 ;;
   esac
@@ -29,16 +36,21 @@ out=target/plugins
 raw="$out/raw"
 mkdir -p "$raw"
 
+[ "$build" = 0 ] && [ "$pack" = 0 ] && { echo "build-plugins: --no-pack and --pack-only leave nothing to do" >&2; exit 2; }
+[ "$python" = 0 ] && PYTHON_PLUGINS=()
+
 # --- Rust plugins ---------------------------------------------------------------------------
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
-  rustup target add wasm32-wasip2
-fi
-echo "build-plugins: building the Rust plugins (wasm32-wasip2, release)" >&2
-cargo build --manifest-path plugins/Cargo.toml --target-dir plugins/target --target wasm32-wasip2 --release \
-  --workspace --exclude exorun-plugin
-for name in "${RUST_PLUGINS[@]}"; do
-  cp "plugins/target/wasm32-wasip2/release/${name//-/_}.wasm" "$raw/$name.wasm"
-done
+build_rust() {
+  if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    rustup target add wasm32-wasip2
+  fi
+  echo "build-plugins: building the Rust plugins (wasm32-wasip2, release)" >&2
+  cargo build --manifest-path plugins/Cargo.toml --target-dir plugins/target --target wasm32-wasip2 --release \
+    --workspace --exclude exorun-plugin
+  for name in "${RUST_PLUGINS[@]}"; do
+    cp "plugins/target/wasm32-wasip2/release/${name//-/_}.wasm" "$raw/$name.wasm"
+  done
+}
 
 # --- Python plugins -------------------------------------------------------------------------
 # Runs componentize-py from the Python package, so it works whether or not pip put its script
@@ -49,8 +61,8 @@ componentize_py() {
 installed_version() {
   python3 -c 'import importlib.metadata as m; print(m.version("componentize-py"))' 2>/dev/null || true
 }
-
-if [ "$python" = 1 ]; then
+build_python() {
+  [ "${#PYTHON_PLUGINS[@]}" -gt 0 ] || return 0
   if [ "$(installed_version)" != "$COMPONENTIZE_PY_VERSION" ]; then
     echo "build-plugins: installing componentize-py $COMPONENTIZE_PY_VERSION with pip" >&2
     python3 -m pip install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION" \
@@ -61,9 +73,13 @@ if [ "$python" = 1 ]; then
     componentize_py -d wit -w automation componentize app -p "plugins/$name" -o "$raw/$name.wasm" >/dev/null
     rm -rf "plugins/$name/__pycache__"
   done
-else
-  PYTHON_PLUGINS=()
+}
+
+if [ "$build" = 1 ]; then
+  build_rust
+  build_python
 fi
+[ "$pack" = 0 ] && { echo "build-plugins: built the components into $raw/ (not packed)"; exit 0; }
 
 # --- Pack each component with its manifest ----------------------------------------------------
 pack() {

@@ -6,10 +6,15 @@
 # audit log they all wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/prereqs.sh
-cargo build --quiet -p exorun -p exorun-sim
-bash scripts/build-plugins.sh >/dev/null
+bash scripts/prereqs.sh --demo
+# exorun and the emulator build while the plugins (a workspace of their own) build beside them;
+# the plugins are packed with the exorun just built.
+cargo build --quiet -p exorun -p exorun-sim &
+host_build=$!
+bash scripts/build-plugins.sh --no-pack >/dev/null
+wait $host_build
 bin=target/debug
+EXORUN=$bin/exorun bash scripts/build-plugins.sh --pack-only >/dev/null
 
 state=$(mktemp -d)
 "$bin/exorun-sim" --state-dir "$state" --mailboxes "${MAILBOXES:-5000}" > "$state/ready.json" 2> "$state/sim.log" &

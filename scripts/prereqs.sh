@@ -9,7 +9,21 @@
 # conformance test (msal, requests) and the independent parser of the service's metrics
 # (prometheus_client) and the independent validator of the service's OpenAPI document
 # (openapi-spec-validator).
+#
+# Usage: scripts/prereqs.sh [--demo]
+#   --demo   only what the demo needs to build and run (the C toolchain, OpenSSL, curl, Python,
+#            the wasm32-wasip2 target): a first look does not wait for Chromium, PostgreSQL,
+#            minisign or the tests' Python packages. Without it: everything, for the tests.
 set -euo pipefail
+
+demo=0
+for arg in "$@"; do
+  case "$arg" in
+    --demo) demo=1 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "prereqs: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -27,16 +41,23 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
-command -v minisign >/dev/null || missing+=(minisign)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
-command -v systemd-analyze >/dev/null || missing+=(systemd)
-command -v chromium >/dev/null || missing+=(chromium)
+if [ "$demo" = 0 ]; then
+  command -v minisign >/dev/null || missing+=(minisign)
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
+  command -v chromium >/dev/null || missing+=(chromium)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "exorun: installing Debian packages: ${missing[*]}" >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
+[ "$demo" = 1 ] && exit 0
 
 # PostgreSQL: postgresql-common first, told not to make (and start) a "main" cluster when the
 # server package is installed; the tests run their own servers in temporary directories.
@@ -47,10 +68,6 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   as_root sed -ri 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' \
     /etc/postgresql-common/createcluster.conf
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-fi
-
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
-  rustup target add wasm32-wasip2
 fi
 
 if ! python3 -c 'import msal, requests, prometheus_client, openapi_spec_validator' 2>/dev/null; then
