@@ -35,7 +35,7 @@ impl ChangeKey {
         let json = serde_json::to_vec(params).expect("a map of JSON values always serializes");
         ChangeKey {
             cmdlet: cmdlet.to_string(),
-            params: crate::plugin::artifact::digest(&json),
+            params: crate::digest::sha256_hex(&json),
             occurrence,
         }
     }

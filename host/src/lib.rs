@@ -40,6 +40,7 @@ pub mod caller_token;
 pub mod changes;
 pub mod config;
 pub mod connection;
+pub mod digest;
 pub mod durable;
 pub mod exchange;
 #[cfg(feature = "failpoints")]

@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 
 use exorun::audit::{Audit, AuditError, CallContext, PluginRef, RunId};
 use exorun::auth::Resource;
+use exorun::digest::sha256_hex;
 use exorun::exchange::Surface;
-use exorun::plugin::artifact::digest;
 use exorun::runtime::{
     MemoryCheckpoints, NoProgress, RunError, RunRequest, Runtime, RuntimeSettings, VecSink,
 };
@@ -31,7 +31,7 @@ fn records(log: &Path) -> Vec<Value> {
 /// The SHA-256 of the log's last line: its head.
 fn last_hash(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap();
-    digest(text.lines().last().unwrap().as_bytes())
+    sha256_hex(text.lines().last().unwrap().as_bytes())
 }
 
 /// The run id in the `audit: …` line a command ends with.
@@ -336,9 +336,9 @@ async fn runs_are_recorded_and_show_filters_by_run_plugin_denial_and_time() {
     assert_eq!(start["plugin"]["name"], "mailbox-inventory");
     assert_eq!(
         start["plugin"]["digest"],
-        digest(&std::fs::read(&inventory).unwrap()).as_str()
+        sha256_hex(&std::fs::read(&inventory).unwrap()).as_str()
     );
-    assert_eq!(start["input_digest"], digest(b"{}").as_str());
+    assert_eq!(start["input_digest"], sha256_hex(b"{}").as_str());
     assert_eq!(start["signers"], json!([]));
     assert_eq!(end["event"], "run-end");
     assert_eq!(end["outcome"], "succeeded");
@@ -718,7 +718,7 @@ fn rechained(lines: &[String]) -> String {
         let rest = &line[line.find(r#","time":"#).unwrap()..];
         let prev_json = prev.as_ref().map_or("null".into(), |h| format!("\"{h}\""));
         let line = format!("{{\"seq\":{n},\"prev\":{prev_json}{rest}");
-        prev = Some(digest(line.trim_end().as_bytes()));
+        prev = Some(sha256_hex(line.trim_end().as_bytes()));
         text.push_str(&line);
     }
     text

@@ -138,7 +138,7 @@ fn find(bytes: &[u8], needle: &[u8]) -> usize {
 }
 
 fn sha256(path: &Path) -> String {
-    exorun::plugin::artifact::digest(&std::fs::read(path).unwrap())
+    exorun::digest::sha256_hex(&std::fs::read(path).unwrap())
 }
 
 #[test]

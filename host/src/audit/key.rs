@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::mac::Hmac;
+use crate::digest::hex;
 
 /// The key's length in bytes.
 const KEY_BYTES: usize = 32;
@@ -166,17 +167,6 @@ impl fmt::Debug for AuditKey {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
-}
-
-/// Lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        text.push(char::from(DIGITS[usize::from(b >> 4)]));
-        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    text
 }
 
 #[cfg(test)]

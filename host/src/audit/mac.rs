@@ -65,10 +65,7 @@ mod tests {
     use openssl::sign::Signer;
 
     use super::*;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use crate::digest::hex;
 
     #[test]
     fn it_gives_the_rfc_4231_test_vectors() {

@@ -102,7 +102,7 @@ impl RunId {
         match name.parse::<Uuid>() {
             Ok(uuid) => RunId(uuid),
             Err(_) => {
-                let hash = crate::plugin::artifact::sha256(name.as_bytes());
+                let hash = crate::digest::sha256(name.as_bytes());
                 let mut bytes = [0u8; 16];
                 bytes.copy_from_slice(&hash[..16]);
                 RunId(uuid::Builder::from_custom_bytes(bytes).into_uuid())

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::AuditError;
 use super::key::AuditKey;
 use super::writer::{Head, MAC_FIELD, open_to_read};
-use crate::plugin::artifact::digest;
+use crate::digest::sha256_hex;
 
 /// What [`verify`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -269,7 +269,7 @@ fn read_line(bytes: &[u8], key: Option<&AuditKey>) -> Line {
         Ok(link) => Line::Record {
             seq: link.seq,
             prev: link.prev,
-            hash: digest(body),
+            hash: sha256_hex(body),
             mac: mac_of(body, key),
         },
         Err(e) => Line::Broken(ProblemKind::NotARecord {
@@ -459,7 +459,7 @@ mod tests {
             let rest = &line[line.find(",\"time\":").unwrap()..];
             let prev_json = prev.as_ref().map_or("null".into(), |h| format!("\"{h}\""));
             *line = format!("{{\"seq\":{n},\"prev\":{prev_json}{rest}");
-            prev = Some(digest(line.trim_end().as_bytes()));
+            prev = Some(sha256_hex(line.trim_end().as_bytes()));
         }
         lines
     }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AuditError;
 use super::key::AuditKey;
-use crate::plugin::artifact::digest;
+use crate::digest::sha256_hex;
 
 /// The last record of the log, as far as this writer knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,7 +170,7 @@ impl Writer {
             line.extend_from_slice(mac.as_bytes());
             line.extend_from_slice(b"\"}");
         }
-        let hash = digest(&line);
+        let hash = sha256_hex(&line);
         line.push(b'\n');
         let written = (&self.file).write_all(&line);
         let appended = line.len() as u64;
@@ -234,7 +234,7 @@ impl Writer {
             len,
             head: Some(Head {
                 seq: link.seq,
-                hash: digest(line),
+                hash: sha256_hex(line),
             }),
         })
     }
@@ -331,7 +331,7 @@ mod tests {
         assert_eq!((first.seq, second.seq), (1, 2));
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(digest(lines[0].as_bytes()), first.hash);
+        assert_eq!(sha256_hex(lines[0].as_bytes()), first.hash);
         let records: Vec<Record> = lines
             .iter()
             .map(|l| serde_json::from_str(l).unwrap())

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use exorun::plugin::artifact::{digest, pack, read_manifest};
+use exorun::digest::sha256_hex;
+use exorun::plugin::artifact::{pack, read_manifest};
 use exorun::plugin::manifest::Manifest;
 use exorun::runtime::{LoadKind, Runtime, RuntimeSettings};
 use exorun::signing::{content_digest, embedded_signatures};
@@ -140,7 +141,7 @@ impl Inspect {
         let mut out = std::io::stdout().lock();
         if self.json {
             let mut value = serde_json::to_value(&manifest)?;
-            value["sha256"] = digest(&bytes).into();
+            value["sha256"] = sha256_hex(&bytes).into();
             value["content_sha256"] = content_digest(&bytes).into();
             value["signatures"] = signatures
                 .iter()
@@ -160,7 +161,7 @@ impl Inspect {
             "{} {} — {}",
             manifest.name, manifest.version, manifest.description
         )?;
-        writeln!(out, "  sha256:   {}", digest(&bytes))?;
+        writeln!(out, "  sha256:   {}", sha256_hex(&bytes))?;
         writeln!(
             out,
             "  content:  {}  (sha256 without signatures: what a policy pins)",
@@ -242,7 +243,7 @@ impl Pack {
             manifest.version,
             self.out.display(),
             artifact.len(),
-            digest(&artifact)
+            sha256_hex(&artifact)
         );
         Ok(ExitCode::SUCCESS)
     }

@@ -28,26 +28,6 @@ pub enum ArtifactError {
     NotText(String),
 }
 
-/// The SHA-256 of `bytes`. OpenSSL 3's one-shot `SHA256()` (`openssl::sha::sha256`) looks the
-/// algorithm up in its provider on every call, which made hashing an audit record take 6 µs
-/// instead of under one; the low-level hasher does not.
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let mut hasher = openssl::sha::Sha256::new();
-    hasher.update(bytes);
-    hasher.finish()
-}
-
-/// The SHA-256 of an artifact (or of an audit record), lowercase hex: what policies pin.
-pub fn digest(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for b in sha256(bytes) {
-        hex.push(char::from(HEX[usize::from(b >> 4)]));
-        hex.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    hex
-}
-
 /// One top-level section of an artifact, by where it lies in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Section {
@@ -215,11 +195,11 @@ mod tests {
     #[test]
     fn sha256_matches_the_one_shot_and_the_known_value() {
         assert_eq!(
-            digest(b"abc"),
+            crate::digest::sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         let long = vec![7u8; 100_000];
-        assert_eq!(sha256(&long), openssl::sha::sha256(&long));
+        assert_eq!(crate::digest::sha256(&long), openssl::sha::sha256(&long));
     }
 
     /// The smallest component: magic, component-layer version.
@@ -240,7 +220,10 @@ mod tests {
             read_manifest(&core_module, "m.wasm"),
             Err(ArtifactError::NotAComponent(..))
         ));
-        assert_ne!(digest(&packed), digest(&EMPTY_COMPONENT));
+        assert_ne!(
+            crate::digest::sha256_hex(&packed),
+            crate::digest::sha256_hex(&EMPTY_COMPONENT)
+        );
         let Err(text) = read_manifest(b"# a README", "README.md") else {
             panic!("a text file is no component")
         };

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Candidate, Grant, Policy, Refusal, Refused};
-use crate::plugin::artifact::{ArtifactError, digest, read_manifest};
+use crate::digest::sha256_hex;
+use crate::plugin::artifact::{ArtifactError, read_manifest};
 use crate::plugin::manifest::Manifest;
 use crate::signing::{KeyId, PublicKey, SigningError, verify};
 
@@ -265,7 +266,7 @@ impl Policy {
             grant,
             manifest,
             content_digest: verified.content_digest,
-            file_digest: digest(&bytes),
+            file_digest: sha256_hex(&bytes),
             origin,
             bytes,
         })

@@ -768,7 +768,7 @@ impl Bound<'_> {
             self.plan_hash
         ])
         .to_string();
-        crate::plugin::artifact::digest(text.as_bytes())
+        crate::digest::sha256_hex(text.as_bytes())
     }
 }
 

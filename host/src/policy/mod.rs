@@ -282,7 +282,7 @@ impl Policy {
             .collect();
         Ok(Policy {
             origin: origin.into(),
-            digest: crate::plugin::artifact::digest(text.as_bytes()),
+            digest: crate::digest::sha256_hex(text.as_bytes()),
             keys,
             revoked,
             revoked_keys,

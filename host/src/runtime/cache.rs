@@ -13,7 +13,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::plugin::artifact::sha256;
+use crate::digest::sha256;
 
 /// Extension of cache entries.
 const EXTENSION: &str = "cwasm";

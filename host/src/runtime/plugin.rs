@@ -13,7 +13,8 @@ use super::error::RuntimeError;
 use super::run::RunLimits;
 use super::state::RunState;
 use super::{Metering, Runtime};
-use crate::plugin::artifact::{digest, read_manifest};
+use crate::digest::sha256_hex;
+use crate::plugin::artifact::read_manifest;
 use crate::plugin::input::InputSchema;
 use crate::plugin::manifest::Manifest;
 use crate::policy::Vetted;
@@ -228,7 +229,7 @@ impl Runtime {
     pub async fn load(&self, artifact: impl Into<Artifact>) -> Result<Arc<Plugin>, RuntimeError> {
         let artifact = artifact.into();
         let bytes = artifact.read().await?;
-        let digest = digest(&bytes);
+        let digest = sha256_hex(&bytes);
         let (prepared, loaded) = self
             .prepare(Metering::Off, bytes, &digest, &artifact)
             .await?;
@@ -258,7 +259,7 @@ impl Runtime {
             return Ok(prepared.pre);
         }
         let bytes = plugin.artifact.read().await?;
-        if digest(&bytes) != plugin.digest {
+        if sha256_hex(&bytes) != plugin.digest {
             return Err(RuntimeError::Changed {
                 origin: plugin.artifact.origin(),
                 expected: plugin.digest.clone(),

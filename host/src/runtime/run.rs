@@ -296,7 +296,7 @@ impl Runtime {
         let capture = Capture::new(&name);
         let lineage = request.grant.lineage.as_deref().unwrap_or(&plugin.digest);
         let key = CheckpointKey::new(&name, lineage, &request.input);
-        let input_digest = crate::plugin::artifact::digest(request.input.as_bytes());
+        let input_digest = crate::digest::sha256_hex(request.input.as_bytes());
         let (record, exchange) = RunRecord::start(
             plugin,
             &request.grant,

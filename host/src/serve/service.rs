@@ -612,7 +612,7 @@ impl Service {
         let outcome = outcome.map_err(|e| e.to_string())?;
         if run.planning {
             let plan = plan.plan(&outcome.summary);
-            let plan_hash = exorun::plugin::artifact::digest(plan.to_string().as_bytes());
+            let plan_hash = exorun::digest::sha256_hex(plan.to_string().as_bytes());
             self.state
                 .set_plan(&run.id, &plan, &plan_hash)
                 .await

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use exorun::plugin::artifact::digest;
+use exorun::digest::sha256_hex;
 use exorun::policy::{Policy, Submitted, Vetted};
 use exorun::workflow::Workflow;
 use exorun::workflow::admission::vet_step;
@@ -204,7 +204,7 @@ fn read_workflow(policy: &Policy, path: &Path) -> Result<StoredWorkflow, String>
         steps.insert(step.id.clone(), vetted);
     }
     Ok(StoredWorkflow {
-        digest: digest(text.as_bytes()),
+        digest: sha256_hex(text.as_bytes()),
         path: path.to_path_buf(),
         workflow,
         steps,

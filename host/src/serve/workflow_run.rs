@@ -125,7 +125,7 @@ impl Service {
                 "records": records,
                 "summary": summary,
             });
-            let plan_hash = exorun::plugin::artifact::digest(plan.to_string().as_bytes());
+            let plan_hash = exorun::digest::sha256_hex(plan.to_string().as_bytes());
             self.state
                 .set_plan(&run.id, &plan, &plan_hash)
                 .await

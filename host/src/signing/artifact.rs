@@ -5,7 +5,8 @@
 //! adding a reviewer's signature changes neither the other signatures nor [`content_digest`],
 //! the digest a policy pins.
 
-use crate::plugin::artifact::{Layout, component_layout, digest};
+use crate::digest::sha256_hex;
+use crate::plugin::artifact::{Layout, component_layout};
 
 use super::error::{Placement, SigningError};
 use super::key_id::KeyId;
@@ -74,7 +75,7 @@ pub fn signed_bytes(artifact: &[u8]) -> Vec<u8> {
 /// SHA-256 (lowercase hex) of [`signed_bytes`]: what a policy pins, unchanged when signatures
 /// are added or removed. For an unsigned artifact it is the file's own sha256.
 pub fn content_digest(artifact: &[u8]) -> String {
-    digest(&signed_bytes(artifact))
+    sha256_hex(&signed_bytes(artifact))
 }
 
 /// Signs an artifact's [`signed_bytes`] with `key`. `origin` names the artifact in errors.
@@ -140,7 +141,7 @@ pub fn verify(
     let mut verified = Verified {
         signers: Vec::new(),
         untrusted: Vec::new(),
-        content_digest: digest(&content),
+        content_digest: sha256_hex(&content),
     };
     for (placement, signature) in found {
         let key_id = signature.key_id();

@@ -8,7 +8,6 @@
 //! an operator trusts, and [`content_digest`] is what a policy pins.
 
 mod artifact;
-mod blake2b;
 mod error;
 #[cfg(test)]
 mod fixtures;

@@ -18,7 +18,6 @@ use openssl::sign::Signer;
 
 use crate::secret::Secret;
 
-use super::blake2b::blake2b;
 use super::error::{KeyKind, SigningError};
 use super::kdf::ScryptLimits;
 use super::key_id::KeyId;
@@ -232,7 +231,8 @@ fn checksum(key_id: KeyId, keys: &[u8; 64]) -> [u8; 32] {
     input.extend_from_slice(b"Ed");
     input.extend_from_slice(&key_id.0);
     input.extend_from_slice(keys);
-    blake2b::<32>(&input)
+    use blake2::Digest as _;
+    blake2::Blake2b::<blake2::digest::consts::U32>::digest(&input).into()
 }
 
 fn unsupported(what: &'static str, found: &[u8]) -> SigningError {

@@ -27,8 +27,8 @@ use super::runs;
 use super::spec::{Step, Then, Workflow};
 use super::template::Template;
 use crate::audit::{CallContext, RunId};
+use crate::digest::sha256_hex;
 use crate::exchange::ExchangeClient;
-use crate::plugin::artifact::digest;
 use crate::policy::Grant;
 use crate::runtime::{Plugin, ProgressSink, RunLimits, Runtime};
 
@@ -86,7 +86,7 @@ impl Shard {
 
     /// Whether the item with `key` is this shard's: the same answer on every machine.
     pub fn takes(&self, key: &str) -> bool {
-        let hash = digest(key.as_bytes());
+        let hash = sha256_hex(key.as_bytes());
         let bucket = u64::from_str_radix(&hash[..16], 16).unwrap_or(0) % u64::from(self.count);
         bucket == u64::from(self.index - 1)
     }
@@ -575,7 +575,7 @@ fn items(step: &Step, context: &Value, header: &RunHeader) -> Result<Vec<Prepare
 
 /// An item's key: the digest of its value, and which repeat of an equal value it is.
 fn item_key(value: &Value, seen: &mut HashMap<String, u32>) -> String {
-    let hash = digest(value.to_string().as_bytes())[..20].to_string();
+    let hash = sha256_hex(value.to_string().as_bytes())[..20].to_string();
     let repeat = seen.entry(hash.clone()).or_insert(0);
     *repeat += 1;
     match *repeat {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
-use exorun::plugin::artifact::digest;
+use exorun::digest::sha256_hex;
 use exorun::workflow::journal::JournalState;
 use exorun::workflow::runs::{RunState, find, summary};
 use exorun::workflow::{Workflow, WorkflowError};
@@ -65,13 +65,13 @@ impl ResumeCmd {
                 header.file.display()
             )
         })?;
-        if digest(&text) != header.digest {
+        if sha256_hex(&text) != header.digest {
             anyhow::bail!(
                 "{} changed since run {} started (sha256 {} then, {} now): resuming would run a different workflow; put the file back, or start a new run with `exorun workflow run`",
                 header.file.display(),
                 header.id,
                 header.digest,
-                digest(&text)
+                sha256_hex(&text)
             );
         }
         let workflow = match Workflow::load(&header.file) {

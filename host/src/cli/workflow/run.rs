@@ -8,7 +8,7 @@ use chrono::Utc;
 use clap::Args;
 
 use exorun::audit::RunId;
-use exorun::plugin::artifact::digest;
+use exorun::digest::sha256_hex;
 use exorun::workflow::engine::Shard;
 use exorun::workflow::journal::{JournalError, JournalState, RunHeader};
 use exorun::workflow::{Workflow, WorkflowError};
@@ -110,7 +110,7 @@ impl RunCmd {
             id: id.clone(),
             workflow: workflow.name.clone(),
             file,
-            digest: digest(&text),
+            digest: sha256_hex(&text),
             inputs,
             tenants,
             dry_run: self.dry_run,

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::output::RecordSink;
+use crate::digest::sha256_hex;
 use crate::durable::{create_dir_synced, sync_dir};
-use crate::plugin::artifact::digest;
 use crate::runtime::bindings::exorun::plugin::checkpoint;
 use crate::runtime::error::OutputFailed;
 use crate::runtime::state::RunState;
@@ -34,7 +34,7 @@ impl CheckpointKey {
     pub fn new(plugin: &str, lineage: &str, input: &str) -> CheckpointKey {
         CheckpointKey {
             plugin: plugin.to_string(),
-            input_digest: digest(format!("{lineage}\n{input}").as_bytes()),
+            input_digest: sha256_hex(format!("{lineage}\n{input}").as_bytes()),
         }
     }
 
