@@ -53,6 +53,7 @@ pub mod runtime;
 pub mod secret;
 pub mod signing;
 pub mod telemetry;
+pub mod wildcard;
 pub mod workflow;
 
 pub use connection::Connection;

@@ -310,11 +310,7 @@ pub(super) fn value_check(rule: &ValueRule) -> Result<ValueCheck, Problem> {
     };
     if let Some(globs) = &rule.glob {
         for pattern in globs.get_ref().items() {
-            let re = glob(pattern).map_err(|e| Problem {
-                at: globs.span().start,
-                message: format!("glob '{pattern}' does not compile: {e}"),
-            })?;
-            check.globs.push((pattern.clone(), re));
+            check.globs.push(glob(pattern));
         }
     }
     if let Some(regexes) = &rule.regex {
