@@ -42,6 +42,7 @@ pub mod config;
 pub mod connection;
 pub mod digest;
 pub mod durable;
+pub mod duration;
 pub mod exchange;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;

@@ -170,17 +170,7 @@ fn since_at(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
     }
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let ago = number.parse::<i64>().ok().and_then(|n| match unit {
-        "s" => chrono::Duration::try_seconds(n),
-        "m" | "min" => chrono::Duration::try_minutes(n),
-        "h" => chrono::Duration::try_hours(n),
-        "d" => chrono::Duration::try_days(n),
-        _ => None,
-    });
+    let ago = exorun::duration::parse(text).and_then(|ago| chrono::Duration::from_std(ago).ok());
     ago.and_then(|ago| now.checked_sub_signed(ago)).ok_or_else(|| {
         "--since takes a time (2025-06-01T08:00:00Z), a date (2025-06-01) or how long ago (90m, 24h, 7d)".into()
     })

@@ -113,27 +113,21 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Parses `90`, `90s`, `10m`, `1h`.
+/// Parses `90` (seconds), `90s`, `10m`, `1.5h`, `1m30s` (see [`exorun::duration`]).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(text.len()),
-    );
-    let not_a_duration =
-        || "a duration is a number with s, m or h, like 90s, 10m or 1h".to_string();
-    let value: f64 = number.parse().map_err(|_| not_a_duration())?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        "ms" => value / 1000.0,
-        _ => return Err(not_a_duration()),
-    };
-    if !seconds.is_finite() || seconds <= 0.0 {
+    let duration = exorun::duration::parse(text)
+        .or_else(|| {
+            text.parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite())
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        })
+        .ok_or_else(|| "a duration is a number with s, m or h, like 90s, 10m or 1h".to_string())?;
+    if duration.is_zero() {
         return Err("the time limit must be positive".into());
     }
-    Duration::try_from_secs_f64(seconds).map_err(|_| not_a_duration())
+    Ok(duration)
 }
 
 /// Parses `1048576`, `64MiB`, `64M`, `1GiB`, `1G`.

@@ -14,7 +14,6 @@
 
 pub mod admission;
 pub mod check;
-mod duration;
 pub mod engine;
 pub mod error;
 pub mod eval;

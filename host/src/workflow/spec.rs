@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::duration;
 use super::error::Location;
 use super::eval::{Context, EvalError, describe};
 use super::inputs::Inputs;
 use super::partition::Partition;
 use super::template::{Condition, Template, ValueTemplate};
+use crate::duration;
 
 /// A checked workflow.
 #[derive(Clone, Debug)]

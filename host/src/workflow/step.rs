@@ -6,7 +6,6 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::check::{Known, KnownStep, Place};
-use super::duration;
 use super::file::{Node, NodeValue, StepTable};
 use super::lint;
 use super::load::{Loader, Use};
@@ -15,6 +14,7 @@ use super::plugin::plugin;
 use super::spec::{DEFAULT_MAX_PARALLEL, FanOut, ItemSource, OnError, Step, Then};
 use super::suggest::closest;
 use super::template::{Template, ValueTemplate};
+use crate::duration;
 
 /// Most retries `on_error` may ask for.
 const MAX_RETRIES: i64 = 100;
