@@ -33,6 +33,7 @@ macro_rules! kill_point {
     ($name:literal $(, $when:expr)?) => {};
 }
 
+pub mod atomic_file;
 pub mod audit;
 pub mod auth;
 pub mod caller;

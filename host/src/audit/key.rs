@@ -12,9 +12,8 @@
 //! it (a secret store, another user's file), and give it to `verify`.
 
 use std::fmt;
-use std::fs::OpenOptions;
-use std::io::{self, Write as _};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::io;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -93,16 +92,7 @@ impl AuditKey {
         })?;
         let mut text = hex(&key);
         text.push('\n');
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .and_then(|mut file| {
-                file.write_all(text.as_bytes())?;
-                file.sync_all()
-            });
-        written.map_err(|e| match e.kind() {
+        crate::atomic_file::create_private(path, text.as_bytes()).map_err(|e| match e.kind() {
             io::ErrorKind::AlreadyExists => KeyError::Exists {
                 path: path.to_path_buf(),
             },

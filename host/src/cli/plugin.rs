@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
+use exorun::atomic_file::Access;
 use exorun::digest::sha256_hex;
 use exorun::plugin::artifact::{pack, read_manifest};
 use exorun::plugin::manifest::Manifest;
@@ -235,7 +236,7 @@ impl Pack {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(&self.out, &artifact)
+        exorun::atomic_file::replace(&self.out, &artifact, Access::Shared)
             .with_context(|| format!("cannot write {}", self.out.display()))?;
         println!(
             "{} {} -> {} ({} bytes, sha256 {})",

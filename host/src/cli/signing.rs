@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{ArgGroup, Args};
 
+use exorun::atomic_file::Access;
 use exorun::secret::{Secret, SecretSource};
 use exorun::signing::{
     Placement, PublicKey, SecretKey, SecretKeyFile, Signature, content_digest, embed,
@@ -129,8 +130,7 @@ impl Keygen {
         }
         write_private(&secret_path, secret_text.expose())?;
         let public = key.public_key();
-        std::fs::write(&public_path, public.to_file_text())
-            .with_context(|| format!("cannot write {}", public_path.display()))?;
+        replace(&public_path, public.to_file_text().as_bytes())?;
         let protection = if password.is_some() {
             "encrypted with your password"
         } else {
@@ -223,8 +223,7 @@ impl Sign {
         let key_id = signature.key_id();
         if let Some(detached) = self.detached {
             let path = detached.unwrap_or_else(|| minisig_path(&self.plugin));
-            std::fs::write(&path, signature.to_text())
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            replace(&path, signature.to_text().as_bytes())?;
             println!(
                 "signed {origin} with key {key_id}: {} (content sha256 {})",
                 path.display(),
@@ -292,15 +291,11 @@ fn minisig_path(plugin: &Path) -> PathBuf {
     PathBuf::from(path)
 }
 
-/// Writes `bytes` to `path` through a temporary file beside it, so a reader sees the old file
-/// or the new one, never half of one.
+/// Writes `bytes` in place of `path` (a signature, a signed artifact, a public key), so a
+/// reader sees the old file or the new one, never half of one.
 fn replace(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".exorun-signing");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, bytes)
-        .with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("cannot replace {}", path.display()))
+    exorun::atomic_file::replace(path, bytes, Access::Shared)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 impl Verify {

@@ -11,8 +11,8 @@
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::atomic_file::{Access, Replacement};
 use crate::digest::sha256;
 
 /// Extension of cache entries.
@@ -30,9 +30,6 @@ pub(crate) struct CompileCache {
     /// The user this process runs as, learned from a file it created in `dir`.
     uid: u32,
 }
-
-/// Tells temporary files of concurrent writers in one process apart.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl CompileCache {
     /// Creates `dir` (0700) if needed and checks that it is safe to keep code in; an unsafe or
@@ -106,8 +103,8 @@ impl CompileCache {
         Ok(Some(bytes))
     }
 
-    /// Writes `code` compiled from the plugin `digest` as `entry`: to a private temporary file
-    /// first, renamed into place, so a reader never sees half an entry.
+    /// Writes `code` compiled from the plugin `digest` as `entry`, private and whole or not at
+    /// all ([`crate::atomic_file`]), so a reader never sees half an entry.
     pub(crate) fn store(&self, entry: &Path, digest: &str, code: &[u8]) -> io::Result<()> {
         if digest.len() != 64 {
             return Err(io::Error::other(format!(
@@ -115,29 +112,13 @@ impl CompileCache {
             )));
         }
         self.check_dir()?;
-        let temp = self.dir.join(format!(
-            ".{}.{}.{}.tmp",
-            entry
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("entry"),
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let written = create_private_file(&temp).and_then(|mut file| {
-            file.write_all(TAG)?;
-            file.write_all(digest.as_bytes())?;
-            file.write_all(&sha256(code))?;
-            file.write_all(code)?;
-            file.sync_all()
-        });
-        match written.and_then(|()| fs::rename(&temp, entry)) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let _ = fs::remove_file(&temp);
-                Err(e)
-            }
-        }
+        let mut replacement = Replacement::new(entry, Access::Private)?;
+        let file = replacement.file();
+        file.write_all(TAG)?;
+        file.write_all(digest.as_bytes())?;
+        file.write_all(&sha256(code))?;
+        file.write_all(code)?;
+        replacement.commit()
     }
 
     /// Removes an entry that could not be loaded, so it is written afresh.
@@ -184,28 +165,14 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
         .create(dir)
 }
 
-#[cfg(unix)]
-fn create_private_file(path: &Path) -> io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
 /// The uid of this process, as the owner of a file it creates in `dir` (std has no `geteuid`).
 #[cfg(unix)]
 fn probe_uid(dir: &Path) -> io::Result<u32> {
     use std::os::unix::fs::MetadataExt as _;
-    let probe = dir.join(format!(
-        ".probe.{}.{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let uid = create_private_file(&probe).and_then(|file| file.metadata().map(|m| m.uid()));
-    let _ = fs::remove_file(&probe);
-    uid
+    let probe = tempfile::Builder::new()
+        .prefix(".probe.")
+        .tempfile_in(dir)?;
+    Ok(probe.as_file().metadata()?.uid())
 }
 
 #[cfg(unix)]
@@ -239,11 +206,6 @@ fn unsupported() -> io::Error {
 
 #[cfg(not(unix))]
 fn create_private_dir(_: &Path) -> io::Result<()> {
-    Err(unsupported())
-}
-
-#[cfg(not(unix))]
-fn create_private_file(_: &Path) -> io::Result<fs::File> {
     Err(unsupported())
 }
 

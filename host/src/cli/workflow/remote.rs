@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use exorun::atomic_file::Access;
 use serde_json::{Map, Value, json};
 
 use super::super::client::ServerClient;
@@ -87,7 +88,7 @@ fn show_ended(
     let plan = summary["plan"].as_array().cloned().unwrap_or_default();
     if let Some(path) = plan_out {
         let text = serde_json::to_string_pretty(&plan).unwrap_or_default();
-        std::fs::write(path, text + "\n")
+        exorun::atomic_file::replace(path, (text + "\n").as_bytes(), Access::Private)
             .with_context(|| format!("cannot write the plan to {}", path.display()))?;
     }
     let mut out = std::io::stdout().lock();

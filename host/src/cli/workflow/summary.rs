@@ -8,6 +8,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
+use exorun::atomic_file::Access;
 use exorun::workflow::Workflow;
 use exorun::workflow::engine::RunResult;
 use exorun::workflow::journal::RunHeader;
@@ -106,7 +107,7 @@ pub fn show(
     let plan = plan(result);
     if let Some(path) = &launch.plan_out {
         let text = serde_json::to_string_pretty(&plan).expect("a plan always serializes");
-        std::fs::write(path, text + "\n")
+        exorun::atomic_file::replace(path, (text + "\n").as_bytes(), Access::Private)
             .with_context(|| format!("cannot write the plan to {}", path.display()))?;
     }
     let mut out = std::io::stdout().lock();

@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmtime::component::{HasSelf, Linker};
 
 use super::output::RecordSink;
+use crate::atomic_file::{Access, Replacement};
 use crate::digest::sha256_hex;
 use crate::durable::{create_dir_synced, sync_dir};
 use crate::runtime::bindings::exorun::plugin::checkpoint;
@@ -126,16 +127,10 @@ impl CheckpointStore for FileCheckpoints {
     fn save(&self, key: &CheckpointKey, cursor: &str) -> io::Result<()> {
         let path = self.path(key)?;
         create_dir_synced(&self.dir)?;
-        let temp = path.with_extension(format!("cursor.{}.tmp", std::process::id()));
-        let written = write_private(&temp, cursor.as_bytes()).and_then(|()| {
-            kill_point!("checkpoint-written");
-            std::fs::rename(&temp, &path)
-        });
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written?;
-        sync_dir(&self.dir)?;
+        let mut replacement = Replacement::new(&path, Access::Private)?;
+        replacement.file().write_all(cursor.as_bytes())?;
+        kill_point!("checkpoint-written");
+        replacement.commit()?;
         kill_point!("checkpoint-saved");
         Ok(())
     }
@@ -155,16 +150,6 @@ impl CheckpointStore for FileCheckpoints {
             Ok(()) => sync_dir(&self.dir),
         }
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// The run's checkpoint could not be read; the run stops rather than redo finished work.
@@ -268,7 +253,8 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            let mode =
+                |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!((mode(&dir), mode(&file)), (0o700, 0o600));
         }
         let bad = CheckpointKey::new("../../etc", "d1", "{}");

@@ -3,7 +3,7 @@
 //! sees the previous one or the new one, never half of one. The file is readable by its owner
 //! only, like the run's journal: it names mailboxes, trustees and errors.
 
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::chart::Chart;
@@ -32,14 +32,8 @@ pub fn write(path: &Path, report: &RunReport, charts: &[Chart]) -> Result<PathBu
         path: path.to_path_buf(),
         source,
     };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".exorun-report-")
-        .suffix(".tmp")
-        .tempfile_in(dir(path))
+    crate::atomic_file::replace(path, page.as_bytes(), crate::atomic_file::Access::Private)
         .map_err(failed)?;
-    temp.write_all(page.as_bytes()).map_err(failed)?;
-    temp.as_file().sync_all().map_err(failed)?;
-    temp.persist(path).map_err(|e| failed(e.error))?;
     Ok(path.to_path_buf())
 }
 
