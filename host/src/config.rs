@@ -15,39 +15,21 @@ use serde::Deserialize;
 use crate::auth::cert::AssertionAlg;
 use crate::secret::SecretSource;
 
-/// Where a profile file is looked for when `--config-file`/`EXORUN_CONFIG` do not say.
+/// Where a profile file is looked for when `--config-file`/`EXORUN_CONFIG` do not say:
+/// `config.toml` in [`user_config_dir`].
 pub fn default_config_path() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::home_dir().map(|h| h.join(".config")))
-        .map(|d| d.join("exorun").join("config.toml"))
+    user_config_dir().map(|d| d.join("config.toml"))
 }
 
-/// exorun's directory of the user's configuration: `$XDG_CONFIG_HOME/exorun` (an absolute
-/// one; a relative one is invalid and ignored), else `~/.config/exorun`; `None` without a home.
+/// exorun's directory of the user's configuration ([`crate::xdg`]); `None` without a home.
 pub fn user_config_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::home_dir().map(|h| h.join(".config")))
-        .map(|d| d.join("exorun"))
+    crate::xdg::dir(crate::xdg::Base::Config)
 }
 
-/// exorun's state directory: `$XDG_STATE_HOME/exorun`, else `~/.local/state/exorun`; `None`
-/// without a home. It holds the audit log and checkpoints.
+/// exorun's state directory ([`crate::xdg`]); `None` without a home. It holds the audit log,
+/// runs and checkpoints.
 pub fn state_dir() -> Option<PathBuf> {
-    state_dir_from(
-        std::env::var_os("XDG_STATE_HOME").map(PathBuf::from),
-        std::env::home_dir(),
-    )
-}
-
-/// The XDG rule: a relative `XDG_STATE_HOME` is invalid and ignored.
-fn state_dir_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
-    let base = xdg
-        .filter(|p| p.is_absolute())
-        .or_else(|| home.map(|h| h.join(".local").join("state")))?;
-    Some(base.join("exorun"))
+    crate::xdg::dir(crate::xdg::Base::State)
 }
 
 /// How the app authenticates.
@@ -795,20 +777,6 @@ pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Settings, Config
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_state_directory_follows_xdg_then_home() {
-        let home = Some(PathBuf::from("/home/ann"));
-        assert_eq!(
-            state_dir_from(Some("/x/state".into()), home.clone()),
-            Some(PathBuf::from("/x/state/exorun"))
-        );
-        assert_eq!(
-            state_dir_from(Some("relative".into()), home.clone()),
-            Some(PathBuf::from("/home/ann/.local/state/exorun"))
-        );
-        assert_eq!(state_dir_from(None, None), None);
-    }
 
     #[test]
     fn profiles_parse_with_aliases_and_relative_paths() {

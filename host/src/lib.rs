@@ -57,6 +57,7 @@ pub mod signing;
 pub mod telemetry;
 pub mod wildcard;
 pub mod workflow;
+pub mod xdg;
 
 pub use connection::Connection;
 

@@ -28,42 +28,8 @@ impl Default for RuntimeSettings {
     }
 }
 
-/// `$XDG_CACHE_HOME/exorun/compiled`, else `~/.cache/exorun/compiled`; `None` without a home.
+/// `compiled` in exorun's cache directory ([`crate::xdg`]): `$XDG_CACHE_HOME/exorun/compiled`,
+/// else `~/.cache/exorun/compiled`; `None` without a home.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    cache_dir_from(
-        std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from),
-        std::env::home_dir(),
-    )
-}
-
-/// The XDG rule: a relative `XDG_CACHE_HOME` is invalid and ignored.
-fn cache_dir_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
-    let base = xdg
-        .filter(|p| p.is_absolute())
-        .or_else(|| home.map(|h| h.join(".cache")))?;
-    Some(base.join("exorun").join("compiled"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn follows_xdg_then_home() {
-        let xdg = Some(PathBuf::from("/x/cache"));
-        let home = Some(PathBuf::from("/home/ann"));
-        assert_eq!(
-            cache_dir_from(xdg, home.clone()),
-            Some(PathBuf::from("/x/cache/exorun/compiled"))
-        );
-        assert_eq!(
-            cache_dir_from(Some(PathBuf::from("relative")), home.clone()),
-            Some(PathBuf::from("/home/ann/.cache/exorun/compiled"))
-        );
-        assert_eq!(
-            cache_dir_from(None, home),
-            Some(PathBuf::from("/home/ann/.cache/exorun/compiled"))
-        );
-        assert_eq!(cache_dir_from(None, None), None);
-    }
+    crate::xdg::dir(crate::xdg::Base::Cache).map(|d| d.join("compiled"))
 }
