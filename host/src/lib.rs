@@ -39,7 +39,9 @@ pub mod caller;
 pub mod caller_token;
 pub mod changes;
 pub mod config;
+pub mod config_cache;
 pub mod connection;
+pub mod connector;
 pub mod durable;
 pub mod exchange;
 #[cfg(feature = "failpoints")]
@@ -55,6 +57,7 @@ pub mod telemetry;
 pub mod workflow;
 
 pub use connection::Connection;
+pub use connector::Connector;
 
 /// The version of this build, shown by `exorun --version` and recorded in audit records.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
