@@ -321,7 +321,12 @@ impl ConnectionArgs {
     /// workflow names (one per tenant of a run over many tenants).
     pub fn profiles(&self) -> anyhow::Result<Profiles> {
         let file = match self.config_path() {
-            (Some(path), _) => Some((ConfigFile::load(&path, true)?, path)),
+            (Some(path), must_exist) => match ConfigFile::load(&path, true) {
+                Ok(file) => Some(Ok((file, path))),
+                // The default file need not exist until a profile is asked of it.
+                Err(error) if !must_exist => Some(Err(error.to_string())),
+                Err(error) => return Err(error.into()),
+            },
             (None, _) => None,
         };
         Ok(Profiles {
@@ -377,8 +382,9 @@ impl ConnectionArgs {
 /// A config file read once, with the flags and environment that say how to reach the
 /// service: the settings of each profile it names ([`ConnectionArgs::profiles`]).
 pub struct Profiles {
-    /// The parsed file and its path; `None` when there is none to read.
-    file: Option<(ConfigFile, PathBuf)>,
+    /// The parsed file and its path, or why the default file could not be read; `None` when
+    /// there is none to read.
+    file: Option<Result<(ConfigFile, PathBuf), String>>,
     /// Where and how the service is reached, from the flags.
     flags: Settings,
     /// The same, from the environment.
@@ -391,10 +397,12 @@ impl Profiles {
     /// service is reached (authority, URLs, CA file, paging, concurrency) comes from them
     /// where the profile does not say, and may not disagree with the profile.
     pub fn settings(&self, name: &str) -> anyhow::Result<Settings> {
-        let Some((file, path)) = &self.file else {
-            anyhow::bail!(
+        let (file, path) = match &self.file {
+            Some(Ok(read)) => read,
+            Some(Err(unread)) => anyhow::bail!("{unread}"),
+            None => anyhow::bail!(
                 "there is no config file to read profile '{name}' from: pass --config-file"
-            );
+            ),
         };
         let profile = file.settings(Some(name), path)?;
         let origin = Origin::Profile {
