@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::audit::{Audit, AuditError, AuditKey};
+use crate::audit::{Audit, AuditError};
 use crate::auth::cert::{AssertionAlg, CertStore, Certificate, Password, find_by_thumbprint};
 use crate::auth::claims::{self, TokenClaims};
 use crate::auth::entra::{ClientCredential, ClientCredentials, DEFAULT_AUTHORITY};
@@ -12,8 +12,9 @@ use crate::auth::provider::{CredentialLabel, TokenProvider};
 use crate::auth::sources::{ManagedIdentity, StaticToken, TokenCommand, TokenFile};
 use crate::auth::{AuthError, Resource, TokenSource};
 use crate::config::{CredentialSpec, Settings};
+use crate::connector::Connector;
 use crate::exchange::{ExchangeClient, ExchangeSettings, RetryPolicy};
-use crate::http::{self, HttpError};
+use crate::http::HttpError;
 use crate::secret::{Secret, SecretSource};
 
 /// Why a connection could not be set up.
@@ -81,8 +82,11 @@ impl Connection {
     /// token's `tid` claim names the tenant. A static token is read here; a token file, command
     /// or managed identity is asked on first use. A configured organization always wins (a
     /// tenant ID that differs from the token's is logged as a warning).
+    ///
+    /// A connection opened here shares nothing with another; to open many (one per tenant),
+    /// open them through one [`Connector`], which shares the HTTPS client and audit log.
     pub fn open(settings: Settings) -> Result<Connection, ConnectError> {
-        Connection::open_with(settings, None)
+        Connector::new().open(settings)
     }
 
     /// [`Connection::open`], counting its requests, throttling waits and tokens in
@@ -91,12 +95,13 @@ impl Connection {
         settings: Settings,
         telemetry: Arc<crate::telemetry::Telemetry>,
     ) -> Result<Connection, ConnectError> {
-        Connection::open_with(settings, Some(telemetry))
+        Connector::observed(telemetry).open(settings)
     }
 
-    fn open_with(
+    /// [`Connection::open`] with `connector`'s HTTPS client and audit log handle.
+    pub(crate) fn open_in(
         settings: Settings,
-        telemetry: Option<Arc<crate::telemetry::Telemetry>>,
+        connector: &Connector,
     ) -> Result<Connection, ConnectError> {
         let configured = settings
             .organization
@@ -113,14 +118,10 @@ impl Connection {
         }
         // Before any secret is read or prompted for: a log that cannot be written stops here.
         let audit = match &settings.audit_log {
-            Some(path) => {
-                let key = settings.audit_key.as_deref().map(AuditKey::load);
-                let key = key.transpose().map_err(AuditError::from)?;
-                Audit::open_keyed(path, key)?
-            }
+            Some(path) => connector.audit(path, settings.audit_key.as_deref())?,
             None => Audit::disabled(),
         };
-        let http = http::client(settings.ca_file.as_deref())?;
+        let http = connector.http(settings.ca_file.as_deref())?;
         let credential = token_source(&settings, &spec, configured.as_ref(), &http)?;
         let organization = match (configured, credential.tenant) {
             (Some(configured), Some(from_token)) => {
@@ -141,8 +142,8 @@ impl Connection {
             tenant: organization.as_ref().map(ToString::to_string),
         };
         let mut tokens = TokenProvider::new(credential.source).audited(audit.clone(), label);
-        if let Some(telemetry) = telemetry {
-            tokens = tokens.observed(telemetry);
+        if let Some(telemetry) = connector.telemetry() {
+            tokens = tokens.observed(telemetry.clone());
         }
         let tokens = Arc::new(tokens);
         let mut exchange_settings = ExchangeSettings {

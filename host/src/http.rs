@@ -1,17 +1,19 @@
 //! The one HTTPS client configuration: rustls with the system's trust store (as OpenSSL-based
 //! tools find it: `SSL_CERT_FILE`, `SSL_CERT_DIR`, the distribution's bundle) plus an optional
-//! extra CA (for a private endpoint or exorun-sim). One client serves the token service and
-//! Exchange, so the trust store is read once per process, and only when a first connection is
-//! made. There is deliberately no way to turn certificate checks off.
+//! extra CA (for a private endpoint or exorun-sim). The trust store is read once per process for
+//! each extra CA (none, or the one `--ca-file` names), when the first client needing it is
+//! built, and every later client shares it ([`client`]): a run over 2,000 tenants reads it once,
+//! not 2,000 times. There is deliberately no way to turn certificate checks off.
 //!
 //! Why rustls rather than OpenSSL here: OpenSSL 3 parses the whole system bundle (~145
 //! certificates) into its store at start, twice per client, ~70–95 ms on these machines; the
 //! rustls verifier reads the same store in ~5 ms (BENCHMARKS.md, "Start-up"). OpenSSL stays for
 //! certificates, PKCS#12 and JWT signing.
 
+use std::collections::HashMap;
 use std::error::Error as _;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
@@ -38,10 +40,53 @@ pub enum HttpError {
     Build(String),
 }
 
-/// Builds the client: HTTPS only, HTTP/2 when the server offers it, redirects not followed (the
+/// Builds a client: HTTPS only, HTTP/2 when the server offers it, redirects not followed (the
 /// Exchange client handles the Security & Compliance redirect itself, keeping the POST), a
 /// connect timeout, and the 16-minute request timeout Exchange's own module uses.
+///
+/// The TLS settings (trust store included) are built once per process for each `extra_ca` and
+/// shared ([`tls`]); each client has its own connection pool, so callers that talk to the same
+/// hosts share one client (`Connector` does, for every tenant of a run).
 pub fn client(extra_ca: Option<&Path>) -> Result<reqwest::Client, HttpError> {
+    let tls = tls(extra_ca)?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(rustls::ClientConfig::clone(&tls))
+        .https_only(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(960))
+        .pool_idle_timeout(Duration::from_secs(90))
+        // A 1000-row page of mailboxes is ~2.4 MB: with hyper's 2 MB stream window the server
+        // stopped on every page until a window update came back (BENCHMARKS.md, C).
+        .http2_max_frame_size(Some(1 << 20))
+        .http2_initial_stream_window_size(Some(8 << 20))
+        .http2_initial_connection_window_size(Some(16 << 20))
+        .user_agent(concat!("exorun/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| HttpError::Build(describe(&e)))
+}
+
+/// The TLS settings trusting the system's roots plus `extra_ca`: built the first time they are
+/// asked for and kept for the rest of the process (reading the system store is ~5 ms, parsing
+/// ~145 certificates). A failure is not kept: the next call tries again.
+fn tls(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, HttpError> {
+    static BUILT: Mutex<Option<HashMap<Option<PathBuf>, Arc<rustls::ClientConfig>>>> =
+        Mutex::new(None);
+    let key = extra_ca.map(Path::to_path_buf);
+    // Held while building, so two first callers do not both read the store.
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    let built = built.get_or_insert_with(HashMap::new);
+    if let Some(tls) = built.get(&key) {
+        return Ok(tls.clone());
+    }
+    let tls = Arc::new(build_tls(extra_ca)?);
+    built.insert(key, tls.clone());
+    Ok(tls)
+}
+
+/// Reads the trust store and builds the TLS settings: rustls, the platform verifier over the
+/// system's roots and `extra_ca`, HTTP/2 and HTTP/1.1 offered.
+fn build_tls(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, HttpError> {
     let extra = match extra_ca {
         Some(path) => extra_roots(path)?,
         None => Vec::new(),
@@ -68,21 +113,7 @@ pub fn client(extra_ca: Option<&Path>) -> Result<reqwest::Client, HttpError> {
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .https_only(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(960))
-        .pool_idle_timeout(Duration::from_secs(90))
-        // A 1000-row page of mailboxes is ~2.4 MB: with hyper's 2 MB stream window the server
-        // stopped on every page until a window update came back (BENCHMARKS.md, C).
-        .http2_max_frame_size(Some(1 << 20))
-        .http2_initial_stream_window_size(Some(8 << 20))
-        .http2_initial_connection_window_size(Some(16 << 20))
-        .user_agent(concat!("exorun/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| HttpError::Build(describe(&e)))
+    Ok(tls)
 }
 
 /// The CA certificates in a PEM file given with `--ca-file`.
@@ -171,5 +202,33 @@ fn certificate_problem(problem: &rustls::CertificateError) -> String {
         }
         E::Revoked => "it has been revoked".into(),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trust_store_is_read_once_and_shared_by_every_client() {
+        let first = tls(None).unwrap();
+        let second = tls(None).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        let (a, b) = (client(None).unwrap(), client(None).unwrap());
+        drop((a, b));
+        assert!(Arc::ptr_eq(&first, &tls(None).unwrap()));
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_used_is_named_each_time_it_is_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        for _ in 0..2 {
+            let error = tls(Some(&path)).unwrap_err().to_string();
+            assert!(
+                error.starts_with(&format!("cannot use {} as a trusted CA: ", path.display())),
+                "{error}"
+            );
+        }
     }
 }

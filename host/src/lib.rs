@@ -40,7 +40,9 @@ pub mod caller;
 pub mod caller_token;
 pub mod changes;
 pub mod config;
+pub mod config_cache;
 pub mod connection;
+pub mod connector;
 pub mod digest;
 pub mod durable;
 pub mod duration;
@@ -60,6 +62,7 @@ pub mod workflow;
 pub mod xdg;
 
 pub use connection::Connection;
+pub use connector::Connector;
 
 /// The version of this build, shown by `exorun --version` and recorded in audit records.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -35,3 +35,4 @@ mod workflow_check;
 mod workflow_filters;
 mod workflow_partition;
 mod workflow_run;
+mod workflow_tenants;

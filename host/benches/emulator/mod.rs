@@ -50,6 +50,11 @@ impl Drop for Emulator {
 /// Starts the emulator with `mailboxes` mailboxes on its own runtime and threads, as a separate
 /// server would be, so the clients measured here do not share worker threads with it.
 pub fn start(mailboxes: usize) -> Emulator {
+    start_with(move |config| config.scenario.tenants[0].mailboxes = mailboxes)
+}
+
+/// Starts the emulator as [`start`] does, its configuration changed by `adjust` (more tenants...).
+pub fn start_with(adjust: impl FnOnce(&mut SimConfig) + Send + 'static) -> Emulator {
     let state = tempfile::tempdir().expect("tempdir");
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -61,7 +66,7 @@ pub fn start(mailboxes: usize) -> Emulator {
             .build()
             .expect("runtime");
         let mut config = SimConfig::new(&state_dir);
-        config.scenario.tenants[0].mailboxes = mailboxes;
+        adjust(&mut config);
         let sim = runtime
             .block_on(exorun_sim::start(config))
             .expect("emulator");

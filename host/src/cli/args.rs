@@ -311,37 +311,29 @@ impl ConnectionArgs {
     }
 
     /// The settings of profile `name`, which a policy or workflow names for a plugin's runs:
-    /// the app id, tenant and credential are the profile's alone (the sign-in flags and the
-    /// environment never override them); where and how the service is reached (authority,
-    /// URLs, CA file, paging, concurrency) comes from them where the profile does not say, and
-    /// may not disagree with the profile.
+    /// see [`Profiles::settings`]. For many profiles, read the config file once with
+    /// [`Self::profiles`].
     pub fn profile_settings(&self, name: &str) -> anyhow::Result<Settings> {
-        let (Some(path), _) = self.config_path() else {
-            anyhow::bail!(
-                "there is no config file to read profile '{name}' from: pass --config-file"
-            );
+        self.profiles()?.settings(name)
+    }
+
+    /// The config file, read and parsed once, for the settings of the profiles a policy or
+    /// workflow names (one per tenant of a run over many tenants).
+    pub fn profiles(&self) -> anyhow::Result<Profiles> {
+        let file = match self.config_path() {
+            (Some(path), must_exist) => match ConfigFile::load(&path, true) {
+                Ok(file) => Some(Ok((file, path))),
+                // The default file need not exist until a profile is asked of it.
+                Err(error) if !must_exist => Some(Err(error.to_string())),
+                Err(error) => return Err(error.into()),
+            },
+            (None, _) => None,
         };
-        let profile = ConfigFile::load(&path, true)?.settings(Some(name), &path)?;
-        let reach = |s: Settings| Settings {
-            authority: s.authority,
-            exchange_url: s.exchange_url,
-            compliance_url: s.compliance_url,
-            ca_file: s.ca_file,
-            page_size: s.page_size,
-            max_concurrency: s.max_concurrency,
-            ..Settings::default()
-        };
-        let env = config::from_env(|name| std::env::var(name).ok())?;
-        let origin = Origin::Profile {
-            name: name.to_string(),
-            file: path,
-        };
-        Ok(config::layer(
-            reach(self.flags_layer()?),
-            reach(env),
-            Some((profile, origin)),
-        )?
-        .settings)
+        Ok(Profiles {
+            file,
+            flags: reach(self.flags_layer()?),
+            env: reach(config::from_env(|name| std::env::var(name).ok())?),
+        })
     }
 
     /// Flags over environment over profile; the audit log defaults to
@@ -384,6 +376,58 @@ impl ConnectionArgs {
             );
         }
         Ok(layered)
+    }
+}
+
+/// A config file read once, with the flags and environment that say how to reach the
+/// service: the settings of each profile it names ([`ConnectionArgs::profiles`]).
+pub struct Profiles {
+    /// The parsed file and its path, or why the default file could not be read; `None` when
+    /// there is none to read.
+    file: Option<Result<(ConfigFile, PathBuf), String>>,
+    /// Where and how the service is reached, from the flags.
+    flags: Settings,
+    /// The same, from the environment.
+    env: Settings,
+}
+
+impl Profiles {
+    /// The settings of profile `name`: the app id, tenant and credential are the profile's
+    /// alone (the sign-in flags and the environment never override them); where and how the
+    /// service is reached (authority, URLs, CA file, paging, concurrency) comes from them
+    /// where the profile does not say, and may not disagree with the profile.
+    pub fn settings(&self, name: &str) -> anyhow::Result<Settings> {
+        let (file, path) = match &self.file {
+            Some(Ok(read)) => read,
+            Some(Err(unread)) => anyhow::bail!("{unread}"),
+            None => anyhow::bail!(
+                "there is no config file to read profile '{name}' from: pass --config-file"
+            ),
+        };
+        let profile = file.settings(Some(name), path)?;
+        let origin = Origin::Profile {
+            name: name.to_string(),
+            file: path.clone(),
+        };
+        Ok(config::layer(
+            self.flags.clone(),
+            self.env.clone(),
+            Some((profile, origin)),
+        )?
+        .settings)
+    }
+}
+
+/// Only where and how the service is reached, of `settings`.
+fn reach(settings: Settings) -> Settings {
+    Settings {
+        authority: settings.authority,
+        exchange_url: settings.exchange_url,
+        compliance_url: settings.compliance_url,
+        ca_file: settings.ca_file,
+        page_size: settings.page_size,
+        max_concurrency: settings.max_concurrency,
+        ..Settings::default()
     }
 }
 

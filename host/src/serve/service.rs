@@ -14,17 +14,17 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify, mpsc, watch};
 
-use exorun::Connection;
-use exorun::audit::{Audit, AuditKey, CallContext, CallerRef, Event, RequestRefused, RunId};
+use exorun::audit::{Audit, CallContext, CallerRef, Event, RequestRefused, RunId};
 use exorun::caller::Caller;
 use exorun::caller_token::TokenValidator;
 use exorun::changes::FileJournal;
-use exorun::config::ConfigFile;
+use exorun::config_cache::ConfigCache;
 use exorun::policy::callers::{ApprovalStanding, Ask, Bound, standing};
 use exorun::runtime::{
     FileCheckpoints, JsonLinesSink, ProgressSink, RecordSink, Requested, RunRequest, Runtime,
     RuntimeSettings,
 };
+use exorun::{Connection, Connector};
 
 use super::config::ServeConfig;
 use super::state::{Holding, RunEnding, RunRow, RunState, State, StateError, now_ms};
@@ -42,7 +42,11 @@ pub struct Service {
     loaded: RwLock<Arc<Loaded>>,
     pub(super) runtime: Runtime,
     connections: Mutex<HashMap<String, Arc<Connection>>>,
-    /// The service's own audit log handle, for refused requests.
+    /// Opens the profiles' connections: one HTTPS client, one handle on the audit log.
+    connector: Connector,
+    /// The config file the profiles are read from, parsed again only when it changes.
+    config_file: ConfigCache,
+    /// The service's own audit log handle, for refused requests (the connector's).
     pub audit: Audit,
     /// Validates HTTPS callers' Entra ID tokens, when `[entra]` is configured.
     pub tokens: Option<TokenValidator>,
@@ -96,13 +100,10 @@ impl Service {
             max_concurrent_runs: plugin_slots(&config, &loaded),
             ..RuntimeSettings::default()
         })?;
-        let key = config
-            .audit_key
-            .as_deref()
-            .map(AuditKey::load)
-            .transpose()
-            .map_err(exorun::audit::AuditError::from)?;
-        let audit = Audit::open_keyed(&config.audit_log, key)?;
+        let telemetry = Arc::<exorun::telemetry::Telemetry>::default();
+        let connector = Connector::observed(telemetry.clone());
+        let audit = connector.audit(&config.audit_log, config.audit_key.as_deref())?;
+        let config_file = ConfigCache::new(&config.config);
         let tokens = config
             .entra
             .as_ref()
@@ -126,13 +127,15 @@ impl Service {
             loaded: RwLock::new(Arc::new(loaded)),
             runtime,
             connections: Mutex::new(HashMap::new()),
+            connector,
+            config_file,
             audit,
             tokens,
             wake: Notify::new(),
             owner,
             renewed: std::sync::Mutex::new(Instant::now()),
             started: AtomicU64::new(0),
-            telemetry: Arc::default(),
+            telemetry,
             followed: std::sync::Mutex::new(HashMap::new()),
         }))
     }
@@ -385,19 +388,16 @@ impl Service {
         if let Some(connection) = connections.get(&name) {
             return Ok(connection.clone());
         }
-        let file = ConfigFile::load(&self.config.config, true).map_err(|e| e.to_string())?;
+        let file = self.config_file.file().map_err(|e| e.to_string())?;
         let mut settings = file
             .settings(
                 (!name.is_empty()).then_some(name.as_str()),
-                &self.config.config,
+                self.config_file.path(),
             )
             .map_err(|e| e.to_string())?;
         settings.audit_log = Some(self.config.audit_log.clone());
         settings.audit_key = self.config.audit_key.clone();
-        let connection = Arc::new(
-            Connection::open_observed(settings, self.telemetry.clone())
-                .map_err(|e| e.to_string())?,
-        );
+        let connection = Arc::new(self.connector.open(settings).map_err(|e| e.to_string())?);
         connections.insert(name, connection.clone());
         Ok(connection)
     }

@@ -68,17 +68,25 @@ impl Service {
             caller: Some(CallerRef::of(caller, approved_by)),
             ..CallContext::default()
         };
+        // Each tenant is signed in when the run comes to it (the engine bounds how many at once).
         let mut tenants = Vec::new();
         for profile in workflow.target.profiles() {
             let name = profile
                 .or(self.config.profile.as_deref())
                 .unwrap_or("default")
                 .to_string();
-            let exchange = self
-                .connection(profile)
-                .await
-                .map(|c| c.exchange().clone().with_context(context.clone()));
-            tenants.push(Tenant { name, exchange });
+            let (service, profile, context) =
+                (self.clone(), profile.map(str::to_string), context.clone());
+            tenants.push(Tenant::deferred(name, move || {
+                let (service, profile, context) =
+                    (service.clone(), profile.clone(), context.clone());
+                async move {
+                    service
+                        .connection(profile.as_deref())
+                        .await
+                        .map(|c| c.exchange().clone().with_context(context))
+                }
+            }));
         }
         let header = RunHeader {
             id: run.id.clone(),

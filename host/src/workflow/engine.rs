@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt as _;
+use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
 
 use super::eval::Context;
 use super::expr::Key;
@@ -32,14 +34,42 @@ use crate::exchange::ExchangeClient;
 use crate::policy::Grant;
 use crate::runtime::{Plugin, ProgressSink, RunLimits, Runtime};
 
-/// A tenant the workflow runs against: the profile's name and its client.
+/// How many tenants of a run are worked on at once: each signs in (its credential read, its
+/// first token asked for) when its turn comes, so sign-ins overlap with other tenants' steps,
+/// and what a tenant holds while it runs (its step's records file, its requests in flight) is
+/// held for this many, however many tenants the run has.
+pub const TENANTS_AT_ONCE: usize = 32;
+
+/// How many tenants' connections are opened at once (reading and decrypting a certificate is
+/// CPU work: more at once would only queue on the cores).
+pub const SIGN_INS_AT_ONCE: usize = 4;
+
+/// Opens a tenant's Exchange client (its audit log records every call), or says why it
+/// cannot be opened (its credential unreadable...).
+pub type OpenTenant =
+    Box<dyn Fn() -> BoxFuture<'static, Result<ExchangeClient, String>> + Send + Sync>;
+
+/// A tenant the workflow runs against: the profile's name and how its client is opened.
 pub struct Tenant {
     /// The profile's name (`default` for the command line's).
     pub name: String,
-    /// Its Exchange client (its audit log records every call), or why it could not be opened
-    /// (its credential unreadable...): then none of its steps runs and the tenant fails, while
-    /// the other tenants run, and a resumed run tries it again.
-    pub exchange: Result<ExchangeClient, String>,
+    /// Opens its client when the run comes to the tenant. When it cannot be opened, none of
+    /// its steps runs and the tenant fails, while the other tenants run, and a resumed run
+    /// tries it again.
+    pub open: OpenTenant,
+}
+
+impl Tenant {
+    /// A tenant whose client `open` opens when the run comes to it.
+    pub fn deferred<F>(name: String, open: impl Fn() -> F + Send + Sync + 'static) -> Tenant
+    where
+        F: Future<Output = Result<ExchangeClient, String>> + Send + 'static,
+    {
+        Tenant {
+            name,
+            open: Box::new(move || Box::pin(open())),
+        }
+    }
 }
 
 /// A step's plugin, vetted by the caller: loaded, and what the policy grants it.
@@ -202,8 +232,9 @@ pub struct Engine<'a> {
 
 impl Engine<'_> {
     /// Runs (or, when its journal in `dir` already exists, resumes) the run `header` describes;
-    /// the caller holds the run's lock. Tenants run side by side; the run's journal ends with
-    /// how it went, on disk before this returns.
+    /// the caller holds the run's lock. Tenants run side by side, [`TENANTS_AT_ONCE`] at a
+    /// time, each signed in when its turn comes; the run's journal ends with how it went, on
+    /// disk before this returns.
     pub async fn run(&self, header: &RunHeader, dir: &Path) -> Result<RunResult, EngineError> {
         let runs::Opened {
             journal, earlier, ..
@@ -216,13 +247,29 @@ impl Engine<'_> {
             dir,
         };
         let keep = kept_records(self.workflow);
-        let tenants = futures::future::join_all(
-            self.tenants
-                .iter()
-                .map(|tenant| self.run_tenant(header, id, tenant, &files, &keep)),
-        )
-        .await;
-        let tenants = tenants.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let sign_ins = Semaphore::new(SIGN_INS_AT_ONCE);
+        let mut waiting = self.tenants.iter();
+        let mut running = FuturesUnordered::new();
+        let mut tenants: Vec<(usize, Result<TenantResult, EngineError>)> =
+            Vec::with_capacity(self.tenants.len());
+        loop {
+            while running.len() < TENANTS_AT_ONCE
+                && let Some(tenant) = waiting.next()
+            {
+                let index = tenants.len() + running.len();
+                let ran = self.sign_in_and_run(header, id, tenant, &sign_ins, &files, &keep);
+                running.push(async move { (index, ran.await) });
+            }
+            let Some(ended) = running.next().await else {
+                break;
+            };
+            tenants.push(ended);
+        }
+        tenants.sort_unstable_by_key(|(index, _)| *index);
+        let tenants = tenants
+            .into_iter()
+            .map(|(_, result)| result)
+            .collect::<Result<Vec<_>, _>>()?;
         let result = RunResult {
             id,
             dir: dir.to_path_buf(),
@@ -237,16 +284,38 @@ impl Engine<'_> {
         Ok(result)
     }
 
+    /// Signs in to `tenant` (waiting for one of the run's `sign_ins` turns), then runs its steps.
+    async fn sign_in_and_run(
+        &self,
+        header: &RunHeader,
+        id: RunId,
+        tenant: &Tenant,
+        sign_ins: &Semaphore,
+        files: &RunFiles<'_>,
+        keep: &HashSet<String>,
+    ) -> Result<TenantResult, EngineError> {
+        let exchange = {
+            let _turn = sign_ins
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            (tenant.open)().await
+        };
+        self.run_tenant(header, id, tenant, exchange, files, keep)
+            .await
+    }
+
     /// The steps for one tenant, as a DAG.
     async fn run_tenant(
         &self,
         header: &RunHeader,
         id: RunId,
         tenant: &Tenant,
+        exchange: Result<ExchangeClient, String>,
         files: &RunFiles<'_>,
         keep: &HashSet<String>,
     ) -> Result<TenantResult, EngineError> {
-        let exchange = match &tenant.exchange {
+        let exchange = match &exchange {
             Ok(exchange) => exchange.clone().with_context(CallContext {
                 workflow: Some(id),
                 ..exchange.context().clone()

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use exorun::Connection;
+use exorun::Connector;
 use exorun::config::Settings;
+use exorun::exchange::ExchangeClient;
 use exorun::runtime::{LogProgress, Runtime, RuntimeSettings};
 use exorun::workflow::admission::vet_step;
 use exorun::workflow::engine::{Engine, StepPlugin, Tenant};
@@ -21,6 +22,7 @@ use exorun::workflow::slots::alive;
 use exorun::workflow::{Step, Workflow};
 
 use super::super::ConnectionArgs;
+use super::super::args::Profiles;
 use super::super::policy::PolicyArg;
 use super::events::CliEvents;
 use super::summary;
@@ -94,8 +96,11 @@ pub async fn launch(
         )));
     }
     let settings = args.settings()?;
-    let tenants = tenants(workflow, args, &settings)?;
-    let plugins = vet_steps(workflow, launch, &settings, args).await?;
+    // Every tenant's connection shares one HTTPS client and one handle on the audit log.
+    let connector = Arc::new(Connector::new());
+    let profiles = args.profiles()?;
+    let tenants = tenants(workflow, args, &profiles, &settings, &connector)?;
+    let plugins = vet_steps(workflow, launch, &settings, &profiles, &connector).await?;
     if let Some((index, count)) = header.shard {
         for step in workflow.steps.iter().filter(|s| s.for_each.is_none()) {
             if plugins.steps[&step.id].plugin.manifest().mutates {
@@ -138,13 +143,16 @@ pub async fn launch(
     })
 }
 
-/// The tenants the workflow runs against, signed in: the command line's, or each named
-/// profile's (with the command line's audit log). A profile that cannot be read stops the run;
-/// a tenant whose connection cannot be opened is a failed tenant of it.
+/// The tenants the workflow runs against: the command line's, or each named profile's (with
+/// the command line's audit log), each signed in through `connector` when the run comes to it.
+/// A profile that cannot be read stops the run; a tenant whose connection cannot be opened is
+/// a failed tenant of it.
 fn tenants(
     workflow: &Workflow,
     args: &ConnectionArgs,
+    profiles: &Profiles,
     settings: &Settings,
+    connector: &Arc<Connector>,
 ) -> anyhow::Result<Vec<Tenant>> {
     workflow
         .target
@@ -154,7 +162,7 @@ fn tenants(
             let (name, settings) = match profile {
                 None => (command_line_tenant(args), settings.clone()),
                 Some(name) => {
-                    let mut profile = args.profile_settings(name).with_context(|| {
+                    let mut profile = profiles.settings(name).with_context(|| {
                         format!("workflow {} runs against profile '{name}'", workflow.name)
                     })?;
                     profile.audit_log.clone_from(&settings.audit_log);
@@ -162,17 +170,33 @@ fn tenants(
                     (name.to_string(), profile)
                 }
             };
-            // A tenant that cannot be opened fails on its own; the others run.
-            let exchange = Connection::open(settings)
-                .map(|connection| connection.exchange().clone())
-                .map_err(|error| {
-                    let error = anyhow::Error::from(error);
-                    eprintln!("exorun: warning: cannot sign in to tenant '{name}': {error:#}");
-                    format!("{error:#}")
-                });
-            Ok(Tenant { name, exchange })
+            let (connector, shown) = (connector.clone(), name.clone());
+            Ok(Tenant::deferred(name, move || {
+                let (connector, settings, name) =
+                    (connector.clone(), settings.clone(), shown.clone());
+                async move { open_tenant(connector, settings, name).await }
+            }))
         })
         .collect()
+}
+
+/// Opens a tenant's connection off the async workers (reading and decrypting a certificate is
+/// blocking work); a tenant that cannot be opened fails on its own, and the others run.
+async fn open_tenant(
+    connector: Arc<Connector>,
+    settings: Settings,
+    name: String,
+) -> Result<ExchangeClient, String> {
+    let opened = tokio::task::spawn_blocking(move || connector.open(settings))
+        .await
+        .map_err(|e| format!("opening the connection stopped: {e}"))?;
+    opened
+        .map(|connection| connection.exchange().clone())
+        .map_err(|error| {
+            let error = anyhow::Error::from(error);
+            eprintln!("exorun: warning: cannot sign in to tenant '{name}': {error:#}");
+            format!("{error:#}")
+        })
 }
 
 /// The loaded plugins of a run, by step id.
@@ -187,7 +211,8 @@ async fn vet_steps(
     workflow: &Workflow,
     launch: &LaunchArgs,
     settings: &Settings,
-    args: &ConnectionArgs,
+    profiles: &Profiles,
+    connector: &Connector,
 ) -> anyhow::Result<Loaded> {
     let paths: Vec<&Path> = workflow
         .steps
@@ -218,7 +243,10 @@ async fn vet_steps(
             steps.insert(step.id.clone(), done.clone());
             continue;
         }
-        let vetted = load_step(&policy, step, &runtime, workflow, settings, args).await?;
+        let vetted = load_step(
+            &policy, step, &runtime, workflow, settings, profiles, connector,
+        )
+        .await?;
         loaded.insert(step.plugin.path.clone(), vetted.clone());
         steps.insert(step.id.clone(), vetted);
     }
@@ -233,7 +261,8 @@ async fn load_step(
     runtime: &Runtime,
     workflow: &Workflow,
     settings: &Settings,
-    args: &ConnectionArgs,
+    profiles: &Profiles,
+    connector: &Connector,
 ) -> anyhow::Result<StepPlugin> {
     let vetted = vet_step(policy, workflow, step)?;
     let at = format!("{}:{}: step '{}'", workflow.file, step.plugin.at, step.id);
@@ -242,7 +271,7 @@ async fn load_step(
     let exchange = match &grant.profile {
         None => None,
         Some(profile) => {
-            let mut own = args.profile_settings(profile).with_context(|| {
+            let mut own = profiles.settings(profile).with_context(|| {
                 format!(
                     "{at}: the policy ({}) runs {} with profile '{profile}'",
                     grant.source, grant.plugin
@@ -250,7 +279,7 @@ async fn load_step(
             })?;
             own.audit_log.clone_from(&settings.audit_log);
             own.audit_key.clone_from(&settings.audit_key);
-            Some(Connection::open(own)?.exchange().clone())
+            Some(connector.open(own)?.exchange().clone())
         }
     };
     for withheld in &grant.withheld {
