@@ -52,6 +52,7 @@ pub mod runtime;
 pub mod secret;
 pub mod signing;
 pub mod telemetry;
+pub mod text;
 pub mod workflow;
 
 pub use connection::Connection;

@@ -391,9 +391,9 @@ fn cases(bench: &Bench) -> Vec<Case> {
             ])
             .exits(1, &["the secret file", "empty.pw is empty", "fix: write the secret into it"]),
         Case::new("policy file binary", ["policy", "check", &binary])
-            .exits(1, &["binary.toml", "UTF-8"]),
+            .exits(1, &["cannot read the policy", "binary.toml: it is not UTF-8 text", "binary file"]),
         Case::new("plugin input in Latin-1", run_auto_reply(&format!("@{latin1}"), &[]))
-            .exits(1, &["latin1.json", "UTF-8"]),
+            .exits(1, &["cannot read the input file", "latin1.json", "it is not UTF-8 text: it looks like Latin-1", "fix: save it as UTF-8"]),
         Case::new("plugin input file missing", run_auto_reply(
                 &format!("@{}", bench.path("files/missing.json")),
                 &[],
@@ -404,7 +404,7 @@ fn cases(bench: &Bench) -> Vec<Case> {
         Case::new("workflow file missing", signed_in(&admin, &["workflow", "run", "nightly.toml"]))
             .exits(1, &["cannot read the workflow nightly.toml", "No such file"]),
         Case::new("workflow file in UTF-16", signed_in(&admin, &["workflow", "run", &utf16]))
-            .exits(1, &["utf16.toml", "UTF-8"]),
+            .exits(1, &["cannot read the workflow", "utf16.toml: it is not UTF-8 text: it looks like UTF-16", "fix: save it as UTF-8"]),
         Case::new("plugin is a text file", signed_in(&admin, &["run", &text_plugin]))
             .exits(1, &["notes.wasm is refused: the artifact is damaged", "WebAssembly header"]),
         // Flags.
@@ -837,11 +837,18 @@ async fn each_bad_input_is_refused_with_a_clear_message_and_nothing_sent_or_left
     for case in &cases {
         let outcome = run_case(&bench, case).await;
         let home = bench.home.path().display().to_string();
+        let sim_dir = bench.sim.dir.path().display().to_string();
+        let root = format!("{}/../", env!("CARGO_MANIFEST_DIR"));
         shown.push_str(&format!(
             "| {} | {} | `{}` |\n",
             case.name,
             outcome.code.map_or("-".into(), |c| c.to_string()),
-            outcome.first_line.replace(&home, "~")
+            outcome
+                .first_line
+                .replace(&home, "~")
+                .replace(&sim_dir, "$SIM")
+                .replace(&root, "")
+                .replace('|', "\\|")
         ));
         if !outcome.problems.is_empty() {
             wrong.push(format!(

@@ -234,7 +234,7 @@ impl RunCmd {
         match &self.input {
             Input::Inline(text) => Ok(text.clone()),
             Input::File(path) => {
-                let text = std::fs::read_to_string(path)
+                let text = exorun::text::read(path)
                     .with_context(|| format!("cannot read the input file {}", path.display()))?;
                 json_object(&text).map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
                 Ok(text)
