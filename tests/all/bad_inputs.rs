@@ -659,7 +659,7 @@ fn cases(bench: &Bench) -> Vec<Case> {
             .exits(1, &["AADSTS700016", "fix: no app with Application (client) ID"])
             .reaches_service(),
         Case::new("token endpoint throttles", signed_in(&admin, &["connect"]))
-            .exits(1, &["signing in failed", "AADSTS50196"])
+            .exits(1, &["signing in failed", "AADSTS50196", "fix: Entra ID is throttling token requests (HTTP 429, still after 4 tries): wait a few minutes"])
             .reaches_service()
             .faults(json!({"token_throttle_rate": 1.0, "retry_after": 0.05})),
         Case::new("403 from Exchange", signed_in(
