@@ -623,19 +623,19 @@ fn cases(bench: &Bench) -> Vec<Case> {
                 r#"{"identities": "ann@contoso.com", "state": "Enabled"}"#,
                 &[],
             ))
-            .exits(1, &["/identities: \"ann@contoso.com\" is not of type \"array\"", "fix: correct the input"]),
+            .exits(1, &["plugin auto-reply 0.1.0 was not run", "/identities: \"ann@contoso.com\" is not of type \"array\"", "fix: correct the input"]),
         Case::new("plugin input: a value outside its choices", run_auto_reply(
                 r#"{"identities": ["ann@contoso.com"], "state": "On"}"#,
                 &[],
             ))
-            .exits(1, &["/state: \"On\" is not one of \"Enabled\", \"Disabled\" or \"Scheduled\""]),
+            .exits(1, &["plugin auto-reply 0.1.0 was not run", "/state: \"On\" is not one of \"Enabled\", \"Disabled\" or \"Scheduled\""]),
         Case::new("plugin input: a property it does not take", run_auto_reply(
                 r#"{"identities": ["ann@contoso.com"], "state": "Enabled", "message": "Away"}"#,
                 &[],
             ))
-            .exits(1, &["('message' was unexpected)"]),
+            .exits(1, &["plugin auto-reply 0.1.0 was not run", "('message' was unexpected)"]),
         Case::new("plugin input: a required property missing", run_auto_reply(r#"{"identities": ["ann@contoso.com"]}"#, &[]))
-            .exits(1, &["\"state\" is a required property"]),
+            .exits(1, &["plugin auto-reply 0.1.0 was not run", "\"state\" is a required property"]),
         // Service errors.
         Case::new("wrong client secret (401 from the token endpoint)", vec![
                 "--app-id".into(),

@@ -332,8 +332,17 @@ impl RunCmd {
             .await;
         shown.clear();
         sink.finish()?;
-        let outcome =
-            result.with_context(|| format!("plugin {} {} failed", manifest.name, manifest.version));
+        let outcome = result.map_err(|error| {
+            let what = if error.before_start() {
+                "was not run"
+            } else {
+                "failed"
+            };
+            anyhow::Error::new(error).context(format!(
+                "plugin {} {} {what}",
+                manifest.name, manifest.version
+            ))
+        });
         if let Ok(outcome) = &outcome {
             eprintln!(
                 "{} {}: {}, {}, {} denied; summary {}",
