@@ -370,17 +370,42 @@ fn cases(bench: &Bench) -> Vec<Case> {
     );
     let no_socket = format!("unix:{}", bench.path("serve/exorun.sock"));
 
+    // One more throttle than exorun tries a request.
+    let throttles = vec!["throttle"; 7];
     let mut cases = vec![
         // Files.
-        Case::new("certificate file missing", with_cert(&bench.path("files/gone.pfx"), &["connect"]))
-            .exits(1, &["cannot read the certificate file", "files/gone.pfx", "fix: check the path"]),
-        Case::new("certificate is a directory", with_cert(&directory, &["connect"]))
-            .exits(1, &["a-directory", "Is a directory"]),
-        Case::new("certificate is a dangling link", with_cert(&dangling, &["connect"]))
-            .exits(1, &["dangling.pfx", "No such file"]),
-        Case::new("certificate file empty", with_cert(&empty, &["connect"]))
-            .exits(1, &["empty.pfx is not a PKCS#12 (.pfx/.p12) file: it is empty", "fix: copy the certificate file again"]),
-        Case::new("password file empty", vec![
+        Case::new(
+            "certificate file missing",
+            with_cert(&bench.path("files/gone.pfx"), &["connect"]),
+        )
+        .exits(
+            1,
+            &[
+                "cannot read the certificate file",
+                "files/gone.pfx",
+                "fix: check the path",
+            ],
+        ),
+        Case::new(
+            "certificate is a directory",
+            with_cert(&directory, &["connect"]),
+        )
+        .exits(1, &["a-directory", "Is a directory"]),
+        Case::new(
+            "certificate is a dangling link",
+            with_cert(&dangling, &["connect"]),
+        )
+        .exits(1, &["dangling.pfx", "No such file"]),
+        Case::new("certificate file empty", with_cert(&empty, &["connect"])).exits(
+            1,
+            &[
+                "empty.pfx is not a PKCS#12 (.pfx/.p12) file: it is empty",
+                "fix: copy the certificate file again",
+            ],
+        ),
+        Case::new(
+            "password file empty",
+            vec![
                 "--app-id".into(),
                 app_id.clone(),
                 "--certificate".into(),
@@ -388,31 +413,108 @@ fn cases(bench: &Bench) -> Vec<Case> {
                 "--certificate-password-file".into(),
                 empty_password.clone(),
                 "connect".into(),
-            ])
-            .exits(1, &["the secret file", "empty.pw is empty", "fix: write the secret into it"]),
-        Case::new("policy file binary", ["policy", "check", &binary])
-            .exits(1, &["cannot read the policy", "binary.toml: it is not UTF-8 text", "binary file"]),
-        Case::new("plugin input in Latin-1", run_auto_reply(&format!("@{latin1}"), &[]))
-            .exits(1, &["cannot read the input file", "latin1.json", "it is not UTF-8 text: it looks like Latin-1", "fix: save it as UTF-8"]),
-        Case::new("plugin input file missing", run_auto_reply(
-                &format!("@{}", bench.path("files/missing.json")),
-                &[],
-            ))
-            .exits(1, &["cannot read the input file", "missing.json", "No such file"]),
-        Case::new("plugin input is a directory", run_auto_reply(&format!("@{directory}"), &[]))
-            .exits(1, &["cannot read the input file", "a-directory", "Is a directory"]),
-        Case::new("workflow file missing", signed_in(&admin, &["workflow", "run", "nightly.toml"]))
-            .exits(1, &["cannot read the workflow nightly.toml", "No such file"]),
-        Case::new("workflow file in UTF-16", signed_in(&admin, &["workflow", "run", &utf16]))
-            .exits(1, &["cannot read the workflow", "utf16.toml: it is not UTF-8 text: it looks like UTF-16", "fix: save it as UTF-8"]),
-        Case::new("plugin is a text file", signed_in(&admin, &["run", &text_plugin]))
-            .exits(1, &["notes.wasm is refused: the artifact is damaged", "WebAssembly header"]),
+            ],
+        )
+        .exits(
+            1,
+            &[
+                "the secret file",
+                "empty.pw is empty",
+                "fix: write the secret into it",
+            ],
+        ),
+        Case::new("policy file binary", ["policy", "check", &binary]).exits(
+            1,
+            &[
+                "cannot read the policy",
+                "binary.toml: it is not UTF-8 text",
+                "binary file",
+            ],
+        ),
+        Case::new(
+            "plugin input in Latin-1",
+            run_auto_reply(&format!("@{latin1}"), &[]),
+        )
+        .exits(
+            1,
+            &[
+                "cannot read the input file",
+                "latin1.json",
+                "it is not UTF-8 text: it looks like Latin-1",
+                "fix: save it as UTF-8",
+            ],
+        ),
+        Case::new(
+            "plugin input file missing",
+            run_auto_reply(&format!("@{}", bench.path("files/missing.json")), &[]),
+        )
+        .exits(
+            1,
+            &["cannot read the input file", "missing.json", "No such file"],
+        ),
+        Case::new(
+            "plugin input is a directory",
+            run_auto_reply(&format!("@{directory}"), &[]),
+        )
+        .exits(
+            1,
+            &[
+                "cannot read the input file",
+                "a-directory",
+                "Is a directory",
+            ],
+        ),
+        Case::new(
+            "workflow file missing",
+            signed_in(&admin, &["workflow", "run", "nightly.toml"]),
+        )
+        .exits(
+            1,
+            &["cannot read the workflow nightly.toml", "No such file"],
+        ),
+        Case::new(
+            "workflow file in UTF-16",
+            signed_in(&admin, &["workflow", "run", &utf16]),
+        )
+        .exits(
+            1,
+            &[
+                "cannot read the workflow",
+                "utf16.toml: it is not UTF-8 text: it looks like UTF-16",
+                "fix: save it as UTF-8",
+            ],
+        ),
+        Case::new(
+            "plugin is a text file",
+            signed_in(&admin, &["run", &text_plugin]),
+        )
+        .exits(
+            1,
+            &[
+                "notes.wasm is refused: the artifact is damaged",
+                "WebAssembly header",
+            ],
+        ),
         // Flags.
-        Case::new("unknown flag", signed_in(&admin, &["connect", "--tenant-id", "contoso"]))
-            .exits(2, &["unexpected argument '--tenant-id'"]),
-        Case::new("PowerShell -Identity:ann on run", run_auto_reply(good_input, &["-Identity:ann"]))
-            .exits(2, &["'-Identity:ann' is written as a PowerShell parameter", "--input"]),
-        Case::new("$true dropped by bash", signed_in(
+        Case::new(
+            "unknown flag",
+            signed_in(&admin, &["connect", "--tenant-id", "contoso"]),
+        )
+        .exits(2, &["unexpected argument '--tenant-id'"]),
+        Case::new(
+            "PowerShell -Identity:ann on run",
+            run_auto_reply(good_input, &["-Identity:ann"]),
+        )
+        .exits(
+            2,
+            &[
+                "'-Identity:ann' is written as a PowerShell parameter",
+                "--input",
+            ],
+        ),
+        Case::new(
+            "$true dropped by bash",
+            signed_in(
                 &admin,
                 &[
                     "invoke",
@@ -421,15 +523,18 @@ fn cases(bench: &Bench) -> Vec<Case> {
                     "room1",
                     "-HiddenFromAddressListsEnabled",
                 ],
-            ))
-            .exits(
-                2,
-                &[
-                    "-HiddenFromAddressListsEnabled needs a value: $true or $false",
-                    "single quotes",
-                ],
             ),
-        Case::new("ambiguous parameter prefix", signed_in(
+        )
+        .exits(
+            2,
+            &[
+                "-HiddenFromAddressListsEnabled needs a value: $true or $false",
+                "single quotes",
+            ],
+        ),
+        Case::new(
+            "ambiguous parameter prefix",
+            signed_in(
                 &admin,
                 &[
                     "invoke",
@@ -439,84 +544,130 @@ fn cases(bench: &Bench) -> Vec<Case> {
                     "-MessageCopy",
                     "$true",
                 ],
-            ))
-            .exits(2, &["-MessageCopy"]),
-        Case::new("workflow --input without =", signed_in(
+            ),
+        )
+        .exits(2, &["-MessageCopy"]),
+        Case::new(
+            "workflow --input without =",
+            signed_in(
                 &admin,
                 &["workflow", "run", &typed, "--input", "ann@contoso.com"],
-            ))
-            .exits(2, &["is not NAME=VALUE", "--input user=ann@contoso.com"]),
-        Case::new("a word where a number goes (cmdlet)", signed_in(
-                &admin,
-                &["invoke", "Get-Mailbox", "-ResultSize", "lots"],
-            ))
-            .exits(2, &["-ResultSize", "lots"]),
-        Case::new("a word where a number goes (flag)", signed_in(
+            ),
+        )
+        .exits(2, &["is not NAME=VALUE", "--input user=ann@contoso.com"]),
+        Case::new(
+            "a word where a number goes (cmdlet)",
+            signed_in(&admin, &["invoke", "Get-Mailbox", "-ResultSize", "lots"]),
+        )
+        .exits(2, &["-ResultSize", "lots"]),
+        Case::new(
+            "a word where a number goes (flag)",
+            signed_in(
                 &admin,
                 &["--max-concurrency", "four", "invoke", "Get-Mailbox"],
-            ))
-            .exits(2, &["--max-concurrency", "four"]),
-        Case::new("plugin input not JSON", run_auto_reply("{identities: [ann@contoso.com]}", &[]))
-            .exits(2, &["--input"]),
+            ),
+        )
+        .exits(2, &["--max-concurrency", "four"]),
+        Case::new(
+            "plugin input not JSON",
+            run_auto_reply("{identities: [ann@contoso.com]}", &[]),
+        )
+        .exits(2, &["--input"]),
         // Configs.
-        Case::new("profile missing", vec![
+        Case::new(
+            "profile missing",
+            vec![
                 "--config-file".into(),
                 config.clone(),
                 "--profile".into(),
                 "reader".into(),
                 "connect".into(),
-            ])
-            .exits(1, &["there is no profile 'reader' in", "(profiles: ops)"]),
-        Case::new("config file missing", vec![
+            ],
+        )
+        .exits(1, &["there is no profile 'reader' in", "(profiles: ops)"]),
+        Case::new(
+            "config file missing",
+            vec![
                 "--config-file".into(),
                 bench.path("config/nowhere.toml"),
                 "--profile".into(),
                 "ops".into(),
                 "connect".into(),
-            ])
-            .exits(1, &["cannot read the config file", "nowhere.toml"]),
-        Case::new("config not TOML", vec![
+            ],
+        )
+        .exits(1, &["cannot read the config file", "nowhere.toml"]),
+        Case::new(
+            "config not TOML",
+            vec![
                 "--config-file".into(),
                 bad_toml,
                 "--profile".into(),
                 "ops".into(),
                 "connect".into(),
-            ])
-            .exits(1, &["bad.toml is not valid: TOML parse error at line 2", "string values must be quoted"]),
-        Case::new("config key misspelt", vec![
+            ],
+        )
+        .exits(
+            1,
+            &[
+                "bad.toml is not valid: TOML parse error at line 2",
+                "string values must be quoted",
+            ],
+        ),
+        Case::new(
+            "config key misspelt",
+            vec![
                 "--config-file".into(),
                 unknown_key,
                 "--profile".into(),
                 "ops".into(),
                 "connect".into(),
-            ])
-            .exits(1, &["typo.toml is not valid", "unknown field `certificate_pth`"]),
-        Case::new("secret in the config where its name belongs", vec![
+            ],
+        )
+        .exits(
+            1,
+            &["typo.toml is not valid", "unknown field `certificate_pth`"],
+        ),
+        Case::new(
+            "secret in the config where its name belongs",
+            vec![
                 "--config-file".into(),
                 secret_in_config,
                 "--profile".into(),
                 "ops".into(),
                 "connect".into(),
-            ])
-            .exits(1, &["client_secret_env takes the name of an environment variable", "it is not shown here", "fix: put the secret in a variable"])
-            .hides(config_secret),
-        Case::new("secret on the command line where its name belongs", vec![
+            ],
+        )
+        .exits(
+            1,
+            &[
+                "client_secret_env takes the name of an environment variable",
+                "it is not shown here",
+                "fix: put the secret in a variable",
+            ],
+        )
+        .hides(config_secret),
+        Case::new(
+            "secret on the command line where its name belongs",
+            vec![
                 "--app-id".into(),
                 app_id.clone(),
                 "--client-secret-env".into(),
                 flag_secret.into(),
                 "connect".into(),
-            ])
-            .exits(
-                2,
-                &[
-                    "--client-secret-env takes the name of",
-                    "refused on the command line on purpose",
-                ],
-            )
-            .hides(flag_secret),
+            ],
+        )
+        .exits(
+            2,
+            &[
+                "--client-secret-env takes the name of",
+                "refused on the command line on purpose",
+            ],
+        )
+        .hides(flag_secret),
         // Certificates.
-        Case::new("wrong PFX password", vec![
+        Case::new(
+            "wrong PFX password",
+            vec![
                 "--app-id".into(),
                 app_id.clone(),
                 "--certificate".into(),
@@ -524,10 +675,13 @@ fn cases(bench: &Bench) -> Vec<Case> {
                 "--certificate-password-file".into(),
                 wrong_password,
                 "connect".into(),
-            ])
-            .exits(1, &["the password from the file", "wrong.pw is wrong for"])
-            .hides("Summer2026!"),
-        Case::new("PEM that is not a certificate", vec![
+            ],
+        )
+        .exits(1, &["the password from the file", "wrong.pw is wrong for"])
+        .hides("Summer2026!"),
+        Case::new(
+            "PEM that is not a certificate",
+            vec![
                 "--app-id".into(),
                 app_id.clone(),
                 "--certificate".into(),
@@ -535,9 +689,15 @@ fn cases(bench: &Bench) -> Vec<Case> {
                 "--key".into(),
                 other_key.clone(),
                 "connect".into(),
-            ])
-            .exits(1, &["the certificate in", "not-a-cert.pem cannot be parsed"]),
-        Case::new("expired certificate", vec![
+            ],
+        )
+        .exits(
+            1,
+            &["the certificate in", "not-a-cert.pem cannot be parsed"],
+        ),
+        Case::new(
+            "expired certificate",
+            vec![
                 "--app-id".into(),
                 app_id.clone(),
                 "--certificate".into(),
@@ -545,9 +705,19 @@ fn cases(bench: &Bench) -> Vec<Case> {
                 "--key".into(),
                 expired_key,
                 "connect".into(),
-            ])
-            .exits(1, &["expired on", "so Entra ID will refuse it", "fix: create a new certificate"]),
-        Case::new("key that does not match the certificate", vec![
+            ],
+        )
+        .exits(
+            1,
+            &[
+                "expired on",
+                "so Entra ID will refuse it",
+                "fix: create a new certificate",
+            ],
+        ),
+        Case::new(
+            "key that does not match the certificate",
+            vec![
                 "--app-id".into(),
                 app_id.clone(),
                 "--certificate".into(),
@@ -555,37 +725,82 @@ fn cases(bench: &Bench) -> Vec<Case> {
                 "--key".into(),
                 other_key,
                 "connect".into(),
-            ])
-            .exits(1, &["does not belong to the certificate"]),
+            ],
+        )
+        .exits(1, &["does not belong to the certificate"]),
         // Policies.
-        Case::new("policy not TOML", run_auto_reply(good_input, &["--policy", &bad_policy]))
-            .exits(1, &["policies/bad.toml: TOML parse error at line 1", "unclosed array table"]),
-        Case::new("policy rule names an unknown cmdlet", run_auto_reply(good_input, &["--policy", &typo_policy]))
-            .exits(1, &["asks for more than its rule", "cmdlet Set-MailboxAutoReplyConfiguration: add to the rule"]),
-        Case::new("policy glob that cannot match", run_auto_reply(good_input, &["--policy", &glob_policy]))
-            .exits(1, &["FAILED", "does not match *@contoso.com "])
-            .reaches_service(),
-        Case::new("policy pins another digest", run_auto_reply(good_input, &["--policy", &other_digest]))
-            .exits(1, &["pins digest", &digest]),
-        Case::new("policy wants a signature the plugin lacks", run_auto_reply(good_input, &["--policy", &signed_policy]))
-            .exits(1, &["needs 1 signature(s) of security-review; it has 0 (missing: security-review)"]),
+        Case::new(
+            "policy not TOML",
+            run_auto_reply(good_input, &["--policy", &bad_policy]),
+        )
+        .exits(
+            1,
+            &[
+                "policies/bad.toml: TOML parse error at line 1",
+                "unclosed array table",
+            ],
+        ),
+        Case::new(
+            "policy rule names an unknown cmdlet",
+            run_auto_reply(good_input, &["--policy", &typo_policy]),
+        )
+        .exits(
+            1,
+            &[
+                "asks for more than its rule",
+                "cmdlet Set-MailboxAutoReplyConfiguration: add to the rule",
+            ],
+        ),
+        Case::new(
+            "policy glob that cannot match",
+            run_auto_reply(good_input, &["--policy", &glob_policy]),
+        )
+        .exits(1, &["FAILED", "does not match *@contoso.com "])
+        .reaches_service(),
+        Case::new(
+            "policy pins another digest",
+            run_auto_reply(good_input, &["--policy", &other_digest]),
+        )
+        .exits(1, &["pins digest", &digest]),
+        Case::new(
+            "policy wants a signature the plugin lacks",
+            run_auto_reply(good_input, &["--policy", &signed_policy]),
+        )
+        .exits(
+            1,
+            &[
+                "needs 1 signature(s) of security-review;",
+                "it has 0 (missing: security-review)",
+            ],
+        ),
         // Workflows.
-        Case::new("workflow cycle", signed_in(
-                &admin,
-                &["workflow", "run", &invalid("cycle.toml")],
-            ))
-            .exits(1, &["steps need each other in a cycle"]),
-        Case::new("workflow needs an unknown step", signed_in(
-                &admin,
-                &["workflow", "run", &invalid("unknown-needs.toml")],
-            ))
-            .exits(1, &["unknown-needs.toml:10:10: error: step 'convert' needs 'lookpu'", "did you mean 'lookup'?"]),
-        Case::new("workflow template expression", signed_in(
+        Case::new(
+            "workflow cycle",
+            signed_in(&admin, &["workflow", "run", &invalid("cycle.toml")]),
+        )
+        .exits(1, &["steps need each other in a cycle"]),
+        Case::new(
+            "workflow needs an unknown step",
+            signed_in(&admin, &["workflow", "run", &invalid("unknown-needs.toml")]),
+        )
+        .exits(
+            1,
+            &[
+                "unknown-needs.toml:10:10: error: step 'convert' needs 'lookpu'",
+                "did you mean 'lookup'?",
+            ],
+        ),
+        Case::new(
+            "workflow template expression",
+            signed_in(
                 &admin,
                 &["workflow", "run", &invalid("bad-expression.toml")],
-            ))
-            .exits(1, &["'=' alone is not an operator; compare with =="]),
-        Case::new("workflow input of the wrong type", signed_in(
+            ),
+        )
+        .exits(1, &["'=' alone is not an operator; compare with =="]),
+        Case::new(
+            "workflow input of the wrong type",
+            signed_in(
                 &admin,
                 &[
                     "workflow",
@@ -596,9 +811,12 @@ fn cases(bench: &Bench) -> Vec<Case> {
                     "--input",
                     "days=many",
                 ],
-            ))
-            .exits(1, &["input 'days' is an integer, and 'many' is not"]),
-        Case::new("workflow input it does not declare", signed_in(
+            ),
+        )
+        .exits(1, &["input 'days' is an integer, and 'many' is not"]),
+        Case::new(
+            "workflow input it does not declare",
+            signed_in(
                 &admin,
                 &[
                     "workflow",
@@ -611,43 +829,96 @@ fn cases(bench: &Bench) -> Vec<Case> {
                     "--input",
                     "colour=red",
                 ],
-            ))
-            .exits(1, &["the workflow has no input 'colour' (it has: user, days)"]),
-        Case::new("workflow input missing", signed_in(
-                &admin,
-                &["workflow", "run", &typed, "--input", "days=3"],
-            ))
-            .exits(1, &["input 'user' (string) is required: give it with --input user="]),
+            ),
+        )
+        .exits(
+            1,
+            &["the workflow has no input 'colour' (it has: user, days)"],
+        ),
+        Case::new(
+            "workflow input missing",
+            signed_in(&admin, &["workflow", "run", &typed, "--input", "days=3"]),
+        )
+        .exits(
+            1,
+            &["input 'user' (string) is required: give it with --input user="],
+        ),
         // Plugin parameters.
-        Case::new("plugin input: a string where a list goes", run_auto_reply(
+        Case::new(
+            "plugin input: a string where a list goes",
+            run_auto_reply(
                 r#"{"identities": "ann@contoso.com", "state": "Enabled"}"#,
                 &[],
-            ))
-            .exits(1, &["plugin auto-reply 0.1.0 was not run", "/identities: \"ann@contoso.com\" is not of type \"array\"", "fix: correct the input"]),
-        Case::new("plugin input: a value outside its choices", run_auto_reply(
-                r#"{"identities": ["ann@contoso.com"], "state": "On"}"#,
-                &[],
-            ))
-            .exits(1, &["plugin auto-reply 0.1.0 was not run", "/state: \"On\" is not one of \"Enabled\", \"Disabled\" or \"Scheduled\""]),
-        Case::new("plugin input: a property it does not take", run_auto_reply(
+            ),
+        )
+        .exits(
+            1,
+            &[
+                "plugin auto-reply 0.1.0 was not run",
+                "/identities: \"ann@contoso.com\" is not of type \"array\"",
+                "fix: correct the input",
+            ],
+        ),
+        Case::new(
+            "plugin input: a value outside its choices",
+            run_auto_reply(r#"{"identities": ["ann@contoso.com"], "state": "On"}"#, &[]),
+        )
+        .exits(
+            1,
+            &[
+                "plugin auto-reply 0.1.0 was not run",
+                "/state: \"On\" is not one of \"Enabled\", \"Disabled\" or \"Scheduled\"",
+            ],
+        ),
+        Case::new(
+            "plugin input: a property it does not take",
+            run_auto_reply(
                 r#"{"identities": ["ann@contoso.com"], "state": "Enabled", "message": "Away"}"#,
                 &[],
-            ))
-            .exits(1, &["plugin auto-reply 0.1.0 was not run", "('message' was unexpected)"]),
-        Case::new("plugin input: a required property missing", run_auto_reply(r#"{"identities": ["ann@contoso.com"]}"#, &[]))
-            .exits(1, &["plugin auto-reply 0.1.0 was not run", "\"state\" is a required property"]),
+            ),
+        )
+        .exits(
+            1,
+            &[
+                "plugin auto-reply 0.1.0 was not run",
+                "('message' was unexpected)",
+            ],
+        ),
+        Case::new(
+            "plugin input: a required property missing",
+            run_auto_reply(r#"{"identities": ["ann@contoso.com"]}"#, &[]),
+        )
+        .exits(
+            1,
+            &[
+                "plugin auto-reply 0.1.0 was not run",
+                "\"state\" is a required property",
+            ],
+        ),
         // Service errors.
-        Case::new("wrong client secret (401 from the token endpoint)", vec![
+        Case::new(
+            "wrong client secret (401 from the token endpoint)",
+            vec![
                 "--app-id".into(),
                 app_id.clone(),
                 "--client-secret-env".into(),
                 "WRONG_SECRET".into(),
                 "connect".into(),
-            ])
-            .exits(1, &["signing in failed", "AADSTS7000215", "fix: the client secret is wrong"])
-            .reaches_service()
-            .env("WRONG_SECRET", "not-the-secret"),
-        Case::new("app id not registered", vec![
+            ],
+        )
+        .exits(
+            1,
+            &[
+                "signing in failed",
+                "AADSTS7000215",
+                "fix: the client secret is wrong",
+            ],
+        )
+        .reaches_service()
+        .env("WRONG_SECRET", "not-the-secret"),
+        Case::new(
+            "app id not registered",
+            vec![
                 "--app-id".into(),
                 "0b7e3f52-2c1d-4c4e-9d7a-5d0f2f6a1b99".into(),
                 "--certificate".into(),
@@ -655,41 +926,96 @@ fn cases(bench: &Bench) -> Vec<Case> {
                 "--certificate-password-file".into(),
                 pfx_password.clone(),
                 "connect".into(),
-            ])
-            .exits(1, &["AADSTS700016", "fix: no app with Application (client) ID"])
-            .reaches_service(),
+            ],
+        )
+        .exits(
+            1,
+            &["AADSTS700016", "fix: no app with Application (client) ID"],
+        )
+        .reaches_service(),
         Case::new("token endpoint throttles", signed_in(&admin, &["connect"]))
-            .exits(1, &["signing in failed", "AADSTS50196", "fix: Entra ID is throttling token requests (HTTP 429, still after 4 tries): wait a few minutes"])
+            .exits(
+                1,
+                &[
+                    "signing in failed",
+                    "AADSTS50196",
+                    "fix: Entra ID is throttling token requests (HTTP 429, still after 4 tries)",
+                ],
+            )
             .reaches_service()
             .faults(json!({"token_throttle_rate": 1.0, "retry_after": 0.05})),
-        Case::new("403 from Exchange", signed_in(
+        Case::new(
+            "403 from Exchange",
+            signed_in(
                 &bench.pfx("exorun-norole"),
                 &["invoke", "Get-Mailbox", "-ResultSize", "1"],
-            ))
-            .exits(1, &["Get-Mailbox was refused (HTTP 403", "fix: assign the app a directory role"])
-            .reaches_service(),
-        Case::new("throttled past the retries", signed_in(
-                &admin,
-                &["invoke", "Get-Mailbox", "-ResultSize", "1"],
-            ))
-            .exits(1, &["Get-Mailbox failed", "still throttling after 6 attempts", "fix: lower max_concurrency"])
-            .reaches_service()
-            .faults(json!({
-                "retry_after": 0.05,
-                "script": ["throttle", "throttle", "throttle", "throttle", "throttle", "throttle", "throttle"],
-            })),
+            ),
+        )
+        .exits(
+            1,
+            &[
+                "Get-Mailbox was refused (HTTP 403",
+                "fix: assign the app a directory role",
+            ],
+        )
+        .reaches_service(),
+        Case::new(
+            "throttled past the retries",
+            signed_in(&admin, &["invoke", "Get-Mailbox", "-ResultSize", "1"]),
+        )
+        .exits(
+            1,
+            &[
+                "Get-Mailbox failed",
+                "still throttling after 6 attempts",
+                "fix: lower max_concurrency",
+            ],
+        )
+        .reaches_service()
+        .faults(json!({
+            "retry_after": 0.05,
+            "script": throttles,
+        })),
         // The service (`exorun serve`, `--server`).
-        Case::new("--server socket that does not exist", ["runs", "--server", &no_socket])
-            .exits(1, &["there is no service socket at", "is `exorun serve` running"]),
-        Case::new("--server address of no known kind", ["runs", "--server", "exorun.example.com"])
-            .exits(1, &["--server 'exorun.example.com' is not a service address", "unix:"]),
-        Case::new("serve.toml key misspelt", ["serve", "--config", &serve_toml])
-            .exits(1, &["serve.toml: TOML parse error at line 7", "unknown field `worker`", "`workers`"]),
+        Case::new(
+            "--server socket that does not exist",
+            ["runs", "--server", &no_socket],
+        )
+        .exits(
+            1,
+            &["there is no service socket at", "is `exorun serve` running"],
+        ),
+        Case::new(
+            "--server address of no known kind",
+            ["runs", "--server", "exorun.example.com"],
+        )
+        .exits(
+            1,
+            &[
+                "--server 'exorun.example.com' is not a service address",
+                "unix:",
+            ],
+        ),
+        Case::new(
+            "serve.toml key misspelt",
+            ["serve", "--config", &serve_toml],
+        )
+        .exits(
+            1,
+            &[
+                "serve.toml: TOML parse error at line 7",
+                "unknown field `worker`",
+                "`workers`",
+            ],
+        ),
         Case::new(
             "serve.toml missing",
             ["serve", "--config", &bench.path("serve/missing.toml")],
         )
-        .exits(1, &["cannot read the service configuration", "missing.toml"]),
+        .exits(
+            1,
+            &["cannot read the service configuration", "missing.toml"],
+        ),
     ];
     if let Some(unreadable) = unreadable {
         cases.push(
