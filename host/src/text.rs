@@ -9,7 +9,7 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum TextError {
     /// The file cannot be opened or read.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The file is not UTF-8 text.
     #[error("it is not UTF-8 text: {looks_like}\n  fix: {fix}")]

@@ -1074,6 +1074,14 @@ async fn run_case(bench: &Bench, case: &Case) -> Outcome {
             problems.push(format!("the message lacks {words:?}"));
         }
     }
+    // A cause already said in the lines above it is noise: the message says each thing once.
+    for (i, line) in err.lines().enumerate() {
+        if let Some(cause) = line.trim_start().strip_prefix("caused by: ")
+            && err.lines().take(i).any(|above| above.contains(cause))
+        {
+            problems.push(format!("the message repeats its cause {cause:?}"));
+        }
+    }
     if let Some(secret) = &case.hidden
         && (out.contains(secret.as_str()) || err.contains(secret.as_str()))
     {
