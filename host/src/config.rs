@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::auth::cert::AssertionAlg;
-use crate::secret::SecretSource;
+use crate::secret::{SecretSource, is_variable_name};
 
 /// Where a profile file is looked for when `--config-file`/`EXORUN_CONFIG` do not say:
 /// `config.toml` in [`user_config_dir`].
@@ -441,9 +441,78 @@ pub enum ConfigError {
         /// Where the app id came from.
         app_id: String,
     },
+    /// A key that names the variable holding a secret holds something that is no variable's
+    /// name: perhaps the secret itself, so it is never shown.
+    #[error(
+        "{layer}: {key} takes the name of an environment variable holding {what}, and what it holds is not a variable's name; it is not shown here, in case it is the secret itself (anyone who can read the config file can read it)\n  fix: put the secret in a variable and write the variable's name here ({key} = \"{example}\"), or put it in a file only exorun's user can read and give {file_key} = \"PATH\" instead"
+    )]
+    NotAVariableName {
+        /// The profile, with its file.
+        layer: String,
+        /// The key, e.g. `client_secret_env`.
+        key: &'static str,
+        /// The secret it is for.
+        what: &'static str,
+        /// A variable's name to show as an example.
+        example: &'static str,
+        /// The key that names a file instead.
+        file_key: &'static str,
+    },
+    /// A key that names a variable holds the variable written with its shell `$`.
+    #[error("{layer}: {key} takes the variable's name without the $: {key} = \"{name}\"")]
+    DollarVariable {
+        /// The profile, with its file.
+        layer: String,
+        /// The key.
+        key: &'static str,
+        /// The variable's name (a name, not a secret: safe to show).
+        name: String,
+    },
     /// A value is malformed.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Checks that `value`, given to `key` (a key naming the variable that holds a secret), is a
+/// variable's name, never echoing it when it is not.
+fn variable_name(
+    layer: &str,
+    key: &'static str,
+    value: Option<&String>,
+) -> Result<(), ConfigError> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    if is_variable_name(value) {
+        return Ok(());
+    }
+    if let Some(name) = value.strip_prefix('$').filter(|n| is_variable_name(n)) {
+        return Err(ConfigError::DollarVariable {
+            layer: layer.to_string(),
+            key,
+            name: name.to_string(),
+        });
+    }
+    let (what, example, file_key) = match key {
+        "certificate_password_env" => (
+            "the certificate's password",
+            "PFX_PASSWORD",
+            "certificate_password_file",
+        ),
+        "client_secret_env" => (
+            "the client secret",
+            "EXO_CLIENT_SECRET",
+            "client_secret_file",
+        ),
+        _ => ("the access token", "EXO_TOKEN", "access_token_file"),
+    };
+    Err(ConfigError::NotAVariableName {
+        layer: layer.to_string(),
+        key,
+        what,
+        example,
+        file_key,
+    })
 }
 
 /// One profile of the config file (`[profiles.<name>]`).
@@ -591,7 +660,7 @@ impl ConfigFile {
                 },
             })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        profile.settings(&format!("profile '{name}'"), base)
+        profile.settings(&format!("profile '{name}' ({})", path.display()), base)
     }
 }
 
@@ -640,6 +709,13 @@ impl Profile {
                 p.clone()
             }
         };
+        variable_name(
+            layer,
+            "certificate_password_env",
+            self.certificate_password_env.as_ref(),
+        )?;
+        variable_name(layer, "client_secret_env", self.client_secret_env.as_ref())?;
+        variable_name(layer, "access_token_env", self.access_token_env.as_ref())?;
         let pw = password(
             self.certificate_password_env.as_ref(),
             self.certificate_password_file.as_ref().map(rel).as_ref(),
@@ -816,6 +892,39 @@ mod tests {
             toml::from_str::<ConfigFile>("[profiles.x]\nappid = 'x'").is_err(),
             "unknown keys are refused"
         );
+    }
+
+    #[test]
+    fn a_secret_where_a_variable_name_belongs_is_refused_unshown() {
+        let settings = |toml_text: &str| {
+            let file: ConfigFile = toml::from_str(toml_text).unwrap();
+            file.settings(Some("p"), Path::new("c.toml"))
+        };
+        for key in [
+            "client_secret_env",
+            "certificate_password_env",
+            "access_token_env",
+        ] {
+            let secret = "Qx8~rT2vLm.Np4_sW9zKj3";
+            let e = settings(&format!("[profiles.p]\n{key} = \"{secret}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains(secret), "{e}");
+            assert!(
+                e.starts_with(&format!(
+                    "profile 'p' (c.toml): {key} takes the name of an environment variable holding "
+                )) && e.contains("it is not shown here, in case it is the secret itself"),
+                "{e}"
+            );
+        }
+        let e = settings("[profiles.p]\nclient_secret_env = \"$EXO_SECRET\"")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "profile 'p' (c.toml): client_secret_env takes the variable's name without the $: client_secret_env = \"EXO_SECRET\""
+        );
+        settings("[profiles.p]\nclient_secret_env = \"EXO_SECRET\"").unwrap();
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub mod runtime;
 pub mod secret;
 pub mod signing;
 pub mod telemetry;
+pub mod text;
 pub mod wildcard;
 pub mod workflow;
 pub mod xdg;

@@ -34,6 +34,17 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Whether `text` can be an environment variable's name (as a POSIX shell names them). A setting
+/// that must name a variable holding a secret but holds something else may hold the secret
+/// itself: such a value is refused and never shown.
+pub fn is_variable_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Where a secret is read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecretSource {
@@ -121,6 +132,16 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?} {s}"), "Secret([redacted]) [redacted]");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn variable_names_are_shell_names() {
+        for good in ["PW", "_x", "PFX_PASSWORD_2"] {
+            assert!(is_variable_name(good), "{good}");
+        }
+        for bad in ["", "2PW", "p@ss", "a b", "$PW", "Xy8Q~abc", "a-b"] {
+            assert!(!is_variable_name(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod admission;
 mod audit;
 mod auth;
+mod bad_inputs;
 mod caller_tokens;
 mod chromium;
 mod cli;

@@ -15,6 +15,10 @@ use super::{AccessToken, AuthError, Resource, TokenSource};
 use crate::http;
 use crate::secret::Secret;
 
+/// Tries of one token request, the first included: a 429, a 5xx or a connection that fails is
+/// tried again, after the `Retry-After` the answer asks for (else 2 s, 4 s, 8 s).
+const TOKEN_TRIES: i32 = 4;
+
 /// The public cloud's authority host (override with `AZURE_AUTHORITY_HOST`).
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
@@ -119,7 +123,7 @@ impl ClientCredentials {
             match self.http.post(&url).form(&form).send().await {
                 Ok(r)
                     if (r.status().as_u16() == 429 || r.status().is_server_error())
-                        && attempt < 4 =>
+                        && attempt < TOKEN_TRIES =>
                 {
                     let wait = r
                         .headers()
@@ -131,7 +135,7 @@ impl ClientCredentials {
                 }
                 Ok(r) => break r,
                 Err(e)
-                    if attempt < 4
+                    if attempt < TOKEN_TRIES
                         && (e.is_connect() || e.is_timeout())
                         && !http::is_untrusted_server(&e) =>
                 {
@@ -196,6 +200,12 @@ impl ClientCredentials {
             7000218 => "no credential was sent: configure a certificate or a client secret".into(),
             500011 | 70011 | 700022 => "the scope is wrong: exorun asks for https://outlook.office365.com/.default; check the endpoint settings".into(),
             50048 | 700021 => "the assertion's issuer or subject is not the client ID: this is a bug in the client, please report it".into(),
+            _ if status == 429 => format!(
+                "Entra ID is throttling token requests (HTTP 429, still after {TOKEN_TRIES} tries): wait a few minutes and run again; if many runs or machines sign in with app {app} at once, start them apart"
+            ),
+            _ if status >= 500 => format!(
+                "Entra ID is unavailable (HTTP {status}, still after {TOKEN_TRIES} tries): run again in a few minutes; https://status.cloud.microsoft says whether it is down"
+            ),
             _ => format!("HTTP {status}; see https://login.microsoftonline.com/error?code={code}"),
         };
         AuthError::Entra {

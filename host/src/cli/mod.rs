@@ -8,6 +8,7 @@ mod completions;
 mod connect;
 mod doctor;
 mod examples;
+mod habits;
 mod invoke;
 pub(crate) mod output;
 mod plugin;
@@ -215,7 +216,10 @@ fn parse_from(
     argv: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
 ) -> Result<Cli, clap::Error> {
     let mut command = command();
-    let matches = command.try_get_matches_from_mut(argv)?;
+    let args: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+    let matches = command
+        .try_get_matches_from_mut(&args)
+        .map_err(|error| habits::powershell_parameter(&mut command, &args, error))?;
     let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
     if let Command::Invoke(invoke) = &mut cli.command
         && let Err(error) = invoke.command.split_options()

@@ -228,7 +228,7 @@ impl RunCmd {
         match &self.input {
             Input::Inline(text) => Ok(text.clone()),
             Input::File(path) => {
-                let text = std::fs::read_to_string(path)
+                let text = exorun::text::read(path)
                     .with_context(|| format!("cannot read the input file {}", path.display()))?;
                 json_object(&text).map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
                 Ok(text)
@@ -326,8 +326,17 @@ impl RunCmd {
             .await;
         shown.clear();
         sink.finish()?;
-        let outcome =
-            result.with_context(|| format!("plugin {} {} failed", manifest.name, manifest.version));
+        let outcome = result.map_err(|error| {
+            let what = if error.before_start() {
+                "was not run"
+            } else {
+                "failed"
+            };
+            anyhow::Error::new(error).context(format!(
+                "plugin {} {} {what}",
+                manifest.name, manifest.version
+            ))
+        });
         if let Ok(outcome) = &outcome {
             eprintln!(
                 "{} {}: {}, {}, {} denied; summary {}",

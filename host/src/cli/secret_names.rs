@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
+use exorun::secret::is_variable_name;
 
 /// Which secret an option names the place of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,15 +105,6 @@ impl SecretKind {
     }
 }
 
-/// Whether `text` can be an environment variable's name (as a POSIX shell names them).
-fn is_variable_name(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// The value parser of an option naming a variable that holds a secret: a variable's name, and
 /// nothing is echoed when it is not one (clap's own errors quote the value).
 #[derive(Clone, Copy, Debug)]
@@ -179,16 +171,6 @@ impl TypedValueParser for SecretFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn variable_names_are_shell_names() {
-        for good in ["PW", "_x", "PFX_PASSWORD_2"] {
-            assert!(is_variable_name(good), "{good}");
-        }
-        for bad in ["", "2PW", "p@ss", "a b", "$PW", "Xy8Q~abc", "a-b"] {
-            assert!(!is_variable_name(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn a_refusal_never_contains_what_was_given() {

@@ -30,9 +30,9 @@ impl Submitted {
     /// Reads the artifact at `path` once, and `PATH.minisig` beside it if there is one (where
     /// minisign puts a detached signature).
     pub fn read(path: &Path) -> Result<Submitted, AdmissionError> {
-        let bytes = std::fs::read(path).map_err(|source| AdmissionError::Read {
+        let bytes = std::fs::read(path).map_err(|reason| AdmissionError::Read {
             path: path.to_path_buf(),
-            source,
+            reason,
         })?;
         let mut detached_path = path.as_os_str().to_owned();
         detached_path.push(".minisig");
@@ -40,10 +40,10 @@ impl Submitted {
         let detached = match std::fs::read_to_string(&detached_path) {
             Ok(text) => Some(text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(source) => {
+            Err(reason) => {
                 return Err(AdmissionError::Read {
                     path: detached_path,
-                    source,
+                    reason,
                 });
             }
         };
@@ -115,20 +115,20 @@ impl Vetted {
 #[derive(Debug, thiserror::Error)]
 pub enum AdmissionError {
     /// The artifact or its detached signature cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {reason}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: io::Error,
+        /// Why (in the message, so not a source said twice).
+        reason: io::Error,
     },
     /// A signature on it does not verify (tampered, or malformed).
-    #[error("plugin {origin} is refused: {source}")]
+    #[error("plugin {origin} is refused: {reason}")]
     Signature {
         /// Where the artifact came from.
         origin: String,
-        /// What is wrong with the signature.
-        source: SigningError,
+        /// What is wrong with the signature (in the message, so not a source said twice).
+        reason: SigningError,
     },
     /// It is not a packed plugin.
     #[error(transparent)]
@@ -214,10 +214,10 @@ impl Policy {
         } = artifact;
         let keys: Vec<PublicKey> = self.trusted_keys().map(|(_, key)| key.clone()).collect();
         // Signatures first: a changed manifest is reported as the tampering it is.
-        let verified = verify(&bytes, detached.as_deref(), &keys).map_err(|source| {
+        let verified = verify(&bytes, detached.as_deref(), &keys).map_err(|reason| {
             AdmissionError::Signature {
                 origin: origin.clone(),
-                source,
+                reason,
             }
         })?;
         let manifest = read_manifest(&bytes, &origin)?;

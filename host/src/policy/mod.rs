@@ -178,7 +178,7 @@ impl fmt::Display for Refused<'_> {
 impl Policy {
     /// Reads and checks a policy file.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
+        let text = crate::text::read(path).map_err(|e| PolicyError::Read {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;

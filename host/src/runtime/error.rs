@@ -174,6 +174,17 @@ pub(crate) struct Failure<'a> {
     pub(crate) captured: &'a str,
 }
 
+impl RunError {
+    /// Whether the plugin was refused before it started (its input or config did not fit), so
+    /// it did nothing at all: a person is told it was not run rather than that it failed.
+    pub fn before_start(&self) -> bool {
+        matches!(
+            self,
+            RunError::Input(_) | RunError::InputSchema { .. } | RunError::Config(_)
+        )
+    }
+}
+
 impl From<Failure<'_>> for RunError {
     fn from(failure: Failure<'_>) -> RunError {
         let error = match failure.error.downcast::<OutputFailed>() {

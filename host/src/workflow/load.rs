@@ -24,7 +24,7 @@ impl Workflow {
     /// Reads and checks the workflow file at `path`, including that each step's plugin file is
     /// there and matches its pinned digest.
     pub fn load(path: &Path) -> Result<Workflow, WorkflowError> {
-        let text = std::fs::read_to_string(path).map_err(|e| WorkflowError::Read {
+        let text = crate::text::read(path).map_err(|e| WorkflowError::Read {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;

@@ -30,13 +30,13 @@ pub enum Protected {
 pub enum CertError {
     /// A certificate file could not be read from disk.
     #[error(
-        "cannot read the certificate file {path}: {source}\n  fix: check the path and that this user may read the file"
+        "cannot read the certificate file {path}: {reason}\n  fix: check the path and that this user may read the file"
     )]
     Read {
         /// The file that could not be read.
         path: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
+        /// What the operating system said (in the message, so not a source said twice).
+        reason: std::io::Error,
     },
 
     /// The bytes given as a PFX are not PKCS#12, nor a damaged PKCS#12 file.

@@ -203,9 +203,9 @@ impl Certificate {
 
 /// Reads a certificate or key file.
 fn read_file(path: &Path) -> Result<Vec<u8>, CertError> {
-    std::fs::read(path).map_err(|source| CertError::Read {
+    std::fs::read(path).map_err(|reason| CertError::Read {
         path: path.to_owned(),
-        source,
+        reason,
     })
 }
 
