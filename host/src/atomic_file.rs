@@ -95,8 +95,8 @@ pub fn create_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     replacement.commit_new()
 }
 
-/// The directory `path` is in (`.` for a bare file name).
-fn directory(path: &Path) -> &Path {
+/// The directory `path` is in (`.` for a bare file name): where its temporary file goes.
+pub fn directory(path: &Path) -> &Path {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

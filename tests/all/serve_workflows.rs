@@ -61,6 +61,16 @@ fn away_rule(extra: &str) -> String {
     )
 }
 
+/// `exorun` with a clean environment, asking the service at `server`.
+fn client_of(server: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_exorun"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("EXORUN_SERVER", server);
+    command
+}
+
 fn changes_for(log: &[exorun_sim::control::LogEntry], upn: &str) -> usize {
     log.iter()
         .filter(|e| e.cmdlet.as_deref() == Some("Set-MailboxAutoReplyConfiguration"))
@@ -314,14 +324,7 @@ async fn the_command_line_runs_a_workflow_through_the_service() {
     away_workflow(&sim, 2);
     let service = Service::start(&sim);
     let server = format!("unix:{}", service.socket.display());
-    let client = || {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_exorun"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("EXORUN_SERVER", &server);
-        command
-    };
+    let client = || client_of(&server);
     let people_arg = format!("people={}", people.join(","));
     // A dry run: the plan, as a table, and nothing sent.
     let (ok, out, err) = crate::cli::run(client().args([
@@ -410,14 +413,7 @@ async fn a_failed_workflow_run_is_resumed_on_the_service_and_only_its_failed_ite
     away_workflow_with(&sim, "max_parallel = 1\non_error = \"continue\"");
     let service = Service::start(&sim);
     let server = format!("unix:{}", service.socket.display());
-    let client = || {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_exorun"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("EXORUN_SERVER", &server);
-        command
-    };
+    let client = || client_of(&server);
     // Exchange cuts its first answer: that item fails, the others go on.
     sim.put_control("faults", json!({"script": ["drop"]})).await;
     let people_arg = format!("people={}", people.join(","));

@@ -15,7 +15,7 @@ use super::render;
 #[error(
     "the run report {path} could not be written: {source}\nfix: check that {dir} exists, that \
      you may write there and that it has free space",
-    dir = dir(path).display()
+    dir = crate::atomic_file::directory(path).display()
 )]
 pub struct WriteError {
     /// Where it was to go.
@@ -35,14 +35,6 @@ pub fn write(path: &Path, report: &RunReport, charts: &[Chart]) -> Result<PathBu
     crate::atomic_file::replace(path, page.as_bytes(), crate::atomic_file::Access::Private)
         .map_err(failed)?;
     Ok(path.to_path_buf())
-}
-
-/// The directory `path` is in (`.` for a bare file name).
-fn dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    }
 }
 
 #[cfg(test)]
