@@ -26,6 +26,16 @@ pub struct RunsCmd {
     reach: Reach,
 }
 
+/// The table's columns.
+const HEADER: [&str; 6] = [
+    "RUN",
+    "WORKFLOW",
+    "STARTED (UTC)",
+    "STATE",
+    "DONE",
+    "FAILED",
+];
+
 /// The table's header and row layout, the same for local runs and the service's.
 fn row(out: &mut impl Write, cells: [&str; 6]) -> std::io::Result<()> {
     let [run, workflow, started, state, done, failed] = cells;
@@ -64,17 +74,7 @@ impl RunsCmd {
             eprintln!("exorun: no runs in {}", dir.display());
             return Ok(ExitCode::SUCCESS);
         }
-        row(
-            &mut out,
-            [
-                "RUN",
-                "WORKFLOW",
-                "STARTED (UTC)",
-                "STATE",
-                "DONE",
-                "FAILED",
-            ],
-        )?;
+        row(&mut out, HEADER)?;
         for run in runs {
             row(
                 &mut out,
@@ -109,17 +109,7 @@ impl RunsCmd {
             eprintln!("exorun: you have no workflow runs on the service");
             return Ok(ExitCode::SUCCESS);
         }
-        row(
-            &mut out,
-            [
-                "RUN",
-                "WORKFLOW",
-                "STARTED (UTC)",
-                "STATE",
-                "DONE",
-                "FAILED",
-            ],
-        )?;
+        row(&mut out, HEADER)?;
         for run in &runs {
             let at = run["started_at"].as_i64().or(run["submitted_at"].as_i64());
             let started = at
