@@ -206,7 +206,7 @@ impl FileJournal {
             .read(true)
             .open(path)?;
         if existed {
-            crate::durable::end_cut_line(&file)?;
+            crate::durable::drop_cut_line(&file)?;
         } else if let Some(dir) = path.parent() {
             crate::durable::sync_dir(dir)?;
         }

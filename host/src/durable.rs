@@ -1,8 +1,11 @@
 //! Files that survive a lost machine: what a file appended line by line needs before it is
 //! appended to again and before what it says is acted on.
 //!
-//! - [`end_cut_line`]: a kill or a crash can leave the last line cut (no newline); the next
-//!   line must not be appended onto it, or readers lose both.
+//! - [`drop_cut_line`]: a kill or a crash can leave the last line cut (no newline), and a lost
+//!   machine can leave it garbled (NUL bytes where the data never arrived). A line counts only
+//!   once its newline is written, so such a line was never written: it is removed before the
+//!   file is appended to again. Ending it with a newline instead would turn it into a bad line
+//!   in the middle of the file, which readers cannot tell from damage.
 //! - [`sync_dir`], [`create_dir_synced`]: a file or directory just created or renamed is only
 //!   sure to be found after a crash once its directory is synced too.
 //! - [`Syncs`]: the group-committed `fdatasync`s of one file ([`crate::group_commit`]), with
@@ -13,7 +16,7 @@
 //!   fan-out's host time per item doubled with a blocking thread per waiter).
 
 use std::fs::{DirBuilder, File};
-use std::io::{self, Write as _};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt as _, FileExt as _};
 use std::path::Path;
 use std::sync::Arc;
@@ -52,19 +55,30 @@ pub fn create_dir_synced(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Ends the last line of `file` (opened for reading and appending) if it is cut short, so the next line
-/// starts on its own; gives whether it was cut. Only the last byte is read.
-pub fn end_cut_line(file: &File) -> io::Result<bool> {
+/// Removes the last line of `file` (opened for reading and writing) if it is cut short (no
+/// newline), so the next line starts on its own after the last whole one; gives whether there
+/// was one. Reads back from the end only as far as the last newline.
+pub fn drop_cut_line(file: &File) -> io::Result<bool> {
     let len = file.metadata()?.len();
+    let mut chunk = [0u8; 8192];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let read = &mut chunk[..(end - start) as usize];
+        file.read_exact_at(read, start)?;
+        if end == len && read.last() == Some(&b'\n') {
+            return Ok(false);
+        }
+        if let Some(at) = memchr::memrchr(b'\n', read) {
+            file.set_len(start + at as u64 + 1)?;
+            return Ok(true);
+        }
+        end = start;
+    }
     if len == 0 {
         return Ok(false);
     }
-    let mut last = [0u8];
-    file.read_exact_at(&mut last, len - 1)?;
-    if last[0] == b'\n' {
-        return Ok(false);
-    }
-    (&*file).write_all(b"\n")?;
+    file.set_len(0)?;
     Ok(true)
 }
 
@@ -175,6 +189,7 @@ impl Drop for Leading<'_> {
 #[cfg(test)]
 mod tests {
     use std::fs::OpenOptions;
+    use std::io::Write as _;
     use std::sync::atomic::AtomicU64;
 
     use super::*;
@@ -189,20 +204,35 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_last_line_is_ended_once_and_a_whole_one_is_left_alone() {
+    fn a_cut_last_line_is_removed_once_and_a_whole_one_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.jsonl");
         std::fs::write(&path, "{\"a\":1}\n{\"b\":").unwrap();
         let file = appending(&path);
-        assert!(end_cut_line(&file).unwrap());
-        assert!(!end_cut_line(&file).unwrap(), "ended already");
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "{\"a\":1}\n{\"b\":\n"
-        );
+        assert!(drop_cut_line(&file).unwrap());
+        assert!(!drop_cut_line(&file).unwrap(), "removed already");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n");
         let empty = appending(&dir.path().join("empty"));
-        assert!(!end_cut_line(&empty).unwrap());
+        assert!(!drop_cut_line(&empty).unwrap());
         assert_eq!(empty.metadata().unwrap().len(), 0);
+    }
+
+    /// A lost machine's garbled line (NUL bytes after the part that arrived), longer than
+    /// one read back from the end, and a file that is nothing but a cut line.
+    #[test]
+    fn a_long_garbled_last_line_and_a_file_of_one_cut_line_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let mut text = b"{\"a\":1}\n{\"b\":\"".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 10_000));
+        text.extend([0u8; 5000]);
+        std::fs::write(&path, &text).unwrap();
+        assert!(drop_cut_line(&appending(&path)).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"a\":1}\n");
+        let only = dir.path().join("only");
+        std::fs::write(&only, "{\"run\":").unwrap();
+        assert!(drop_cut_line(&appending(&only)).unwrap());
+        assert_eq!(std::fs::metadata(&only).unwrap().len(), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,9 @@ pub mod duration;
 pub mod exchange;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod group_commit;
 pub mod http;
 pub mod plugin;

@@ -43,7 +43,7 @@ mod prepared;
 pub mod record;
 pub mod redact;
 mod show;
-mod verify;
+pub(crate) mod verify;
 mod writer;
 
 use std::fmt;

@@ -318,6 +318,12 @@ fn mac_problem(mac: Mac, report: &mut Report, key: bool) -> Option<ProblemKind> 
     None
 }
 
+/// [`verify`] of a log's bytes, for the fuzz target.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn check_log(bytes: &[u8], head: Option<&str>) -> io::Result<Report> {
+    check(bytes, head, None)
+}
+
 /// Walks the chain of the log in `reader`, checking MACs with `key`.
 fn check(reader: impl BufRead, head: Option<&str>, key: Option<&AuditKey>) -> io::Result<Report> {
     let head = head.map(str::to_ascii_lowercase);

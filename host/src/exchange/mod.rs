@@ -16,14 +16,14 @@ mod endpoint;
 mod error;
 pub mod params;
 mod query;
-mod reply;
+pub(crate) mod reply;
 mod retry;
 mod retry_wait;
 pub mod role_hint;
 mod service_message;
 mod settings;
 mod transport;
-mod value_syntax;
+pub(crate) mod value_syntax;
 
 pub use binding::{Binding, bind};
 pub use catalogue::Catalogue;

@@ -17,6 +17,7 @@ pub fn parse(text: &str) -> Result<Value, String> {
     let mut reader = Reader {
         chars: text.chars().collect(),
         pos: 0,
+        depth: 0,
     };
     let value = reader.list(&[])?;
     reader.skip_space();
@@ -30,7 +31,13 @@ pub fn parse(text: &str) -> Result<Value, String> {
 struct Reader {
     chars: Vec<char>,
     pos: usize,
+    /// Arrays and hashtables open here.
+    depth: usize,
 }
+
+/// How deep `@(…)` and `@{…}` may nest: deeper, reading (and dropping) the value could run
+/// out of stack. No cmdlet takes more than two levels.
+const MAX_DEPTH: usize = 32;
 
 impl Reader {
     fn peek(&self) -> Option<char> {
@@ -70,13 +77,22 @@ impl Reader {
 
     fn item(&mut self, stops: &[char]) -> Result<Value, String> {
         self.skip_space();
-        if self.at("@{") {
+        if self.at("@{") || self.at("@(") {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(format!(
+                    "the arrays and hashtables at character {} nest more than {MAX_DEPTH} levels deep",
+                    self.pos + 1
+                ));
+            }
             self.pos += 2;
-            return self.hashtable();
-        }
-        if self.at("@(") {
-            self.pos += 2;
-            return self.array();
+            let value = if self.chars[self.pos - 1] == '{' {
+                self.hashtable()
+            } else {
+                self.array()
+            };
+            self.depth -= 1;
+            return value;
         }
         match self.peek() {
             Some(q @ ('\'' | '"')) => self.quoted(q).map(Value::String),
@@ -310,6 +326,17 @@ mod tests {
             parse("@{}").unwrap(),
             json!({"@odata.type": "#Exchange.GenericHashTable"})
         );
+    }
+
+    /// Found by fuzzing: arrays nested a few hundred levels deep ran the reader out of stack.
+    #[test]
+    fn values_nested_past_the_limit_are_refused() {
+        let e = parse(&"@(".repeat(10_000)).unwrap_err();
+        assert!(e.contains("nest more than 32 levels deep"), "{e}");
+        let e = parse(&"@{a=".repeat(33)).unwrap_err();
+        assert!(e.contains("at character 129"), "{e}");
+        let fine = format!("{}1{}", "@(".repeat(32), ")".repeat(32));
+        assert!(parse(&fine).is_ok());
     }
 
     #[test]

@@ -273,7 +273,7 @@ impl Gate {
 
 /// Checks a call against `grant` when the run has made `mutations` changes so far: the
 /// granted cmdlet and the call's parameters, each once by its canonical name.
-fn check<'g>(
+pub(crate) fn check<'g>(
     grant: &'g Grant,
     mutations: u64,
     cmdlet: &str,
@@ -343,7 +343,7 @@ fn check<'g>(
 
 /// A name the parameters' JSON text gives twice in exactly the same spelling (a JSON parser
 /// would silently keep the last).
-pub(super) fn repeated_name(text: &str) -> Option<String> {
+pub(crate) fn repeated_name(text: &str) -> Option<String> {
     let mut names = names_as_written(text).ok()?;
     names.sort();
     names

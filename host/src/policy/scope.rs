@@ -69,7 +69,12 @@ impl Scope {
     /// Parses a filter; the error says where and what was expected.
     pub fn parse(text: &str) -> Result<Scope, String> {
         let tokens = lex(text)?;
-        let mut parser = Parser { tokens, at: 0 };
+        let mut parser = Parser {
+            tokens,
+            at: 0,
+            depth: 0,
+            comparisons: 0,
+        };
         let root = parser.or()?;
         if let Some(token) = parser.tokens.get(parser.at) {
             return Err(format!(
@@ -302,12 +307,34 @@ fn lex(text: &str) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
+/// How deep parentheses and `-not` may nest: deeper, the filter's evaluation could run out
+/// of stack. No real scope comes near it.
+const MAX_DEPTH: usize = 64;
+
+/// How many comparisons one filter may hold (a chain of `-or` is a tree as deep as it is
+/// long).
+const MAX_COMPARISONS: usize = 1000;
+
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// Parentheses and `-not`s open here.
+    depth: usize,
+    comparisons: usize,
 }
 
 impl Parser {
+    /// One level deeper into parentheses or `-not`, within [`MAX_DEPTH`].
+    fn deeper(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "the filter nests parentheses and -not more than {MAX_DEPTH} levels deep: write it flatter"
+            ));
+        }
+        Ok(())
+    }
+
     fn peek_dash(&self, word: &str) -> bool {
         matches!(self.tokens.get(self.at), Some(Token::Dash(d)) if d == word)
     }
@@ -334,11 +361,16 @@ impl Parser {
         match self.tokens.get(self.at).cloned() {
             Some(Token::Dash(d)) if d == "not" => {
                 self.at += 1;
-                Ok(Node::Not(Box::new(self.unary()?)))
+                self.deeper()?;
+                let inner = self.unary()?;
+                self.depth -= 1;
+                Ok(Node::Not(Box::new(inner)))
             }
             Some(Token::Open) => {
                 self.at += 1;
+                self.deeper()?;
                 let inner = self.or()?;
+                self.depth -= 1;
                 if self.tokens.get(self.at) != Some(&Token::Close) {
                     return Err("a '(' has no matching ')'".into());
                 }
@@ -347,6 +379,12 @@ impl Parser {
             }
             Some(Token::Word(property)) => {
                 self.at += 1;
+                self.comparisons += 1;
+                if self.comparisons > MAX_COMPARISONS {
+                    return Err(format!(
+                        "the filter has more than {MAX_COMPARISONS} comparisons: match on a group (MemberOfGroup) or a property the recipients share instead"
+                    ));
+                }
                 let op = match self.tokens.get(self.at) {
                     Some(Token::Dash(d)) => match d.as_str() {
                         "eq" => Op::Eq,
@@ -462,6 +500,22 @@ mod tests {
         );
         assert!(check("Name -like 'A*n'", &ann) && !check("Name -like 'A*x'", &ann));
         assert!(check("Name -eq 'O''Brien'", &json!({"Name": "O'Brien"})));
+    }
+
+    /// Found by fuzzing: a filter nested a few hundred levels deep ran the parser out of
+    /// stack (the process aborted); a long `-or` chain is as deep once parsed.
+    #[test]
+    fn a_filter_nested_or_chained_past_the_limits_is_refused() {
+        let nested = format!("{}Name -eq 'A'{}", "(".repeat(65), ")".repeat(65));
+        let e = Scope::parse(&nested).unwrap_err();
+        assert!(e.contains("more than 64 levels deep"), "{e}");
+        let fine = format!("{}Name -eq 'A'{}", "-not (".repeat(32), ")".repeat(32));
+        assert!(Scope::parse(&fine).is_ok());
+        assert!(Scope::parse(&"-not ".repeat(100_000)).is_err());
+        let chain = vec!["Name -eq 'A'"; 1001].join(" -or ");
+        let e = Scope::parse(&chain).unwrap_err();
+        assert!(e.contains("more than 1000 comparisons"), "{e}");
+        assert!(Scope::parse(&vec!["Name -eq 'A'"; 1000].join(" -or ")).is_ok());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use super::journal::{
     Entry, ItemId, ItemJournal, ItemOutcome, Journal, JournalError, JournalState,
 };
 use super::slots::{Slots, Waits, alive};
-use crate::durable::{Syncs, create_dir_synced, end_cut_line, sync_dir};
+use crate::durable::{Syncs, create_dir_synced, drop_cut_line, sync_dir};
 use crate::exchange::{ExchangeClient, Rehearsal};
 use crate::group_commit::Ticket;
 use crate::policy::Grant;
@@ -593,8 +593,9 @@ pub fn each_record(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    for line in BufReader::new(file).lines() {
-        let Ok(line) = serde_json::from_str::<RecordLine<'_>>(&line?) else {
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line?;
+        let Ok(line) = serde_json::from_slice::<RecordLine<'_>>(&line) else {
             continue;
         };
         if finished.get(line.item.as_ref()) == Some(&line.attempt) {
@@ -638,7 +639,7 @@ impl RecordsFile {
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let file = options(false).open(path).map_err(failed)?;
-                end_cut_line(&file).map_err(failed)?;
+                drop_cut_line(&file).map_err(failed)?;
                 file.sync_data().map_err(failed)?;
                 file
             }
@@ -859,6 +860,31 @@ mod tests {
         assert_eq!(
             seen,
             [("a".to_string(), record(1)), ("b".to_string(), record(2))]
+        );
+    }
+
+    /// A record cut in the middle of a character (a lost machine) is skipped, not an error
+    /// that hides every record before it; a resumed run removes it.
+    #[test]
+    fn a_record_cut_inside_a_character_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal(dir.path());
+        let path = records_path(dir.path(), "contoso", "list");
+        let records = RecordsFile::open(&path, "list").unwrap();
+        records.write("a", 1, record(1)).unwrap();
+        records.flush().unwrap();
+        drop(records);
+        journal.write(&ended("a", 1)).unwrap();
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"{\"item\":\"b\",\"attempt\":1,\"record\":{\"Name\":\"Zo\xc3")
+            .unwrap();
+        assert_eq!(read_back(dir.path()), [("a".to_string(), record(1))]);
+
+        drop(RecordsFile::open(&path, "list").unwrap());
+        let text = std::fs::read(&path).unwrap();
+        assert!(
+            text.ends_with(b"}\n") && !text.contains(&0xc3),
+            "the cut record is removed"
         );
     }
 }

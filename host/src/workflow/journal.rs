@@ -12,8 +12,9 @@
 //! is reported done, and the run's end. Other entries reach the disk with the next sync.
 //!
 //! A line cut short by the kill is the last line and has no newline: it is ignored (the entry
-//! was not written, so the engine had not moved on). A line of NUL bytes is what a lost
-//! machine can leave where a line was being written: it is ignored too.
+//! was not written, so the engine had not moved on), and removed when a resumed run reopens
+//! the journal. A line of NUL bytes is what a lost machine can leave where a line was being
+//! written: it is ignored too.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -28,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::changes::{ChangeJournal, ChangeKey, ChangeResult, Stored};
-use crate::durable::{Syncs, create_dir_synced, end_cut_line, sync_dir};
+use crate::durable::{Syncs, create_dir_synced, drop_cut_line, sync_dir};
 use crate::group_commit::Ticket;
 
 /// The journal's file name inside a run's directory.
@@ -273,7 +274,7 @@ impl Journal {
                 source,
             })?;
         let journal = Journal::over(path, file)?;
-        journal.end_cut_line()?;
+        journal.drop_cut_line()?;
         journal.stored_here(journal.syncs.wrote())?;
         Ok(journal)
     }
@@ -323,11 +324,11 @@ impl Journal {
         }
     }
 
-    /// Ends a line a kill cut short, so the next entry starts on a line of its own (the cut
-    /// line stays, ignored by readers as any unparseable line before the end is not).
-    fn end_cut_line(&self) -> Result<(), JournalError> {
+    /// Removes a line a kill cut short (or a lost machine garbled), so the next entry starts
+    /// on a line of its own after the last whole entry.
+    fn drop_cut_line(&self) -> Result<(), JournalError> {
         let file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        end_cut_line(&file).map_err(|source| JournalError::Io {
+        drop_cut_line(&file).map_err(|source| JournalError::Io {
             path: self.path.clone(),
             doing: "written",
             source,
@@ -390,7 +391,8 @@ impl JournalState {
             }
             let entry: Entry = match serde_json::from_slice(text) {
                 Ok(entry) => entry,
-                // The line a kill cut short, ended by the resumed run that reopened it.
+                // A line a kill cut short that a resumed run ended with a newline (as runs
+                // did before they removed such lines).
                 Err(e) if e.is_eof() => continue,
                 Err(e) => {
                     return Err(JournalError::NotAnEntry {
@@ -657,6 +659,31 @@ mod tests {
         journal.write(&end(&id, ItemOutcome::Failed)).unwrap();
         let state = JournalState::read(&run).unwrap();
         assert_eq!(state.outcome(&id), Some(ItemOutcome::Failed));
+    }
+
+    /// Found by fuzzing: a last line that is not the start of an entry (a lost machine's
+    /// NUL bytes after the part that arrived) was ignored, then ended with a newline when the
+    /// run resumed, and from then on the journal could not be read at all.
+    #[test]
+    fn a_garbled_last_line_is_removed_when_the_run_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1");
+        drop(Journal::create(&run, &header()).unwrap());
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(run.join(JOURNAL_FILE))
+            .unwrap();
+        file.write_all(b"{\"entry\":\"item-end\",\"st\0\0\0\0\0\0")
+            .unwrap();
+        assert!(JournalState::read(&run).unwrap().ended.is_empty());
+
+        let journal = Journal::reopen(&run).unwrap();
+        let id = item("convert", "");
+        journal.write(&end(&id, ItemOutcome::Failed)).unwrap();
+        let state = JournalState::read(&run).unwrap();
+        assert_eq!(state.outcome(&id), Some(ItemOutcome::Failed));
+        let text = std::fs::read(run.join(JOURNAL_FILE)).unwrap();
+        assert!(!text.contains(&0), "the garbled line is gone");
     }
 
     #[tokio::test]
