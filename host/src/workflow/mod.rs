@@ -14,6 +14,7 @@
 
 pub mod admission;
 pub mod check;
+pub mod csv_input;
 pub mod engine;
 pub mod error;
 pub mod eval;
