@@ -378,9 +378,6 @@ pub fn policy(data: &[u8]) {
     if let Ok(policy) = Policy::parse(&text, "fuzz-policy.toml")
         && let Ok(manifest) = Manifest::parse(GATE_MANIFEST)
     {
-        for rule in policy.rules() {
-            let _ = rule;
-        }
         let _ = policy.admit(Candidate {
             manifest: &manifest,
             digest: "3f2a0c5b9e1d4f6a8b7c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",

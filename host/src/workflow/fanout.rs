@@ -836,20 +836,27 @@ mod tests {
         assert_eq!(order.lock().unwrap().len(), 2);
     }
 
-    #[test]
-    fn a_record_appended_after_a_cut_line_is_read_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let journal = journal(dir.path());
-        let path = records_path(dir.path(), "contoso", "list");
+    /// Step `list`'s records file in `dir` with item `a`'s one record, `a` ended in the
+    /// journal, and then `cut` appended (the next item's record a kill cut short): the
+    /// journal and the file's path.
+    fn records_ending_in(dir: &Path, cut: &[u8]) -> (Journal, PathBuf) {
+        let journal = journal(dir);
+        let path = records_path(dir, "contoso", "list");
         let records = RecordsFile::open(&path, "list").unwrap();
         records.write("a", 1, record(1)).unwrap();
         records.flush().unwrap();
         drop(records);
         journal.write(&ended("a", 1)).unwrap();
-        // A kill cut the next item's record short.
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(br#"{"item":"b","attempt":1,"record":{"n""#)
-            .unwrap();
+        file.write_all(cut).unwrap();
+        (journal, path)
+    }
+
+    #[test]
+    fn a_record_appended_after_a_cut_line_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, path) =
+            records_ending_in(dir.path(), br#"{"item":"b","attempt":1,"record":{"n""#);
 
         let records = RecordsFile::open(&path, "list").unwrap();
         records.write("b", 1, record(2)).unwrap();
@@ -868,16 +875,10 @@ mod tests {
     #[test]
     fn a_record_cut_inside_a_character_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = journal(dir.path());
-        let path = records_path(dir.path(), "contoso", "list");
-        let records = RecordsFile::open(&path, "list").unwrap();
-        records.write("a", 1, record(1)).unwrap();
-        records.flush().unwrap();
-        drop(records);
-        journal.write(&ended("a", 1)).unwrap();
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(b"{\"item\":\"b\",\"attempt\":1,\"record\":{\"Name\":\"Zo\xc3")
-            .unwrap();
+        let (_journal, path) = records_ending_in(
+            dir.path(),
+            b"{\"item\":\"b\",\"attempt\":1,\"record\":{\"Name\":\"Zo\xc3",
+        );
         assert_eq!(read_back(dir.path()), [("a".to_string(), record(1))]);
 
         drop(RecordsFile::open(&path, "list").unwrap());
